@@ -1,0 +1,46 @@
+# Zone: every target runs inside .venv, created by `make install`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+ZONE := $(BIN)/zone
+DEMO := var/demo
+
+.PHONY: install proto proto-check lint test demo serve bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip check
+	touch $@
+
+install: $(VENV)/.installed
+
+proto: install
+	$(BIN)/python scripts/gen_proto.py
+
+# CI: regenerating the checked-in code must change nothing.
+proto-check: proto
+	git diff --exit-code -- zone/_proto
+
+lint: install
+	$(BIN)/ruff check zone tests examples benchmarks scripts
+	$(BIN)/ruff format --check zone tests examples benchmarks scripts
+	$(BIN)/mypy zone
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	bash examples/run_demo.sh
+
+serve: install
+	$(ZONE) serve --config $(DEMO)/zone.yaml
+
+bench: install
+	$(BIN)/python benchmarks/bench_rpc.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
