@@ -1,0 +1,154 @@
+"""Checks across values and files of a policy set, each problem at the line that causes it.
+
+The schema (:mod:`zone.policy.schema`) has already checked every value on its own; these checks
+relate values: credentials, validity windows, uniqueness across files, and references to
+principals, products and datasets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from zone.errors import Problem
+from zone.policy.model import DP_PRODUCT_KINDS, ProductRef
+from zone.policy.schema import BudgetSpec, GrantSpec, PrincipalSpec
+from zone.yamlio import YamlDocument
+
+
+@dataclass
+class PolicyDocument:
+    """The valid parts of one policy file, each item with its index in the file."""
+
+    doc: YamlDocument
+    principals: list[tuple[int, PrincipalSpec]] = field(default_factory=list)
+    grants: list[tuple[int, GrantSpec]] = field(default_factory=list)
+    dataset_caps: list[tuple[str, BudgetSpec]] = field(default_factory=list)
+    # Ids of principals that failed the schema: grants to them are not "unknown".
+    invalid_principal_ids: set[str] = field(default_factory=set)
+
+    def where(self, loc: tuple[str | int, ...]) -> str:
+        """``source:line`` of ``loc``, for messages pointing at another definition."""
+        line = self.doc.line_of(loc)
+        return self.doc.source if line is None else f"{self.doc.source}:{line}"
+
+
+def check_policies(
+    files: list[PolicyDocument],
+    products: Mapping[str, ProductRef],
+    datasets: Collection[str],
+    *,
+    complete: bool = True,
+) -> list[Problem]:
+    """Every cross-value problem of ``files`` (given in load order).
+
+    ``complete`` is False when some file could not be parsed at all: its principals are
+    unknown, so grants naming unknown principals are not reported (they may be defined there).
+    """
+    problems = list(_check_principals(files))
+    known = {spec.id for f in files for _, spec in f.principals}
+    known |= {pid for f in files for pid in f.invalid_principal_ids}
+    for f in files:
+        for index, grant in f.grants:
+            if complete and grant.principal not in known:
+                loc = ("grants", index, "principal")
+                problems.append(
+                    f.doc.problem(loc, f"grant names unknown principal {grant.principal!r}")
+                )
+            problems.extend(_check_grant(f.doc, index, grant, products, datasets))
+    problems.extend(_check_caps(files, datasets))
+    return problems
+
+
+def _check_principals(files: list[PolicyDocument]) -> Iterator[Problem]:
+    ids: dict[str, str] = {}
+    tokens: dict[str, str] = {}
+    certs: dict[str, str] = {}
+    for f in files:
+        for index, spec in f.principals:
+            loc = ("principals", index)
+            yield from _check_window(f.doc, loc, spec.valid_from, spec.valid_until)
+            if spec.token_sha256 is None and spec.cert_identity is None:
+                yield f.doc.problem(
+                    loc, f"principal {spec.id!r} needs a credential: token_sha256 or cert_identity"
+                )
+            if spec.id in ids:
+                yield f.doc.problem(
+                    (*loc, "id"),
+                    f"duplicate principal id {spec.id!r} (first defined at {ids[spec.id]})",
+                )
+                continue
+            ids[spec.id] = f.where(loc)
+            if spec.token_sha256 is not None:
+                yield from _unique(f.doc, (*loc, "token_sha256"), spec, spec.token_sha256, tokens)
+            if spec.cert_identity is not None:
+                yield from _unique(f.doc, (*loc, "cert_identity"), spec, spec.cert_identity, certs)
+
+
+def _unique(
+    doc: YamlDocument,
+    loc: tuple[str | int, ...],
+    spec: PrincipalSpec,
+    value: str,
+    seen: dict[str, str],
+) -> Iterator[Problem]:
+    other = seen.setdefault(value, spec.id)
+    if other != spec.id:
+        what = loc[-1]
+        yield doc.problem(
+            loc, f"{what} is already used by principal {other!r}; each principal needs its own"
+        )
+
+
+def _check_window(
+    doc: YamlDocument, loc: tuple[str | int, ...], start: date | None, end: date | None
+) -> Iterator[Problem]:
+    if start is not None and end is not None and start > end:
+        yield doc.problem((*loc, "valid_from"), f"valid_from {start} is after valid_until {end}")
+
+
+def _check_grant(
+    doc: YamlDocument,
+    index: int,
+    grant: GrantSpec,
+    products: Mapping[str, ProductRef],
+    datasets: Collection[str],
+) -> Iterator[Problem]:
+    loc = ("grants", index)
+    yield from _check_window(doc, loc, grant.valid_from, grant.valid_until)
+    for j, product_id in enumerate(grant.products):
+        ref = products.get(product_id)
+        if ref is None:
+            yield doc.problem((*loc, "products", j), f"unknown product {product_id!r}")
+        elif ref.kind in DP_PRODUCT_KINDS and ref.dataset not in grant.budget:
+            yield doc.problem(
+                (*loc, "products", j),
+                f"{ref.kind} product {product_id!r} uses dataset {ref.dataset!r}, "
+                f"but the grant has no budget for {ref.dataset!r}",
+            )
+    for dataset, budget in grant.budget.items():
+        if dataset not in datasets:
+            yield doc.problem((*loc, "budget", dataset), f"budget for unknown dataset {dataset!r}")
+        cap = grant.per_job_epsilon
+        if cap is not None and cap > budget.epsilon:
+            yield doc.problem(
+                (*loc, "per_job_epsilon"),
+                f"per_job_epsilon {cap} exceeds the budget epsilon {budget.epsilon} "
+                f"for dataset {dataset!r}",
+            )
+
+
+def _check_caps(files: list[PolicyDocument], datasets: Collection[str]) -> Iterator[Problem]:
+    seen: dict[str, str] = {}
+    for f in files:
+        for dataset, _ in f.dataset_caps:
+            loc = ("dataset_caps", dataset)
+            if dataset not in datasets:
+                yield f.doc.problem(loc, f"dataset cap for unknown dataset {dataset!r}")
+            if dataset in seen:
+                yield f.doc.problem(
+                    loc, f"dataset cap for {dataset!r} is already set at {seen[dataset]}"
+                )
+            else:
+                seen[dataset] = f.where(loc)

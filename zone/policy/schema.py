@@ -1,0 +1,101 @@
+"""Pydantic models for authorization policy files (``policies/*.yaml``).
+
+The models check each value on its own (types, ranges, patterns, unknown keys). Checks that
+relate several values (credentials present, validity windows, references to principals,
+products and datasets) live in :mod:`zone.policy.checks`, so that each problem can be reported
+at the line of the value that causes it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+PRINCIPAL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+TOKEN_DIGEST_PATTERN = r"^[0-9a-f]{64}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+PLAINTEXT_TOKEN_MESSAGE = (
+    "plaintext tokens must not appear in policies; store token_sha256 (the SHA-256 hex digest "
+    "of the token) instead"
+)
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+NonBlank = Annotated[str, Field(max_length=1000), AfterValidator(_not_blank)]
+PrincipalId = Annotated[str, Field(pattern=PRINCIPAL_ID_PATTERN)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class BudgetSpec(_Strict):
+    """A privacy budget: epsilon > 0 (finite) and 0 <= delta < 1."""
+
+    epsilon: float = Field(gt=0, allow_inf_nan=False)
+    delta: float = Field(ge=0, lt=1)
+
+
+class QuotaSpec(_Strict):
+    """Call quotas of a grant."""
+
+    calls_per_day: int = Field(ge=0)
+
+
+class PriceSpec(_Strict):
+    """Price of a grant's calls and jobs, in one ISO 4217 currency."""
+
+    per_call: NonNegative = 0.0
+    per_job: NonNegative = 0.0
+    currency: str = Field(pattern=CURRENCY_PATTERN)
+
+
+class PrincipalSpec(_Strict):
+    """One principal (caller) as written in a policy file."""
+
+    id: PrincipalId
+    role: Literal["operator", "researcher", "admin"]
+    organisation: NonBlank
+    token_sha256: str | None = Field(default=None, pattern=TOKEN_DIGEST_PATTERN)
+    cert_identity: NonBlank | None = None
+    valid_from: datetime.date | None = None
+    valid_until: datetime.date | None = None
+    # Declared only to refuse it with a helpful message; never stored.
+    token: object = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _refuse_plaintext_token(cls, value: object) -> object:
+        raise ValueError(PLAINTEXT_TOKEN_MESSAGE)
+
+
+class GrantSpec(_Strict):
+    """One grant as written in a policy file."""
+
+    principal: PrincipalId
+    products: list[NonBlank] = Field(min_length=1)
+    budget: dict[str, BudgetSpec] = Field(default_factory=dict)
+    per_job_epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    quota: QuotaSpec | None = None
+    price: PriceSpec | None = None
+    purpose: NonBlank
+    public_interest: bool = False
+    valid_from: datetime.date | None = None
+    valid_until: datetime.date | None = None
+
+
+class PolicyFile(_Strict):
+    """A whole policy file; every section is optional."""
+
+    principals: list[PrincipalSpec] = Field(default_factory=list)
+    grants: list[GrantSpec] = Field(default_factory=list)
+    dataset_caps: dict[str, BudgetSpec] = Field(default_factory=dict)
