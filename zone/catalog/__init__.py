@@ -1,0 +1,41 @@
+"""Datasets (DuckDB store, import, metadata) and approved products (``models/*.yaml``)."""
+
+from __future__ import annotations
+
+from zone.catalog.metadata import ColumnMeta, DatasetMeta, load_metadata
+from zone.catalog.product_models import (
+    Claim,
+    Product,
+    StatisticsProduct,
+    TrainingProduct,
+    VerificationProduct,
+)
+from zone.catalog.products import columns_read, load_products, product_parameters
+from zone.catalog.store import (
+    DATASET_NAME,
+    DatasetCatalog,
+    DatasetInfo,
+    import_dataset,
+    list_datasets,
+    table_name,
+)
+
+__all__ = [
+    "DATASET_NAME",
+    "Claim",
+    "ColumnMeta",
+    "DatasetCatalog",
+    "DatasetInfo",
+    "DatasetMeta",
+    "Product",
+    "StatisticsProduct",
+    "TrainingProduct",
+    "VerificationProduct",
+    "columns_read",
+    "import_dataset",
+    "list_datasets",
+    "load_metadata",
+    "load_products",
+    "product_parameters",
+    "table_name",
+]

@@ -1,0 +1,186 @@
+"""Dataset metadata: column types, classification levels, public bounds and domains.
+
+An administrator writes one metadata file per dataset (``enterprises.meta.yaml``)::
+
+    description: Registered enterprises
+    provider: Market regulation bureau
+    entity_key: uscc
+    columns:
+      uscc: {type: string, level: L3, description: "Unified social credit code"}
+      district: {type: string, level: L1, domain: [a, b, c]}
+      founded_year: {type: integer, level: L1, bounds: [1980, 2025]}
+
+Bounds and domains are *public* facts (they are published in the catalog and used to scale and
+to choose group keys); they must never be derived from the data. Column names are used as quoted
+SQL identifiers, so they are restricted to ``[A-Za-z_][A-Za-z0-9_]{0,62}``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ValidationInfo, field_validator
+
+from zone.catalog._fields import STRICT_FROZEN, ColumnName, NonEmptyStr, as_tuple
+from zone.errors import Problem, ValidationFailed
+from zone.yamlio import load_yaml, validate_model
+
+ColumnType = Literal["integer", "float", "string", "boolean", "date"]
+Level = Literal["L1", "L2", "L3", "L4"]
+DomainValue = str | int
+
+NUMERIC_TYPES = frozenset({"integer", "float"})
+KEY_TYPES = frozenset({"integer", "string"})
+BOOLEAN_DOMAIN: tuple[bool, ...] = (False, True)
+
+
+def _check_domain_value(column_type: str, value: DomainValue) -> None:
+    if column_type == "integer" and not isinstance(value, int):
+        raise ValueError("domain values of an integer column must be integers")
+    if column_type in ("string", "date") and not isinstance(value, str):
+        raise ValueError(f"domain values of a {column_type} column must be strings (quote them)")
+    if column_type == "date":
+        try:
+            datetime.date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError("domain values of a date column must be YYYY-MM-DD") from None
+
+
+class ColumnMeta(BaseModel):
+    """One column: its type, classification level, and public bounds or domain."""
+
+    model_config = STRICT_FROZEN
+
+    type: ColumnType
+    level: Level
+    description: str = ""
+    bounds: Annotated[tuple[float, float], BeforeValidator(as_tuple)] | None = None
+    domain: Annotated[tuple[DomainValue, ...], BeforeValidator(as_tuple)] | None = None
+
+    @field_validator("bounds")
+    @classmethod
+    def _check_bounds(
+        cls, value: tuple[float, float] | None, info: ValidationInfo
+    ) -> tuple[float, float] | None:
+        if value is None:
+            return None
+        column_type = info.data.get("type")
+        if column_type is not None and column_type not in NUMERIC_TYPES:
+            raise ValueError("bounds are allowed only on integer and float columns")
+        low, high = value
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError("bounds must be finite numbers")
+        if not low < high:
+            raise ValueError("bounds must be [low, high] with low < high")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _check_domain(
+        cls, value: tuple[DomainValue, ...] | None, info: ValidationInfo
+    ) -> tuple[DomainValue, ...] | None:
+        if value is None:
+            return None
+        column_type = info.data.get("type")
+        if column_type == "float":
+            raise ValueError("a float column cannot have a domain (use bounds)")
+        if column_type == "boolean":
+            raise ValueError("a boolean column has the fixed domain [false, true]; omit it")
+        if not value:
+            raise ValueError("a domain must list at least one value")
+        if len(set(value)) != len(value):
+            raise ValueError("domain values must be unique")
+        if column_type is not None:
+            for item in value:
+                _check_domain_value(column_type, item)
+        return value
+
+    @property
+    def is_numeric(self) -> bool:
+        """Whether the column holds integers or floats."""
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def public_domain(self) -> tuple[DomainValue | bool, ...] | None:
+        """The public set of values (declared domain, or false/true for booleans), if any."""
+        if self.type == "boolean":
+            return BOOLEAN_DOMAIN
+        return self.domain
+
+
+class DatasetMeta(BaseModel):
+    """Metadata of one dataset: every column of its data file, and the entity key."""
+
+    model_config = STRICT_FROZEN
+
+    description: NonEmptyStr
+    provider: NonEmptyStr
+    # Declared before entity_key so that its validator can see the columns.
+    columns: dict[ColumnName, ColumnMeta]
+    entity_key: str
+
+    @field_validator("columns")
+    @classmethod
+    def _check_columns(cls, value: dict[str, ColumnMeta]) -> dict[str, ColumnMeta]:
+        if not value:
+            raise ValueError("at least one column must be declared")
+        folded: dict[str, str] = {}
+        for name in value:
+            other = folded.setdefault(name.lower(), name)
+            if other != name:
+                raise ValueError(f"column names {other!r} and {name!r} differ only in case")
+        return value
+
+    @field_validator("entity_key")
+    @classmethod
+    def _check_entity_key(cls, value: str, info: ValidationInfo) -> str:
+        columns: dict[str, ColumnMeta] | None = info.data.get("columns")
+        if columns is None:
+            return value
+        column = columns.get(value)
+        if column is None:
+            raise ValueError(f"entity key {value!r} is not one of the columns")
+        if column.type not in KEY_TYPES:
+            raise ValueError("the entity key must be a string or integer column")
+        return value
+
+    def to_json(self) -> str:
+        """Canonical JSON (no whitespace): the form stored and hashed.
+
+        Fields come in the schema's order and columns in their declared order (kept so that
+        the catalog lists columns as the metadata declares them): deterministic for a given
+        metadata file.
+        """
+        return json.dumps(
+            self.model_dump(mode="json"),
+            sort_keys=False,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> DatasetMeta:
+        """Parse what :meth:`to_json` produced (validated again)."""
+        return cls.model_validate(json.loads(text))
+
+
+def load_metadata(path: Path) -> DatasetMeta:
+    """Load and validate a metadata YAML file.
+
+    Raises:
+        ValidationFailed: with every problem found, each located as ``file:line``.
+    """
+    doc = load_yaml(path)
+    problems: list[Problem]
+    if not isinstance(doc.data, dict):
+        problems = [doc.problem((), "metadata must be a mapping")]
+    else:
+        meta, problems = validate_model(doc, DatasetMeta)
+        if meta is not None:
+            return meta
+    raise ValidationFailed(problems, what=f"loading {doc.source}")

@@ -1,0 +1,158 @@
+"""Schemas of approved products (``models/*.yaml``), one pydantic model per ``kind``.
+
+These models check each file on its own; ``zone.catalog.products.load_products`` then checks
+every product against its dataset's metadata.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from zone.catalog._fields import (
+    STRICT_FROZEN,
+    ColumnList,
+    ColumnName,
+    DatasetName,
+    NonEmptyStr,
+    ProductId,
+    as_tuple,
+)
+
+Measure = Literal["count", "sum", "mean", "histogram", "quantile"]
+Family = Literal["logistic_regression", "linear_regression", "mlp"]
+HyperParameter = Literal["epochs", "batch_size", "learning_rate", "max_grad_norm", "hidden_width"]
+INTEGER_PARAMETERS = frozenset({"epochs", "batch_size", "hidden_width"})
+NUMERIC_MEASURES = frozenset({"sum", "mean", "quantile"})
+
+Epsilon = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _positive_range(value: tuple[float, float]) -> tuple[float, float]:
+    low, high = value
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+        raise ValueError("bounds must be [low, high] with 0 < low <= high")
+    return value
+
+
+Range = Annotated[tuple[float, float], BeforeValidator(as_tuple), AfterValidator(_positive_range)]
+
+
+def _non_empty(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("must list at least one entry")
+    return value
+
+
+def _unique_measures(value: tuple[Measure, ...]) -> tuple[Measure, ...]:
+    if not value:
+        raise ValueError("must list at least one entry")
+    if len(set(value)) != len(value):
+        raise ValueError("entries must be unique")
+    return value
+
+
+class _ProductBase(BaseModel):
+    model_config = STRICT_FROZEN
+
+    id: ProductId
+    dataset: DatasetName
+    description: NonEmptyStr
+
+
+class StatisticsProduct(_ProductBase):
+    """DP aggregates (count, sum, mean, histogram, quantile) over columns, grouped by keys."""
+
+    kind: Literal["statistics"]
+    columns: Annotated[ColumnList, AfterValidator(_non_empty)]
+    group_by: ColumnList = ()
+    measures: Annotated[
+        tuple[Measure, ...], BeforeValidator(as_tuple), AfterValidator(_unique_measures)
+    ]
+    max_epsilon_per_query: Epsilon
+    # Group keys without a public domain are released only through DP key selection.
+    key_selection: bool = False
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by_within_columns(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        columns = info.data.get("columns")
+        if columns is not None:
+            outside = [name for name in value if name not in columns]
+            if outside:
+                raise ValueError(f"group_by columns must be among columns: {outside}")
+        return value
+
+
+class TrainingProduct(_ProductBase):
+    """DP training (DP-SGD) of a model family on features to predict a label."""
+
+    kind: Literal["training"]
+    family: Family
+    label: ColumnName
+    features: Annotated[ColumnList, AfterValidator(_non_empty)]
+    bounds: dict[HyperParameter, Range] = Field(default_factory=dict)
+    max_epsilon_per_job: Epsilon
+    allow_gpu: bool = False
+
+    @field_validator("features")
+    @classmethod
+    def _label_not_a_feature(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if info.data.get("label") in value:
+            raise ValueError("the label cannot also be a feature")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _check_bounds(
+        cls, value: dict[HyperParameter, tuple[float, float]], info: ValidationInfo
+    ) -> dict[HyperParameter, tuple[float, float]]:
+        for key, (low, high) in value.items():
+            if key in INTEGER_PARAMETERS and not (low.is_integer() and high.is_integer()):
+                raise ValueError(f"{key}: bounds must be integers")
+        if "hidden_width" in value and info.data.get("family") not in (None, "mlp"):
+            raise ValueError("hidden_width applies only to family mlp")
+        return value
+
+
+class Claim(BaseModel):
+    """How a claimed value is compared with the dataset's value."""
+
+    model_config = STRICT_FROZEN
+
+    tolerance: Annotated[int, Field(ge=0)]
+
+
+class VerificationProduct(_ProductBase):
+    """Encrypted verification of claims about entities (and optional joint scoring)."""
+
+    kind: Literal["verification"]
+    key: ColumnName
+    claims: dict[ColumnName, Claim]
+    score_features: ColumnList = ()
+
+    @field_validator("claims")
+    @classmethod
+    def _some_claims(cls, value: dict[str, Claim]) -> dict[str, Claim]:
+        if not value:
+            raise ValueError("at least one claim column is required")
+        return value
+
+
+Product = StatisticsProduct | TrainingProduct | VerificationProduct
+PRODUCT_MODELS: dict[str, type[Product]] = {
+    "statistics": StatisticsProduct,
+    "training": TrainingProduct,
+    "verification": VerificationProduct,
+}
