@@ -1,0 +1,226 @@
+"""The audit chain: an append-only SHA-256 hash chain of every decision and release.
+
+Each entry ``n`` stores ``seq`` (1, 2, 3, ... without gaps), a UTC timestamp, a ``kind``, a JSON
+``record`` in canonical form, the previous entry's hash (``GENESIS_HASH`` for the first) and its
+own hash, ``entry_hash(prev_hash, seq, ts, kind, record_json)``. Changing, deleting or reordering
+any stored entry breaks a hash or a link that ``zone.audit.verify`` recomputes.
+
+What the chain alone does not catch: someone with write access to the database can rewrite the
+whole chain (or drop its newest entries) and recompute every hash consistently. Signed
+checkpoints of the head hash, kept outside the database, close that gap (a later issue).
+
+Kinds written by the server (documented, not enforced here):
+
+* ``"rpc"``: one record per RPC: time, request_id, principal, role, method, product,
+  decision (``allow`` or ``deny``), reason code, status code, policy_digest, peer.
+* ``"policy.reload"``: outcome (``ok`` or ``rejected``), digest, previous digest.
+* ``"server.start"`` / ``"server.stop"``.
+* ``"dataset.import"``.
+
+Records with ``principal`` or ``request_id`` keys are indexed on them (generated columns derived
+from the record, hence covered by the hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from zone.errors import InvalidArgument
+from zone.state import StateStore
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first entry."""
+
+HASH_DOMAIN = "zone.audit.v1"
+"""Domain separation tag hashed in front of every entry."""
+
+MAX_ENTRIES_PER_PAGE = 10_000
+
+_COLUMNS = "seq, ts, kind, record, prev_hash, hash"
+
+
+def canonical_json(obj: Any) -> str:
+    """Serialize ``obj`` to the one canonical JSON text that is stored and hashed.
+
+    Keys sorted, no whitespace, non-ASCII kept as is, NaN and infinities refused.
+
+    Args:
+        obj: A JSON-serializable value.
+
+    Returns:
+        The canonical JSON text.
+
+    Raises:
+        TypeError: ``obj`` holds a value JSON cannot represent.
+        ValueError: ``obj`` holds NaN or an infinity, or a circular reference.
+    """
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def entry_hash(prev_hash: str, seq: int, ts: str, kind: str, record_json: str) -> str:
+    """Return the SHA-256 hex digest of one entry.
+
+    The five fields are hashed as the canonical JSON array
+    ``["zone.audit.v1", prev_hash, seq, ts, kind, record_json]``: every field is delimited and
+    escaped, so no content can move from one field into another without changing the digest.
+
+    Args:
+        prev_hash: Hash of the previous entry (``GENESIS_HASH`` for seq 1).
+        seq: Sequence number, from 1.
+        ts: Timestamp text as stored.
+        kind: Entry kind as stored.
+        record_json: The record's canonical JSON text as stored.
+
+    Returns:
+        64 lowercase hex characters.
+    """
+    payload = canonical_json([HASH_DOMAIN, prev_hash, seq, ts, kind, record_json])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the audit chain, as stored."""
+
+    seq: int
+    ts: str
+    kind: str
+    record: Mapping[str, Any] = field(hash=False)
+    prev_hash: str
+    hash: str
+
+
+class AuditChain:
+    """Appends to and reads the audit chain kept in a ``StateStore``."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def append(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        *,
+        conn: sqlite3.Connection | None = None,
+        durable: bool = True,
+    ) -> AuditEntry:
+        """Append one entry and return it.
+
+        Without ``conn`` the entry is committed in its own ``store.write(durable=durable)``
+        transaction before this returns (see ``StateStore.write`` for what ``durable=False``
+        gives up). With ``conn`` (the connection yielded by the caller's
+        ``store.write()``) it joins the caller's transaction: it becomes durable when, and only
+        if, the caller's transaction commits. Either way the head is read inside the write
+        transaction, so concurrent appends form one linear chain.
+
+        Args:
+            kind: The entry kind, e.g. ``"rpc"`` (see the module docstring).
+            record: A JSON object (string keys; no NaN or infinities).
+            conn: The caller's open write connection, if any.
+            durable: Without ``conn``: fsync before returning (default) or not.
+
+        Returns:
+            The stored entry; its ``record`` is the canonical record as read back.
+
+        Raises:
+            InvalidArgument: ``kind`` is empty or ``record`` is not representable as JSON.
+            RuntimeError: ``conn`` is given but has no open transaction.
+        """
+        record_json, stored = _encode_record(kind, record)
+        if conn is not None:
+            if not conn.in_transaction:
+                raise RuntimeError("append(conn=...) needs the connection of an open store.write()")
+            return _append(conn, kind, record_json, stored)
+        with self._store.write(durable=durable) as write_conn:
+            return _append(write_conn, kind, record_json, stored)
+
+    def head(self) -> tuple[int, str]:
+        """Return ``(length, head hash)``; ``(0, GENESIS_HASH)`` for an empty chain."""
+        with self._store.read() as conn:
+            return _head(conn)
+
+    def entries(self, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        """Return up to ``limit`` entries with ``seq > since_seq``, in order.
+
+        Args:
+            since_seq: Return entries after this sequence number (0: from the start).
+            limit: At most this many entries (1 to ``MAX_ENTRIES_PER_PAGE``).
+
+        Returns:
+            The entries, oldest first.
+
+        Raises:
+            InvalidArgument: ``since_seq`` is negative or ``limit`` is out of range.
+        """
+        if since_seq < 0:
+            raise InvalidArgument("since_seq must not be negative")
+        if not 1 <= limit <= MAX_ENTRIES_PER_PAGE:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_ENTRIES_PER_PAGE}")
+        with self._store.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                (since_seq, limit),
+            ).fetchall()
+        return [_entry_from_row(row) for row in rows]
+
+
+def utc_timestamp() -> str:
+    """Return the current UTC time as ISO-8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _encode_record(kind: str, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Return the record's canonical JSON and its parsed form, checked to round-trip.
+
+    The round trip guarantees that verification, which re-serializes the stored text, accepts
+    what is stored (it rejects e.g. non-string keys that would collide or sort differently).
+    """
+    if not isinstance(kind, str) or not kind:
+        raise InvalidArgument("audit kind must be a non-empty string")
+    if not isinstance(record, Mapping):
+        raise InvalidArgument("audit record must be a JSON object")
+    try:
+        text = canonical_json(dict(record))
+        kind.encode("utf-8")
+        text.encode("utf-8")
+        parsed: dict[str, Any] = json.loads(text)
+        round_trips = canonical_json(parsed) == text
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeError is a ValueError
+        raise InvalidArgument("audit record is not representable as JSON") from exc
+    if not round_trips:
+        raise InvalidArgument("audit record keys must be unique strings")
+    return text, parsed
+
+
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return 0, GENESIS_HASH
+    return int(row[0]), str(row[1])
+
+
+def _append(
+    conn: sqlite3.Connection, kind: str, record_json: str, record: dict[str, Any]
+) -> AuditEntry:
+    last_seq, prev_hash = _head(conn)
+    seq = last_seq + 1
+    ts = utc_timestamp()
+    digest = entry_hash(prev_hash, seq, ts, kind, record_json)
+    conn.execute(
+        "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+        (seq, ts, kind, record_json, prev_hash, digest),
+    )
+    return AuditEntry(seq, ts, kind, record, prev_hash, digest)
+
+
+def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:
+    seq, ts, kind, record, prev_hash, digest = row
+    return AuditEntry(int(seq), str(ts), str(kind), json.loads(record), str(prev_hash), str(digest))
