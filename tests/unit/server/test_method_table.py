@@ -1,0 +1,52 @@
+"""The method table lists exactly the methods of the services the server registers."""
+
+from __future__ import annotations
+
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2
+
+from zone._proto import admin_pb2, catalog_pb2
+from zone.server.app import SERVICE_NAMES
+from zone.server.methods import METHOD_TABLE
+from zone.server.servicers.admin import AdminServicer
+from zone.server.servicers.catalog import CatalogServicer
+
+
+def _methods(file_descriptor: object) -> set[str]:
+    return {
+        f"/{service.full_name}/{method.name}"
+        for service in file_descriptor.services_by_name.values()  # type: ignore[attr-defined]
+        for method in service.methods
+    }
+
+
+def test_table_covers_exactly_the_registered_services() -> None:
+    served = (
+        _methods(catalog_pb2.DESCRIPTOR)
+        | _methods(admin_pb2.DESCRIPTOR)
+        | _methods(health_pb2.DESCRIPTOR)
+        | _methods(reflection_pb2.DESCRIPTOR)
+    )
+    assert set(METHOD_TABLE) == served
+
+
+def test_every_zone_method_is_implemented_and_guarded() -> None:
+    for servicer, file_descriptor in (
+        (CatalogServicer, catalog_pb2.DESCRIPTOR),
+        (AdminServicer, admin_pb2.DESCRIPTOR),
+    ):
+        for method in _methods(file_descriptor):
+            name = method.rsplit("/", 1)[1]
+            assert name in vars(servicer), f"{servicer.__name__} does not implement {name}"
+            rule = METHOD_TABLE[method]
+            assert not rule.public and rule.roles, method
+
+
+def test_admin_methods_are_admin_only() -> None:
+    for method, rule in METHOD_TABLE.items():
+        if method.startswith("/zone.v1.AdminService/"):
+            assert rule.roles == {"admin"}
+
+
+def test_service_names_match_registered_zone_services() -> None:
+    assert set(SERVICE_NAMES) == {"zone.v1.CatalogService", "zone.v1.AdminService"}

@@ -1,0 +1,210 @@
+"""The ``zone`` command: serve, import datasets, check and reload policies, verify the audit.
+
+Exit codes: 0 success, 1 a check failed or the input was refused (every problem is printed),
+2 usage errors (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zone.config import ZoneConfig, load_config
+from zone.errors import ValidationFailed, ZoneError
+
+if TYPE_CHECKING:
+    from zone.client import ZoneClient
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _config(args: argparse.Namespace) -> ZoneConfig:
+    return load_config(Path(args.config))
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from zone.server.app import serve  # imported here: only `serve` needs grpc's server side
+
+    config = _config(args)
+    serve(config.with_listen(args.listen) if args.listen else config)
+    return 0
+
+
+def _cmd_datasets_import(args: argparse.Namespace) -> int:
+    from zone.catalog import import_dataset, load_metadata
+
+    config = _config(args)
+    meta = load_metadata(Path(args.meta))
+    info = import_dataset(
+        config.datasets_db, Path(args.path), args.name, meta, meta_source=args.meta
+    )
+    _record_import(config, info.name, info.version, info.row_count)
+    print(f"imported {info.name}: {info.row_count} rows, version {info.version}")
+    return 0
+
+
+def _record_import(config: ZoneConfig, name: str, version: str, rows: int) -> None:
+    from zone.audit import AuditChain
+    from zone.state import StateStore
+
+    store = StateStore.open(config.state_db)
+    try:
+        AuditChain(store).append(
+            "dataset.import", {"dataset": name, "version": version, "rows": rows}
+        )
+    finally:
+        store.close()
+
+
+def _cmd_datasets_list(args: argparse.Namespace) -> int:
+    from zone.catalog import list_datasets
+
+    rows = [
+        (i.name, str(i.row_count), i.version[:19], i.imported_at, i.meta.provider)
+        for i in list_datasets(_config(args).datasets_db)
+    ]
+    _table(("name", "rows", "version", "imported_at", "provider"), rows)
+    return 0
+
+
+def _cmd_policy_check(args: argparse.Namespace) -> int:
+    from zone.catalog import DatasetCatalog, load_products
+    from zone.policy import ProductRef, load_policies
+
+    config = _config(args)
+    policies_dir = Path(args.dir) if args.dir else config.policies_dir
+    catalog = DatasetCatalog.open(config.datasets_db)
+    try:
+        metas = {n: i.meta for n, i in catalog.datasets().items()}
+    finally:
+        catalog.close()
+    products = load_products(config.models_dir, metas)
+    refs = {pid: ProductRef(dataset=p.dataset, kind=p.kind) for pid, p in products.items()}
+    policy_set = load_policies(policies_dir, refs, metas.keys())
+    print(
+        f"ok: {len(policy_set.principals)} principals, {len(policy_set.grants)} grants, "
+        f"{len(products)} products; digest {policy_set.digest}"
+    )
+    return 0
+
+
+def _admin_client(args: argparse.Namespace) -> ZoneClient:
+    from zone.client import ZoneClient
+
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    return ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN"))
+
+
+def _cmd_policy_reload(args: argparse.Namespace) -> int:
+    with _admin_client(args) as client:
+        result = client.reload_policies()
+    print(f"reloaded: {result.policy_digest} (was {result.previous_digest})")
+    return 0
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from zone.audit import verify_file
+
+    result = verify_file(_config(args).state_db)
+    if result.ok:
+        print(f"ok: {result.length} records, head {result.head_hash}")
+        return 0
+    print(f"BROKEN at record {result.first_bad_seq}: {result.reason}", file=sys.stderr)
+    return 1
+
+
+def _cmd_token_new(args: argparse.Namespace) -> int:
+    from zone.policy import new_token, token_digest
+
+    token = new_token()
+    print(f"token:        {token}\ntoken_sha256: {token_digest(token)}")
+    print("Give the token to the principal; put only token_sha256 in policies/*.yaml.")
+    return 0
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zone", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        handler: Handler,
+        help_text: str,
+        config: bool = True,
+    ) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_text)
+        p.set_defaults(handler=handler)
+        if config:
+            p.add_argument("--config", required=True, help="zone config file (YAML)")
+        return p
+
+    serve = command(sub, "serve", _cmd_serve, "run the zone's gRPC server")
+    serve.add_argument("--listen", help="HOST:PORT (default from config, 127.0.0.1:50051)")
+
+    datasets = sub.add_parser("datasets", help="dataset administration").add_subparsers(
+        dest="sub", required=True
+    )
+    imp = command(datasets, "import", _cmd_datasets_import, "import a CSV or Parquet file")
+    imp.add_argument("path")
+    imp.add_argument("--name", required=True)
+    imp.add_argument("--meta", required=True, help="metadata YAML covering every column")
+    command(datasets, "list", _cmd_datasets_list, "list imported datasets")
+
+    policy = sub.add_parser("policy", help="policy administration").add_subparsers(
+        dest="sub", required=True
+    )
+    check = command(policy, "check", _cmd_policy_check, "validate policies, print every error")
+    check.add_argument("dir", nargs="?", help="policies directory (default: from config)")
+    reload = command(policy, "reload", _cmd_policy_reload, "reload a running zone", config=False)
+    reload.add_argument("--target", default="127.0.0.1:50051")
+    reload.add_argument("--token-file", help="admin token file (default: $ZONE_TOKEN)")
+
+    audit = sub.add_parser("audit", help="audit chain").add_subparsers(dest="sub", required=True)
+    command(audit, "verify", _cmd_audit_verify, "recompute the audit chain")
+
+    token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
+    command(token, "new", _cmd_token_new, "make a token and its digest", config=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``zone`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ValidationFailed as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    except ZoneError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the SDK's typed errors print cleanly
+        from zone.client import ZoneClientError
+
+        if isinstance(exc, ZoneClientError):
+            print(f"error: {exc}", file=sys.stderr)
+            for line in exc.details:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

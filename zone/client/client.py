@@ -1,0 +1,179 @@
+"""The Python SDK: ``ZoneClient(target, token=...)`` with typed results and typed errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import json_format
+
+from zone._proto import (
+    admin_pb2,
+    admin_pb2_grpc,
+    catalog_pb2,
+    catalog_pb2_grpc,
+    common_pb2,
+)
+from zone.client import types
+from zone.client.errors import from_rpc_error
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """TLS for the channel: the CA that signed the server, and a client cert for mTLS."""
+
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """Channel credentials from the files."""
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca_file.read_bytes(),
+            private_key=self.key_file.read_bytes() if self.key_file else None,
+            certificate_chain=self.cert_file.read_bytes() if self.cert_file else None,
+        )
+
+
+class ZoneClient:
+    """A connection to a zone as one principal.
+
+    Every method raises a :class:`~zone.client.errors.ZoneClientError` subclass matching the
+    gRPC status (``PermissionDeniedError``, ``InvalidArgumentError``, ...).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        tls: TlsOptions | None = None,
+        timeout: float = 30.0,
+        max_message_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if tls is not None:
+            if tls.server_name:
+                options.append(("grpc.ssl_target_name_override", tls.server_name))
+            self._channel = grpc.secure_channel(target, tls.credentials(), options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        self._timeout = timeout
+        self._catalog = catalog_pb2_grpc.CatalogServiceStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> ZoneClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request, metadata=self._metadata, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    # --- catalog ---------------------------------------------------------------------------
+
+    def list_datasets(self) -> list[types.DatasetSummary]:
+        """Datasets the caller may use."""
+        reply = self._call(self._catalog.ListDatasets, catalog_pb2.ListDatasetsRequest())
+        return [_dataset_summary(d) for d in reply.datasets]
+
+    def describe_dataset(self, name: str) -> types.DatasetDescription:
+        """Schema and public metadata of a dataset."""
+        reply = self._call(
+            self._catalog.DescribeDataset, catalog_pb2.DescribeDatasetRequest(name=name)
+        )
+        return types.DatasetDescription(
+            summary=_dataset_summary(reply.summary),
+            entity_key=reply.entity_key,
+            columns=tuple(_column(c) for c in reply.columns),
+            products=tuple(reply.products),
+        )
+
+    def list_products(self, dataset: str = "") -> list[types.ProductSummary]:
+        """Products granted to the caller, optionally only those over ``dataset``."""
+        reply = self._call(
+            self._catalog.ListProducts, catalog_pb2.ListProductsRequest(dataset=dataset)
+        )
+        return [_product_summary(p) for p in reply.products]
+
+    def describe_product(self, product_id: str) -> types.ProductDescription:
+        """Approved parameters of a product and the caller's grant terms."""
+        reply = self._call(
+            self._catalog.DescribeProduct, catalog_pb2.DescribeProductRequest(id=product_id)
+        )
+        return types.ProductDescription(
+            summary=_product_summary(reply.summary),
+            columns=tuple(reply.columns),
+            parameters=json_format.MessageToDict(reply.parameters),
+            grant=_grant(reply.grant) if reply.HasField("grant") else None,
+        )
+
+    # --- admin -----------------------------------------------------------------------------
+
+    def reload_policies(self) -> types.PolicyReload:
+        """Reload policies/*.yaml on the server (admin)."""
+        reply = self._call(self._admin.ReloadPolicies, admin_pb2.ReloadPoliciesRequest())
+        return types.PolicyReload(
+            reply.policy_digest, reply.previous_digest, reply.principals, reply.grants
+        )
+
+    def verify_audit(self) -> types.AuditVerification:
+        """Recompute the server's audit chain (admin)."""
+        reply = self._call(self._admin.VerifyAudit, admin_pb2.VerifyAuditRequest())
+        return types.AuditVerification(
+            reply.ok, reply.length, reply.head_hash, reply.first_bad_seq, reply.reason
+        )
+
+
+def _dataset_summary(d: catalog_pb2.DatasetSummary) -> types.DatasetSummary:
+    return types.DatasetSummary(
+        d.name, d.description, d.provider, d.version, d.approx_row_count, d.row_count_granularity
+    )
+
+
+def _column(c: catalog_pb2.ColumnInfo) -> types.Column:
+    return types.Column(
+        name=c.name,
+        type=c.type,
+        classification=common_pb2.Classification.Name(c.classification),
+        description=c.description,
+        bounds=(c.bounds.low, c.bounds.high) if c.HasField("bounds") else None,
+        domain=tuple(c.domain),
+    )
+
+
+def _product_summary(p: catalog_pb2.ProductSummary) -> types.ProductSummary:
+    return types.ProductSummary(p.id, p.kind, p.dataset, p.description)
+
+
+def _grant(g: catalog_pb2.GrantTerms) -> types.GrantTerms:
+    return types.GrantTerms(
+        budget={k: (v.epsilon, v.delta) for k, v in g.budget.items()},
+        per_job_epsilon=g.per_job_epsilon,
+        calls_per_day=g.calls_per_day,
+        price_per_call=g.price.per_call,
+        currency=g.price.currency,
+        purpose=g.purpose,
+        valid_from=g.valid_from,
+        valid_until=g.valid_until,
+    )

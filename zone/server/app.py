@@ -1,0 +1,149 @@
+"""Server wiring: grpc server, interceptor, services, health, reflection, TLS, signals.
+
+``serve()`` is what ``zone serve`` runs: health reports NOT_SERVING until datasets, products and
+policies are loaded, then SERVING; SIGTERM/SIGINT stop gracefully (in-flight calls get the
+configured grace period); SIGHUP reloads policies (a bad set is refused, the running set stays).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from zone._proto import admin_pb2, admin_pb2_grpc, catalog_pb2, catalog_pb2_grpc
+from zone.config import TlsConfig, ZoneConfig
+from zone.errors import ValidationFailed
+from zone.runtime import ZoneRuntime
+from zone.server.interceptor import ZoneInterceptor
+from zone.server.servicers.admin import AdminServicer
+from zone.server.servicers.catalog import CatalogServicer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES: tuple[str, ...] = (
+    catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+)
+
+
+@dataclass
+class RunningZone:
+    """A started server and what it serves."""
+
+    server: grpc.Server
+    runtime: ZoneRuntime
+    health: health.HealthServicer
+    port: int
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop accepting calls, let in-flight calls finish within ``grace``, close state."""
+        _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.server.stop(self.runtime.config.shutdown_grace_seconds if grace is None else grace)
+        self.server.wait_for_termination()
+        self.runtime.record_stop()
+        self.runtime.close()
+
+
+def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
+    key = tls.key_file.read_bytes()
+    cert = tls.cert_file.read_bytes()
+    client_ca = tls.client_ca_file.read_bytes() if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def _set_health(servicer: health.HealthServicer, status: int) -> None:
+    for name in ("", *SERVICE_NAMES):
+        servicer.set(name, status)
+
+
+def start(config: ZoneConfig) -> RunningZone:
+    """Bind and start (health NOT_SERVING), load everything, then turn SERVING.
+
+    Calls that arrive while loading get UNAVAILABLE. If loading fails the server is stopped and
+    the error raised.
+
+    Raises:
+        ValidationFailed: datasets, products or policies are invalid.
+        FailedPrecondition: the dataset database is missing or locked.
+        RuntimeError: the listen address cannot be bound.
+    """
+    limits = config.limits
+    health_servicer = health.HealthServicer()
+    _set_health(health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
+    interceptor = ZoneInterceptor()
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=limits.max_workers, thread_name_prefix="zone"),
+        interceptors=[interceptor],
+        options=[
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
+            ("grpc.max_send_message_length", limits.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
+    )
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(), server)
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        if config.tls is not None:
+            port = server.add_secure_port(config.listen, _credentials(config.tls))
+        else:
+            port = server.add_insecure_port(config.listen)
+    except RuntimeError:
+        raise RuntimeError(f"cannot listen on {config.listen}") from None
+    server.start()
+    try:
+        runtime = ZoneRuntime(config)
+    except BaseException:
+        server.stop(None)
+        raise
+    interceptor.attach(runtime)
+    runtime.record_start()
+    _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
+    log.info("zone serving on %s (policy set %s)", config.listen, runtime.policies.digest)
+    return RunningZone(server, runtime, health_servicer, port)
+
+
+def serve(config: ZoneConfig) -> None:
+    """Run until SIGTERM or SIGINT; SIGHUP reloads policies."""
+    zone = start(config)
+    stopping = threading.Event()
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=_reload, args=(zone.runtime,), daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    print(f"zone: serving on {config.listen.rpartition(':')[0]}:{zone.port}", flush=True)
+    while not stopping.wait(0.5):
+        pass
+    log.info("stopping (grace %.1fs)", config.shutdown_grace_seconds)
+    zone.stop()
+
+
+def _reload(runtime: ZoneRuntime) -> None:
+    try:
+        result = runtime.reload_policies()
+    except ValidationFailed as exc:
+        log.error("SIGHUP reload refused, running set kept:\n%s", exc.message)
+        return
+    log.info("SIGHUP reload: %s", result.digest)

@@ -1,0 +1,40 @@
+"""The method table: every RPC the zone serves and who may call it. Deny by default.
+
+The interceptor refuses any method missing from this table, and a test checks that the table
+lists exactly the methods of the services the server registers. Public methods (health checking
+and reflection) need no credentials: they reveal the API's shape and liveness, never data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from zone.policy import Role
+
+ALL_ROLES: frozenset[Role] = frozenset({"operator", "researcher", "admin"})
+ADMIN: frozenset[Role] = frozenset({"admin"})
+
+
+@dataclass(frozen=True)
+class MethodRule:
+    """Who may call a method; ``public`` methods skip authentication and auditing."""
+
+    roles: frozenset[Role]
+    public: bool = False
+
+
+_PUBLIC = MethodRule(roles=frozenset(), public=True)
+
+METHOD_TABLE: Mapping[str, MethodRule] = {
+    "/zone.v1.CatalogService/ListDatasets": MethodRule(ALL_ROLES),
+    "/zone.v1.CatalogService/DescribeDataset": MethodRule(ALL_ROLES),
+    "/zone.v1.CatalogService/ListProducts": MethodRule(ALL_ROLES),
+    "/zone.v1.CatalogService/DescribeProduct": MethodRule(ALL_ROLES),
+    "/zone.v1.AdminService/ReloadPolicies": MethodRule(ADMIN),
+    "/zone.v1.AdminService/VerifyAudit": MethodRule(ADMIN),
+    "/grpc.health.v1.Health/Check": _PUBLIC,
+    "/grpc.health.v1.Health/Watch": _PUBLIC,
+    "/grpc.health.v1.Health/List": _PUBLIC,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": _PUBLIC,
+}

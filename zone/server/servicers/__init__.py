@@ -1,0 +1,1 @@
+"""Thin servicers: call context -> domain call -> proto."""
