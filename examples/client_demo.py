@@ -1,0 +1,124 @@
+"""Example clients: what an operator, a researcher and an administrator see of the demo zone.
+
+Run by ``make demo`` against a zone it started; tokens come from the DEMO ONLY token file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from zone.client import ZoneClient, ZoneClientError
+
+
+def read_tokens(path: Path) -> dict[str, str]:
+    tokens = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            tokens[key.strip()] = value.strip()
+    return tokens
+
+
+def wait_until_serving(target: str, timeout: float = 30.0) -> float:
+    start = time.monotonic()
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() - start < timeout:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.monotonic() - start
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise SystemExit(f"zone at {target} did not become SERVING within {timeout:.0f}s")
+
+
+def show_operator(target: str, token: str) -> None:
+    print("\n-- operator bank-a: what am I granted?")
+    with ZoneClient(target, token=token) as bank:
+        for ds in bank.list_datasets():
+            print(
+                f"dataset {ds.name}: ~{ds.approx_row_count:,} rows "
+                f"(rounded to {ds.row_count_granularity:,}), version {ds.version[:23]}..."
+            )
+            print(f"  provider: {ds.provider}")
+            desc = bank.describe_dataset(ds.name)
+            for col in desc.columns:
+                public = (
+                    f"bounds {col.bounds}"
+                    if col.bounds
+                    else (f"domain of {len(col.domain)} values" if col.domain else "")
+                )
+                print(f"  {col.name:<20} {col.type:<8} {col.classification}  {public}")
+        for product in bank.list_products():
+            detail = bank.describe_product(product.id)
+            terms = detail.grant
+            budget = terms.budget if terms else {}
+            print(f"product {product.id} ({product.kind}) over {product.dataset}; budget {budget}")
+        print("rows? there is no RPC that returns rows: the API has none.")
+
+
+def show_researcher(target: str, token: str) -> None:
+    print("\n-- researcher city-research: granted statistics only")
+    with ZoneClient(target, token=token) as researcher:
+        print("products:", [p.id for p in researcher.list_products()])
+        expect_error(
+            "describe the training product it is not granted",
+            lambda: researcher.describe_product("enterprise-default-lr"),
+        )
+        expect_error("verify the audit chain (admin only)", researcher.verify_audit)
+
+
+def show_refusals(target: str, tokens: dict[str, str]) -> None:
+    print("\n-- refused callers")
+    with ZoneClient(target) as anonymous:
+        expect_error("no token", anonymous.list_datasets)
+    with ZoneClient(target, token="not-a-real-token") as forged:
+        expect_error("wrong token", forged.list_datasets)
+    with ZoneClient(target, token=tokens["ZONE_DEMO_EXPIRED_TOKEN"]) as lapsed:
+        expect_error("principal whose licence lapsed", lapsed.list_datasets)
+
+
+def show_admin(target: str, token: str) -> None:
+    print("\n-- administrator zone-admin")
+    with ZoneClient(target, token=token) as admin:
+        reload = admin.reload_policies()
+        print(f"policies reloaded: {reload.principals} principals, {reload.grants} grants")
+        print(f"  policy digest {reload.policy_digest}")
+        check = admin.verify_audit()
+        print(f"audit chain: ok={check.ok}, {check.length} records, head {check.head_hash[:16]}...")
+
+
+def expect_error(what: str, call: object) -> None:
+    try:
+        call()  # type: ignore[operator]
+    except ZoneClientError as exc:
+        print(f"  {what}: {exc.code.name} ({exc.message})")
+        return
+    raise SystemExit(f"expected {what} to be refused")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", default="127.0.0.1:50051")
+    parser.add_argument("--tokens", type=Path, default=Path("examples/demo_tokens.env"))
+    args = parser.parse_args(argv)
+    tokens = read_tokens(args.tokens)
+    waited = wait_until_serving(args.target)
+    print(f"zone at {args.target} is SERVING (waited {waited:.1f}s)")
+    show_operator(args.target, tokens["ZONE_DEMO_BANK_TOKEN"])
+    show_researcher(args.target, tokens["ZONE_DEMO_RESEARCHER_TOKEN"])
+    show_refusals(args.target, tokens)
+    show_admin(args.target, tokens["ZONE_DEMO_ADMIN_TOKEN"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
