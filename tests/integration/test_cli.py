@@ -1,0 +1,167 @@
+"""The ``zone`` command end to end: import, policy check, serve (signals), audit verify."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from zonekit import EXAMPLES, TOKENS, generate_csv, make_zone_dir
+
+from zone.client import ZoneClient
+
+
+def zone_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zone.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_import_refuses_mismatched_metadata_and_changes_nothing(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path)
+    before = (tmp_path / "datasets.duckdb").read_bytes()
+    meta = tmp_path / "bad.meta.yaml"
+    text = (EXAMPLES / "enterprises.meta.yaml").read_text()
+    meta.write_text(text.replace("penalties:", "penalty_count:", 1))
+    result = zone_cli(
+        "datasets", "import", str(tmp_path / "enterprises.csv"),
+        "--name", "enterprises", "--meta", str(meta), "--config", str(config),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "penalty_count" in result.stderr and "penalties" in result.stderr
+    assert (tmp_path / "datasets.duckdb").read_bytes() == before
+
+
+def test_import_then_list(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path)
+    csv = generate_csv(tmp_path / "second.csv", rows=500, seed=3)
+    result = zone_cli(
+        "datasets", "import", str(csv), "--name", "enterprises_b",
+        "--meta", str(EXAMPLES / "enterprises.meta.yaml"), "--config", str(config),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "500 rows" in result.stdout
+    listing = zone_cli("datasets", "list", "--config", str(config))
+    assert "enterprises_b" in listing.stdout and "enterprises " in listing.stdout
+
+
+def test_policy_check_reports_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path)
+    assert zone_cli("policy", "check", "--config", str(config)).returncode == 0
+    bad = tmp_path / "policies" / "zz_bad.yaml"
+    bad.write_text(
+        "principals:\n"
+        "  - id: x\n"
+        "    role: superuser\n"  # line 3: bad role
+        "    organisation: X\n"
+        "    token: plaintext\n"  # line 5: plaintext token
+        "grants:\n"
+        "  - principal: ghost\n"  # line 7: unknown principal
+        "    products: [enterprise-stats]\n"
+        "    purpose: p\n"
+    )
+    result = zone_cli("policy", "check", "--config", str(config))
+    assert result.returncode == 1
+    for line in (3, 5, 7):
+        assert f"policies/zz_bad.yaml:{line}:" in result.stderr, result.stderr
+
+
+def test_token_new_prints_token_and_digest() -> None:
+    import hashlib
+
+    result = zone_cli("token", "new")
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines()[:2])
+    token, digest = lines["token"].strip(), lines["token_sha256"].strip()
+    assert hashlib.sha256(token.encode()).hexdigest() == digest
+
+
+def _wait_serving(target: str, deadline: float) -> float:
+    start = time.monotonic()
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() - start < deadline:
+            try:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.monotonic() - start
+            except grpc.RpcError:
+                time.sleep(0.05)
+    raise AssertionError("server did not become SERVING")
+
+
+def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zone.cli", "serve", "--config", str(config),
+         "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("zone: serving on 127.0.0.1:"), line
+        target = line.split()[-1]
+        _wait_serving(target, 30)
+        with ZoneClient(target, token=TOKENS["researcher"]) as researcher:
+            assert researcher.list_products()
+            policy = tmp_path / "policies" / "demo.yaml"
+            text = policy.read_text()
+            start, end = text.index("  - principal: city-research"), text.index("dataset_caps:")
+            policy.write_text(text[:start] + text[end:])
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while researcher.list_products() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert researcher.list_products() == []
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+    verify = zone_cli("audit", "verify", "--config", str(config))
+    assert verify.returncode == 0, verify.stderr
+    conn = sqlite3.connect(tmp_path / "state.sqlite")
+    try:
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM audit_log ORDER BY seq")]
+    finally:
+        conn.close()
+    assert kinds[0] == "server.start" and kinds[-1] == "server.stop"
+    assert "policy.reload" in kinds
+
+
+def test_audit_verify_exits_1_on_a_deleted_record(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path)
+    from zonekit import running_zone
+
+    with (
+        running_zone(config) as zone,
+        ZoneClient(f"127.0.0.1:{zone.port}", token=TOKENS["bank"]) as c,
+    ):
+        for _ in range(5):
+            c.list_datasets()
+    assert zone_cli("audit", "verify", "--config", str(config)).returncode == 0
+    conn = sqlite3.connect(tmp_path / "state.sqlite")
+    try:
+        conn.execute("DROP TRIGGER audit_log_no_delete")  # an attacker with file access
+        conn.execute("DELETE FROM audit_log WHERE seq = 3")
+        conn.commit()
+    finally:
+        conn.close()
+    result = zone_cli("audit", "verify", "--config", str(config))
+    assert result.returncode == 1
+    assert "BROKEN at record 3: sequence gap" in result.stderr

@@ -1,0 +1,87 @@
+"""Shared helpers for tests: build a zone folder with real data, start a real server on port 0."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from zone.catalog import import_dataset, load_metadata
+from zone.client import ZoneClient
+from zone.config import ZoneConfig, load_config
+from zone.server.app import RunningZone, start
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def demo_tokens() -> dict[str, str]:
+    """The DEMO ONLY tokens, keyed bank / researcher / admin / expired."""
+    tokens = {}
+    for line in (EXAMPLES / "demo_tokens.env").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            tokens[key.removeprefix("ZONE_DEMO_").removesuffix("_TOKEN").lower()] = value
+    return tokens
+
+
+TOKENS = demo_tokens()
+
+
+def generate_csv(path: Path, rows: int = 2000, seed: int = 7) -> Path:
+    """Write the synthetic enterprise registry with the demo generator."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import generate_enterprises
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    generate_enterprises.main(["--rows", str(rows), "--seed", str(seed), "--out", str(path)])
+    return path
+
+
+def make_zone_dir(root: Path, rows: int = 2000, extra_config: str = "") -> Path:
+    """A complete zone folder: imported dataset, demo models and policies, config on port 0."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "models", root / "models")
+    shutil.copytree(REPO / "policies", root / "policies")
+    csv = generate_csv(root / "enterprises.csv", rows)
+    meta = load_metadata(EXAMPLES / "enterprises.meta.yaml")
+    import_dataset(root / "datasets.duckdb", csv, "enterprises", meta)
+    config = root / "zone.yaml"
+    config.write_text(
+        "listen: 127.0.0.1:0\n"
+        "datasets_db: datasets.duckdb\n"
+        "state_db: state.sqlite\n"
+        "models_dir: models\n"
+        "policies_dir: policies\n"
+        "row_count_granularity: 100\n"
+        "shutdown_grace_seconds: 1\n" + extra_config
+    )
+    return config
+
+
+@contextmanager
+def running_zone(config_path: Path) -> Iterator[RunningZone]:
+    """Start a real server from a config file and stop it afterwards."""
+    zone = start(load_config(config_path))
+    try:
+        yield zone
+    finally:
+        zone.stop(grace=0.5)
+
+
+def target(zone: RunningZone) -> str:
+    """The loopback address of a running zone."""
+    return f"127.0.0.1:{zone.port}"
+
+
+def client(zone: RunningZone, who: str | None) -> ZoneClient:
+    """A client for a demo principal (bank, researcher, admin, expired) or none."""
+    return ZoneClient(target(zone), token=TOKENS[who] if who else None, timeout=10)
+
+
+def config_of(zone: RunningZone) -> ZoneConfig:
+    """The config a running zone was started with."""
+    return zone.runtime.config
