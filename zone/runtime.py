@@ -78,13 +78,17 @@ class ZoneRuntime:
 
     def __init__(self, config: ZoneConfig) -> None:
         self.config = config
-        self.store = StateStore.open(config.state_db)
-        self.audit = AuditChain(self.store)
-        self.catalog = DatasetCatalog.open(config.datasets_db)
-        metas = {name: info.meta for name, info in self.catalog.datasets().items()}
-        self.products: Mapping[str, Product] = load_products(config.models_dir, metas)
         self._reload_lock = threading.Lock()
-        self._policies = self._load_policies()
+        self.catalog = DatasetCatalog.open(config.datasets_db)
+        try:
+            metas = {name: info.meta for name, info in self.catalog.datasets().items()}
+            self.products: Mapping[str, Product] = load_products(config.models_dir, metas)
+            self._policies = self._load_policies()
+            self.store = StateStore.open(config.state_db)
+        except BaseException:
+            self.catalog.close()
+            raise
+        self.audit = AuditChain(self.store)
 
     def close(self) -> None:
         """Release the database handles."""

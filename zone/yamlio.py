@@ -18,6 +18,7 @@ import yaml
 from zone.errors import Problem, ValidationFailed
 
 Loc = tuple[str | int, ...]
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 
@@ -53,6 +54,9 @@ def _build(
     constructor: yaml.SafeLoader,
 ) -> Any:
     lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        problems.append(Problem(source, lines[loc], f"unsupported YAML tag {node.tag!r}"))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:

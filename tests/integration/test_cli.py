@@ -165,3 +165,24 @@ def test_audit_verify_exits_1_on_a_deleted_record(tmp_path: Path) -> None:
     result = zone_cli("audit", "verify", "--config", str(config))
     assert result.returncode == 1
     assert "BROKEN at record 3: sequence gap" in result.stderr
+
+
+def test_policy_reload_command(tmp_path: Path) -> None:
+    from zonekit import running_zone
+
+    config = make_zone_dir(tmp_path)
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(TOKENS["admin"] + "\n")
+    with running_zone(config) as zone:
+        target = f"127.0.0.1:{zone.port}"
+        ok = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
+        assert ok.returncode == 0, ok.stderr
+        assert zone.runtime.policies.digest in ok.stdout
+        (tmp_path / "policies" / "bad.yaml").write_text("principals: [1]\n")
+        refused = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
+        assert refused.returncode == 1
+        assert "FAILED_PRECONDITION" in refused.stderr
+        assert "policies/bad.yaml:1" in refused.stderr
+        token_file.write_text(TOKENS["bank"])
+        denied = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
+        assert denied.returncode == 1 and "PERMISSION_DENIED" in denied.stderr

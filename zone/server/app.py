@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
@@ -68,8 +69,10 @@ def _set_health(servicer: health.HealthServicer, status: int) -> None:
         servicer.set(name, status)
 
 
-def start(config: ZoneConfig) -> RunningZone:
-    """Bind and start (health NOT_SERVING), load everything, then turn SERVING.
+def start(
+    config: ZoneConfig, load: Callable[[ZoneConfig], ZoneRuntime] = ZoneRuntime
+) -> RunningZone:
+    """Bind and start (health NOT_SERVING), load everything with ``load``, then turn SERVING.
 
     Calls that arrive while loading get UNAVAILABLE. If loading fails the server is stopped and
     the error raised.
@@ -108,7 +111,7 @@ def start(config: ZoneConfig) -> RunningZone:
         raise RuntimeError(f"cannot listen on {config.listen}") from None
     server.start()
     try:
-        runtime = ZoneRuntime(config)
+        runtime = load(config)
     except BaseException:
         server.stop(None)
         raise

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zone.config import DEFAULT_LISTEN, load_config
+from zone.errors import ValidationFailed
+
+MINIMAL = "datasets_db: d.duckdb\nstate_db: s.sqlite\nmodels_dir: models\npolicies_dir: policies\n"
+
+
+def test_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL)
+    config = load_config(tmp_path / "zone.yaml")
+    assert config.listen == DEFAULT_LISTEN == "127.0.0.1:50051"
+    assert config.datasets_db == tmp_path.resolve() / "d.duckdb"
+    assert config.tls is None and config.limits.max_message_bytes == 4 * 1024 * 1024
+
+
+def test_all_problems_reported(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(
+        "listen: 127.0.0.1:50051\nstate_db: 3\nmodels_dir: m\npolicies_dir: p\n"
+        "limits: {max_workers: 0}\nsurprise: 1\n"
+    )
+    with pytest.raises(ValidationFailed) as err:
+        load_config(tmp_path / "zone.yaml")
+    messages = "\n".join(str(p) for p in err.value.problems)
+    assert "datasets_db" in messages and ":2: state_db" in messages
+    assert ":5: limits.max_workers" in messages and ":6: surprise" in messages
+
+
+@pytest.mark.parametrize("listen", ["50051", "host:", ":1", "h:99999", "h:x"])
+def test_bad_listen_address(tmp_path: Path, listen: str) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL + f"listen: '{listen}'\n")
+    with pytest.raises(ValidationFailed, match="HOST:PORT"):
+        load_config(tmp_path / "zone.yaml")
+
+
+def test_tls_client_ca_means_mtls(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(
+        MINIMAL + "tls: {cert: s.crt, key: s.key, client_ca: ca.crt}\n"
+    )
+    tls = load_config(tmp_path / "zone.yaml").tls
+    assert tls is not None and tls.client_ca_file == tmp_path.resolve() / "ca.crt"
+
+
+def test_with_listen_overrides_only_listen(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL)
+    config = load_config(tmp_path / "zone.yaml")
+    other = config.with_listen("127.0.0.1:0")
+    assert other.listen == "127.0.0.1:0" and other.state_db == config.state_db
