@@ -81,9 +81,13 @@ class PermissionDenied(ZoneError):
 
 
 class ResourceExhausted(ZoneError):
-    """A budget, quota or capacity limit is reached."""
+    """A budget, quota or capacity limit is reached.
+
+    ``violations`` are (subject, description) pairs, sent as a google.rpc.QuotaFailure detail.
+    """
 
     code = ErrorCode.RESOURCE_EXHAUSTED
+    violations: tuple[tuple[str, str], ...] = ()
 
 
 class FailedPrecondition(ZoneError):
