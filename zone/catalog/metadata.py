@@ -9,10 +9,16 @@ An administrator writes one metadata file per dataset (``enterprises.meta.yaml``
       uscc: {type: string, level: L3, description: "Unified social credit code"}
       district: {type: string, level: L1, domain: [a, b, c]}
       founded_year: {type: integer, level: L1, bounds: [1980, 2025]}
+      capital: {type: float, level: L2, bounds: [0, 100000], granularity: 0.01}
 
 Bounds and domains are *public* facts (they are published in the catalog and used to scale and
 to choose group keys); they must never be derived from the data. Column names are used as quoted
 SQL identifiers, so they are restricted to ``[A-Za-z_][A-Za-z0-9_]{0,62}``.
+
+``granularity`` (optional, numeric columns) is the public unit in which DP sums are computed:
+values are clamped to the bounds and rounded to multiples of it, so that sums are exact integer
+sums. Without it, integer columns use 1 and float columns a power of ten derived from the bounds
+alone. It is omitted from the canonical JSON when absent, so existing versions are unchanged.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from zone.catalog._fields import STRICT_FROZEN, ColumnName, NonEmptyStr, as_tuple
 from zone.errors import Problem, ValidationFailed
@@ -60,6 +66,8 @@ class ColumnMeta(BaseModel):
     description: str = ""
     bounds: Annotated[tuple[float, float], BeforeValidator(as_tuple)] | None = None
     domain: Annotated[tuple[DomainValue, ...], BeforeValidator(as_tuple)] | None = None
+    # Declared after bounds so that its validator can see them.
+    granularity: float | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @field_validator("bounds")
     @classmethod
@@ -97,6 +105,21 @@ class ColumnMeta(BaseModel):
         if column_type is not None:
             for item in value:
                 _check_domain_value(column_type, item)
+        return value
+
+    @field_validator("granularity")
+    @classmethod
+    def _check_granularity(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        column_type = info.data.get("type")
+        if column_type is not None and column_type not in NUMERIC_TYPES:
+            raise ValueError("granularity is allowed only on integer and float columns")
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError("granularity must be a finite number > 0")
+        bounds = info.data.get("bounds")
+        if bounds is not None and value > bounds[1] - bounds[0]:
+            raise ValueError("granularity must not exceed the width of the bounds")
         return value
 
     @property

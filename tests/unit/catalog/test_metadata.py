@@ -165,3 +165,37 @@ def test_missing_required_fields_are_reported(write: Write) -> None:
     text = " ".join(message for _, message in found)
     for field in ("provider", "columns", "entity_key"):
         assert field in text
+
+
+def _with_capital(capital: dict[str, object]) -> dict[str, object]:
+    return {
+        "description": "d",
+        "provider": "p",
+        "entity_key": "id",
+        "columns": {"id": {"type": "string", "level": "L3"}, "capital": capital},
+    }
+
+
+def test_granularity_is_optional_and_validated() -> None:
+    meta = DatasetMeta.model_validate(
+        _with_capital({"type": "float", "level": "L2", "bounds": [0, 100], "granularity": 0.01})
+    )
+    assert meta.columns["capital"].granularity == 0.01
+    assert DatasetMeta.from_json(meta.to_json()) == meta
+    integer = {"type": "integer", "level": "L2", "bounds": [0, 100], "granularity": 5}
+    assert DatasetMeta.model_validate(_with_capital(integer)).columns["capital"].granularity == 5
+    for bad, message in [
+        ({"type": "string", "level": "L2", "granularity": 1.0}, "only on integer and float"),
+        ({"type": "float", "level": "L2", "granularity": 0.0}, "finite number > 0"),
+        ({"type": "float", "level": "L2", "granularity": -1.0}, "finite number > 0"),
+        ({"type": "float", "level": "L2", "granularity": float("inf")}, "finite number > 0"),
+        ({"type": "float", "level": "L2", "bounds": [0, 1], "granularity": 2.0}, "width"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            DatasetMeta.model_validate(_with_capital(bad))
+
+
+def test_absent_granularity_keeps_the_canonical_json(write: Write) -> None:
+    meta = load_metadata(write("m.yaml", VALID))
+    assert "granularity" not in meta.to_json()
+    assert meta.columns["capital"].granularity is None
