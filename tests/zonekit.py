@@ -85,3 +85,36 @@ def client(zone: RunningZone, who: str | None) -> ZoneClient:
 def config_of(zone: RunningZone) -> ZoneConfig:
     """The config a running zone was started with."""
     return zone.runtime.config
+
+
+def add_principal(
+    config_path: Path,
+    principal: str,
+    *,
+    products: tuple[str, ...] = ("enterprise-stats",),
+    epsilon: float = 1.0,
+    delta: float = 1e-6,
+    per_job_epsilon: float | None = None,
+    role: str = "operator",
+) -> str:
+    """Write a policy file granting ``principal`` a budget on enterprises; return its token."""
+    import hashlib
+    import secrets
+
+    token = secrets.token_urlsafe(24)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    cap = f"    per_job_epsilon: {per_job_epsilon}\n" if per_job_epsilon else ""
+    (config_path.parent / "policies" / f"{principal}.yaml").write_text(
+        "principals:\n"
+        f"  - id: {principal}\n"
+        f"    role: {role}\n"
+        "    organisation: test\n"
+        f"    token_sha256: {digest}\n"
+        "grants:\n"
+        f"  - principal: {principal}\n"
+        f"    products: [{', '.join(products)}]\n"
+        f"    budget: {{enterprises: {{epsilon: {epsilon:.6e}, delta: {delta:.6e}}}}}\n"
+        f"{cap}"
+        "    purpose: testing\n"
+    )
+    return token

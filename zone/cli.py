@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zone import cli_stats
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
 
@@ -174,6 +175,8 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit chain").add_subparsers(dest="sub", required=True)
     command(audit, "verify", _cmd_audit_verify, "recompute the audit chain")
+
+    cli_stats.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

@@ -27,6 +27,7 @@ from zone.catalog import (
 )
 from zone.config import ZoneConfig
 from zone.errors import NotFound, PermissionDenied, ValidationFailed
+from zone.ledger import PrivacyLedger
 from zone.policy import Grant, PolicySet, Principal, ProductRef, load_policies
 from zone.state import StateStore
 
@@ -89,6 +90,8 @@ class ZoneRuntime:
             self.catalog.close()
             raise
         self.audit = AuditChain(self.store)
+        self.ledger = PrivacyLedger(self.store, self.audit)
+        self.interrupted_charges = self.ledger.recover()
 
     def close(self) -> None:
         """Release the database handles."""
@@ -141,6 +144,7 @@ class ZoneRuntime:
                 "policy_digest": self._policies.digest,
                 "datasets": {n: i.version for n, i in self.catalog.datasets().items()},
                 "products": sorted(self.products),
+                "interrupted_charges": self.interrupted_charges,
             },
         )
 

@@ -186,3 +186,26 @@ def test_policy_reload_command(tmp_path: Path) -> None:
         token_file.write_text(TOKENS["bank"])
         denied = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
         assert denied.returncode == 1 and "PERMISSION_DENIED" in denied.stderr
+
+
+def test_stats_estimate_and_query_commands(tmp_path: Path) -> None:
+    from zonekit import add_principal, running_zone
+
+    config = make_zone_dir(tmp_path)
+    token_file = tmp_path / "analyst.token"
+    token_file.write_text(add_principal(config, "analyst", epsilon=2.0))
+    common = ["--token-file", str(token_file), "--product", "enterprise-stats",
+              "--measure", "count", "--group-by", "industry", "--filter", "founded_year>=2010",
+              "--epsilon", "0.5"]  # fmt: skip
+    with running_zone(config) as zone:
+        target = ["--target", f"127.0.0.1:{zone.port}"]
+        estimate = zone_cli("stats", "estimate", *target, *common)
+        assert estimate.returncode == 0, estimate.stderr
+        assert "remaining epsilon 2" in estimate.stdout
+        out = tmp_path / "release.csv"
+        query = zone_cli("stats", "query", *target, *common, "--csv", str(out))
+        assert query.returncode == 0, query.stderr
+        assert "remaining 1.5" in query.stdout
+        assert len(out.read_text().splitlines()) == 1 + 20  # header + one row per industry
+        refused = zone_cli("stats", "query", *target, *common[:-1], "3.0")
+        assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr

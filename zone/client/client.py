@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,8 +16,10 @@ from zone._proto import (
     catalog_pb2,
     catalog_pb2_grpc,
     common_pb2,
+    statistics_pb2,
+    statistics_pb2_grpc,
 )
-from zone.client import types
+from zone.client import stats, types
 from zone.client.errors import from_rpc_error
 
 T = TypeVar("T")
@@ -73,6 +75,7 @@ class ZoneClient:
         self._timeout = timeout
         self._catalog = catalog_pb2_grpc.CatalogServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._stats = statistics_pb2_grpc.StatisticsServiceStub(self._channel)
 
     def close(self) -> None:
         """Close the channel."""
@@ -127,6 +130,40 @@ class ZoneClient:
             parameters=json_format.MessageToDict(reply.parameters),
             grant=_grant(reply.grant) if reply.HasField("grant") else None,
         )
+
+    # --- statistics ------------------------------------------------------------------------
+
+    def estimate_cost(
+        self,
+        product: str,
+        measures: Sequence[statistics_pb2.Measure],
+        *,
+        epsilon: float,
+        delta: float = 0.0,
+        group_by: Sequence[str] = (),
+        filters: Sequence[statistics_pb2.Filter] = (),
+    ) -> stats.CostEstimate:
+        """What a statistics query would spend (zone.client.stats builds measures); free."""
+        query = stats.build_query(
+            product, measures, epsilon=epsilon, delta=delta, group_by=group_by, filters=filters
+        )
+        return stats.estimate_from_proto(self._call(self._stats.EstimateCost, query))
+
+    def query_statistics(
+        self,
+        product: str,
+        measures: Sequence[statistics_pb2.Measure],
+        *,
+        epsilon: float,
+        delta: float = 0.0,
+        group_by: Sequence[str] = (),
+        filters: Sequence[statistics_pb2.Filter] = (),
+    ) -> stats.StatisticsRelease:
+        """Run a DP statistics query; charges (epsilon, delta) to the caller's budget."""
+        query = stats.build_query(
+            product, measures, epsilon=epsilon, delta=delta, group_by=group_by, filters=filters
+        )
+        return stats.release_from_proto(self._call(self._stats.Query, query))
 
     # --- admin -----------------------------------------------------------------------------
 

@@ -100,10 +100,13 @@ def _detail_lines(error: grpc.Call) -> tuple[str, ...]:
     for detail in status.details:
         bad = error_details_pb2.BadRequest()
         pre = error_details_pb2.PreconditionFailure()
+        quota = error_details_pb2.QuotaFailure()
         if detail.Unpack(bad):
             lines.extend(f"{v.field}: {v.description}" for v in bad.field_violations)
         elif detail.Unpack(pre):
             lines.extend(f"{v.subject}: {v.description}" for v in pre.violations)
+        elif detail.Unpack(quota):
+            lines.extend(f"{v.subject}: {v.description}" for v in quota.violations)
     return tuple(lines)
 
 

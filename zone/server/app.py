@@ -19,19 +19,28 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from zone._proto import admin_pb2, admin_pb2_grpc, catalog_pb2, catalog_pb2_grpc
+from zone._proto import (
+    admin_pb2,
+    admin_pb2_grpc,
+    catalog_pb2,
+    catalog_pb2_grpc,
+    statistics_pb2,
+    statistics_pb2_grpc,
+)
 from zone.config import TlsConfig, ZoneConfig
 from zone.errors import ValidationFailed
 from zone.runtime import ZoneRuntime
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.statistics import StatisticsServicer
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAMES: tuple[str, ...] = (
     catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
 )
 
 
@@ -98,6 +107,7 @@ def start(
     )
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(), server)
+    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

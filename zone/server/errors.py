@@ -2,9 +2,10 @@
 
 Every :class:`~zone.errors.ZoneError` carries a public message and a code; it becomes a gRPC
 status with that message and, where useful, a rich detail (google.rpc.BadRequest for validation
-problems, PreconditionFailure for a rejected policy set). Any other exception becomes INTERNAL
-with a generic message and the request id, which also appears in the server log and the audit
-chain; internal detail never reaches the caller.
+problems, PreconditionFailure for a rejected policy set, QuotaFailure for an exhausted budget
+or quota). Any other exception becomes INTERNAL with a generic message and the request id,
+which also appears in the server log and the audit chain; internal detail never reaches the
+caller.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from zone.errors import ErrorCode, FailedPrecondition, ValidationFailed, ZoneError
+from zone.errors import (
+    ErrorCode,
+    FailedPrecondition,
+    Problem,
+    ResourceExhausted,
+    ValidationFailed,
+    ZoneError,
+)
 
 STATUS_OF: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
@@ -34,7 +42,22 @@ STATUS_OF: dict[ErrorCode, grpc.StatusCode] = {
 MAX_DETAIL_PROBLEMS = 200
 
 
+def _where(problem: Problem) -> str:
+    return f"{problem.source}:{problem.line}" if problem.line else problem.source
+
+
 def _details(error: ZoneError) -> list[any_pb2.Any]:
+    if isinstance(error, ResourceExhausted) and error.violations:
+        packed = any_pb2.Any()
+        packed.Pack(
+            error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(subject=s, description=d)
+                    for s, d in error.violations
+                ]
+            )
+        )
+        return [packed]
     if not isinstance(error, ValidationFailed):
         return []
     problems = error.problems[:MAX_DETAIL_PROBLEMS]
@@ -44,7 +67,7 @@ def _details(error: ZoneError) -> list[any_pb2.Any]:
             error_details_pb2.PreconditionFailure(
                 violations=[
                     error_details_pb2.PreconditionFailure.Violation(
-                        type="policy", subject=f"{p.source}:{p.line or 0}", description=p.message
+                        type="policy", subject=_where(p), description=p.message
                     )
                     for p in problems
                 ]
@@ -55,7 +78,7 @@ def _details(error: ZoneError) -> list[any_pb2.Any]:
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=f"{p.source}:{p.line or 0}", description=p.message
+                        field=_where(p), description=p.message
                     )
                     for p in problems
                 ]

@@ -14,6 +14,8 @@ from zone.policy import Role
 
 ALL_ROLES: frozenset[Role] = frozenset({"operator", "researcher", "admin"})
 ADMIN: frozenset[Role] = frozenset({"admin"})
+# Products are used under grants; admins hold one only if a grant names them.
+DATA_USERS: frozenset[Role] = ALL_ROLES
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.CatalogService/DescribeDataset": MethodRule(ALL_ROLES),
     "/zone.v1.CatalogService/ListProducts": MethodRule(ALL_ROLES),
     "/zone.v1.CatalogService/DescribeProduct": MethodRule(ALL_ROLES),
+    "/zone.v1.StatisticsService/EstimateCost": MethodRule(DATA_USERS),
+    "/zone.v1.StatisticsService/Query": MethodRule(DATA_USERS),
     "/zone.v1.AdminService/ReloadPolicies": MethodRule(ADMIN),
     "/zone.v1.AdminService/VerifyAudit": MethodRule(ADMIN),
     "/grpc.health.v1.Health/Check": _PUBLIC,

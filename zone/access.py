@@ -1,0 +1,78 @@
+"""Access to a product for one call: the grant in force, the budget account, the epsilon caps.
+
+Shared by every product that releases anything. The order matters: authorization first (so an
+unauthorized caller learns nothing about products it may not use), then the product's kind, then
+the caps, all before any budget is reserved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from zone.catalog import Product
+from zone.errors import InvalidArgument, PermissionDenied
+from zone.ledger import Account, Amount
+from zone.policy import Grant, PolicySet, Principal
+from zone.runtime import today_utc
+
+P = TypeVar("P", bound=Product)
+
+
+def authorize_product(
+    policies: PolicySet,
+    principal: Principal,
+    products: Mapping[str, Product],
+    product_id: str,
+    kind: type[P],
+) -> tuple[P, Grant]:
+    """The product and the grant in force, or an error; never reveals ungranted products.
+
+    Raises:
+        PermissionDenied: unknown product, no grant, grant or principal outside its validity.
+        InvalidArgument: the product is granted but is not of the expected kind.
+    """
+    decision = policies.authorize(principal, product_id, today_utc())
+    if not decision.allowed or decision.grant is None or product_id not in products:
+        raise PermissionDenied("product not granted", reason=decision.reason)
+    product = products[product_id]
+    if not isinstance(product, kind):
+        raise InvalidArgument(
+            f"product {product_id!r} is a {product.kind} product", reason="wrong_product_kind"
+        )
+    return product, decision.grant
+
+
+def check_epsilon_cap(epsilon: float, product_cap: float, grant: Grant) -> None:
+    """Refuse a request above the product's or the grant's per-query/per-job epsilon cap.
+
+    Raises:
+        PermissionDenied: the requested epsilon exceeds a cap (nothing is spent).
+    """
+    caps = [product_cap] + ([grant.per_job_epsilon] if grant.per_job_epsilon else [])
+    cap = min(caps)
+    if Amount.cost(epsilon).epsilon_micro > Amount.limit(cap).epsilon_micro:
+        raise PermissionDenied(
+            f"requested epsilon {epsilon:g} is above the cap of {cap:g} per request",
+            reason="epsilon_above_cap",
+        )
+
+
+def budget_account(
+    policies: PolicySet, principal: Principal, grant: Grant, dataset: str
+) -> Account:
+    """The ledger account of ``principal`` on ``dataset`` with the limits of the policy in force.
+
+    Raises:
+        PermissionDenied: the grant gives no budget on the dataset.
+    """
+    budget = grant.budget.get(dataset)
+    if budget is None:
+        raise PermissionDenied("no privacy budget granted on this dataset", reason="no_budget")
+    cap = policies.dataset_caps.get(dataset)
+    return Account(
+        principal=principal.id,
+        dataset=dataset,
+        limit=Amount.limit(budget.epsilon, budget.delta),
+        cap=Amount.limit(cap.epsilon, cap.delta) if cap else None,
+    )

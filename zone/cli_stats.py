@@ -1,0 +1,129 @@
+"""``zone stats estimate|query``: DP statistics from the command line (through the SDK).
+
+Measures: ``count``, ``sum:COL``, ``mean:COL``, ``histogram:COL[:BINS]``,
+``quantile:COL:Q1,Q2``. Filters: ``COL=V``, ``COL>=V``, ``COL<=V``, ``COL=LOW..HIGH``,
+``COL~A,B,C`` (one of). Values that parse as integers or decimals are sent as numbers; prefix a
+value with ``s:`` to send it as text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+from zone._proto import statistics_pb2
+from zone.client import ZoneClient
+from zone.client import stats as q
+from zone.errors import InvalidArgument
+
+
+def parse_value(text: str) -> str | int | float:
+    """A filter value: number if it looks like one, text otherwise (``s:`` forces text)."""
+    if text.startswith("s:"):
+        return text[2:]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_measure(text: str) -> statistics_pb2.Measure:
+    """``count``, ``sum:COL``, ``mean:COL``, ``histogram:COL[:BINS]``, ``quantile:COL:Q,...``."""
+    kind, _, rest = text.partition(":")
+    column, _, extra = rest.partition(":")
+    try:
+        if kind == "count" and not rest:
+            return q.count()
+        if kind in ("sum", "mean") and column and not extra:
+            return q.sum_of(column) if kind == "sum" else q.mean(column)
+        if kind == "histogram" and column:
+            return q.histogram(column, int(extra) if extra else 0)
+        if kind == "quantile" and column and extra:
+            return q.quantiles(column, [float(x) for x in extra.split(",")])
+    except ValueError:
+        pass
+    raise InvalidArgument(f"cannot read measure {text!r}")
+
+
+def parse_filter(text: str) -> statistics_pb2.Filter:
+    """``COL=V``, ``COL>=V``, ``COL<=V``, ``COL=LOW..HIGH`` or ``COL~A,B,C``."""
+    for op in (">=", "<=", "~", "="):
+        column, sep, value = text.partition(op)
+        if sep and column:
+            break
+    else:
+        raise InvalidArgument(f"cannot read filter {text!r}")
+    if op == ">=":
+        return q.between(column, parse_value(value), None)
+    if op == "<=":
+        return q.between(column, None, parse_value(value))
+    if op == "~":
+        return q.isin(column, [parse_value(v) for v in value.split(",")])
+    low, dots, high = value.partition("..")
+    if dots:
+        return q.between(column, parse_value(low) if low else None,
+                         parse_value(high) if high else None)  # fmt: skip
+    return q.eq(column, parse_value(value))
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``zone stats estimate`` and ``zone stats query``."""
+    stats = sub.add_parser("stats", help="DP statistics").add_subparsers(dest="sub", required=True)
+    for name, help_text in (
+        ("estimate", "what a query would spend (spends nothing)"),
+        ("query", "run a query; charges your budget"),
+    ):
+        p = stats.add_parser(name, help=help_text)
+        p.set_defaults(handler=run)
+        p.add_argument("--target", default="127.0.0.1:50051")
+        p.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
+        p.add_argument("--product", required=True)
+        p.add_argument("--measure", action="append", required=True, help="see zone.cli_stats")
+        p.add_argument("--group-by", action="append", default=[])
+        p.add_argument("--filter", action="append", default=[])
+        p.add_argument("--epsilon", type=float, required=True)
+        p.add_argument("--delta", type=float, default=0.0)
+        if name == "query":
+            p.add_argument("--csv", type=Path, help="also write the released cells as CSV")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``zone stats estimate|query``."""
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    measures = [parse_measure(m) for m in args.measure]
+    filters = [parse_filter(f) for f in args.filter]
+    with ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN")) as client:
+        call = client.estimate_cost if args.sub == "estimate" else client.query_statistics
+        result = call(args.product, measures, epsilon=args.epsilon, delta=args.delta,
+                      group_by=args.group_by, filters=filters)  # fmt: skip
+        if isinstance(result, q.CostEstimate):
+            estimate = result
+            for m in estimate.measures:
+                print(f"{m.kind}({m.column}): epsilon {m.epsilon:g}, "
+                      f"{', '.join(m.mechanisms)}, noise scales {m.noise_scales}")  # fmt: skip
+            print(f"cost epsilon {estimate.epsilon:g} delta {estimate.delta:g}; remaining "
+                  f"epsilon {estimate.remaining_epsilon:g} on {estimate.dataset}")  # fmt: skip
+            return 0
+    release = result
+    rows = [
+        [f"{r.plan.kind}({r.plan.column})", "/".join(key) or "*",
+         " ".join(f"{v:.6g}" for v in values)]
+        for r in release.results
+        for key, values in r.cells.items()
+    ]  # fmt: skip
+    for row in rows:
+        print("  ".join(row))
+    print(f"release {release.release_id}: charged epsilon {release.charged_epsilon:g}, "
+          f"remaining {release.remaining_epsilon:g}; output {release.output_digest}")  # fmt: skip
+    if args.csv:
+        with args.csv.open("w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["measure", "group", "values"])
+            writer.writerows(rows)
+    sys.stdout.flush()
+    return 0
