@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from zone.client import ZoneClient, ZoneClientError
+from zone.client.stats import between, count, histogram, mean, quantiles
 
 
 def read_tokens(path: Path) -> dict[str, str]:
@@ -63,12 +64,60 @@ def show_operator(target: str, token: str) -> None:
             budget = terms.budget if terms else {}
             print(f"product {product.id} ({product.kind}) over {product.dataset}; budget {budget}")
         print("rows? there is no RPC that returns rows: the API has none.")
+        show_statistics(bank)
+
+
+def show_statistics(bank: ZoneClient) -> None:
+    print("\n-- operator bank-a: differentially private statistics")
+    measures = [count(), mean("employees")]
+    estimate = bank.estimate_cost("enterprise-stats", measures, epsilon=0.5, group_by=["district"])
+    print(
+        f"estimate: epsilon {estimate.epsilon:g} of {estimate.remaining_epsilon:g} remaining; "
+        + "; ".join(
+            f"{m.kind}({m.column or '*'}) eps {m.epsilon:g} scale {m.noise_scales[0]:.3g}"
+            for m in estimate.measures
+        )
+    )
+    release = bank.query_statistics(
+        "enterprise-stats",
+        measures,
+        epsilon=0.5,
+        group_by=["district"],
+        filters=[between("founded_year", 2010, None)],
+    )
+    counts, means = release.results
+    print("enterprises founded since 2010, by district (noisy count, noisy mean employees):")
+    for key in list(counts.cells)[:6]:
+        print(f"  {key[0]:<10} {counts.cells[key][0]:>8.0f} {means.cells[key][0]:>8.1f}")
+    print(f"  ... {len(counts.cells)} districts, exactly the declared ones")
+    print(
+        f"release {release.release_id[:12]}...: charged epsilon {release.charged_epsilon:g}, "
+        f"remaining {release.remaining_epsilon:g}, receipt digest {release.output_digest[:23]}..."
+    )
+    expect_error(
+        "a query above the per-query epsilon cap",
+        lambda: bank.query_statistics("enterprise-stats", [count()], epsilon=3.0),
+    )
+    expect_error(
+        "a sum over the L4 column legal_rep_id",
+        lambda: bank.query_statistics("enterprise-stats", [mean("legal_rep_id")], epsilon=0.1),
+    )
 
 
 def show_researcher(target: str, token: str) -> None:
     print("\n-- researcher city-research: granted statistics only")
     with ZoneClient(target, token=token) as researcher:
         print("products:", [p.id for p in researcher.list_products()])
+        release = researcher.query_statistics(
+            "enterprise-stats",
+            [histogram("industry"), quantiles("founded_year", [0.25, 0.5, 0.75])],
+            epsilon=1.0,
+        )
+        hist, quart = release.results
+        top = sorted(zip(hist.bin_labels, hist.cells[()], strict=True), key=lambda x: -x[1])
+        print("  largest industry sections (noisy):", [(k, round(v)) for k, v in top[:4]])
+        print("  founding-year quartiles (noisy):", [round(v) for v in quart.cells[()]])
+        print(f"  remaining budget: epsilon {release.remaining_epsilon:g}")
         expect_error(
             "describe the training product it is not granted",
             lambda: researcher.describe_product("enterprise-default-lr"),
