@@ -1,0 +1,121 @@
+"""The zone's model registry: trained models kept inside the zone (``keep_in_zone`` products).
+
+A kept model never leaves the zone; later verification and scoring calls use it by id. Each
+model comes from one job (at most one model per job) and is saved with its ``model.saved``
+audit record in one durable transaction, or in the caller's transaction (``conn=``), e.g. with
+the job's move to ``succeeded``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from zone.audit import AuditChain, utc_timestamp
+from zone.errors import AlreadyExists, NotFound
+from zone.jobs.records import (
+    MODEL_COLUMNS,
+    ModelRecord,
+    check_limit,
+    check_model,
+    encode_object,
+    model_from_row,
+    select_job,
+)
+from zone.state import StateStore
+
+
+class ModelRegistry:
+    """Save and read kept models (the ``models`` table)."""
+
+    def __init__(self, store: StateStore, audit: AuditChain) -> None:
+        self._store = store
+        self._audit = audit
+
+    def save_model(
+        self,
+        *,
+        owner: str,
+        product: str,
+        job_id: str,
+        model: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        conn: sqlite3.Connection | None = None,
+    ) -> str:
+        """Keep a trained model in the zone's registry, audited (``model.saved``), durably.
+
+        Args:
+            owner: The principal the model belongs to.
+            product: The training product that made it.
+            job_id: The job that made it (one model per job).
+            model: ``family``, ``features``, ``weights``, ``intercept``, ``scaling`` and more.
+            metrics: The (DP) metrics released with it.
+            conn: The caller's open write connection, e.g. to commit with the job's transition.
+
+        Returns:
+            The new model id (a random UUID4 in hex).
+
+        Raises:
+            InvalidArgument: ``model`` lacks a required key, or either is not a JSON object.
+            NotFound: No such job.
+            AlreadyExists: The job has a model already.
+        """
+        model_json = encode_object(model, "model")
+        metrics_json = encode_object(metrics, "model metrics")
+        check_model(model)
+        model_id = uuid.uuid4().hex
+        with self._writing(conn) as w:
+            select_job(w, job_id)
+            if w.execute("SELECT 1 FROM models WHERE job_id = ?", (job_id,)).fetchone():
+                raise AlreadyExists("the job has a model already")
+            w.execute(
+                f"INSERT INTO models ({MODEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (model_id, owner, product, job_id, utc_timestamp(), model_json, metrics_json),
+            )
+            record = {"model_id": model_id, "principal": owner, "product": product,
+                      "job_id": job_id}  # fmt: skip
+            self._audit.append("model.saved", record, conn=w)
+        return model_id
+
+    def get_model(self, model_id: str) -> ModelRecord:
+        """Return one registered model.
+
+        Raises:
+            NotFound: No such model.
+        """
+        with self._store.read() as r:
+            row = r.execute(
+                f"SELECT {MODEL_COLUMNS} FROM models WHERE model_id = ?", (model_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound("no such model")
+        return model_from_row(row)
+
+    def list_models(self, owner: str, limit: int = 100) -> list[ModelRecord]:
+        """Return the models of one owner, newest first.
+
+        Raises:
+            InvalidArgument: ``limit`` is not between 1 and 1000.
+        """
+        check_limit(limit)
+        with self._store.read() as r:
+            rows = r.execute(
+                f"SELECT {MODEL_COLUMNS} FROM models WHERE owner = ? "
+                "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (owner, limit),
+            ).fetchall()
+        return [model_from_row(row) for row in rows]
+
+    @contextmanager
+    def _writing(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        """Join the caller's open write transaction, or run a durable one of our own."""
+        if conn is not None:
+            if not conn.in_transaction:
+                raise RuntimeError("conn=... needs the connection of an open store.write()")
+            yield conn
+            return
+        with self._store.write() as w:
+            yield w
