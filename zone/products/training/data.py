@@ -1,0 +1,106 @@
+"""Reading a training job's rows from DuckDB, scaled with public bounds, split in two.
+
+Runs in the worker process. The database is opened ``read_only=True`` with
+``enable_external_access=False`` (the server holds the same file open read-only; two read-only
+processes may share it). The query is built from the validated spec only: quoted identifiers
+checked by the catalog's column-name pattern, and every value a bound parameter.
+
+NULLs: a row with a NULL in any feature or in the label, or with a label outside the label's
+public classes, is dropped (per-row, so neighbouring datasets still differ in at most one row).
+A numeric NaN or infinity is clipped like any other value (DuckDB orders NaN above every number,
+so it becomes the upper bound); a categorical value outside the public domain is all zeros.
+
+The train/validation split is drawn in the worker (``worker.split_rows``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+
+from zone.catalog._fields import is_column_name
+from zone.catalog.store import table_name
+from zone.products.training.scaling import FeatureScaling, LabelScaling, value_text
+from zone.products.training.spec import TrainingSpec
+
+Array = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Every usable row: scaled inputs in [0, 1] and targets in [0, 1]."""
+
+    x: Array
+    y: Array
+
+
+def _ident(name: str) -> str:
+    if not is_column_name(name):
+        raise ValueError("invalid column name in training spec")
+    return f'"{name}"'
+
+
+def _feature_sql(feature: FeatureScaling, params: list[Any]) -> list[str]:
+    column = _ident(feature.column)
+    if feature.kind == "boolean":
+        return [f"CAST({column} AS DOUBLE)"]
+    if feature.kind == "numeric":
+        assert feature.bounds is not None
+        low, high = feature.bounds
+        params += [low, high, low, high - low]
+        return [f"(LEAST(GREATEST(CAST({column} AS DOUBLE), ?), ?) - ?) / ?"]
+    exprs = []
+    for value in feature.domain:
+        params.append(value_text(value))
+        exprs.append(f"CAST(CAST({column} AS VARCHAR) = ? AS DOUBLE)")
+    return exprs
+
+
+def _label_sql(label: LabelScaling, params: list[Any]) -> str:
+    column = _ident(label.column)
+    if label.kind == "binary":
+        negative, positive = label.classes
+        params += [value_text(positive), value_text(negative)]
+        return f"CASE CAST({column} AS VARCHAR) WHEN ? THEN 1.0 WHEN ? THEN 0.0 END"
+    low, high = label.bounds if label.bounds is not None else (0.0, 1.0)
+    params += [low, high, low, high - low]
+    return f"(LEAST(GREATEST(CAST({column} AS DOUBLE), ?), ?) - ?) / ?"
+
+
+def build_query(spec: TrainingSpec) -> tuple[str, list[Any]]:
+    """The SELECT that returns inputs ``x0..xN`` and target ``y`` (NULL rows filtered)."""
+    params: list[Any] = []
+    exprs = [e for feature in spec.scaling for e in _feature_sql(feature, params)]
+    selected = [f"{e} AS x{i}" for i, e in enumerate(exprs)]
+    selected.append(f"{_label_sql(spec.label_scaling, params)} AS y")
+    columns = [*spec.features, spec.label]
+    not_null = " AND ".join(f"{_ident(c)} IS NOT NULL" for c in columns)
+    if spec.table != table_name(spec.dataset):
+        raise ValueError("invalid table name in training spec")
+    inner = f"SELECT {', '.join(selected)} FROM {spec.table} WHERE {not_null}"
+    return f"SELECT * FROM ({inner}) WHERE y IS NOT NULL", params
+
+
+def _column(values: Any) -> npt.NDArray[np.float64]:
+    return np.asarray(np.ma.filled(values, np.nan), dtype=np.float64)
+
+
+def load(spec: TrainingSpec) -> Rows:
+    """Read and scale the job's rows (the only place that reads the dataset)."""
+    sql, params = build_query(spec)
+    config: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False}
+    with duckdb.connect(spec.db_path, read_only=True, config=config) as con:
+        columns = con.execute(sql, params).fetchnumpy()
+    width = len(spec.input_names)
+    rows = len(columns["y"])
+    x = np.empty((rows, width), dtype=np.float64)
+    for i in range(width):
+        x[:, i] = _column(columns[f"x{i}"])
+    y = _column(columns["y"])
+    keep = np.isfinite(y) & np.isfinite(x).all(axis=1)
+    x, y = np.clip(x[keep], 0.0, 1.0), np.clip(y[keep], 0.0, 1.0)
+    return Rows(x.astype(np.float32), y.astype(np.float32))

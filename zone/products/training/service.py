@@ -1,0 +1,289 @@
+"""Training jobs for callers: authorize, plan, cap, reserve, run in a worker, settle.
+
+The full requested epsilon is reserved when the job is submitted (before any data is read).
+The worker reports when it first touches the data; the charging rule follows from that:
+a job that ends (fails, is cancelled, or the server restarts) before touching data is refunded;
+one that touched data is charged even if it produced nothing. A successful job is settled as
+``released`` with its receipt, in the same transaction that stores its result (and, with
+``keep_in_zone``, its model in the registry), so a crash can never leave a release without its
+charge or a charge settled twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from zone import __version__
+from zone.access import authorize_product, budget_account, check_epsilon_cap
+from zone.audit import canonical_json, utc_timestamp
+from zone.catalog import TrainingProduct
+from zone.errors import FailedPrecondition, NotFound
+from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
+from zone.ledger import Amount
+from zone.policy import PolicySet, Principal
+from zone.products.training.spec import TrainingRequest, plan_training
+
+if TYPE_CHECKING:
+    from zone.runtime import ZoneRuntime
+
+log = logging.getLogger(__name__)
+
+WORKER = "zone.products.training.worker:run"
+# Wall time depends on the private row count (number of batches): logged, not released.
+_NOT_RELEASED = frozenset({"event", "train_seconds"})
+_MODEL_KEYS = ("family", "features", "weights", "intercept", "layers", "scaling")
+# Reasons the executor itself gives; an exception's message could quote data, so for anything
+# else the caller sees only the exception type (the full text is in the server's log).
+_FIXED_REASONS = (
+    "wall-time limit exceeded",
+    "memory limit exceeded",
+    "worker exited with code",
+    "the executor shut down",
+)
+CANCEL_WAIT_SECONDS = 10.0
+
+
+def public_reason(reason: str) -> str:
+    """What a caller may see of why a worker failed."""
+    if reason.startswith(_FIXED_REASONS) or reason == "the worker exited without a result":
+        return reason
+    kind = reason.split(":", 1)[0].strip()
+    log.warning("training worker failed: %s", reason)
+    return f"worker failed ({kind})" if kind.isidentifier() else "worker failed"
+
+
+class TrainingJobs:
+    """Submission, lifecycle and results of training jobs (no grpc, no torch here)."""
+
+    def __init__(self, runtime: ZoneRuntime, executor: Executor) -> None:
+        self._runtime = runtime
+        self._store = runtime.store
+        self._ledger = runtime.ledger
+        self._jobs = JobStore(runtime.store, runtime.audit)
+        self._executor = executor
+
+    def shutdown(self, grace: float) -> None:
+        """Stop the workers (their jobs are settled at the next start)."""
+        self._executor.shutdown(grace)
+
+    # --- submission ----------------------------------------------------------------------
+
+    def submit(
+        self, policies: PolicySet, principal: Principal, request: TrainingRequest, request_id: str
+    ) -> Job:
+        """Validate, reserve the full epsilon, queue the job; nothing is read from the data yet.
+
+        Raises:
+            PermissionDenied: product not granted, or epsilon above the per-job cap.
+            InvalidArgument: features or hyperparameters outside the product's bounds.
+            BudgetExhausted: the budget cannot cover the requested epsilon (nothing spent).
+        """
+        runtime = self._runtime
+        product, grant = authorize_product(
+            policies, principal, runtime.products, request.product, TrainingProduct
+        )
+        info = runtime.catalog.get(product.dataset)
+        spec = plan_training(
+            request,
+            product,
+            info.meta,
+            db_path=runtime.config.datasets_db,
+            public_row_count=runtime.public_row_count(info),
+            prefer_gpu=True,  # CUDA when present and the product allows it
+        )
+        check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
+        account = budget_account(policies, principal, grant, product.dataset)
+        cost = Amount.cost(spec.epsilon, spec.delta)
+        with self._store.write() as conn:  # the reservation and the job commit together
+            reservation = self._ledger.reserve(
+                account, product=product.id, cost=cost, request_id=request_id, conn=conn
+            )
+            job = self._jobs.create(
+                principal=principal.id,
+                product=product.id,
+                dataset=product.dataset,
+                spec={
+                    **json.loads(spec.to_json()),
+                    "keep_in_zone": request.keep_in_zone,
+                    "policy_digest": policies.digest,
+                    "request_id": request_id,
+                },
+                release_id=reservation.release_id,
+                conn=conn,
+            )
+        self._executor.start(job.job_id, WORKER, spec.to_json(), self._on_event)
+        return job
+
+    # --- worker events (executor threads) ------------------------------------------------
+
+    def _on_event(self, job_id: str, event: dict[str, Any]) -> None:
+        try:
+            self._handle(job_id, event)
+        except Exception:  # noqa: BLE001 - an event thread must survive; the job shows the state
+            log.exception("job %s: handling event %s failed", job_id, event.get("event"))
+
+    def _handle(self, job_id: str, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "started":
+            self._jobs.transition(job_id, JobState.RUNNING)
+        elif kind == "touched_data":
+            self._jobs.mark_touched(job_id)
+        elif kind == "progress":
+            self._jobs.progress(job_id, int(event["epoch"]), float(event["epsilon_spent"]))
+        elif kind == "result":
+            self._succeed(job_id, event)
+        elif kind == "error":
+            self._end(job_id, JobState.FAILED, public_reason(str(event.get("reason", ""))))
+        elif kind == "cancelled":
+            self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
+
+    def _succeed(self, job_id: str, event: Mapping[str, Any]) -> None:
+        job = self._jobs.get(job_id)
+        result = {k: v for k, v in event.items() if k not in _NOT_RELEASED}
+        spent = float(result.get("epsilon_spent", float("inf")))
+        if spent > float(job.spec["epsilon"]):
+            self._end(job_id, JobState.FAILED, "privacy accounting exceeded the target")
+            return
+        reservation = self._ledger.reservation(job.release_id)
+        digest = "sha256:" + hashlib.sha256(canonical_json(result).encode()).hexdigest()
+        with self._store.write() as conn:
+            model_id = ""
+            if job.spec.get("keep_in_zone"):
+                model_id = self._jobs.save_model(
+                    owner=job.principal,
+                    product=job.product,
+                    job_id=job_id,
+                    model={k: result[k] for k in _MODEL_KEYS if k in result},
+                    metrics=result.get("metrics", {}),
+                    conn=conn,
+                )
+                result = {k: v for k, v in result.items() if k not in _MODEL_KEYS[2:]}
+            stored = {**result, "model_id": model_id, "output_digest": digest,
+                      "release_id": reservation.release_id}  # fmt: skip
+            self._ledger.release(reservation, self._receipt(job, stored), conn=conn)
+            self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=conn)
+
+    def _receipt(self, job: Job, result: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "release_id": result["release_id"],
+            "request_id": job.spec.get("request_id", ""),
+            "job_id": job.job_id,
+            "time": utc_timestamp(),
+            "principal": job.principal,
+            "product": job.product,
+            "dataset": job.dataset,
+            "policy_digest": job.spec.get("policy_digest", ""),
+            "code_version": __version__,
+            "epsilon_micro": Amount.cost(float(job.spec["epsilon"])).epsilon_micro,
+            "epsilon_spent": result.get("epsilon_spent"),
+            "accountant": result.get("accountant", ""),
+            "model_id": result["model_id"],
+            "output_digest": result["output_digest"],
+        }
+
+    def _end(self, job_id: str, state: JobState, reason: str) -> None:
+        """Settle the charge by the rule (touched data: charged; else refunded) and end the job."""
+        job = self._jobs.get(job_id)
+        with self._store.write() as conn:
+            self._settle(conn, job, reason)
+            self._jobs.transition(job_id, state, reason=reason, conn=conn)
+
+    def _settle(
+        self, conn: sqlite3.Connection, job: Job, reason: str, *, running_touches: bool = False
+    ) -> None:
+        if not job.release_id:
+            return
+        reservation = self._ledger.reservation(job.release_id)
+        touched = job.touched_data or (running_touches and job.state is JobState.RUNNING)
+        try:
+            if touched:
+                self._ledger.fail(reservation, reason, conn=conn)
+            else:
+                self._ledger.refund(reservation, reason, conn=conn)
+        except RuntimeError:
+            log.warning("job %s: charge %s was already settled", job.job_id, job.release_id)
+
+    def recover(self) -> int:
+        """After a restart: end every job left QUEUED or RUNNING as FAILED, settling its charge.
+
+        A job that was RUNNING counts as having touched the data even if its worker's notice
+        had not been recorded yet (the notice travels asynchronously): charged, never refunded.
+        """
+        stale = self._jobs.running()
+        for job in stale:
+            with self._store.write() as conn:
+                self._settle(conn, job, "server restarted", running_touches=True)
+                self._jobs.transition(
+                    job.job_id, JobState.FAILED, reason="server restarted", conn=conn
+                )
+        return len(stale)
+
+    # --- queries --------------------------------------------------------------------------
+
+    def get(self, principal: Principal, job_id: str) -> Job:
+        """A job of the caller (any job for admins); others' jobs do not exist for the caller.
+
+        Raises:
+            NotFound: no such job visible to the caller.
+        """
+        try:
+            job = self._jobs.get(job_id)
+        except NotFound:
+            raise NotFound("no such job", reason="unknown_job") from None
+        if principal.role != "admin" and job.principal != principal.id:
+            raise NotFound("no such job", reason="not_owner")
+        return job
+
+    def list(self, principal: Principal, limit: int) -> list[Job]:
+        """The caller's jobs, newest first (all jobs for admins)."""
+        owner = None if principal.role == "admin" else principal.id
+        return self._jobs.list(owner, limit=max(1, min(limit or 100, 1000)))
+
+    def cancel(self, principal: Principal, job_id: str) -> Job:
+        """Cancel a queued or running job (the worker is killed).
+
+        Raises:
+            NotFound: no such job visible to the caller.
+            FailedPrecondition: the job has already ended.
+        """
+        job = self.get(principal, job_id)
+        if job.state not in (JobState.QUEUED, JobState.RUNNING):
+            raise FailedPrecondition(f"job is {job.state.value}", reason="job_finished")
+        if not self._executor.cancel(job_id):
+            self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        job = self._jobs.get(job_id)  # the executor reports the cancellation asynchronously
+        while job.state not in TERMINAL and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = self._jobs.get(job_id)
+        return job
+
+    def result(self, principal: Principal, job_id: str) -> tuple[Job, Mapping[str, Any]]:
+        """The released result of a succeeded job.
+
+        Raises:
+            NotFound: no such job visible to the caller.
+            FailedPrecondition: the job has not succeeded.
+        """
+        job = self.get(principal, job_id)
+        if job.state is not JobState.SUCCEEDED or job.result is None:
+            raise FailedPrecondition(f"job is {job.state.value}; no result", reason="no_result")
+        return job, job.result
+
+    def watch(self, principal: Principal, job_id: str, poll: Callable[[], bool]) -> Iterator[Job]:
+        """Yield the job each time it changes, until it ends; ``poll()`` waits between looks."""
+        last: tuple[Any, ...] | None = None
+        while True:
+            job = self.get(principal, job_id)
+            now = (job.state, job.epoch, job.epsilon_spent, job.reason)
+            if now != last:
+                last = now
+                yield job
+            if job.state not in (JobState.QUEUED, JobState.RUNNING) or not poll():
+                return
