@@ -1,25 +1,34 @@
-"""Fixtures shared by the integration and security suites."""
+"""Fixtures shared by the integration and security suites.
+
+zonekit (and so the server) is imported inside the fixtures, so that unit tests of one package
+can run while another package is broken.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from zonekit import make_zone_dir, running_zone
 
-from zone.server.app import RunningZone
+if TYPE_CHECKING:
+    from zone.server.app import RunningZone
 
 
 @pytest.fixture(scope="session")
 def shared_zone_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A zone folder used read-only by many tests (dataset imported once)."""
+    from zonekit import make_zone_dir
+
     return make_zone_dir(tmp_path_factory.mktemp("shared-zone"))
 
 
 @pytest.fixture(scope="module")
 def shared_zone(shared_zone_dir: Path) -> Iterator[RunningZone]:
     """A running zone for tests that do not change its files."""
+    from zonekit import running_zone
+
     with running_zone(shared_zone_dir) as zone:
         yield zone
 
@@ -27,11 +36,15 @@ def shared_zone(shared_zone_dir: Path) -> Iterator[RunningZone]:
 @pytest.fixture
 def zone_config(tmp_path: Path) -> Path:
     """A private zone folder (config path) for a test that changes files."""
+    from zonekit import make_zone_dir
+
     return make_zone_dir(tmp_path / "zone")
 
 
 @pytest.fixture
 def zone(zone_config: Path) -> Iterator[RunningZone]:
     """A private running zone."""
+    from zonekit import running_zone
+
     with running_zone(zone_config) as running:
         yield running

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from zone.catalog import Product
+from zone.clock import today_utc
 from zone.errors import InvalidArgument, PermissionDenied
 from zone.ledger import Account, Amount
 from zone.policy import Grant, PolicySet, Principal
-from zone.runtime import today_utc
 
 P = TypeVar("P", bound=Product)
 

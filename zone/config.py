@@ -33,6 +33,12 @@ class _LimitsSpec(_Strict):
     max_workers: int = Field(default=16, ge=1, le=256)
 
 
+class _JobsSpec(_Strict):
+    max_concurrent: int = Field(default=1, ge=1, le=64)
+    wall_time_seconds: float = Field(default=3600.0, gt=0)
+    memory_mb: int = Field(default=4096, ge=64)
+
+
 class _ConfigSpec(_Strict):
     listen: str = DEFAULT_LISTEN
     datasets_db: str
@@ -42,6 +48,7 @@ class _ConfigSpec(_Strict):
     row_count_granularity: int = Field(default=1000, ge=1)
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=600)
     limits: _LimitsSpec = _LimitsSpec()
+    jobs: _JobsSpec = _JobsSpec()
     tls: _TlsSpec | None = None
 
 
@@ -69,6 +76,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class JobLimits:
+    """Training workers: how many run at once, and the wall-time and memory limit of each."""
+
+    max_concurrent: int = 1
+    wall_time_seconds: float = 3600.0
+    memory_mb: int = 4096
+
+
+@dataclass(frozen=True)
 class ZoneConfig:
     """Everything ``zone serve`` and the admin commands need, resolved to absolute paths."""
 
@@ -81,6 +97,7 @@ class ZoneConfig:
     row_count_granularity: int
     shutdown_grace_seconds: float
     limits: Limits
+    jobs: JobLimits
     tls: TlsConfig | None
 
     def with_listen(self, listen: str) -> ZoneConfig:
@@ -126,5 +143,6 @@ def load_config(path: Path) -> ZoneConfig:
         row_count_granularity=spec.row_count_granularity,
         shutdown_grace_seconds=spec.shutdown_grace_seconds,
         limits=Limits(**spec.limits.model_dump()),
+        jobs=JobLimits(**spec.jobs.model_dump()),
         tls=tls,
     )

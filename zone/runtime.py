@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any
 
 from zone import __version__
@@ -25,18 +24,16 @@ from zone.catalog import (
     load_products,
     product_parameters,
 )
+from zone.clock import today_utc
 from zone.config import ZoneConfig
 from zone.errors import NotFound, PermissionDenied, ValidationFailed
+from zone.jobs import LocalProcessExecutor
 from zone.ledger import PrivacyLedger
 from zone.policy import Grant, PolicySet, Principal, ProductRef, load_policies
+from zone.products.training.service import TrainingJobs
 from zone.state import StateStore
 
 log = logging.getLogger(__name__)
-
-
-def today_utc() -> date:
-    """The calendar day used for validity windows (UTC)."""
-    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -91,10 +88,20 @@ class ZoneRuntime:
             raise
         self.audit = AuditChain(self.store)
         self.ledger = PrivacyLedger(self.store, self.audit)
+        executor = LocalProcessExecutor(
+            max_concurrent=config.jobs.max_concurrent,
+            wall_time_s=config.jobs.wall_time_seconds,
+            memory_bytes=config.jobs.memory_mb * 1024 * 1024,
+        )
+        self.training = TrainingJobs(self, executor)
+        # Jobs first: their charges follow the job rule (refund if no data was touched); then
+        # any other charge left open by a crash is settled as failed (still charged).
+        self.interrupted_jobs = self.training.recover()
         self.interrupted_charges = self.ledger.recover()
 
     def close(self) -> None:
-        """Release the database handles."""
+        """Stop the job workers and release the database handles."""
+        self.training.shutdown(self.config.shutdown_grace_seconds)
         self.catalog.close()
         self.store.close()
 
@@ -145,6 +152,7 @@ class ZoneRuntime:
                 "datasets": {n: i.version for n, i in self.catalog.datasets().items()},
                 "products": sorted(self.products),
                 "interrupted_charges": self.interrupted_charges,
+                "interrupted_jobs": self.interrupted_jobs,
             },
         )
 
@@ -205,12 +213,14 @@ class ZoneRuntime:
             raise NotFound("no such product", reason="unknown_product")
         raise PermissionDenied("product not granted", reason="not_granted")
 
+    def public_row_count(self, info: DatasetInfo) -> int:
+        """The dataset's row count rounded to the public granularity (treated as public)."""
+        return round_to(info.row_count, self.config.row_count_granularity)
+
     def _dataset_view(self, name: str, products: list[str]) -> DatasetView:
         info = self.catalog.get(name)
         granularity = self.config.row_count_granularity
-        return DatasetView(
-            info, round_to(info.row_count, granularity), granularity, tuple(products)
-        )
+        return DatasetView(info, self.public_row_count(info), granularity, tuple(products))
 
     def _product_view(
         self, policies: PolicySet, principal: Principal, product_id: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,10 +16,12 @@ from zone._proto import (
     catalog_pb2,
     catalog_pb2_grpc,
     common_pb2,
+    jobs_pb2,
+    jobs_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
 )
-from zone.client import stats, types
+from zone.client import jobs, stats, types
 from zone.client.errors import from_rpc_error
 
 T = TypeVar("T")
@@ -76,6 +78,7 @@ class ZoneClient:
         self._catalog = catalog_pb2_grpc.CatalogServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._stats = statistics_pb2_grpc.StatisticsServiceStub(self._channel)
+        self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
 
     def close(self) -> None:
         """Close the channel."""
@@ -164,6 +167,65 @@ class ZoneClient:
             product, measures, epsilon=epsilon, delta=delta, group_by=group_by, filters=filters
         )
         return stats.release_from_proto(self._call(self._stats.Query, query))
+
+    # --- training jobs ---------------------------------------------------------------------
+
+    def train(
+        self,
+        product: str,
+        *,
+        epsilon: float,
+        delta: float,
+        keep_in_zone: bool = False,
+        features: Sequence[str] = (),
+        **hyperparameters: float | int,
+    ) -> jobs.JobHandle:
+        """Submit a DP training job; the full epsilon is reserved now.
+
+        ``hyperparameters``: epochs, batch_size, learning_rate, max_grad_norm, hidden_width,
+        seed; unset ones take the product's defaults.
+        """
+        request = jobs_pb2.TrainingRequest(
+            product=product,
+            epsilon=epsilon,
+            delta=delta,
+            keep_in_zone=keep_in_zone,
+            features=list(features),
+            **hyperparameters,  # type: ignore[arg-type]
+        )
+        job = self._call(self._jobs.SubmitTraining, request)
+        return jobs.JobHandle(self, jobs.status_from_proto(job))
+
+    def get_job(self, job_id: str) -> jobs.JobStatus:
+        """A job's status."""
+        reply = self._call(self._jobs.GetJob, jobs_pb2.JobRef(job_id=job_id))
+        return jobs.status_from_proto(reply)
+
+    def watch_job(self, job_id: str) -> Iterator[jobs.JobStatus]:
+        """Stream a job's status on every change until it ends (no overall timeout)."""
+        stream = self._jobs.WatchJob(jobs_pb2.JobRef(job_id=job_id), metadata=self._metadata)
+        try:
+            for reply in stream:
+                yield jobs.status_from_proto(reply)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            stream.cancel()  # type: ignore[no-untyped-call]
+
+    def list_jobs(self, limit: int = 100) -> list[jobs.JobStatus]:
+        """The caller's jobs, newest first (all jobs for admins)."""
+        reply = self._call(self._jobs.ListJobs, jobs_pb2.ListJobsRequest(limit=limit))
+        return [jobs.status_from_proto(j) for j in reply.jobs]
+
+    def cancel_job(self, job_id: str) -> jobs.JobStatus:
+        """Cancel a queued or running job."""
+        reply = self._call(self._jobs.CancelJob, jobs_pb2.JobRef(job_id=job_id))
+        return jobs.status_from_proto(reply)
+
+    def get_result(self, job_id: str) -> jobs.TrainingResult:
+        """The result of a succeeded job."""
+        reply = self._call(self._jobs.GetResult, jobs_pb2.JobRef(job_id=job_id))
+        return jobs.result_from_proto(reply)
 
     # --- admin -----------------------------------------------------------------------------
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from zone.audit import AuditChain, AuditEntry, utc_timestamp
-from zone.errors import ResourceExhausted
+from zone.errors import NotFound, ResourceExhausted
 from zone.ledger.units import ZERO, Amount
 from zone.state import StateStore
 
@@ -96,9 +97,19 @@ class PrivacyLedger:
             return _balance(conn, account)
 
     def reserve(
-        self, account: Account, *, product: str, cost: Amount, request_id: str
+        self,
+        account: Account,
+        *,
+        product: str,
+        cost: Amount,
+        request_id: str,
+        conn: sqlite3.Connection | None = None,
     ) -> Reservation:
         """Charge ``cost`` to ``account`` (and the dataset cap) durably, or change nothing.
+
+        With ``conn`` (an open ``store.write()``) the charge joins the caller's transaction, so
+        that e.g. a job and its reservation commit together; a refusal then raises out of the
+        caller's ``with store.write()``, which rolls back everything.
 
         Raises:
             BudgetExhausted: the cost does not fit; nothing was charged.
@@ -107,13 +118,13 @@ class PrivacyLedger:
             uuid.uuid4().hex, request_id, account.principal, product, account.dataset, cost
         )
         try:
-            with self._store.write() as conn:
-                if not _spend(conn, account, cost):
+            with self._writing(conn) as w:
+                if not _spend(w, account, cost):
                     raise _Refused("principal")
-                if not _spend_dataset(conn, account, cost):
+                if not _spend_dataset(w, account, cost):
                     raise _Refused("dataset")
-                _insert_charge(conn, reservation)
-                self._audit.append("ledger.charge", _charge_record(reservation), conn=conn)
+                _insert_charge(w, reservation)
+                self._audit.append("ledger.charge", _charge_record(reservation), conn=w)
         except _Refused as refused:
             balance = self.balance(account)
             what = (
@@ -129,38 +140,76 @@ class PrivacyLedger:
             ) from None
         return reservation
 
-    def release(self, reservation: Reservation, receipt: Mapping[str, Any]) -> AuditEntry:
-        """Mark the charge released and append its receipt, in one durable transaction."""
-        with self._store.write() as conn:
-            _settle(conn, reservation.release_id, "released", "")
-            return self._audit.append("release", dict(receipt), conn=conn)
+    def reservation(self, release_id: str) -> Reservation:
+        """The reservation behind a charge (for settling it later, e.g. a training job's).
 
-    def fail(self, reservation: Reservation, reason: str) -> None:
+        Raises:
+            NotFound: no such charge.
+        """
+        with self._store.read() as conn:
+            row = conn.execute(
+                "SELECT release_id, request_id, principal, product, dataset, epsilon_micro, "
+                "delta_femto FROM charges WHERE release_id = ?",
+                (release_id,),
+            ).fetchone()
+        if row is None:
+            raise NotFound("no such charge")
+        release_id, request_id, principal, product, dataset, eps, delta = row
+        return Reservation(release_id, request_id, principal, product, dataset, Amount(eps, delta))
+
+    def release(
+        self,
+        reservation: Reservation,
+        receipt: Mapping[str, Any],
+        *,
+        conn: sqlite3.Connection | None = None,
+    ) -> AuditEntry:
+        """Mark the charge released and append its receipt, in one durable transaction.
+
+        With ``conn`` (an open ``store.write()``), join the caller's transaction instead.
+        """
+        with self._writing(conn) as w:
+            _settle(w, reservation.release_id, "released", "")
+            return self._audit.append("release", dict(receipt), conn=w)
+
+    def fail(
+        self, reservation: Reservation, reason: str, *, conn: sqlite3.Connection | None = None
+    ) -> None:
         """Something data-dependent ran and failed: the budget stays spent."""
-        with self._store.write() as conn:
-            _settle(conn, reservation.release_id, "failed", reason)
+        with self._writing(conn) as w:
+            _settle(w, reservation.release_id, "failed", reason)
             self._audit.append(
-                "ledger.failed", {**_charge_record(reservation), "reason": reason}, conn=conn
+                "ledger.failed", {**_charge_record(reservation), "reason": reason}, conn=w
             )
 
-    def refund(self, reservation: Reservation, reason: str) -> None:
+    def refund(
+        self, reservation: Reservation, reason: str, *, conn: sqlite3.Connection | None = None
+    ) -> None:
         """Nothing data-dependent ran: give the budget back."""
         cost = reservation.cost
-        with self._store.write() as conn:
-            _settle(conn, reservation.release_id, "refunded", reason)
+        with self._writing(conn) as w:
+            _settle(w, reservation.release_id, "refunded", reason)
             for table, where, args in (
                 ("budget_spend", "principal = ? AND dataset = ?",
                  (reservation.principal, reservation.dataset)),
                 ("dataset_spend", "dataset = ?", (reservation.dataset,)),
             ):  # fmt: skip
-                conn.execute(
+                w.execute(
                     f"UPDATE {table} SET epsilon_micro = epsilon_micro - ?, "
                     f"delta_femto = delta_femto - ? WHERE {where}",
                     (cost.epsilon_micro, cost.delta_femto, *args),
                 )
             self._audit.append(
-                "ledger.refund", {**_charge_record(reservation), "reason": reason}, conn=conn
+                "ledger.refund", {**_charge_record(reservation), "reason": reason}, conn=w
             )
+
+    @contextmanager
+    def _writing(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self._store.write() as own:
+            yield own
 
     def recover(self) -> int:
         """Settle reservations left open by a crash as failed (still charged); return how many."""

@@ -24,6 +24,8 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
 )
@@ -33,6 +35,7 @@ from zone.runtime import ZoneRuntime
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.statistics import StatisticsServicer
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
+    jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
 )
 
 
@@ -108,6 +112,7 @@ def start(
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(), server)
+    jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

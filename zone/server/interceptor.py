@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from zone.clock import today_utc
 from zone.errors import (
     ErrorCode,
     InvalidArgument,
@@ -32,7 +33,7 @@ from zone.errors import (
     ZoneError,
 )
 from zone.policy import Principal
-from zone.runtime import ZoneRuntime, today_utc
+from zone.runtime import ZoneRuntime
 from zone.server.call import CallContext, set_current_call
 from zone.server.errors import STATUS_OF, abort, internal_status, status_for
 from zone.server.methods import METHOD_TABLE, MethodRule

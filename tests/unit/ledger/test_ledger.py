@@ -162,3 +162,16 @@ def test_spent_never_exceeds_limit(
                 pass
         spent = ledger.balance(account(1.0)).spent.epsilon_micro
         assert spent == accepted <= 1_000_000
+
+
+def test_settlement_joins_a_caller_transaction(ledger: PrivacyLedger, store: StateStore) -> None:
+    r = ledger.reserve(account(), product="p", cost=Amount.cost(0.2), request_id="a")
+    assert ledger.reservation(r.release_id) == r
+    with pytest.raises(RuntimeError, match="boom"), store.write() as conn:
+        ledger.refund(r, "cancelled", conn=conn)
+        raise RuntimeError("boom")  # the caller's transaction rolls back: nothing settled
+    assert charges(store) == [(r.release_id, "reserved")]
+    assert ledger.balance(account()).spent.epsilon_micro == 200_000
+    with store.write() as conn:
+        ledger.refund(r, "cancelled", conn=conn)
+    assert ledger.balance(account()).spent.epsilon_micro == 0

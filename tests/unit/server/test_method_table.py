@@ -5,11 +5,12 @@ from __future__ import annotations
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from zone._proto import admin_pb2, catalog_pb2, statistics_pb2
+from zone._proto import admin_pb2, catalog_pb2, jobs_pb2, statistics_pb2
 from zone.server.app import SERVICE_NAMES
 from zone.server.methods import METHOD_TABLE
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.statistics import StatisticsServicer
 
 
@@ -26,6 +27,7 @@ def test_table_covers_exactly_the_registered_services() -> None:
         _methods(catalog_pb2.DESCRIPTOR)
         | _methods(admin_pb2.DESCRIPTOR)
         | _methods(statistics_pb2.DESCRIPTOR)
+        | _methods(jobs_pb2.DESCRIPTOR)
         | _methods(health_pb2.DESCRIPTOR)
         | _methods(reflection_pb2.DESCRIPTOR)
     )
@@ -37,6 +39,7 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
         (CatalogServicer, catalog_pb2.DESCRIPTOR),
         (AdminServicer, admin_pb2.DESCRIPTOR),
         (StatisticsServicer, statistics_pb2.DESCRIPTOR),
+        (JobServicer, jobs_pb2.DESCRIPTOR),
     ):
         for method in _methods(file_descriptor):
             name = method.rsplit("/", 1)[1]
@@ -56,4 +59,5 @@ def test_service_names_match_registered_zone_services() -> None:
         "zone.v1.CatalogService",
         "zone.v1.AdminService",
         "zone.v1.StatisticsService",
+        "zone.v1.JobService",
     }
