@@ -65,6 +65,7 @@ def show_operator(target: str, token: str) -> None:
             print(f"product {product.id} ({product.kind}) over {product.dataset}; budget {budget}")
         print("rows? there is no RPC that returns rows: the API has none.")
         show_statistics(bank)
+        show_training(bank)
 
 
 def show_statistics(bank: ZoneClient) -> None:
@@ -101,6 +102,29 @@ def show_statistics(bank: ZoneClient) -> None:
     expect_error(
         "a sum over the L4 column legal_rep_id",
         lambda: bank.query_statistics("enterprise-stats", [mean("legal_rep_id")], epsilon=0.1),
+    )
+
+
+def show_training(bank: ZoneClient) -> None:
+    print("\n-- operator bank-a: a DP-SGD training job (the model trains inside the zone)")
+    job = bank.train("enterprise-default-lr", epsilon=1.0, delta=1e-6, epochs=3)
+    print(f"job {job.job_id[:12]}... submitted: {job.last.state}, epsilon 1.0 reserved")
+    final = job.wait(
+        lambda s: print(
+            f"  {s.state:<9} epoch {s.epoch}/{s.epochs}  epsilon spent {s.epsilon_spent:.3f}"
+        )
+    )
+    if final.state != "SUCCEEDED":
+        raise SystemExit(f"training failed: {final.reason}")
+    result = job.result()
+    print(f"released: {result.family} on {result.device}, accountant {result.accountant}")
+    for name, weight in zip(result.features, result.weights, strict=True):
+        print(f"  {name:<20} {weight:+.3f}")
+    print(f"  {'intercept':<20} {result.intercept:+.3f}")
+    print(
+        f"DP validation accuracy {result.metrics['accuracy']:.3f} "
+        f"(epsilon {result.epsilon_metrics:g} of {result.charged_epsilon:g}; "
+        f"training {result.epsilon_training:.3f}); receipt digest {result.output_digest[:23]}..."
     )
 
 
