@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,3 +119,19 @@ def add_principal(
         "    purpose: testing\n"
     )
     return token
+
+
+def serve_process(config_path: Path) -> tuple[subprocess.Popen[str], str]:
+    """``zone serve`` in a child process on a free loopback port: (process, address).
+
+    The caller stops it (SIGTERM or SIGKILL), waits for it and closes its stdout.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zone.cli", "--log-level", "WARNING", "serve",
+         "--config", str(config_path), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("zone: serving on"), line
+    return proc, line.split()[-1]

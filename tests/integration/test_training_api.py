@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from zonekit import REPO, add_principal, make_zone_dir, running_zone, target
+from zonekit import REPO, add_principal, make_zone_dir, running_zone, serve_process, target
 
 from zone.access import budget_account
 from zone.client import (
@@ -185,13 +185,7 @@ def test_job_limits_fail_cleanly(tmp_path: Path, limits: str, reason: str) -> No
 def test_restart_fails_running_jobs_and_applies_the_charging_rule(tmp_path: Path) -> None:
     config = make_zone_dir(tmp_path, rows=2000)
     token = add_principal(config, "frank", products=(PRODUCT,), epsilon=5.0, delta=1e-5)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zone.cli", "--log-level", "WARNING", "serve",
-         "--config", str(config), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    address = proc.stdout.readline().split()[-1]
+    proc, address = serve_process(config)
     with ZoneClient(address, token=token) as client:
         job = client.train(PRODUCT, epsilon=1.0, delta=1e-6, epochs=30, batch_size=64)
         wait_for(lambda: job.status().state == "RUNNING" and job.last.epoch >= 1)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from zonekit import add_principal, make_zone_dir
+from zonekit import add_principal, make_zone_dir, serve_process
 
 from zone.audit import verify_file
 from zone.client import ZoneClient, ZoneClientError
@@ -19,18 +17,6 @@ from zone.client.stats import count
 
 EPSILON = 0.01
 KILLS = 3
-
-
-def _serve(config: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zone.cli", "--log-level", "WARNING", "serve",
-         "--config", str(config), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("zone: serving on"), line
-    return proc, line.split()[-1]
 
 
 def _stream(target: str, token: str, acked: list[str], stop: threading.Event) -> None:
@@ -62,7 +48,7 @@ def test_kill9_during_queries_loses_and_doubles_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261127)
     acked: list[str] = []
     for _ in range(KILLS):
-        proc, target = _serve(config)
+        proc, target = serve_process(config)
         stop = threading.Event()
         threads = [
             threading.Thread(target=_stream, args=(target, token, acked, stop)) for _ in range(3)
@@ -78,7 +64,7 @@ def test_kill9_during_queries_loses_and_doubles_nothing(tmp_path: Path) -> None:
         assert proc.stdout is not None
         proc.stdout.close()
     # Restart once more: recovery settles reservations the kills left open.
-    proc, target = _serve(config)
+    proc, target = serve_process(config)
     try:
         with ZoneClient(target, token=token) as client:
             client.query_statistics("enterprise-stats", [count()], epsilon=EPSILON)
