@@ -22,7 +22,6 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -31,6 +30,7 @@ from zonekit import TOKENS, make_zone_dir  # noqa: E402
 
 from zone._proto import catalog_pb2  # noqa: E402
 from zone.client import ZoneClient  # noqa: E402
+from zone.client.health import wait_until_serving  # noqa: E402
 
 METHOD = "/zone.v1.CatalogService/ListDatasets"
 
@@ -49,20 +49,6 @@ def bare_server(reply: bytes) -> None:
     print(port, flush=True)
     signal.sigwait({signal.SIGTERM})
     server.stop(0)
-
-
-def wait_serving(target: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.01)
-    raise SystemExit(f"{target} never became SERVING")
 
 
 def drive(target: str, threads: int, seconds: float) -> float:
@@ -115,7 +101,7 @@ def main() -> int:
         )  # fmt: skip
         assert zone.stdout is not None
         zone_target = zone.stdout.readline().split()[-1]
-        wait_serving(zone_target)
+        wait_until_serving(zone_target, timeout=60)
         to_serving = time.perf_counter() - started
         with ZoneClient(zone_target, token=TOKENS["bank"]) as client:
             client.list_datasets()

@@ -47,7 +47,6 @@ from typing import Any
 import duckdb
 import grpc
 import opendp.prelude as dp
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -57,6 +56,7 @@ from zonekit import add_principal, make_zone_dir  # noqa: E402
 from zone.audit import AuditChain  # noqa: E402
 from zone.catalog import DatasetCatalog, StatisticsProduct, load_products, table_name  # noqa: E402
 from zone.client import ZoneClient  # noqa: E402
+from zone.client.health import wait_until_serving  # noqa: E402
 from zone.client.stats import count  # noqa: E402
 from zone.ledger import Account, Amount, PrivacyLedger  # noqa: E402
 from zone.products.statistics import Measure, StatsQuery, execute, plan_query  # noqa: E402
@@ -196,20 +196,6 @@ class ForeignCpu:
             return max(jiffies, 0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - self.started)
         except (OSError, ValueError, IndexError):
             return math.nan
-
-
-def wait_serving(target: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.05)
-    raise SystemExit(f"{target} never became SERVING")
 
 
 # --- SmartNoise virtualenv -------------------------------------------------------------------
@@ -560,7 +546,7 @@ def start_zone(config: Path) -> tuple[subprocess.Popen[str], str]:
         zone.wait(timeout=30)
         raise SystemExit(f"zone serve exited with {zone.returncode} before listening")
     target = line.split()[-1]
-    wait_serving(target)
+    wait_until_serving(target, timeout=60)
     return zone, target
 
 

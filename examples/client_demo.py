@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from zone.client import ZoneClient, ZoneClientError
+from zone.client.health import wait_until_serving
 from zone.client.stats import between, count, histogram, mean, quantiles
 
 
@@ -24,21 +21,6 @@ def read_tokens(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             tokens[key.strip()] = value.strip()
     return tokens
-
-
-def wait_until_serving(target: str, timeout: float = 30.0) -> float:
-    start = time.monotonic()
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() - start < timeout:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return time.monotonic() - start
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-    raise SystemExit(f"zone at {target} did not become SERVING within {timeout:.0f}s")
 
 
 def show_operator(target: str, token: str) -> None:

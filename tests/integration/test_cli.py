@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from zonekit import EXAMPLES, TOKENS, generate_csv, make_zone_dir
 
 from zone.client import ZoneClient
+from zone.client.health import wait_until_serving
 
 
 def zone_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -84,20 +83,6 @@ def test_token_new_prints_token_and_digest() -> None:
     assert hashlib.sha256(token.encode()).hexdigest() == digest
 
 
-def _wait_serving(target: str, deadline: float) -> float:
-    start = time.monotonic()
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() - start < deadline:
-            try:
-                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                if status == health_pb2.HealthCheckResponse.SERVING:
-                    return time.monotonic() - start
-            except grpc.RpcError:
-                time.sleep(0.05)
-    raise AssertionError("server did not become SERVING")
-
-
 def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
     config = make_zone_dir(tmp_path)
     proc = subprocess.Popen(
@@ -112,7 +97,7 @@ def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
         line = proc.stdout.readline()
         assert line.startswith("zone: serving on 127.0.0.1:"), line
         target = line.split()[-1]
-        _wait_serving(target, 30)
+        wait_until_serving(target, timeout=30)
         with ZoneClient(target, token=TOKENS["researcher"]) as researcher:
             assert researcher.list_products()
             policy = tmp_path / "policies" / "demo.yaml"
