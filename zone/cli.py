@@ -75,7 +75,7 @@ def _cmd_datasets_list(args: argparse.Namespace) -> int:
 
 def _cmd_policy_check(args: argparse.Namespace) -> int:
     from zone.catalog import DatasetCatalog, load_products
-    from zone.policy import ProductRef, load_policies
+    from zone.runtime import load_policy_set
 
     config = _config(args)
     policies_dir = Path(args.dir) if args.dir else config.policies_dir
@@ -85,8 +85,7 @@ def _cmd_policy_check(args: argparse.Namespace) -> int:
     finally:
         catalog.close()
     products = load_products(config.models_dir, metas)
-    refs = {pid: ProductRef(dataset=p.dataset, kind=p.kind) for pid, p in products.items()}
-    policy_set = load_policies(policies_dir, refs, metas.keys())
+    policy_set = load_policy_set(policies_dir, products, metas.keys())
     print(
         f"ok: {len(policy_set.principals)} principals, {len(policy_set.grants)} grants, "
         f"{len(products)} products; digest {policy_set.digest}"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from zone import __version__
@@ -66,6 +67,18 @@ class ReloadResult:
     grants: int
 
 
+def load_policy_set(
+    policies_dir: Path, products: Mapping[str, Product], datasets: Collection[str]
+) -> PolicySet:
+    """Load policies/*.yaml checked against the approved products and the datasets.
+
+    Raises:
+        ValidationFailed: every problem in every policy file.
+    """
+    refs = {pid: ProductRef(dataset=p.dataset, kind=p.kind) for pid, p in products.items()}
+    return load_policies(policies_dir, refs, datasets)
+
+
 def round_to(value: int, granularity: int) -> int:
     """Round to the nearest multiple of a public granularity (halves round up)."""
     return ((value + granularity // 2) // granularity) * granularity
@@ -111,8 +124,9 @@ class ZoneRuntime:
         return self._policies
 
     def _load_policies(self) -> PolicySet:
-        refs = {pid: ProductRef(dataset=p.dataset, kind=p.kind) for pid, p in self.products.items()}
-        return load_policies(self.config.policies_dir, refs, self.catalog.datasets().keys())
+        return load_policy_set(
+            self.config.policies_dir, self.products, self.catalog.datasets().keys()
+        )
 
     def reload_policies(self) -> ReloadResult:
         """Validate policies/*.yaml and swap them in atomically; audit either outcome.

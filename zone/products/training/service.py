@@ -187,11 +187,13 @@ class TrainingJobs:
             "output_digest": result["output_digest"],
         }
 
-    def _end(self, job_id: str, state: JobState, reason: str) -> None:
+    def _end(
+        self, job_id: str, state: JobState, reason: str, *, running_touches: bool = False
+    ) -> None:
         """Settle the charge by the rule (touched data: charged; else refunded) and end the job."""
         job = self._jobs.get(job_id)
         with self._store.write() as conn:
-            self._settle(conn, job, reason)
+            self._settle(conn, job, reason, running_touches=running_touches)
             self._jobs.transition(job_id, state, reason=reason, conn=conn)
 
     def _settle(
@@ -217,11 +219,7 @@ class TrainingJobs:
         """
         stale = self._jobs.running()
         for job in stale:
-            with self._store.write() as conn:
-                self._settle(conn, job, "server restarted", running_touches=True)
-                self._jobs.transition(
-                    job.job_id, JobState.FAILED, reason="server restarted", conn=conn
-                )
+            self._end(job.job_id, JobState.FAILED, "server restarted", running_touches=True)
         return len(stale)
 
     # --- queries --------------------------------------------------------------------------
