@@ -1,4 +1,10 @@
-"""The audit chain: an append-only SHA-256 hash chain of every decision and release."""
+"""The audit chain, signed checkpoints, receipts, the release registry and tracing.
+
+``chain``/``verify``: the append-only SHA-256 hash chain of every decision and release;
+``checkpoint``/``keys``/``merkle``: Ed25519-signed checkpoints with RFC 6962 Merkle roots;
+``registry``/``receipts``: every release with its receipt and artifact, and offline-checkable
+receipt bundles; ``leaked``/``trace``: naming the release a leaked artifact came from.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +16,28 @@ from zone.audit.chain import (
     entry_hash,
     utc_timestamp,
 )
-from zone.audit.verify import VerifyResult, verify_chain, verify_file
+from zone.audit.registry import (
+    RECEIPT_FIELDS,
+    ReleasedArtifact,
+    ReleaseRecord,
+    ReleaseRegistry,
+    insert_release,
+)
+from zone.audit.verify import VerifyResult, open_state_readonly, verify_chain, verify_file
 
 __all__ = [
     "GENESIS_HASH",
+    "RECEIPT_FIELDS",
     "AuditChain",
     "AuditEntry",
+    "ReleaseRecord",
+    "ReleaseRegistry",
+    "ReleasedArtifact",
     "VerifyResult",
     "canonical_json",
     "entry_hash",
+    "insert_release",
+    "open_state_readonly",
     "utc_timestamp",
     "verify_chain",
     "verify_file",

@@ -7,7 +7,8 @@ any stored entry breaks a hash or a link that ``zone.audit.verify`` recomputes.
 
 What the chain alone does not catch: someone with write access to the database can rewrite the
 whole chain (or drop its newest entries) and recompute every hash consistently. Signed
-checkpoints of the head hash, kept outside the database, close that gap (a later issue).
+checkpoints of the head hash and Merkle root, kept outside the database, close that gap for the
+entries they cover (``zone.audit.checkpoint``).
 
 Kinds written by the server (documented, not enforced here):
 
@@ -16,6 +17,9 @@ Kinds written by the server (documented, not enforced here):
 * ``"policy.reload"``: outcome (``ok`` or ``rejected``), digest, previous digest.
 * ``"server.start"`` / ``"server.stop"``.
 * ``"dataset.import"``.
+* ``"release"``: a receipt (``zone.audit.registry.RECEIPT_FIELDS`` and more), with its release
+  registry row in the same transaction.
+* ``"audit.checkpoint"``: length, head hash, Merkle root and key id of a signed checkpoint.
 
 Records with ``principal`` or ``request_id`` keys are indexed on them (generated columns derived
 from the record, hence covered by the hash).

@@ -9,14 +9,16 @@
 
 This detects edits, deletions and reorderings of stored entries. It cannot detect a chain that
 was rewritten and rehashed from some point on by someone with write access, nor the removal of
-the newest entries: signed checkpoints of the head, kept elsewhere, close that gap (a later
-issue).
+the newest entries: signed checkpoints of the head, kept elsewhere, close that gap
+(``zone.audit.checkpoint.verify_against_checkpoint``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,21 @@ def verify_file(path: Path) -> VerifyResult:
         FailedPrecondition: The file does not exist, is not an SQLite database, or has no
             audit chain table.
     """
+    with open_state_readonly(path) as conn:
+        return verify_chain(conn)
+
+
+@contextmanager
+def open_state_readonly(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open a state database file read-only (``mode=ro``, no migration) for offline checks.
+
+    Yields:
+        The connection; closed when the body ends.
+
+    Raises:
+        FailedPrecondition: The file does not exist, is not an SQLite database, or has no
+            audit chain table (also when a query in the body hits a corrupt file).
+    """
     if not path.is_file():
         raise FailedPrecondition("the state database file does not exist", reason="not_found")
     uri = path.resolve().as_uri() + "?mode=ro"
@@ -99,7 +116,7 @@ def verify_file(path: Path) -> VerifyResult:
         conn.execute("PRAGMA busy_timeout=10000")
         if not _has_audit_log(conn):
             raise FailedPrecondition("the file is not a zone state database (no audit_log)")
-        return verify_chain(conn)
+        yield conn
     except sqlite3.DatabaseError as exc:
         raise FailedPrecondition("the state database cannot be read") from exc
     finally:

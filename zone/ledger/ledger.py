@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from zone.audit import AuditChain, AuditEntry, utc_timestamp
+from zone.audit import AuditChain, AuditEntry, ReleasedArtifact, insert_release, utc_timestamp
 from zone.errors import NotFound, ResourceExhausted
 from zone.ledger.units import ZERO, Amount
 from zone.state import StateStore
@@ -162,15 +162,24 @@ class PrivacyLedger:
         reservation: Reservation,
         receipt: Mapping[str, Any],
         *,
+        artifact: ReleasedArtifact | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> AuditEntry:
         """Mark the charge released and append its receipt, in one durable transaction.
 
-        With ``conn`` (an open ``store.write()``), join the caller's transaction instead.
+        With ``artifact``, the release registry row (receipt + what was released, for receipts
+        and tracing) is written in the same transaction. With ``conn`` (an open
+        ``store.write()``), join the caller's transaction instead.
+
+        Raises:
+            ValueError: with ``artifact``, the receipt lacks a required field (nothing written).
         """
         with self._writing(conn) as w:
             _settle(w, reservation.release_id, "released", "")
-            return self._audit.append("release", dict(receipt), conn=w)
+            entry = self._audit.append("release", dict(receipt), conn=w)
+            if artifact is not None:
+                insert_release(w, entry, artifact)
+            return entry
 
     def fail(
         self, reservation: Reservation, reason: str, *, conn: sqlite3.Connection | None = None

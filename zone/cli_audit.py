@@ -1,0 +1,195 @@
+"""``zone audit keygen|checkpoint|verify``, ``zone receipt get|verify`` and ``zone trace``.
+
+Exit codes as for every ``zone`` command: 0 success, 1 a check failed (the reason is printed),
+2 usage errors. ``zone trace`` exits 1 when no release is a confident match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from zone.config import ZoneConfig, load_config
+from zone.errors import FailedPrecondition
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``zone audit ...``, ``zone receipt ...`` and ``zone trace``."""
+    audit = sub.add_parser("audit", help="audit chain and signed checkpoints")
+    actions = audit.add_subparsers(dest="sub", required=True)
+    verify = actions.add_parser("verify", help="recompute the chain (against a checkpoint)")
+    verify.set_defaults(handler=_cmd_verify)
+    verify.add_argument("--config", required=True, help="zone config file (YAML)")
+    verify.add_argument("--checkpoint", type=Path, help="a signed checkpoint file")
+    verify.add_argument("--public-key", type=Path, help="the zone's public key (default: config)")
+    keygen = actions.add_parser("keygen", help="make an Ed25519 checkpoint signing key")
+    keygen.set_defaults(handler=_cmd_keygen)
+    keygen.add_argument("--out", type=Path, required=True, help="private key file (+ .pub)")
+    checkpoint = actions.add_parser("checkpoint", help="sign the chain's current state")
+    checkpoint.set_defaults(handler=_cmd_checkpoint)
+    checkpoint.add_argument("--config", required=True, help="zone config file (YAML)")
+    checkpoint.add_argument("--out", type=Path, help="write the checkpoint here (default: stdout)")
+
+    receipt = sub.add_parser("receipt", help="receipts of releases")
+    r_actions = receipt.add_subparsers(dest="sub", required=True)
+    get = r_actions.add_parser("get", help="fetch one of your receipts with its proof")
+    get.set_defaults(handler=_cmd_receipt_get)
+    get.add_argument("release_id")
+    get.add_argument("--target", default="127.0.0.1:50051")
+    get.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
+    get.add_argument("--out", type=Path, help="write the receipt file here (default: stdout)")
+    check = r_actions.add_parser("verify", help="check a receipt file offline")
+    check.set_defaults(handler=_cmd_receipt_verify)
+    check.add_argument("receipt", type=Path)
+    check.add_argument("--checkpoint", type=Path, help="default: the one in the receipt file")
+    check.add_argument("--public-key", type=Path, help="the zone's published public key")
+
+    trace = sub.add_parser("trace", help="name the release a leaked artifact came from")
+    trace.set_defaults(handler=_cmd_trace)
+    trace.add_argument("artifact", type=Path, help="leaked JSON or CSV (weights or statistics)")
+    trace.add_argument("--config", required=True, help="zone config file (YAML)")
+    trace.add_argument("--top", type=int, default=5, help="how many releases to list")
+
+
+def _config(args: argparse.Namespace) -> ZoneConfig:
+    return load_config(Path(args.config))
+
+
+def _trusted_key(args: argparse.Namespace, config: ZoneConfig | None) -> Ed25519PublicKey | None:
+    """``--public-key``, else the public half of the config's signing key, else None."""
+    from zone.audit.keys import load_public_key, public_key_path
+
+    if args.public_key:
+        return load_public_key(args.public_key)
+    key = config.audit.signing_key if config else None
+    if key is None:
+        return None
+    pub = public_key_path(key)
+    return load_public_key(pub if pub.is_file() else key)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from zone.audit import open_state_readonly, verify_chain
+    from zone.audit.checkpoint import Checkpoint, verify_against_checkpoint
+
+    config = _config(args)
+    if args.checkpoint is None:
+        with open_state_readonly(config.state_db) as conn:
+            result = verify_chain(conn)
+        if result.ok:
+            print(f"ok: {result.length} records, head {result.head_hash}")
+            return 0
+        print(f"BROKEN at record {result.first_bad_seq}: {result.reason}", file=sys.stderr)
+        return 1
+    checkpoint = Checkpoint.from_json(args.checkpoint.read_text())
+    trusted = _trusted_key(args, config)
+    if trusted is None:
+        raise FailedPrecondition("no public key to check the checkpoint with: pass --public-key")
+    with open_state_readonly(config.state_db) as conn:
+        check = verify_against_checkpoint(conn, checkpoint, trusted)
+    if not check.ok:
+        print(f"FAILED against the checkpoint: {check.reason}", file=sys.stderr)
+        return 1
+    print(
+        f"ok: {check.chain.length} records, head {check.chain.head_hash}; the first "
+        f"{checkpoint.length} match the checkpoint of {checkpoint.time} signed by "
+        f"{checkpoint.key_id}"
+    )
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from zone.audit.keys import fingerprint, generate_key, public_key_path
+
+    public = generate_key(args.out)
+    print(f"private key: {args.out} (mode 0600; name it in the config as audit.signing_key)")
+    print(f"public key:  {public_key_path(args.out)} (give it to the regulator)")
+    print(f"key id:      {fingerprint(public)}")
+    return 0
+
+
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    from zone.audit.checkpoint import make_checkpoint
+    from zone.audit.keys import load_private_key
+    from zone.state import StateStore
+
+    config = _config(args)
+    if config.audit.signing_key is None:
+        raise FailedPrecondition("the config names no audit.signing_key")
+    key = load_private_key(config.audit.signing_key)
+    with StateStore.open(config.state_db) as store:
+        checkpoint = make_checkpoint(store, key)
+    if args.out is None:
+        sys.stdout.write(checkpoint.to_json())
+        return 0
+    args.out.write_text(checkpoint.to_json())
+    print(f"checkpoint: {checkpoint.length} entries, head {checkpoint.head_hash}, "
+          f"root {checkpoint.merkle_root}; written to {args.out}")  # fmt: skip
+    return 0
+
+
+def _cmd_receipt_get(args: argparse.Namespace) -> int:
+    import json
+
+    from zone.client import ZoneClient
+    from zone.client.receipts import write_bundle
+
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    with ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN")) as client:
+        bundle = client.get_receipt(args.release_id)
+    if args.out is None:
+        print(json.dumps(bundle.to_dict(), indent=2, sort_keys=True))
+        return 0
+    write_bundle(bundle, args.out)
+    status = (
+        f"proven against the checkpoint of {bundle.checkpoint.length} entries"
+        if bundle.checkpoint
+        else "not covered by a checkpoint yet (fetch it again after the next one)"
+    )
+    print(f"receipt of release {bundle.release_id}: audit entry {bundle.entry.seq}, {status}")
+    return 0
+
+
+def _cmd_receipt_verify(args: argparse.Namespace) -> int:
+    from zone.audit.checkpoint import Checkpoint
+    from zone.audit.keys import fingerprint
+    from zone.audit.receipts import load_bundle, verify_bundle
+
+    bundle = load_bundle(args.receipt.read_text())
+    checkpoint = Checkpoint.from_json(args.checkpoint.read_text()) if args.checkpoint else None
+    trusted = _trusted_key(args, None)
+    problem = verify_bundle(bundle, checkpoint, trusted)
+    used = checkpoint or bundle.checkpoint
+    if problem or used is None:
+        print(f"FAILED: {problem or 'no checkpoint'}", file=sys.stderr)
+        return 1
+    r = bundle.receipt
+    pin = (
+        f"pinned key {fingerprint(trusted)}"
+        if trusted
+        else f"key {used.key_id} NOT pinned: compare it with the zone's published key"
+    )
+    print(
+        f"ok: release {bundle.release_id} ({r.get('principal')}, {r.get('product')}, "
+        f"epsilon_micro {r.get('epsilon_micro')}) is audit entry {bundle.entry.seq} of the "
+        f"chain checkpointed at {used.length} entries on {used.time}; {pin}"
+    )
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from zone.audit import open_state_readonly
+    from zone.audit.leaked import read_leaked
+    from zone.audit.registry import read_releases
+    from zone.audit.trace import describe, trace
+
+    leaked = read_leaked(args.artifact.read_bytes())
+    with open_state_readonly(_config(args).state_db) as conn:
+        result = trace(leaked, read_releases(conn))
+    for line in describe(result, top=max(1, args.top)):
+        print(line)
+    return 0 if result.confident else 1
