@@ -22,23 +22,52 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13zone/v1/admin.proto\x12\x07zone.v1\"\x17\n\x15ReloadPoliciesRequest\"l\n\x16ReloadPoliciesResponse\x12\x15\n\rpolicy_digest\x18\x01 \x01(\t\x12\x17\n\x0fprevious_digest\x18\x02 \x01(\t\x12\x12\n\nprincipals\x18\x03 \x01(\x05\x12\x0e\n\x06grants\x18\x04 \x01(\x05\"\x14\n\x12VerifyAuditRequest\"k\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06length\x18\x02 \x01(\x03\x12\x11\n\thead_hash\x18\x03 \x01(\t\x12\x15\n\rfirst_bad_seq\x18\x04 \x01(\x03\x12\x0e\n\x06reason\x18\x05 \x01(\t2\xab\x01\n\x0c\x41\x64minService\x12Q\n\x0eReloadPolicies\x12\x1e.zone.v1.ReloadPoliciesRequest\x1a\x1f.zone.v1.ReloadPoliciesResponse\x12H\n\x0bVerifyAudit\x12\x1b.zone.v1.VerifyAuditRequest\x1a\x1c.zone.v1.VerifyAuditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13zone/v1/admin.proto\x12\x07zone.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x17\n\x15ReloadPoliciesRequest\"l\n\x16ReloadPoliciesResponse\x12\x15\n\rpolicy_digest\x18\x01 \x01(\t\x12\x17\n\x0fprevious_digest\x18\x02 \x01(\t\x12\x12\n\nprincipals\x18\x03 \x01(\x05\x12\x0e\n\x06grants\x18\x04 \x01(\x05\"\x14\n\x12VerifyAuditRequest\"k\n\x13VerifyAuditResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06length\x18\x02 \x01(\x03\x12\x11\n\thead_hash\x18\x03 \x01(\t\x12\x15\n\rfirst_bad_seq\x18\x04 \x01(\x03\x12\x0e\n\x06reason\x18\x05 \x01(\t\":\n\x0c\x42udgetAmount\x12\x15\n\repsilon_micro\x18\x01 \x01(\x03\x12\x13\n\x0b\x64\x65lta_femto\x18\x02 \x01(\x03\"7\n\x11GetBudgetsRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\"\xbc\x01\n\x0fPrincipalBudget\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12$\n\x05limit\x18\x03 \x01(\x0b\x32\x15.zone.v1.BudgetAmount\x12$\n\x05spent\x18\x04 \x01(\x0b\x32\x15.zone.v1.BudgetAmount\x12(\n\tremaining\x18\x05 \x01(\x0b\x32\x15.zone.v1.BudgetAmount\x12\x0f\n\x07granted\x18\x06 \x01(\x08\"\x91\x01\n\nDatasetCap\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\"\n\x03\x63\x61p\x18\x02 \x01(\x0b\x32\x15.zone.v1.BudgetAmount\x12$\n\x05spent\x18\x03 \x01(\x0b\x32\x15.zone.v1.BudgetAmount\x12(\n\tremaining\x18\x04 \x01(\x0b\x32\x15.zone.v1.BudgetAmount\"b\n\x12GetBudgetsResponse\x12)\n\x07\x62udgets\x18\x01 \x03(\x0b\x32\x18.zone.v1.PrincipalBudget\x12!\n\x04\x63\x61ps\x18\x02 \x03(\x0b\x32\x13.zone.v1.DatasetCap\"\x89\x01\n\x0fGetUsageRequest\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0f\n\x07product\x18\x04 \x01(\t\"\x9b\x01\n\x08UsageRow\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x04 \x01(\x03\x12\x0c\n\x04jobs\x18\x05 \x01(\x03\x12\x10\n\x08unbilled\x18\x06 \x01(\x03\x12\x14\n\x0c\x61mount_micro\x18\x07 \x01(\x03\x12\x14\n\x0cwaived_micro\x18\x08 \x01(\x03\"3\n\x10GetUsageResponse\x12\x1f\n\x04rows\x18\x01 \x03(\x0b\x32\x11.zone.v1.UsageRow\"y\n\x11GetRevenueRequest\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08provider\x18\x03 \x01(\t\"W\n\nRevenueRow\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_micro\x18\x03 \x01(\x03\x12\x0f\n\x07\x63harges\x18\x04 \x01(\x03\"7\n\x12GetRevenueResponse\x12!\n\x04rows\x18\x01 \x03(\x0b\x32\x13.zone.v1.RevenueRow\"\xc0\x01\n\x11QueryAuditRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12)\n\x05start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"l\n\x0b\x41uditRecord\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0brecord_json\x18\x04 \x01(\t\x12\x0c\n\x04hash\x18\x05 \x01(\t\x12\x11\n\tprev_hash\x18\x06 \x01(\t\"T\n\x12QueryAuditResponse\x12%\n\x07records\x18\x01 \x03(\x0b\x32\x14.zone.v1.AuditRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xc1\x03\n\x0c\x41\x64minService\x12Q\n\x0eReloadPolicies\x12\x1e.zone.v1.ReloadPoliciesRequest\x1a\x1f.zone.v1.ReloadPoliciesResponse\x12H\n\x0bVerifyAudit\x12\x1b.zone.v1.VerifyAuditRequest\x1a\x1c.zone.v1.VerifyAuditResponse\x12\x45\n\nGetBudgets\x12\x1a.zone.v1.GetBudgetsRequest\x1a\x1b.zone.v1.GetBudgetsResponse\x12?\n\x08GetUsage\x12\x18.zone.v1.GetUsageRequest\x1a\x19.zone.v1.GetUsageResponse\x12\x45\n\nGetRevenue\x12\x1a.zone.v1.GetRevenueRequest\x1a\x1b.zone.v1.GetRevenueResponse\x12\x45\n\nQueryAudit\x12\x1a.zone.v1.QueryAuditRequest\x1a\x1b.zone.v1.QueryAuditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zone.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RELOADPOLICIESREQUEST']._serialized_start=32
-  _globals['_RELOADPOLICIESREQUEST']._serialized_end=55
-  _globals['_RELOADPOLICIESRESPONSE']._serialized_start=57
-  _globals['_RELOADPOLICIESRESPONSE']._serialized_end=165
-  _globals['_VERIFYAUDITREQUEST']._serialized_start=167
-  _globals['_VERIFYAUDITREQUEST']._serialized_end=187
-  _globals['_VERIFYAUDITRESPONSE']._serialized_start=189
-  _globals['_VERIFYAUDITRESPONSE']._serialized_end=296
-  _globals['_ADMINSERVICE']._serialized_start=299
-  _globals['_ADMINSERVICE']._serialized_end=470
+  _globals['_RELOADPOLICIESREQUEST']._serialized_start=65
+  _globals['_RELOADPOLICIESREQUEST']._serialized_end=88
+  _globals['_RELOADPOLICIESRESPONSE']._serialized_start=90
+  _globals['_RELOADPOLICIESRESPONSE']._serialized_end=198
+  _globals['_VERIFYAUDITREQUEST']._serialized_start=200
+  _globals['_VERIFYAUDITREQUEST']._serialized_end=220
+  _globals['_VERIFYAUDITRESPONSE']._serialized_start=222
+  _globals['_VERIFYAUDITRESPONSE']._serialized_end=329
+  _globals['_BUDGETAMOUNT']._serialized_start=331
+  _globals['_BUDGETAMOUNT']._serialized_end=389
+  _globals['_GETBUDGETSREQUEST']._serialized_start=391
+  _globals['_GETBUDGETSREQUEST']._serialized_end=446
+  _globals['_PRINCIPALBUDGET']._serialized_start=449
+  _globals['_PRINCIPALBUDGET']._serialized_end=637
+  _globals['_DATASETCAP']._serialized_start=640
+  _globals['_DATASETCAP']._serialized_end=785
+  _globals['_GETBUDGETSRESPONSE']._serialized_start=787
+  _globals['_GETBUDGETSRESPONSE']._serialized_end=885
+  _globals['_GETUSAGEREQUEST']._serialized_start=888
+  _globals['_GETUSAGEREQUEST']._serialized_end=1025
+  _globals['_USAGEROW']._serialized_start=1028
+  _globals['_USAGEROW']._serialized_end=1183
+  _globals['_GETUSAGERESPONSE']._serialized_start=1185
+  _globals['_GETUSAGERESPONSE']._serialized_end=1236
+  _globals['_GETREVENUEREQUEST']._serialized_start=1238
+  _globals['_GETREVENUEREQUEST']._serialized_end=1359
+  _globals['_REVENUEROW']._serialized_start=1361
+  _globals['_REVENUEROW']._serialized_end=1448
+  _globals['_GETREVENUERESPONSE']._serialized_start=1450
+  _globals['_GETREVENUERESPONSE']._serialized_end=1505
+  _globals['_QUERYAUDITREQUEST']._serialized_start=1508
+  _globals['_QUERYAUDITREQUEST']._serialized_end=1700
+  _globals['_AUDITRECORD']._serialized_start=1702
+  _globals['_AUDITRECORD']._serialized_end=1810
+  _globals['_QUERYAUDITRESPONSE']._serialized_start=1812
+  _globals['_QUERYAUDITRESPONSE']._serialized_end=1896
+  _globals['_ADMINSERVICE']._serialized_start=1899
+  _globals['_ADMINSERVICE']._serialized_end=2348
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,26 @@ class AdminServiceStub:
                 request_serializer=zone_dot_v1_dot_admin__pb2.VerifyAuditRequest.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_admin__pb2.VerifyAuditResponse.FromString,
                 _registered_method=True)
+        self.GetBudgets = channel.unary_unary(
+                '/zone.v1.AdminService/GetBudgets',
+                request_serializer=zone_dot_v1_dot_admin__pb2.GetBudgetsRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_admin__pb2.GetBudgetsResponse.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/zone.v1.AdminService/GetUsage',
+                request_serializer=zone_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_admin__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
+        self.GetRevenue = channel.unary_unary(
+                '/zone.v1.AdminService/GetRevenue',
+                request_serializer=zone_dot_v1_dot_admin__pb2.GetRevenueRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_admin__pb2.GetRevenueResponse.FromString,
+                _registered_method=True)
+        self.QueryAudit = channel.unary_unary(
+                '/zone.v1.AdminService/QueryAudit',
+                request_serializer=zone_dot_v1_dot_admin__pb2.QueryAuditRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_admin__pb2.QueryAuditResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -66,6 +86,36 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBudgets(self, request, context):
+        """Privacy budgets per principal x dataset (limits of the policy set in force, spent,
+        remaining) and the zone-wide caps per dataset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """Metered usage per principal, product and currency in a period [start, end) (UTC).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRevenue(self, request, context):
+        """Revenue per data provider and currency in a period [start, end) (UTC).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryAudit(self, request, context):
+        """Audit records filtered by principal, product, kind and time, oldest first, one page
+        at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +128,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VerifyAudit,
                     request_deserializer=zone_dot_v1_dot_admin__pb2.VerifyAuditRequest.FromString,
                     response_serializer=zone_dot_v1_dot_admin__pb2.VerifyAuditResponse.SerializeToString,
+            ),
+            'GetBudgets': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBudgets,
+                    request_deserializer=zone_dot_v1_dot_admin__pb2.GetBudgetsRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_admin__pb2.GetBudgetsResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=zone_dot_v1_dot_admin__pb2.GetUsageRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_admin__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'GetRevenue': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRevenue,
+                    request_deserializer=zone_dot_v1_dot_admin__pb2.GetRevenueRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_admin__pb2.GetRevenueResponse.SerializeToString,
+            ),
+            'QueryAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryAudit,
+                    request_deserializer=zone_dot_v1_dot_admin__pb2.QueryAuditRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_admin__pb2.QueryAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +205,114 @@ class AdminService:
             '/zone.v1.AdminService/VerifyAudit',
             zone_dot_v1_dot_admin__pb2.VerifyAuditRequest.SerializeToString,
             zone_dot_v1_dot_admin__pb2.VerifyAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBudgets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.AdminService/GetBudgets',
+            zone_dot_v1_dot_admin__pb2.GetBudgetsRequest.SerializeToString,
+            zone_dot_v1_dot_admin__pb2.GetBudgetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.AdminService/GetUsage',
+            zone_dot_v1_dot_admin__pb2.GetUsageRequest.SerializeToString,
+            zone_dot_v1_dot_admin__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRevenue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.AdminService/GetRevenue',
+            zone_dot_v1_dot_admin__pb2.GetRevenueRequest.SerializeToString,
+            zone_dot_v1_dot_admin__pb2.GetRevenueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.AdminService/QueryAudit',
+            zone_dot_v1_dot_admin__pb2.QueryAuditRequest.SerializeToString,
+            zone_dot_v1_dot_admin__pb2.QueryAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

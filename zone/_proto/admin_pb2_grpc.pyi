@@ -39,6 +39,18 @@ class AdminServiceStub:
     """
     VerifyAudit: _grpc.UnaryUnaryMultiCallable[_admin_pb2.VerifyAuditRequest, _admin_pb2.VerifyAuditResponse]
     """Recomputes the whole audit chain and reports the first broken record."""
+    GetBudgets: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetBudgetsRequest, _admin_pb2.GetBudgetsResponse]
+    """Privacy budgets per principal x dataset (limits of the policy set in force, spent,
+    remaining) and the zone-wide caps per dataset.
+    """
+    GetUsage: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetUsageRequest, _admin_pb2.GetUsageResponse]
+    """Metered usage per principal, product and currency in a period [start, end) (UTC)."""
+    GetRevenue: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetRevenueRequest, _admin_pb2.GetRevenueResponse]
+    """Revenue per data provider and currency in a period [start, end) (UTC)."""
+    QueryAudit: _grpc.UnaryUnaryMultiCallable[_admin_pb2.QueryAuditRequest, _admin_pb2.QueryAuditResponse]
+    """Audit records filtered by principal, product, kind and time, oldest first, one page
+    at a time.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -51,6 +63,18 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """
     VerifyAudit: _aio.UnaryUnaryMultiCallable[_admin_pb2.VerifyAuditRequest, _admin_pb2.VerifyAuditResponse]  # type: ignore[assignment]
     """Recomputes the whole audit chain and reports the first broken record."""
+    GetBudgets: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetBudgetsRequest, _admin_pb2.GetBudgetsResponse]  # type: ignore[assignment]
+    """Privacy budgets per principal x dataset (limits of the policy set in force, spent,
+    remaining) and the zone-wide caps per dataset.
+    """
+    GetUsage: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetUsageRequest, _admin_pb2.GetUsageResponse]  # type: ignore[assignment]
+    """Metered usage per principal, product and currency in a period [start, end) (UTC)."""
+    GetRevenue: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetRevenueRequest, _admin_pb2.GetRevenueResponse]  # type: ignore[assignment]
+    """Revenue per data provider and currency in a period [start, end) (UTC)."""
+    QueryAudit: _aio.UnaryUnaryMultiCallable[_admin_pb2.QueryAuditRequest, _admin_pb2.QueryAuditResponse]  # type: ignore[assignment]
+    """Audit records filtered by principal, product, kind and time, oldest first, one page
+    at a time.
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """Administration of a running zone. Admin role only."""
@@ -72,5 +96,41 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.VerifyAuditResponse, _abc.Awaitable[_admin_pb2.VerifyAuditResponse]]:
         """Recomputes the whole audit chain and reports the first broken record."""
+
+    @_abc_1.abstractmethod
+    def GetBudgets(
+        self,
+        request: _admin_pb2.GetBudgetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetBudgetsResponse, _abc.Awaitable[_admin_pb2.GetBudgetsResponse]]:
+        """Privacy budgets per principal x dataset (limits of the policy set in force, spent,
+        remaining) and the zone-wide caps per dataset.
+        """
+
+    @_abc_1.abstractmethod
+    def GetUsage(
+        self,
+        request: _admin_pb2.GetUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetUsageResponse, _abc.Awaitable[_admin_pb2.GetUsageResponse]]:
+        """Metered usage per principal, product and currency in a period [start, end) (UTC)."""
+
+    @_abc_1.abstractmethod
+    def GetRevenue(
+        self,
+        request: _admin_pb2.GetRevenueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetRevenueResponse, _abc.Awaitable[_admin_pb2.GetRevenueResponse]]:
+        """Revenue per data provider and currency in a period [start, end) (UTC)."""
+
+    @_abc_1.abstractmethod
+    def QueryAudit(
+        self,
+        request: _admin_pb2.QueryAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.QueryAuditResponse, _abc.Awaitable[_admin_pb2.QueryAuditResponse]]:
+        """Audit records filtered by principal, product, kind and time, oldest first, one page
+        at a time.
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,6 +34,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_va
 
 from zone.catalog._fields import STRICT_FROZEN, ColumnName, NonEmptyStr, as_tuple
 from zone.errors import Problem, ValidationFailed
+from zone.money import parse_decimal
 from zone.yamlio import load_yaml, validate_model
 
 ColumnType = Literal["integer", "float", "string", "boolean", "date"]
@@ -135,13 +137,40 @@ class ColumnMeta(BaseModel):
         return self.domain
 
 
+def _share(value: object) -> Decimal:
+    share = parse_decimal(value)
+    if not 0 < share <= 1:
+        raise ValueError("a share must be > 0 and <= 1")
+    return share
+
+
+ProviderId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class ProviderShare(BaseModel):
+    """A data provider of a dataset and its share of the revenue from charges on it."""
+
+    model_config = STRICT_FROZEN
+
+    id: ProviderId
+    share: Annotated[Decimal, BeforeValidator(_share)]
+
+
 class DatasetMeta(BaseModel):
-    """Metadata of one dataset: every column of its data file, and the entity key."""
+    """Metadata of one dataset: every column of its data file, and the entity key.
+
+    ``providers`` (optional) names the data providers and their revenue shares: exact
+    decimals (at most 6 places) summing to exactly 1. Omitted from the canonical JSON when
+    absent, so existing versions are unchanged.
+    """
 
     model_config = STRICT_FROZEN
 
     description: NonEmptyStr
     provider: NonEmptyStr
+    providers: Annotated[tuple[ProviderShare, ...], BeforeValidator(as_tuple)] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
     # Declared before entity_key so that its validator can see the columns.
     columns: dict[ColumnName, ColumnMeta]
     entity_key: str
@@ -156,6 +185,23 @@ class DatasetMeta(BaseModel):
             other = folded.setdefault(name.lower(), name)
             if other != name:
                 raise ValueError(f"column names {other!r} and {name!r} differ only in case")
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _check_providers(
+        cls, value: tuple[ProviderShare, ...] | None
+    ) -> tuple[ProviderShare, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("providers must list at least one provider (or be omitted)")
+        ids = [p.id for p in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("provider ids must be unique")
+        total = sum((p.share for p in value), Decimal(0))
+        if total != 1:
+            raise ValueError(f"provider shares must sum to exactly 1 (they sum to {total})")
         return value
 
     @field_validator("entity_key")

@@ -24,8 +24,11 @@ from zone.policy.model import (
     DecisionReason,
     Grant,
     Price,
+    PriceTier,
     Principal,
     ProductRef,
+    Quota,
+    QuotaWindow,
     Role,
 )
 from zone.policy.schema import (
@@ -35,7 +38,9 @@ from zone.policy.schema import (
     PolicyFile,
     PriceSpec,
     PrincipalSpec,
+    ProductQuotaSpec,
     QuotaSpec,
+    TierSpec,
 )
 
 __all__ = [
@@ -55,11 +60,16 @@ __all__ = [
     "PolicySet",
     "Price",
     "PriceSpec",
+    "PriceTier",
     "Principal",
     "PrincipalSpec",
+    "ProductQuotaSpec",
     "ProductRef",
+    "Quota",
     "QuotaSpec",
+    "QuotaWindow",
     "Role",
+    "TierSpec",
     "load_policies",
     "new_token",
     "token_digest",

@@ -127,6 +127,8 @@ def _check_grant(
                 f"{ref.kind} product {product_id!r} uses dataset {ref.dataset!r}, "
                 f"but the grant has no budget for {ref.dataset!r}",
             )
+    yield from _check_quota(doc, loc, grant)
+    yield from _check_price(doc, loc, grant)
     for dataset, budget in grant.budget.items():
         if dataset not in datasets:
             yield doc.problem((*loc, "budget", dataset), f"budget for unknown dataset {dataset!r}")
@@ -136,6 +138,42 @@ def _check_grant(
                 (*loc, "per_job_epsilon"),
                 f"per_job_epsilon {cap} exceeds the budget epsilon {budget.epsilon} "
                 f"for dataset {dataset!r}",
+            )
+
+
+def _check_quota(
+    doc: YamlDocument, loc: tuple[str | int, ...], grant: GrantSpec
+) -> Iterator[Problem]:
+    if grant.quota is None:
+        return
+    if grant.quota.calls_per_day is None and not grant.quota.products:
+        yield doc.problem((*loc, "quota"), "quota needs calls_per_day or products")
+    for product in grant.quota.products:
+        if product not in grant.products:
+            yield doc.problem(
+                (*loc, "quota", "products", product),
+                f"quota for product {product!r}, which the grant does not cover",
+            )
+
+
+def _check_price(
+    doc: YamlDocument, loc: tuple[str | int, ...], grant: GrantSpec
+) -> Iterator[Problem]:
+    price = grant.price
+    if price is None or not price.tiers:
+        return
+    if price.per_call is not None:
+        yield doc.problem((*loc, "price", "per_call"), "give either per_call or tiers, not both")
+    if price.tiers[0].from_calls != 0:
+        yield doc.problem(
+            (*loc, "price", "tiers", 0, "from_calls"), "the first tier must start at from_calls 0"
+        )
+    for i in range(1, len(price.tiers)):
+        if price.tiers[i].from_calls <= price.tiers[i - 1].from_calls:
+            yield doc.problem(
+                (*loc, "price", "tiers", i, "from_calls"),
+                f"tiers must be in increasing order of from_calls "
+                f"({price.tiers[i].from_calls} follows {price.tiers[i - 1].from_calls})",
             )
 
 

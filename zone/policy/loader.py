@@ -15,10 +15,20 @@ from typing import TypeVar
 import pydantic
 
 from zone.errors import Problem, ValidationFailed
+from zone.money import to_micro
 from zone.policy.checks import PolicyDocument, check_policies
 from zone.policy.engine import PolicySet
-from zone.policy.model import Budget, Credential, Grant, Price, Principal, ProductRef
-from zone.policy.schema import BudgetSpec, GrantSpec, PolicyFile, PrincipalSpec
+from zone.policy.model import (
+    Budget,
+    Credential,
+    Grant,
+    Price,
+    PriceTier,
+    Principal,
+    ProductRef,
+    Quota,
+)
+from zone.policy.schema import BudgetSpec, GrantSpec, PolicyFile, PriceSpec, PrincipalSpec
 from zone.yamlio import YamlDocument, parse_yaml, validate_model
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -175,17 +185,30 @@ def _build(files: list[PolicyDocument], digest: str, product_ids: frozenset[str]
 
 
 def _grant(spec: GrantSpec, source: str) -> Grant:
-    price = spec.price
+    quota = spec.quota
     return Grant(
         principal=spec.principal,
         products=tuple(spec.products),
         budget={name: Budget(b.epsilon, b.delta) for name, b in spec.budget.items()},
         purpose=spec.purpose,
         per_job_epsilon=spec.per_job_epsilon,
-        calls_per_day=None if spec.quota is None else spec.quota.calls_per_day,
-        price=None if price is None else Price(price.per_call, price.per_job, price.currency),
+        calls_per_day=None if quota is None else quota.calls_per_day,
+        price=None if spec.price is None else _price(spec.price),
         public_interest=spec.public_interest,
         valid_from=spec.valid_from,
         valid_until=spec.valid_until,
         source=source,
+        quotas={}
+        if quota is None
+        else {name: Quota(q.calls, q.window) for name, q in quota.products.items()},
+    )
+
+
+def _price(spec: PriceSpec) -> Price:
+    """Exact micro-units (the schema accepted only whole micro-units: nothing is rounded)."""
+    return Price(
+        currency=spec.currency,
+        per_call_micro=0 if spec.per_call is None else to_micro(spec.per_call),
+        per_job_micro=0 if spec.per_job is None else to_micro(spec.per_job),
+        tiers=tuple(PriceTier(t.from_calls, to_micro(t.per_call)) for t in spec.tiers),
     )

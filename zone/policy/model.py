@@ -7,10 +7,12 @@ between threads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 from typing import Literal
+
+from zone.money import MICRO
 
 Role = Literal["operator", "researcher", "admin"]
 DecisionReason = Literal[
@@ -21,6 +23,7 @@ DecisionReason = Literal[
     "grant_expired",
     "principal_expired",
 ]
+QuotaWindow = Literal["minute", "hour", "day"]
 DP_PRODUCT_KINDS = frozenset({"statistics", "training"})
 
 
@@ -52,12 +55,57 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class Price:
-    """Price per call and per job, in ``currency``."""
+class PriceTier:
+    """Calls of a month beyond the first ``from_calls`` cost ``per_call_micro`` each."""
 
-    per_call: float
-    per_job: float
+    from_calls: int
+    per_call_micro: int
+
+
+@dataclass(frozen=True)
+class Price:
+    """Price per call and per job in integer micro-units of ``currency``.
+
+    With ``tiers`` (sorted, the first from 0 calls) the price of a call is graduated by the
+    principal's volume in the UTC calendar month: the call made after ``n`` earlier calls of
+    the month costs the price of the last tier with ``from_calls <= n``. Only calls beyond a
+    threshold get its price; earlier calls are never repriced.
+    """
+
     currency: str
+    per_call_micro: int = 0
+    per_job_micro: int = 0
+    tiers: tuple[PriceTier, ...] = ()
+
+    def call_price(self, calls_before: int) -> tuple[int, int]:
+        """(micro-units, tier index) of a call made after ``calls_before`` calls this month.
+
+        The tier index is -1 when the price is flat.
+        """
+        index = -1
+        price = self.per_call_micro
+        for i, tier in enumerate(self.tiers):
+            if tier.from_calls <= calls_before:
+                index, price = i, tier.per_call_micro
+        return price, index
+
+    @property
+    def per_call(self) -> float:
+        """The price of the first call of a month, as a float (for display only)."""
+        return self.call_price(0)[0] / MICRO
+
+    @property
+    def per_job(self) -> float:
+        """The price of a job, as a float (for display only)."""
+        return self.per_job_micro / MICRO
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most ``calls`` calls (or jobs) of one product per fixed UTC ``window``."""
+
+    calls: int
+    window: QuotaWindow = "day"
 
 
 @dataclass(frozen=True)
@@ -85,7 +133,8 @@ class Grant:
         budget: Privacy budget per dataset.
         purpose: The declared purpose of use.
         per_job_epsilon: Cap on epsilon per query or job, if any.
-        calls_per_day: Call quota per day, if any.
+        calls_per_day: Call quota per day for each product, if any.
+        quotas: Per-product quotas that override ``calls_per_day``.
         price: Price of calls and jobs, if any.
         public_interest: Free of charge but still metered.
         valid_from: First day the grant is in force (inclusive), if bounded.
@@ -104,10 +153,19 @@ class Grant:
     valid_from: date | None = None
     valid_until: date | None = None
     source: str = ""
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budget", MappingProxyType(dict(self.budget)))
         object.__setattr__(self, "products", tuple(self.products))
+        object.__setattr__(self, "quotas", MappingProxyType(dict(self.quotas)))
+
+    def quota_for(self, product: str) -> Quota | None:
+        """The call quota of ``product`` under this grant; None when unlimited."""
+        quota = self.quotas.get(product)
+        if quota is None and self.calls_per_day is not None:
+            quota = Quota(self.calls_per_day, "day")
+        return quota
 
     def is_valid_on(self, day: date) -> bool:
         """Whether the grant is in force on ``day``."""

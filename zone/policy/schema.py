@@ -9,9 +9,12 @@ at the line of the value that causes it.
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from zone.money import parse_decimal
 
 PRINCIPAL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 TOKEN_DIGEST_PATTERN = r"^[0-9a-f]{64}$"
@@ -31,7 +34,9 @@ def _not_blank(value: str) -> str:
 
 NonBlank = Annotated[str, Field(max_length=1000), AfterValidator(_not_blank)]
 PrincipalId = Annotated[str, Field(pattern=PRINCIPAL_ID_PATTERN)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Money = Annotated[Decimal, BeforeValidator(parse_decimal)]
+"""An exact amount of a currency (at most 6 decimal places), see :mod:`zone.money`."""
+QuotaWindow = Literal["minute", "hour", "day"]
 
 
 class _Strict(BaseModel):
@@ -45,18 +50,42 @@ class BudgetSpec(_Strict):
     delta: float = Field(ge=0, lt=1)
 
 
-class QuotaSpec(_Strict):
-    """Call quotas of a grant."""
+class ProductQuotaSpec(_Strict):
+    """A call quota for one product: at most ``calls`` per fixed UTC ``window``."""
 
-    calls_per_day: int = Field(ge=0)
+    calls: int = Field(ge=0)
+    window: QuotaWindow = "day"
+
+
+class QuotaSpec(_Strict):
+    """Call quotas of a grant, counted per product.
+
+    ``calls_per_day`` applies to every product of the grant, each with its own counter;
+    ``products`` overrides it for the products it names (another limit or window).
+    """
+
+    calls_per_day: int | None = Field(default=None, ge=0)
+    products: dict[NonBlank, ProductQuotaSpec] = Field(default_factory=dict)
+
+
+class TierSpec(_Strict):
+    """One volume tier: calls beyond the first ``from_calls`` of a month cost ``per_call``."""
+
+    from_calls: int = Field(ge=0)
+    per_call: Money
 
 
 class PriceSpec(_Strict):
-    """Price of a grant's calls and jobs, in one ISO 4217 currency."""
+    """Price of a grant's calls and jobs, in one ISO 4217 currency.
 
-    per_call: NonNegative = 0.0
-    per_job: NonNegative = 0.0
+    Either a flat ``per_call`` or graduated monthly ``tiers`` (checked in
+    :mod:`zone.policy.checks`); ``per_job`` prices a training job.
+    """
+
+    per_call: Money | None = None
+    per_job: Money | None = None
     currency: str = Field(pattern=CURRENCY_PATTERN)
+    tiers: list[TierSpec] = Field(default_factory=list)
 
 
 class PrincipalSpec(_Strict):

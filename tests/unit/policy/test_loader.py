@@ -72,7 +72,7 @@ def test_loads_a_valid_directory(write: Write, load: Load) -> None:
     assert dict(grant.budget) == {"enterprises": Budget(5.0, 1e-6)}
     assert grant.per_job_epsilon == 2.0
     assert grant.calls_per_day == 10000
-    assert grant.price == Price(0.05, 0.0, "CNY")
+    assert grant.price == Price("CNY", per_call_micro=50_000)
     assert grant.purpose == "credit-risk assessment"
     assert grant.public_interest is False
     assert grant.source == "policies/ops.yaml:12"

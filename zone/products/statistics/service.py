@@ -14,10 +14,10 @@ from typing import Any
 
 from zone import __version__
 from zone.access import authorize_product, budget_account, check_epsilon_cap
-from zone.audit import utc_timestamp
+from zone.audit import ReleasedArtifact, utc_timestamp
 from zone.catalog import StatisticsProduct, table_name
 from zone.ledger import Account, Amount, Balance
-from zone.policy import PolicySet, Principal
+from zone.policy import Grant, PolicySet, Principal
 from zone.products.statistics.execute import execute
 from zone.products.statistics.plan import QueryPlan, plan_query
 from zone.products.statistics.query import StatsQuery
@@ -59,14 +59,14 @@ class StatisticsService:
 
     def _prepare(
         self, policies: PolicySet, principal: Principal, query: StatsQuery
-    ) -> tuple[QueryPlan, Account]:
+    ) -> tuple[QueryPlan, Account, Grant]:
         runtime = self._runtime
         product, grant = authorize_product(
             policies, principal, runtime.products, query.product, StatisticsProduct
         )
         plan = plan_query(query, product, runtime.catalog.get(product.dataset).meta)
         check_epsilon_cap(plan.epsilon, product.max_epsilon_per_query, grant)
-        return plan, budget_account(policies, principal, grant, product.dataset)
+        return plan, budget_account(policies, principal, grant, product.dataset), grant
 
     def estimate(self, policies: PolicySet, principal: Principal, query: StatsQuery) -> Estimate:
         """Plan the query and read the caller's balance; spends nothing, reads no data.
@@ -75,7 +75,7 @@ class StatisticsService:
             PermissionDenied: product not granted, or epsilon above a cap.
             InvalidArgument: the query is malformed (every problem listed).
         """
-        plan, account = self._prepare(policies, principal, query)
+        plan, account, _ = self._prepare(policies, principal, query)
         return Estimate(plan, self._runtime.ledger.balance(account))
 
     def run(
@@ -90,15 +90,21 @@ class StatisticsService:
             PermissionDenied: product not granted, or epsilon above a cap (nothing spent).
             InvalidArgument: the query is malformed (nothing spent).
             BudgetExhausted: the budget or the zone-wide cap cannot cover it (nothing spent).
+            QuotaExhausted: the call quota is spent (nothing spent, no quota consumed).
         """
         runtime = self._runtime
-        plan, account = self._prepare(policies, principal, query)
+        plan, account, grant = self._prepare(policies, principal, query)
         info = runtime.catalog.get(plan.dataset)
         cursor = runtime.catalog.cursor()
         cost = Amount.cost(plan.epsilon, plan.delta)
-        reservation = runtime.ledger.reserve(
-            account, product=plan.product, cost=cost, request_id=request_id
-        )
+        with runtime.store.write() as conn:  # budget and quota are taken, or refused, together
+            reservation = runtime.ledger.reserve(
+                account, product=plan.product, cost=cost, request_id=request_id, conn=conn
+            )
+            runtime.metering.charge(
+                principal.id, grant, plan.product, unit="call", request_id=request_id,
+                release_id=reservation.release_id, conn=conn,
+            )  # fmt: skip
         try:
             release = execute(plan, cursor, table_name(plan.dataset))
         except BaseException as exc:
@@ -123,7 +129,8 @@ class StatisticsService:
             "accountant": ACCOUNTANT,
             "output_digest": digest,
         }
-        runtime.ledger.release(reservation, receipt)
+        artifact = ReleasedArtifact("statistics", release.to_dict())
+        runtime.ledger.release(reservation, receipt, artifact=artifact)
         return Outcome(
             release_id=reservation.release_id,
             plan=plan,

@@ -1,12 +1,14 @@
-"""AdminService: policy reload and audit verification (admin role only, see the method table)."""
+"""AdminService: policy reload, audit verification and the admin views (admin role only)."""
 
 from __future__ import annotations
 
 import grpc
 
 from zone._proto import admin_pb2, admin_pb2_grpc
+from zone.admin import AuditFilter, budget_report, query_audit
+from zone.clock import today_utc
 from zone.errors import FailedPrecondition, ValidationFailed
-from zone.server import convert
+from zone.server import admin_convert, convert
 from zone.server.call import current_call
 
 
@@ -34,3 +36,53 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.VerifyAuditResponse:
         """Recompute the audit chain and report the first broken record."""
         return convert.verify_response(current_call().runtime.verify_audit())
+
+    def GetBudgets(
+        self, request: admin_pb2.GetBudgetsRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetBudgetsResponse:
+        """Budgets per principal x dataset and the zone-wide caps."""
+        call = current_call()
+        report = budget_report(
+            call.runtime.store, call.policies, today_utc(),
+            principal=request.principal, dataset=request.dataset,
+        )  # fmt: skip
+        return admin_convert.budgets_to_proto(report)
+
+    def GetUsage(
+        self, request: admin_pb2.GetUsageRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetUsageResponse:
+        """Metered usage per principal, product and currency in a period."""
+        period = admin_convert.period_from_proto(
+            request.start, request.end,
+            has_start=request.HasField("start"), has_end=request.HasField("end"),
+        )  # fmt: skip
+        rows = current_call().runtime.metering.usage(
+            period, principal=request.principal, product=request.product
+        )
+        return admin_convert.usage_to_proto(rows)
+
+    def GetRevenue(
+        self, request: admin_pb2.GetRevenueRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.GetRevenueResponse:
+        """Revenue per provider and currency in a period."""
+        period = admin_convert.period_from_proto(
+            request.start, request.end,
+            has_start=request.HasField("start"), has_end=request.HasField("end"),
+        )  # fmt: skip
+        rows = current_call().runtime.metering.revenue(period, provider=request.provider)
+        return admin_convert.revenue_to_proto(rows)
+
+    def QueryAudit(
+        self, request: admin_pb2.QueryAuditRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.QueryAuditResponse:
+        """One page of audit records matching the filters, oldest first."""
+        period = admin_convert.period_from_proto(
+            request.start, request.end,
+            has_start=request.HasField("start"), has_end=request.HasField("end"),
+        )  # fmt: skip
+        flt = AuditFilter(request.principal, request.product, request.kind, period)
+        page = query_audit(
+            current_call().runtime.store, flt,
+            page_size=request.page_size, page_token=request.page_token,
+        )  # fmt: skip
+        return admin_convert.audit_page_to_proto(page)
