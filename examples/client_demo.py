@@ -6,12 +6,15 @@ Run by ``make demo`` against a zone it started; tokens come from the DEMO ONLY t
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from zone.client import ZoneClient, ZoneClientError
 from zone.client.health import wait_until_serving
 from zone.client.stats import between, count, histogram, mean, quantiles
+from zone.money import format_micro
 
 
 def read_tokens(path: Path) -> dict[str, str]:
@@ -149,6 +152,26 @@ def show_admin(target: str, token: str) -> None:
         print(f"  policy digest {reload.policy_digest}")
         check = admin.verify_audit()
         print(f"audit chain: ok={check.ok}, {check.length} records, head {check.head_hash[:16]}...")
+        show_billing(admin)
+
+
+def show_billing(admin: ZoneClient) -> None:
+    print("usage this month (metered; public-interest calls are free, their list price waived):")
+    for u in admin.get_usage(
+        datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    ):
+        print(
+            f"  {u.principal:<14} {u.product:<22} calls {u.calls:>3} jobs {u.jobs:>2} "
+            f"unbilled {u.unbilled:>2}  {u.currency or '-'} {format_micro(u.amount_micro):>8}  "
+            f"waived {format_micro(u.waived_micro)}"
+        )
+    print("revenue shared with the data providers (to the micro-unit):")
+    for r in admin.get_revenue():
+        amount = format_micro(r.amount_micro)
+        print(f"  {r.provider:<20} {r.currency} {amount:>10} from {r.charges} charges")
+    budgets = admin.get_budgets(dataset="enterprises")
+    for b in budgets.budgets:
+        print(f"  budget {b.principal:<14} spent {b.spent_epsilon:g} of {b.limit_epsilon:g}")
 
 
 def expect_error(what: str, call: object) -> None:
@@ -160,6 +183,31 @@ def expect_error(what: str, call: object) -> None:
     raise SystemExit(f"expected {what} to be refused")
 
 
+def show_verification(target: str, token: str, registry: Path) -> None:
+    """bank-a checks two applicants' claims and scores one, all under its own TenSEAL keys."""
+    if not registry.exists():
+        return
+    with registry.open() as handle:
+        applicants = [row for _, row in zip(range(2), csv.DictReader(handle), strict=False)]
+    subjects = [row["uscc"] for row in applicants]
+    print("\n-- operator bank-a: encrypted verification (the zone never sees the claims)")
+    with ZoneClient(target, token=token) as bank:
+        bfv = bank.he.new_keys("bfv-4096")
+        print(f"  registered BFV key {bank.register_key(bfv)[:8]}...")
+        claims = {
+            "registered_capital": [float(applicants[0]["registered_capital"]), 1.23],
+            "employees": [int(row["employees"]) + 1 for row in applicants],
+        }
+        report = bank.match("capital-match", bfv, subjects, claims, purpose="loan applications")
+        for result in report:
+            print(f"  {result.subject}: {result.status} {dict(result.claims)}")
+        ckks = bank.he.new_keys("ckks-8192")
+        bank.register_key(ckks)
+        features = {"loan_amount": 800.0, "days_overdue": 12.0}
+        risk = bank.score("capital-match", ckks, subjects[0], features, purpose="loan pricing")
+        print(f"  joint default risk of {subjects[0]}: {risk:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", default="127.0.0.1:50051")
@@ -169,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     waited = wait_until_serving(args.target)
     print(f"zone at {args.target} is SERVING (waited {waited:.1f}s)")
     show_operator(args.target, tokens["ZONE_DEMO_BANK_TOKEN"])
+    show_verification(args.target, tokens["ZONE_DEMO_BANK_TOKEN"], Path("var/demo/enterprises.csv"))
     show_researcher(args.target, tokens["ZONE_DEMO_RESEARCHER_TOKEN"])
     show_refusals(args.target, tokens)
     show_admin(args.target, tokens["ZONE_DEMO_ADMIN_TOKEN"])

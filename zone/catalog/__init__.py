@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from zone.catalog.metadata import ColumnMeta, DatasetMeta, load_metadata
+from zone.catalog._verification import Claim
+from zone.catalog.metadata import ColumnMeta, DatasetMeta, ProviderShare, load_metadata
 from zone.catalog.product_models import (
-    Claim,
     Product,
     StatisticsProduct,
     TrainingProduct,
@@ -28,6 +28,7 @@ __all__ = [
     "DatasetInfo",
     "DatasetMeta",
     "Product",
+    "ProviderShare",
     "StatisticsProduct",
     "TrainingProduct",
     "VerificationProduct",

@@ -27,6 +27,7 @@ from zone.catalog._fields import (
     ProductId,
     as_tuple,
 )
+from zone.catalog._verification import Claim, ScoreModelSpec, VerificationLimits
 
 Measure = Literal["count", "sum", "mean", "histogram", "quantile"]
 Family = Literal["logistic_regression", "linear_regression", "mlp"]
@@ -126,27 +127,37 @@ class TrainingProduct(_ProductBase):
         return value
 
 
-class Claim(BaseModel):
-    """How a claimed value is compared with the dataset's value."""
-
-    model_config = STRICT_FROZEN
-
-    tolerance: Annotated[int, Field(ge=0)]
-
-
 class VerificationProduct(_ProductBase):
-    """Encrypted verification of claims about entities (and optional joint scoring)."""
+    """Encrypted verification of claims about entities (and optional joint scoring).
+
+    See ``zone.catalog._verification`` for claims (tolerance, unit), abuse limits and the
+    approved scoring model.
+    """
 
     kind: Literal["verification"]
     key: ColumnName
     claims: dict[ColumnName, Claim]
     score_features: ColumnList = ()
+    limits: VerificationLimits = VerificationLimits()
+    score_model: ScoreModelSpec | None = None
 
     @field_validator("claims")
     @classmethod
     def _some_claims(cls, value: dict[str, Claim]) -> dict[str, Claim]:
         if not value:
             raise ValueError("at least one claim column is required")
+        return value
+
+    @field_validator("score_model")
+    @classmethod
+    def _model_reads_score_features(
+        cls, value: ScoreModelSpec | None, info: ValidationInfo
+    ) -> ScoreModelSpec | None:
+        allowed = info.data.get("score_features")
+        if value is not None and allowed is not None:
+            outside = [name for name in value.zone_features if name not in allowed]
+            if outside:
+                raise ValueError(f"zone_features must be among score_features: {outside}")
         return value
 
 

@@ -12,8 +12,9 @@ Rules beyond the per-file schema (``product_models``):
 * Training features must be scalable from public facts: boolean, numeric with bounds, or with a
   public domain. A classification label (logistic regression) needs a two-value public domain
   or 0/1 bounds; a regression label (linear regression) needs numeric bounds.
-* Verification ``key`` is the dataset's entity key; claims are about other numeric columns;
-  score features are numeric or boolean.
+* Verification ``key`` is the dataset's entity key; claims are about other numeric columns with
+  public bounds whose codes (bounds / unit) fit the encrypted comparison; score features are
+  boolean, or numeric with public bounds (zone features are scaled by them).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zone.catalog._verification import MAX_CLAIM_CODE, Claim, verification_parameters
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
 from zone.catalog.product_models import (
     NUMERIC_MEASURES,
     PRODUCT_MODELS,
-    Claim,
     Product,
     StatisticsProduct,
     TrainingProduct,
@@ -197,18 +198,37 @@ def _verification_problems(
     if product.key != meta.entity_key:
         message = f"key must be the dataset's entity key {meta.entity_key!r}"
         problems.append(doc.problem(("key",), message))
-    for name in product.claims:
-        if name == product.key:
-            problems.append(doc.problem(("claims", name), "the key cannot be a claim"))
-        elif not meta.columns[name].is_numeric:
-            message = f"claim column {name!r} must be an integer or float column"
-            problems.append(doc.problem(("claims", name), message))
+    for name, claim in product.claims.items():
+        problems += _claim_problems(doc, product, name, claim, meta.columns[name])
     for i, name in enumerate(product.score_features):
         column = meta.columns[name]
         if name == product.key or not (column.is_numeric or column.type == "boolean"):
             message = f"score feature {name!r} must be a numeric or boolean column (not the key)"
             problems.append(doc.problem(("score_features", i), message))
+        elif column.is_numeric and column.bounds is None:
+            message = f"score feature {name!r} needs public bounds (zone features are scaled)"
+            problems.append(doc.problem(("score_features", i), message))
     return problems
+
+
+def _claim_problems(
+    doc: YamlDocument, product: VerificationProduct, name: str, claim: Claim, column: ColumnMeta
+) -> list[Problem]:
+    loc = ("claims", name)
+    if name == product.key:
+        return [doc.problem(loc, "the key cannot be a claim")]
+    if not column.is_numeric:
+        return [doc.problem(loc, f"claim column {name!r} must be an integer or float column")]
+    if column.bounds is None:
+        return [doc.problem(loc, f"claim column {name!r} needs public bounds")]
+    largest = max(abs(column.bounds[0]), abs(column.bounds[1])) / claim.unit
+    if largest > MAX_CLAIM_CODE:
+        message = (
+            f"claim column {name!r}: bounds / unit reach {largest:.0f}, above the "
+            f"{MAX_CLAIM_CODE} the encrypted comparison supports (choose a larger unit)"
+        )
+        return [doc.problem(loc, message)]
+    return []
 
 
 def columns_read(product: Product) -> frozenset[str]:
@@ -239,6 +259,7 @@ def product_parameters(product: Product) -> dict[str, object]:
         }
     return {
         "key": product.key,
-        "claims": {name: {"tolerance": float(c.tolerance)} for name, c in product.claims.items()},
-        "score_features": list(product.score_features),
+        **verification_parameters(
+            product.claims, product.score_features, product.limits, product.score_model
+        ),
     }

@@ -140,8 +140,8 @@ def test_parameters_are_plain_json_data(tmp_path: Path) -> None:
         "max_grad_norm": [0.1, 5.0],
     }
     assert product_parameters(products["capital-match"])["claims"] == {
-        "registered_capital": {"tolerance": 0.0},
-        "employees": {"tolerance": 2.0},
+        "registered_capital": {"tolerance": 0.0, "unit": 1.0},
+        "employees": {"tolerance": 2.0, "unit": 1.0},
     }
     stats = product_parameters(products["enterprise-stats"])
     assert stats["max_epsilon_per_query"] == 1.0 and stats["key_selection"] is False

@@ -1,0 +1,264 @@
+"""VerificationService end to end: real server, real TenSEAL keys on the caller's side."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from zonekit import REPO, client, make_zone_dir, running_zone, target
+
+from zone.client import (
+    FailedPreconditionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    ZoneClient,
+)
+from zone.client.he import HEKeys
+from zone.jobs.store import JobStore
+from zone.products.verification.limits import subjects_digest
+from zone.server.app import RunningZone
+
+PRODUCT = "capital-match"
+MODEL = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())["score_model"]
+BOUNDS = {"employees": (0, 5000), "insured_staff": (0, 5000), "tax_paid": (0, 50000),
+          "utility_arrears": (0, 500), "penalties": (0, 20), "founded_year": (1980, 2025),
+          "registered_capital": (0, 100000)}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
+    config = make_zone_dir(tmp_path_factory.mktemp("verification"))
+    with running_zone(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def rows(zone: RunningZone) -> list[dict[str, str]]:
+    path = Path(zone.runtime.config.datasets_db).parent / "enterprises.csv"
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def bfv(zone: RunningZone) -> HEKeys:
+    bank = client(zone, "bank")
+    keys = bank.he.new_keys("bfv-4096")
+    bank.register_key(keys, chunk_bytes=32 * 1024)  # several chunks
+    return keys
+
+
+@pytest.fixture(scope="module")
+def ckks(zone: RunningZone) -> HEKeys:
+    bank = client(zone, "bank")
+    keys = bank.he.new_keys("ckks-8192")
+    bank.register_key(keys)
+    return keys
+
+
+def state(zone: RunningZone, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(zone.runtime.config.state_db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def receipts(zone: RunningZone) -> list[dict[str, Any]]:
+    found = state(zone, "SELECT record FROM audit_log WHERE kind = 'release' ORDER BY seq")
+    return [r for (text,) in found if (r := json.loads(text)).get("product") == PRODUCT]
+
+
+def test_registered_key_is_public_and_described(zone: RunningZone, bfv: HEKeys) -> None:
+    info = client(zone, "bank").describe_key(bfv.key_id)
+    public = bfv.public_context()
+    assert info.sha256 == hashlib.sha256(public).hexdigest() and info.size_bytes == len(public)
+    assert info.param_set == "bfv-4096" and not info.revoked_at
+    for context in zone.runtime.verification.keys._cache.values():
+        assert not context.is_private() and not context.has_secret_key()
+
+
+def test_match_claims_edges_and_unknown_subjects(
+    zone: RunningZone, bfv: HEKeys, rows: list[dict[str, str]]
+) -> None:
+    picked = rows[:6]
+    subjects = [r["uscc"] for r in picked] + ["91000000000000000X"]
+    capital = [float(r["registered_capital"]) for r in picked] + [1.0]
+    capital[1] += 0.01  # one unit off: no match on an exact claim
+    employees = [int(r["employees"]) + d for r, d in zip(picked, [0, 0, 2, -2, 3, -3], strict=True)]
+    results = client(zone, "bank").match(
+        PRODUCT, bfv, subjects,
+        {"registered_capital": capital, "employees": [*employees, 1]},
+        purpose="loan application 1",
+    )  # fmt: skip
+    assert [r.status for r in results] == [
+        "MATCH", "NO_MATCH", "MATCH", "MATCH", "NO_MATCH", "NO_MATCH", "NOT_FOUND",
+    ]  # fmt: skip
+    assert results[1].claims == {"registered_capital": False, "employees": True}
+    assert results[4].claims == {"registered_capital": True, "employees": False}
+    receipt = receipts(zone)[-1]
+    assert receipt["epsilon_micro"] == 0 and receipt["delta_femto"] == 0
+    assert receipt["purpose"] == "loan application 1" and receipt["key_id"] == bfv.key_id
+    assert receipt["subjects"] == 7 and receipt["answered"] == 6
+    assert receipt["subjects_digest"] == subjects_digest("\n".join(subjects))
+    assert receipt["param_set"] == "bfv-4096" and receipt["claims"] == [
+        "registered_capital", "employees"
+    ]  # fmt: skip
+    logged = state(zone, "SELECT principal, purpose, subjects FROM verification_checks")[-1]
+    assert logged == ("bank-a", "loan application 1", "\n".join(subjects))
+
+
+def test_match_across_blocks(zone: RunningZone, bfv: HEKeys, rows: list[dict[str, str]]) -> None:
+    picked = rows[100:110]
+    subjects = [f"UNKNOWN{i:05d}" for i in range(4090)] + [r["uscc"] for r in picked]
+    claims = [1.0] * 4090 + [float(r["registered_capital"]) for r in picked]
+    results = client(zone, "bank").match(
+        PRODUCT, bfv, subjects, {"registered_capital": claims}, purpose="batch"
+    )
+    assert [r.status for r in results[4090:]] == ["MATCH"] * 10  # block 1 holds 4 of them
+    assert {r.status for r in results[:4090]} == {"NOT_FOUND"}
+
+
+def expected_logit(row: dict[str, str], loan: float, overdue: float) -> float:
+    weights = MODEL["weights"]
+    total = MODEL["intercept"] + weights["loan_amount"] * loan / 5000
+    total += weights["days_overdue"] * overdue / 365
+    for name in MODEL["zone_features"]:
+        low, high = BOUNDS[name]
+        total += weights[name] * (min(max(float(row[name]), low), high) - low) / (high - low)
+    return float(total)
+
+
+def test_score_batch_and_single(
+    zone: RunningZone, ckks: HEKeys, rows: list[dict[str, str]]
+) -> None:
+    picked = rows[200:205]
+    loans, overdue = [100.0, 2500.0, 5000.0, 9999.0, 0.0], [0.0, 30.0, 365.0, 10.0, 400.0]
+    bank = client(zone, "bank")
+    results = bank.score_batch(
+        PRODUCT, ckks, [r["uscc"] for r in picked] + ["UNKNOWN"],
+        {"loan_amount": [*loans, 1.0], "days_overdue": [*overdue, 1.0]},
+        purpose="scoring",
+    )  # fmt: skip
+    stddev = MODEL["noise_stddev"]
+    for row, loan, days, result in zip(picked, loans, overdue, results, strict=False):
+        expected = expected_logit(row, min(loan, 5000), min(days, 365))
+        assert result.status == "SCORED" and abs(result.logit - expected) < 6 * stddev + 1e-3
+        assert result.value == pytest.approx(1 / (1 + np.exp(-result.logit)))
+    assert results[-1].status == "NOT_FOUND" and results[-1].logit is None
+    one = bank.score(PRODUCT, ckks, picked[0]["uscc"], {"loan_amount": 100.0, "days_overdue": 0},
+                     purpose="single")  # fmt: skip
+    assert one == pytest.approx(1 / (1 + np.exp(-expected_logit(picked[0], 100, 0))), abs=0.01)
+    assert receipts(zone)[-1]["model"] == "product"
+
+
+def keep_model(zone: RunningZone, owner: str) -> tuple[str, dict[str, Any]]:
+    """A kept model as a training worker leaves it (the worker process itself is not run)."""
+    scaling = [{"column": c, "kind": "numeric", "bounds": list(BOUNDS[c])}
+               for c in ("founded_year", "employees", "tax_paid", "penalties")]  # fmt: skip
+    label = {"column": "default_flag", "kind": "binary", "classes": [0, 1]}
+    model = {
+        "family": "logistic_regression",
+        "features": [s["column"] for s in scaling],
+        "weights": [0.3, -1.2, -0.8, 2.0],
+        "intercept": -0.5,
+        "scaling": {"features": scaling, "label": label},
+    }
+    jobs = JobStore(zone.runtime.store, zone.runtime.audit)
+    job = jobs.create(principal=owner, product="enterprise-default-lr", dataset="enterprises",
+                      spec={"keep_in_zone": True}, release_id="")  # fmt: skip
+    model_id = jobs.save_model(owner=owner, product="enterprise-default-lr", job_id=job.job_id,
+                               model=model, metrics={})  # fmt: skip
+    return model_id, model
+
+
+def test_score_with_a_kept_model(
+    zone: RunningZone, ckks: HEKeys, rows: list[dict[str, str]]
+) -> None:
+    bank = client(zone, "bank")
+    model_id, kept = keep_model(zone, "bank-a")
+    picked = rows[300:303]
+    results = bank.score_batch(
+        PRODUCT, ckks, [r["uscc"] for r in picked], {}, purpose="kept model", model_id=model_id
+    )
+    for row, result in zip(picked, results, strict=True):
+        inputs = [
+            (min(max(float(row[s["column"]]), s["bounds"][0]), s["bounds"][1]) - s["bounds"][0])
+            / (s["bounds"][1] - s["bounds"][0])
+            for s in kept["scaling"]["features"]
+        ]
+        expected = kept["intercept"] + float(np.dot(kept["weights"], inputs))
+        assert abs(result.logit - expected) < 6 * MODEL["noise_stddev"] + 1e-3
+    assert receipts(zone)[-1]["model"] == model_id
+    other_id, _ = keep_model(zone, "city-research")
+    with pytest.raises(NotFoundError):  # another principal's model: as if unknown
+        bank.score_batch(PRODUCT, ckks, [picked[0]["uscc"]], {}, purpose="x", model_id=other_id)
+
+
+def test_revoked_key_and_ungranted_callers_are_refused(
+    zone: RunningZone, rows: list[dict[str, str]]
+) -> None:
+    bank = client(zone, "bank")
+    keys = bank.he.new_keys("bfv-4096")
+    bank.register_key(keys)
+    assert bank.revoke_key(keys.key_id).revoked_at
+    with pytest.raises(FailedPreconditionError):
+        bank.match(PRODUCT, keys, [rows[400]["uscc"]], {"employees": [1]}, purpose="x")
+    researcher = client(zone, "researcher")
+    keys.key_id = "whatever"
+    with pytest.raises(PermissionDeniedError):
+        researcher.match(PRODUCT, keys, [rows[400]["uscc"]], {"employees": [1]}, purpose="x")
+
+
+def test_matches_are_metered_billed_and_registered(
+    zone: RunningZone, rows: list[dict[str, str]]
+) -> None:
+    token = secrets.token_urlsafe(24)
+    policy = Path(zone.runtime.config.policies_dir) / "metered-bank.yaml"
+    policy.write_text(
+        "principals:\n"
+        "  - {id: metered-bank, role: operator, organisation: test,\n"
+        f"     token_sha256: {hashlib.sha256(token.encode()).hexdigest()}}}\n"
+        "grants:\n"
+        "  - principal: metered-bank\n"
+        f"    products: [{PRODUCT}]\n"
+        f"    quota: {{products: {{{PRODUCT}: {{calls: 2, window: day}}}}}}\n"
+        "    price: {per_call: 0.10, currency: CNY}\n"
+        "    purpose: testing metering\n"
+    )
+    admin = client(zone, "admin")
+    admin.reload_policies()
+    caller = ZoneClient(target(zone), token=token, timeout=10)
+    keys = caller.he.new_keys("bfv-4096")
+    caller.register_key(keys)
+    row = rows[200]
+    claim = {"registered_capital": [float(row["registered_capital"])]}
+    answers = [caller.match(PRODUCT, keys, [row["uscc"]], claim, purpose="p") for _ in range(2)]
+    assert all(a[0].status == "MATCH" for a in answers)
+    with pytest.raises(ResourceExhaustedError) as refused:
+        caller.match(PRODUCT, keys, [row["uscc"]], claim, purpose="p")
+    assert any("quota" in d for d in refused.value.details)
+    checks = state(
+        zone, "SELECT COUNT(*) FROM verification_checks WHERE principal = 'metered-bank'"
+    )
+    assert checks == [(2,)]  # the refused call wrote nothing
+    usage = [u for u in admin.get_usage(principal="metered-bank") if u.product == PRODUCT]
+    assert [(u.calls, u.amount_micro, u.currency) for u in usage] == [(2, 200_000, "CNY")]
+    release_id = answers[0].release_ids[0]
+    bundle = caller.get_receipt(release_id)
+    assert bundle.receipt["release_id"] == release_id and bundle.receipt["epsilon_micro"] == 0
+    with pytest.raises(NotFoundError):
+        client(zone, "bank").get_receipt(release_id)
+    kinds = state(zone, f"SELECT kind FROM releases WHERE release_id = '{release_id}'")
+    assert kinds == [("verification",)]
+    policy.unlink()
+    admin.reload_policies()

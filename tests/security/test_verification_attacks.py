@@ -1,0 +1,369 @@
+"""Attacks on VerificationService: hostile keys, other principals' keys, enumeration, model
+extraction, weight recovery from replies, and fuzzed contexts and ciphertexts."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import hekit
+import numpy as np
+import pytest
+import tenseal as ts
+import yaml
+from zonekit import REPO, TOKENS, add_principal, client, make_zone_dir, running_zone, target
+
+from zone._proto import verification_pb2, verification_pb2_grpc
+from zone.client import ResourceExhaustedError, ZoneClient
+from zone.client.he import HEKeys, new_keys
+from zone.products.verification.match import block_plaintexts
+from zone.products.verification.params import BFV_MATCH, CKKS_SCORE
+from zone.products.verification.score import combine
+from zone.products.verification.validate import load_vector
+from zone.server.app import RunningZone
+
+PRODUCT = "capital-match"
+WEIGHTS = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())["score_model"][
+    "weights"
+]
+Stub = verification_pb2_grpc.VerificationServiceStub
+
+
+@pytest.fixture(scope="module")
+def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone, str]]:
+    config = make_zone_dir(
+        tmp_path_factory.mktemp("he-attacks"),
+        extra_config="verification:\n  max_key_bytes: 1048576\n",
+    )
+    product = config.parent / "models" / "capital-match.yaml"
+    product.write_text(product.read_text().replace("score_queries_per_model: 200000",
+                                                   "score_queries_per_model: 8"))  # fmt: skip
+    other = add_principal(config, "bank-b", products=(PRODUCT,))
+    with running_zone(config) as running:
+        yield running, other
+
+
+@pytest.fixture(scope="module")
+def subjects(zone: tuple[RunningZone, str]) -> Iterator[str]:
+    path = Path(zone[0].runtime.config.datasets_db).parent / "enterprises.csv"
+    with path.open() as handle:
+        return iter([row["uscc"] for row in csv.DictReader(handle)])
+
+
+def stub(zone: RunningZone, token: str) -> tuple[Stub, Any]:
+    channel = grpc.insecure_channel(target(zone))
+    return Stub(channel), (("authorization", f"Bearer {token}"),)
+
+
+def code_of(call: Any, *args: Any, **kwargs: Any) -> grpc.StatusCode:
+    try:
+        call(*args, timeout=20, **kwargs)
+    except grpc.RpcError as exc:
+        return exc.code()  # type: ignore[no-any-return]
+    return grpc.StatusCode.OK
+
+
+def register(zone: RunningZone, blob: bytes, param_set: str = "bfv-4096") -> grpc.StatusCode:
+    service, metadata = stub(zone, TOKENS["bank"])
+    chunks = [verification_pb2.KeyChunk(param_set=param_set, data=blob[i : i + 256 * 1024])
+              for i in range(0, max(len(blob), 1), 256 * 1024)]  # fmt: skip
+    return code_of(service.RegisterKey, iter(chunks), metadata=metadata)
+
+
+def key_count(zone: RunningZone) -> int:
+    conn = sqlite3.connect(zone.runtime.config.state_db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM verification_keys").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def registered(zone: RunningZone, name: str) -> HEKeys:
+    keys = hekit.caller_keys(name)
+    if not keys.key_id or key_count(zone) == 0:
+        client(zone, "bank").register_key(keys)
+    return keys
+
+
+def bfv_context(**changes: Any) -> bytes:
+    args = {"poly_modulus_degree": 4096, "plain_modulus": BFV_MATCH.plain_modulus,
+            "coeff_mod_bit_sizes": [46, 46, 17], "n_threads": 1, **changes}  # fmt: skip
+    context = ts.context(ts.SCHEME_TYPE.BFV, **args)
+    return bytes(context.serialize(save_secret_key=False, save_relin_keys=False,
+                                   save_galois_keys=False))  # fmt: skip
+
+
+def test_hostile_contexts_are_refused_and_nothing_is_stored(zone: tuple[RunningZone, str]) -> None:
+    running, _ = zone
+    before = key_count(running)
+    keys = new_keys("bfv-4096")
+    secret = bytes(keys.context.serialize(save_secret_key=True, save_relin_keys=False,
+                                          save_galois_keys=False))  # fmt: skip
+    for blob, param_set in [
+        (secret, "bfv-4096"),
+        (bytes(keys.context.serialize(save_secret_key=False)), "bfv-4096"),  # relin keys
+        (bfv_context(plain_modulus=1032193), "bfv-4096"),
+        (bfv_context(poly_modulus_degree=8192, coeff_mod_bit_sizes=[]), "bfv-4096"),
+        (keys.public_context(), "ckks-8192"),
+        (keys.public_context(), "bfv-2048"),
+        (b"\x00" * (1048576 + 1), "bfv-4096"),  # over the configured cap
+    ]:
+        assert register(running, blob, param_set) == grpc.StatusCode.INVALID_ARGUMENT
+    assert key_count(running) == before
+
+
+def test_an_interrupted_upload_registers_nothing(zone: tuple[RunningZone, str]) -> None:
+    running, _ = zone
+    before = key_count(running)
+    public = new_keys("bfv-4096").public_context()
+
+    def halfway() -> Iterator[verification_pb2.KeyChunk]:
+        yield verification_pb2.KeyChunk(param_set="bfv-4096", data=public[:50_000])
+        raise RuntimeError("the caller stops")
+
+    service, metadata = stub(running, TOKENS["bank"])
+    assert code_of(service.RegisterKey, halfway(), metadata=metadata) != grpc.StatusCode.OK
+    assert key_count(running) == before
+
+
+def test_another_principals_key_reads_as_unknown(zone: tuple[RunningZone, str]) -> None:
+    running, other_token = zone
+    keys = registered(running, BFV_MATCH.name)
+    service, metadata = stub(running, other_token)
+    ref = verification_pb2.KeyRef(key_id=keys.key_id)
+    assert code_of(service.DescribeKey, ref, metadata=metadata) == grpc.StatusCode.NOT_FOUND
+    assert code_of(service.RevokeKey, ref, metadata=metadata) == grpc.StatusCode.NOT_FOUND
+    request = verification_pb2.MatchRequest(
+        product=PRODUCT, key_id=keys.key_id, purpose="p", subjects=["X"],
+        claims=[verification_pb2.Ciphertexts(name="employees", blocks=[hekit.bfv_blob([1])])],
+    )  # fmt: skip
+    assert code_of(service.Match, request, metadata=metadata) == grpc.StatusCode.NOT_FOUND
+    assert not client(running, "bank").describe_key(keys.key_id).revoked_at
+
+
+def test_a_key_of_the_other_scheme_is_refused(zone: tuple[RunningZone, str]) -> None:
+    running, _ = zone
+    ckks = registered(running, CKKS_SCORE.name)
+    service, metadata = stub(running, TOKENS["bank"])
+    request = verification_pb2.MatchRequest(
+        product=PRODUCT, key_id=ckks.key_id, purpose="p", subjects=["X"],
+        claims=[verification_pb2.Ciphertexts(name="employees", blocks=[hekit.bfv_blob([1])])],
+    )  # fmt: skip
+    assert code_of(service.Match, request, metadata=metadata) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def check_count(zone: RunningZone) -> int:
+    conn = sqlite3.connect(zone.runtime.config.state_db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM verification_checks").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_subject_cannot_be_checked_again_and_again(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, _ = zone
+    keys = registered(running, BFV_MATCH.name)
+    bank = client(running, "bank")
+    target_subject = next(subjects)
+    for guess in range(3):
+        bank.match(PRODUCT, keys, [target_subject], {"employees": [guess]}, purpose="enumerate")
+    before = check_count(running)
+    service, metadata = stub(running, TOKENS["bank"])
+    request = verification_pb2.MatchRequest(
+        product=PRODUCT, key_id=keys.key_id, purpose="enumerate", subjects=[target_subject],
+        claims=[verification_pb2.Ciphertexts(name="employees", blocks=[hekit.bfv_blob([3])])],
+    )  # fmt: skip
+    with pytest.raises(grpc.RpcError) as refused:
+        service.Match(request, metadata=metadata, timeout=20)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    trailers = dict(refused.value.trailing_metadata() or ())
+    assert "grpc-status-details-bin" in trailers  # a google.rpc.QuotaFailure
+    assert check_count(running) == before  # the refused call changed nothing
+
+
+def test_scoring_budget_per_model_is_enforced(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, other_token = zone
+    other = ZoneClient(target(running), token=other_token, timeout=20)
+    keys = new_keys("ckks-8192")
+    other.register_key(keys)
+    features = {"loan_amount": [1.0] * 4, "days_overdue": [1.0] * 4}
+    for _ in range(2):  # budget 8 subjects (the test zone's product file)
+        other.score_batch(PRODUCT, keys, [next(subjects) for _ in range(4)], features, purpose="x")
+    one = {"loan_amount": [1.0], "days_overdue": [1.0]}
+    with pytest.raises(ResourceExhaustedError):
+        other.score_batch(PRODUCT, keys, [next(subjects)], one, purpose="x")
+
+
+def _attack(reply_blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Read the zone's plaintexts off a reply to inputs with c0 = 0 and c1 = j * q_last."""
+    keys = hekit.caller_keys(CKKS_SCORE.name)
+    vector = ts.ckks_vector_from(keys.context, reply_blob)
+    weights = hekit.decode_ckks_polynomial(vector, 1, CKKS_SCORE.scale)
+    zone_part = hekit.decode_ckks_polynomial(vector, 0, CKKS_SCORE.scale)
+    return weights, zone_part
+
+
+def crafted_features() -> list[bytes]:
+    q_last = CKKS_SCORE.coeff_modulus[-2]  # the data prime the multiplication rescales away
+    return [hekit.crafted_input(CKKS_SCORE, q_last), hekit.crafted_input(CKKS_SCORE, 2 * q_last)]
+
+
+def test_naive_reply_gives_the_weights_and_the_records_away() -> None:
+    context = hekit.zone_context(CKKS_SCORE.name)
+    vectors = [load_vector(context, CKKS_SCORE, b, "f") for b in crafted_features()]
+    live = np.arange(CKKS_SCORE.slot_count) < 3
+    weights = [WEIGHTS["loan_amount"], WEIGHTS["days_overdue"]]
+    zone_part = np.linspace(-2.0, 2.0, CKKS_SCORE.slot_count)
+    naive = combine(vectors, weights, live).add(np.where(live, zone_part, 0.0).tolist())
+    recovered, records = _attack(bytes(naive.serialize()))
+    truth = weights[0] + 2 * weights[1]
+    assert np.abs(recovered[:3] - truth).max() < 1e-6  # every weight combination, exactly
+    assert np.abs(records[:3] - zone_part[:3]).max() < 1e-6  # and the zone's own part
+
+
+def test_rerandomized_flooded_reply_resists_the_same_attack(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, _ = zone
+    keys = registered(running, CKKS_SCORE.name)
+    service, metadata = stub(running, TOKENS["bank"])
+    blobs = crafted_features()
+    request = verification_pb2.ScoreRequest(
+        product=PRODUCT, key_id=keys.key_id, purpose="attack",
+        subjects=[next(subjects) for _ in range(3)],
+        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=[blobs[0]]),
+                  verification_pb2.Ciphertexts(name="days_overdue", blocks=[blobs[1]])],
+    )  # fmt: skip
+    reply = service.Score(request, metadata=metadata, timeout=20)  # structurally valid: accepted
+    recovered, records = _attack(reply.logits[0])
+    truth = WEIGHTS["loan_amount"] + 2 * WEIGHTS["days_overdue"]
+    assert np.all(np.abs(recovered[:3] - truth) > 1e3)
+    assert np.all(np.abs(records[:3]) > 1e3)  # logits are within a few units: nothing left
+
+
+def test_naive_bfv_reply_gives_the_records_away() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    crafted = load_vector(context, BFV_MATCH, hekit.crafted_input(BFV_MATCH, 1), "claim")
+    records = np.arange(BFV_MATCH.slot_count, dtype=np.int64) * 7 + 12345
+    ((shift, mask, _),) = block_plaintexts(records, np.ones_like(records, bool), 0, BFV_MATCH)
+    naive = ts.BFVVector._wrap(crafted.data.add_plain(shift).mul_plain(mask))
+    masks, shifts = hekit.bfv_masks_and_shifts(naive)
+    assert np.array_equal(masks, np.array(mask, dtype=np.int64))
+    assert np.array_equal((-shifts) % BFV_MATCH.plain_modulus, records)  # every record
+
+
+def test_rerandomized_bfv_reply_resists_the_same_attack(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, _ = zone
+    keys = registered(running, BFV_MATCH.name)
+    names = [next(subjects) for _ in range(3)]
+    records = running.runtime.verification._records.get(
+        running.runtime.products[PRODUCT],  # type: ignore[arg-type]
+        running.runtime.catalog.get("enterprises").version,
+        running.runtime.catalog.cursor,
+    )
+    truth = np.rint(records.values("registered_capital", records.lookup(names)) * 100)
+    service, metadata = stub(running, TOKENS["bank"])
+    request = verification_pb2.MatchRequest(
+        product=PRODUCT, key_id=keys.key_id, purpose="attack", subjects=names,
+        claims=[verification_pb2.Ciphertexts(
+            name="registered_capital", blocks=[hekit.crafted_input(BFV_MATCH, 1)])],
+    )  # fmt: skip
+    reply = service.Match(request, metadata=metadata, timeout=20)  # structurally valid: accepted
+    vector = ts.bfv_vector_from(hekit.caller_keys(BFV_MATCH.name).context,
+                                reply.claims[0].ciphertexts[0])  # fmt: skip
+    _, shifts = hekit.bfv_masks_and_shifts(vector)
+    recovered = (-shifts[:3]) % BFV_MATCH.plain_modulus
+    assert not np.any(recovered == truth.astype(np.int64) % BFV_MATCH.plain_modulus)
+
+
+def test_server_code_never_decrypts_or_holds_a_secret_key() -> None:
+    forbidden = re.compile(
+        r"\.decrypt\(|\.secret_key\(|\.decryptor\(|save_secret_key=True|Decryptor\("
+    )
+    for path in (REPO / "zone").rglob("*.py"):
+        if path.parts[-2] in ("client", "_proto"):
+            continue
+        assert not forbidden.search(path.read_text()), path
+
+
+# --- fuzzing ----------------------------------------------------------------------------------
+
+
+def mutations(base: bytes, rng: random.Random, count: int, header: int) -> list[bytes]:
+    """Random blobs, truncations, trailing junk and bit flips in the first ``header`` bytes."""
+    out = []
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            out.append(rng.randbytes(rng.randrange(0, 4096)))
+        elif kind == 1:
+            out.append(base[: rng.randrange(0, len(base))])
+        elif kind == 2:
+            out.append(base + rng.randbytes(rng.randrange(1, 64)))
+        else:
+            data = bytearray(base)
+            data[rng.randrange(header)] ^= 1 << rng.randrange(8)
+            out.append(bytes(data))
+    return out
+
+
+def test_fuzzed_contexts_and_ciphertexts_are_invalid_arguments(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, _ = zone
+    rng = random.Random(20261127)
+    keys = registered(running, BFV_MATCH.name)
+    before = key_count(running)
+    bfv_public = new_keys("bfv-4096").public_context()
+    ckks_public = new_keys("ckks-8192").public_context()
+    contexts = [(b, "bfv-4096") for b in mutations(bfv_public, rng, 80, 18)]
+    contexts += [(b, "ckks-8192") for b in mutations(ckks_public, rng, 60, 18)]
+    contexts += [(bfv_public + b"\x4a\x00", "bfv-4096"), (bfv_public + bfv_public, "bfv-4096")]
+    for blob, param_set in contexts:
+        assert register(running, blob, param_set) == grpc.StatusCode.INVALID_ARGUMENT, blob[:40]
+    assert key_count(running) == before
+    service, metadata = stub(running, TOKENS["bank"])
+    valid = hekit.bfv_blob([7])
+    ciphertexts = mutations(valid, rng, 170, 28)  # proto envelope, SEAL and zstd headers
+    for blob in ciphertexts:
+        request = verification_pb2.MatchRequest(
+            product=PRODUCT, key_id=keys.key_id, purpose="fuzz", subjects=["FUZZ-UNKNOWN"],
+            claims=[verification_pb2.Ciphertexts(name="employees", blocks=[blob])],
+        )  # fmt: skip
+        code = code_of(service.Match, request, metadata=metadata)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, blob[:40]
+    assert len(contexts) + len(ciphertexts) >= 300
+    # Flips deep in the coefficients may be undetectable (like a ciphertext under another key):
+    # they are refused or answered with noise, never a crash.
+    for _ in range(20):
+        data = bytearray(valid)
+        data[rng.randrange(100, len(data))] ^= 1 << rng.randrange(8)
+        request = verification_pb2.MatchRequest(
+            product=PRODUCT, key_id=keys.key_id, purpose="fuzz", subjects=["FUZZ-UNKNOWN"],
+            claims=[verification_pb2.Ciphertexts(name="employees", blocks=[bytes(data)])],
+        )  # fmt: skip
+        code = code_of(service.Match, request, metadata=metadata)
+        assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
+    # The server still serves, and still answers correctly.
+    subject = next(subjects)
+    row = running.runtime.verification._records.get(
+        running.runtime.products[PRODUCT],  # type: ignore[arg-type]
+        running.runtime.catalog.get("enterprises").version,
+        running.runtime.catalog.cursor,
+    )
+    employees = int(row.values("employees", row.lookup([subject]))[0])
+    result = client(running, "bank").match(PRODUCT, keys, [subject], {"employees": [employees]},
+                                           purpose="after fuzzing")  # fmt: skip
+    assert result[0].status == "MATCH"

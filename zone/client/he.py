@@ -1,0 +1,151 @@
+"""Homomorphic-encryption helpers of the SDK: keys, encoding, encryption and interpretation.
+
+Everything secret stays here, on the caller's side: :class:`HEKeys` holds the TenSEAL context
+with the secret key; the zone only ever receives the public context (``public_context()``),
+claimed values and features encrypted under it, and returns ciphertexts this module decrypts.
+
+Encoding (what the zone's products expect, from the product's public parameters):
+
+* Match: a claimed value becomes the integer code ``value / unit``; a value that is not a whole
+  number of units, or whose code exceeds ``max_claim_code``, is refused here
+  (:class:`ClaimOutOfRange`) rather than rounded (rounding could turn a wrong claim into a match).
+* Score: a caller feature is clipped to its public bounds and scaled to [0, 1].
+
+Subjects go in blocks of ``slot_count``; every vector is padded with zeros to a full block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tenseal as ts
+
+from zone._proto import verification_pb2
+from zone.products.verification.params import PARAM_SETS, ParamSet
+
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+
+
+class ClaimOutOfRange(ValueError):
+    """A claimed value cannot be encoded exactly (not whole units, or too large)."""
+
+
+@dataclass
+class HEKeys:
+    """A caller's TenSEAL keys for one parameter set; ``key_id`` once registered."""
+
+    params: ParamSet
+    context: Any = field(repr=False)
+    key_id: str = ""
+
+    def public_context(self) -> bytes:
+        """The public context to register: no secret, relinearization or Galois keys."""
+        return bytes(
+            self.context.serialize(
+                save_public_key=True,
+                save_secret_key=False,
+                save_galois_keys=False,
+                save_relin_keys=False,
+            )
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the keys, secret key included, to a file only the owner can read."""
+        data = self.context.serialize(save_secret_key=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(f"{self.params.name}\n{self.key_id}\n".encode() + data)
+
+    @classmethod
+    def load(cls, path: Path) -> HEKeys:
+        """Read keys written by :meth:`save`."""
+        name, key_id, data = path.read_bytes().split(b"\n", 2)
+        return cls(PARAM_SETS[name.decode()], ts.context_from(data), key_id.decode())
+
+
+class HE:
+    """``client.he``: makes keys with allowlisted parameters."""
+
+    def new_keys(self, param_set: str = "bfv-4096") -> HEKeys:
+        """Fresh keys: ``bfv-4096`` for Match, ``ckks-8192`` for Score.
+
+        Raises:
+            KeyError: not an allowlisted parameter set.
+        """
+        return new_keys(param_set)
+
+
+def new_keys(param_set: str) -> HEKeys:
+    """Fresh TenSEAL keys for an allowlisted parameter set (see ``HE.new_keys``)."""
+    params = PARAM_SETS[param_set]
+    bits = list(params.coeff_mod_bit_sizes)
+    if params.scheme == "bfv":
+        context = ts.context(
+            ts.SCHEME_TYPE.BFV, params.poly_modulus_degree, params.plain_modulus, bits
+        )
+    else:
+        context = ts.context(ts.SCHEME_TYPE.CKKS, params.poly_modulus_degree, None, bits)
+        context.global_scale = params.scale
+    return HEKeys(params, context)
+
+
+def upload(keys: HEKeys, chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> list[verification_pb2.KeyChunk]:
+    """The RegisterKey stream: the public context in chunks, the first naming the set."""
+    data = keys.public_context()
+    return [
+        verification_pb2.KeyChunk(
+            param_set=keys.params.name if i == 0 else "", data=data[i : i + chunk_bytes]
+        )
+        for i in range(0, len(data), chunk_bytes)
+    ]
+
+
+def claim_codes(values: Sequence[float], unit: float, max_code: int) -> list[int]:
+    """Codes of claimed values.
+
+    Raises:
+        ClaimOutOfRange: a value is not finite, not a whole number of units, or too large.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.asarray(values, dtype=np.float64) / unit
+        codes = np.rint(scaled)
+        whole = np.isfinite(scaled) & (
+            np.abs(scaled - codes) <= 1e-6 * np.maximum(1.0, np.abs(scaled))
+        )
+        bad = ~(whole & (np.abs(codes) <= max_code))
+    if bad.any():
+        value = values[int(np.argmax(bad))]
+        raise ClaimOutOfRange(
+            f"claimed value {value!r} is not a whole number of units of {unit:g} "
+            f"within +-{max_code} units"
+        )
+    out: list[int] = codes.astype(np.int64).tolist()
+    return out
+
+
+def scaled_features(values: Sequence[float], bounds: Sequence[float]) -> list[float]:
+    """Features clipped to their public bounds and scaled to [0, 1]."""
+    low, high = float(bounds[0]), float(bounds[1])
+    clipped = np.clip(np.asarray(values, dtype=np.float64), low, high)
+    return [float(v) for v in ((clipped - low) / (high - low)).tolist()]
+
+
+def encrypt_blocks(keys: HEKeys, values: Sequence[float]) -> list[bytes]:
+    """One serialized ciphertext per block of ``slot_count`` values, zero-padded."""
+    slots = keys.params.slot_count
+    bfv = keys.params.scheme == "bfv"
+    out = []
+    for start in range(0, len(values), slots):
+        block = np.zeros(slots, dtype=np.int64 if bfv else np.float64)
+        part = np.asarray(values[start : start + slots])
+        block[: len(part)] = part
+        # TenSEAL's C++ constructors: the Python wrappers copy the values through numpy again.
+        native = ts._ts_cpp.BFVVector if bfv else ts._ts_cpp.CKKSVector
+        vector = native(keys.context.data, block.tolist())
+        out.append(bytes(vector.serialize()))
+    return out

@@ -1,0 +1,176 @@
+"""Building Match and Score requests from plain values (the SDK side of VerificationService).
+
+A long subject list is split into calls of at most the product's ``max_subjects_per_call``, and
+of few enough blocks that requests and replies stay under the 4 MiB message limit. Every value
+is encoded (and checked) before the first call is sent, so an unencodable claim sends nothing;
+each call's values are encrypted when that call is built, so that the SDK can encrypt the next
+call while the zone answers the current one (:func:`pipelined`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from zone._proto import verification_pb2
+from zone.client.he import HEKeys, claim_codes, encrypt_blocks, scaled_features
+
+REQUEST_BUDGET_BYTES = 3_500_000
+"""What one request or reply may carry in ciphertexts (the message limit is 4 MiB)."""
+
+
+def _per_call(parameters: Mapping[str, Any]) -> int:
+    limits = parameters.get("limits") or {}
+    return int(limits.get("max_subjects_per_call", 4096))
+
+
+def _parts(subjects: Sequence[str], size: int) -> list[tuple[int, list[str]]]:
+    return [
+        (start, list(subjects[start : start + size])) for start in range(0, len(subjects), size)
+    ]
+
+
+def _check_keys(keys: HEKeys, scheme: str) -> None:
+    if not keys.key_id:
+        raise ValueError("register the keys first (client.register_key(keys))")
+    if keys.params.scheme != scheme:
+        raise ValueError(f"this call needs {scheme} keys, not {keys.params.name}")
+
+
+def match_requests(
+    product: str,
+    keys: HEKeys,
+    subjects: Sequence[str],
+    claims: Mapping[str, Sequence[float]],
+    purpose: str,
+    parameters: Mapping[str, Any],
+) -> Iterator[tuple[list[str], verification_pb2.MatchRequest]]:
+    """Encrypted Match requests, each with the subjects it names (encrypted as iterated).
+
+    Raises:
+        ValueError: unregistered or wrong keys, unknown claim column, lengths that differ.
+        ClaimOutOfRange: a claimed value cannot be encoded exactly.
+    """
+    _check_keys(keys, "bfv")
+    declared = parameters.get("claims") or {}
+    max_code = int(parameters["max_claim_code"])
+    codes = {}
+    for name, values in claims.items():
+        if name not in declared:
+            raise ValueError(f"{name!r} is not a claim of {product}")
+        if len(values) != len(subjects):
+            raise ValueError(f"claim {name!r}: one value per subject is needed")
+        codes[name] = claim_codes(values, float(declared[name]["unit"]), max_code)
+    candidates = sum(2 * int(declared[name]["tolerance"]) + 1 for name in codes)
+    blocks = max(1, REQUEST_BUDGET_BYTES // (candidates * keys.params.max_ciphertext_bytes))
+    size = min(_per_call(parameters), blocks * keys.params.slot_count)
+
+    def build() -> Iterator[tuple[list[str], verification_pb2.MatchRequest]]:
+        for start, part in _parts(subjects, size):
+            groups = [
+                verification_pb2.Ciphertexts(
+                    name=name, blocks=encrypt_blocks(keys, values[start : start + len(part)])
+                )
+                for name, values in codes.items()
+            ]
+            request = verification_pb2.MatchRequest(
+                product=product, key_id=keys.key_id, purpose=purpose, subjects=part, claims=groups
+            )
+            yield part, request
+
+    return build()
+
+
+def score_requests(
+    product: str,
+    keys: HEKeys,
+    subjects: Sequence[str],
+    features: Mapping[str, Sequence[float]],
+    purpose: str,
+    parameters: Mapping[str, Any],
+    model_id: str = "",
+) -> Iterator[tuple[list[str], verification_pb2.ScoreRequest]]:
+    """Encrypted Score requests (feature-major), each with its subjects (encrypted as iterated).
+
+    With ``model_id`` (a kept model) no features are sent.
+
+    Raises:
+        ValueError: unregistered or wrong keys, features not those of the product's model.
+    """
+    _check_keys(keys, "ckks")
+    model = parameters.get("score_model") or {}
+    expected = [] if model_id else list(model.get("caller_features") or [])
+    if sorted(features) != sorted(f["name"] for f in expected):
+        raise ValueError(
+            f"send exactly the model's caller features: {[f['name'] for f in expected]}"
+        )
+    scaled = {}
+    for feature in expected:
+        values = features[feature["name"]]
+        if len(values) != len(subjects):
+            raise ValueError(f"feature {feature['name']!r}: one value per subject is needed")
+        scaled[feature["name"]] = scaled_features(values, feature["bounds"])
+    slots = keys.params.slot_count
+    blocks = max(
+        1, REQUEST_BUDGET_BYTES // (max(1, len(expected)) * keys.params.max_ciphertext_bytes)
+    )
+    size = min(_per_call(parameters), blocks * slots)
+
+    def build() -> Iterator[tuple[list[str], verification_pb2.ScoreRequest]]:
+        for start, part in _parts(subjects, size):
+            groups = [
+                verification_pb2.Ciphertexts(
+                    name=f["name"],
+                    blocks=encrypt_blocks(keys, scaled[f["name"]][start : start + len(part)]),
+                )
+                for f in expected
+            ]
+            request = verification_pb2.ScoreRequest(
+                product=product,
+                key_id=keys.key_id,
+                purpose=purpose,
+                model_id=model_id,
+                subjects=part,
+                features=groups,
+            )
+            yield part, request
+
+    return build()
+
+
+Request = TypeVar("Request")
+Reply = TypeVar("Reply")
+Result = TypeVar("Result")
+
+
+def pipelined(
+    requests: Iterable[tuple[list[str], Request]],
+    send: Callable[[Request], Callable[[], Reply]],
+    decode: Callable[[list[str], Reply], Result],
+    window: int = 2,
+) -> list[Result]:
+    """Run calls with up to ``window`` in flight: build and decode while the zone computes.
+
+    ``send`` starts a call and returns a function that waits for its reply. Results come back
+    in request order. The first failure is raised once the calls already in flight have ended:
+    those were answered (and counted) by the zone, but their answers are dropped.
+    """
+    pending: deque[tuple[list[str], Callable[[], Reply]]] = deque()
+    results: list[Result] = []
+    try:
+        for part, request in requests:
+            pending.append((part, send(request)))
+            if len(pending) >= window:
+                part_done, wait = pending.popleft()
+                results.append(decode(part_done, wait()))
+        while pending:
+            part_done, wait = pending.popleft()
+            results.append(decode(part_done, wait()))
+    finally:
+        for _, wait in pending:
+            try:
+                wait()
+            except Exception:  # noqa: BLE001 - the first failure is already propagating
+                pass
+    return results

@@ -1,0 +1,112 @@
+"""The encrypted match circuit (BFV, plaintext operations only, no depth).
+
+For one claim column and one block of ``slot_count`` subjects the caller sends ``Enc(c)`` (its
+claimed codes in slots). With ``v`` the zone's codes and tolerance ``t``, the zone returns
+``2t + 1`` ciphertexts; in each slot ``s`` the ``k``-th holds::
+
+    r[k, s] * (c[s] - v[s] + o[k, s])  +  Enc(0)            (live slots)
+    Enc(m[k, s])                                              (masked slots)
+
+where ``o[., s]`` is a fresh random permutation of the offsets ``-t .. t`` (so the position of a
+zero tells nothing), ``r`` and ``m`` are fresh uniform non-zero values modulo the plain modulus
+``p`` (prime), and the encryption is a fresh public-key encryption under the caller's key. Since
+``|c - v + o| <= 2 * MAX_CLAIM_CODE + MAX_TOLERANCE < p`` for comparable codes, a slot decrypts
+to 0 for exactly one ``k`` when ``|c - v| <= t``, and otherwise every ``k`` decrypts to a value
+uniform on ``1 .. p-1``: the caller learns match or no match, nothing about ``v``.
+
+Masked slots: subjects not in the dataset (reported as such in clear), subjects whose value is
+NULL or not comparable (so they read as *no match*), and unused slots beyond the last subject.
+
+What rerandomization does and does not give: the fresh encryption makes the reply's
+ciphertext a fresh-looking encryption (it hides ``r`` and ``v`` from anyone reading the
+ciphertext's polynomials, which a naive reply reveals to a caller that crafts its input), but
+the reply's decryption *noise* still depends on ``r`` times the caller's input noise. A caller
+that crafts inputs with chosen noise and holds the secret key may learn about ``r`` from it.
+This is not circuit privacy in the formal sense (that needs noise flooding with a larger
+modulus); see docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import tenseal as ts
+
+from zone.catalog._verification import MAX_CLAIM_CODE
+from zone.products.verification.params import ParamSet
+from zone.products.verification.randomness import slot_permutations, uniform_nonzero
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+_WHOLE = 1e-6  # tolerance for float rounding when dividing a value by its unit
+
+
+def claim_codes(values: F64, unit: float) -> tuple[I64, Flags]:
+    """Codes ``value / unit`` and whether each is comparable.
+
+    Comparable: finite, a whole number of units (up to float rounding), ``|code| <=
+    MAX_CLAIM_CODE``. A value that is not comparable never matches.
+    """
+    with np.errstate(invalid="ignore"):
+        scaled = values / unit
+        codes = np.rint(scaled)
+        ok = np.isfinite(scaled) & (
+            np.abs(scaled - codes) <= _WHOLE * np.maximum(1.0, np.abs(scaled))
+        )
+        ok &= np.abs(codes) <= MAX_CLAIM_CODE
+    return np.where(ok, codes, 0).astype(np.int64), ok
+
+
+def block_plaintexts(
+    codes: I64, live: Flags, tolerance: int, params: ParamSet
+) -> list[tuple[list[int], list[int], list[int]]]:
+    """The plaintext vectors of one block: per candidate ``(offset - v, r, m)`` modulo ``p``.
+
+    Args:
+        codes: The zone's codes for the block's slots (``slot_count`` entries).
+        live: Slots the caller may read.
+        tolerance: The claim's tolerance ``t``.
+        params: The BFV parameter set.
+
+    Returns:
+        ``2t + 1`` triples of Python int lists (what TenSEAL takes), each of ``slot_count``.
+    """
+    p = params.plain_modulus
+    slots = params.slot_count
+    offsets = slot_permutations(slots, 2 * tolerance + 1) - tolerance
+    out = []
+    for k in range(2 * tolerance + 1):
+        shift = np.where(live, np.mod(offsets[:, k] - codes, p), 0).astype(np.uint64)
+        mask = np.where(live, uniform_nonzero(p, slots), np.uint64(0))
+        fill = np.where(live, np.uint64(0), uniform_nonzero(p, slots))
+        out.append((shift.tolist(), mask.tolist(), fill.tolist()))
+    return out
+
+
+def match_block(
+    context: Any, claimed: Any, codes: I64, live: Flags, tolerance: int, params: ParamSet
+) -> list[Any]:
+    """The ``2t + 1`` reply vectors for one block (see the module docstring).
+
+    Args:
+        context: The caller's public context.
+        claimed: The caller's ``BFVVector`` of claimed codes (validated).
+        codes: The zone's codes per slot.
+        live: Slots the caller may read.
+        tolerance: The claim's tolerance.
+        params: The BFV parameter set.
+
+    Returns:
+        ``BFVVector`` replies, rerandomized with fresh encryptions under the caller's key.
+    """
+    replies = []
+    native = claimed.data  # TenSEAL's C++ vector: its Python wrapper re-copies every operand
+    for shift, mask, fill in block_plaintexts(codes, live, tolerance, params):
+        masked = native.add_plain(shift).mul_plain(mask)
+        masked.add_(ts._ts_cpp.BFVVector(context.data, fill))
+        replies.append(ts.BFVVector._wrap(masked))
+    return replies

@@ -1,0 +1,101 @@
+"""The encrypted joint-scoring circuit (CKKS, feature-major, plaintext operations only).
+
+For one block of up to ``slot_count`` subjects the caller sends one ciphertext per caller
+feature ``j`` holding ``x[j, s]`` (its scaled feature for subject ``s`` in slot ``s``). The zone
+computes, per slot::
+
+    logit[s] = sum_j x[j, s] * w[j] * live[s]        (plaintext multiply, rescaled)
+             + Enc(z[s] + e[s])          for live slots
+             + Enc(u[s])                 for every other slot
+
+with ``z[s] = intercept + sum_i v[i] * zone_feature[i, s]`` (the zone's own part, from public
+scaling), ``e[s] ~ N(0, noise_stddev^2)`` fresh flooding noise and ``u[s]`` uniform on
+(-2^30, 2^30]. No rotation and no relinearization keys are needed.
+
+What the fresh encryption protects: it rerandomizes the reply, so a caller that crafts its
+input ciphertexts (e.g. a ``c1`` polynomial of its choosing) can no longer read the zone's
+plaintext weights and ``z`` off the reply's polynomials: a naive reply ``(c0 * W + Z, c1 * W)``
+gives them away (a test runs that attack both ways).
+
+What the flooding noise protects, and what it does not: ``e`` hides the low-order bits of each
+logit, where CKKS's own approximation errors (which depend on the zone's plaintexts) sit; its
+standard deviation is public (product parameter ``noise_stddev``). It is not a formal
+circuit-privacy or differential-privacy guarantee: CKKS errors grow with the caller's inputs,
+and the caller can choose inputs far outside [0, 1]. The caller legitimately learns
+``w . x + z + e`` per subject; enough well-chosen queries reveal ``w`` (and ``z``), which is why
+scoring counts against a per-model query budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import tenseal as ts
+
+from zone.products.verification.randomness import gaussian, uniform_symmetric
+
+F64 = npt.NDArray[np.float64]
+Flags = npt.NDArray[np.bool_]
+
+FILL_BOUND = 2.0**30
+"""Masked slots are filled with values uniform on (-FILL_BOUND, FILL_BOUND]."""
+
+
+def combine(vectors: Sequence[Any], weights: Sequence[float], live: Flags) -> Any | None:
+    """``sum_j vectors[j] * (weights[j] * live)``: the caller's part, unprotected (None if none).
+
+    Never returned to a caller as is: :func:`protect` must be applied.
+    """
+    total = None
+    for vector, weight in zip(vectors, weights, strict=True):
+        # TenSEAL's C++ vector: its Python wrapper re-copies every operand.
+        term = vector.data.mul_plain(np.where(live, weight, 0.0).tolist())
+        if total is None:
+            total = term
+        else:
+            total.add_(term)
+    return None if total is None else ts.CKKSVector._wrap(total)
+
+
+def protection_values(zone_part: F64, live: Flags, noise_stddev: float) -> F64:
+    """What the fresh encryption carries: ``z + e`` in live slots, uniform fill elsewhere."""
+    slots = len(live)
+    noisy = zone_part + gaussian(noise_stddev, slots)
+    return np.where(live, noisy, uniform_symmetric(FILL_BOUND, slots))
+
+
+def protect(
+    context: Any, partial: Any | None, zone_part: F64, live: Flags, noise_stddev: float
+) -> Any:
+    """Add the zone's part, the flooding noise and the masks in one fresh encryption.
+
+    Args:
+        context: The caller's public context.
+        partial: :func:`combine`'s result, or None when the model has no caller features.
+        zone_part: ``z`` per slot (ignored where not live).
+        live: Slots the caller may read.
+        noise_stddev: Standard deviation of the flooding noise.
+
+    Returns:
+        The reply ``CKKSVector``.
+    """
+    values = protection_values(zone_part, live, noise_stddev).tolist()
+    fresh = ts._ts_cpp.CKKSVector(context.data, values, context.global_scale)
+    if partial is None:
+        return ts.CKKSVector._wrap(fresh)
+    return ts.CKKSVector._wrap(partial.data.add(fresh))
+
+
+def score_block(
+    context: Any,
+    vectors: Sequence[Any],
+    weights: Sequence[float],
+    zone_part: F64,
+    live: Flags,
+    noise_stddev: float,
+) -> Any:
+    """The protected reply for one block: :func:`combine` then :func:`protect`."""
+    return protect(context, combine(vectors, weights, live), zone_part, live, noise_stddev)
