@@ -23,6 +23,7 @@ class ErrorCode(enum.Enum):
     RESOURCE_EXHAUSTED = "resource_exhausted"
     FAILED_PRECONDITION = "failed_precondition"
     UNAVAILABLE = "unavailable"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
     INTERNAL = "internal"
 
 
@@ -97,9 +98,22 @@ class FailedPrecondition(ZoneError):
 
 
 class Unavailable(ZoneError):
-    """A dependency is temporarily unavailable; retrying later may succeed."""
+    """The zone or a dependency is temporarily unavailable; retrying later may succeed.
+
+    ``retry_after_seconds`` is sent to the caller as a google.rpc.RetryInfo detail.
+    """
 
     code = ErrorCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, reason: str = "", retry_after_seconds: float = 1.0) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DeadlineExceeded(ZoneError):
+    """The caller's deadline passed before the work started; nothing was done."""
+
+    code = ErrorCode.DEADLINE_EXCEEDED
 
 
 class ValidationFailed(InvalidArgument):

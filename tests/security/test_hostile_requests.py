@@ -1,9 +1,11 @@
-"""Hostile bytes, oversized messages and internal failures: clear statuses, nothing leaked."""
+"""Oversized messages, hostile names and internal failures: clear statuses, nothing leaked.
+
+Random and mutated bytes for every method: tests/security/test_hostile_inputs.py.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 
 import grpc
 import pytest
@@ -12,10 +14,8 @@ from zonekit import TOKENS, client, target
 from zone._proto import catalog_pb2
 from zone.client import InternalError, NotFoundError
 from zone.server.app import RunningZone
-from zone.server.methods import METHOD_TABLE
 
 AUTH = (("authorization", f"Bearer {TOKENS['admin']}"),)
-GUARDED = sorted(m for m, rule in METHOD_TABLE.items() if not rule.public)
 
 
 def raw_unary(zone: RunningZone, method: str, payload: bytes) -> grpc.StatusCode:
@@ -26,25 +26,6 @@ def raw_unary(zone: RunningZone, method: str, payload: bytes) -> grpc.StatusCode
         except grpc.RpcError as err:
             return err.code()
     return grpc.StatusCode.OK
-
-
-@pytest.mark.parametrize("method", GUARDED)
-def test_random_bytes_never_cause_internal(shared_zone: RunningZone, method: str) -> None:
-    rng = random.Random(method)
-    seen = set()
-    for _ in range(25):
-        payload = rng.randbytes(rng.randint(1, 64))
-        code = raw_unary(shared_zone, method, payload)
-        assert code in {
-            grpc.StatusCode.OK,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            grpc.StatusCode.PERMISSION_DENIED,
-            grpc.StatusCode.NOT_FOUND,
-        }, (method, payload, code)
-        seen.add(code)
-    assert grpc.StatusCode.INVALID_ARGUMENT in seen
-    with client(shared_zone, "bank") as bank:
-        assert bank.list_datasets()  # still serving
 
 
 def test_oversized_message_is_refused(shared_zone: RunningZone) -> None:

@@ -2,20 +2,27 @@
 
 For each non-public method the interceptor replaces grpcio's handler with a guarded one that
 1. gives the call a request id (returned to the caller as ``x-request-id`` trailing metadata),
-2. refuses methods missing from the method table (deny by default),
-3. authenticates the caller (bearer token, else the mTLS client certificate's common name),
-4. checks the caller's role against the table,
-5. decodes the request itself, so undecodable bytes become INVALID_ARGUMENT rather than
+2. refuses, before any work, a call whose deadline passed or that waited too long for a thread,
+   and bounds streaming calls (``zone.server.admission``),
+3. refuses methods missing from the method table (deny by default),
+4. authenticates the caller (bearer token, else the mTLS client certificate's common name),
+5. checks the caller's role against the table,
+6. decodes the request itself, so undecodable bytes become INVALID_ARGUMENT rather than
    grpcio's own INTERNAL,
-6. translates domain errors through the error catalog (unknown exceptions become INTERNAL with
-   the request id only), and
-7. appends one audit record per call. If the audit record cannot be written the call fails
+7. translates domain errors through the error catalog (unknown exceptions become INTERNAL with
+   the request id only; a call the client or the server cancelled is recorded as CANCELLED or
+   DEADLINE_EXCEEDED, not INTERNAL), and
+8. appends one audit record per call. If the audit record cannot be written the call fails
    closed: no response leaves without its record.
+
+Public methods (health, reflection) get ``zone.server.public.guard_public``: decoding and stream
+bounds only.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,6 +31,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from zone.clock import today_utc
+from zone.config import Limits
 from zone.errors import (
     ErrorCode,
     InvalidArgument,
@@ -34,9 +42,11 @@ from zone.errors import (
 )
 from zone.policy import Principal
 from zone.runtime import ZoneRuntime
+from zone.server.admission import Admission, StreamEnded
 from zone.server.call import CallContext, set_current_call
-from zone.server.errors import STATUS_OF, abort, internal_status, status_for
+from zone.server.errors import STATUS_OF, abort, ended_status, internal_status, status_for
 from zone.server.methods import METHOD_TABLE, MethodRule
+from zone.server.public import guard_public
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +64,17 @@ class _Outcome:
         self.decision = "deny"
         self.abort_with: grpc.Status | None = None
 
-    def failed(self, call: CallContext, exc: BaseException) -> None:
-        if isinstance(exc, ZoneError):
+    def failed(self, call: CallContext, exc: BaseException, context: grpc.ServicerContext) -> None:
+        if isinstance(exc, StreamEnded):
+            # The request stream ended with its call (client cancel, deadline, or the
+            # server's stream limit): nobody waits for a reply.
+            expired = context.time_remaining() <= 0
+            self.status = (
+                grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+            )
+            self.reason = "deadline" if expired else "cancelled"
+            self.abort_with = ended_status(self.status)
+        elif isinstance(exc, ZoneError):
             self.status, self.reason = STATUS_OF[exc.code], exc.reason
             self.abort_with = status_for(exc)
             if exc.code in _DENIALS:
@@ -95,9 +114,12 @@ else:
 class ZoneInterceptor(_Interceptor):
     """Authenticates, authorizes, decodes, translates errors and audits every guarded call."""
 
-    def __init__(self, table: Mapping[str, MethodRule] = METHOD_TABLE) -> None:
+    def __init__(
+        self, table: Mapping[str, MethodRule] = METHOD_TABLE, limits: Limits | None = None
+    ) -> None:
         self._runtime: ZoneRuntime | None = None
         self._table = table
+        self._admission = Admission(limits or Limits())
 
     def attach(self, runtime: ZoneRuntime) -> None:
         """Start admitting calls: datasets, products and policies are loaded."""
@@ -108,17 +130,20 @@ class ZoneInterceptor(_Interceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
-        """Wrap the handler of every method that is not public."""
+        """Wrap the handler of every method (runs on grpcio's polling thread, at arrival)."""
+        arrived = time.monotonic()
         handler = continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
         rule = self._table.get(method)
         if rule is not None and rule.public:
-            return handler
-        return self._guarded(method, rule, handler)
+            return guard_public(handler, self._admission)
+        return self._guarded(method, rule, handler, arrived)
 
-    def _guarded(self, method: str, rule: MethodRule | None, handler: Handler) -> Handler:
+    def _guarded(
+        self, method: str, rule: MethodRule | None, handler: Handler, arrived: float
+    ) -> Handler:
         deserialize: Callable[[bytes], Any] = handler.request_deserializer or (lambda raw: raw)
         serialize = handler.response_serializer
 
@@ -128,21 +153,34 @@ class ZoneInterceptor(_Interceptor):
             except (DecodeError, ValueError, TypeError) as exc:
                 raise InvalidArgument("request does not decode", reason="bad_request") from exc
 
-        def decode_stream(raws: Iterator[bytes]) -> Iterator[Any]:
-            for raw in raws:
-                yield decode(raw)
+        def decode_stream(raws: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                for raw in raws:
+                    yield decode(raw)
+            except grpc.RpcError:
+                if context.is_active():
+                    raise
+                raise StreamEnded("the request stream ended with its call") from None
+            self._admission.check_stream_end(context)
 
         if handler.unary_unary:
             inner = handler.unary_unary
             return grpc.unary_unary_rpc_method_handler(
-                lambda raw, ctx: self._unary(method, rule, ctx, lambda: inner(decode(raw), ctx)),
+                lambda raw, ctx: self._unary(
+                    method, rule, ctx, arrived, lambda: inner(decode(raw), ctx)
+                ),
                 response_serializer=serialize,
             )
         if handler.stream_unary:
             inner_su = handler.stream_unary
             return grpc.stream_unary_rpc_method_handler(
                 lambda raws, ctx: self._unary(
-                    method, rule, ctx, lambda: inner_su(decode_stream(raws), ctx)
+                    method,
+                    rule,
+                    ctx,
+                    arrived,
+                    lambda: inner_su(decode_stream(raws, ctx), ctx),
+                    True,
                 ),
                 response_serializer=serialize,
             )
@@ -150,7 +188,7 @@ class ZoneInterceptor(_Interceptor):
             inner_us = handler.unary_stream
             return grpc.unary_stream_rpc_method_handler(
                 lambda raw, ctx: self._streaming(
-                    method, rule, ctx, lambda: inner_us(decode(raw), ctx)
+                    method, rule, ctx, arrived, lambda: inner_us(decode(raw), ctx)
                 ),
                 response_serializer=serialize,
             )
@@ -159,7 +197,7 @@ class ZoneInterceptor(_Interceptor):
             raise ValueError(f"handler for {method} has no behaviour")
         return grpc.stream_stream_rpc_method_handler(
             lambda raws, ctx: self._streaming(
-                method, rule, ctx, lambda: inner_ss(decode_stream(raws), ctx)
+                method, rule, ctx, arrived, lambda: inner_ss(decode_stream(raws, ctx), ctx), True
             ),
             response_serializer=serialize,
         )
@@ -169,16 +207,22 @@ class ZoneInterceptor(_Interceptor):
         method: str,
         rule: MethodRule | None,
         context: grpc.ServicerContext,
+        arrived: float,
         run: Callable[[], Any],
+        reads_stream: bool = False,
     ) -> Any:
         call, outcome = self._begin(method, context), _Outcome()
         response = None
         try:
-            self._admit(call, rule, context)
+            self._admit(call, rule, context, arrived)
             outcome.decision = "allow"
-            response = run()
+            if reads_stream:
+                with self._admission.stream(context, public=False, reads_stream=True):
+                    response = run()
+            else:
+                response = run()
         except Exception as exc:  # noqa: BLE001 - translated by the error catalog
-            outcome.failed(call, exc)
+            outcome.failed(call, exc, context)
         self._finish(call, outcome, context)
         return response
 
@@ -187,19 +231,22 @@ class ZoneInterceptor(_Interceptor):
         method: str,
         rule: MethodRule | None,
         context: grpc.ServicerContext,
+        arrived: float,
         run: Callable[[], Iterator[Any]],
+        reads_stream: bool = False,
     ) -> Iterator[Any]:
         call, outcome = self._begin(method, context), _Outcome()
         try:
-            self._admit(call, rule, context)
+            self._admit(call, rule, context, arrived)
             outcome.decision = "allow"
-            yield from run()
+            with self._admission.stream(context, public=False, reads_stream=reads_stream):
+                yield from run()
         except GeneratorExit:
             outcome.status, outcome.reason = grpc.StatusCode.CANCELLED, "cancelled"
             self._audit(call, outcome)
             raise
         except Exception as exc:  # noqa: BLE001 - translated by the error catalog
-            outcome.failed(call, exc)
+            outcome.failed(call, exc, context)
         self._finish(call, outcome, context)
 
     def _begin(self, method: str, context: grpc.ServicerContext) -> CallContext:
@@ -219,8 +266,13 @@ class ZoneInterceptor(_Interceptor):
         return call
 
     def _admit(
-        self, call: CallContext, rule: MethodRule | None, context: grpc.ServicerContext
+        self,
+        call: CallContext,
+        rule: MethodRule | None,
+        context: grpc.ServicerContext,
+        arrived: float,
     ) -> None:
+        self._admission.check_start(arrived, context)
         if rule is None:
             raise PermissionDenied("method not permitted", reason="method_not_in_table")
         call.principal = self._authenticate(call, context)

@@ -5,11 +5,13 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from zone.errors import (
+    DeadlineExceeded,
     ErrorCode,
     InvalidArgument,
     PermissionDenied,
     Problem,
     ResourceExhausted,
+    Unavailable,
     ValidationFailed,
     ZoneError,
 )
@@ -93,3 +95,28 @@ def test_malformed_authorization_is_unauthenticated(
 
     with pytest.raises(Unauthenticated):
         bearer_token(metadata)
+
+
+def test_unavailable_carries_a_retry_hint() -> None:
+    status = status_for(Unavailable("busy", retry_after_seconds=1.5))
+    assert status.code == grpc.StatusCode.UNAVAILABLE
+    info = error_details_pb2.RetryInfo()
+    assert _details(status).details[0].Unpack(info)
+    assert info.retry_delay.ToNanoseconds() == 1_500_000_000
+
+
+def test_deadline_exceeded_maps_to_its_grpc_code() -> None:
+    assert status_for(DeadlineExceeded("late")).code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_statuses_stay_below_the_clients_metadata_limit() -> None:
+    """A message echoing a caller's huge value must not make the client drop the status."""
+    huge = "x" * 100_000 + "企业" * 10_000
+    error = ValidationFailed([Problem(huge, 1, huge) for _ in range(500)], what=huge)
+    status = status_for(error)
+    size = sum(len(k) + len(v) for k, v in status.trailing_metadata)
+    assert len(status.details.encode()) <= 1000 and status.details.endswith("(clipped)")
+    assert size + 3 * len(status.details.encode()) < 8192  # grpcio's default soft limit
+    bad = error_details_pb2.BadRequest()
+    assert _details(status).details[0].Unpack(bad)
+    assert bad.field_violations[-1].description.endswith("more problem(s)")
