@@ -13,7 +13,7 @@ logistic regression (torch, LBFGS to convergence) on the same features and the f
 split. Goals: >= 0.84 at epsilon 1, >= 0.81 at epsilon 0.1.
 
 (b) Overhead of the worker. In the same run, interleaved: the worker's `run` (calibration,
-DuckDB read, DP-SGD with per-epoch accounting, DP metrics) against the same DP-SGD written
+DuckDB read, DP-SGD with per-epoch progress bounds, DP metrics) against the same DP-SGD written
 directly with Opacus in-process (`make_private_with_epsilon`, Poisson sampling, same rows count,
 the same hyperparameters and training epsilon, a batch-returning dataset, one accounting at the
 end).
@@ -23,14 +23,19 @@ wall time / plain Opacus wall time <= 1.2 on Adult. A zone folder is built in a 
 directory: the same CSV and metadata imported with the real CLI (`zone datasets import`), the
 product `models/adult-lr.yaml`, and a policy granting one operator (a fresh token) the product
 with an (epsilon 100, delta 1e-3) budget and a per-job cap of 2. `zone serve` runs in a
-subprocess on 127.0.0.1:0; in each repetition, next to (b), `client.train("adult-lr",
-epsilon=..., delta=1e-5).result()` is timed from submit to result (wall clock) and its released
-weights are scored on the test split; the ratio is against (b)'s plain Opacus run of the same
-repetition. The job's own timestamps split its time into submit (RPC, planning, reservation),
-launch (queue, process start), worker (spawned process from start to its result event) and
-delivery (until the client holds the result). A helper (benchmarks/spawn_probe.py) times
-spawned processes that only import what a worker imports, so the reader sees how much of the
-overhead is process start and imports. The server is stopped with SIGTERM.
+subprocess on 127.0.0.1:0 with one warm worker (`jobs.warm_workers: 1`, the default: a spawned
+process that has imported the training modules and run its warm-up, waiting for one job). In
+each repetition the benchmark first waits until the server's warm worker is idle (its CPU time
+stops growing) and reads its resident memory, so that no worker start-up overlaps (b); it then
+runs (b) and times `client.train("adult-lr", epsilon=..., delta=1e-5).result()` from submit to
+result (wall clock; the start-up of the worker that replaces the job's runs during the job, as
+in service) and scores the released weights on the test split; the ratio is against (b)'s
+plain Opacus run of the same repetition.
+The job's own timestamps split its time into submit (RPC, planning, reservation), launch
+(queue, hand-over to the worker), worker (from hand-over to the worker's exit, and settlement)
+and delivery (until the client holds the result). A helper (benchmarks/spawn_probe.py) times
+spawned processes that only import what a worker imports: the start-up the warm worker keeps
+off a job's path. The server is stopped with SIGTERM.
 
     .venv/bin/python benchmarks/bench_training.py [--repeats 3] [--no-zone]
         [--out var/bench/training.json]
@@ -43,6 +48,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import os
 import platform
 import secrets
 import signal
@@ -263,7 +269,7 @@ def zone_folder(root: Path, csv: Path, meta_file: Path) -> tuple[Path, str]:
     (root / "models").mkdir(parents=True)
     (root / "policies").mkdir()
     config = root / "zone.yaml"
-    settings = {
+    settings: dict[str, Any] = {
         "listen": "127.0.0.1:0",
         "datasets_db": "datasets.duckdb",
         "state_db": "state.sqlite",
@@ -271,6 +277,7 @@ def zone_folder(root: Path, csv: Path, meta_file: Path) -> tuple[Path, str]:
         "policies_dir": "policies",
         "row_count_granularity": 1000,  # the public rounding plan_training gets in (a)
         "shutdown_grace_seconds": 1.0,
+        "jobs": {"warm_workers": 1},
     }
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
     command = [sys.executable, "-m", "zone.cli", "--log-level", "WARNING", "datasets", "import",
@@ -304,8 +311,8 @@ def zone_folder(root: Path, csv: Path, meta_file: Path) -> tuple[Path, str]:
 
 
 @contextlib.contextmanager
-def serving(config: Path, log: Path) -> Iterator[str]:
-    """Run `zone serve` in a subprocess on a free port; yield its address; stop it (SIGTERM)."""
+def serving(config: Path, log: Path) -> Iterator[tuple[str, int]]:
+    """Run `zone serve` in a subprocess on a free port; yield (address, pid); stop it (SIGTERM)."""
     start = time.perf_counter()
     with log.open("w") as stderr:
         server = subprocess.Popen(
@@ -320,7 +327,7 @@ def serving(config: Path, log: Path) -> Iterator[str]:
                 raise SystemExit(f"zone serve did not start:\n{log.read_text()}")
             target = line.split()[-1]
             print(f"zone serve: serving on {target} after {time.perf_counter() - start:.1f} s")
-            yield target
+            yield target, server.pid
         except BaseException:
             print(f"zone serve log:\n{log.read_text()}", file=sys.stderr)
             raise
@@ -353,11 +360,51 @@ def zone_job(client: ZoneClient, epsilon: float) -> tuple[TrainingResult, float,
     )
     phases = {  # the job's timestamps: same machine, same clock
         "submit": created - submitted,  # RPC, authorization, planning, reservation
-        "launch": started - created,  # queue and process start
-        "worker": finished - started,  # the spawned worker, from start to exit, and settlement
+        "launch": started - created,  # queue and hand-over to the (warm) worker
+        "worker": finished - started,  # the worker, from hand-over to exit, and settlement
         "delivery": received - finished,  # WatchJob polling, GetResult
     }
     return result, wall, phases
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def idle_worker(server_pid: int, timeout: float = 120.0) -> tuple[int, float]:
+    """Wait until the server's warm worker is idle; return (its RSS in bytes, seconds waited).
+
+    The warm worker is the server's child running `multiprocessing.spawn` (not the resource
+    tracker); it is idle once its CPU time has not grown for a second (blocked on its job pipe).
+    """
+    start = time.perf_counter()
+    last: dict[int, float] = {}
+    while time.perf_counter() - start < timeout:
+        for child in Path("/proc").glob("[0-9]*"):
+            try:
+                stat = (child / "stat").read_text()
+                cmdline = (child / "cmdline").read_bytes()
+                if int(stat.rsplit(")", 1)[1].split()[1]) != server_pid:
+                    continue
+                if b"spawn_main" not in cmdline:
+                    continue
+                pid = int(child.name)
+                cpu = _cpu_seconds(pid)
+                if last.get(pid) == cpu:
+                    return _rss_bytes(pid), time.perf_counter() - start
+                last[pid] = cpu
+            except (OSError, ValueError, IndexError):
+                continue
+        time.sleep(1.0)
+    raise SystemExit("the zone's warm worker did not become idle")
 
 
 def spawn_probe(repeats: int) -> dict[str, list[dict[str, Any]]]:
@@ -371,7 +418,7 @@ def spawn_probe(repeats: int) -> dict[str, list[dict[str, Any]]]:
 def e2e_report(report: dict[str, Any], probe: dict[str, list[dict[str, Any]]]) -> None:
     median = statistics.median
     print(
-        "\nEnd to end: zone job (submit -> result over gRPC, worker in a spawned process) "
+        "\nEnd to end: zone job (submit -> result over gRPC, worker in a warm spawned process) "
         "vs plain Opacus in-process, medians"
     )
     print(
@@ -401,41 +448,45 @@ def e2e_report(report: dict[str, Any], probe: dict[str, list[dict[str, Any]]]) -
             f"{phases['worker']:>7.2f} {phases['delivery']:>9.2f}"
         )
     print(
-        "  submit: RPC, authorization, planning, reservation; launch: queue, process start; "
-        "worker: spawned\n  worker from start to exit, and settlement; delivery: WatchJob "
-        "polling (0.25 s) and GetResult"
+        "  submit: RPC, authorization, planning, reservation; launch: queue, hand-over to the "
+        "warm worker;\n  worker: from hand-over to the worker's exit, and settlement; delivery: "
+        "WatchJob polling (0.25 s) and GetResult"
+    )
+    rss = [r["idle_worker_rss"] for r in report["runs"] if "idle_worker_rss" in r]
+    waited = [r["idle_worker_wait"] for r in report["runs"] if "idle_worker_wait" in r]
+    print(
+        f"Warm worker (idle, training modules imported and warmed up): resident memory median "
+        f"{median(rss) / 2**20:.0f} MiB (min {min(rss) / 2**20:.0f}, max {max(rss) / 2**20:.0f});"
+        f" waited for it to be idle before a job: median {median(waited):.1f} s"
     )
     spawn = median(p["ready"] for p in probe["spawn"])
     ready = median(p["ready"] for p in probe["worker"])
-    exit_s = median(p["exit"] for p in probe["worker"])
     modules = list(probe["worker"][0]["imports"])
     imports = {m: median(p["imports"][m] for p in probe["worker"]) for m in modules}
     times = len(probe["spawn"])
-    print(f"\nWorker start-up: spawned processes that only import (median of {times})")
+    print(
+        f"\nWorker start-up that the warm worker keeps off a job's path: spawned processes "
+        f"that only import (median of {times})"
+    )
     print(f"  spawn only (interpreter + multiprocessing bootstrap): {spawn:.2f} s")
     print(f"  spawn + a worker's imports, until imported:           {ready:.2f} s, of which")
     for module, seconds in imports.items():
         print(f"    import {module:<32} {seconds:>5.2f} s")
-    print(f"  exit of a process that imported them (torch teardown): {exit_s:.2f} s")
-    print(
-        "Where a zone job's extra time goes (medians; the worker's terminal event is posted "
-        "after its process exits,\nso the exit is on the path):"
-    )
+    print("Where a zone job's extra time goes (medians):")
     for key, row in summary.items():
         extra = row["job_wall"] - row["direct_wall"]
         in_worker = row["worker_run_wall"] - row["direct_wall"]
         phases = row["phases"]
         rpc = phases["submit"] + phases["launch"] + phases["delivery"]
-        rest = phases["worker"] - ready - row["worker_run_wall"] - exit_s
-        row["breakdown"] = {"start_up_imports": ready, "worker_run_minus_plain": in_worker,
-                            "worker_exit": exit_s, "rpc_queue_polling": rpc,
-                            "rest_in_worker": rest}  # fmt: skip
+        rest = phases["worker"] - row["worker_run_wall"]
+        row["breakdown"] = {"worker_run_minus_plain": in_worker, "rpc_queue_polling": rpc,
+                            "worker_phase_minus_worker_run": rest}  # fmt: skip
         print(
-            f"  eps {key}: zone job - plain = {extra:.1f} s = start-up and imports {ready:.1f}"
-            f" + (worker.run - plain, in-process) {in_worker:.1f} + worker exit {exit_s:.1f}"
-            f"\n    + submit, launch, delivery {rpc:.1f} + rest of the worker phase {rest:.1f}"
-            " (a fresh process's first-use costs, settlement, noise)"
+            f"  eps {key}: zone job - plain = {extra:.2f} s = (worker.run - plain, in-process) "
+            f"{in_worker:.2f} + submit, launch, delivery {rpc:.2f}\n    + (worker phase - "
+            f"worker.run in-process) {rest:.2f} (hand-over, exit, settlement, noise)"
         )
+    report["idle_worker_rss"] = rss
     report["e2e_summary"] = summary
     report["spawn_probe"] = probe
 
@@ -496,10 +547,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.zone:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zone-bench-")))
             config, token = zone_folder(tmp / "zone", csv, meta_file)
-            target = stack.enter_context(serving(config, tmp / "server.log"))
+            target, server_pid = stack.enter_context(serving(config, tmp / "server.log"))
             client = stack.enter_context(ZoneClient(target, token=token, timeout=60))
         for repeat in range(args.repeats):
             for eps, spec in specs.items():
+                if client is not None:  # measure nothing while the warm worker starts up
+                    rss, waited = idle_worker(server_pid)
                 result, wall = zone_run(spec)
                 keep = rng.random(len(x_train)) >= spec.validation_fraction  # same share of rows
                 direct = direct_opacus(spec, x_train[keep], y_train[keep])
@@ -524,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"plain Opacus {direct['wall']:.1f} s"
                 )
                 if client is not None:
+                    row |= {"idle_worker_rss": rss, "idle_worker_wait": waited}
                     released, job_wall, phases = zone_job(client, eps)
                     x_job = scaled(test, released.scaling["features"])
                     job_acc = accuracy(x_job, y_test, released.weights, released.intercept)

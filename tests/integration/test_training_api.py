@@ -13,6 +13,7 @@ import pytest
 from zonekit import REPO, add_principal, make_zone_dir, running_zone, serve_process, target
 
 from zone.access import budget_account
+from zone.audit import RECEIPT_FIELDS
 from zone.client import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -31,7 +32,7 @@ FAST = {"epochs": 2, "batch_size": 256}
 
 @pytest.fixture(scope="module")
 def train_zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone, str, str]]:
-    config = make_zone_dir(tmp_path_factory.mktemp("train"), rows=4000)
+    config = make_zone_dir(tmp_path_factory.mktemp("train"), rows=4000, warm_workers=1)
     alice = add_principal(config, "alice", products=(PRODUCT,), epsilon=20.0, delta=1e-5)
     bob = add_principal(config, "bob", products=(PRODUCT,), epsilon=20.0, delta=1e-5)
     with running_zone(config) as zone:
@@ -75,6 +76,11 @@ def test_submit_watch_result(train_zone: tuple[RunningZone, str, str]) -> None:
     assert charges(zone)[result.release_id] == "released"
     receipts = [e.record for e in zone.runtime.audit.entries(limit=10_000) if e.kind == "release"]
     assert any(r["release_id"] == result.release_id for r in receipts)
+    registered = zone.runtime.releases.get(result.release_id)  # receipt + artifact, for tracing
+    assert registered.kind == "training" and registered.receipt["delta_femto"] == 10**9
+    assert RECEIPT_FIELDS <= set(registered.receipt)
+    assert registered.receipt["dataset_version"].startswith("sha256:")
+    assert registered.artifact["weights"] == list(result.weights)
 
 
 def test_keep_in_zone_releases_only_an_id_and_metrics(
@@ -183,7 +189,7 @@ def test_job_limits_fail_cleanly(tmp_path: Path, limits: str, reason: str) -> No
 
 
 def test_restart_fails_running_jobs_and_applies_the_charging_rule(tmp_path: Path) -> None:
-    config = make_zone_dir(tmp_path, rows=2000)
+    config = make_zone_dir(tmp_path, rows=2000, warm_workers=1)
     token = add_principal(config, "frank", products=(PRODUCT,), epsilon=5.0, delta=1e-5)
     proc, address = serve_process(config)
     with ZoneClient(address, token=token) as client:
@@ -201,7 +207,7 @@ def test_restart_fails_running_jobs_and_applies_the_charging_rule(tmp_path: Path
 
 
 def test_server_process_never_imports_torch(tmp_path: Path) -> None:
-    config = make_zone_dir(tmp_path, rows=2000)
+    config = make_zone_dir(tmp_path, rows=2000, warm_workers=1)  # workers preload torch
     token = add_principal(config, "gina", products=(PRODUCT,), epsilon=5.0, delta=1e-5)
     script = (
         "import sys\n"

@@ -1,7 +1,8 @@
 """Executors run job targets outside the server process and report events about them.
 
 ``Executor`` is the interface the rest of the zone uses; ``LocalProcessExecutor`` runs each job
-in a spawned process on this machine. The events and their order are defined in
+in its own spawned process on this machine, taken from a pool of workers started ahead of time
+(``zone.jobs.pool``). The events and their order are defined in
 ``zone.jobs.events``. Every executor guarantees, for each job it accepted:
 
 * exactly one terminal event (``result``, ``error`` or ``cancelled``), delivered after every
@@ -21,21 +22,25 @@ machines unchanged; the zone's boundary then includes those machines (they read 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import queue
 import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from zone.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from zone.jobs.events import EXITED, Event, OnEvent, cancelled_event, error_event
+from zone.jobs.pool import Worker, WorkerPool
 from zone.jobs.supervisor import JobHandle, Limits, Supervisor, read_rss
 
 log = logging.getLogger(__name__)
 
+_PRELOAD = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$"
+)
 _TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -73,10 +78,13 @@ class LocalProcessExecutor(Executor):
     """Runs each job in its own spawned process on this machine, at most N at a time.
 
     Workers are started with ``multiprocessing``'s ``spawn`` method: forking a process that
-    runs a grpcio server is unsafe. Jobs beyond ``max_concurrent`` wait in FIFO order. Limits
-    and how they are enforced: see ``zone.jobs.supervisor``. A worker's events arrive through a
-    one-way pipe as JSON (never pickle). ``on_event`` runs on one dispatcher thread of the
-    executor: it must not block for long and must not call ``shutdown``.
+    runs a grpcio server is unsafe. Up to ``warm_workers`` of them are kept started (``pool``,
+    a :class:`~zone.jobs.pool.WorkerPool`), with the ``preload`` modules imported, each waiting
+    for one job (``zone.jobs.pool``: why one job per process keeps jobs apart, when a
+    replacement starts, what an idle worker costs). Jobs beyond ``max_concurrent`` wait in FIFO
+    order. Limits and how they are enforced: see ``zone.jobs.supervisor``. A worker's events
+    arrive through a one-way pipe as JSON (never pickle). ``on_event`` runs on one dispatcher
+    thread of the executor: it must not block for long and must not call ``shutdown``.
     """
 
     def __init__(
@@ -88,6 +96,8 @@ class LocalProcessExecutor(Executor):
         poll_s: float = 0.2,
         term_grace_s: float = 1.0,
         exit_grace_s: float = 5.0,
+        warm_workers: int = 0,
+        preload: Sequence[str] = (),
     ) -> None:
         """Create the executor and its dispatcher thread.
 
@@ -99,17 +109,23 @@ class LocalProcessExecutor(Executor):
             term_grace_s: After SIGTERM (cancel, shutdown), how long before SIGKILL.
             exit_grace_s: After its terminal event, how long a worker may take to exit
                 before it is killed (its terminal event stands).
+            warm_workers: Idle workers kept started (0: start one when a job needs it).
+            preload: What each worker imports before it waits for its job (names; never
+                imported here): ``"module"``, or ``"module:function"`` to import and then
+                call with no arguments, a warm-up that must read no job data.
 
         Raises:
-            InvalidArgument: A value is not positive.
+            InvalidArgument: A limit is not positive, ``warm_workers`` is negative, or a
+                preload entry is not a module or function name.
         """
         self._limits = Limits(wall_time_s, memory_bytes, poll_s, term_grace_s, exit_grace_s)
         if max_concurrent < 1 or min(wall_time_s, memory_bytes, poll_s, term_grace_s) <= 0:
             raise InvalidArgument("executor limits must be positive")
+        if warm_workers < 0 or not all(_PRELOAD.match(name) for name in preload):
+            raise InvalidArgument("warm_workers must be >= 0 and preload name modules or functions")
         if read_rss(os.getpid()) is None:
             log.warning("no /proc/<pid>/status here: worker memory limits are not enforced")
         self._max_concurrent = max_concurrent
-        self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._waiting: OrderedDict[str, JobHandle] = OrderedDict()
         self._running: dict[str, JobHandle] = {}
@@ -119,6 +135,7 @@ class LocalProcessExecutor(Executor):
             target=self._dispatch, name="zone-job-events", daemon=True
         )
         self._dispatcher.start()
+        self.pool = WorkerPool(warm=warm_workers, preload=preload)
 
     def start(self, job_id: str, target: str, payload: str, on_event: OnEvent) -> None:
         """Accept a job (see ``Executor.start``); the target is not imported here.
@@ -183,19 +200,38 @@ class LocalProcessExecutor(Executor):
             handle.request_stop(error_event("the executor shut down while the job ran"))
         for handle in running:
             _join(handle, None)
+        self.pool.close()  # every worker it gave out is reaped: its launcher may end
         self._events.put(None)
         self._dispatcher.join()
 
     def _fill_slots(self) -> None:
-        """Start supervisors for waiting jobs while slots are free (holding ``_lock``)."""
+        """Start supervisors for waiting jobs while slots are free (holding ``_lock``).
+
+        Then refill the pool if a worker may be needed before a running job ends (a job waits
+        or a slot is free); otherwise the refill waits for a job to end (``_done``), so that a
+        lone job does not share the CPU with its replacement's start-up.
+        """
         while not self._closed and self._waiting and len(self._running) < self._max_concurrent:
             job_id, handle = self._waiting.popitem(last=False)
             self._running[job_id] = handle
-            supervisor = Supervisor(handle, self._limits, self._ctx, self._post, self._done)
+            supervisor = Supervisor(handle, self._limits, self._take_worker, self._post, self._done)
             handle.thread = threading.Thread(
                 target=supervisor.run, name=f"zone-job-{job_id[:16]}", daemon=True
             )
             handle.thread.start()
+        self._refill_if_needed()
+
+    def _take_worker(self) -> Worker:
+        """A supervisor's worker: taken from the pool, which is then refilled if needed."""
+        worker = self.pool.take()
+        with self._lock:
+            self._refill_if_needed()
+        return worker
+
+    def _refill_if_needed(self) -> None:
+        """Refill the pool if a job waits or a slot is free (holding ``_lock``)."""
+        if not self._closed and (self._waiting or len(self._running) < self._max_concurrent):
+            self.pool.refill()
 
     def _done(self, handle: JobHandle, exit_code: int | None) -> None:
         """A supervisor finished: post ``exited`` and the terminal event, free the slot."""

@@ -1,12 +1,13 @@
 """Supervision of one worker process: relay its events, enforce its limits, reap it.
 
-One ``Supervisor`` thread per running job. It starts the worker process itself and lives until
-the process is reaped, which is what makes the worker's parent-death signal safe (Linux sends
-it when the thread that started the process ends).
+One ``Supervisor`` thread per running job. It takes a worker (from the executor's pool,
+``zone.jobs.pool``: started ahead of time, or now), hands it the job and lives until the process
+is reaped. The pool's launcher thread, not this one, started the process, so the worker's
+parent-death signal does not depend on this thread.
 
 Limits:
-* wall time, from the moment the process starts: SIGKILL, then ``error`` "wall-time limit
-  exceeded";
+* wall time, from the moment the job is handed to its worker (which may still be importing its
+  preload modules): SIGKILL, then ``error`` "wall-time limit exceeded";
 * memory: the worker's resident set size, read from ``/proc/<pid>/status`` (``VmRSS``) every
   ``poll_s``: SIGKILL, then ``error`` "memory limit exceeded". RSS polling, not
   ``RLIMIT_AS``: an address-space limit breaks ``import torch`` (it reserves far more virtual
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import SpawnContext, SpawnProcess
+from multiprocessing.context import SpawnProcess
 
 from zone.jobs.events import (
     MAX_EVENT_BYTES,
@@ -35,7 +35,8 @@ from zone.jobs.events import (
     error_event,
     is_worker_event,
 )
-from zone.jobs.worker import run_worker
+from zone.jobs.pool import Worker
+from zone.jobs.worker import encode_job
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,13 @@ class Supervisor:
         self,
         handle: JobHandle,
         limits: Limits,
-        ctx: SpawnContext,
+        take: Callable[[], Worker],
         post: Callable[[JobHandle, Event], None],
         done: Callable[[JobHandle, int | None], None],
     ) -> None:
         self._handle = handle
         self._limits = limits
-        self._ctx = ctx
+        self._take = take
         self._post = post
         self._done = done
 
@@ -121,21 +122,15 @@ class Supervisor:
             self._done(self._handle, exit_code)
 
     def _run_process(self) -> int | None:
-        reader, writer = self._ctx.Pipe(duplex=False)
-        process = self._ctx.Process(
-            target=run_worker,
-            args=(self._handle.target, self._handle.payload, writer, os.getpid()),
-            name=f"zone-job-{self._handle.job_id[:16]}",
-        )
         try:
-            try:
-                process.start()
-            except Exception:
-                log.exception("starting the worker of job %s failed", self._handle.job_id)
-                self._handle.decide(error_event("the worker could not be started"))
-                return None
-            finally:
-                writer.close()
+            worker = self._take()
+        except Exception:
+            log.exception("starting the worker of job %s failed", self._handle.job_id)
+            self._handle.decide(error_event("the worker could not be started"))
+            return None
+        process, reader = worker.process, worker.events
+        try:
+            worker.assign(encode_job(self._handle.target, self._handle.payload))
             self._post(self._handle, {"event": STARTED})
             self._watch(process, reader)
             return process.exitcode

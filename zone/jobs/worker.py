@@ -1,13 +1,15 @@
-"""The worker side of ``LocalProcessExecutor``: what runs inside the spawned process.
+"""The worker side of ``LocalProcessExecutor``: what runs inside a spawned worker process.
 
-The parent starts ``run_worker`` in a fresh interpreter (``spawn``). It imports the target by
-name (``"package.module:function"``; so the parent never imports it, and the server never
-imports torch), and calls ``function(payload, emit)``. ``emit`` sends each event to the parent
-as one JSON message over a one-way pipe. If the target raises, the worker prints the traceback to
-its own stderr (the server log) and emits ``{"event": "error", "reason": ...}`` with only the
-exception's type name and message, cut to 200 characters, then exits with code 1.
+The pool (``zone.jobs.pool``) starts :func:`serve_one` in a fresh interpreter (``spawn``). It
+imports the pool's preload modules by name (so the parent never imports them, and the server
+never imports torch), then waits for exactly one job on its job pipe: ``{"target":
+"package.module:function", "payload": "..."}`` as JSON. It imports the target by name and calls
+``function(payload, emit)``. ``emit`` sends each event to the parent as one JSON message over a
+one-way pipe. If the target raises, the worker prints the traceback to its own stderr (the
+server log) and emits ``{"event": "error", "reason": ...}`` with only the exception's type name
+and message, cut to 200 characters, then exits with code 1. It never takes a second job.
 
-This module imports nothing heavy: the worker pays only for what its target imports.
+This module imports nothing heavy: the worker pays only for its preload and its target.
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NoReturn
 
 from zone.jobs.events import (
     EXECUTOR_EVENTS,
     MAX_EVENT_BYTES,
     WORKER_TERMINAL_EVENTS,
-    Emit,
     error_event,
     is_worker_event,
 )
@@ -72,7 +73,7 @@ class Emitter:
             self.finished = True
 
 
-def load_target(target: str) -> Callable[[str, Emit], object]:
+def load_target(target: str) -> Callable[..., object]:
     """Import ``"module:function"`` and return the function.
 
     Raises:
@@ -94,17 +95,58 @@ def public_reason(exc: BaseException) -> str:
     return str(error_event(text)["reason"])
 
 
-def run_worker(target: str, payload: str, conn: Connection, parent_pid: int) -> None:
-    """Run one job's target in this (spawned) process; the process entry point.
+MAX_JOB_BYTES = 16 << 20
+"""Largest encoded job a worker accepts."""
+
+
+def encode_job(target: str, payload: str) -> bytes:
+    """The message that hands a worker its job (what :func:`serve_one` reads)."""
+    return json.dumps({"target": target, "payload": payload}).encode("utf-8")
+
+
+def serve_one(
+    preload: tuple[str, ...], jobs: Connection, events: Connection, parent_pid: int
+) -> None:
+    """Import ``preload``, wait for one job, run it, exit; the worker process's entry point.
+
+    Args:
+        preload: Modules to import before the job arrives, in order; a ``"module:function"``
+            entry is imported and then called with no arguments (a warm-up, which must read
+            no job data), unless the job has arrived already: a warm-up pays ahead for the
+            job's first-use costs and costs more than they do. A failing entry is reported on
+            stderr only: a target that needs it fails on its own.
+        jobs: The read end of the job pipe; end of file (the pool closed) exits quietly.
+        events: The write end of the event pipe.
+        parent_pid: The process that started this one; if it is gone, exit at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a worker stops
+    _die_with_parent(parent_pid)
+    for entry in preload:
+        module_name, _, function = entry.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            if function and not jobs.poll():  # a job already waiting goes before a warm-up
+                getattr(module, function)()
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+    try:
+        message = jobs.recv_bytes(MAX_JOB_BYTES)
+    except (EOFError, OSError):
+        _leave(0)
+    finally:
+        jobs.close()
+    job = json.loads(message)
+    run_worker(str(job["target"]), str(job["payload"]), events)
+
+
+def run_worker(target: str, payload: str, conn: Connection) -> NoReturn:
+    """Run one job's target in this process, then exit (0, or 1 if the target raised).
 
     Args:
         target: ``"module:function"``, called as ``function(payload, emit)``.
         payload: The job's input (text, usually JSON), passed as is.
         conn: The write end of the event pipe.
-        parent_pid: The process that supervises this one; if it is gone, exit at once.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a worker stops
-    _die_with_parent(parent_pid)
     emit = Emitter(conn)
     failed = False
     try:
@@ -117,19 +159,27 @@ def run_worker(target: str, payload: str, conn: Connection, parent_pid: int) -> 
                 emit(error_event(public_reason(exc)))
     finally:
         conn.close()
-    # Leave without interpreter teardown: the events are in the pipe, and unloading torch
-    # takes about 1.8 s that would otherwise delay every job's end (measured).
+    _leave(1 if failed else 0)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit without interpreter teardown.
+
+    The events are in the pipe already, and unloading torch takes about 1.8 s that would
+    otherwise delay every job's end (measured).
+    """
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(1 if failed else 0)
+    os._exit(code)
 
 
 def _die_with_parent(parent_pid: int) -> None:
     """Ask Linux to SIGKILL this worker when its supervising thread's process dies.
 
     Without it a worker outlives a server killed with SIGKILL and keeps computing on data.
-    The signal follows the *thread* that started the process: the executor starts each worker
-    from the thread that supervises it until it is reaped. Best effort: not on other systems.
+    The signal follows the *thread* that started the process: the pool starts every worker
+    from its launcher thread, which outlives them all (``zone.jobs.pool``). Best effort: not
+    on other systems.
     """
     if not sys.platform.startswith("linux"):
         return

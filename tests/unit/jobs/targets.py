@@ -77,3 +77,24 @@ def reserved_name(payload: str, emit: Emit) -> None:
 def result_then_linger(payload: str, emit: Emit) -> None:
     emit({"event": "result", "value": 2})
     time.sleep(60)  # the executor kills a worker that does not exit after its result
+
+
+def report_process(payload: str, emit: Emit) -> None:
+    """Which process runs the job, what it had imported, and what earlier jobs left there."""
+    import sys
+
+    preloaded = sys.modules.get("unit.jobs.preloaded")
+    SEEN.append(payload)
+    emit({"event": "pid", "pid": os.getpid()})
+    emit(
+        {
+            "event": "result",
+            "preloaded": preloaded is not None,
+            "warmed": getattr(preloaded, "WARMED", False),
+            "seen": list(SEEN),
+        }
+    )
+
+
+SEEN: list[str] = []
+"""Payloads this process has run (a job that leaked into the next would show here)."""

@@ -44,20 +44,25 @@ def _ident(name: str) -> str:
     return f'"{name}"'
 
 
-def _feature_sql(feature: FeatureScaling, params: list[Any]) -> list[str]:
+def _feature_sql(feature: FeatureScaling, params: list[Any]) -> str:
+    """One output column per feature.
+
+    A categorical feature gives the value's 1-based position in the public domain (0 outside
+    it), one-hot encoded in :func:`load`.
+    """
     column = _ident(feature.column)
     if feature.kind == "boolean":
-        return [f"CAST({column} AS DOUBLE)"]
+        return f"CAST({column} AS DOUBLE)"
     if feature.kind == "numeric":
         assert feature.bounds is not None
         low, high = feature.bounds
         params += [low, high, low, high - low]
-        return [f"(LEAST(GREATEST(CAST({column} AS DOUBLE), ?), ?) - ?) / ?"]
-    exprs = []
-    for value in feature.domain:
+        return f"(LEAST(GREATEST(CAST({column} AS DOUBLE), ?), ?) - ?) / ?"
+    cases = []
+    for position, value in enumerate(feature.domain, start=1):
         params.append(value_text(value))
-        exprs.append(f"CAST(CAST({column} AS VARCHAR) = ? AS DOUBLE)")
-    return exprs
+        cases.append(f"WHEN ? THEN {position}")
+    return f"CASE CAST({column} AS VARCHAR) {' '.join(cases)} ELSE 0 END"
 
 
 def _label_sql(label: LabelScaling, params: list[Any]) -> str:
@@ -72,10 +77,14 @@ def _label_sql(label: LabelScaling, params: list[Any]) -> str:
 
 
 def build_query(spec: TrainingSpec) -> tuple[str, list[Any]]:
-    """The SELECT that returns inputs ``x0..xN`` and target ``y`` (NULL rows filtered)."""
+    """The SELECT that returns one column ``f0..fK`` per feature and the target ``y``.
+
+    NULL rows are filtered; a categorical feature's column is its domain position (see
+    :func:`load`).
+    """
     params: list[Any] = []
-    exprs = [e for feature in spec.scaling for e in _feature_sql(feature, params)]
-    selected = [f"{e} AS x{i}" for i, e in enumerate(exprs)]
+    exprs = [_feature_sql(feature, params) for feature in spec.scaling]
+    selected = [f"{e} AS f{i}" for i, e in enumerate(exprs)]
     selected.append(f"{_label_sql(spec.label_scaling, params)} AS y")
     columns = [*spec.features, spec.label]
     not_null = " AND ".join(f"{_ident(c)} IS NOT NULL" for c in columns)
@@ -95,12 +104,16 @@ def load(spec: TrainingSpec) -> Rows:
     config: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False}
     with duckdb.connect(spec.db_path, read_only=True, config=config) as con:
         columns = con.execute(sql, params).fetchnumpy()
-    width = len(spec.input_names)
-    rows = len(columns["y"])
-    x = np.empty((rows, width), dtype=np.float64)
-    for i in range(width):
-        x[:, i] = _column(columns[f"x{i}"])
+    parts = []
+    for i, feature in enumerate(spec.scaling):
+        values = _column(columns[f"f{i}"])
+        if feature.kind == "categorical":  # one-hot; position 0 (outside the domain): zeros
+            positions = np.arange(1, len(feature.domain) + 1)
+            parts.append((values[:, None] == positions[None, :]).astype(np.float64))
+        else:
+            parts.append(values[:, None])
     y = _column(columns["y"])
+    x = np.concatenate(parts, axis=1) if parts else np.empty((len(y), 0))
     keep = np.isfinite(y) & np.isfinite(x).all(axis=1)
     x, y = np.clip(x[keep], 0.0, 1.0), np.clip(y[keep], 0.0, 1.0)
     return Rows(x.astype(np.float32), y.astype(np.float32))

@@ -15,13 +15,14 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from zone import __version__
 from zone.access import authorize_product, budget_account, check_epsilon_cap
-from zone.audit import canonical_json, utc_timestamp
+from zone.audit import ReleasedArtifact, canonical_json, utc_timestamp
 from zone.catalog import TrainingProduct
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WORKER = "zone.products.training.worker:run"
+# What a worker imports, and runs once on synthetic data, before its job arrives (names only:
+# the server never imports them).
+TRAINING_PRELOAD = (WORKER.partition(":")[0], "zone.products.training.warmup:warm_up")
 # Wall time depends on the private row count (number of batches): logged, not released.
 _NOT_RELEASED = frozenset({"event", "train_seconds"})
 _MODEL_KEYS = ("family", "features", "weights", "intercept", "layers", "scaling")
@@ -47,6 +51,12 @@ _FIXED_REASONS = (
     "the executor shut down",
 )
 CANCEL_WAIT_SECONDS = 10.0
+
+
+def _artifact(result: Mapping[str, Any], *, kept_in_zone: bool) -> ReleasedArtifact:
+    """The model and metrics for the release registry (kept models too: they can leak)."""
+    content = {k: result[k] for k in (*_MODEL_KEYS, "metrics") if k in result}
+    return ReleasedArtifact("training", {**content, "kept_in_zone": kept_in_zone})
 
 
 def public_reason(reason: str) -> str:
@@ -67,6 +77,7 @@ class TrainingJobs:
         self._ledger = runtime.ledger
         self._jobs = JobStore(runtime.store, runtime.audit)
         self._executor = executor
+        self._changed = threading.Condition()  # notified after each worker event is handled
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
@@ -83,6 +94,7 @@ class TrainingJobs:
             PermissionDenied: product not granted, or epsilon above the per-job cap.
             InvalidArgument: features or hyperparameters outside the product's bounds.
             BudgetExhausted: the budget cannot cover the requested epsilon (nothing spent).
+            QuotaExhausted: the product's call quota is spent (nothing spent).
         """
         runtime = self._runtime
         product, grant = authorize_product(
@@ -104,6 +116,10 @@ class TrainingJobs:
             reservation = self._ledger.reserve(
                 account, product=product.id, cost=cost, request_id=request_id, conn=conn
             )
+            runtime.metering.charge(
+                principal.id, grant, product.id, unit="job", request_id=request_id,
+                release_id=reservation.release_id, conn=conn,
+            )  # fmt: skip
             job = self._jobs.create(
                 principal=principal.id,
                 product=product.id,
@@ -113,6 +129,7 @@ class TrainingJobs:
                     "keep_in_zone": request.keep_in_zone,
                     "policy_digest": policies.digest,
                     "request_id": request_id,
+                    "dataset_version": info.version,
                 },
                 release_id=reservation.release_id,
                 conn=conn,
@@ -127,6 +144,13 @@ class TrainingJobs:
             self._handle(job_id, event)
         except Exception:  # noqa: BLE001 - an event thread must survive; the job shows the state
             log.exception("job %s: handling event %s failed", job_id, event.get("event"))
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until a worker event was handled (any job) or ``timeout`` seconds passed."""
+        with self._changed:
+            self._changed.wait(timeout)
 
     def _handle(self, job_id: str, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -152,6 +176,7 @@ class TrainingJobs:
             return
         reservation = self._ledger.reservation(job.release_id)
         digest = "sha256:" + hashlib.sha256(canonical_json(result).encode()).hexdigest()
+        artifact = _artifact(result, kept_in_zone=bool(job.spec.get("keep_in_zone")))
         with self._store.write() as conn:
             model_id = ""
             if job.spec.get("keep_in_zone"):
@@ -166,10 +191,11 @@ class TrainingJobs:
                 result = {k: v for k, v in result.items() if k not in _MODEL_KEYS[2:]}
             stored = {**result, "model_id": model_id, "output_digest": digest,
                       "release_id": reservation.release_id}  # fmt: skip
-            self._ledger.release(reservation, self._receipt(job, stored), conn=conn)
+            receipt = self._receipt(job, stored, reservation.cost)
+            self._ledger.release(reservation, receipt, artifact=artifact, conn=conn)
             self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=conn)
 
-    def _receipt(self, job: Job, result: Mapping[str, Any]) -> dict[str, Any]:
+    def _receipt(self, job: Job, result: Mapping[str, Any], cost: Amount) -> dict[str, Any]:
         return {
             "release_id": result["release_id"],
             "request_id": job.spec.get("request_id", ""),
@@ -178,9 +204,11 @@ class TrainingJobs:
             "principal": job.principal,
             "product": job.product,
             "dataset": job.dataset,
+            "dataset_version": job.spec.get("dataset_version", ""),
             "policy_digest": job.spec.get("policy_digest", ""),
             "code_version": __version__,
-            "epsilon_micro": Amount.cost(float(job.spec["epsilon"])).epsilon_micro,
+            "epsilon_micro": cost.epsilon_micro,
+            "delta_femto": cost.delta_femto,
             "epsilon_spent": result.get("epsilon_spent"),
             "accountant": result.get("accountant", ""),
             "model_id": result["model_id"],

@@ -5,8 +5,9 @@ starts, and the terminal event on failure):
 
 1. ``{"event": "touched_data"}`` immediately before the dataset is first read: a failure before
    it read nothing (the caller may refund), a failure after it is charged;
-2. ``{"event": "progress", "epoch": e, "epsilon_spent": x}`` once per epoch (``x`` from the
-   PRV accountant, training only);
+2. ``{"event": "progress", "epoch": e, "epsilon_spent": x}`` once per epoch (``x`` an upper
+   bound on the training epsilon spent so far; after the last epoch the PRV accountant's, see
+   ``dpsgd``);
 3. ``{"event": "result", **result}``: the release, its keys next to ``event`` (see :func:`run`).
 
 Exceptions propagate; the executor reports them (their messages are public: no data in them).
@@ -75,7 +76,7 @@ def run(spec_json: str, emit: Emit) -> None:
     spec = TrainingSpec.from_json(spec_json)
     torch.set_num_threads(1)
     device = _device(spec)
-    noise_multiplier = dpsgd.calibrate(spec)  # public numbers only: a failure here is refundable
+    calibration = dpsgd.calibrate(spec)  # public numbers only: a failure here is refundable
     emit({"event": "touched_data"})
     rows = data.load(spec)
     (train_x, train_y), (val_x, val_y) = split_rows(
@@ -87,7 +88,7 @@ def run(spec_json: str, emit: Emit) -> None:
     def progress(epoch: int, epsilon: float) -> None:
         emit({"event": "progress", "epoch": epoch, "epsilon_spent": epsilon})
 
-    trained = dpsgd.train(spec, train_x.to(device), train_y.to(device), noise_multiplier, progress)
+    trained = dpsgd.train(spec, train_x.to(device), train_y.to(device), calibration, progress)
     weights, intercept = released_weights(spec, trained.model)
     predicted = outputs(trained.model, val_x.to(device)).numpy()
     scores = metrics.dp_metrics(spec, predicted, val_y.double().numpy())
@@ -107,7 +108,7 @@ def run(spec_json: str, emit: Emit) -> None:
         "epsilon_spent": trained.epsilon + spec.epsilon_metrics,
         "delta": spec.delta,
         "accountant": ACCOUNTANT,
-        "noise_multiplier": noise_multiplier,
+        "noise_multiplier": calibration.noise_multiplier,
         "sample_rate": spec.sample_rate,
         "steps": spec.steps,
         "device": _device_name(device),

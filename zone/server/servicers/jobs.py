@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import grpc
@@ -43,8 +42,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         """Stream the job on every change until it ends or the caller leaves."""
         call = current_call()
 
-        def poll() -> bool:
-            time.sleep(WATCH_POLL_SECONDS)
+        def poll() -> bool:  # woken by any job's change, at the latest after the interval
+            call.runtime.training.wait_for_change(WATCH_POLL_SECONDS)
             return bool(context.is_active())
 
         for job in call.runtime.training.watch(call.require_principal(), request.job_id, poll):
