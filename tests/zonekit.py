@@ -42,8 +42,15 @@ def generate_csv(path: Path, rows: int = 2000, seed: int = 7) -> Path:
     return path
 
 
-def make_zone_dir(root: Path, rows: int = 2000, extra_config: str = "") -> Path:
-    """A complete zone folder: imported dataset, demo models and policies, config on port 0."""
+def make_zone_dir(
+    root: Path, rows: int = 2000, extra_config: str = "", warm_workers: int = 0
+) -> Path:
+    """A complete zone folder: imported dataset, demo models and policies, config on port 0.
+
+    ``warm_workers`` (training workers started in advance) is 0 unless asked for: most test
+    zones never train, and a warm worker spends seconds of a core importing torch. It is left
+    to the zone's default when ``extra_config`` has its own ``jobs:`` section.
+    """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "models", root / "models")
     shutil.copytree(REPO / "policies", root / "policies")
@@ -58,7 +65,9 @@ def make_zone_dir(root: Path, rows: int = 2000, extra_config: str = "") -> Path:
         "models_dir: models\n"
         "policies_dir: policies\n"
         "row_count_granularity: 100\n"
-        "shutdown_grace_seconds: 1\n" + extra_config
+        "shutdown_grace_seconds: 1\n"
+        + ("" if "jobs:" in extra_config else f"jobs:\n  warm_workers: {warm_workers}\n")
+        + extra_config
     )
     return config
 

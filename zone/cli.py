@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zone import cli_jobs, cli_stats
+from zone import cli_admin, cli_audit, cli_jobs, cli_stats
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
 
@@ -107,17 +107,6 @@ def _cmd_policy_reload(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from zone.audit import verify_file
-
-    result = verify_file(_config(args).state_db)
-    if result.ok:
-        print(f"ok: {result.length} records, head {result.head_hash}")
-        return 0
-    print(f"BROKEN at record {result.first_bad_seq}: {result.reason}", file=sys.stderr)
-    return 1
-
-
 def _cmd_token_new(args: argparse.Namespace) -> int:
     from zone.policy import new_token, token_digest
 
@@ -172,11 +161,10 @@ def _parser() -> argparse.ArgumentParser:
     reload.add_argument("--target", default="127.0.0.1:50051")
     reload.add_argument("--token-file", help="admin token file (default: $ZONE_TOKEN)")
 
-    audit = sub.add_parser("audit", help="audit chain").add_subparsers(dest="sub", required=True)
-    command(audit, "verify", _cmd_audit_verify, "recompute the audit chain")
-
+    cli_audit.add_parser(sub)  # audit keygen|checkpoint|verify, receipt get|verify, trace
     cli_stats.add_parser(sub)
     cli_jobs.add_parser(sub)
+    cli_admin.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

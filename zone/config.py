@@ -30,13 +30,26 @@ class _TlsSpec(_Strict):
 class _LimitsSpec(_Strict):
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_concurrent_rpcs: int = Field(default=64, ge=1, le=10_000)
-    max_workers: int = Field(default=16, ge=1, le=256)
+    max_workers: int = Field(default=16, ge=2, le=256)
+    max_queue_wait_seconds: float = Field(default=5.0, gt=0, le=600)
+    max_open_streams: int | None = Field(default=None, ge=1, le=255)
+    max_stream_seconds: float = Field(default=600.0, gt=0, le=86_400)
 
 
 class _JobsSpec(_Strict):
     max_concurrent: int = Field(default=1, ge=1, le=64)
     wall_time_seconds: float = Field(default=3600.0, gt=0)
     memory_mb: int = Field(default=4096, ge=64)
+    warm_workers: int = Field(default=1, ge=0, le=16)
+
+
+class _AuditSpec(_Strict):
+    signing_key: str | None = None
+
+
+class _VerificationSpec(_Strict):
+    max_key_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    max_keys_per_principal: int = Field(default=16, ge=1, le=10_000)
 
 
 class _ConfigSpec(_Strict):
@@ -50,6 +63,8 @@ class _ConfigSpec(_Strict):
     limits: _LimitsSpec = _LimitsSpec()
     jobs: _JobsSpec = _JobsSpec()
     tls: _TlsSpec | None = None
+    audit: _AuditSpec = _AuditSpec()
+    verification: _VerificationSpec = _VerificationSpec()
 
 
 @dataclass(frozen=True)
@@ -68,20 +83,66 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds that protect the server: message size, concurrent RPCs, handler threads."""
+    """Bounds that protect the server (``zone.server.admission`` says how each is enforced).
+
+    ``max_concurrent_rpcs`` calls at most are accepted (grpcio refuses the rest with
+    RESOURCE_EXHAUSTED); ``max_workers`` handler threads run them; a call that waited longer
+    than ``max_queue_wait_seconds`` for a thread is refused with UNAVAILABLE and a retry hint;
+    at most ``stream_slots`` streaming calls hold threads at once; a request stream (upload)
+    is cancelled after ``max_stream_seconds``.
+    """
 
     max_message_bytes: int = 4 * 1024 * 1024
     max_concurrent_rpcs: int = 64
     max_workers: int = 16
+    max_queue_wait_seconds: float = 5.0
+    max_open_streams: int | None = None
+    max_stream_seconds: float = 600.0
+
+    @property
+    def stream_slots(self) -> int:
+        """Streaming calls allowed at once: always leaves unary calls a handler thread."""
+        wanted = self.max_open_streams or self.max_workers // 2
+        return max(1, min(wanted, self.max_workers - 1))
 
 
 @dataclass(frozen=True)
 class JobLimits:
-    """Training workers: how many run at once, and the wall-time and memory limit of each."""
+    """Training workers: how many run at once, and the wall-time and memory limit of each.
+
+    ``warm_workers`` are kept started in advance with the training modules imported
+    (``zone.jobs.pool``; each idle one holds about 470 MiB; 0 starts a worker when a job needs it).
+    """
 
     max_concurrent: int = 1
     wall_time_seconds: float = 3600.0
     memory_mb: int = 4096
+    warm_workers: int = 1
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Audit checkpoints: the Ed25519 private key file ``zone audit checkpoint`` signs with.
+
+    The server itself never reads it (checkpoints are made by the admin command only).
+    """
+
+    signing_key: Path | None = None
+
+
+@dataclass(frozen=True)
+class VerificationConfig:
+    """Homomorphic verification: registered public keys.
+
+    ``max_key_bytes`` caps one uploaded public context (sent in chunks, each under the message
+    limit; every other call keeps the message limit). The allowlisted contexts are 0.14 MB
+    (BFV) and 0.46 MB (CKKS) without Galois keys, which no product needs; 8 MiB leaves room
+    while bounding what one upload can hold in memory. ``max_keys_per_principal`` bounds the
+    active keys one principal may store.
+    """
+
+    max_key_bytes: int = 8 * 1024 * 1024
+    max_keys_per_principal: int = 16
 
 
 @dataclass(frozen=True)
@@ -99,6 +160,8 @@ class ZoneConfig:
     limits: Limits
     jobs: JobLimits
     tls: TlsConfig | None
+    audit: AuditConfig = AuditConfig()
+    verification: VerificationConfig = VerificationConfig()
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
@@ -121,6 +184,10 @@ def load_config(path: Path) -> ZoneConfig:
     listen_problem = _check_listen(spec.listen)
     if listen_problem:
         raise ValidationFailed([Problem(str(path), doc.line_of(("listen",)), listen_problem)])
+    streams = spec.limits.max_open_streams
+    if streams is not None and streams >= spec.limits.max_workers:
+        message = "limits.max_open_streams must be below limits.max_workers"
+        raise ValidationFailed([doc.problem(("limits", "max_open_streams"), message)])
     base = path.resolve().parent
 
     def resolve(value: str) -> Path:
@@ -145,4 +212,8 @@ def load_config(path: Path) -> ZoneConfig:
         limits=Limits(**spec.limits.model_dump()),
         jobs=JobLimits(**spec.jobs.model_dump()),
         tls=tls,
+        audit=AuditConfig(
+            signing_key=resolve(spec.audit.signing_key) if spec.audit.signing_key else None
+        ),
+        verification=VerificationConfig(**spec.verification.model_dump()),
     )

@@ -12,11 +12,13 @@ import logging
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from zone import __version__
-from zone.audit import AuditChain, VerifyResult, verify_chain
+from zone.audit import AuditChain, ReleaseRegistry, VerifyResult, verify_chain
+from zone.audit.receipts import ReceiptBook
 from zone.catalog import (
     DatasetCatalog,
     DatasetInfo,
@@ -30,8 +32,10 @@ from zone.config import ZoneConfig
 from zone.errors import NotFound, PermissionDenied, ValidationFailed
 from zone.jobs import LocalProcessExecutor
 from zone.ledger import PrivacyLedger
+from zone.metering import Metering
 from zone.policy import Grant, PolicySet, Principal, ProductRef, load_policies
-from zone.products.training.service import TrainingJobs
+from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
+from zone.products.verification.service import VerificationService
 from zone.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -101,12 +105,18 @@ class ZoneRuntime:
             raise
         self.audit = AuditChain(self.store)
         self.ledger = PrivacyLedger(self.store, self.audit)
+        self.releases = ReleaseRegistry(self.store, self.audit)
+        self.receipts = ReceiptBook(self.store, self.releases)
+        self.metering = Metering(self.store, self.audit, self._providers_of)
         executor = LocalProcessExecutor(
             max_concurrent=config.jobs.max_concurrent,
             wall_time_s=config.jobs.wall_time_seconds,
             memory_bytes=config.jobs.memory_mb * 1024 * 1024,
+            warm_workers=config.jobs.warm_workers,
+            preload=TRAINING_PRELOAD,
         )
         self.training = TrainingJobs(self, executor)
+        self.verification = VerificationService(self)
         # Jobs first: their charges follow the job rule (refund if no data was touched); then
         # any other charge left open by a crash is settled as failed (still charged).
         self.interrupted_jobs = self.training.recover()
@@ -117,6 +127,12 @@ class ZoneRuntime:
         self.training.shutdown(self.config.shutdown_grace_seconds)
         self.catalog.close()
         self.store.close()
+
+    def _providers_of(self, product_id: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
+        """The dataset of a product and that dataset's providers with their revenue shares."""
+        dataset = self.products[product_id].dataset
+        providers = self.catalog.get(dataset).meta.providers or ()
+        return dataset, tuple((p.id, p.share) for p in providers)
 
     @property
     def policies(self) -> PolicySet:

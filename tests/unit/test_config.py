@@ -50,3 +50,23 @@ def test_with_listen_overrides_only_listen(tmp_path: Path) -> None:
     config = load_config(tmp_path / "zone.yaml")
     other = config.with_listen("127.0.0.1:0")
     assert other.listen == "127.0.0.1:0" and other.state_db == config.state_db
+
+
+def test_audit_signing_key_is_optional_and_resolved(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL)
+    assert load_config(tmp_path / "zone.yaml").audit.signing_key is None
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "audit: {signing_key: keys/zone.key}\n")
+    config = load_config(tmp_path / "zone.yaml")
+    assert config.audit.signing_key == tmp_path.resolve() / "keys" / "zone.key"
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "audit: {signing_key: k, other: 1}\n")
+    with pytest.raises(ValidationFailed, match="other"):
+        load_config(tmp_path / "zone.yaml")
+
+
+def test_stream_slots_always_leave_unary_calls_a_thread(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "limits: {max_workers: 4}\n")
+    limits = load_config(tmp_path / "zone.yaml").limits
+    assert limits.stream_slots == 2 and limits.max_queue_wait_seconds == 5.0
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "limits: {max_workers: 4, max_open_streams: 4}\n")
+    with pytest.raises(ValidationFailed, match=r":5: limits.max_open_streams must be below"):
+        load_config(tmp_path / "zone.yaml")

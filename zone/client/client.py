@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,10 +19,15 @@ from zone._proto import (
     common_pb2,
     jobs_pb2,
     jobs_pb2_grpc,
+    receipts_pb2,
+    receipts_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
 )
-from zone.client import jobs, stats, types
+from zone.client import admin, he, he_results, jobs, receipts, stats, types
+from zone.client import verification as verification_requests
 from zone.client.errors import from_rpc_error
 
 T = TypeVar("T")
@@ -79,6 +85,11 @@ class ZoneClient:
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._stats = statistics_pb2_grpc.StatisticsServiceStub(self._channel)
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
+        self._receipts = receipts_pb2_grpc.ReceiptServiceStub(self._channel)
+        self._verification = verification_pb2_grpc.VerificationServiceStub(self._channel)
+        self.he = he.HE()
+        self._product_parameters: dict[str, dict[str, Any]] = {}
+        """Homomorphic-encryption keys: ``client.he.new_keys("bfv-4096")``."""
 
     def close(self) -> None:
         """Close the channel."""
@@ -227,6 +238,121 @@ class ZoneClient:
         reply = self._call(self._jobs.GetResult, jobs_pb2.JobRef(job_id=job_id))
         return jobs.result_from_proto(reply)
 
+    # --- receipts --------------------------------------------------------------------------
+
+    def get_receipt(self, release_id: str) -> receipts.ReceiptBundle:
+        """The receipt of one of the caller's releases (any release for admins).
+
+        With its audit entry and, once a checkpoint covers it, its inclusion proof and that
+        checkpoint: verify it offline with ``zone.client.receipts.verify_bundle`` or
+        ``zone receipt verify``. Another principal's release answers NotFoundError.
+        """
+        request = receipts_pb2.GetReceiptRequest(release_id=release_id)
+        return receipts.bundle_from_proto(self._call(self._receipts.GetReceipt, request))
+
+    # --- verification (homomorphic encryption; keys never leave this process) -------------
+
+    def register_key(self, keys: he.HEKeys, chunk_bytes: int = he.UPLOAD_CHUNK_BYTES) -> str:
+        """Upload the public part of ``keys`` (in chunks); sets and returns ``keys.key_id``."""
+        info = self._call(self._verification.RegisterKey, iter(he.upload(keys, chunk_bytes)))
+        keys.key_id = info.key_id
+        return info.key_id
+
+    def describe_key(self, key_id: str) -> verification_pb2.KeyInfo:
+        """One of the caller's registered keys."""
+        return self._call(self._verification.DescribeKey, verification_pb2.KeyRef(key_id=key_id))
+
+    def revoke_key(self, key_id: str) -> verification_pb2.KeyInfo:
+        """Revoke one of the caller's keys."""
+        return self._call(self._verification.RevokeKey, verification_pb2.KeyRef(key_id=key_id))
+
+    def match(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subjects: Sequence[str],
+        claims: Mapping[str, Sequence[float]],
+        *,
+        purpose: str,
+        in_flight: int = 2,
+    ) -> he_results.MatchReport:
+        """Check claimed values (one list per claim column, one value per subject), encrypted.
+
+        Returns per subject MATCH (every claim checked matches), NO_MATCH or NOT_FOUND. A long
+        list is sent in several calls, up to ``in_flight`` at a time.
+        """
+        requests = verification_requests.match_requests(
+            product, keys, subjects, claims, purpose, self._parameters(product)
+        )
+        reports = verification_requests.pipelined(
+            requests,
+            lambda request: self._start(self._verification.Match, request),
+            lambda part, reply: he_results.match_report(keys, part, reply),
+            in_flight,
+        )
+        return he_results.MatchReport.join(reports)
+
+    def score_batch(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subjects: Sequence[str],
+        features: Mapping[str, Sequence[float]],
+        *,
+        purpose: str,
+        model_id: str = "",
+        in_flight: int = 2,
+    ) -> he_results.ScoreReport:
+        """Score subjects with the caller's features (encrypted) and the zone's own.
+
+        A long list is sent in several calls, up to ``in_flight`` at a time.
+        """
+        requests = verification_requests.score_requests(
+            product, keys, subjects, features, purpose, self._parameters(product), model_id
+        )
+        reports = verification_requests.pipelined(
+            requests,
+            lambda request: self._start(self._verification.Score, request),
+            lambda part, reply: he_results.score_report(keys, part, reply),
+            in_flight,
+        )
+        return he_results.ScoreReport.join(reports)
+
+    def score(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subject: str,
+        features: Mapping[str, float],
+        *,
+        purpose: str,
+        model_id: str = "",
+    ) -> float:
+        """One subject's score (probability for a logit model), or NaN when it has none."""
+        batch = {name: [value] for name, value in features.items()}
+        report = self.score_batch(
+            product, keys, [subject], batch, purpose=purpose, model_id=model_id
+        )
+        return float(report.values[0])
+
+    def _start(self, method: Any, request: Any) -> Callable[[], Any]:
+        """Start a unary call; the returned function waits for its reply (typed errors)."""
+        future = method.future(request, metadata=self._metadata, timeout=self._timeout)
+
+        def wait() -> Any:
+            try:
+                return future.result()
+            except grpc.RpcError as exc:
+                raise from_rpc_error(exc) from None
+
+        return wait
+
+    def _parameters(self, product: str) -> dict[str, Any]:
+        """A product's public parameters, asked once per client (they change with a restart)."""
+        if product not in self._product_parameters:
+            self._product_parameters[product] = self.describe_product(product).parameters
+        return self._product_parameters[product]
+
     # --- admin -----------------------------------------------------------------------------
 
     def reload_policies(self) -> types.PolicyReload:
@@ -242,6 +368,68 @@ class ZoneClient:
         return types.AuditVerification(
             reply.ok, reply.length, reply.head_hash, reply.first_bad_seq, reply.reason
         )
+
+    def get_budgets(self, *, principal: str = "", dataset: str = "") -> admin.Budgets:
+        """Budgets per principal x dataset and the zone-wide caps (admin)."""
+        request = admin_pb2.GetBudgetsRequest(principal=principal, dataset=dataset)
+        return admin.budgets_from_proto(self._call(self._admin.GetBudgets, request))
+
+    def get_usage(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        principal: str = "",
+        product: str = "",
+    ) -> list[admin.UsageRow]:
+        """Metered usage in [start, end) UTC per principal, product and currency (admin)."""
+        request = admin_pb2.GetUsageRequest(principal=principal, product=product)
+        _set_period(request, start, end)
+        return admin.usage_from_proto(self._call(self._admin.GetUsage, request))
+
+    def get_revenue(
+        self, start: datetime | None = None, end: datetime | None = None, *, provider: str = ""
+    ) -> list[admin.RevenueRow]:
+        """Revenue in [start, end) UTC per data provider and currency (admin)."""
+        request = admin_pb2.GetRevenueRequest(provider=provider)
+        _set_period(request, start, end)
+        return admin.revenue_from_proto(self._call(self._admin.GetRevenue, request))
+
+    def query_audit(
+        self,
+        *,
+        principal: str = "",
+        product: str = "",
+        kind: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> admin.AuditPage:
+        """One page of audit records matching the filters, oldest first (admin)."""
+        request = admin_pb2.QueryAuditRequest(
+            principal=principal, product=product, kind=kind, page_size=page_size,
+            page_token=page_token,
+        )  # fmt: skip
+        _set_period(request, start, end)
+        return admin.audit_page_from_proto(self._call(self._admin.QueryAudit, request))
+
+    def iter_audit(self, **filters: Any) -> Iterator[admin.AuditRecord]:
+        """Every audit record matching ``filters`` (as :meth:`query_audit`), page by page."""
+        token = ""
+        while True:
+            page = self.query_audit(**filters, page_token=token)
+            yield from page.records
+            token = page.next_page_token
+            if not token:
+                return
+
+
+def _set_period(request: Any, start: datetime | None, end: datetime | None) -> None:
+    if start is not None:
+        request.start.CopyFrom(admin.timestamp(start))
+    if end is not None:
+        request.end.CopyFrom(admin.timestamp(end))
 
 
 def _dataset_summary(d: catalog_pb2.DatasetSummary) -> types.DatasetSummary:

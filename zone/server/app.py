@@ -26,8 +26,12 @@ from zone._proto import (
     catalog_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
+    receipts_pb2,
+    receipts_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
+    verification_pb2,
+    verification_pb2_grpc,
 )
 from zone.config import TlsConfig, ZoneConfig
 from zone.errors import ValidationFailed
@@ -36,7 +40,9 @@ from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
 from zone.server.servicers.jobs import JobServicer
+from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
+from zone.server.servicers.verification import VerificationServicer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ SERVICE_NAMES: tuple[str, ...] = (
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
     jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
+    receipts_pb2.DESCRIPTOR.services_by_name["ReceiptService"].full_name,
 )
 
 
@@ -96,9 +104,12 @@ def start(
         RuntimeError: the listen address cannot be bound.
     """
     limits = config.limits
-    health_servicer = health.HealthServicer()
+    # Blocking Watch (one handler thread per watcher, bounded by the public stream slots): the
+    # non-blocking mode deadlocked grpcio's polling thread after ~200-1,800 Watch calls that
+    # were opened and cancelled in a row (measured on a bare grpcio 1.85 server too).
+    health_servicer = health.HealthServicer(experimental_non_blocking=False)
     _set_health(health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
-    interceptor = ZoneInterceptor()
+    interceptor = ZoneInterceptor(limits=limits)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=limits.max_workers, thread_name_prefix="zone"),
         interceptors=[interceptor],
@@ -113,6 +124,8 @@ def start(
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(), server)
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
+    verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationServicer(), server)
+    receipts_pb2_grpc.add_ReceiptServiceServicer_to_server(ReceiptServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

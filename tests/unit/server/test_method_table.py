@@ -5,13 +5,22 @@ from __future__ import annotations
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from zone._proto import admin_pb2, catalog_pb2, jobs_pb2, statistics_pb2
+from zone._proto import (
+    admin_pb2,
+    catalog_pb2,
+    jobs_pb2,
+    receipts_pb2,
+    statistics_pb2,
+    verification_pb2,
+)
 from zone.server.app import SERVICE_NAMES
 from zone.server.methods import METHOD_TABLE
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
 from zone.server.servicers.jobs import JobServicer
+from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
+from zone.server.servicers.verification import VerificationServicer
 
 
 def _methods(file_descriptor: object) -> set[str]:
@@ -28,6 +37,8 @@ def test_table_covers_exactly_the_registered_services() -> None:
         | _methods(admin_pb2.DESCRIPTOR)
         | _methods(statistics_pb2.DESCRIPTOR)
         | _methods(jobs_pb2.DESCRIPTOR)
+        | _methods(receipts_pb2.DESCRIPTOR)
+        | _methods(verification_pb2.DESCRIPTOR)
         | _methods(health_pb2.DESCRIPTOR)
         | _methods(reflection_pb2.DESCRIPTOR)
     )
@@ -40,6 +51,8 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
         (AdminServicer, admin_pb2.DESCRIPTOR),
         (StatisticsServicer, statistics_pb2.DESCRIPTOR),
         (JobServicer, jobs_pb2.DESCRIPTOR),
+        (ReceiptServicer, receipts_pb2.DESCRIPTOR),
+        (VerificationServicer, verification_pb2.DESCRIPTOR),
     ):
         for method in _methods(file_descriptor):
             name = method.rsplit("/", 1)[1]
@@ -60,4 +73,6 @@ def test_service_names_match_registered_zone_services() -> None:
         "zone.v1.AdminService",
         "zone.v1.StatisticsService",
         "zone.v1.JobService",
+        "zone.v1.ReceiptService",
+        "zone.v1.VerificationService",
     }
