@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from zone.audit import AuditChain, utc_timestamp
@@ -67,7 +66,7 @@ class ModelRegistry:
         metrics_json = encode_object(metrics, "model metrics")
         check_model(model)
         model_id = uuid.uuid4().hex
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             select_job(w, job_id)
             if w.execute("SELECT 1 FROM models WHERE job_id = ?", (job_id,)).fetchone():
                 raise AlreadyExists("the job has a model already")
@@ -108,14 +107,3 @@ class ModelRegistry:
                 (owner, limit),
             ).fetchall()
         return [model_from_row(row) for row in rows]
-
-    @contextmanager
-    def _writing(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-        """Join the caller's open write transaction, or run a durable one of our own."""
-        if conn is not None:
-            if not conn.in_transaction:
-                raise RuntimeError("conn=... needs the connection of an open store.write()")
-            yield conn
-            return
-        with self._store.write() as w:
-            yield w

@@ -76,7 +76,7 @@ class JobStore(ModelRegistry):
         spec_json = encode_object(spec, "job spec")
         job_id = uuid.uuid4().hex
         now = utc_timestamp()
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             w.execute(
                 "INSERT INTO jobs (job_id, principal, product, dataset, state, spec, release_id, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -122,7 +122,7 @@ class JobStore(ModelRegistry):
             InvalidArgument: ``result`` is not a JSON object.
         """
         result_json = None if result is None else encode_object(result, "job result")
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             current = select_job(w, job_id).state
             if not is_valid_transition(current, to):
                 raise IllegalTransition(current, to)

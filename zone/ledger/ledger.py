@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -118,7 +117,7 @@ class PrivacyLedger:
             uuid.uuid4().hex, request_id, account.principal, product, account.dataset, cost
         )
         try:
-            with self._writing(conn) as w:
+            with self._store.joined(conn) as w:
                 if not _spend(w, account, cost):
                     raise _Refused("principal")
                 if not _spend_dataset(w, account, cost):
@@ -174,7 +173,7 @@ class PrivacyLedger:
         Raises:
             ValueError: with ``artifact``, the receipt lacks a required field (nothing written).
         """
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             _settle(w, reservation.release_id, "released", "")
             entry = self._audit.append("release", dict(receipt), conn=w)
             if artifact is not None:
@@ -185,7 +184,7 @@ class PrivacyLedger:
         self, reservation: Reservation, reason: str, *, conn: sqlite3.Connection | None = None
     ) -> None:
         """Something data-dependent ran and failed: the budget stays spent."""
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             _settle(w, reservation.release_id, "failed", reason)
             self._audit.append(
                 "ledger.failed", {**_charge_record(reservation), "reason": reason}, conn=w
@@ -196,7 +195,7 @@ class PrivacyLedger:
     ) -> None:
         """Nothing data-dependent ran: give the budget back."""
         cost = reservation.cost
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             _settle(w, reservation.release_id, "refunded", reason)
             for table, where, args in (
                 ("budget_spend", "principal = ? AND dataset = ?",
@@ -211,14 +210,6 @@ class PrivacyLedger:
             self._audit.append(
                 "ledger.refund", {**_charge_record(reservation), "reason": reason}, conn=w
             )
-
-    @contextmanager
-    def _writing(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-        if conn is not None:
-            yield conn
-            return
-        with self._store.write() as own:
-            yield own
 
     def recover(self) -> int:
         """Settle reservations left open by a crash as failed (still charged); return how many."""

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -146,7 +145,7 @@ class Metering:
         """
         now = self._clock()
         dataset, provider_shares = self._providers_of(product)
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             quota = grant.quota_for(product)
             used = 0 if quota is None else _take_quota(w, principal, product, quota, now)
             priced = price_of(grant, unit, _count_volume(w, principal, unit, now) - 1)
@@ -167,7 +166,7 @@ class Metering:
         For products without a privacy charge (whose failures the ledger does not record).
         Returns False when the usage row does not exist or was voided already.
         """
-        with self._writing(conn) as w:
+        with self._store.joined(conn) as w:
             row = w.execute(
                 "SELECT principal, product, release_id, currency, amount_micro FROM usage "
                 "WHERE usage_id = ? AND voided_at IS NULL",
@@ -198,14 +197,6 @@ class Metering:
         """Billed revenue per provider x currency in ``period`` (see :func:`revenue_report`)."""
         with self._store.read() as conn:
             return revenue_report(conn, period, provider=provider)
-
-    @contextmanager
-    def _writing(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
-        if conn is not None:
-            yield conn
-            return
-        with self._store.write() as own:
-            yield own
 
 
 def _take_quota(

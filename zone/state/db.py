@@ -131,6 +131,21 @@ class StateStore:
                 gate.owner = None
 
     @contextmanager
+    def joined(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+        """Join the caller's open write transaction ``conn``, or run a durable one of our own.
+
+        Raises:
+            RuntimeError: ``conn`` is not inside an open ``write()`` transaction.
+        """
+        if conn is not None:
+            if not conn.in_transaction:
+                raise RuntimeError("conn=... needs the connection of an open store.write()")
+            yield conn
+            return
+        with self.write() as own:
+            yield own
+
+    @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """Run the body in a read transaction on this thread's read-only connection.
 
