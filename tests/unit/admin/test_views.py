@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,12 +15,6 @@ from zone.policy import Budget, Grant, PolicySet, Principal
 from zone.state import StateStore
 
 TODAY = date(2026, 5, 1)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(tmp_path / "state.sqlite") as s:
-        yield s
 
 
 def policies() -> PolicySet:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,6 @@ def tamper_file(path: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
         conn.execute("COMMIT")
     finally:
         conn.close()
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "zone.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(db_path) as opened:
-        yield opened
 
 
 @pytest.fixture

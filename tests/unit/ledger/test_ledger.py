@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,6 @@ from hypothesis import strategies as st
 from zone.audit import AuditChain, verify_chain
 from zone.ledger import Account, Amount, BudgetExhausted, PrivacyLedger
 from zone.state import StateStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(tmp_path / "state.sqlite") as s:
-        yield s
 
 
 @pytest.fixture
