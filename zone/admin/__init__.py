@@ -8,7 +8,6 @@ from zone.admin.audit_query import (
     MAX_PAGE_SIZE,
     AuditFilter,
     AuditPage,
-    AuditRow,
     query_audit,
 )
 from zone.admin.budgets import BudgetLine, BudgetReport, CapLine, budget_report
@@ -18,7 +17,6 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "AuditFilter",
     "AuditPage",
-    "AuditRow",
     "BudgetLine",
     "BudgetReport",
     "CapLine",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from zone.audit.receipts import StoredEntry
 from zone.errors import InvalidArgument
 from zone.metering.pricing import iso
 from zone.metering.reports import Period
@@ -32,22 +33,10 @@ class AuditFilter:
 
 
 @dataclass(frozen=True)
-class AuditRow:
-    """One audit record as stored (``record_json`` is the canonical JSON that was hashed)."""
-
-    seq: int
-    ts: str
-    kind: str
-    record_json: str
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True)
 class AuditPage:
     """One page of records and the token of the next page (empty at the end)."""
 
-    rows: tuple[AuditRow, ...]
+    rows: tuple[StoredEntry, ...]
     next_page_token: str
 
 
@@ -93,6 +82,6 @@ def query_audit(
             f"WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?",
             (*args, size + 1),
         ).fetchall()
-    page = tuple(AuditRow(*row) for row in rows[:size])
+    page = tuple(StoredEntry(*row) for row in rows[:size])
     more = len(rows) > size
     return AuditPage(page, f"{_TOKEN_PREFIX}{page[-1].seq}" if more else "")
