@@ -9,6 +9,7 @@ object only when one is asked for.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, overload
 
@@ -61,6 +62,11 @@ def sigmoid(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(logits >= 0, 1.0 / (1.0 + exp), exp / (1.0 + exp))
 
 
+_VERDICTS = np.array(["NOT_FOUND", "NO_MATCH", "MATCH"], dtype=object)
+_SCORE_STATUSES = np.empty(MISSING_DATA + 1, dtype=object)
+_SCORE_STATUSES[[FOUND, NOT_FOUND, MISSING_DATA]] = ["SCORED", "NOT_FOUND", "MISSING_DATA"]
+
+
 class MatchReport(Sequence[MatchResult]):
     """Per subject ``MATCH`` / ``NO_MATCH`` / ``NOT_FOUND``, with one column per claim."""
 
@@ -73,8 +79,8 @@ class MatchReport(Sequence[MatchResult]):
         self._found = found
         self._claims = dict(claims)
         every = np.logical_and.reduce(list(claims.values())) if claims else found
-        verdicts = np.where(found, np.where(every, "MATCH", "NO_MATCH"), "NOT_FOUND")
-        self.statuses: list[str] = verdicts.tolist()
+        verdict = np.where(found, np.where(every, 2, 1), 0)
+        self.statuses: list[str] = _VERDICTS[verdict].tolist()  # three shared str objects
 
     def matched(self, claim: str) -> list[bool]:
         """Per subject, whether ``claim`` matched (False for subjects not found)."""
@@ -105,7 +111,7 @@ class MatchReport(Sequence[MatchResult]):
         """One report of several calls, in order."""
         names = list(reports[0]._claims) if reports else []
         return cls(
-            [s for r in reports for s in r.subjects],
+            list(itertools.chain.from_iterable(r.subjects for r in reports)),
             np.concatenate([r._found for r in reports]) if reports else np.zeros(0, bool),
             {n: np.concatenate([r._claims[n] for r in reports]) for n in names},
             [i for r in reports for i in r.release_ids],
@@ -196,7 +202,5 @@ def score_report(
         raise ReplyMismatch("the reply does not match the request")
     values = [_decrypt(keys, blob)[:slots] for blob in logits_blobs]
     logits = np.concatenate(values)[: len(subjects)] if values else np.zeros(0)
-    names = np.where(
-        status == FOUND, "SCORED", np.where(status == NOT_FOUND, "NOT_FOUND", "MISSING_DATA")
-    ).tolist()
+    names = _SCORE_STATUSES[status].tolist()
     return ScoreReport(subjects, names, logits.astype(np.float64), reply.link, [reply.release_id])

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -53,12 +53,9 @@ class CheckLog:
     product: str
     kind: Kind
     purpose: str
-    subjects: Sequence[str]
-
-    @cached_property
-    def subjects_text(self) -> str:
-        """The subject keys in request order, newline-separated (what is stored)."""
-        return "\n".join(self.subjects)
+    subjects_text: str
+    """The subject keys in request order, newline-separated (what is stored)."""
+    subject_count: int
 
     @cached_property
     def subjects_digest(self) -> str:
@@ -162,7 +159,7 @@ class CheckLimiter:
                     "product, kind, checked_at, purpose, subject_count, subjects, "
                     "subjects_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (log.request_id, log.release_id, log.principal, log.product, log.kind, now,
-                     log.purpose, len(log.subjects), text, log.subjects_digest),
+                     log.purpose, log.subject_count, text, log.subjects_digest),
                 )  # fmt: skip
                 yield conn
             window.add(now, rows.copy())

@@ -34,12 +34,15 @@ class Call:
     query: MatchQuery | ScoreQuery
     request_id: str
     release_id: str
+    subjects_text: str
+    """The subject keys as checked and logged (``check_subjects``)."""
 
     @cached_property
     def log(self) -> CheckLog:
         """The call's check log row."""
         return CheckLog(self.request_id, self.release_id, self.principal.id, self.product.id,
-                        self.kind, self.query.purpose, self.query.subjects)  # fmt: skip
+                        self.kind, self.query.purpose, self.subjects_text,
+                        len(self.query.subjects))  # fmt: skip
 
 
 def receipt(

@@ -115,8 +115,11 @@ class RecordCache:
             return cached
 
 
-def check_subjects(subjects: Sequence[str], limit: int) -> None:
-    """Refuse an empty, oversized or repeated list of subject keys (each named at most once).
+def check_subjects(subjects: Sequence[str], limit: int) -> str:
+    """Refuse an empty or oversized list, or a malformed key; return the list as logged.
+
+    Returns:
+        The keys in request order, newline-separated (what the check log stores).
 
     Raises:
         InvalidArgument: what is wrong with the list (no key is echoed back).
@@ -127,11 +130,34 @@ def check_subjects(subjects: Sequence[str], limit: int) -> None:
         raise InvalidArgument(
             f"at most {limit} subjects per call for this product", reason="too_many_subjects"
         )
-    lengths = list(map(len, subjects))
-    if min(lengths) < 1 or max(lengths) > MAX_KEY_LENGTH or "\n" in "".join(subjects):
+    text = "\n".join(subjects)
+    # n keys joined by n - 1 line breaks: any other line break is inside a key; an empty key
+    # shows as a doubled, leading or trailing break (or an empty text).
+    if (
+        text.count("\n") != len(subjects) - 1
+        or not text
+        or "\n\n" in text
+        or text[0] == "\n"
+        or text[-1] == "\n"
+        or max(map(len, subjects)) > MAX_KEY_LENGTH
+    ):
         raise InvalidArgument(
             f"subject keys must have 1 to {MAX_KEY_LENGTH} characters and no line breaks",
             reason="bad_subject",
         )
-    if len(set(subjects)) != len(subjects):
+    return text
+
+
+def check_distinct(subjects: Sequence[str], rows: I64) -> None:
+    """Refuse a list that names a subject twice (``rows`` from :meth:`ProductRecords.lookup`).
+
+    Found keys are distinct exactly when their row numbers are; keys not found are compared
+    as strings (usually few).
+
+    Raises:
+        InvalidArgument: a subject is named more than once.
+    """
+    found = rows[rows >= 0]
+    missing = [subjects[i] for i in np.flatnonzero(rows < 0).tolist()]
+    if (found.size and np.bincount(found).max() > 1) or len(set(missing)) != len(missing):
         raise InvalidArgument("a subject is named more than once", reason="duplicate_subject")

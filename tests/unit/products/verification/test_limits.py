@@ -31,7 +31,8 @@ class Clock:
 
 
 def log(subjects: list[str], principal: str = "bank-a", kind: str = "match") -> CheckLog:
-    return CheckLog("req", "rel", principal, "capital-match", kind, "testing", subjects)  # type: ignore[arg-type]
+    return CheckLog("req", "rel", principal, "capital-match", kind, "testing",  # type: ignore[arg-type]
+                    "\n".join(subjects), len(subjects))  # fmt: skip
 
 
 def admit(limiter: CheckLimiter, subjects: list[str], **kwargs: str) -> None:
