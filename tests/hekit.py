@@ -131,8 +131,9 @@ def bfv_blob(values: list[int]) -> bytes:
 def bfv_masks_and_shifts(vector: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Read a BFV reply to the crafted input ``(0, 1)`` as if it were computed naively.
 
-    A naive reply is ``((0 + D*shift) * mask, 1 * mask)``: its second polynomial is the mask's
-    plaintext polynomial (decoded by batching), and ``(c0, 0)`` decrypts to ``shift * mask``.
+    A naive reply is ``(0 * mask + D*(shift * mask), 1 * mask)``: its second polynomial is the
+    mask's plaintext polynomial (decoded by batching), and ``(c0, 0)`` decrypts to
+    ``shift * mask``.
     Returns (masks, shifts) per slot; for a rerandomized reply both are noise.
     """
     keys = caller_keys(BFV_MATCH.name)

@@ -50,6 +50,7 @@ class _AuditSpec(_Strict):
 class _VerificationSpec(_Strict):
     max_key_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     max_keys_per_principal: int = Field(default=16, ge=1, le=10_000)
+    precompute_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
 
 
 class _ConfigSpec(_Strict):
@@ -138,11 +139,14 @@ class VerificationConfig:
     limit; every other call keeps the message limit). The allowlisted contexts are 0.14 MB
     (BFV) and 0.46 MB (CKKS) without Galois keys, which no product needs; 8 MiB leaves room
     while bounding what one upload can hold in memory. ``max_keys_per_principal`` bounds the
-    active keys one principal may store.
+    active keys one principal may store. ``precompute_bytes`` is the memory for encryptions of
+    zero made ahead of calls while the zone is idle (rerandomizers, each used once; see
+    ``zone.products.verification.fresh``); 0 makes every one inline, during the call.
     """
 
     max_key_bytes: int = 8 * 1024 * 1024
     max_keys_per_principal: int = 16
+    precompute_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)

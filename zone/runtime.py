@@ -125,6 +125,7 @@ class ZoneRuntime:
     def close(self) -> None:
         """Stop the job workers and release the database handles."""
         self.training.shutdown(self.config.shutdown_grace_seconds)
+        self.verification.close()
         self.catalog.close()
         self.store.close()
 

@@ -255,10 +255,10 @@ def test_naive_bfv_reply_gives_the_records_away() -> None:
     context = hekit.zone_context(BFV_MATCH.name)
     crafted = load_vector(context, BFV_MATCH, hekit.crafted_input(BFV_MATCH, 1), "claim")
     records = np.arange(BFV_MATCH.slot_count, dtype=np.int64) * 7 + 12345
-    ((shift, mask, _),) = block_plaintexts(records, np.ones_like(records, bool), 0, BFV_MATCH)
-    naive = ts.BFVVector._wrap(crafted.data.add_plain(shift).mul_plain(mask))
+    ((factor, addend),) = block_plaintexts(records, np.ones_like(records, bool), 0, BFV_MATCH)
+    naive = ts.BFVVector._wrap(crafted.data.mul_plain(factor).add_plain(addend))
     masks, shifts = hekit.bfv_masks_and_shifts(naive)
-    assert np.array_equal(masks, np.array(mask, dtype=np.int64))
+    assert np.array_equal(masks, np.array(factor, dtype=np.int64))
     assert np.array_equal((-shifts) % BFV_MATCH.plain_modulus, records)  # every record
 
 

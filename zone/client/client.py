@@ -315,6 +315,7 @@ class ZoneClient:
             lambda request: self._start(self._verification.Score, request),
             lambda part, reply: he_results.score_report(keys, part, reply),
             in_flight,
+            keys.zeros.computing,
         )
         return he_results.ScoreReport.join(reports)
 

@@ -26,6 +26,7 @@ import numpy as np
 import tenseal as ts
 
 from zone._proto import verification_pb2
+from zone.products.verification.fresh import FreshZeros
 from zone.products.verification.params import PARAM_SETS, ParamSet
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -35,13 +36,26 @@ class ClaimOutOfRange(ValueError):
     """A claimed value cannot be encoded exactly (not whole units, or too large)."""
 
 
+CALLER_PRECOMPUTE_BYTES = 8 * 1024 * 1024
+"""Memory for the encryptions of zero the SDK makes ahead, per set of keys (see ``zeros``)."""
+
+
 @dataclass
 class HEKeys:
-    """A caller's TenSEAL keys for one parameter set; ``key_id`` once registered."""
+    """A caller's TenSEAL keys for one parameter set; ``key_id`` once registered.
+
+    ``zeros`` holds encryptions of zero under these keys, made while the SDK waits for the
+    zone's replies: encrypting a block is then one plaintext addition, ``Enc(0) + m``, which
+    is exactly how SEAL encrypts ``m`` (a fresh public-key encryption of zero plus the
+    plaintext), so the ciphertexts are as fresh as before; each is used once.
+    """
 
     params: ParamSet
     context: Any = field(repr=False)
     key_id: str = ""
+    zeros: FreshZeros = field(
+        default_factory=lambda: FreshZeros(CALLER_PRECOMPUTE_BYTES), repr=False, compare=False
+    )
 
     def public_context(self) -> bytes:
         """The public context to register: no secret, relinearization or Galois keys."""
@@ -136,16 +150,20 @@ def scaled_features(values: Sequence[float], bounds: Sequence[float]) -> list[fl
 
 
 def encrypt_blocks(keys: HEKeys, values: Sequence[float]) -> list[bytes]:
-    """One serialized ciphertext per block of ``slot_count`` values, zero-padded."""
+    """One serialized ciphertext per block of ``slot_count`` values, zero-padded.
+
+    Each block is a fresh encryption of zero under the caller's key (made ahead when
+    possible, see :class:`HEKeys`) plus the block's values.
+    """
     slots = keys.params.slot_count
     bfv = keys.params.scheme == "bfv"
+    starts = range(0, len(values), slots)
+    zeros = keys.zeros.take("caller", keys.context, keys.params, len(starts))
     out = []
-    for start in range(0, len(values), slots):
+    for start, vector in zip(starts, zeros, strict=True):
         block = np.zeros(slots, dtype=np.int64 if bfv else np.float64)
         part = np.asarray(values[start : start + slots])
         block[: len(part)] = part
-        # TenSEAL's C++ constructors: the Python wrappers copy the values through numpy again.
-        native = ts._ts_cpp.BFVVector if bfv else ts._ts_cpp.CKKSVector
-        vector = native(keys.context.data, block.tolist())
+        vector.add_plain_(block.tolist())  # TenSEAL's C++ vector: no extra copy through numpy
         out.append(bytes(vector.serialize()))
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from zone._proto import verification_pb2
@@ -149,24 +150,38 @@ def pipelined(
     send: Callable[[Request], Callable[[], Reply]],
     decode: Callable[[list[str], Reply], Result],
     window: int = 2,
+    busy: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Result]:
     """Run calls with up to ``window`` in flight: build and decode while the zone computes.
 
     ``send`` starts a call and returns a function that waits for its reply. Results come back
     in request order. The first failure is raised once the calls already in flight have ended:
-    those were answered (and counted) by the zone, but their answers are dropped.
+    those were answered (and counted) by the zone, but their answers are dropped. Building
+    and decoding run inside ``busy()`` (the keys' precomputation pauses then, and works while
+    this waits for replies).
     """
     pending: deque[tuple[list[str], Callable[[], Reply]]] = deque()
     results: list[Result] = []
+    iterator = iter(requests)
+
+    def build() -> tuple[list[str], Request] | None:
+        with busy():
+            return next(iterator, None)
+
+    def finish(part: list[str], reply: Reply) -> None:
+        with busy():
+            results.append(decode(part, reply))
+
     try:
-        for part, request in requests:
+        while (built := build()) is not None:
+            part, request = built
             pending.append((part, send(request)))
             if len(pending) >= window:
                 part_done, wait = pending.popleft()
-                results.append(decode(part_done, wait()))
+                finish(part_done, wait())
         while pending:
             part_done, wait = pending.popleft()
-            results.append(decode(part_done, wait()))
+            finish(part_done, wait())
     finally:
         for _, wait in pending:
             try:

@@ -26,6 +26,11 @@ def block_count(subjects: int, slots: int) -> int:
     return -(-subjects // slots)
 
 
+def replies_needed(product: VerificationProduct, claims: Sequence[str], blocks: int) -> int:
+    """Reply ciphertexts of a Match call: ``2t + 1`` per claim and block."""
+    return blocks * sum(2 * product.claims[name].tolerance + 1 for name in claims)
+
+
 def padded(values: npt.NDArray[Any], block: int, slots: int, fill: Any) -> npt.NDArray[Any]:
     """The values of block ``block``, padded with ``fill`` to ``slots`` entries."""
     part = values[block * slots : (block + 1) * slots]
@@ -41,10 +46,13 @@ def answer_claims(
     claimed: Mapping[str, Sequence[Any]],
     records: ProductRecords,
     rows: I64,
+    zeros: list[Any],
 ) -> tuple[ClaimAnswer, ...]:
     """Match every claim column, block by block; replies serialized.
 
-    A slot is live when its subject was found and its recorded value is comparable.
+    A slot is live when its subject was found and its recorded value is comparable. ``zeros``
+    holds one fresh encryption of zero per reply ciphertext (:func:`replies_needed`); they are
+    used up.
     """
     slots = params.slot_count
     found = rows >= 0
@@ -62,6 +70,7 @@ def answer_claims(
                 padded(live, block, slots, False),
                 claim.tolerance,
                 params,
+                [zeros.pop() for _ in range(2 * claim.tolerance + 1)],
             )
             blobs += [reply.serialize() for reply in replies]
         answers.append(ClaimAnswer(name, 2 * claim.tolerance + 1, tuple(blobs)))
@@ -69,19 +78,22 @@ def answer_claims(
 
 
 def answer_scores(
-    context: Any,
     params: ParamSet,
     model: ScoreModel,
     features: Sequence[Sequence[Any]],
     zone_part: F64,
     live: Flags,
+    zeros: list[Any],
 ) -> tuple[bytes, ...]:
-    """Score every block; ``features[j][b]`` is caller feature ``j`` of block ``b``."""
+    """Score every block; ``features[j][b]`` is caller feature ``j`` of block ``b``.
+
+    ``zeros`` holds one fresh encryption of zero per block; they are used up.
+    """
     slots = params.slot_count
     blobs = []
     for block in range(block_count(len(live), slots)):
         reply = score_block(
-            context,
+            zeros.pop(),
             [vectors[block] for vectors in features],
             model.caller_weights,
             padded(zone_part, block, slots, 0.0),

@@ -4,12 +4,14 @@ For one claim column and one block of ``slot_count`` subjects the caller sends `
 claimed codes in slots). With ``v`` the zone's codes and tolerance ``t``, the zone returns
 ``2t + 1`` ciphertexts; in each slot ``s`` the ``k``-th holds::
 
-    r[k, s] * (c[s] - v[s] + o[k, s])  +  Enc(0)            (live slots)
-    Enc(m[k, s])                                              (masked slots)
+    r[k, s] * c[s]  +  r[k, s] * (o[k, s] - v[s])  +  Enc(0)     (live slots)
+             0      +  m[k, s]                  +  Enc(0)     (masked slots)
 
 where ``o[., s]`` is a fresh random permutation of the offsets ``-t .. t`` (so the position of a
 zero tells nothing), ``r`` and ``m`` are fresh uniform non-zero values modulo the plain modulus
-``p`` (prime), and the encryption is a fresh public-key encryption under the caller's key. Since
+``p`` (prime), and ``Enc(0)`` is a fresh public-key encryption of zero under the caller's key
+(made ahead of the call when the zone was idle, see :mod:`fresh`; each is used once). The
+circuit is one plaintext multiplication and one plaintext addition per reply. Since
 ``|c - v + o| <= 2 * MAX_CLAIM_CODE + MAX_TOLERANCE < p`` for comparable codes, a slot decrypts
 to 0 for exactly one ``k`` when ``|c - v| <= t``, and otherwise every ``k`` decrypts to a value
 uniform on ``1 .. p-1``: the caller learns match or no match, nothing about ``v``.
@@ -63,8 +65,11 @@ def claim_codes(values: F64, unit: float) -> tuple[I64, Flags]:
 
 def block_plaintexts(
     codes: I64, live: Flags, tolerance: int, params: ParamSet
-) -> list[tuple[list[int], list[int], list[int]]]:
-    """The plaintext vectors of one block: per candidate ``(offset - v, r, m)`` modulo ``p``.
+) -> list[tuple[list[int], list[int]]]:
+    """The plaintext vectors of one block: per candidate the factor ``r`` and the addend.
+
+    The addend is ``r * (offset - v)`` in live slots and the mask ``m`` elsewhere (where ``r``
+    is 0), both modulo ``p``.
 
     Args:
         codes: The zone's codes for the block's slots (``slot_count`` entries).
@@ -73,22 +78,29 @@ def block_plaintexts(
         params: The BFV parameter set.
 
     Returns:
-        ``2t + 1`` triples of Python int lists (what TenSEAL takes), each of ``slot_count``.
+        ``2t + 1`` pairs of Python int lists (what TenSEAL takes), each of ``slot_count``.
     """
-    p = params.plain_modulus
+    p = np.uint64(params.plain_modulus)
     slots = params.slot_count
     offsets = slot_permutations(slots, 2 * tolerance + 1) - tolerance
     out = []
     for k in range(2 * tolerance + 1):
-        shift = np.where(live, np.mod(offsets[:, k] - codes, p), 0).astype(np.uint64)
-        mask = np.where(live, uniform_nonzero(p, slots), np.uint64(0))
-        fill = np.where(live, np.uint64(0), uniform_nonzero(p, slots))
-        out.append((shift.tolist(), mask.tolist(), fill.tolist()))
+        shift = np.mod(offsets[:, k] - codes, params.plain_modulus).astype(np.uint64)
+        factor = np.where(live, uniform_nonzero(params.plain_modulus, slots), np.uint64(0))
+        # shift, factor < p < 2^26: the product fits in 64 bits before reduction.
+        addend = np.where(live, shift * factor % p, uniform_nonzero(params.plain_modulus, slots))
+        out.append((factor.tolist(), addend.tolist()))
     return out
 
 
 def match_block(
-    context: Any, claimed: Any, codes: I64, live: Flags, tolerance: int, params: ParamSet
+    context: Any,
+    claimed: Any,
+    codes: I64,
+    live: Flags,
+    tolerance: int,
+    params: ParamSet,
+    zeros: list[Any],
 ) -> list[Any]:
     """The ``2t + 1`` reply vectors for one block (see the module docstring).
 
@@ -99,14 +111,19 @@ def match_block(
         live: Slots the caller may read.
         tolerance: The claim's tolerance.
         params: The BFV parameter set.
+        zeros: ``2t + 1`` fresh encryptions of zero under ``context`` (TenSEAL C++ vectors,
+            consumed: each is added into one reply).
 
     Returns:
-        ``BFVVector`` replies, rerandomized with fresh encryptions under the caller's key.
+        ``BFVVector`` replies, rerandomized with the fresh encryptions.
     """
+    if len(zeros) != 2 * tolerance + 1:
+        raise ValueError("one fresh encryption of zero per candidate is needed")
     replies = []
     native = claimed.data  # TenSEAL's C++ vector: its Python wrapper re-copies every operand
-    for shift, mask, fill in block_plaintexts(codes, live, tolerance, params):
-        masked = native.add_plain(shift).mul_plain(mask)
-        masked.add_(ts._ts_cpp.BFVVector(context.data, fill))
-        replies.append(ts.BFVVector._wrap(masked))
+    plaintexts = block_plaintexts(codes, live, tolerance, params)
+    for (factor, addend), zero in zip(plaintexts, zeros, strict=True):
+        zero.add_plain_(addend)
+        zero.add_(native.mul_plain(factor))
+        replies.append(ts.BFVVector._wrap(zero))
     return replies

@@ -5,12 +5,14 @@ feature ``j`` holding ``x[j, s]`` (its scaled feature for subject ``s`` in slot 
 computes, per slot::
 
     logit[s] = sum_j x[j, s] * w[j] * live[s]        (plaintext multiply, rescaled)
-             + Enc(z[s] + e[s])          for live slots
-             + Enc(u[s])                 for every other slot
+             + Enc(0) + (z[s] + e[s])    for live slots
+             + Enc(0) + u[s]             for every other slot
 
 with ``z[s] = intercept + sum_i v[i] * zone_feature[i, s]`` (the zone's own part, from public
 scaling), ``e[s] ~ N(0, noise_stddev^2)`` fresh flooding noise and ``u[s]`` uniform on
-(-2^30, 2^30]. No rotation and no relinearization keys are needed.
+(-2^30, 2^30], and ``Enc(0)`` a fresh public-key encryption of zero under the caller's key (made
+ahead of the call when the zone was idle, see :mod:`fresh`; each is used once). No rotation and
+no relinearization keys are needed.
 
 What the fresh encryption protects: it rerandomizes the reply, so a caller that crafts its
 input ciphertexts (e.g. a ``c1`` polynomial of its choosing) can no longer read the zone's
@@ -68,12 +70,12 @@ def protection_values(zone_part: F64, live: Flags, noise_stddev: float) -> F64:
 
 
 def protect(
-    context: Any, partial: Any | None, zone_part: F64, live: Flags, noise_stddev: float
+    zero: Any, partial: Any | None, zone_part: F64, live: Flags, noise_stddev: float
 ) -> Any:
-    """Add the zone's part, the flooding noise and the masks in one fresh encryption.
+    """Add the zone's part, the flooding noise and the masks to a fresh encryption of zero.
 
     Args:
-        context: The caller's public context.
+        zero: A fresh encryption of zero under the caller's key (TenSEAL C++ vector, used up).
         partial: :func:`combine`'s result, or None when the model has no caller features.
         zone_part: ``z`` per slot (ignored where not live).
         live: Slots the caller may read.
@@ -82,15 +84,14 @@ def protect(
     Returns:
         The reply ``CKKSVector``.
     """
-    values = protection_values(zone_part, live, noise_stddev).tolist()
-    fresh = ts._ts_cpp.CKKSVector(context.data, values, context.global_scale)
+    zero.add_plain_(protection_values(zone_part, live, noise_stddev).tolist())
     if partial is None:
-        return ts.CKKSVector._wrap(fresh)
-    return ts.CKKSVector._wrap(partial.data.add(fresh))
+        return ts.CKKSVector._wrap(zero)
+    return ts.CKKSVector._wrap(partial.data.add(zero))
 
 
 def score_block(
-    context: Any,
+    zero: Any,
     vectors: Sequence[Any],
     weights: Sequence[float],
     zone_part: F64,
@@ -98,4 +99,4 @@ def score_block(
     noise_stddev: float,
 ) -> Any:
     """The protected reply for one block: :func:`combine` then :func:`protect`."""
-    return protect(context, combine(vectors, weights, live), zone_part, live, noise_stddev)
+    return protect(zero, combine(vectors, weights, live), zone_part, live, noise_stddev)

@@ -2,8 +2,8 @@
 
 The order is the guarantee: everything that can refuse a call (authorization, request shape,
 key ownership and parameters, every ciphertext) is checked before the call is admitted, and
-admission (per-subject windows, scoring budget; metering is to be added at the same point)
-commits before any homomorphic work runs. Nothing is decrypted here; no secret key exists in
+admission (per-subject windows, scoring budget, the grant's call quota and price) commits
+before any homomorphic work runs. Nothing is decrypted here; no secret key exists in
 this process. Verification spends no privacy budget (epsilon 0, delta 0 on the receipt): the
 caller learns exact answers about the subjects it names, which is the product's purpose, and
 the abuse limits (not DP) bound how much it can learn.
@@ -23,13 +23,24 @@ from zone.catalog import VerificationProduct
 from zone.errors import InvalidArgument, NotFound
 from zone.jobs.registry import ModelRegistry
 from zone.policy import Grant, PolicySet, Principal
-from zone.products.verification.compute import answer_claims, answer_scores, block_count
+from zone.products.verification.compute import (
+    answer_claims,
+    answer_scores,
+    block_count,
+    replies_needed,
+)
+from zone.products.verification.fresh import FreshZeros
 from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
 from zone.products.verification.limits import CheckLimiter, take_score_budget
 from zone.products.verification.models import ScoreModel, product_model, registry_model
 from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
 from zone.products.verification.receipts import Call, receipt, record_release
-from zone.products.verification.records import ProductRecords, RecordCache, check_subjects
+from zone.products.verification.records import (
+    ProductRecords,
+    RecordCache,
+    check_distinct,
+    check_subjects,
+)
 from zone.products.verification.replies import (
     FOUND,
     MISSING_DATA,
@@ -82,6 +93,11 @@ class VerificationService:
         self._records = RecordCache()
         self._limiter = CheckLimiter(runtime.store)
         self._models = ModelRegistry(runtime.store, runtime.audit)
+        self.zeros = FreshZeros(config.precompute_bytes)
+
+    def close(self) -> None:
+        """Stop precomputing encryptions of zero."""
+        self.zeros.close()
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -97,6 +113,16 @@ class VerificationService:
         """
         name, blob = read_upload(chunks, self._max_key_bytes)
         return self.keys.register(principal.id, name, blob, request_id)
+
+    def revoke_key(self, principal: Principal, key_id: str, request_id: str) -> KeyInfo:
+        """Revoke one of the principal's keys (idempotent) and drop its precomputed zeros.
+
+        Raises:
+            NotFound: unknown id, or another principal's key.
+        """
+        info = self.keys.revoke(principal.id, key_id, request_id)
+        self.zeros.forget(key_id)
+        return info
 
     # --- match ------------------------------------------------------------------------------
 
@@ -115,8 +141,14 @@ class VerificationService:
             NotFound / FailedPrecondition: unknown (or another principal's) / revoked key.
             ResourceExhausted: a per-subject window is full (nothing computed).
         """
+        with self.zeros.computing():  # no precomputation while a call runs
+            return self._match(policies, principal, query, request_id)
+
+    def _match(
+        self, policies: PolicySet, principal: Principal, query: MatchQuery, request_id: str
+    ) -> MatchAnswer:
         product, grant = self._authorize(policies, principal, query.product, query.purpose)
-        check_subjects(query.subjects, product.limits.max_subjects_per_call)
+        subjects_text = check_subjects(query.subjects, product.limits.max_subjects_per_call)
         params = BFV_MATCH
         blocks = block_count(len(query.subjects), params.slot_count)
         names = [group.name for group in query.claims]
@@ -124,17 +156,19 @@ class VerificationService:
             raise InvalidArgument(
                 "claims must be distinct columns among the product's claims", reason="bad_claims"
             )
-        candidates = sum(2 * product.claims[name].tolerance + 1 for name in names)
-        self._check_reply_size(blocks * candidates, params)
+        replies = replies_needed(product, names, blocks)
+        self._check_reply_size(replies, params)
         context = self.keys.context_for(principal.id, query.key_id, params)
         claimed = {g.name: _load_blocks(context, params, g, blocks, "claim") for g in query.claims}
         records, version = self._product_records(product)
         rows = records.lookup(query.subjects)
+        check_distinct(query.subjects, rows)
         call = Call(policies, principal, grant, product, "match", query, request_id,
-                     uuid.uuid4().hex)  # fmt: skip
+                    uuid.uuid4().hex, subjects_text)  # fmt: skip
         usage_id = self._admit(call, rows, records)
         with self._void_on_failure(usage_id):
-            answers = answer_claims(context, params, product, claimed, records, rows)
+            zeros = self.zeros.take(query.key_id, context, params, replies)
+            answers = answer_claims(context, params, product, claimed, records, rows, zeros)
         status = np.where(rows >= 0, FOUND, NOT_FOUND).astype(np.int8)
         digest = reply_digest("match", status, [(a.name, a.ciphertexts) for a in answers])
         found = int(np.count_nonzero(rows >= 0))
@@ -161,8 +195,14 @@ class VerificationService:
             FailedPrecondition: revoked key, or no scoring model.
             ResourceExhausted: a per-subject window or the model's budget is full.
         """
+        with self.zeros.computing():  # no precomputation while a call runs
+            return self._score(policies, principal, query, request_id)
+
+    def _score(
+        self, policies: PolicySet, principal: Principal, query: ScoreQuery, request_id: str
+    ) -> ScoreAnswer:
         product, grant = self._authorize(policies, principal, query.product, query.purpose)
-        check_subjects(query.subjects, product.limits.max_subjects_per_call)
+        subjects_text = check_subjects(query.subjects, product.limits.max_subjects_per_call)
         model = self._score_model(principal, product, query.model_id)
         params = CKKS_SCORE
         blocks = block_count(len(query.subjects), params.slot_count)
@@ -175,13 +215,15 @@ class VerificationService:
         features = [_load_blocks(context, params, g, blocks, "feature") for g in query.features]
         records, version = self._product_records(product)
         rows = records.lookup(query.subjects)
+        check_distinct(query.subjects, rows)
         zone_part, complete = model.zone_part(records, rows)
         call = Call(policies, principal, grant, product, "score", query, request_id,
-                     uuid.uuid4().hex)  # fmt: skip
+                    uuid.uuid4().hex, subjects_text)  # fmt: skip
         scored = int(np.count_nonzero(complete))
         usage_id = self._admit(call, rows, records, model=model, scored=scored)
         with self._void_on_failure(usage_id):
-            logits = answer_scores(context, params, model, features, zone_part, complete)
+            zeros = self.zeros.take(query.key_id, context, params, blocks)
+            logits = answer_scores(params, model, features, zone_part, complete, zeros)
         status = np.where(rows < 0, NOT_FOUND, np.where(complete, FOUND, MISSING_DATA))
         status = status.astype(np.int8)
         digest = reply_digest("score", status, [("logits", logits)])

@@ -37,8 +37,8 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     ) -> verification_pb2.KeyInfo:
         """Revoke one of the caller's keys."""
         call = current_call()
-        keys = call.runtime.verification.keys
-        info = keys.revoke(call.require_principal().id, request.key_id, call.request_id)
+        verification = call.runtime.verification
+        info = verification.revoke_key(call.require_principal(), request.key_id, call.request_id)
         return convert.key_info(info)
 
     def Match(

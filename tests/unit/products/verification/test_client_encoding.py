@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
+import tenseal as ts
 
-from zone.client.he import ClaimOutOfRange, claim_codes, scaled_features
+from zone.client.he import ClaimOutOfRange, claim_codes, encrypt_blocks, new_keys, scaled_features
 from zone.client.he_results import sigmoid
 
 MAX = 2**25
@@ -66,3 +67,24 @@ def test_a_reply_that_does_not_match_its_digest_is_refused() -> None:
         match_report(keys, ["s"], reply)
     with pytest.raises(ReplyMismatch):
         match_report(keys, ["s", "t"], reply)
+
+
+@pytest.mark.parametrize("param_set", ["bfv-4096", "ckks-8192"])
+def test_blocks_are_fresh_encryptions_with_or_without_precomputed_zeros(param_set: str) -> None:
+    keys = new_keys(param_set)
+    slots = keys.params.slot_count
+    values = [float(i % 97) for i in range(slots + 5)]  # two blocks, the second padded
+    load = ts.bfv_vector_from if keys.params.scheme == "bfv" else ts.ckks_vector_from
+    blobs = []
+    for _ in range(3):
+        blobs += encrypt_blocks(keys, values)
+        assert keys.zeros.wait_until_filled(timeout=30)
+    assert keys.zeros.ready("caller") == 2  # the next call's two blocks are made ahead
+    assert len(set(blobs)) == len(blobs) == 6  # never the same ciphertext twice
+    for first, second in zip(blobs[::2], blobs[1::2], strict=True):
+        decrypted = np.concatenate(
+            [load(keys.context, first).decrypt(), load(keys.context, second).decrypt()]
+        )
+        assert np.allclose(decrypted[: len(values)], values, atol=1e-4)
+        assert np.allclose(decrypted[len(values) :], 0, atol=1e-4)
+    keys.zeros.close()

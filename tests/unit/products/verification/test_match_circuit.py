@@ -8,6 +8,7 @@ import pytest
 import tenseal as ts
 
 from zone.catalog._verification import MAX_CLAIM_CODE, MAX_TOLERANCE
+from zone.products.verification.fresh import encrypt_zero
 from zone.products.verification.match import claim_codes, match_block
 from zone.products.verification.params import BFV_MATCH
 
@@ -41,7 +42,10 @@ def test_match_at_every_tolerance_and_its_edges(tolerance: int) -> None:
     context = hekit.zone_context(BFV_MATCH.name)
     recorded, claimed, live = scenario(tolerance)
     vector = ts.bfv_vector_from(context, ts.bfv_vector(keys.context, claimed.tolist()).serialize())
-    replies = match_block(context, vector, recorded.astype(np.int64), live, tolerance, BFV_MATCH)
+    zeros = [encrypt_zero(context, BFV_MATCH) for _ in range(2 * tolerance + 1)]
+    replies = match_block(
+        context, vector, recorded.astype(np.int64), live, tolerance, BFV_MATCH, zeros
+    )
     assert len(replies) == 2 * tolerance + 1
     for reply in replies:
         assert hekit.noise_budget(keys, reply) >= MIN_BUDGET_BITS
@@ -65,7 +69,8 @@ def test_position_of_the_zero_tells_nothing() -> None:
     recorded = np.zeros(SLOTS, dtype=np.int64)
     live = np.ones(SLOTS, dtype=bool)
     vector = ts.bfv_vector_from(context, ts.bfv_vector(keys.context, [1] * SLOTS).serialize())
-    replies = match_block(context, vector, recorded, live, 2, BFV_MATCH)
+    zeros = [encrypt_zero(context, BFV_MATCH) for _ in range(5)]
+    replies = match_block(context, vector, recorded, live, 2, BFV_MATCH, zeros)
     decrypted = np.stack(
         [centred(ts.bfv_vector_from(keys.context, r.serialize()).decrypt()) for r in replies]
     )

@@ -6,6 +6,7 @@ import hekit
 import numpy as np
 import tenseal as ts
 
+from zone.products.verification.fresh import encrypt_zero
 from zone.products.verification.params import CKKS_SCORE
 from zone.products.verification.score import FILL_BOUND, protect, score_block
 
@@ -31,7 +32,8 @@ def test_logits_are_right_up_to_the_stated_noise() -> None:
         ts.ckks_vector_from(context, ts.ckks_vector(keys.context, f.tolist()).serialize())
         for f in features
     ]
-    out = decrypt(score_block(context, vectors, weights, zone_part, live, STDDEV))
+    zero = encrypt_zero(context, CKKS_SCORE)
+    out = decrypt(score_block(zero, vectors, weights, zone_part, live, STDDEV))
     expected = weights[0] * features[0] + weights[1] * features[1] + zone_part
     error = out[live] - expected[live]
     assert abs(error.mean()) < 4 * STDDEV / np.sqrt(live.sum())
@@ -45,5 +47,5 @@ def test_a_model_without_caller_features_returns_the_zone_part() -> None:
     context = hekit.zone_context(CKKS_SCORE.name)
     zone_part = np.linspace(-3, 3, SLOTS)
     live = np.ones(SLOTS, dtype=bool)
-    out = decrypt(protect(context, None, zone_part, live, STDDEV))
+    out = decrypt(protect(encrypt_zero(context, CKKS_SCORE), None, zone_part, live, STDDEV))
     assert 0.9 * STDDEV < (out - zone_part).std() < 1.1 * STDDEV

@@ -1,0 +1,145 @@
+"""Precomputed encryptions of zero: fresh, each handed out once, made only while idle, bounded."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import hekit
+import numpy as np
+import tenseal as ts
+
+from zone.products.verification.fresh import FreshZeros, encrypt_zero
+from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
+
+ONE = BFV_MATCH.max_ciphertext_bytes
+
+
+class Counting:
+    """``encrypt_zero`` that counts the encryptions made, and by which thread."""
+
+    def __init__(self) -> None:
+        self.inline = 0
+        self.ahead = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, context: Any, params: ParamSet) -> Any:
+        with self.lock:
+            if threading.current_thread().name == "zone-fresh-zeros":
+                self.ahead += 1
+            else:
+                self.inline += 1
+        return encrypt_zero(context, params)
+
+
+def decrypt(params: ParamSet, vector: Any) -> np.ndarray:
+    keys = hekit.caller_keys(params.name)
+    load = ts.bfv_vector_from if params.scheme == "bfv" else ts.ckks_vector_from
+    return np.array(load(keys.context, vector.serialize()).decrypt())
+
+
+def test_zeros_are_fresh_encryptions_of_zero_under_the_callers_key() -> None:
+    for params in (BFV_MATCH, CKKS_SCORE):
+        context = hekit.zone_context(params.name)
+        pool = FreshZeros(budget_bytes=8 * params.max_ciphertext_bytes)
+        try:
+            (first,) = pool.take("k", context, params, 1)  # inline: nothing ready yet
+            assert pool.wait_until_filled(timeout=30)
+            (second,) = pool.take("k", context, params, 1)  # made ahead
+        finally:
+            pool.close()
+        for zero in (first, second):
+            wrapped = (ts.BFVVector if params.scheme == "bfv" else ts.CKKSVector)._wrap(zero)
+            assert np.abs(decrypt(params, wrapped)).max() < 1e-3
+        assert first.serialize() != second.serialize()
+
+
+def test_no_encryption_is_ever_handed_out_twice() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    made = Counting()
+    pool = FreshZeros(budget_bytes=6 * ONE, make=made)
+    kept: list[Any] = []  # alive, so that no id is reused
+    try:
+        for round_ in range(6):
+            if round_ % 2:
+                assert pool.wait_until_filled(timeout=30)
+            kept += pool.take("k", context, BFV_MATCH, 4)
+    finally:
+        pool.close()
+    assert len({id(zero) for zero in kept}) == len(kept) == 24
+    assert len({bytes(zero.serialize()) for zero in kept}) == 24
+    assert made.ahead >= 8 and made.inline >= 4  # both paths were exercised
+
+
+def test_the_filler_waits_while_a_computation_runs() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    made = Counting()
+    pool = FreshZeros(budget_bytes=32 * ONE, make=made)
+    try:
+        with pool.computing():
+            pool.take("k", context, BFV_MATCH, 3)
+            time.sleep(0.3)
+            assert made.ahead == 0 and pool.ready("k") == 0
+        assert pool.wait_until_filled(timeout=30)
+        assert pool.ready("k") == 3  # the target is the largest take seen
+    finally:
+        pool.close()
+
+
+def test_pools_stay_within_the_budget_most_recent_key_first() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    other = hekit.zone_context(BFV_MATCH.name)
+    pool = FreshZeros(budget_bytes=5 * ONE)
+    try:
+        pool.take("old", context, BFV_MATCH, 4)
+        assert pool.wait_until_filled(timeout=30)
+        assert pool.ready("old") == 4
+        pool.take("new", other, BFV_MATCH, 4)
+        assert pool.wait_until_filled(timeout=30)
+        assert (pool.ready("new"), pool.ready("old")) == (4, 1)  # old trimmed to the budget
+        pool.take("old", context, BFV_MATCH, 4)  # old is now the most recent: refilled first
+        assert pool.wait_until_filled(timeout=30)
+        assert (pool.ready("old"), pool.ready("new")) == (4, 1)
+    finally:
+        pool.close()
+
+
+def test_forget_drops_the_pool_and_zero_budget_precomputes_nothing() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    pool = FreshZeros(budget_bytes=8 * ONE)
+    try:
+        pool.take("k", context, BFV_MATCH, 2)
+        assert pool.wait_until_filled(timeout=30)
+        pool.forget("k")
+        assert pool.ready("k") == 0
+    finally:
+        pool.close()
+    made = Counting()
+    off = FreshZeros(budget_bytes=0, make=made)
+    assert len(off.take("k", context, BFV_MATCH, 3)) == 3
+    time.sleep(0.2)
+    assert made.inline == 3 and made.ahead == 0 and off.ready("k") == 0
+    off.close()
+
+
+def test_a_failing_encryption_in_the_filler_drops_the_pool_and_keeps_serving() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    calls = {"n": 0}
+
+    def flaky(ctx: Any, params: ParamSet) -> Any:
+        calls["n"] += 1
+        if threading.current_thread().name == "zone-fresh-zeros":
+            raise RuntimeError("boom")
+        return encrypt_zero(ctx, params)
+
+    pool = FreshZeros(budget_bytes=8 * ONE, make=flaky)
+    try:
+        pool.take("k", context, BFV_MATCH, 2)
+        deadline = time.monotonic() + 10
+        while calls["n"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pool.ready("k") == 0
+        assert len(pool.take("k", context, BFV_MATCH, 2)) == 2  # inline still works
+    finally:
+        pool.close()
