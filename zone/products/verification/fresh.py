@@ -25,8 +25,10 @@ used keys first (older keys' pools are trimmed). Revoking a key drops its pool.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +40,17 @@ import tenseal as ts
 from zone.products.verification.params import ParamSet
 
 logger = logging.getLogger(__name__)
+
+_INSTANCES: weakref.WeakSet[FreshZeros] = weakref.WeakSet()
+"""Every pool of this process, reset in a forked child (the SDK may run in programs that fork)."""
+
+
+def _reset_after_fork() -> None:
+    for instance in list(_INSTANCES):
+        instance._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def encrypt_zero(context: Any, params: ParamSet) -> Any:
@@ -82,6 +95,13 @@ class FreshZeros:
         self._idle_since = 0.0
         self._closed = False
         self._thread: threading.Thread | None = None
+        _INSTANCES.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: no filler thread exists and the lock may have been held."""
+        self._cond = threading.Condition()
+        self._thread = None
+        self._computing = 0
 
     def take(self, key_id: str, context: Any, params: ParamSet, count: int) -> list[Any]:
         """``count`` fresh encryptions of zero under ``context``, never handed out before.

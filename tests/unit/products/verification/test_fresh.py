@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from typing import Any
@@ -141,5 +143,23 @@ def test_a_failing_encryption_in_the_filler_drops_the_pool_and_keeps_serving() -
             time.sleep(0.01)
         assert pool.ready("k") == 0
         assert len(pool.take("k", context, BFV_MATCH, 2)) == 2  # inline still works
+    finally:
+        pool.close()
+
+
+def test_a_forked_child_gets_a_working_pool() -> None:
+    context = hekit.zone_context(BFV_MATCH.name)
+    pool = FreshZeros(budget_bytes=8 * ONE)
+    try:
+        pool.take("k", context, BFV_MATCH, 2)
+        with pool._cond:  # the parent holds the lock while it forks: the child must not inherit it
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child reports through its exit status
+                signal.alarm(30)  # a child stuck on the inherited lock dies instead of hanging
+                ok = len(pool.take("k", context, BFV_MATCH, 3)) == 3
+                ok = ok and pool.wait_until_filled(timeout=30)
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
     finally:
         pool.close()
