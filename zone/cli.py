@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zone import cli_admin, cli_audit, cli_jobs, cli_stats
+from zone import cli_admin, cli_audit, cli_jobs, cli_stats, cli_verify
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
 
@@ -165,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_stats.add_parser(sub)
     cli_jobs.add_parser(sub)
     cli_admin.add_parser(sub)
+    cli_verify.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

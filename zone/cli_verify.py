@@ -1,0 +1,152 @@
+"""``zone verify keys|match|score``: encrypted verification from the command line (the SDK).
+
+Keys are made and kept on the caller's machine: ``zone verify keys new`` writes them, secret key
+included, to a file only its owner can read; ``keys register`` uploads the public part and
+records the key id in the same file; ``keys revoke`` revokes it. ``match`` and ``score`` read a
+CSV with a ``subject`` column and one column per claim (Match) or caller feature (Score),
+encrypt it, call the zone and write one row per subject: its status and, for Match, one
+``true``/``false`` column per claim; for Score the logit and the linked value. Only ciphertexts
+and the subject keys leave the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+from zone.client import ZoneClient
+from zone.client.he import HEKeys, new_keys
+from zone.errors import InvalidArgument
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``zone verify keys new|register|revoke``, ``zone verify match|score``."""
+    verify = sub.add_parser("verify", help="encrypted verification (TenSEAL)")
+    commands = verify.add_subparsers(dest="sub", required=True)
+    keys = commands.add_parser("keys", help="caller keys").add_subparsers(
+        dest="action", required=True
+    )
+    new = keys.add_parser("new", help="make keys (kept on this machine, mode 0600)")
+    new.set_defaults(handler=_keys_new)
+    new.add_argument("--param-set", default="bfv-4096", help="bfv-4096 (Match), ckks-8192 (Score)")
+    new.add_argument("--out", type=Path, required=True)
+    for name, handler, help_text in (
+        ("register", _keys_register, "upload the public part; the key id goes into the file"),
+        ("revoke", _keys_revoke, "revoke the registered key"),
+    ):
+        p = keys.add_parser(name, help=help_text)
+        p.set_defaults(handler=handler)
+        p.add_argument("keys", type=Path)
+        _connection(p)
+    for name, help_text in (
+        ("match", "check claimed values (CSV: subject + one column per claim)"),
+        ("score", "score subjects (CSV: subject + one column per caller feature)"),
+    ):
+        p = commands.add_parser(name, help=help_text)
+        p.set_defaults(handler=_run)
+        p.add_argument("--product", required=True)
+        p.add_argument("--keys", type=Path, required=True)
+        p.add_argument("--csv", type=Path, required=True, help="input CSV")
+        p.add_argument("--out", type=Path, required=True, help="result CSV")
+        p.add_argument("--purpose", required=True, help="why these subjects are checked (audited)")
+        _connection(p)
+
+
+def _connection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default="127.0.0.1:50051")
+    p.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
+
+
+def _client(args: argparse.Namespace) -> ZoneClient:
+    token = Path(args.token_file).read_text().strip() if args.token_file else None
+    return ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN"))
+
+
+def _keys_new(args: argparse.Namespace) -> int:
+    try:
+        keys = new_keys(args.param_set)
+    except KeyError:
+        raise InvalidArgument(f"unknown parameter set {args.param_set!r}") from None
+    keys.save(args.out)
+    print(f"wrote {args.param_set} keys to {args.out} (secret: keep it on this machine)")
+    return 0
+
+
+def _keys_register(args: argparse.Namespace) -> int:
+    keys = HEKeys.load(args.keys)
+    with _client(args) as client:
+        key_id = client.register_key(keys)
+    keys.save(args.keys)
+    print(f"registered {keys.params.name} key {key_id}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    keys = HEKeys.load(args.keys)
+    if not keys.key_id:
+        raise InvalidArgument("these keys were never registered")
+    with _client(args) as client:
+        info = client.revoke_key(keys.key_id)
+    print(f"revoked key {info.key_id} at {info.revoked_at}")
+    return 0
+
+
+def _read(path: Path) -> tuple[list[str], dict[str, list[float]]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        names = [n for n in reader.fieldnames or [] if n != "subject"]
+        if "subject" not in (reader.fieldnames or []) or not names:
+            raise InvalidArgument("the CSV needs a 'subject' column and at least one value column")
+        subjects: list[str] = []
+        columns: dict[str, list[float]] = {name: [] for name in names}
+        for line, row in enumerate(reader, start=2):
+            subjects.append(row["subject"])
+            for name in names:
+                try:
+                    columns[name].append(float(row[name]))
+                except (TypeError, ValueError):
+                    raise InvalidArgument(f"{path}:{line}: {name} is not a number") from None
+    return subjects, columns
+
+
+def _run(args: argparse.Namespace) -> int:
+    keys = HEKeys.load(args.keys)
+    subjects, columns = _read(args.csv)
+    rows: list[list[Any]]
+    with _client(args) as client:
+        if args.sub == "match":
+            report = client.match(args.product, keys, subjects, columns, purpose=args.purpose)
+            release_ids = report.release_ids
+            header = ["subject", "status", *columns]
+            flags = {name: report.matched(name) for name in columns}
+            rows = [
+                [
+                    s,
+                    status,
+                    *(str(flags[n][i]).lower() if status != "NOT_FOUND" else "" for n in columns),
+                ]
+                for i, (s, status) in enumerate(zip(report.subjects, report.statuses, strict=True))
+            ]
+        else:
+            scored = client.score_batch(args.product, keys, subjects, columns, purpose=args.purpose)
+            header = ["subject", "status", "logit", "value"]
+            rows = [
+                [r.subject, r.status, "" if r.logit is None else f"{r.logit:.6g}",
+                 "" if r.value is None else f"{r.value:.6g}"]
+                for r in scored
+            ]  # fmt: skip
+            release_ids = scored.release_ids
+    with args.out.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[1]] = counts.get(row[1], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"{len(rows)} subjects: {summary}; releases {', '.join(release_ids)}")
+    print(f"wrote {args.out}")
+    return 0
