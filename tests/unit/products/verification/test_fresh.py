@@ -6,10 +6,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import hekit
 import numpy as np
+import pytest
 import tenseal as ts
 
 from zone.products.verification.fresh import FreshZeros, encrypt_zero
@@ -107,16 +109,20 @@ def test_pools_stay_within_the_budget_most_recent_key_first() -> None:
         pool.close()
 
 
-def test_forget_drops_the_pool_and_zero_budget_precomputes_nothing() -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
+@pytest.fixture
+def pool() -> Iterator[FreshZeros]:
+    """A pool for a few BFV encryptions, with key "k" already asking for two."""
     pool = FreshZeros(budget_bytes=8 * ONE)
-    try:
-        pool.take("k", context, BFV_MATCH, 2)
-        assert pool.wait_until_filled(timeout=30)
-        pool.forget("k")
-        assert pool.ready("k") == 0
-    finally:
-        pool.close()
+    pool.take("k", hekit.zone_context(BFV_MATCH.name), BFV_MATCH, 2)
+    yield pool
+    pool.close()
+
+
+def test_forget_drops_the_pool_and_zero_budget_precomputes_nothing(pool: FreshZeros) -> None:
+    assert pool.wait_until_filled(timeout=30) and pool.ready("k") == 2
+    pool.forget("k")
+    assert pool.ready("k") == 0
+    context = hekit.zone_context(BFV_MATCH.name)
     made = Counting()
     off = FreshZeros(budget_bytes=0, make=made)
     assert len(off.take("k", context, BFV_MATCH, 3)) == 3
@@ -147,19 +153,14 @@ def test_a_failing_encryption_in_the_filler_drops_the_pool_and_keeps_serving() -
         pool.close()
 
 
-def test_a_forked_child_gets_a_working_pool() -> None:
+def test_a_forked_child_gets_a_working_pool(pool: FreshZeros) -> None:
     context = hekit.zone_context(BFV_MATCH.name)
-    pool = FreshZeros(budget_bytes=8 * ONE)
-    try:
-        pool.take("k", context, BFV_MATCH, 2)
-        with pool._cond:  # the parent holds the lock while it forks: the child must not inherit it
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child reports through its exit status
-                signal.alarm(30)  # a child stuck on the inherited lock dies instead of hanging
-                ok = len(pool.take("k", context, BFV_MATCH, 3)) == 3
-                ok = ok and pool.wait_until_filled(timeout=30)
-                os._exit(0 if ok else 1)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-    finally:
-        pool.close()
+    with pool._cond:  # the parent holds the lock while it forks: the child must not inherit it
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            signal.alarm(30)  # a child stuck on the inherited lock dies instead of hanging
+            ok = len(pool.take("k", context, BFV_MATCH, 3)) == 3
+            ok = ok and pool.wait_until_filled(timeout=30)
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
