@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from zone import cli_admin, cli_audit, cli_jobs, cli_stats, cli_verify
+from zone.cli_connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
-
-if TYPE_CHECKING:
-    from zone.client import ZoneClient
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -93,15 +89,8 @@ def _cmd_policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin_client(args: argparse.Namespace) -> ZoneClient:
-    from zone.client import ZoneClient
-
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    return ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN"))
-
-
 def _cmd_policy_reload(args: argparse.Namespace) -> int:
-    with _admin_client(args) as client:
+    with connect(args) as client:
         result = client.reload_policies()
     print(f"reloaded: {result.policy_digest} (was {result.previous_digest})")
     return 0
@@ -158,8 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     check = command(policy, "check", _cmd_policy_check, "validate policies, print every error")
     check.add_argument("dir", nargs="?", help="policies directory (default: from config)")
     reload = command(policy, "reload", _cmd_policy_reload, "reload a running zone", config=False)
-    reload.add_argument("--target", default="127.0.0.1:50051")
-    reload.add_argument("--token-file", help="admin token file (default: $ZONE_TOKEN)")
+    add_connection(reload, admin=True)
 
     cli_audit.add_parser(sub)  # audit keygen|checkpoint|verify, receipt get|verify, trace
     cli_stats.add_parser(sub)

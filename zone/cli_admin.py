@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from zone.cli_connect import add_connection, connect
 from zone.client import ZoneClient
 from zone.money import format_micro
 
@@ -29,8 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     def command(name: str, help_text: str, *, period: bool = True) -> argparse.ArgumentParser:
         p = views.add_parser(name, help=help_text)
         p.set_defaults(handler=run)
-        p.add_argument("--target", default="127.0.0.1:50051")
-        p.add_argument("--token-file", help="admin token file (default: $ZONE_TOKEN)")
+        add_connection(p, admin=True)
         p.add_argument("--csv", type=Path, help="write the rows to this CSV file")
         if period:
             p.add_argument("--from", dest="start", type=_moment, help="UTC date or time")
@@ -199,8 +198,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int
 
 def run(args: argparse.Namespace) -> int:
     """Run one ``zone admin`` command."""
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    with ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN")) as client:
+    with connect(args) as client:
         header, rows = _VIEWS[args.sub](client, args)
     if args.csv is not None:
         with args.csv.open("w", newline="", encoding="utf-8") as out:

@@ -7,12 +7,12 @@ Exit codes as for every ``zone`` command: 0 success, 1 a check failed (the reaso
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from zone.cli_connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import FailedPrecondition
 
@@ -39,8 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     get = r_actions.add_parser("get", help="fetch one of your receipts with its proof")
     get.set_defaults(handler=_cmd_receipt_get)
     get.add_argument("release_id")
-    get.add_argument("--target", default="127.0.0.1:50051")
-    get.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
+    add_connection(get)
     get.add_argument("--out", type=Path, help="write the receipt file here (default: stdout)")
     check = r_actions.add_parser("verify", help="check a receipt file offline")
     check.set_defaults(handler=_cmd_receipt_verify)
@@ -135,11 +134,9 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
 def _cmd_receipt_get(args: argparse.Namespace) -> int:
     import json
 
-    from zone.client import ZoneClient
     from zone.client.receipts import write_bundle
 
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    with ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN")) as client:
+    with connect(args) as client:
         bundle = client.get_receipt(args.release_id)
     if args.out is None:
         print(json.dumps(bundle.to_dict(), indent=2, sort_keys=True))

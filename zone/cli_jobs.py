@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
 
-from zone.client import ZoneClient
+from zone.cli_connect import add_connection, connect
 from zone.client.jobs import JobStatus
 
 _HYPER = {"epochs": int, "batch_size": int, "learning_rate": float, "max_grad_norm": float,
@@ -21,8 +19,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = jobs.add_parser(name, help=help_text)
         p.set_defaults(handler=run)
-        p.add_argument("--target", default="127.0.0.1:50051")
-        p.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
+        add_connection(p)
         return p
 
     train = command("train", "submit a training job (reserves the full epsilon)")
@@ -47,8 +44,7 @@ def _line(s: JobStatus) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run one ``zone jobs`` command."""
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    with ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN")) as client:
+    with connect(args) as client:
         if args.sub == "train":
             hyper = {k: getattr(args, k) for k in _HYPER if getattr(args, k) is not None}
             handle = client.train(args.product, epsilon=args.epsilon, delta=args.delta,

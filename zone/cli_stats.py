@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
 
 from zone._proto import statistics_pb2
-from zone.client import ZoneClient
+from zone.cli_connect import add_connection, connect
 from zone.client import stats as q
 from zone.errors import InvalidArgument
 
@@ -80,8 +79,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     ):
         p = stats.add_parser(name, help=help_text)
         p.set_defaults(handler=run)
-        p.add_argument("--target", default="127.0.0.1:50051")
-        p.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
+        add_connection(p)
         p.add_argument("--product", required=True)
         p.add_argument("--measure", action="append", required=True, help="see zone.cli_stats")
         p.add_argument("--group-by", action="append", default=[])
@@ -94,10 +92,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Run ``zone stats estimate|query``."""
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
     measures = [parse_measure(m) for m in args.measure]
     filters = [parse_filter(f) for f in args.filter]
-    with ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN")) as client:
+    with connect(args) as client:
         call = client.estimate_cost if args.sub == "estimate" else client.query_statistics
         result = call(args.product, measures, epsilon=args.epsilon, delta=args.delta,
                       group_by=args.group_by, filters=filters)  # fmt: skip

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 from pathlib import Path
 from typing import Any
 
-from zone.client import ZoneClient
+from zone.cli_connect import add_connection, connect
 from zone.client.he import HEKeys, new_keys
 from zone.errors import InvalidArgument
 
@@ -40,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p = keys.add_parser(name, help=help_text)
         p.set_defaults(handler=handler)
         p.add_argument("keys", type=Path)
-        _connection(p)
+        add_connection(p)
     for name, help_text in (
         ("match", "check claimed values (CSV: subject + one column per claim)"),
         ("score", "score subjects (CSV: subject + one column per caller feature)"),
@@ -52,17 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.add_argument("--csv", type=Path, required=True, help="input CSV")
         p.add_argument("--out", type=Path, required=True, help="result CSV")
         p.add_argument("--purpose", required=True, help="why these subjects are checked (audited)")
-        _connection(p)
-
-
-def _connection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="127.0.0.1:50051")
-    p.add_argument("--token-file", help="token file (default: $ZONE_TOKEN)")
-
-
-def _client(args: argparse.Namespace) -> ZoneClient:
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    return ZoneClient(args.target, token=token or os.environ.get("ZONE_TOKEN"))
+        add_connection(p)
 
 
 def _keys_new(args: argparse.Namespace) -> int:
@@ -77,7 +66,7 @@ def _keys_new(args: argparse.Namespace) -> int:
 
 def _keys_register(args: argparse.Namespace) -> int:
     keys = HEKeys.load(args.keys)
-    with _client(args) as client:
+    with connect(args) as client:
         key_id = client.register_key(keys)
     keys.save(args.keys)
     print(f"registered {keys.params.name} key {key_id}")
@@ -88,7 +77,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     keys = HEKeys.load(args.keys)
     if not keys.key_id:
         raise InvalidArgument("these keys were never registered")
-    with _client(args) as client:
+    with connect(args) as client:
         info = client.revoke_key(keys.key_id)
     print(f"revoked key {info.key_id} at {info.revoked_at}")
     return 0
@@ -116,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     keys = HEKeys.load(args.keys)
     subjects, columns = _read(args.csv)
     rows: list[list[Any]]
-    with _client(args) as client:
+    with connect(args) as client:
         if args.sub == "match":
             report = client.match(args.product, keys, subjects, columns, purpose=args.purpose)
             release_ids = report.release_ids
