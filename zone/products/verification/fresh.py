@@ -55,9 +55,8 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 def encrypt_zero(context: Any, params: ParamSet) -> Any:
     """A fresh public-key encryption of the all-zero vector (TenSEAL's C++ vector)."""
-    zeros = [0] * params.slot_count
     if params.scheme == "bfv":
-        return ts._ts_cpp.BFVVector(context.data, zeros)
+        return ts._ts_cpp.BFVVector(context.data, [0] * params.slot_count)
     return ts._ts_cpp.CKKSVector(context.data, [0.0] * params.slot_count, context.global_scale)
 
 

@@ -117,8 +117,6 @@ def match_block(
     Returns:
         ``BFVVector`` replies, rerandomized with the fresh encryptions.
     """
-    if len(zeros) != 2 * tolerance + 1:
-        raise ValueError("one fresh encryption of zero per candidate is needed")
     replies = []
     native = claimed.data  # TenSEAL's C++ vector: its Python wrapper re-copies every operand
     plaintexts = block_plaintexts(codes, live, tolerance, params)
