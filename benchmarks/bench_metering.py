@@ -6,9 +6,9 @@ a large budget, a large daily quota and a tiered price, starts the zone in this 
 
 1. DP statistics ``Query`` calls per second over gRPC from one client thread, in three modes:
    ``full`` (production: privacy ledger + metering + audit records), ``no_metering`` (the
-   runtime's Metering replaced by a no-op) and ``no_metering_no_audit`` (also every audit
+   release desk's Metering replaced by a no-op) and ``no_metering_no_audit`` (also every audit
    append replaced by a no-op: no rpc record, no ledger or metering record, no receipt on the
-   chain). The switches are assignments on the running runtime object in this benchmark
+   chain). The switches are assignments on the running zone's objects in this benchmark
    process: no configuration can set them.
 2. The same three modes for the statistics service called in-process (no gRPC).
 3. The pieces alone: ``Metering.charge`` in its own durable transaction, and a durable
@@ -45,9 +45,8 @@ from zone.client import ZoneClient  # noqa: E402
 from zone.client.stats import count  # noqa: E402
 from zone.policy import token_digest  # noqa: E402
 from zone.products.statistics import Measure, StatsQuery  # noqa: E402
-from zone.products.statistics.service import StatisticsService  # noqa: E402
-from zone.runtime import ZoneRuntime  # noqa: E402
 from zone.server.app import RunningZone  # noqa: E402
+from zone.server.wiring import ZoneServices  # noqa: E402
 
 PRODUCT = "enterprise-stats"
 TOKEN = "bench-metering-token"
@@ -92,18 +91,19 @@ def _no_audit(kind: str, record: Any, **kwargs: Any) -> AuditEntry:
 
 
 @contextmanager
-def mode(runtime: ZoneRuntime, name: str) -> Iterator[None]:
-    """Switch metering and auditing off on the running runtime (this process only)."""
-    metering, append = runtime.metering, runtime.audit.append
+def mode(services: ZoneServices, name: str) -> Iterator[None]:
+    """Switch metering and auditing off in the running zone (this process only)."""
+    desk = services.desk
+    metering, append = desk._metering, services.audit.append
     try:
         if name in ("no_metering", "no_metering_no_audit"):
-            runtime.metering = _NoMetering()  # type: ignore[assignment]
+            desk._metering = _NoMetering()  # type: ignore[assignment]
         if name == "no_metering_no_audit":
-            runtime.audit.append = _no_audit  # type: ignore[method-assign]
+            services.audit.append = _no_audit  # type: ignore[method-assign]
         yield
     finally:
-        runtime.metering = metering
-        runtime.audit.append = append  # type: ignore[method-assign]
+        desk._metering = metering
+        services.audit.append = append  # type: ignore[method-assign]
 
 
 def rate(fn: Callable[[], object], calls: int) -> float:
@@ -123,7 +123,7 @@ def measure_modes(
         order = MODES if r % 2 == 0 else tuple(reversed(MODES))
         for name in order:
             try:
-                with mode(zone.runtime, name):
+                with mode(zone.services, name):
                     rates[name].append(rate(fn, calls))
             except Exception as exc:  # noqa: BLE001 - report a mode that cannot run
                 log(f"{label} {name}: {type(exc).__name__}: {exc}")
@@ -142,15 +142,15 @@ def measure_modes(
 
 
 def components(zone: RunningZone, calls: int) -> dict[str, float]:
-    runtime = zone.runtime
-    policies = runtime.policies
+    services = zone.services
+    policies = services.policies.current
     grant = next(g for g in policies.grants if g.principal == "bench")
 
     def charge() -> None:
-        runtime.metering.charge("bench", grant, PRODUCT, unit="call", request_id="bench")
+        services.metering.charge("bench", grant, PRODUCT, unit="call", request_id="bench")
 
     def append() -> None:
-        runtime.audit.append("bench", {"request_id": uuid.uuid4().hex, "principal": "bench"})
+        services.audit.append("bench", {"request_id": uuid.uuid4().hex, "principal": "bench"})
 
     out = {"metering_charge_per_s": rate(charge, calls), "audit_append_per_s": rate(append, calls)}
     log(", ".join(f"{k} {v:.0f}" for k, v in out.items()))
@@ -162,15 +162,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"building a zone with {args.rows} rows")
         config = prepare(Path(tmp) / "zone", args.rows)
         with running_zone(config) as zone, ZoneClient(f"127.0.0.1:{zone.port}", token=TOKEN) as c:
-            service = StatisticsService(zone.runtime)
-            principal = zone.runtime.policies.principals["bench"]
+            service = zone.services.statistics
+            principal = zone.services.policies.current.principals["bench"]
             query = StatsQuery(product=PRODUCT, measures=(Measure(kind="count"),), epsilon=0.01)
 
             def grpc_call() -> object:
                 return c.query_statistics(PRODUCT, [count()], epsilon=0.01)
 
             def local_call() -> object:
-                return service.run(zone.runtime.policies, principal, query, uuid.uuid4().hex)
+                return service.run(
+                    zone.services.policies.current, principal, query, uuid.uuid4().hex
+                )
 
             report = {
                 "grpc_query": measure_modes(zone, args.calls, args.rounds, "gRPC Query", grpc_call),

@@ -94,7 +94,7 @@ def client(zone: RunningZone, who: str | None) -> ZoneClient:
 
 def config_of(zone: RunningZone) -> ZoneConfig:
     """The config a running zone was started with."""
-    return zone.runtime.config
+    return zone.services.config
 
 
 def add_principal(

@@ -71,7 +71,8 @@ def _cmd_datasets_list(args: argparse.Namespace) -> int:
 
 def _cmd_policy_check(args: argparse.Namespace) -> int:
     from zone.catalog import DatasetCatalog, load_products
-    from zone.runtime import load_policy_set
+    from zone.catalog.products import product_refs
+    from zone.policy import load_policies
 
     config = _config(args)
     policies_dir = Path(args.dir) if args.dir else config.policies_dir
@@ -81,7 +82,7 @@ def _cmd_policy_check(args: argparse.Namespace) -> int:
     finally:
         catalog.close()
     products = load_products(config.models_dir, metas)
-    policy_set = load_policy_set(policies_dir, products, metas.keys())
+    policy_set = load_policies(policies_dir, product_refs(products), metas.keys())
     print(
         f"ok: {len(policy_set.principals)} principals, {len(policy_set.grants)} grants, "
         f"{len(products)} products; digest {policy_set.digest}"

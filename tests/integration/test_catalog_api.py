@@ -36,7 +36,7 @@ def test_describe_dataset_shows_schema_and_hides_l4_detail(shared_zone: RunningZ
 
 def test_catalog_never_returns_sample_values(shared_zone: RunningZone) -> None:
     """No reply carries a key or an L3/L4 value from the data."""
-    rows = shared_zone.runtime.catalog.cursor().execute(
+    rows = shared_zone.services.catalog.cursor().execute(
         'SELECT uscc, legal_rep_id FROM "ds_enterprises" LIMIT 50'
     )
     secrets = [v for row in rows.fetchall() for v in row]
@@ -86,11 +86,11 @@ def test_admin_sees_everything(shared_zone: RunningZone) -> None:
 
 
 def test_every_call_is_audited(shared_zone: RunningZone) -> None:
-    before, _ = shared_zone.runtime.audit.head()
+    before, _ = shared_zone.services.audit.head()
     with client(shared_zone, "bank") as bank:
         bank.list_datasets()
         bank.describe_product("capital-match")
-    entries = shared_zone.runtime.audit.entries(since_seq=before)
+    entries = shared_zone.services.audit.entries(since_seq=before)
     rpc = [e.record for e in entries if e.kind == "rpc"]
     assert [r["method"] for r in rpc][-2:] == [
         "/zone.v1.CatalogService/ListDatasets",
@@ -99,4 +99,4 @@ def test_every_call_is_audited(shared_zone: RunningZone) -> None:
     last = rpc[-1]
     assert last["principal"] == "bank-a" and last["decision"] == "allow"
     assert last["product"] == "capital-match" and last["status"] == "OK"
-    assert last["policy_digest"] == shared_zone.runtime.policies.digest
+    assert last["policy_digest"] == shared_zone.services.policies.current.digest

@@ -76,7 +76,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone
 def counters(zone: RunningZone) -> dict[str, list[tuple[Any, ...]]]:
     tables = ("quota_use", "month_volume", "usage", "revenue_shares", "budget_spend",
               "dataset_spend", "charges")  # fmt: skip
-    conn = sqlite3.connect(zone.runtime.config.state_db)
+    conn = sqlite3.connect(zone.services.config.state_db)
     try:
         return {t: sorted(conn.execute(f"SELECT * FROM {t}")) for t in tables}
     finally:

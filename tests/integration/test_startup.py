@@ -14,8 +14,8 @@ from zonekit import TOKENS, make_zone_dir
 from zone.client import UnavailableError, ZoneClient
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed
-from zone.runtime import ZoneRuntime
 from zone.server.app import RunningZone, start
+from zone.server.wiring import ZoneServices, build
 
 
 def _free_port() -> int:
@@ -37,10 +37,10 @@ def test_not_serving_until_loaded(tmp_path: Path) -> None:
     target = config.listen
     release, loading = threading.Event(), threading.Event()
 
-    def slow_load(cfg: ZoneConfig) -> ZoneRuntime:
+    def slow_load(cfg: ZoneConfig) -> ZoneServices:
         loading.set()
         assert release.wait(30)
-        return ZoneRuntime(cfg)
+        return build(cfg)
 
     started: list[RunningZone] = []
     thread = threading.Thread(target=lambda: started.append(start(config, load=slow_load)))

@@ -35,7 +35,7 @@ def stats_zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
 
 
 def exact(zone: RunningZone, sql: str) -> list[tuple[object, ...]]:
-    rows: list[tuple[object, ...]] = zone.runtime.catalog.cursor().execute(sql).fetchall()
+    rows: list[tuple[object, ...]] = zone.services.catalog.cursor().execute(sql).fetchall()
     return rows
 
 
@@ -64,7 +64,7 @@ def test_group_by_count_releases_exactly_the_declared_keys(
 ) -> None:
     zone, token = stats_zone
     truth = dict(exact(zone, 'SELECT district, count(*) FROM "ds_enterprises" GROUP BY 1'))
-    domain = zone.runtime.catalog.get("enterprises").meta.columns["district"].domain
+    domain = zone.services.catalog.get("enterprises").meta.columns["district"].domain
     with ZoneClient(target(zone), token=token) as analyst:
         before = remaining(analyst)
         result = analyst.query_statistics(PRODUCT, [count()], epsilon=1.0, group_by=["district"])
@@ -76,7 +76,7 @@ def test_group_by_count_releases_exactly_the_declared_keys(
     for (district,), (noisy,) in cells.items():
         assert abs(noisy - truth.get(district, 0)) < 25  # discrete Laplace, scale 1
         assert noisy == int(noisy)  # integer counts, no rounding artefacts
-    entries = zone.runtime.audit.entries(since_seq=0, limit=10_000)
+    entries = zone.services.audit.entries(since_seq=0, limit=10_000)
     receipts = [e.record for e in entries if e.kind == "release"]
     assert receipts[-1]["release_id"] == result.release_id
     assert receipts[-1]["output_digest"] == result.output_digest

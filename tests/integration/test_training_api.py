@@ -40,7 +40,7 @@ def train_zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
 
 
 def charges(zone: RunningZone) -> dict[str, str]:
-    conn = sqlite3.connect(zone.runtime.config.state_db)
+    conn = sqlite3.connect(zone.services.config.state_db)
     try:
         return dict(conn.execute("SELECT release_id, state FROM charges"))
     finally:
@@ -74,9 +74,9 @@ def test_submit_watch_result(train_zone: tuple[RunningZone, str, str]) -> None:
     assert result.device in {"cpu", "cuda"}
     assert result.output_digest.startswith("sha256:")
     assert charges(zone)[result.release_id] == "released"
-    receipts = [e.record for e in zone.runtime.audit.entries(limit=10_000) if e.kind == "release"]
+    receipts = [e.record for e in zone.services.audit.entries(limit=10_000) if e.kind == "release"]
     assert any(r["release_id"] == result.release_id for r in receipts)
-    registered = zone.runtime.releases.get(result.release_id)  # receipt + artifact, for tracing
+    registered = zone.services.releases.get(result.release_id)  # receipt + artifact, for tracing
     assert registered.kind == "training" and registered.receipt["delta_femto"] == 10**9
     assert RECEIPT_FIELDS <= set(registered.receipt)
     assert registered.receipt["dataset_version"].startswith("sha256:")
@@ -91,7 +91,7 @@ def test_keep_in_zone_releases_only_an_id_and_metrics(
         result = client.train(PRODUCT, epsilon=0.5, delta=1e-6, keep_in_zone=True, **FAST).result()
     assert result.model_id and result.weights == () and result.layers == ()
     assert "accuracy" in result.metrics
-    model = zone.runtime.training._jobs.get_model(result.model_id)
+    model = zone.services.training._models.get_model(result.model_id)
     assert model.owner == "alice"
 
 
@@ -150,16 +150,16 @@ def test_cancel_a_queued_job_refunds_it(tmp_path: Path) -> None:
         with pytest.raises(FailedPreconditionError):
             client.get_result(first.job_id)
         states = charges(zone)
-        rid = zone.runtime.training._jobs.get(second.job_id).release_id
+        rid = zone.services.training._jobs.get(second.job_id).release_id
         assert states[rid] == "refunded"
         # 3.0 - 1.0 (first, cancelled after touching data, or refunded if it had not yet)
-        touched = zone.runtime.training._jobs.get(first.job_id).touched_data
-        spent = zone.runtime.ledger.balance(_account(zone, "carol")).spent.epsilon
+        touched = zone.services.training._jobs.get(first.job_id).touched_data
+        spent = zone.services.ledger.balance(_account(zone, "carol")).spent.epsilon
         assert spent == pytest.approx(1.0 if touched else 0.0)
 
 
 def _account(zone: RunningZone, who: str) -> Account:
-    policies = zone.runtime.policies
+    policies = zone.services.policies.current
     principal = policies.principals[who]
     grant = policies.granted_products(principal, today_utc())[PRODUCT]
     return budget_account(policies, principal, grant, "enterprises")
@@ -201,7 +201,7 @@ def test_restart_fails_running_jobs_and_applies_the_charging_rule(tmp_path: Path
     with running_zone(config) as zone, ZoneClient(target(zone), token=token) as client:
         final = client.get_job(job.job_id)
         assert final.state == "FAILED" and final.reason == "server restarted"
-        stored = zone.runtime.training._jobs.get(job.job_id)
+        stored = zone.services.training._jobs.get(job.job_id)
         assert stored.touched_data
         assert charges(zone)[stored.release_id] == "failed"  # touched data: stays charged
 

@@ -25,6 +25,7 @@ from zone.client import (
 )
 from zone.client.he import HEKeys
 from zone.jobs.store import JobStore
+from zone.models.registry import ModelRegistry
 from zone.products.verification.limits import subjects_digest
 from zone.server.app import RunningZone
 
@@ -44,7 +45,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
 
 @pytest.fixture(scope="module")
 def rows(zone: RunningZone) -> list[dict[str, str]]:
-    path = Path(zone.runtime.config.datasets_db).parent / "enterprises.csv"
+    path = Path(zone.services.config.datasets_db).parent / "enterprises.csv"
     with path.open() as handle:
         return list(csv.DictReader(handle))
 
@@ -66,7 +67,7 @@ def ckks(zone: RunningZone) -> HEKeys:
 
 
 def state(zone: RunningZone, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(zone.runtime.config.state_db)
+    conn = sqlite3.connect(zone.services.config.state_db)
     try:
         return conn.execute(sql).fetchall()
     finally:
@@ -83,7 +84,7 @@ def test_registered_key_is_public_and_described(zone: RunningZone, bfv: HEKeys) 
     public = bfv.public_context()
     assert info.sha256 == hashlib.sha256(public).hexdigest() and info.size_bytes == len(public)
     assert info.param_set == "bfv-4096" and not info.revoked_at
-    for context in zone.runtime.verification.keys._cache.values():
+    for context in zone.services.verification.keys._cache.values():
         assert not context.is_private() and not context.has_secret_key()
 
 
@@ -173,10 +174,11 @@ def keep_model(zone: RunningZone, owner: str) -> tuple[str, dict[str, Any]]:
         "intercept": -0.5,
         "scaling": {"features": scaling, "label": label},
     }
-    jobs = JobStore(zone.runtime.store, zone.runtime.audit)
+    jobs = JobStore(zone.services.store, zone.services.audit)
+    models = ModelRegistry(zone.services.store, zone.services.audit)
     job = jobs.create(principal=owner, product="enterprise-default-lr", dataset="enterprises",
                       spec={"keep_in_zone": True}, release_id="")  # fmt: skip
-    model_id = jobs.save_model(owner=owner, product="enterprise-default-lr", job_id=job.job_id,
+    model_id = models.save_model(owner=owner, product="enterprise-default-lr", job_id=job.job_id,
                                model=model, metrics={})  # fmt: skip
     return model_id, model
 
@@ -223,7 +225,7 @@ def test_matches_are_metered_billed_and_registered(
     zone: RunningZone, rows: list[dict[str, str]]
 ) -> None:
     token = secrets.token_urlsafe(24)
-    policy = Path(zone.runtime.config.policies_dir) / "metered-bank.yaml"
+    policy = Path(zone.services.config.policies_dir) / "metered-bank.yaml"
     policy.write_text(
         "principals:\n"
         "  - {id: metered-bank, role: operator, organisation: test,\n"

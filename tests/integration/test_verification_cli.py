@@ -35,7 +35,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def logged_checks(zone: RunningZone) -> int:
-    with zone.runtime.store.read() as conn:
+    with zone.services.store.read() as conn:
         count: int = conn.execute("SELECT COUNT(*) FROM verification_checks").fetchone()[0]
     return count
 
@@ -46,7 +46,7 @@ def test_keys_match_score_and_revoke_from_the_command_line(
     token = tmp_path / "token"
     token.write_text(TOKENS["bank"])
     connection = ["--target", target(zone), "--token-file", str(token)]
-    records = read_csv(Path(zone.runtime.config.datasets_db).parent / "enterprises.csv")[:2]
+    records = read_csv(Path(zone.services.config.datasets_db).parent / "enterprises.csv")[:2]
 
     bfv, ckks = tmp_path / "bfv.keys", tmp_path / "ckks.keys"
     assert main(["verify", "keys", "new", "--out", str(bfv)]) == 0

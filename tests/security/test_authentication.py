@@ -68,11 +68,11 @@ def test_expired_and_unknown_tokens_look_the_same(shared_zone: RunningZone) -> N
 
 
 def test_denials_are_audited_with_reason(shared_zone: RunningZone) -> None:
-    before, _ = shared_zone.runtime.audit.head()
+    before, _ = shared_zone.services.audit.head()
     raw_call(shared_zone, (("authorization", f"Bearer {TOKENS['expired']}"),))
     with client(shared_zone, "researcher") as researcher, pytest.raises(PermissionDeniedError):
         researcher.verify_audit()
-    records = [e.record for e in shared_zone.runtime.audit.entries(since_seq=before)]
+    records = [e.record for e in shared_zone.services.audit.entries(since_seq=before)]
     assert records[-2]["decision"] == "deny"
     assert records[-2]["status"] == "UNAUTHENTICATED"
     assert records[-2]["reason"] == "principal_expired"

@@ -48,7 +48,7 @@ def test_internal_error_carries_only_a_request_id(
     def explode() -> None:
         raise RuntimeError("secret internal detail /var/lib/zone")
 
-    monkeypatch.setattr(zone.runtime, "verify_audit", explode)
+    monkeypatch.setattr(zone.services.verifier, "verify", explode)
     with caplog.at_level(logging.ERROR), client(zone, "admin") as admin:
         with pytest.raises(InternalError) as err:
             admin.verify_audit()
@@ -57,7 +57,7 @@ def test_internal_error_carries_only_a_request_id(
     assert request_id in err.value.message
     assert "secret" not in err.value.message
     assert any(request_id in r.getMessage() for r in caplog.records)
-    audited = [e.record for e in zone.runtime.audit.entries() if e.kind == "rpc"]
+    audited = [e.record for e in zone.services.audit.entries() if e.kind == "rpc"]
     assert audited[-1]["request_id"] == request_id
     assert audited[-1]["status"] == "INTERNAL"
 

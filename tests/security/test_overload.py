@@ -48,7 +48,7 @@ def small_zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone
 
 
 def _state(zone: RunningZone) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{zone.runtime.config.state_db}?mode=ro", uri=True)
+    return sqlite3.connect(f"file:{zone.services.config.state_db}?mode=ro", uri=True)
 
 
 def _charges(zone: RunningZone) -> int:
@@ -87,14 +87,14 @@ class Blockers:
     def __init__(self, zone: RunningZone, monkeypatch: pytest.MonkeyPatch, n: int) -> None:
         self.release = threading.Event()
         entered = threading.Semaphore(0)
-        original = zone.runtime.verify_audit
+        original = zone.services.verifier.verify
 
         def blocked() -> object:
             entered.release()
             self.release.wait(20)
             return original()
 
-        monkeypatch.setattr(zone.runtime, "verify_audit", blocked)
+        monkeypatch.setattr(zone.services.verifier, "verify", blocked)
         self._pool = futures.ThreadPoolExecutor(n)
         self._calls = [self._pool.submit(self._verify, zone) for _ in range(n)]
         for _ in range(n):
@@ -248,7 +248,7 @@ def test_stalled_or_cancelled_upload_is_cut_and_audited_not_internal(
         table={method: MethodRule(ALL_ROLES)},
         limits=Limits(max_workers=2, max_stream_seconds=1.0),
     )
-    interceptor.attach(small_zone.runtime)
+    interceptor.attach(small_zone.services)
     server = grpc.server(futures.ThreadPoolExecutor(2), interceptors=[interceptor])
     server.add_generic_rpc_handlers((Upload(),))
     port = server.add_insecure_port("127.0.0.1:0")

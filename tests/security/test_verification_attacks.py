@@ -51,7 +51,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone
 
 @pytest.fixture(scope="module")
 def subjects(zone: tuple[RunningZone, str]) -> Iterator[str]:
-    path = Path(zone[0].runtime.config.datasets_db).parent / "enterprises.csv"
+    path = Path(zone[0].services.config.datasets_db).parent / "enterprises.csv"
     with path.open() as handle:
         return iter([row["uscc"] for row in csv.DictReader(handle)])
 
@@ -77,7 +77,7 @@ def register(zone: RunningZone, blob: bytes, param_set: str = "bfv-4096") -> grp
 
 
 def key_count(zone: RunningZone) -> int:
-    conn = sqlite3.connect(zone.runtime.config.state_db)
+    conn = sqlite3.connect(zone.services.config.state_db)
     try:
         return int(conn.execute("SELECT COUNT(*) FROM verification_keys").fetchone()[0])
     finally:
@@ -159,7 +159,7 @@ def test_a_key_of_the_other_scheme_is_refused(zone: tuple[RunningZone, str]) -> 
 
 
 def check_count(zone: RunningZone) -> int:
-    conn = sqlite3.connect(zone.runtime.config.state_db)
+    conn = sqlite3.connect(zone.services.config.state_db)
     try:
         return int(conn.execute("SELECT COUNT(*) FROM verification_checks").fetchone()[0])
     finally:
@@ -268,10 +268,10 @@ def test_rerandomized_bfv_reply_resists_the_same_attack(
     running, _ = zone
     keys = registered(running, BFV_MATCH.name)
     names = [next(subjects) for _ in range(3)]
-    records = running.runtime.verification._records.get(
-        running.runtime.products[PRODUCT],  # type: ignore[arg-type]
-        running.runtime.catalog.get("enterprises").version,
-        running.runtime.catalog.cursor,
+    records = running.services.verification._records.get(
+        running.services.products[PRODUCT],  # type: ignore[arg-type]
+        running.services.catalog.get("enterprises").version,
+        running.services.catalog.cursor,
     )
     truth = np.rint(records.values("registered_capital", records.lookup(names)) * 100)
     service, metadata = stub(running, TOKENS["bank"])
@@ -358,10 +358,10 @@ def test_fuzzed_contexts_and_ciphertexts_are_invalid_arguments(
         assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
     # The server still serves, and still answers correctly.
     subject = next(subjects)
-    row = running.runtime.verification._records.get(
-        running.runtime.products[PRODUCT],  # type: ignore[arg-type]
-        running.runtime.catalog.get("enterprises").version,
-        running.runtime.catalog.cursor,
+    row = running.services.verification._records.get(
+        running.services.products[PRODUCT],  # type: ignore[arg-type]
+        running.services.catalog.get("enterprises").version,
+        running.services.catalog.cursor,
     )
     employees = int(row.values("employees", row.lookup([subject]))[0])
     result = client(running, "bank").match(PRODUCT, keys, [subject], {"employees": [employees]},

@@ -15,7 +15,7 @@ from zone.audit.receipts import StoredEntry
 from zone.errors import InvalidArgument
 from zone.metering.pricing import iso
 from zone.metering.reports import Period
-from zone.state import StateStore
+from zone.state.api import State
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -50,7 +50,7 @@ def _after_seq(token: str) -> int:
 
 
 def query_audit(
-    store: StateStore, flt: AuditFilter, *, page_size: int = 0, page_token: str = ""
+    store: State, flt: AuditFilter, *, page_size: int = 0, page_token: str = ""
 ) -> AuditPage:
     """One page of audit records matching ``flt``, oldest first.
 

@@ -11,7 +11,7 @@ from datetime import date
 
 from zone.ledger import ZERO, Amount
 from zone.policy import PolicySet
-from zone.state import StateStore
+from zone.state.api import State
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _limits(policies: PolicySet, today: date) -> dict[tuple[str, str], Amount]:
 
 
 def budget_report(
-    store: StateStore,
+    store: State,
     policies: PolicySet,
     today: date,
     *,

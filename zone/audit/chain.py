@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from zone.errors import InvalidArgument
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first entry."""
@@ -105,7 +104,7 @@ class AuditEntry:
 class AuditChain:
     """Appends to and reads the audit chain kept in a ``StateStore``."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: State) -> None:
         self._store = store
 
     def append(
@@ -113,7 +112,7 @@ class AuditChain:
         kind: str,
         record: Mapping[str, Any],
         *,
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
         durable: bool = True,
     ) -> AuditEntry:
         """Append one entry and return it.
@@ -204,16 +203,14 @@ def _encode_record(kind: str, record: Mapping[str, Any]) -> tuple[str, dict[str,
     return text, parsed
 
 
-def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+def _head(conn: Tx) -> tuple[int, str]:
     row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     if row is None:
         return 0, GENESIS_HASH
     return int(row[0]), str(row[1])
 
 
-def _append(
-    conn: sqlite3.Connection, kind: str, record_json: str, record: dict[str, Any]
-) -> AuditEntry:
+def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> AuditEntry:
     last_seq, prev_hash = _head(conn)
     seq = last_seq + 1
     ts = utc_timestamp()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,7 +36,7 @@ from zone.audit.keys import decode_public, encode_public, fingerprint
 from zone.audit.merkle import merkle_root
 from zone.audit.verify import VerifyResult, verify_chain
 from zone.errors import FailedPrecondition, InvalidArgument
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 FORMAT = "zone.checkpoint.v1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -137,7 +136,7 @@ def signature_problem(checkpoint: Checkpoint, trusted: Ed25519PublicKey | None) 
     return ""
 
 
-def leaf_hashes(conn: sqlite3.Connection, length: int) -> list[bytes]:
+def leaf_hashes(conn: Tx, length: int) -> list[bytes]:
     """The stored hashes of entries ``1..length`` (as 32 raw bytes each), in seq order.
 
     Raises:
@@ -170,7 +169,7 @@ class CheckpointCheck:
 
 
 def verify_against_checkpoint(
-    conn: sqlite3.Connection, checkpoint: Checkpoint, trusted: Ed25519PublicKey | None
+    conn: Tx, checkpoint: Checkpoint, trusted: Ed25519PublicKey | None
 ) -> CheckpointCheck:
     """Verify the chain readable through ``conn`` against a signed checkpoint.
 
@@ -202,7 +201,7 @@ def verify_against_checkpoint(
     return CheckpointCheck(not problem, problem or "ok", chain)
 
 
-def _state_problem(conn: sqlite3.Connection, checkpoint: Checkpoint) -> str:
+def _state_problem(conn: Tx, checkpoint: Checkpoint) -> str:
     n = checkpoint.length
     if n == 0:
         return ""
@@ -216,13 +215,13 @@ def _state_problem(conn: sqlite3.Connection, checkpoint: Checkpoint) -> str:
     return ""
 
 
-def latest_checkpoint(conn: sqlite3.Connection) -> Checkpoint | None:
+def latest_checkpoint(conn: Tx) -> Checkpoint | None:
     """The most recent checkpoint stored in the state database, if any."""
     row = conn.execute("SELECT checkpoint FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
     return None if row is None else Checkpoint.from_json(row[0])
 
 
-def make_checkpoint(store: StateStore, key: Ed25519PrivateKey) -> Checkpoint:
+def make_checkpoint(store: State, key: Ed25519PrivateKey) -> Checkpoint:
     """Sign the chain's current state, store the checkpoint and audit the act.
 
     The chain is verified first, and the new state must extend the latest stored checkpoint

@@ -15,7 +15,6 @@ change it without the regulator's copy of a checkpoint exposing the change.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from zone.audit.checkpoint import Checkpoint, latest_checkpoint, leaf_hashes, si
 from zone.audit.merkle import inclusion_path, root_of, tree_levels, verify_inclusion
 from zone.audit.registry import ReleaseRegistry
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 FORMAT = "zone.receipt.v1"
 
@@ -84,7 +83,7 @@ class ReceiptBundle:
 class ReceiptBook:
     """Builds receipt bundles for callers (server side); caches the latest checkpoint's tree."""
 
-    def __init__(self, store: StateStore, registry: ReleaseRegistry) -> None:
+    def __init__(self, store: State, registry: ReleaseRegistry) -> None:
         self._store = store
         self._registry = registry
         self._lock = threading.Lock()
@@ -122,7 +121,7 @@ class ReceiptBook:
         proof = InclusionProof(entry.seq - 1, checkpoint.length, path)
         return ReceiptBundle(release_id, record.receipt, entry, proof, checkpoint)
 
-    def _levels(self, conn: sqlite3.Connection, checkpoint: Checkpoint) -> list[list[bytes]]:
+    def _levels(self, conn: Tx, checkpoint: Checkpoint) -> list[list[bytes]]:
         """The checkpoint's tree, rebuilt once per checkpoint and checked against its root."""
         with self._lock:
             if self._cached is not None and self._cached[0] == checkpoint.signature:

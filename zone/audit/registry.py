@@ -14,14 +14,13 @@ metrics. ``zone trace`` compares leaked files with these artifacts.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from zone.audit.chain import AuditChain, AuditEntry, canonical_json, utc_timestamp
 from zone.errors import NotFound
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 ReleaseKind = Literal["statistics", "training", "verification"]
 
@@ -67,7 +66,7 @@ def check_receipt(receipt: Mapping[str, Any]) -> None:
         raise ValueError(f"receipt lacks {', '.join(missing)}")
 
 
-def insert_release(conn: sqlite3.Connection, entry: AuditEntry, artifact: ReleasedArtifact) -> None:
+def insert_release(conn: Tx, entry: AuditEntry, artifact: ReleasedArtifact) -> None:
     """Write the registry row of the receipt ``entry`` inside the caller's write transaction.
 
     Args:
@@ -94,7 +93,7 @@ def insert_release(conn: sqlite3.Connection, entry: AuditEntry, artifact: Releas
 class ReleaseRegistry:
     """Records releases (receipt + artifact) and reads them back."""
 
-    def __init__(self, store: StateStore, audit: AuditChain) -> None:
+    def __init__(self, store: State, audit: AuditChain) -> None:
         self._store = store
         self._audit = audit
 
@@ -103,7 +102,7 @@ class ReleaseRegistry:
         receipt: Mapping[str, Any],
         artifact: ReleasedArtifact,
         *,
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
     ) -> AuditEntry:
         """Append the ``release`` receipt to the audit chain and register the artifact, together.
 
@@ -122,7 +121,7 @@ class ReleaseRegistry:
             return self._record(own, receipt, artifact)
 
     def _record(
-        self, conn: sqlite3.Connection, receipt: Mapping[str, Any], artifact: ReleasedArtifact
+        self, conn: Tx, receipt: Mapping[str, Any], artifact: ReleasedArtifact
     ) -> AuditEntry:
         entry = self._audit.append("release", dict(receipt), conn=conn)
         insert_release(conn, entry, artifact)
@@ -143,7 +142,7 @@ class ReleaseRegistry:
         return _record_from_row(row)
 
 
-def read_releases(conn: sqlite3.Connection) -> Iterator[ReleaseRecord]:
+def read_releases(conn: Tx) -> Iterator[ReleaseRecord]:
     """Every release readable through ``conn`` (e.g. a read-only file connection), oldest first."""
     cursor = conn.execute(f"SELECT {_COLUMNS} FROM releases ORDER BY audit_seq")
     try:

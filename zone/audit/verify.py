@@ -25,6 +25,7 @@ from typing import Any
 
 from zone.audit.chain import GENESIS_HASH, canonical_json, entry_hash
 from zone.errors import FailedPrecondition
+from zone.state.api import State, Tx
 
 REASON_OK = "ok"
 REASON_GAP = "sequence gap"
@@ -53,7 +54,7 @@ class VerifyResult:
     reason: str
 
 
-def verify_chain(conn: sqlite3.Connection) -> VerifyResult:
+def verify_chain(conn: Tx) -> VerifyResult:
     """Verify the audit chain readable through ``conn``.
 
     Args:
@@ -98,7 +99,7 @@ def verify_file(path: Path) -> VerifyResult:
 
 
 @contextmanager
-def open_state_readonly(path: Path) -> Iterator[sqlite3.Connection]:
+def open_state_readonly(path: Path) -> Iterator[Tx]:
     """Open a state database file read-only (``mode=ro``, no migration) for offline checks.
 
     Yields:
@@ -123,7 +124,7 @@ def open_state_readonly(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _has_audit_log(conn: sqlite3.Connection) -> bool:
+def _has_audit_log(conn: Tx) -> bool:
     row = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
     ).fetchone()
@@ -152,3 +153,15 @@ def _is_canonical(text: str) -> bool:
         return isinstance(parsed, dict) and canonical_json(parsed) == text
     except (ValueError, RecursionError):
         return False
+
+
+class ChainVerifier:
+    """Recomputes the whole audit chain of a state store on request (the admin's check)."""
+
+    def __init__(self, store: State) -> None:
+        self._store = store
+
+    def verify(self) -> VerifyResult:
+        """Recompute every entry's hash and link from the genesis hash."""
+        with self._store.read() as conn:
+            return verify_chain(conn)

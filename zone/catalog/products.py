@@ -33,6 +33,7 @@ from zone.catalog.product_models import (
     VerificationProduct,
 )
 from zone.errors import Problem, ValidationFailed
+from zone.policy.model import ProductRef
 from zone.yamlio import Loc, YamlDocument, load_yaml, validate_model
 
 __all__ = [
@@ -263,3 +264,8 @@ def product_parameters(product: Product) -> dict[str, object]:
             product.claims, product.score_features, product.limits, product.score_model
         ),
     }
+
+
+def product_refs(products: Mapping[str, Product]) -> dict[str, ProductRef]:
+    """What the policy loader checks grants against: each product's dataset and kind."""
+    return {pid: ProductRef(dataset=p.dataset, kind=p.kind) for pid, p in products.items()}

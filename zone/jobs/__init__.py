@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from zone.jobs.events import Emit, Event, OnEvent
 from zone.jobs.executor import Executor, LocalProcessExecutor
-from zone.jobs.records import Job, ModelRecord
-from zone.jobs.registry import ModelRegistry
+from zone.jobs.records import Job
 from zone.jobs.states import (
     TERMINAL,
     TRANSITIONS,
@@ -30,8 +29,6 @@ __all__ = [
     "JobState",
     "JobStore",
     "LocalProcessExecutor",
-    "ModelRecord",
-    "ModelRegistry",
     "OnEvent",
     "is_valid_transition",
 ]

@@ -34,7 +34,7 @@ from typing import Protocol, runtime_checkable
 from zone.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from zone.jobs.events import EXITED, Event, OnEvent, cancelled_event, error_event
 from zone.jobs.pool import Worker, WorkerPool
-from zone.jobs.supervisor import JobHandle, Limits, Supervisor, read_rss
+from zone.jobs.supervisor import JobHandle, Supervisor, WorkerLimits, read_rss
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class LocalProcessExecutor(Executor):
             InvalidArgument: A limit is not positive, ``warm_workers`` is negative, or a
                 preload entry is not a module or function name.
         """
-        self._limits = Limits(wall_time_s, memory_bytes, poll_s, term_grace_s, exit_grace_s)
+        self._limits = WorkerLimits(wall_time_s, memory_bytes, poll_s, term_grace_s, exit_grace_s)
         if max_concurrent < 1 or min(wall_time_s, memory_bytes, poll_s, term_grace_s) <= 0:
             raise InvalidArgument("executor limits must be positive")
         if warm_workers < 0 or not all(_PRELOAD.match(name) for name in preload):

@@ -1,6 +1,6 @@
 """Rows of the ``jobs`` and ``models`` tables as frozen records, and their JSON columns.
 
-``Job`` and ``ModelRecord`` are what ``JobStore`` returns: plain values with the JSON columns
+``Job`` is what ``JobStore`` returns: plain values with the JSON columns
 parsed and read-only, so a caller cannot change a job by mutating the object it was handed.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,18 +16,15 @@ from typing import Any
 from zone.audit import canonical_json
 from zone.errors import InvalidArgument, NotFound
 from zone.jobs.states import JobState
+from zone.state.api import Tx
 
 JOB_COLUMNS = (
     "job_id, principal, product, dataset, state, spec, release_id, touched_data, epoch, "
     "epsilon_spent, result, reason, created_at, started_at, finished_at, updated_at"
 )
-MODEL_COLUMNS = "model_id, owner, product, job_id, created_at, model, metrics"
 
 MAX_LIST = 1000
 """Most rows one list call returns."""
-
-MODEL_KEYS = ("family", "features", "weights", "intercept", "scaling")
-"""Keys every registered model holds (what scoring needs to rebuild it)."""
 
 
 @dataclass(frozen=True)
@@ -53,19 +49,6 @@ class Job:
     updated_at: str
 
 
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model kept in the zone's registry; ``model`` and ``metrics`` are read-only JSON."""
-
-    model_id: str
-    owner: str
-    product: str
-    job_id: str
-    created_at: str
-    model: Mapping[str, Any] = field(hash=False)
-    metrics: Mapping[str, Any] = field(hash=False)
-
-
 def encode_object(value: Mapping[str, Any], what: str) -> str:
     """Return the canonical JSON text of a JSON object.
 
@@ -87,17 +70,6 @@ def encode_object(value: Mapping[str, Any], what: str) -> str:
         raise InvalidArgument(f"{what} is not representable as JSON") from exc
 
 
-def check_model(model: Mapping[str, Any]) -> None:
-    """Refuse a model that lacks a key scoring needs.
-
-    Raises:
-        InvalidArgument: A key of ``MODEL_KEYS`` is missing (all missing keys are named).
-    """
-    missing = [key for key in MODEL_KEYS if key not in model]
-    if missing:
-        raise InvalidArgument(f"model lacks required key(s): {', '.join(missing)}")
-
-
 def check_progress(epoch: int, epsilon_spent: float) -> None:
     """Refuse a negative epoch or a negative or non-finite epsilon.
 
@@ -110,7 +82,7 @@ def check_progress(epoch: int, epsilon_spent: float) -> None:
         raise InvalidArgument("epsilon_spent must be a finite non-negative number")
 
 
-def job_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+def job_from_row(row: tuple[Any, ...]) -> Job:
     """Build a ``Job`` from a row selected with ``JOB_COLUMNS``."""
     (job_id, principal, product, dataset, state, spec, release_id, touched, epoch, eps,
      result, reason, created_at, started_at, finished_at, updated_at) = row  # fmt: skip
@@ -120,12 +92,12 @@ def job_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Job:
         product=str(product),
         dataset=str(dataset),
         state=JobState(state),
-        spec=_frozen(spec),
+        spec=frozen_json(spec),
         release_id=str(release_id),
         touched_data=bool(touched),
         epoch=int(epoch),
         epsilon_spent=float(eps),
-        result=None if result is None else _frozen(result),
+        result=None if result is None else frozen_json(result),
         reason=str(reason),
         created_at=str(created_at),
         started_at=None if started_at is None else str(started_at),
@@ -134,21 +106,7 @@ def job_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Job:
     )
 
 
-def model_from_row(row: sqlite3.Row | tuple[Any, ...]) -> ModelRecord:
-    """Build a ``ModelRecord`` from a row selected with ``MODEL_COLUMNS``."""
-    model_id, owner, product, job_id, created_at, model, metrics = row
-    return ModelRecord(
-        model_id=str(model_id),
-        owner=str(owner),
-        product=str(product),
-        job_id=str(job_id),
-        created_at=str(created_at),
-        model=_frozen(model),
-        metrics=_frozen(metrics),
-    )
-
-
-def select_job(conn: sqlite3.Connection, job_id: str) -> Job:
+def select_job(conn: Tx, job_id: str) -> Job:
     """Read one job on ``conn``; raises ``NotFound`` for an unknown id."""
     row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
     if row is None:
@@ -175,6 +133,7 @@ def check_limit(limit: int) -> None:
         raise InvalidArgument(f"limit must be between 1 and {MAX_LIST}")
 
 
-def _frozen(text: str) -> Mapping[str, Any]:
+def frozen_json(text: str) -> Mapping[str, Any]:
+    """A stored JSON object as a read-only mapping."""
     parsed: dict[str, Any] = json.loads(text)
     return MappingProxyType(parsed)

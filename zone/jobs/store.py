@@ -6,9 +6,9 @@
   ``UPDATE ... WHERE job_id = ? AND state = ?`` whose expected state was read in the same
   ``BEGIN IMMEDIATE`` transaction: of two concurrent moves out of one state, exactly one wins
   and the other gets ``IllegalTransition``.
-* Every creation, transition, touched-data mark and saved model commits together with its
+* Every creation, transition and touched-data mark commits together with its
   audit-chain record, durably (``synchronous=FULL``): both or neither.
-* ``create`` and ``save_model`` accept the connection of a caller's open ``store.write()``, so
+* ``create`` and ``transition`` accept the connection of a caller's open ``store.write()``, so
   a budget reservation and the job that spends it can commit (or roll back) as one.
 * Progress reports (epoch, epsilon spent so far) are informational: they are written with
   ``durable=False`` and not audited, so the newest may be lost in an OS crash.
@@ -17,12 +17,11 @@
 from __future__ import annotations
 
 import builtins
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from zone.audit import utc_timestamp
+from zone.audit import AuditChain, utc_timestamp
 from zone.errors import FailedPrecondition
 from zone.jobs.records import (
     JOB_COLUMNS,
@@ -34,17 +33,21 @@ from zone.jobs.records import (
     job_record,
     select_job,
 )
-from zone.jobs.registry import ModelRegistry
 from zone.jobs.states import TERMINAL, IllegalTransition, JobState, is_valid_transition
+from zone.state.api import State, Tx
 
 
-class JobStore(ModelRegistry):
-    """Create, move and read jobs; keep trained models (``ModelRegistry``).
+class JobStore:
+    """Create, move and read jobs.
 
     Args:
         store: The state database.
         audit: The audit chain in that database.
     """
+
+    def __init__(self, store: State, audit: AuditChain) -> None:
+        self._store = store
+        self._audit = audit
 
     def create(
         self,
@@ -54,7 +57,7 @@ class JobStore(ModelRegistry):
         dataset: str,
         spec: Mapping[str, Any],
         release_id: str,
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
     ) -> Job:
         """Record a new ``queued`` job and its ``job.created`` audit record.
 
@@ -96,7 +99,7 @@ class JobStore(ModelRegistry):
         reason: str = "",
         result: Mapping[str, Any] | None = None,
         touched_data: bool | None = None,
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
     ) -> Job:
         """Move a job to state ``to``, with its ``job.transition`` audit record, durably.
 

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Limits:
+class WorkerLimits:
     """How long and how large a worker may grow, and how it is stopped."""
 
     wall_time_s: float
@@ -98,7 +98,7 @@ class Supervisor:
     def __init__(
         self,
         handle: JobHandle,
-        limits: Limits,
+        limits: WorkerLimits,
         take: Callable[[], Worker],
         post: Callable[[JobHandle, Event], None],
         done: Callable[[JobHandle, int | None], None],

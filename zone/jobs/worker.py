@@ -88,7 +88,7 @@ def load_target(target: str) -> Callable[..., object]:
     return function  # type: ignore[no-any-return]
 
 
-def public_reason(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     """The short reason sent to the parent: type name and message, at most 200 characters."""
     message = str(exc)
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -156,7 +156,7 @@ def run_worker(target: str, payload: str, conn: Connection) -> NoReturn:
         traceback.print_exc(file=sys.stderr)
         if not emit.finished:
             with contextlib.suppress(OSError, ValueError):
-                emit(error_event(public_reason(exc)))
+                emit(error_event(short_reason(exc)))
     finally:
         conn.close()
     _leave(1 if failed else 0)

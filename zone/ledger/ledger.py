@@ -17,16 +17,16 @@ settled as ``failed`` by :meth:`PrivacyLedger.recover`: charged exactly once, ne
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from zone.audit import AuditChain, AuditEntry, ReleasedArtifact, insert_release, utc_timestamp
 from zone.errors import NotFound, ResourceExhausted
+from zone.ledger.charges import AlreadySettled, ChargeState
 from zone.ledger.units import ZERO, Amount
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,10 @@ class BudgetExhausted(ResourceExhausted):
         )
 
 
-Settlement = Literal["released", "failed", "refunded"]
-
-
 class PrivacyLedger:
     """Reserve, settle and report privacy budget; see the module docstring for guarantees."""
 
-    def __init__(self, store: StateStore, audit: AuditChain) -> None:
+    def __init__(self, store: State, audit: AuditChain) -> None:
         self._store = store
         self._audit = audit
 
@@ -102,7 +99,8 @@ class PrivacyLedger:
         product: str,
         cost: Amount,
         request_id: str,
-        conn: sqlite3.Connection | None = None,
+        release_id: str = "",
+        conn: Tx | None = None,
     ) -> Reservation:
         """Charge ``cost`` to ``account`` (and the dataset cap) durably, or change nothing.
 
@@ -114,7 +112,12 @@ class PrivacyLedger:
             BudgetExhausted: the cost does not fit; nothing was charged.
         """
         reservation = Reservation(
-            uuid.uuid4().hex, request_id, account.principal, product, account.dataset, cost
+            release_id or uuid.uuid4().hex,
+            request_id,
+            account.principal,
+            product,
+            account.dataset,
+            cost,
         )
         try:
             with self._store.joined(conn) as w:
@@ -162,7 +165,7 @@ class PrivacyLedger:
         receipt: Mapping[str, Any],
         *,
         artifact: ReleasedArtifact | None = None,
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
     ) -> AuditEntry:
         """Mark the charge released and append its receipt, in one durable transaction.
 
@@ -174,29 +177,25 @@ class PrivacyLedger:
             ValueError: with ``artifact``, the receipt lacks a required field (nothing written).
         """
         with self._store.joined(conn) as w:
-            _settle(w, reservation.release_id, "released", "")
+            _settle(w, reservation.release_id, ChargeState.RELEASED, "")
             entry = self._audit.append("release", dict(receipt), conn=w)
             if artifact is not None:
                 insert_release(w, entry, artifact)
             return entry
 
-    def fail(
-        self, reservation: Reservation, reason: str, *, conn: sqlite3.Connection | None = None
-    ) -> None:
+    def fail(self, reservation: Reservation, reason: str, *, conn: Tx | None = None) -> None:
         """Something data-dependent ran and failed: the budget stays spent."""
         with self._store.joined(conn) as w:
-            _settle(w, reservation.release_id, "failed", reason)
+            _settle(w, reservation.release_id, ChargeState.FAILED, reason)
             self._audit.append(
                 "ledger.failed", {**_charge_record(reservation), "reason": reason}, conn=w
             )
 
-    def refund(
-        self, reservation: Reservation, reason: str, *, conn: sqlite3.Connection | None = None
-    ) -> None:
+    def refund(self, reservation: Reservation, reason: str, *, conn: Tx | None = None) -> None:
         """Nothing data-dependent ran: give the budget back."""
         cost = reservation.cost
         with self._store.joined(conn) as w:
-            _settle(w, reservation.release_id, "refunded", reason)
+            _settle(w, reservation.release_id, ChargeState.REFUNDED, reason)
             for table, where, args in (
                 ("budget_spend", "principal = ? AND dataset = ?",
                  (reservation.principal, reservation.dataset)),
@@ -218,7 +217,7 @@ class PrivacyLedger:
                 "SELECT release_id FROM charges WHERE state = 'reserved' ORDER BY created_at"
             ).fetchall()
             for (release_id,) in rows:
-                _settle(conn, release_id, "failed", "interrupted")
+                _settle(conn, release_id, ChargeState.FAILED, "interrupted")
                 self._audit.append(
                     "ledger.failed", {"release_id": release_id, "reason": "interrupted"}, conn=conn
                 )
@@ -231,7 +230,7 @@ class _Refused(Exception):
         self.subject = subject
 
 
-def _spend(conn: sqlite3.Connection, account: Account, cost: Amount) -> bool:
+def _spend(conn: Tx, account: Account, cost: Amount) -> bool:
     conn.execute(
         "INSERT INTO budget_spend (principal, dataset) VALUES (?, ?) ON CONFLICT DO NOTHING",
         (account.principal, account.dataset),
@@ -253,7 +252,7 @@ def _spend(conn: sqlite3.Connection, account: Account, cost: Amount) -> bool:
     return cursor.rowcount == 1
 
 
-def _spend_dataset(conn: sqlite3.Connection, account: Account, cost: Amount) -> bool:
+def _spend_dataset(conn: Tx, account: Account, cost: Amount) -> bool:
     conn.execute(
         "INSERT INTO dataset_spend (dataset) VALUES (?) ON CONFLICT DO NOTHING", (account.dataset,)
     )
@@ -269,7 +268,7 @@ def _spend_dataset(conn: sqlite3.Connection, account: Account, cost: Amount) -> 
     return conn.execute(sql, args).rowcount == 1
 
 
-def _insert_charge(conn: sqlite3.Connection, r: Reservation) -> None:
+def _insert_charge(conn: Tx, r: Reservation) -> None:
     conn.execute(
         "INSERT INTO charges (release_id, request_id, principal, product, dataset, "
         "epsilon_micro, delta_femto, state, created_at) "
@@ -279,14 +278,20 @@ def _insert_charge(conn: sqlite3.Connection, r: Reservation) -> None:
     )  # fmt: skip
 
 
-def _settle(conn: sqlite3.Connection, release_id: str, state: Settlement, reason: str) -> None:
-    cursor = conn.execute(
+def _settle(tx: Tx, release_id: str, state: ChargeState, reason: str) -> None:
+    """Move an open charge to an end state (one conditional UPDATE: exactly once).
+
+    Raises:
+        AlreadySettled: the charge is not ``reserved`` (or does not exist); nothing changed.
+    """
+    cursor = tx.execute(
         "UPDATE charges SET state = ?, reason = ?, settled_at = ? "
-        "WHERE release_id = ? AND state = 'reserved'",
-        (state, reason, utc_timestamp(), release_id),
+        "WHERE release_id = ? AND state = ?",
+        (state.value, reason, utc_timestamp(), release_id, ChargeState.RESERVED.value),
     )
     if cursor.rowcount != 1:
-        raise RuntimeError(f"charge {release_id} is not open")
+        row = tx.execute("SELECT state FROM charges WHERE release_id = ?", (release_id,)).fetchone()
+        raise AlreadySettled(release_id, row[0] if row else "")
 
 
 def _charge_record(r: Reservation) -> dict[str, Any]:
@@ -301,7 +306,7 @@ def _charge_record(r: Reservation) -> dict[str, Any]:
     }
 
 
-def _balance(conn: sqlite3.Connection, account: Account) -> Balance:
+def _balance(conn: Tx, account: Account) -> Balance:
     row = conn.execute(
         "SELECT epsilon_micro, delta_femto FROM budget_spend WHERE principal = ? AND dataset = ?",
         (account.principal, account.dataset),

@@ -23,7 +23,6 @@ call that failed still ran against it.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from zone.metering.pricing import (
 )
 from zone.metering.reports import Period, RevenueRow, UsageRow, revenue_report, usage_report
 from zone.policy import Grant, Quota
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 ProvidersOf = Callable[[str], tuple[str, Sequence[tuple[str, Decimal]]]]
 """Product id -> (its dataset, the dataset's providers and shares)."""
@@ -103,7 +102,7 @@ class Metering:
 
     def __init__(
         self,
-        store: StateStore,
+        store: State,
         audit: AuditChain,
         providers_of: ProvidersOf,
         *,
@@ -123,7 +122,7 @@ class Metering:
         unit: Unit,
         request_id: str,
         release_id: str = "",
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
     ) -> Charge:
         """Admit one call or job: consume quota, price it, record usage, split, audit.
 
@@ -160,7 +159,7 @@ class Metering:
             )
         return charge
 
-    def void(self, usage_id: str, reason: str, *, conn: sqlite3.Connection | None = None) -> bool:
+    def void(self, usage_id: str, reason: str, *, conn: Tx | None = None) -> bool:
         """Do not bill an admitted call (nothing was released); the quota stays consumed.
 
         For products without a privacy charge (whose failures the ledger does not record).
@@ -199,9 +198,7 @@ class Metering:
             return revenue_report(conn, period, provider=provider)
 
 
-def _take_quota(
-    conn: sqlite3.Connection, principal: str, product: str, quota: Quota, now: datetime
-) -> int:
+def _take_quota(conn: Tx, principal: str, product: str, quota: Quota, now: datetime) -> int:
     """Consume one unit of quota in one conditional upsert; return the count now used.
 
     A stored window later than ``now``'s (the clock stepped back) counts as the current one,
@@ -235,7 +232,7 @@ def _take_quota(
     )
 
 
-def _count_volume(conn: sqlite3.Connection, principal: str, unit: Unit, now: datetime) -> int:
+def _count_volume(conn: Tx, principal: str, unit: Unit, now: datetime) -> int:
     """Count this unit in the principal's monthly volume; return the new count (its ordinal)."""
     row = conn.execute(
         "INSERT INTO month_volume (principal, unit, month, units) VALUES (:p, :u, :m, 1) "
@@ -247,9 +244,7 @@ def _count_volume(conn: sqlite3.Connection, principal: str, unit: Unit, now: dat
     return int(row[0])
 
 
-def _insert_usage(
-    conn: sqlite3.Connection, charge: Charge, grant: Grant, request_id: str, release_id: str
-) -> None:
+def _insert_usage(conn: Tx, charge: Charge, grant: Grant, request_id: str, release_id: str) -> None:
     p = charge.priced
     conn.execute(
         "INSERT INTO usage (usage_id, request_id, release_id, principal, product, dataset, "

@@ -9,7 +9,6 @@ records alone, so that the reports can be reconciled with the chain to the micro
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from zone.metering.pricing import iso
+from zone.state.api import Tx
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _where(period: Period, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
 
 
 def usage_report(
-    conn: sqlite3.Connection, period: Period, *, principal: str = "", product: str = ""
+    conn: Tx, period: Period, *, principal: str = "", product: str = ""
 ) -> list[UsageRow]:
     """Usage per principal x product x currency in ``period`` (optionally filtered)."""
     where, args = _where(period, {"b.principal": principal, "b.product": product})
@@ -104,9 +104,7 @@ def usage_report(
     return [UsageRow(*row) for row in rows]
 
 
-def revenue_report(
-    conn: sqlite3.Connection, period: Period, *, provider: str = ""
-) -> list[RevenueRow]:
+def revenue_report(conn: Tx, period: Period, *, provider: str = "") -> list[RevenueRow]:
     """Billed revenue per provider x currency in ``period`` (optionally one provider)."""
     where, args = _where(period, {"s.provider": provider})
     rows = conn.execute(

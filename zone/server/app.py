@@ -35,7 +35,6 @@ from zone._proto import (
 )
 from zone.config import TlsConfig, ZoneConfig
 from zone.errors import ValidationFailed
-from zone.runtime import ZoneRuntime
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
@@ -43,6 +42,7 @@ from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
 from zone.server.servicers.verification import VerificationServicer
+from zone.server.wiring import ZoneServices, build
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,17 @@ class RunningZone:
     """A started server and what it serves."""
 
     server: grpc.Server
-    runtime: ZoneRuntime
+    services: ZoneServices
     health: health.HealthServicer
     port: int
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting calls, let in-flight calls finish within ``grace``, close state."""
         _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.server.stop(self.runtime.config.shutdown_grace_seconds if grace is None else grace)
+        self.server.stop(self.services.config.shutdown_grace_seconds if grace is None else grace)
         self.server.wait_for_termination()
-        self.runtime.record_stop()
-        self.runtime.close()
+        self.services.record_stop()
+        self.services.close()
 
 
 def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
@@ -90,9 +90,7 @@ def _set_health(servicer: health.HealthServicer, status: int) -> None:
         servicer.set(name, status)
 
 
-def start(
-    config: ZoneConfig, load: Callable[[ZoneConfig], ZoneRuntime] = ZoneRuntime
-) -> RunningZone:
+def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build) -> RunningZone:
     """Bind and start (health NOT_SERVING), load everything with ``load``, then turn SERVING.
 
     Calls that arrive while loading get UNAVAILABLE. If loading fails the server is stopped and
@@ -139,15 +137,15 @@ def start(
         raise RuntimeError(f"cannot listen on {config.listen}") from None
     server.start()
     try:
-        runtime = load(config)
+        services = load(config)
     except BaseException:
         server.stop(None)
         raise
-    interceptor.attach(runtime)
-    runtime.record_start()
+    interceptor.attach(services)
+    services.record_start()
     _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
-    log.info("zone serving on %s (policy set %s)", config.listen, runtime.policies.digest)
-    return RunningZone(server, runtime, health_servicer, port)
+    log.info("zone serving on %s (policy set %s)", config.listen, services.policies.current.digest)
+    return RunningZone(server, services, health_servicer, port)
 
 
 def serve(config: ZoneConfig) -> None:
@@ -159,7 +157,7 @@ def serve(config: ZoneConfig) -> None:
         stopping.set()
 
     def on_hup(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=_reload, args=(zone.runtime,), daemon=True).start()
+        threading.Thread(target=_reload, args=(zone.services,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
@@ -171,9 +169,9 @@ def serve(config: ZoneConfig) -> None:
     zone.stop()
 
 
-def _reload(runtime: ZoneRuntime) -> None:
+def _reload(services: ZoneServices) -> None:
     try:
-        result = runtime.reload_policies()
+        result = services.policies.reload()
     except ValidationFailed as exc:
         log.error("SIGHUP reload refused, running set kept:\n%s", exc.message)
         return

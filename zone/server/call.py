@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from zone.policy import PolicySet, Principal
-from zone.runtime import ZoneRuntime
+from zone.server.wiring import ZoneServices
 
 
 @dataclass
@@ -20,7 +20,7 @@ class CallContext:
     request_id: str
     method: str
     peer: str
-    runtime: ZoneRuntime
+    services: ZoneServices
     policies: PolicySet
     principal: Principal | None = None
     product: str = ""

@@ -7,8 +7,9 @@ from google.protobuf import struct_pb2
 from zone._proto import admin_pb2, catalog_pb2, common_pb2
 from zone.audit import VerifyResult
 from zone.catalog import DatasetInfo
+from zone.catalog.visibility import DatasetView, ProductView
 from zone.policy import Grant
-from zone.runtime import DatasetView, ProductView, ReloadResult
+from zone.policy.holder import ReloadResult
 
 HIDDEN_LEVELS = frozenset({"L4"})
 

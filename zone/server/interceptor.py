@@ -41,12 +41,12 @@ from zone.errors import (
     ZoneError,
 )
 from zone.policy import Principal
-from zone.runtime import ZoneRuntime
 from zone.server.admission import Admission, StreamEnded
 from zone.server.call import CallContext, set_current_call
 from zone.server.errors import STATUS_OF, abort, ended_status, internal_status, status_for
 from zone.server.methods import METHOD_TABLE, MethodRule
 from zone.server.public import guard_public
+from zone.server.wiring import ZoneServices
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +117,13 @@ class ZoneInterceptor(_Interceptor):
     def __init__(
         self, table: Mapping[str, MethodRule] = METHOD_TABLE, limits: Limits | None = None
     ) -> None:
-        self._runtime: ZoneRuntime | None = None
+        self._services: ZoneServices | None = None
         self._table = table
         self._admission = Admission(limits or Limits())
 
-    def attach(self, runtime: ZoneRuntime) -> None:
+    def attach(self, services: ZoneServices) -> None:
         """Start admitting calls: datasets, products and policies are loaded."""
-        self._runtime = runtime
+        self._services = services
 
     def intercept_service(
         self,
@@ -252,15 +252,15 @@ class ZoneInterceptor(_Interceptor):
     def _begin(self, method: str, context: grpc.ServicerContext) -> CallContext:
         request_id = uuid.uuid4().hex
         context.set_trailing_metadata((("x-request-id", request_id),))
-        runtime = self._runtime
-        if runtime is None:
+        services = self._services
+        if services is None:
             abort(context, status_for(_NOT_READY), request_id)
         call = CallContext(
             request_id=request_id,
             method=method,
             peer=context.peer(),
-            runtime=runtime,
-            policies=runtime.policies,
+            services=services,
+            policies=services.policies.current,
         )
         set_current_call(call)
         return call
@@ -303,7 +303,7 @@ class ZoneInterceptor(_Interceptor):
 
     def _audit(self, call: CallContext, outcome: _Outcome) -> None:
         principal = call.principal
-        call.runtime.audit.append(
+        call.services.audit.append(
             "rpc",
             {
                 "request_id": call.request_id,

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from zone.errors import FailedPrecondition
+from zone.state.api import Tx
 from zone.state.connection import connect, transaction
 from zone.state.schema import migrate
 
@@ -131,7 +132,7 @@ class StateStore:
                 gate.owner = None
 
     @contextmanager
-    def joined(self, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+    def joined(self, conn: Tx | None) -> Iterator[Tx]:
         """Join the caller's open write transaction ``conn``, or run a durable one of our own.
 
         Raises:

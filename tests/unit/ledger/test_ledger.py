@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from zone.audit import AuditChain, verify_chain
 from zone.ledger import Account, Amount, BudgetExhausted, PrivacyLedger
+from zone.ledger.charges import AlreadySettled, ChargeState, is_valid_transition
 from zone.state import StateStore
 
 
@@ -91,8 +92,9 @@ def test_refund_gives_back_and_fail_does_not(ledger: PrivacyLedger, store: State
     assert ledger.balance(account(cap=5.0)).spent.epsilon_micro == 300_000
     assert ledger.balance(account(cap=5.0)).cap_remaining == Amount.limit(4.7, 1e-5)
     assert dict(charges(store)) == {a.release_id: "refunded", b.release_id: "failed"}
-    with pytest.raises(RuntimeError):
+    with pytest.raises(AlreadySettled) as settled:
         ledger.release(a, {})  # a settled charge cannot be settled again
+    assert settled.value.state == "refunded"
 
 
 def test_recover_settles_open_reservations_as_failed(
@@ -168,3 +170,13 @@ def test_settlement_joins_a_caller_transaction(ledger: PrivacyLedger, store: Sta
     with store.write() as conn:
         ledger.refund(r, "cancelled", conn=conn)
     assert ledger.balance(account()).spent.epsilon_micro == 0
+
+
+def test_the_charge_transition_table_allows_only_reserved_to_an_end() -> None:
+    states = list(ChargeState)
+    allowed = {(a, b) for a in states for b in states if is_valid_transition(a, b)}
+    assert allowed == {
+        (ChargeState.RESERVED, ChargeState.RELEASED),
+        (ChargeState.RESERVED, ChargeState.FAILED),
+        (ChargeState.RESERVED, ChargeState.REFUNDED),
+    }

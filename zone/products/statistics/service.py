@@ -9,20 +9,20 @@ chain in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from zone import __version__
 from zone.access import authorize_product, budget_account, check_epsilon_cap
-from zone.audit import ReleasedArtifact, utc_timestamp
-from zone.catalog import StatisticsProduct, table_name
-from zone.ledger import Account, Amount, Balance
+from zone.audit import ReleasedArtifact
+from zone.catalog import DatasetCatalog, Product, StatisticsProduct, table_name
+from zone.ledger import Account, Amount, Balance, PrivacyLedger
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.statistics.execute import execute
 from zone.products.statistics.plan import QueryPlan, plan_query
 from zone.products.statistics.query import StatsQuery
 from zone.products.statistics.release import StatsRelease
-from zone.runtime import ZoneRuntime
+from zone.release.desk import Order, ReleaseDesk
+from zone.release.receipt import Receipt, StatisticsPart
 
 ACCOUNTANT = (
     "pure-DP basic composition: sequential over measures (and key selection), parallel over "
@@ -54,17 +54,25 @@ class Outcome:
 class StatisticsService:
     """DP statistics for callers of the zone (no grpc here)."""
 
-    def __init__(self, runtime: ZoneRuntime) -> None:
-        self._runtime = runtime
+    def __init__(
+        self,
+        products: Mapping[str, Product],
+        catalog: DatasetCatalog,
+        ledger: PrivacyLedger,
+        desk: ReleaseDesk,
+    ) -> None:
+        self._products = products
+        self._catalog = catalog
+        self._ledger = ledger
+        self._desk = desk
 
     def _prepare(
         self, policies: PolicySet, principal: Principal, query: StatsQuery
     ) -> tuple[QueryPlan, Account, Grant]:
-        runtime = self._runtime
         product, grant = authorize_product(
-            policies, principal, runtime.products, query.product, StatisticsProduct
+            policies, principal, self._products, query.product, StatisticsProduct
         )
-        plan = plan_query(query, product, runtime.catalog.get(product.dataset).meta)
+        plan = plan_query(query, product, self._catalog.get(product.dataset).meta)
         check_epsilon_cap(plan.epsilon, product.max_epsilon_per_query, grant)
         return plan, budget_account(policies, principal, grant, product.dataset), grant
 
@@ -76,12 +84,12 @@ class StatisticsService:
             InvalidArgument: the query is malformed (every problem listed).
         """
         plan, account, _ = self._prepare(policies, principal, query)
-        return Estimate(plan, self._runtime.ledger.balance(account))
+        return Estimate(plan, self._ledger.balance(account))
 
     def run(
         self, policies: PolicySet, principal: Principal, query: StatsQuery, request_id: str
     ) -> Outcome:
-        """Charge, execute and release a query.
+        """Charge, execute and release a query (through the release desk).
 
         Guarantee: the release is (plan.epsilon, plan.delta)-DP for one entity added or removed
         (see ``zone.products.statistics.execute.GUARANTEE``), composed by ``ACCOUNTANT``.
@@ -92,51 +100,38 @@ class StatisticsService:
             BudgetExhausted: the budget or the zone-wide cap cannot cover it (nothing spent).
             QuotaExhausted: the call quota is spent (nothing spent, no quota consumed).
         """
-        runtime = self._runtime
         plan, account, grant = self._prepare(policies, principal, query)
-        info = runtime.catalog.get(plan.dataset)
-        cursor = runtime.catalog.cursor()
+        info = self._catalog.get(plan.dataset)
+        cursor = self._catalog.cursor()
         cost = Amount.cost(plan.epsilon, plan.delta)
-        with runtime.store.write() as conn:  # budget and quota are taken, or refused, together
-            reservation = runtime.ledger.reserve(
-                account, product=plan.product, cost=cost, request_id=request_id, conn=conn
-            )
-            runtime.metering.charge(
-                principal.id, grant, plan.product, unit="call", request_id=request_id,
-                release_id=reservation.release_id, conn=conn,
-            )  # fmt: skip
+        order = Order(principal.id, grant, plan.product, "call", request_id, account, cost)
+        ticket = self._desk.reserve(order)
         try:
-            release = execute(plan, cursor, table_name(plan.dataset))
-        except BaseException as exc:
-            runtime.ledger.fail(reservation, type(exc).__name__)
-            raise
+            with self._desk.failing(ticket):
+                release = execute(plan, cursor, table_name(plan.dataset))
         finally:
             cursor.close()
         digest = release.payload_digest()
-        receipt: dict[str, Any] = {
-            "release_id": reservation.release_id,
-            "request_id": request_id,
-            "time": utc_timestamp(),
-            "principal": principal.id,
-            "product": plan.product,
-            "dataset": plan.dataset,
-            "dataset_version": info.version,
-            "policy_digest": policies.digest,
-            "code_version": __version__,
-            "epsilon_micro": cost.epsilon_micro,
-            "delta_femto": cost.delta_femto,
-            "mechanisms": sorted({c.mechanism for m in plan.measures for c in m.components}),
-            "accountant": ACCOUNTANT,
-            "output_digest": digest,
-        }
-        artifact = ReleasedArtifact("statistics", release.to_dict())
-        runtime.ledger.release(reservation, receipt, artifact=artifact)
+        mechanisms = sorted({c.mechanism for m in plan.measures for c in m.components})
+        receipt = Receipt(
+            release_id=ticket.release_id,
+            request_id=request_id,
+            principal=principal.id,
+            product=plan.product,
+            dataset=plan.dataset,
+            dataset_version=info.version,
+            policy_digest=policies.digest,
+            output_digest=digest,
+            part=StatisticsPart(tuple(mechanisms), ACCOUNTANT),
+            cost=cost,
+        )
+        self._desk.release(ticket, receipt, ReleasedArtifact("statistics", release.to_dict()))
         return Outcome(
-            release_id=reservation.release_id,
+            release_id=ticket.release_id,
             plan=plan,
             release=release,
             charged=cost,
-            balance=runtime.ledger.balance(account),
+            balance=self._ledger.balance(account),
             dataset_version=info.version,
             output_digest=digest,
         )

@@ -14,24 +14,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from zone import __version__
 from zone.access import authorize_product, budget_account, check_epsilon_cap
-from zone.audit import ReleasedArtifact, canonical_json, utc_timestamp
-from zone.catalog import TrainingProduct
+from zone.audit import ReleasedArtifact, canonical_json
+from zone.catalog import DatasetCatalog, Product, TrainingProduct
+from zone.catalog.visibility import public_row_count
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
 from zone.ledger import Amount
+from zone.ledger.charges import AlreadySettled
+from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
 from zone.products.training.spec import TrainingRequest, plan_training
-
-if TYPE_CHECKING:
-    from zone.runtime import ZoneRuntime
+from zone.release.desk import Order, ReleaseDesk, Ticket
+from zone.release.receipt import Receipt, TrainingPart
+from zone.state.api import State, Tx
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def _artifact(result: Mapping[str, Any], *, kept_in_zone: bool) -> ReleasedArtif
     return ReleasedArtifact("training", {**content, "kept_in_zone": kept_in_zone})
 
 
-def public_reason(reason: str) -> str:
+def caller_reason(reason: str) -> str:
     """What a caller may see of why a worker failed."""
     if reason.startswith(_FIXED_REASONS) or reason == "the worker exited without a result":
         return reason
@@ -68,16 +70,61 @@ def public_reason(reason: str) -> str:
     return f"worker failed ({kind})" if kind.isidentifier() else "worker failed"
 
 
+def _receipt(job: Job, result: Mapping[str, Any], ticket: Ticket) -> Receipt:
+    assert ticket.reservation is not None  # training always reserves budget
+    return Receipt(
+        release_id=ticket.release_id,
+        request_id=job.spec.get("request_id", ""),
+        principal=job.principal,
+        product=job.product,
+        dataset=job.dataset,
+        dataset_version=job.spec.get("dataset_version", ""),
+        policy_digest=job.spec.get("policy_digest", ""),
+        output_digest=result["output_digest"],
+        part=TrainingPart(
+            job_id=job.job_id,
+            epsilon_spent=result.get("epsilon_spent"),
+            accountant=result.get("accountant", ""),
+            model_id=result["model_id"],
+        ),
+        cost=ticket.reservation.cost,
+    )
+
+
 class TrainingJobs:
     """Submission, lifecycle and results of training jobs (no grpc, no torch here)."""
 
-    def __init__(self, runtime: ZoneRuntime, executor: Executor) -> None:
-        self._runtime = runtime
-        self._store = runtime.store
-        self._ledger = runtime.ledger
-        self._jobs = JobStore(runtime.store, runtime.audit)
+    def __init__(
+        self,
+        products: Mapping[str, Product],
+        catalog: DatasetCatalog,
+        *,
+        datasets_db: Path,
+        row_count_granularity: int,
+        state: State,
+        desk: ReleaseDesk,
+        jobs: JobStore,
+        models: ModelRegistry,
+        executor: Executor,
+    ) -> None:
+        self._products = products
+        self._catalog = catalog
+        self._datasets_db = datasets_db
+        self._granularity = row_count_granularity
+        self._store = state
+        self._desk = desk
+        self._jobs = jobs
+        self._models = models
         self._executor = executor
         self._changed = threading.Condition()  # notified after each worker event is handled
+        self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
+            "started": self._on_started,
+            "touched_data": self._on_touched,
+            "progress": self._on_progress,
+            "result": self._succeed,
+            "error": self._on_error,
+            "cancelled": self._on_cancelled,
+        }
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
@@ -96,44 +143,44 @@ class TrainingJobs:
             BudgetExhausted: the budget cannot cover the requested epsilon (nothing spent).
             QuotaExhausted: the product's call quota is spent (nothing spent).
         """
-        runtime = self._runtime
         product, grant = authorize_product(
-            policies, principal, runtime.products, request.product, TrainingProduct
+            policies, principal, self._products, request.product, TrainingProduct
         )
-        info = runtime.catalog.get(product.dataset)
+        info = self._catalog.get(product.dataset)
         spec = plan_training(
             request,
             product,
             info.meta,
-            db_path=runtime.config.datasets_db,
-            public_row_count=runtime.public_row_count(info),
+            db_path=self._datasets_db,
+            public_row_count=public_row_count(info, self._granularity),
             prefer_gpu=True,  # CUDA when present and the product allows it
         )
         check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
         account = budget_account(policies, principal, grant, product.dataset)
         cost = Amount.cost(spec.epsilon, spec.delta)
-        with self._store.write() as conn:  # the reservation and the job commit together
-            reservation = self._ledger.reserve(
-                account, product=product.id, cost=cost, request_id=request_id, conn=conn
+        order = Order(principal.id, grant, product.id, "job", request_id, account, cost)
+        created: list[Job] = []
+
+        def create_job(tx: Tx) -> None:  # the reservation and the job commit together
+            created.append(
+                self._jobs.create(
+                    principal=principal.id,
+                    product=product.id,
+                    dataset=product.dataset,
+                    spec={
+                        **json.loads(spec.to_json()),
+                        "keep_in_zone": request.keep_in_zone,
+                        "policy_digest": policies.digest,
+                        "request_id": request_id,
+                        "dataset_version": info.version,
+                    },
+                    release_id=order.release_id,
+                    conn=tx,
+                )
             )
-            runtime.metering.charge(
-                principal.id, grant, product.id, unit="job", request_id=request_id,
-                release_id=reservation.release_id, conn=conn,
-            )  # fmt: skip
-            job = self._jobs.create(
-                principal=principal.id,
-                product=product.id,
-                dataset=product.dataset,
-                spec={
-                    **json.loads(spec.to_json()),
-                    "keep_in_zone": request.keep_in_zone,
-                    "policy_digest": policies.digest,
-                    "request_id": request_id,
-                    "dataset_version": info.version,
-                },
-                release_id=reservation.release_id,
-                conn=conn,
-            )
+
+        self._desk.reserve(order, admit=create_job)
+        job = created[0]
         self._executor.start(job.job_id, WORKER, spec.to_json(), self._on_event)
         return job
 
@@ -153,19 +200,24 @@ class TrainingJobs:
             self._changed.wait(timeout)
 
     def _handle(self, job_id: str, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "started":
-            self._jobs.transition(job_id, JobState.RUNNING)
-        elif kind == "touched_data":
-            self._jobs.mark_touched(job_id)
-        elif kind == "progress":
-            self._jobs.progress(job_id, int(event["epoch"]), float(event["epsilon_spent"]))
-        elif kind == "result":
-            self._succeed(job_id, event)
-        elif kind == "error":
-            self._end(job_id, JobState.FAILED, public_reason(str(event.get("reason", ""))))
-        elif kind == "cancelled":
-            self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
+        handler = self._handlers.get(str(event.get("event")))
+        if handler is not None:  # other events ("exited", a worker's own) change no state
+            handler(job_id, event)
+
+    def _on_started(self, job_id: str, event: Mapping[str, Any]) -> None:
+        self._jobs.transition(job_id, JobState.RUNNING)
+
+    def _on_touched(self, job_id: str, event: Mapping[str, Any]) -> None:
+        self._jobs.mark_touched(job_id)
+
+    def _on_progress(self, job_id: str, event: Mapping[str, Any]) -> None:
+        self._jobs.progress(job_id, int(event["epoch"]), float(event["epsilon_spent"]))
+
+    def _on_error(self, job_id: str, event: Mapping[str, Any]) -> None:
+        self._end(job_id, JobState.FAILED, caller_reason(str(event.get("reason", ""))))
+
+    def _on_cancelled(self, job_id: str, event: Mapping[str, Any]) -> None:
+        self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
 
     def _succeed(self, job_id: str, event: Mapping[str, Any]) -> None:
         job = self._jobs.get(job_id)
@@ -174,46 +226,25 @@ class TrainingJobs:
         if spent > float(job.spec["epsilon"]):
             self._end(job_id, JobState.FAILED, "privacy accounting exceeded the target")
             return
-        reservation = self._ledger.reservation(job.release_id)
+        ticket = self._desk.reopen(job.release_id)
         digest = "sha256:" + hashlib.sha256(canonical_json(result).encode()).hexdigest()
         artifact = _artifact(result, kept_in_zone=bool(job.spec.get("keep_in_zone")))
-        with self._store.write() as conn:
+        with self._store.write() as tx:
             model_id = ""
             if job.spec.get("keep_in_zone"):
-                model_id = self._jobs.save_model(
+                model_id = self._models.save_model(
                     owner=job.principal,
                     product=job.product,
                     job_id=job_id,
                     model={k: result[k] for k in _MODEL_KEYS if k in result},
                     metrics=result.get("metrics", {}),
-                    conn=conn,
+                    conn=tx,
                 )
                 result = {k: v for k, v in result.items() if k not in _MODEL_KEYS[2:]}
             stored = {**result, "model_id": model_id, "output_digest": digest,
-                      "release_id": reservation.release_id}  # fmt: skip
-            receipt = self._receipt(job, stored, reservation.cost)
-            self._ledger.release(reservation, receipt, artifact=artifact, conn=conn)
-            self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=conn)
-
-    def _receipt(self, job: Job, result: Mapping[str, Any], cost: Amount) -> dict[str, Any]:
-        return {
-            "release_id": result["release_id"],
-            "request_id": job.spec.get("request_id", ""),
-            "job_id": job.job_id,
-            "time": utc_timestamp(),
-            "principal": job.principal,
-            "product": job.product,
-            "dataset": job.dataset,
-            "dataset_version": job.spec.get("dataset_version", ""),
-            "policy_digest": job.spec.get("policy_digest", ""),
-            "code_version": __version__,
-            "epsilon_micro": cost.epsilon_micro,
-            "delta_femto": cost.delta_femto,
-            "epsilon_spent": result.get("epsilon_spent"),
-            "accountant": result.get("accountant", ""),
-            "model_id": result["model_id"],
-            "output_digest": result["output_digest"],
-        }
+                      "release_id": ticket.release_id}  # fmt: skip
+            self._desk.release(ticket, _receipt(job, stored, ticket), artifact, tx=tx)
+            self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=tx)
 
     def _end(
         self, job_id: str, state: JobState, reason: str, *, running_touches: bool = False
@@ -224,19 +255,17 @@ class TrainingJobs:
             self._settle(conn, job, reason, running_touches=running_touches)
             self._jobs.transition(job_id, state, reason=reason, conn=conn)
 
-    def _settle(
-        self, conn: sqlite3.Connection, job: Job, reason: str, *, running_touches: bool = False
-    ) -> None:
+    def _settle(self, tx: Tx, job: Job, reason: str, *, running_touches: bool = False) -> None:
         if not job.release_id:
             return
-        reservation = self._ledger.reservation(job.release_id)
+        ticket = self._desk.reopen(job.release_id)
         touched = job.touched_data or (running_touches and job.state is JobState.RUNNING)
         try:
             if touched:
-                self._ledger.fail(reservation, reason, conn=conn)
+                self._desk.fail(ticket, reason, tx=tx)
             else:
-                self._ledger.refund(reservation, reason, conn=conn)
-        except RuntimeError:
+                self._desk.refund(ticket, reason, tx=tx)
+        except AlreadySettled:
             log.warning("job %s: charge %s was already settled", job.job_id, job.release_id)
 
     def recover(self) -> int:

@@ -23,7 +23,7 @@ from zone.audit import AuditChain, utc_timestamp
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from zone.products.verification.params import PARAM_SETS, ParamSet
 from zone.products.verification.validate import load_public_context
-from zone.state import StateStore
+from zone.state.api import State
 
 _INFO_COLUMNS = "key_id, owner, param_set, scheme, size_bytes, sha256, created_at, revoked_at"
 
@@ -99,7 +99,7 @@ class KeyStore:
     """The ``verification_keys`` table and a cache of loaded contexts."""
 
     def __init__(
-        self, store: StateStore, audit: AuditChain, *, max_keys: int, cache_size: int = 32
+        self, store: State, audit: AuditChain, *, max_keys: int, cache_size: int = 32
     ) -> None:
         self._store = store
         self._audit = audit

@@ -22,7 +22,6 @@ conditional UPDATE in the same transaction as the log row.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -37,7 +36,7 @@ import numpy.typing as npt
 
 from zone.errors import ResourceExhausted
 from zone.products.verification.records import ProductRecords
-from zone.state import StateStore
+from zone.state.api import State, Tx
 
 I64 = npt.NDArray[np.int64]
 Kind = Literal["match", "score"]
@@ -112,7 +111,7 @@ class _Window:
 class CheckLimiter:
     """Sliding-window limits on subject checks, backed by the ``verification_checks`` log."""
 
-    def __init__(self, store: StateStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: State, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()
@@ -127,19 +126,20 @@ class CheckLimiter:
         *,
         limit: int,
         window_hours: float,
-    ) -> Iterator[sqlite3.Connection]:
-        """Admit a call or refuse it; yields the admission transaction for further writes.
+    ) -> Iterator[Callable[[Tx], None]]:
+        """Check the windows and hold them while the call is admitted; refuse if one is full.
 
         Args:
-            log: The call's log row (inserted here).
+            log: The call's log row.
             rows: Row numbers of the subjects found in the dataset (each at most once).
             records: The product's records (to rebuild counts from the log).
             limit: Checks allowed per subject in the window.
             window_hours: The window.
 
         Yields:
-            The open write transaction (``durable=False``: the release's receipt, written
-            durably before the reply leaves, makes it durable). Raising inside rolls back.
+            ``record(tx)``: writes the check log row inside the admission transaction. The
+            windows count the call once the body returns (the admission committed); a body
+            that raises counts nothing.
 
         Raises:
             SubjectLimitReached: a found subject is at its limit (nothing written).
@@ -152,16 +152,27 @@ class CheckLimiter:
             over = int(np.count_nonzero(window.counts[rows] >= limit)) if len(rows) else 0
             if over:
                 raise SubjectLimitReached(log.product, over, limit, window_hours)
-            with self._store.write(durable=False) as conn:
-                text = log.subjects_text
-                conn.execute(
+
+            def record(tx: Tx) -> None:
+                tx.execute(
                     "INSERT INTO verification_checks (request_id, release_id, principal, "
                     "product, kind, checked_at, purpose, subject_count, subjects, "
                     "subjects_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (log.request_id, log.release_id, log.principal, log.product, log.kind, now,
-                     log.purpose, log.subject_count, text, log.subjects_digest),
-                )  # fmt: skip
-                yield conn
+                    (
+                        log.request_id,
+                        log.release_id,
+                        log.principal,
+                        log.product,
+                        log.kind,
+                        now,
+                        log.purpose,
+                        log.subject_count,
+                        log.subjects_text,
+                        log.subjects_digest,
+                    ),
+                )
+
+            yield record
             window.add(now, rows.copy())
 
     def _window(self, log: CheckLog, records: ProductRecords, since: float) -> _Window:
@@ -184,7 +195,7 @@ class CheckLimiter:
 
 
 def take_score_budget(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     principal: str,
     product: str,

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from zone.catalog import DatasetMeta, Product, TrainingProduct, VerificationProduct
 from zone.catalog._verification import CallerFeature
 from zone.errors import FailedPrecondition, InvalidArgument
-from zone.jobs.records import ModelRecord
+from zone.models.registry import ModelRecord
 from zone.products.training.scaling import FeatureScaling
 from zone.products.verification.records import ProductRecords
 

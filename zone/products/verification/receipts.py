@@ -4,7 +4,7 @@ Receipts carry every field receipts have (``zone.audit.RECEIPT_FIELDS``) with ep
 0 (verification spends no privacy budget), plus the stated purpose, how many subjects were
 named and answered, the digest of the subject list (the list itself is in the
 ``verification_checks`` table; see migration 0004), the parameter set, the key id and the digest
-of the reply. :func:`record_release` is the one place they are written.
+of the reply. The release desk writes them (``zone.release.desk``).
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from zone import __version__
-from zone.audit import ReleasedArtifact, ReleaseRegistry, utc_timestamp
+from zone.audit import ReleasedArtifact
 from zone.catalog import VerificationProduct
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification.limits import CheckLog, Kind
 from zone.products.verification.params import ParamSet
 from zone.products.verification.replies import MatchQuery, ScoreQuery
+from zone.release.receipt import Receipt, VerificationPart
 
 
 @dataclass(frozen=True)
@@ -52,38 +52,46 @@ def receipt(
     digest: str,
     params: ParamSet,
     answered: int,
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    """The receipt of an answered call (JSON-able)."""
-    return {
-        "release_id": call.release_id,
-        "request_id": call.request_id,
-        "time": utc_timestamp(),
-        "principal": call.principal.id,
-        "product": call.product.id,
-        "dataset": call.product.dataset,
-        "dataset_version": version,
-        "policy_digest": call.policies.digest,
-        "code_version": __version__,
-        "epsilon_micro": 0,
-        "delta_femto": 0,
-        "kind": f"verification.{call.kind}",
-        "purpose": call.query.purpose,
-        "subjects": len(call.query.subjects),
-        "answered": answered,
-        "subjects_digest": call.log.subjects_digest,
-        "param_set": params.name,
-        "key_id": call.query.key_id,
-        "output_digest": digest,
-        **extra,
-    }
+    terms: dict[str, Any],
+) -> Receipt:
+    """The receipt of an answered call (no privacy budget spent: epsilon and delta 0)."""
+    part = VerificationPart(
+        kind=call.kind,
+        purpose=call.query.purpose,
+        subjects=len(call.query.subjects),
+        answered=answered,
+        subjects_digest=call.log.subjects_digest,
+        param_set=params.name,
+        key_id=call.query.key_id,
+        terms=tuple(terms.items()),
+    )
+    return Receipt(
+        release_id=call.release_id,
+        request_id=call.request_id,
+        principal=call.principal.id,
+        product=call.product.id,
+        dataset=call.product.dataset,
+        dataset_version=version,
+        policy_digest=call.policies.digest,
+        output_digest=digest,
+        part=part,
+    )
 
 
-def record_release(releases: ReleaseRegistry, record: dict[str, Any]) -> None:
-    """Write a verification receipt (kind ``release``) and its registry row, durably.
+def artifact(record: Receipt) -> ReleasedArtifact:
+    """What the release registry keeps of a verification reply.
 
-    The registry keeps what identifies the reply (its digest and the subject list's digest),
-    not the ciphertexts: they are meaningless without the caller's secret key.
+    What identifies the reply (its digest and the subject list's digest), not the ciphertexts:
+    they are meaningless without the caller's secret key.
     """
-    artifact = {k: record[k] for k in ("kind", "output_digest", "subjects_digest", "answered")}
-    releases.record(record, ReleasedArtifact("verification", artifact))
+    part = record.part
+    assert isinstance(part, VerificationPart)
+    return ReleasedArtifact(
+        "verification",
+        {
+            "kind": f"verification.{part.kind}",
+            "output_digest": record.output_digest,
+            "subjects_digest": part.subjects_digest,
+            "answered": part.answered,
+        },
+    )

@@ -12,16 +12,17 @@ the abuse limits (not DP) bound how much it can learn.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from zone.access import authorize_product
-from zone.catalog import VerificationProduct
+from zone.audit import AuditChain
+from zone.catalog import DatasetCatalog, Product, VerificationProduct
+from zone.config import VerificationConfig
 from zone.errors import InvalidArgument, NotFound
-from zone.jobs.registry import ModelRegistry
+from zone.models.registry import ModelRegistry
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification.compute import (
     answer_claims,
@@ -34,7 +35,7 @@ from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
 from zone.products.verification.limits import CheckLimiter, take_score_budget
 from zone.products.verification.models import ScoreModel, product_model, registry_model
 from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
-from zone.products.verification.receipts import Call, receipt, record_release
+from zone.products.verification.receipts import Call, artifact, receipt
 from zone.products.verification.records import (
     ProductRecords,
     RecordCache,
@@ -53,9 +54,8 @@ from zone.products.verification.replies import (
     reply_digest,
 )
 from zone.products.verification.validate import load_vector
-
-if TYPE_CHECKING:
-    from zone.runtime import ZoneRuntime
+from zone.release.desk import Order, ReleaseDesk, Ticket
+from zone.state.api import State, Tx
 
 MAX_PURPOSE = 256
 
@@ -85,14 +85,27 @@ def _load_blocks(
 class VerificationService:
     """Keys, Match and Score for callers of the zone (no grpc here)."""
 
-    def __init__(self, runtime: ZoneRuntime) -> None:
-        self._runtime = runtime
-        config = runtime.config.verification
+    def __init__(
+        self,
+        products: Mapping[str, Product],
+        catalog: DatasetCatalog,
+        config: VerificationConfig,
+        *,
+        max_message_bytes: int,
+        state: State,
+        audit: AuditChain,
+        desk: ReleaseDesk,
+        models: ModelRegistry,
+    ) -> None:
+        self._products = products
+        self._catalog = catalog
         self._max_key_bytes = config.max_key_bytes
-        self.keys = KeyStore(runtime.store, runtime.audit, max_keys=config.max_keys_per_principal)
+        self._max_message_bytes = max_message_bytes
+        self._desk = desk
+        self.keys = KeyStore(state, audit, max_keys=config.max_keys_per_principal)
         self._records = RecordCache()
-        self._limiter = CheckLimiter(runtime.store)
-        self._models = ModelRegistry(runtime.store, runtime.audit)
+        self._limiter = CheckLimiter(state)
+        self._models = models
         self.zeros = FreshZeros(config.precompute_bytes)
 
     def close(self) -> None:
@@ -165,16 +178,16 @@ class VerificationService:
         check_distinct(query.subjects, rows)
         call = Call(policies, principal, grant, product, "match", query, request_id,
                     uuid.uuid4().hex, subjects_text)  # fmt: skip
-        usage_id = self._admit(call, rows, records)
-        with self._void_on_failure(usage_id):
+        ticket = self._admit(call, rows, records)
+        with self._desk.failing(ticket):
             zeros = self.zeros.take(query.key_id, context, params, replies)
             answers = answer_claims(context, params, product, claimed, records, rows, zeros)
         status = np.where(rows >= 0, FOUND, NOT_FOUND).astype(np.int8)
         digest = reply_digest("match", status, [(a.name, a.ciphertexts) for a in answers])
         found = int(np.count_nonzero(rows >= 0))
         record = receipt(call, version=version, digest=digest, params=params, answered=found,
-                         extra={"claims": names})  # fmt: skip
-        record_release(self._runtime.releases, record)
+                         terms={"claims": names})  # fmt: skip
+        self._desk.release(ticket, record, artifact(record))
         return MatchAnswer(call.release_id, status, answers, params.slot_count, version, digest)
 
     # --- score ------------------------------------------------------------------------------
@@ -220,17 +233,17 @@ class VerificationService:
         call = Call(policies, principal, grant, product, "score", query, request_id,
                     uuid.uuid4().hex, subjects_text)  # fmt: skip
         scored = int(np.count_nonzero(complete))
-        usage_id = self._admit(call, rows, records, model=model, scored=scored)
-        with self._void_on_failure(usage_id):
+        ticket = self._admit(call, rows, records, model=model, scored=scored)
+        with self._desk.failing(ticket):
             zeros = self.zeros.take(query.key_id, context, params, blocks)
             logits = answer_scores(params, model, features, zone_part, complete, zeros)
         status = np.where(rows < 0, NOT_FOUND, np.where(complete, FOUND, MISSING_DATA))
         status = status.astype(np.int8)
         digest = reply_digest("score", status, [("logits", logits)])
-        extra = {"model": model.ref, "noise_stddev": model.noise_stddev}
+        terms = {"model": model.ref, "noise_stddev": model.noise_stddev}
         record = receipt(call, version=version, digest=digest, params=params, answered=scored,
-                         extra=extra)  # fmt: skip
-        record_release(self._runtime.releases, record)
+                         terms=terms)  # fmt: skip
+        self._desk.release(ticket, record, artifact(record))
         return ScoreAnswer(call.release_id, status, logits, params.slot_count, model.link,
                            model.noise_stddev, model.ref, version, digest)  # fmt: skip
 
@@ -240,13 +253,13 @@ class VerificationService:
         self, policies: PolicySet, principal: Principal, product_id: str, purpose: str
     ) -> tuple[VerificationProduct, Grant]:
         product, grant = authorize_product(
-            policies, principal, self._runtime.products, product_id, VerificationProduct
+            policies, principal, self._products, product_id, VerificationProduct
         )
         _check_purpose(purpose)
         return product, grant
 
     def _check_reply_size(self, ciphertexts: int, params: ParamSet) -> None:
-        limit = self._runtime.config.limits.max_message_bytes
+        limit = self._max_message_bytes
         if ciphertexts * params.max_ciphertext_bytes > limit - 64 * 1024:
             raise InvalidArgument(
                 "the reply would exceed the message size limit: send fewer subjects per call",
@@ -254,7 +267,7 @@ class VerificationService:
             )
 
     def _product_records(self, product: VerificationProduct) -> tuple[ProductRecords, str]:
-        catalog = self._runtime.catalog
+        catalog = self._catalog
         version = catalog.get(product.dataset).version
         return self._records.get(product, version, catalog.cursor), version
 
@@ -262,14 +275,14 @@ class VerificationService:
         self, principal: Principal, product: VerificationProduct, model_id: str
     ) -> ScoreModel:
         if not model_id:
-            return product_model(product, self._runtime.catalog.get(product.dataset).meta)
+            return product_model(product, self._catalog.get(product.dataset).meta)
         try:
             record = self._models.get_model(model_id)
         except NotFound:
             record = None
         if record is None or record.owner != principal.id:
             raise NotFound("no such model", reason="unknown_model")
-        return registry_model(record, product, self._runtime.products)
+        return registry_model(record, product, self._products)
 
     def _admit(
         self,
@@ -279,14 +292,11 @@ class VerificationService:
         *,
         model: ScoreModel | None = None,
         scored: int = 0,
-    ) -> str:
+    ) -> Ticket:
         """Admit the call (valid, nothing computed yet) or refuse it with nothing changed.
 
         The per-subject window, for Score the model's query budget, and the grant's call quota
-        and price (``runtime.metering``) are taken in one transaction with the check log row.
-
-        Returns:
-            The metering usage id (voided if the computation then fails).
+        and price are taken in one transaction (the release desk's) with the check log row.
 
         Raises:
             SubjectLimitReached: a subject's window is full.
@@ -294,26 +304,20 @@ class VerificationService:
             QuotaExhausted: the grant's call quota for this product is spent.
         """
         limits = call.product.limits
+        order = Order(call.principal.id, call.grant, call.product.id, "call", call.request_id,
+                      release_id=call.release_id)  # fmt: skip
         with self._limiter.admitting(
             call.log, rows[rows >= 0], records,
             limit=limits.checks_per_subject, window_hours=limits.window_hours,
-        ) as conn:  # fmt: skip
-            if model is not None:
-                take_score_budget(
-                    conn, principal=call.principal.id, product=call.product.id,
-                    model=model.ref, count=scored, budget=limits.score_queries_per_model,
-                )  # fmt: skip
-            charge = self._runtime.metering.charge(
-                call.principal.id, call.grant, call.product.id, unit="call",
-                request_id=call.request_id, release_id=call.release_id, conn=conn,
-            )  # fmt: skip
-        return charge.usage_id
+        ) as record_checks:  # fmt: skip
 
-    @contextmanager
-    def _void_on_failure(self, usage_id: str) -> Iterator[None]:
-        """Leave an admitted call unbilled if its computation fails (nothing is released)."""
-        try:
-            yield
-        except BaseException as exc:
-            self._runtime.metering.void(usage_id, type(exc).__name__)
-            raise
+            def admit(tx: Tx) -> None:
+                record_checks(tx)
+                if model is not None:
+                    take_score_budget(
+                        tx, principal=call.principal.id, product=call.product.id,
+                        model=model.ref, count=scored, budget=limits.score_queries_per_model,
+                    )  # fmt: skip
+
+            # Not durable: the receipt, written durably before the reply, makes it so.
+            return self._desk.reserve(order, admit=admit, durable=False)

@@ -26,7 +26,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ReloadPoliciesResponse:
         """Validate and swap in policies/*.yaml; an invalid set is refused with every problem."""
         try:
-            result = current_call().runtime.reload_policies()
+            result = current_call().services.policies.reload()
         except ValidationFailed as exc:
             raise PolicySetRejected(exc.problems, what="policy reload (running set kept)") from exc
         return convert.reload_response(result)
@@ -35,7 +35,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.VerifyAuditRequest, context: grpc.ServicerContext
     ) -> admin_pb2.VerifyAuditResponse:
         """Recompute the audit chain and report the first broken record."""
-        return convert.verify_response(current_call().runtime.verify_audit())
+        return convert.verify_response(current_call().services.verifier.verify())
 
     def GetBudgets(
         self, request: admin_pb2.GetBudgetsRequest, context: grpc.ServicerContext
@@ -43,7 +43,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         """Budgets per principal x dataset and the zone-wide caps."""
         call = current_call()
         report = budget_report(
-            call.runtime.store, call.policies, today_utc(),
+            call.services.store, call.policies, today_utc(),
             principal=request.principal, dataset=request.dataset,
         )  # fmt: skip
         return admin_convert.budgets_to_proto(report)
@@ -56,7 +56,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             request.start, request.end,
             has_start=request.HasField("start"), has_end=request.HasField("end"),
         )  # fmt: skip
-        rows = current_call().runtime.metering.usage(
+        rows = current_call().services.metering.usage(
             period, principal=request.principal, product=request.product
         )
         return admin_convert.usage_to_proto(rows)
@@ -69,7 +69,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             request.start, request.end,
             has_start=request.HasField("start"), has_end=request.HasField("end"),
         )  # fmt: skip
-        rows = current_call().runtime.metering.revenue(period, provider=request.provider)
+        rows = current_call().services.metering.revenue(period, provider=request.provider)
         return admin_convert.revenue_to_proto(rows)
 
     def QueryAudit(
@@ -82,7 +82,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         )  # fmt: skip
         flt = AuditFilter(request.principal, request.product, request.kind, period)
         page = query_audit(
-            current_call().runtime.store, flt,
+            current_call().services.store, flt,
             page_size=request.page_size, page_token=request.page_token,
         )  # fmt: skip
         return admin_convert.audit_page_to_proto(page)

@@ -17,7 +17,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.ListDatasetsResponse:
         """Datasets the caller's products read (all of them for admins)."""
         call = current_call()
-        views = call.runtime.visible_datasets(call.policies, call.require_principal())
+        views = call.services.visibility.datasets(call.policies, call.require_principal())
         return catalog_pb2.ListDatasetsResponse(
             datasets=[convert.dataset_summary(v) for v in views]
         )
@@ -27,7 +27,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.DatasetDescription:
         """Schema and public metadata of one visible dataset."""
         call = current_call()
-        view = call.runtime.describe_dataset(call.policies, call.require_principal(), request.name)
+        view = call.services.visibility.dataset(
+            call.policies, call.require_principal(), request.name
+        )
         return convert.dataset_description(view)
 
     def ListProducts(
@@ -35,7 +37,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.ListProductsResponse:
         """Products granted to the caller (all of them for admins)."""
         call = current_call()
-        views = call.runtime.visible_products(
+        views = call.services.visibility.products(
             call.policies, call.require_principal(), request.dataset
         )
         return catalog_pb2.ListProductsResponse(
@@ -48,5 +50,5 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         """Approved parameters of one visible product and the caller's grant terms."""
         call = current_call()
         call.product = request.id[:128]
-        view = call.runtime.describe_product(call.policies, call.require_principal(), request.id)
+        view = call.services.visibility.product(call.policies, call.require_principal(), request.id)
         return convert.product_description(view)

@@ -22,7 +22,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         """Validate, reserve the full epsilon and queue a job."""
         call = current_call()
         call.product = request.product[:128]
-        job = call.runtime.training.submit(
+        job = call.services.training.submit(
             call.policies,
             call.require_principal(),
             jobs_convert.request_from_proto(request),
@@ -33,7 +33,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     def GetJob(self, request: jobs_pb2.JobRef, context: grpc.ServicerContext) -> jobs_pb2.Job:
         """One of the caller's jobs."""
         call = current_call()
-        job = call.runtime.training.get(call.require_principal(), request.job_id)
+        job = call.services.training.get(call.require_principal(), request.job_id)
         return jobs_convert.job_to_proto(job)
 
     def WatchJob(
@@ -43,10 +43,10 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         call = current_call()
 
         def poll() -> bool:  # woken by any job's change, at the latest after the interval
-            call.runtime.training.wait_for_change(WATCH_POLL_SECONDS)
+            call.services.training.wait_for_change(WATCH_POLL_SECONDS)
             return bool(context.is_active())
 
-        for job in call.runtime.training.watch(call.require_principal(), request.job_id, poll):
+        for job in call.services.training.watch(call.require_principal(), request.job_id, poll):
             yield jobs_convert.job_to_proto(job)
 
     def ListJobs(
@@ -54,13 +54,13 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     ) -> jobs_pb2.ListJobsResponse:
         """The caller's jobs (all jobs for admins), newest first."""
         call = current_call()
-        jobs = call.runtime.training.list(call.require_principal(), request.limit)
+        jobs = call.services.training.list(call.require_principal(), request.limit)
         return jobs_pb2.ListJobsResponse(jobs=[jobs_convert.job_to_proto(j) for j in jobs])
 
     def CancelJob(self, request: jobs_pb2.JobRef, context: grpc.ServicerContext) -> jobs_pb2.Job:
         """Cancel a queued or running job; its worker is killed."""
         call = current_call()
-        job = call.runtime.training.cancel(call.require_principal(), request.job_id)
+        job = call.services.training.cancel(call.require_principal(), request.job_id)
         return jobs_convert.job_to_proto(job)
 
     def GetResult(
@@ -68,5 +68,5 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     ) -> jobs_pb2.TrainingResult:
         """The released model (or its registry id) and DP metrics of a succeeded job."""
         call = current_call()
-        job, result = call.runtime.training.result(call.require_principal(), request.job_id)
+        job, result = call.services.training.result(call.require_principal(), request.job_id)
         return jobs_convert.result_to_proto(job, result)

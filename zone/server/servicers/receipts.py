@@ -19,7 +19,7 @@ class ReceiptServicer(receipts_pb2_grpc.ReceiptServiceServicer):
         """The caller's receipt of one release (any receipt for admins)."""
         call = current_call()
         principal = call.require_principal()
-        bundle = call.runtime.receipts.bundle(
+        bundle = call.services.receipts.bundle(
             principal.id, principal.role == "admin", request.release_id
         )
         return receipt_to_proto(bundle)

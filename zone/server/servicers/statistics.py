@@ -5,7 +5,6 @@ from __future__ import annotations
 import grpc
 
 from zone._proto import statistics_pb2, statistics_pb2_grpc
-from zone.products.statistics.service import StatisticsService
 from zone.server import stats_convert
 from zone.server.call import current_call
 
@@ -20,9 +19,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
         call = current_call()
         call.product = request.product[:128]
         query = stats_convert.query_from_proto(request)
-        estimate = StatisticsService(call.runtime).estimate(
-            call.policies, call.require_principal(), query
-        )
+        estimate = call.services.statistics.estimate(call.policies, call.require_principal(), query)
         return stats_convert.estimate_to_proto(estimate)
 
     def Query(
@@ -32,7 +29,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
         call = current_call()
         call.product = request.product[:128]
         query = stats_convert.query_from_proto(request)
-        outcome = StatisticsService(call.runtime).run(
+        outcome = call.services.statistics.run(
             call.policies, call.require_principal(), query, call.request_id
         )
         return stats_convert.outcome_to_proto(outcome)

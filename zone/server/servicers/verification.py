@@ -12,14 +12,14 @@ from zone.server.call import current_call
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
-    """Thin shell around ``runtime.verification`` (zone.products.verification.service)."""
+    """Thin shell around ``services.verification`` (zone.products.verification.service)."""
 
     def RegisterKey(
         self, request_iterator: Iterator[verification_pb2.KeyChunk], context: grpc.ServicerContext
     ) -> verification_pb2.KeyInfo:
         """Check and store an uploaded public context for the caller."""
         call = current_call()
-        info = call.runtime.verification.register_key(
+        info = call.services.verification.register_key(
             call.require_principal(), convert.upload_chunks(request_iterator), call.request_id
         )
         return convert.key_info(info)
@@ -29,7 +29,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     ) -> verification_pb2.KeyInfo:
         """One of the caller's keys."""
         call = current_call()
-        keys = call.runtime.verification.keys
+        keys = call.services.verification.keys
         return convert.key_info(keys.describe(call.require_principal().id, request.key_id))
 
     def RevokeKey(
@@ -37,7 +37,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     ) -> verification_pb2.KeyInfo:
         """Revoke one of the caller's keys."""
         call = current_call()
-        verification = call.runtime.verification
+        verification = call.services.verification
         info = verification.revoke_key(call.require_principal(), request.key_id, call.request_id)
         return convert.key_info(info)
 
@@ -47,7 +47,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         """Check encrypted claims against the dataset."""
         call = current_call()
         call.product = request.product[:128]
-        answer = call.runtime.verification.match(
+        answer = call.services.verification.match(
             call.policies, call.require_principal(), convert.match_query(request), call.request_id
         )
         return convert.match_reply(answer)
@@ -58,7 +58,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         """Score subjects with encrypted caller features and the zone's own."""
         call = current_call()
         call.product = request.product[:128]
-        answer = call.runtime.verification.score(
+        answer = call.services.verification.score(
             call.policies, call.require_principal(), convert.score_query(request), call.request_id
         )
         return convert.score_reply(answer)

@@ -37,9 +37,11 @@ def log(subjects: list[str], principal: str = "bank-a", kind: str = "match") -> 
 
 def admit(limiter: CheckLimiter, subjects: list[str], **kwargs: str) -> None:
     rows = RECORDS.lookup(subjects)
-    with limiter.admitting(log(subjects, **kwargs), rows[rows >= 0], RECORDS, limit=2,
-                           window_hours=1.0):  # fmt: skip
-        pass
+    admission = limiter.admitting(
+        log(subjects, **kwargs), rows[rows >= 0], RECORDS, limit=2, window_hours=1.0
+    )
+    with admission as record, limiter._store.write() as tx:
+        record(tx)
 
 
 def logged(store: StateStore) -> int:

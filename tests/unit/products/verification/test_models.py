@@ -10,7 +10,7 @@ import pytest
 
 from zone.catalog import TrainingProduct, VerificationProduct, load_metadata, load_products
 from zone.errors import InvalidArgument
-from zone.jobs.records import ModelRecord
+from zone.models.registry import ModelRecord
 from zone.products.verification.models import PRODUCT_MODEL, product_model, registry_model
 from zone.products.verification.records import ProductRecords
 

@@ -8,29 +8,63 @@ the job's move to ``succeeded``.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from zone.audit import AuditChain, utc_timestamp
-from zone.errors import AlreadyExists, NotFound
-from zone.jobs.records import (
-    MODEL_COLUMNS,
-    ModelRecord,
-    check_limit,
-    check_model,
-    encode_object,
-    model_from_row,
-    select_job,
-)
-from zone.state import StateStore
+from zone.errors import AlreadyExists, InvalidArgument, NotFound
+from zone.jobs.records import check_limit, encode_object, frozen_json, select_job
+from zone.state.api import State, Tx
+
+MODEL_COLUMNS = "model_id, owner, product, job_id, created_at, model, metrics"
+MODEL_KEYS = ("family", "features", "weights", "intercept", "scaling")
+"""Keys every registered model holds (what scoring needs to rebuild it)."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model kept in the zone's registry; ``model`` and ``metrics`` are read-only JSON."""
+
+    model_id: str
+    owner: str
+    product: str
+    job_id: str
+    created_at: str
+    model: Mapping[str, Any] = field(hash=False)
+    metrics: Mapping[str, Any] = field(hash=False)
+
+
+def check_model(model: Mapping[str, Any]) -> None:
+    """Refuse a model that lacks a key scoring needs.
+
+    Raises:
+        InvalidArgument: A key of ``MODEL_KEYS`` is missing (all missing keys are named).
+    """
+    missing = [key for key in MODEL_KEYS if key not in model]
+    if missing:
+        raise InvalidArgument(f"model lacks required key(s): {', '.join(missing)}")
+
+
+def model_from_row(row: tuple[Any, ...]) -> ModelRecord:
+    """Build a ``ModelRecord`` from a row selected with ``MODEL_COLUMNS``."""
+    model_id, owner, product, job_id, created_at, model, metrics = row
+    return ModelRecord(
+        model_id=str(model_id),
+        owner=str(owner),
+        product=str(product),
+        job_id=str(job_id),
+        created_at=str(created_at),
+        model=frozen_json(model),
+        metrics=frozen_json(metrics),
+    )
 
 
 class ModelRegistry:
     """Save and read kept models (the ``models`` table)."""
 
-    def __init__(self, store: StateStore, audit: AuditChain) -> None:
+    def __init__(self, store: State, audit: AuditChain) -> None:
         self._store = store
         self._audit = audit
 
@@ -42,7 +76,7 @@ class ModelRegistry:
         job_id: str,
         model: Mapping[str, Any],
         metrics: Mapping[str, Any],
-        conn: sqlite3.Connection | None = None,
+        conn: Tx | None = None,
     ) -> str:
         """Keep a trained model in the zone's registry, audited (``model.saved``), durably.
 

@@ -1,0 +1,225 @@
+"""The contract every state backend must keep, checked through the core that relies on it.
+
+Transactions (commit, roll back, snapshot reads, joining), then the decisions the zone makes
+with one conditional statement (budget, quota, job state, settlement), each under concurrent
+writers, and the release desk's all-or-nothing recipe spanning ledger, metering and audit.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from zone.audit import AuditChain, ReleasedArtifact, ReleaseRegistry, verify_chain
+from zone.errors import InvalidArgument
+from zone.jobs import IllegalTransition, JobState, JobStore
+from zone.ledger import Account, Amount, BudgetExhausted, PrivacyLedger
+from zone.ledger.charges import AlreadySettled
+from zone.metering import Metering, QuotaExhausted
+from zone.models.registry import ModelRegistry
+from zone.policy import Grant, Price, Quota
+from zone.release.desk import Order, ReleaseDesk
+from zone.release.receipt import Receipt, StatisticsPart
+from zone.state.api import State, Tx
+
+SHARES = (("market", Decimal("0.5")), ("tax", Decimal("0.5")))
+
+
+def grant(calls: int | None = None) -> Grant:
+    quotas = {} if calls is None else {"stats": Quota(calls, "day")}
+    return Grant("bank-a", ("stats",), {}, "credit risk",
+                 price=Price("CNY", per_call_micro=50_000), quotas=quotas,
+                 source="policies/ops.yaml:1")  # fmt: skip
+
+
+def parts(state: State) -> tuple[AuditChain, PrivacyLedger, Metering, ReleaseDesk]:
+    audit = AuditChain(state)
+    ledger = PrivacyLedger(state, audit)
+    metering = Metering(state, audit, lambda product: ("enterprises", SHARES))
+    desk = ReleaseDesk(state, ledger, metering, ReleaseRegistry(state, audit))
+    return audit, ledger, metering, desk
+
+
+def count(state: State, table: str) -> int:
+    with state.read() as tx:
+        return int(tx.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def run_together(n: int, fn: Any) -> list[Any]:
+    results: list[Any] = [None] * n
+    start = threading.Barrier(n)
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test counts
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+# --- transactions ----------------------------------------------------------------------------
+
+
+def test_a_write_commits_and_a_raising_body_rolls_back(state: State) -> None:
+    audit = AuditChain(state)
+    with state.write() as tx:
+        audit.append("a", {"n": 1}, conn=tx)
+    with pytest.raises(RuntimeError, match="boom"), state.write() as tx:
+        audit.append("b", {"n": 2}, conn=tx)
+        raise RuntimeError("boom")
+    assert [e.kind for e in audit.entries()] == ["a"]
+
+
+def test_a_read_sees_one_snapshot(state: State) -> None:
+    audit = AuditChain(state)
+    audit.append("a", {})
+    with state.read() as tx:
+        before = tx.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+        threading.Thread(target=lambda: audit.append("b", {})).start()
+        threading.Event().wait(0.2)
+        assert tx.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == before
+    assert count(state, "audit_log") == before + 1
+
+
+def test_joined_joins_an_open_transaction_and_refuses_a_closed_one(state: State) -> None:
+    audit = AuditChain(state)
+    with pytest.raises(RuntimeError), state.write() as tx:
+        with state.joined(tx) as same:
+            assert same is tx
+            audit.append("joined", {}, conn=same)
+        raise RuntimeError("roll back both")
+    assert count(state, "audit_log") == 0
+    with state.write() as tx:
+        pass
+    with pytest.raises(RuntimeError), state.joined(tx):
+        pass
+    with state.joined(None) as own:
+        audit.append("own", {}, conn=own)
+    assert count(state, "audit_log") == 1
+
+
+def test_write_is_not_reentrant_on_one_thread(state: State) -> None:
+    with state.write(), pytest.raises(RuntimeError, match="reentrant"), state.write():
+        pass
+
+
+# --- decisions made by one conditional statement ---------------------------------------------
+
+
+def test_forty_concurrent_reservations_fit_exactly_ten(state: State) -> None:
+    _, ledger, _, _ = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    results = run_together(
+        40,
+        lambda i: ledger.reserve(account, product="p", cost=Amount.cost(0.1), request_id=f"{i}"),
+    )
+    granted = [r for r in results if not isinstance(r, Exception)]
+    assert len(granted) == 10
+    assert all(isinstance(r, BudgetExhausted) for r in results if r not in granted)
+    assert ledger.balance(account).spent == Amount.limit(1.0, 0)
+
+
+def test_a_call_quota_admits_exactly_its_size_under_concurrency(state: State) -> None:
+    _, _, metering, _ = parts(state)
+    g = grant(calls=7)
+    results = run_together(
+        20, lambda i: metering.charge("bank-a", g, "stats", unit="call", request_id=f"{i}")
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 7
+    assert all(isinstance(r, QuotaExhausted) for r in results if isinstance(r, Exception))
+
+
+def test_of_concurrent_moves_out_of_one_state_exactly_one_wins(state: State) -> None:
+    jobs = JobStore(state, AuditChain(state))
+    job = jobs.create(principal="a", product="p", dataset="d", spec={}, release_id="r")
+    results = run_together(8, lambda i: jobs.transition(job.job_id, JobState.RUNNING))
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, IllegalTransition) for r in results if isinstance(r, Exception))
+
+
+def test_a_charge_settles_exactly_once_under_concurrency(state: State) -> None:
+    _, ledger, _, _ = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    r = ledger.reserve(account, product="p", cost=Amount.cost(0.5), request_id="x")
+    results = run_together(6, lambda i: ledger.fail(r, "x") if i % 2 else ledger.refund(r, "x"))
+    assert sum(not isinstance(x, Exception) for x in results) == 1
+    assert all(isinstance(x, AlreadySettled) for x in results if isinstance(x, Exception))
+
+
+# --- the release desk's recipe ---------------------------------------------------------------
+
+
+def receipt_for(release_id: str) -> Receipt:
+    return Receipt(release_id=release_id, request_id="req", principal="bank-a", product="stats",
+                   dataset="enterprises", dataset_version="v1", policy_digest="p",
+                   output_digest="sha256:00", part=StatisticsPart(("laplace",), "basic"),
+                   cost=Amount.cost(0.5))  # fmt: skip
+
+
+def test_a_refused_admission_rolls_back_budget_and_quota(state: State) -> None:
+    audit, ledger, _, desk = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    order = Order("bank-a", grant(calls=5), "stats", "call", "req", account, Amount.cost(0.5))
+
+    def refuse(tx: Tx) -> None:
+        raise InvalidArgument("the product's own admission says no")
+
+    before = count(state, "audit_log")
+    with pytest.raises(InvalidArgument):
+        desk.reserve(order, admit=refuse)
+    assert ledger.balance(account).spent == Amount.limit(0, 0)
+    assert (count(state, "charges"), count(state, "usage"), count(state, "quota_use")) == (0, 0, 0)
+    assert count(state, "audit_log") == before
+
+
+def test_release_writes_settlement_receipt_and_registry_together(state: State) -> None:
+    audit, ledger, _, desk = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    ticket = desk.reserve(Order("bank-a", grant(), "stats", "call", "req", account,
+                                Amount.cost(0.5)))  # fmt: skip
+    entry = desk.release(
+        ticket, receipt_for(ticket.release_id), ReleasedArtifact("statistics", {"x": 1})
+    )
+    assert entry.record["release_id"] == ticket.release_id
+    assert entry.record["epsilon_micro"] == 500_000 and entry.record["accountant"] == "basic"
+    with state.read() as tx:
+        (settled,) = tx.execute("SELECT state FROM charges").fetchone()
+        registered = tx.execute("SELECT COUNT(*) FROM releases").fetchone()[0]
+    assert (settled, registered) == ("released", 1)
+    with pytest.raises(AlreadySettled):
+        desk.fail(ticket, "too late")
+    with state.read() as tx:
+        assert verify_chain(tx).ok
+
+
+def test_a_failed_ticket_without_budget_is_not_billed(state: State) -> None:
+    _, _, metering, desk = parts(state)
+    ticket = desk.reserve(Order("bank-a", grant(), "stats", "call", "req"), durable=False)
+    with pytest.raises(ValueError, match="data"), desk.failing(ticket):
+        raise ValueError("data-dependent work failed")
+    with state.read() as tx:
+        (voided,) = tx.execute("SELECT voided_at FROM usage").fetchone()
+    assert voided is not None
+    assert count(state, "releases") == 0
+
+
+def test_a_model_saved_in_a_rolled_back_transaction_leaves_nothing(state: State) -> None:
+    audit = AuditChain(state)
+    jobs, models = JobStore(state, audit), ModelRegistry(state, audit)
+    job = jobs.create(principal="a", product="p", dataset="d", spec={}, release_id="r")
+    model = {"family": "lr", "features": [], "weights": [], "intercept": 0.0, "scaling": {}}
+    with pytest.raises(RuntimeError), state.write() as tx:
+        models.save_model(owner="a", product="p", job_id=job.job_id, model=model, metrics={},
+                          conn=tx)  # fmt: skip
+        raise RuntimeError("the job's transition failed")
+    assert models.list_models("a") == []

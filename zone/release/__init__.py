@@ -1,0 +1,1 @@
+"""The release desk: how every product charges, runs and releases (``desk``), and receipts."""

@@ -1,0 +1,186 @@
+"""The release desk: the one recipe by which every product charges, runs and releases.
+
+1. ``reserve``: in ONE durable transaction, the privacy budget (if the product spends any:
+   ``PrivacyLedger.reserve``, principal budget and zone-wide cap), the product's own
+   admission (per-subject windows, scoring budgets, consents, the job row: a callback), and
+   the grant's call quota and price (``Metering.charge``). A refusal by any of them rolls
+   back all of them: nothing spent, nothing consumed. This happens before any data is read,
+   so the charge is always made before any noise is drawn.
+2. The product computes. ``failing`` wraps that: if it raises, the ticket is settled
+   ``failed`` (budget stays spent: data-dependent work ran) and the call is not billed.
+3. ``release``: the charge is settled ``released`` and the typed receipt, its audit record and
+   the release registry row commit in one durable transaction, before the reply leaves.
+   ``refund`` is for work that never touched data (training jobs cancelled while queued).
+
+Whatever the ending, a ticket is settled exactly once (``AlreadySettled`` otherwise), and a
+ticket that does not end released is not billed: a failed or refunded privacy charge drops
+its usage from the bill (metering reports join on the charge); a call without a privacy
+charge has its usage voided.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from zone.audit import AuditEntry, ReleasedArtifact, ReleaseRegistry
+from zone.ledger import ZERO, Account, Amount, PrivacyLedger, Reservation
+from zone.metering import Metering
+from zone.metering.pricing import Unit
+from zone.policy import Grant
+from zone.release.receipt import Receipt
+from zone.state.api import State, Tx
+
+
+def new_release_id() -> str:
+    """A fresh release id (also the privacy charge's id)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a call or job asks the desk to admit."""
+
+    principal: str
+    grant: Grant
+    product: str
+    unit: Unit
+    request_id: str
+    account: Account | None = None
+    """The privacy budget drawn on; None for products that spend none (verification)."""
+    cost: Amount = ZERO
+    release_id: str = field(default_factory=new_release_id)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An admitted order: settle it exactly once with ``release``, ``fail`` or ``refund``."""
+
+    release_id: str
+    request_id: str
+    usage_id: str
+    reservation: Reservation | None
+
+
+Admission = Callable[[Tx], None]
+
+
+class ReleaseDesk:
+    """Reserve, run and settle; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        state: State,
+        ledger: PrivacyLedger,
+        metering: Metering,
+        releases: ReleaseRegistry,
+    ) -> None:
+        self._state = state
+        self._ledger = ledger
+        self._metering = metering
+        self._releases = releases
+
+    def reserve(
+        self, order: Order, *, admit: Admission | None = None, durable: bool = True
+    ) -> Ticket:
+        """Take budget, the product's admission and the call quota together, or nothing.
+
+        Args:
+            order: Who, what, and the privacy cost.
+            admit: The product's own admission, run inside the same transaction (it raises to
+                refuse; everything then rolls back).
+            durable: False only for orders without a privacy charge whose release is written
+                durably before any reply leaves (the release's commit then makes this one
+                durable too; see ``State.write``).
+
+        Raises:
+            BudgetExhausted: the budget or the zone-wide cap cannot cover the cost.
+            QuotaExhausted: the grant's call quota for the product is spent.
+            Whatever ``admit`` raises to refuse.
+        """
+        if order.account is not None and not durable:
+            raise ValueError("a privacy charge is always reserved durably")
+        with self._state.write(durable=durable) as tx:
+            reservation = None
+            if order.account is not None:
+                reservation = self._ledger.reserve(
+                    order.account,
+                    product=order.product,
+                    cost=order.cost,
+                    request_id=order.request_id,
+                    release_id=order.release_id,
+                    conn=tx,
+                )
+            if admit is not None:
+                admit(tx)
+            charge = self._metering.charge(
+                order.principal,
+                order.grant,
+                order.product,
+                unit=order.unit,
+                request_id=order.request_id,
+                release_id=order.release_id,
+                conn=tx,
+            )
+        return Ticket(order.release_id, order.request_id, charge.usage_id, reservation)
+
+    def reopen(self, release_id: str) -> Ticket:
+        """The ticket of an earlier reservation (a training job's), to settle it.
+
+        Raises:
+            NotFound: no such charge.
+        """
+        reservation = self._ledger.reservation(release_id)
+        return Ticket(release_id, reservation.request_id, "", reservation)
+
+    @contextmanager
+    def failing(self, ticket: Ticket) -> Iterator[None]:
+        """Settle ``ticket`` as failed if the body raises (then re-raise)."""
+        try:
+            yield
+        except BaseException as exc:
+            self.fail(ticket, type(exc).__name__)
+            raise
+
+    def release(
+        self,
+        ticket: Ticket,
+        receipt: Receipt,
+        artifact: ReleasedArtifact,
+        *,
+        tx: Tx | None = None,
+    ) -> AuditEntry:
+        """Settle released: the receipt, its audit record and the registry row, together.
+
+        Raises:
+            AlreadySettled: the ticket's charge has ended already (nothing written).
+            ValueError: the receipt lacks a required field (nothing written).
+        """
+        record = receipt.to_record()
+        if ticket.reservation is not None:
+            return self._ledger.release(ticket.reservation, record, artifact=artifact, conn=tx)
+        return self._releases.record(record, artifact, conn=tx)
+
+    def fail(self, ticket: Ticket, reason: str, *, tx: Tx | None = None) -> None:
+        """Data-dependent work ran and nothing was released: charged, not billed.
+
+        Raises:
+            AlreadySettled: the ticket's charge has ended already.
+        """
+        if ticket.reservation is not None:
+            self._ledger.fail(ticket.reservation, reason, conn=tx)
+        else:
+            self._metering.void(ticket.usage_id, reason, conn=tx)
+
+    def refund(self, ticket: Ticket, reason: str, *, tx: Tx | None = None) -> None:
+        """Nothing data-dependent ran: the budget is given back and the call is not billed.
+
+        Raises:
+            AlreadySettled: the ticket's charge has ended already.
+        """
+        if ticket.reservation is not None:
+            self._ledger.refund(ticket.reservation, reason, conn=tx)
+        else:
+            self._metering.void(ticket.usage_id, reason, conn=tx)

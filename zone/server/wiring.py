@@ -1,0 +1,188 @@
+"""The composition root: builds the zone's services once, each with only what it uses.
+
+Nothing in the core imports this module (``scripts/check_architecture.py`` enforces it): the
+core's classes take their collaborators as arguments, and this is the one place that decides
+which concrete ones they get (the SQLite state store, the local process executor). The result
+is a frozen :class:`ZoneServices`; the gRPC servicers reach the core only through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from zone import __version__
+from zone.audit import AuditChain, ReleaseRegistry
+from zone.audit.receipts import ReceiptBook
+from zone.audit.verify import ChainVerifier
+from zone.catalog import DatasetCatalog, Product, load_products
+from zone.catalog.products import product_refs
+from zone.catalog.visibility import Visibility
+from zone.config import ZoneConfig
+from zone.jobs import JobStore, LocalProcessExecutor
+from zone.ledger import PrivacyLedger
+from zone.metering import Metering
+from zone.models.registry import ModelRegistry
+from zone.policy.holder import PolicyHolder
+from zone.products.statistics.service import StatisticsService
+from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
+from zone.products.verification.service import VerificationService
+from zone.release.desk import ReleaseDesk
+from zone.state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ZoneServices:
+    """Everything a running zone serves with; built by :func:`build`, closed by ``close``."""
+
+    config: ZoneConfig
+    catalog: DatasetCatalog
+    products: Mapping[str, Product]
+    policies: PolicyHolder
+    visibility: Visibility
+    store: StateStore
+    audit: AuditChain
+    verifier: ChainVerifier
+    ledger: PrivacyLedger
+    metering: Metering
+    releases: ReleaseRegistry
+    receipts: ReceiptBook
+    desk: ReleaseDesk
+    statistics: StatisticsService
+    training: TrainingJobs
+    verification: VerificationService
+    interrupted_jobs: int
+    interrupted_charges: int
+
+    def record_start(self) -> None:
+        """Audit the server start with what it loaded."""
+        self.audit.append(
+            "server.start",
+            {
+                "code_version": __version__,
+                "policy_digest": self.policies.current.digest,
+                "datasets": {n: i.version for n, i in self.catalog.datasets().items()},
+                "products": sorted(self.products),
+                "interrupted_charges": self.interrupted_charges,
+                "interrupted_jobs": self.interrupted_jobs,
+            },
+        )
+
+    def record_stop(self) -> None:
+        """Audit a graceful stop."""
+        self.audit.append("server.stop", {"policy_digest": self.policies.current.digest})
+
+    def close(self) -> None:
+        """Stop the job workers and release the database handles."""
+        self.training.shutdown(self.config.shutdown_grace_seconds)
+        self.verification.close()
+        self.catalog.close()
+        self.store.close()
+
+
+def build(config: ZoneConfig) -> ZoneServices:
+    """Load datasets, products and policies, open the state, wire the services, recover.
+
+    Raises:
+        ValidationFailed: datasets, products or policies are invalid.
+        FailedPrecondition: the dataset database is missing or locked.
+    """
+    catalog = DatasetCatalog.open(config.datasets_db)
+    try:
+        metas = {name: info.meta for name, info in catalog.datasets().items()}
+        products = load_products(config.models_dir, metas)
+        store = StateStore.open(config.state_db)
+    except BaseException:
+        catalog.close()
+        raise
+    try:
+        audit = AuditChain(store)
+
+        def on_reload(record: dict[str, Any]) -> None:
+            audit.append("policy.reload", record)
+
+        policies = PolicyHolder(
+            config.policies_dir, product_refs(products), metas.keys(), on_reload
+        )
+        return _wire(config, catalog, products, policies, store, audit)
+    except BaseException:
+        store.close()
+        catalog.close()
+        raise
+
+
+def _wire(
+    config: ZoneConfig,
+    catalog: DatasetCatalog,
+    products: Mapping[str, Product],
+    policies: PolicyHolder,
+    store: StateStore,
+    audit: AuditChain,
+) -> ZoneServices:
+    def providers_of(product_id: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
+        dataset = products[product_id].dataset
+        providers = catalog.get(dataset).meta.providers or ()
+        return dataset, tuple((p.id, p.share) for p in providers)
+
+    ledger = PrivacyLedger(store, audit)
+    releases = ReleaseRegistry(store, audit)
+    metering = Metering(store, audit, providers_of)
+    desk = ReleaseDesk(store, ledger, metering, releases)
+    models = ModelRegistry(store, audit)
+    executor = LocalProcessExecutor(
+        max_concurrent=config.jobs.max_concurrent,
+        wall_time_s=config.jobs.wall_time_seconds,
+        memory_bytes=config.jobs.memory_mb * 1024 * 1024,
+        warm_workers=config.jobs.warm_workers,
+        preload=TRAINING_PRELOAD,
+    )
+    training = TrainingJobs(
+        products,
+        catalog,
+        datasets_db=config.datasets_db,
+        row_count_granularity=config.row_count_granularity,
+        state=store,
+        desk=desk,
+        jobs=JobStore(store, audit),
+        models=models,
+        executor=executor,
+    )
+    verification = VerificationService(
+        products,
+        catalog,
+        config.verification,
+        max_message_bytes=config.limits.max_message_bytes,
+        state=store,
+        audit=audit,
+        desk=desk,
+        models=models,
+    )
+    # Jobs first: their charges follow the job rule (refund if no data was touched); then any
+    # other charge left open by a crash is settled as failed (still charged).
+    interrupted_jobs = training.recover()
+    interrupted_charges = ledger.recover()
+    return ZoneServices(
+        config=config,
+        catalog=catalog,
+        products=products,
+        policies=policies,
+        visibility=Visibility(catalog, products, config.row_count_granularity),
+        store=store,
+        audit=audit,
+        verifier=ChainVerifier(store),
+        ledger=ledger,
+        metering=metering,
+        releases=releases,
+        receipts=ReceiptBook(store, releases),
+        desk=desk,
+        statistics=StatisticsService(products, catalog, ledger, desk),
+        training=training,
+        verification=verification,
+        interrupted_jobs=interrupted_jobs,
+        interrupted_charges=interrupted_charges,
+    )

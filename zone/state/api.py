@@ -1,0 +1,91 @@
+"""The state interface every backend implements: transactions over the zone's state tables.
+
+The core (ledger, metering, jobs, model registry, verification keys and limits, consents, audit
+chain, release registry) reads and writes its tables only through a :class:`Tx` handed out by a
+:class:`State`. A transaction spans concerns on purpose: the release recipe (budget, quota and
+admission reserved together; the receipt, its audit record and the result settled together)
+needs the ledger, metering and audit rows of one call to commit or roll back as one.
+
+SQL written against a ``Tx`` keeps to the subset SQLite and PostgreSQL share: ``?``
+placeholders (or ``:name``), ``INSERT ... ON CONFLICT DO NOTHING``, conditional ``UPDATE``
+whose ``rowcount`` decides an admission (exact under concurrent writers on both: measured,
+see docs/ARCHITECTURE.md). A backend translates placeholders if its driver needs it.
+
+Implementations: :class:`zone.state.db.StateStore` (SQLite, WAL, ``synchronous=FULL``). Every
+implementation must pass ``tests/contract/test_state_contract.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class Cursor(Protocol):
+    """The result of one statement."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT/UPDATE/DELETE (the admission decision of a conditional one)."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row as a tuple, or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows as tuples."""
+        ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the remaining rows."""
+        ...
+
+    def close(self) -> None:
+        """Drop the remaining rows."""
+        ...
+
+
+class Tx(Protocol):
+    """An open transaction: statements run in it and commit or roll back together."""
+
+    def execute(self, sql: str, parameters: Params = ..., /) -> Cursor:
+        """Run one statement inside the transaction."""
+        ...
+
+    def executemany(self, sql: str, seq_of_parameters: Sequence[Params], /) -> Cursor:
+        """Run one statement once per parameter set inside the transaction."""
+        ...
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (a joined ``Tx`` must be)."""
+        ...
+
+
+class State(Protocol):
+    """A state backend: one writer transaction at a time per process, snapshot reads."""
+
+    def write(self, *, durable: bool = True) -> AbstractContextManager[Tx]:
+        """A write transaction; commits when the body returns, rolls back when it raises.
+
+        ``durable=True`` returns only after the commit is on stable storage (anything that
+        spends budget or releases output); ``durable=False`` may lose the newest commits in
+        an OS crash, never in a process crash.
+        """
+        ...
+
+    def joined(self, tx: Tx | None) -> AbstractContextManager[Tx]:
+        """Join the caller's open write transaction ``tx``, or run a durable one of our own."""
+        ...
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read transaction: every statement in it sees one committed snapshot."""
+        ...
+
+    def close(self) -> None:
+        """Release the backend's connections (idempotent)."""
+        ...
