@@ -19,7 +19,7 @@ not reserved for the executor (``started``, ``exited``, ``cancelled``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 Event = dict[str, Any]
@@ -30,6 +30,9 @@ OnEvent = Callable[[str, Event], None]
 
 Emit = Callable[[Event], None]
 """What a worker target receives to report events: ``emit({"event": "progress", ...})``."""
+
+EventHandler = Callable[[str, Event], object]
+"""Handles one kind of event of a job: ``handler(job_id, event)`` (what it returns is ignored)."""
 
 STARTED: Final = "started"
 EXITED: Final = "exited"
@@ -69,3 +72,24 @@ def is_worker_event(event: object) -> bool:
         return False
     name = event.get("event")
     return isinstance(name, str) and bool(name) and name not in EXECUTOR_EVENTS
+
+
+class UnknownEvent(LookupError):
+    """An event whose name no handler of the receiving table knows."""
+
+
+def dispatch(handlers: Mapping[str, EventHandler], job_id: str, event: Event) -> None:
+    """Call the handler of ``event``'s name: ``handlers[event["event"]](job_id, event)``.
+
+    A receiver lists every event it may be sent, those it ignores too, so that an event it
+    does not expect is an error rather than silently dropped.
+
+    Raises:
+        UnknownEvent: no handler for the event's name (nothing was called).
+    """
+    name = event.get("event")
+    handler = handlers.get(name) if isinstance(name, str) else None
+    if handler is None:
+        known = ", ".join(sorted(handlers))
+        raise UnknownEvent(f"job {job_id}: no handler for event {name!r} (known: {known})")
+    handler(job_id, event)

@@ -26,6 +26,15 @@ from zone.audit import ReleasedArtifact, canonical_json, utc_timestamp
 from zone.catalog import TrainingProduct
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
+from zone.jobs.events import (
+    CANCELLED,
+    ERROR,
+    EXITED,
+    RESULT,
+    STARTED,
+    EventHandler,
+    dispatch,
+)
 from zone.ledger import Amount
 from zone.policy import PolicySet, Principal
 from zone.products.training.spec import TrainingRequest, plan_training
@@ -78,6 +87,7 @@ class TrainingJobs:
         self._jobs = JobStore(runtime.store, runtime.audit)
         self._executor = executor
         self._changed = threading.Condition()  # notified after each worker event is handled
+        self._handlers = self._event_handlers()
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
@@ -153,19 +163,25 @@ class TrainingJobs:
             self._changed.wait(timeout)
 
     def _handle(self, job_id: str, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "started":
-            self._jobs.transition(job_id, JobState.RUNNING)
-        elif kind == "touched_data":
-            self._jobs.mark_touched(job_id)
-        elif kind == "progress":
-            self._jobs.progress(job_id, int(event["epoch"]), float(event["epsilon_spent"]))
-        elif kind == "result":
-            self._succeed(job_id, event)
-        elif kind == "error":
-            self._end(job_id, JobState.FAILED, public_reason(str(event.get("reason", ""))))
-        elif kind == "cancelled":
-            self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
+        dispatch(self._handlers, job_id, event)
+
+    def _event_handlers(self) -> dict[str, EventHandler]:
+        """Every event a training job's worker and executor send (``zone.jobs.events``)."""
+        return {
+            STARTED: lambda job_id, _: self._jobs.transition(job_id, JobState.RUNNING),
+            "touched_data": lambda job_id, _: self._jobs.mark_touched(job_id),
+            "progress": lambda job_id, event: self._jobs.progress(
+                job_id, int(event["epoch"]), float(event["epsilon_spent"])
+            ),
+            EXITED: lambda job_id, _: None,  # the terminal event, always next, ends the job
+            RESULT: self._succeed,
+            ERROR: lambda job_id, event: self._end(
+                job_id, JobState.FAILED, public_reason(str(event.get("reason", "")))
+            ),
+            CANCELLED: lambda job_id, _: self._end(
+                job_id, JobState.CANCELLED, "cancelled by the caller"
+            ),
+        }
 
     def _succeed(self, job_id: str, event: Mapping[str, Any]) -> None:
         job = self._jobs.get(job_id)
