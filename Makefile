@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check zone tests examples benchmarks scripts
 	$(BIN)/ruff format --check zone tests examples benchmarks scripts
 	$(BIN)/mypy zone
+	$(BIN)/python scripts/check_architecture.py
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from zone._proto import common_pb2, statistics_pb2
 
 Scalar = str | int | float | bool
+# The request types the builders below return, named here so that callers need not import
+# generated code.
+Measure = statistics_pb2.Measure
+Filter = statistics_pb2.Filter
 
 
 def count() -> statistics_pb2.Measure:

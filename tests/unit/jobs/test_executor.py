@@ -36,8 +36,27 @@ def gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
-def test_is_an_executor(executor: LocalProcessExecutor) -> None:
-    assert isinstance(executor, Executor)
+def test_runs_jobs_through_the_executor_interface_alone(
+    executor: LocalProcessExecutor, log: EventLog
+) -> None:
+    contract: Executor = executor  # what the job service sees: start, cancel, active, shutdown
+    contract.start("run", T + "train", json.dumps({"epochs": 2}), log)
+    contract.start("stop", T + "sleep_forever", "", log)
+    assert contract.active() == {"run", "stop"}
+    assert check_protocol(log.wait_terminal("run")) == {
+        "event": "result",
+        "weights": [1.5, -2.0],
+        "echo": {"epochs": 2},
+    }
+    log.wait_for("stop", "touched")
+    assert contract.active() == {"stop"}
+    assert contract.cancel("stop") is True
+    assert check_protocol(log.wait_terminal("stop")) == {"event": "cancelled"}
+    assert contract.active() == set()
+    assert contract.cancel("run") is False  # its outcome is decided
+    contract.shutdown(grace=0)
+    with pytest.raises(FailedPrecondition):
+        contract.start("late", T + "train", "{}", log)
 
 
 def test_result_follows_every_worker_event_in_order(

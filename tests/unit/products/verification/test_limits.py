@@ -73,12 +73,32 @@ def test_not_found_subjects_are_logged_not_counted(store: StateStore) -> None:
     assert logged(store) == 5
 
 
+def admitted(limiter: CheckLimiter, subjects: list[str], tries: int = 3, **kwargs: str) -> int:
+    """How many of ``tries`` calls the limiter admits."""
+    count = 0
+    for _ in range(tries):
+        try:
+            admit(limiter, subjects, **kwargs)
+            count += 1
+        except SubjectLimitReached:
+            pass
+    return count
+
+
 def test_windows_are_per_principal_and_kind(store: StateStore) -> None:
-    limiter = CheckLimiter(store, Clock())
-    for _ in range(2):
-        admit(limiter, ["s1"])
-    admit(limiter, ["s1"], principal="bank-b")
-    admit(limiter, ["s1"], kind="score")
+    clock = Clock()
+    limiter = CheckLimiter(store, clock)
+    assert admitted(limiter, ["s1"]) == 2  # bank-a's match window: the limit, then refused
+    assert admitted(limiter, ["s1"], principal="bank-b") == 2  # a's checks took none of b's
+    assert admitted(limiter, ["s1"], kind="score") == 2  # nor of a's own score window
+    assert admitted(limiter, ["s1"], principal="bank-b", kind="score") == 2
+    assert admitted(limiter, ["s1"]) == 0  # b's checks freed nothing of a's
+    assert logged(store) == 8
+    rebuilt = CheckLimiter(store, clock)  # windows read back from the log keep them apart
+    for principal in ("bank-a", "bank-b"):
+        for kind in ("match", "score"):
+            assert admitted(rebuilt, ["s1"], 1, principal=principal, kind=kind) == 0
+    assert admitted(rebuilt, ["s1"], principal="bank-c") == 2
 
 
 def test_counts_survive_a_restart(store: StateStore) -> None:

@@ -16,7 +16,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from zone.cli_connect import add_connection, connect
+from zone.cli.connect import add_connection, connect
 from zone.client.he import HEKeys, new_keys
 from zone.errors import InvalidArgument
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from zone.cli_connect import add_connection, connect
+from zone.cli.connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import FailedPrecondition
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from zone.cli_connect import add_connection, connect
+from zone.cli.connect import add_connection, connect
 from zone.client.jobs import JobStatus
 
 _HYPER = {"epochs": int, "batch_size": int, "learning_rate": float, "max_grad_norm": float,

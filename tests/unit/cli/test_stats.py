@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from zone.cli_stats import parse_filter, parse_measure, parse_value
+from zone.cli.stats import parse_filter, parse_measure, parse_value
 from zone.errors import InvalidArgument
 
 

@@ -13,8 +13,7 @@ import csv
 import sys
 from pathlib import Path
 
-from zone._proto import statistics_pb2
-from zone.cli_connect import add_connection, connect
+from zone.cli.connect import add_connection, connect
 from zone.client import stats as q
 from zone.errors import InvalidArgument
 
@@ -31,7 +30,7 @@ def parse_value(text: str) -> str | int | float:
     return text
 
 
-def parse_measure(text: str) -> statistics_pb2.Measure:
+def parse_measure(text: str) -> q.Measure:
     """``count``, ``sum:COL``, ``mean:COL``, ``histogram:COL[:BINS]``, ``quantile:COL:Q,...``."""
     kind, _, rest = text.partition(":")
     column, _, extra = rest.partition(":")
@@ -49,7 +48,7 @@ def parse_measure(text: str) -> statistics_pb2.Measure:
     raise InvalidArgument(f"cannot read measure {text!r}")
 
 
-def parse_filter(text: str) -> statistics_pb2.Filter:
+def parse_filter(text: str) -> q.Filter:
     """``COL=V``, ``COL>=V``, ``COL<=V``, ``COL=LOW..HIGH`` or ``COL~A,B,C``."""
     for op in (">=", "<=", "~", "="):
         column, sep, value = text.partition(op)
@@ -81,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.set_defaults(handler=run)
         add_connection(p)
         p.add_argument("--product", required=True)
-        p.add_argument("--measure", action="append", required=True, help="see zone.cli_stats")
+        p.add_argument("--measure", action="append", required=True, help="see zone.cli.stats")
         p.add_argument("--group-by", action="append", default=[])
         p.add_argument("--filter", action="append", default=[])
         p.add_argument("--epsilon", type=float, required=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from zone.cli_connect import add_connection, connect
+from zone.cli.connect import add_connection, connect
 from zone.client import ZoneClient
 from zone.money import format_micro
 

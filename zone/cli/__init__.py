@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone import cli_admin, cli_audit, cli_jobs, cli_stats, cli_verify
-from zone.cli_connect import add_connection, connect
+from zone.cli import admin, audit, jobs, stats, verify
+from zone.cli.connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
 
@@ -150,11 +150,11 @@ def _parser() -> argparse.ArgumentParser:
     reload = command(policy, "reload", _cmd_policy_reload, "reload a running zone", config=False)
     add_connection(reload, admin=True)
 
-    cli_audit.add_parser(sub)  # audit keygen|checkpoint|verify, receipt get|verify, trace
-    cli_stats.add_parser(sub)
-    cli_jobs.add_parser(sub)
-    cli_admin.add_parser(sub)
-    cli_verify.add_parser(sub)
+    audit.add_parser(sub)  # audit keygen|checkpoint|verify, receipt get|verify, trace
+    stats.add_parser(sub)
+    jobs.add_parser(sub)
+    admin.add_parser(sub)
+    verify.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)
@@ -185,7 +185,3 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {line}", file=sys.stderr)
             return 1
         raise
-
-
-if __name__ == "__main__":
-    sys.exit(main())
