@@ -28,11 +28,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zone.audit import AuditChain, ReleasedArtifact, ReleaseRegistry, utc_timestamp
 from zone.audit.checkpoint import latest_checkpoint, make_checkpoint, verify_against_checkpoint
 from zone.audit.leaked import read_leaked
-from zone.audit.receipts import ReceiptBook, verify_bundle
+from zone.audit.receipts import ReceiptBook
 from zone.audit.registry import read_releases
 from zone.audit.trace import trace
 from zone.ledger import Account, Amount, PrivacyLedger
 from zone.state import StateStore
+from zone.wire.receipts import verify_bundle
 
 DISTRICTS = [f"d{i}" for i in range(16)]
 

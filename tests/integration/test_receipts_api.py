@@ -94,8 +94,18 @@ def test_receipt_cli_get_and_verify(setup: Setup, capsys: pytest.CaptureFixture[
     args = ("--checkpoint", str(cp), "--public-key", pub)
     assert _cli("receipt", "verify", str(receipt), *args) == 0
     assert f"release {release_id} (analyst" in capsys.readouterr().out
-    assert _cli("receipt", "verify", str(receipt)) == 0  # unpinned: says so
+    assert _cli("receipt", "verify", str(receipt)) == 1  # unpinned: refused by default
+    assert "NOT pinned" in capsys.readouterr().err
+    assert _cli("receipt", "verify", str(receipt), "--allow-unpinned") == 0  # still says so
     assert "NOT pinned" in capsys.readouterr().out
+
+    # A second epsilon_micro that a first-key-wins reader would take: refused, not ignored.
+    text = receipt.read_text()
+    assert text.count('"epsilon_micro":') == 1
+    repeated = root / "repeated.json"
+    repeated.write_text(text.replace('"epsilon_micro":', '"epsilon_micro": 1, "epsilon_micro":'))
+    assert _cli("receipt", "verify", str(repeated), *args) == 1
+    assert "repeats the key 'epsilon_micro'" in capsys.readouterr().err
 
     doc = json.loads(receipt.read_text())
     doc["receipt"]["epsilon_micro"] = 1

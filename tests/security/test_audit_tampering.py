@@ -16,11 +16,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zone.audit import AuditChain, canonical_json, entry_hash, open_state_readonly, verify_chain
-from zone.audit.checkpoint import Checkpoint, make_checkpoint, sign_checkpoint
+from zone.audit.checkpoint import make_checkpoint, sign_checkpoint
 from zone.audit.keys import generate_key, load_private_key
 from zone.audit.merkle import merkle_root
 from zone.cli import main
 from zone.state import StateStore
+from zone.wire.checkpoint import Checkpoint
 
 N = 12
 Row = tuple[str, str, str]  # ts, kind, record_json
@@ -214,6 +215,9 @@ def test_verify_needs_a_trusted_key(
     config.write_text(config.read_text().replace("audit: {signing_key: zone.key}\n", ""))
     code = main(["audit", "verify", "--config", str(config), "--checkpoint", str(cp_file)])
     assert code == 1 and "--public-key" in capsys.readouterr().err
+    unpinned = ["audit", "verify", "--config", str(config), "--checkpoint", str(cp_file)]
+    assert main([*unpinned, "--allow-unpinned"]) == 0  # the carried key, with a warning
+    assert "NOT pinned" in capsys.readouterr().out
     other = config.parent / "other.key"
     generate_key(other)
     args = ["--checkpoint", str(cp_file), "--public-key", str(other) + ".pub"]

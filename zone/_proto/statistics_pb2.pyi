@@ -88,20 +88,22 @@ class StatisticsQuery(_message.Message):
     def __init__(self, product: _Optional[str] = ..., measures: _Optional[_Iterable[_Union[Measure, _Mapping]]] = ..., group_by: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ...) -> None: ...
 
 class MeasurePlan(_message.Message):
-    __slots__ = ("measure", "mechanisms", "epsilon", "delta", "noise_scales", "sensitivities")
+    __slots__ = ("measure", "mechanisms", "epsilon", "delta", "noise_scales", "sensitivities", "steps")
     MEASURE_FIELD_NUMBER: _ClassVar[int]
     MECHANISMS_FIELD_NUMBER: _ClassVar[int]
     EPSILON_FIELD_NUMBER: _ClassVar[int]
     DELTA_FIELD_NUMBER: _ClassVar[int]
     NOISE_SCALES_FIELD_NUMBER: _ClassVar[int]
     SENSITIVITIES_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
     measure: Measure
     mechanisms: _containers.RepeatedScalarFieldContainer[str]
     epsilon: float
     delta: float
     noise_scales: _containers.RepeatedScalarFieldContainer[float]
     sensitivities: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, measure: _Optional[_Union[Measure, _Mapping]] = ..., mechanisms: _Optional[_Iterable[str]] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ..., noise_scales: _Optional[_Iterable[float]] = ..., sensitivities: _Optional[_Iterable[float]] = ...) -> None: ...
+    steps: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, measure: _Optional[_Union[Measure, _Mapping]] = ..., mechanisms: _Optional[_Iterable[str]] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ..., noise_scales: _Optional[_Iterable[float]] = ..., sensitivities: _Optional[_Iterable[float]] = ..., steps: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class CostEstimate(_message.Message):
     __slots__ = ("cost", "measures", "remaining", "dataset", "guarantee")

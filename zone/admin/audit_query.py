@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zone.audit.receipts import StoredEntry
 from zone.errors import InvalidArgument
 from zone.metering.pricing import iso
 from zone.metering.reports import Period
 from zone.state.api import State
+from zone.wire.entries import StoredEntry
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

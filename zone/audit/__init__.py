@@ -4,18 +4,13 @@
 ``checkpoint``/``keys``/``merkle``: Ed25519-signed checkpoints with RFC 6962 Merkle roots;
 ``registry``/``receipts``: every release with its receipt and artifact, and offline-checkable
 receipt bundles; ``leaked``/``trace``: naming the release a leaked artifact came from.
+The formats and offline checks shared with the SDK live in ``zone.wire``; this package is the
+zone's side: writing the chain, signing checkpoints, building proofs from the database.
 """
 
 from __future__ import annotations
 
-from zone.audit.chain import (
-    GENESIS_HASH,
-    AuditChain,
-    AuditEntry,
-    canonical_json,
-    entry_hash,
-    utc_timestamp,
-)
+from zone.audit.chain import AuditChain, AuditEntry, utc_timestamp
 from zone.audit.registry import (
     RECEIPT_FIELDS,
     ReleasedArtifact,
@@ -24,6 +19,8 @@ from zone.audit.registry import (
     insert_release,
 )
 from zone.audit.verify import VerifyResult, open_state_readonly, verify_chain, verify_file
+from zone.wire.entries import GENESIS_HASH, entry_hash
+from zone.wire.jsontext import canonical_json
 
 __all__ = [
     "GENESIS_HASH",

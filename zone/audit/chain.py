@@ -2,7 +2,8 @@
 
 Each entry ``n`` stores ``seq`` (1, 2, 3, ... without gaps), a UTC timestamp, a ``kind``, a JSON
 ``record`` in canonical form, the previous entry's hash (``GENESIS_HASH`` for the first) and its
-own hash, ``entry_hash(prev_hash, seq, ts, kind, record_json)``. Changing, deleting or reordering
+own hash, ``entry_hash(prev_hash, seq, ts, kind, record_json)`` (``zone.wire.entries``; the
+bytes are specified in docs/EVIDENCE.md). Changing, deleting or reordering
 any stored entry breaks a hash or a link that ``zone.audit.verify`` recomputes.
 
 What the chain alone does not catch: someone with write access to the database can rewrite the
@@ -27,7 +28,6 @@ from the record, hence covered by the hash).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,57 +36,12 @@ from typing import Any
 
 from zone.errors import InvalidArgument
 from zone.state.api import State, Tx
-
-GENESIS_HASH = "0" * 64
-"""The ``prev_hash`` of the first entry."""
-
-HASH_DOMAIN = "zone.audit.v1"
-"""Domain separation tag hashed in front of every entry."""
+from zone.wire.entries import GENESIS_HASH, entry_hash
+from zone.wire.jsontext import canonical_json
 
 MAX_ENTRIES_PER_PAGE = 10_000
 
 _COLUMNS = "seq, ts, kind, record, prev_hash, hash"
-
-
-def canonical_json(obj: Any) -> str:
-    """Serialize ``obj`` to the one canonical JSON text that is stored and hashed.
-
-    Keys sorted, no whitespace, non-ASCII kept as is, NaN and infinities refused.
-
-    Args:
-        obj: A JSON-serializable value.
-
-    Returns:
-        The canonical JSON text.
-
-    Raises:
-        TypeError: ``obj`` holds a value JSON cannot represent.
-        ValueError: ``obj`` holds NaN or an infinity, or a circular reference.
-    """
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
-def entry_hash(prev_hash: str, seq: int, ts: str, kind: str, record_json: str) -> str:
-    """Return the SHA-256 hex digest of one entry.
-
-    The five fields are hashed as the canonical JSON array
-    ``["zone.audit.v1", prev_hash, seq, ts, kind, record_json]``: every field is delimited and
-    escaped, so no content can move from one field into another without changing the digest.
-
-    Args:
-        prev_hash: Hash of the previous entry (``GENESIS_HASH`` for seq 1).
-        seq: Sequence number, from 1.
-        ts: Timestamp text as stored.
-        kind: Entry kind as stored.
-        record_json: The record's canonical JSON text as stored.
-
-    Returns:
-        64 lowercase hex characters.
-    """
-    payload = canonical_json([HASH_DOMAIN, prev_hash, seq, ts, kind, record_json])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

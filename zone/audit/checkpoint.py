@@ -14,94 +14,28 @@ whole chain (``zone.audit.receipts``).
 Checkpoints are made only by ``zone audit checkpoint`` (run it from cron): the server process
 never reads the private key. Each one is stored in the state database, where the server finds
 the latest to build inclusion proofs, and is refused if the chain does not verify or does not
-extend the previous checkpoint signed by the same key.
+extend the previous checkpoint signed by the same key. The checkpoint format, its signed bytes
+and the signature check are shared with the SDK in ``zone.wire.checkpoint``.
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import re
 from dataclasses import asdict, dataclass
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
 
-from zone.audit.chain import AuditChain, canonical_json, utc_timestamp
-from zone.audit.keys import decode_public, encode_public, fingerprint
+from zone.audit.chain import AuditChain, utc_timestamp
 from zone.audit.merkle import merkle_root
 from zone.audit.verify import VerifyResult, verify_chain
-from zone.errors import FailedPrecondition, InvalidArgument
+from zone.errors import FailedPrecondition
 from zone.state.api import State, Tx
-
-FORMAT = "zone.checkpoint.v1"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_FIELDS = ("format", "length", "head_hash", "merkle_root", "time", "key_id", "public_key")
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A signed statement of the audit chain's state (see the module docstring)."""
-
-    format: str
-    length: int
-    head_hash: str
-    merkle_root: str
-    time: str
-    key_id: str
-    public_key: str
-    signature: str
-
-    def body(self) -> dict[str, Any]:
-        """The signed fields."""
-        return {name: getattr(self, name) for name in _FIELDS}
-
-    def signed_bytes(self) -> bytes:
-        """What the signature covers: the canonical JSON of :meth:`body`, UTF-8."""
-        return canonical_json(self.body()).encode("utf-8")
-
-    def to_json(self) -> str:
-        """The checkpoint file's text (indented JSON)."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_dict(cls, doc: Any) -> Checkpoint:
-        """Parse a checkpoint object, checking every field's type and form.
-
-        Raises:
-            InvalidArgument: not a well-formed checkpoint (the signature is not checked here).
-        """
-        if not isinstance(doc, dict) or set(doc) != {*_FIELDS, "signature"}:
-            raise InvalidArgument("not a zone checkpoint (unexpected fields)")
-        if doc["format"] != FORMAT:
-            raise InvalidArgument(f"unknown checkpoint format {str(doc['format'])[:40]!r}")
-        length = doc["length"]
-        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-            raise InvalidArgument("checkpoint length must be a non-negative integer")
-        for name in ("head_hash", "merkle_root"):
-            if not isinstance(doc[name], str) or not _HEX64.fullmatch(doc[name]):
-                raise InvalidArgument(f"checkpoint {name} must be 64 lowercase hex digits")
-        for name in ("time", "key_id", "public_key", "signature"):
-            if not isinstance(doc[name], str):
-                raise InvalidArgument(f"checkpoint {name} must be text")
-        return cls(**doc)
-
-    @classmethod
-    def from_json(cls, text: str) -> Checkpoint:
-        """Parse a checkpoint file's text.
-
-        Raises:
-            InvalidArgument: not JSON, or not a well-formed checkpoint.
-        """
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise InvalidArgument("the checkpoint is not JSON") from exc
-        return cls.from_dict(doc)
+from zone.wire.checkpoint import FORMAT, Checkpoint, signature_problem
+from zone.wire.jsontext import MalformedEvidence, canonical_json
+from zone.wire.keys import encode_public, fingerprint
 
 
 def sign_checkpoint(
@@ -114,26 +48,6 @@ def sign_checkpoint(
     )
     signature = base64.b64encode(key.sign(unsigned.signed_bytes())).decode("ascii")
     return Checkpoint(**{**asdict(unsigned), "signature": signature})
-
-
-def signature_problem(checkpoint: Checkpoint, trusted: Ed25519PublicKey | None) -> str:
-    """Why the checkpoint's signature is not acceptable, or "" when it is.
-
-    With ``trusted`` (the zone's published key, pinned by the verifier) the checkpoint must name
-    that key and be signed by it. Without it the key carried in the checkpoint is used, which
-    proves only that whoever made the checkpoint held that key.
-    """
-    carried = decode_public(checkpoint.public_key)
-    if fingerprint(carried) != checkpoint.key_id:
-        return "the checkpoint's key id does not match its public key"
-    key = trusted or carried
-    if fingerprint(key) != checkpoint.key_id:
-        return f"signed by another key ({checkpoint.key_id}, expected {fingerprint(key)})"
-    try:
-        key.verify(base64.b64decode(checkpoint.signature, validate=True), checkpoint.signed_bytes())
-    except (InvalidSignature, ValueError):
-        return "the checkpoint's signature is invalid"
-    return ""
 
 
 def leaf_hashes(conn: Tx, length: int) -> list[bytes]:
@@ -216,9 +130,18 @@ def _state_problem(conn: Tx, checkpoint: Checkpoint) -> str:
 
 
 def latest_checkpoint(conn: Tx) -> Checkpoint | None:
-    """The most recent checkpoint stored in the state database, if any."""
+    """The most recent checkpoint stored in the state database, if any.
+
+    Raises:
+        FailedPrecondition: the stored checkpoint does not parse.
+    """
     row = conn.execute("SELECT checkpoint FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
-    return None if row is None else Checkpoint.from_json(row[0])
+    if row is None:
+        return None
+    try:
+        return Checkpoint.from_json(row[0])
+    except MalformedEvidence as exc:
+        raise FailedPrecondition("the latest stored checkpoint is malformed") from exc
 
 
 def make_checkpoint(store: State, key: Ed25519PrivateKey) -> Checkpoint:

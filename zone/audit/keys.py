@@ -4,12 +4,11 @@ The private key is a PKCS#8 PEM file readable only by its owner (0600), named in
 (``audit: {signing_key: PATH}``); its public half is ``PATH.pub`` (SubjectPublicKeyInfo PEM),
 which the zone publishes to its regulator. Whoever holds the private key can sign checkpoints:
 keep it where the operators of the state database cannot write (see docs/ARCHITECTURE.md).
+Key ids and the base64 form carried in checkpoints are ``zone.wire.keys``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from zone.errors import FailedPrecondition, InvalidArgument
+from zone.errors import FailedPrecondition
 
 
 def public_key_path(private_key_path: Path) -> Path:
@@ -92,30 +91,3 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise FailedPrecondition(f"{path} is not an Ed25519 public key")
     return key
-
-
-def raw_public(key: Ed25519PublicKey) -> bytes:
-    """The 32 raw bytes of a public key."""
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def fingerprint(key: Ed25519PublicKey) -> str:
-    """``sha256:<hex>`` of the raw public key: the key id printed and stamped on checkpoints."""
-    return "sha256:" + hashlib.sha256(raw_public(key)).hexdigest()
-
-
-def encode_public(key: Ed25519PublicKey) -> str:
-    """The raw public key in base64 (as carried in a checkpoint)."""
-    return base64.b64encode(raw_public(key)).decode("ascii")
-
-
-def decode_public(text: str) -> Ed25519PublicKey:
-    """Inverse of :func:`encode_public`.
-
-    Raises:
-        InvalidArgument: not a base64 Ed25519 public key.
-    """
-    try:
-        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
-    except (ValueError, TypeError) as exc:
-        raise InvalidArgument("the checkpoint's public key is malformed") from exc

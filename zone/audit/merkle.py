@@ -8,28 +8,15 @@ leaves splits at the largest power of two below ``n``.
 The tree is built level by level: adjacent nodes are paired and an unpaired last node moves up
 unchanged. That yields exactly RFC 6962's tree (a test compares it with the recursive
 definition), and an audit path is the list of siblings met on the way up, skipping the levels
-where the node had none. Proofs are verified with RFC 9162's algorithm (section 2.1.3.2).
+where the node had none. Hashing and proof verification (RFC 9162, section 2.1.3.2) are shared
+with the SDK in ``zone.wire.merkle``; this module builds trees and proofs on the zone's side.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-LEAF_PREFIX = b"\x00"
-NODE_PREFIX = b"\x01"
-EMPTY_ROOT = hashlib.sha256(b"").digest()
-"""The root of a tree with no leaves (RFC 6962: the hash of the empty string)."""
-
-
-def leaf_hash(leaf: bytes) -> bytes:
-    """``SHA-256(0x00 || leaf)``."""
-    return hashlib.sha256(LEAF_PREFIX + leaf).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """``SHA-256(0x01 || left || right)``."""
-    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+from zone.wire.merkle import EMPTY_ROOT, leaf_hash, node_hash
 
 
 def tree_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
@@ -77,40 +64,3 @@ def inclusion_path(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]
             path.append(level[sibling])
         index //= 2
     return path
-
-
-def verify_inclusion(
-    leaf: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes
-) -> bool:
-    """Whether ``path`` proves ``leaf`` is leaf ``index`` of a tree of ``tree_size`` under ``root``.
-
-    The algorithm of RFC 9162, section 2.1.3.2.
-
-    Args:
-        leaf: The leaf itself (not its hash).
-        index: Its position, from 0.
-        tree_size: Number of leaves of the tree the root belongs to.
-        path: The audit path, bottom up.
-        root: The expected root.
-
-    Returns:
-        True only if the path leads from the leaf to ``root`` in a tree of exactly that size.
-    """
-    if not 0 <= index < tree_size:
-        return False
-    fn, sn = index, tree_size - 1
-    r = leaf_hash(leaf)
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while not (fn & 1 or fn == 0):
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root

@@ -18,9 +18,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from zone.audit.chain import AuditChain, AuditEntry, canonical_json, utc_timestamp
+from zone.audit.chain import AuditChain, AuditEntry, utc_timestamp
 from zone.errors import NotFound
 from zone.state.api import State, Tx
+from zone.wire.jsontext import canonical_json
 
 ReleaseKind = Literal["statistics", "training", "verification"]
 

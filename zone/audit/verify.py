@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zone.audit.chain import GENESIS_HASH, canonical_json, entry_hash
 from zone.errors import FailedPrecondition
 from zone.state.api import State, Tx
+from zone.wire.entries import GENESIS_HASH, entry_hash
+from zone.wire.jsontext import canonical_json
 
 REASON_OK = "ok"
 REASON_GAP = "sequence gap"

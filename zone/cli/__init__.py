@@ -16,6 +16,7 @@ from zone.cli import admin, audit, jobs, stats, verify
 from zone.cli.connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
+from zone.wire.jsontext import MalformedEvidence
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -175,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ZoneError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except MalformedEvidence as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the SDK's typed errors print cleanly
         from zone.client import ZoneClientError

@@ -2,6 +2,12 @@
 
 Exit codes as for every ``zone`` command: 0 success, 1 a check failed (the reason is printed),
 2 usage errors. ``zone trace`` exits 1 when no release is a confident match.
+
+A checkpoint proves something only against a key the verifier trusts: ``zone receipt verify``
+and ``zone audit verify --checkpoint`` exit 1 unless the zone's key is pinned (``--public-key``,
+or for ``audit verify`` the public half of the config's signing key). ``--allow-unpinned``
+accepts the key the checkpoint carries, which proves only that whoever made the checkpoint
+held it, and still prints "NOT pinned".
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.add_argument("--config", required=True, help="zone config file (YAML)")
     verify.add_argument("--checkpoint", type=Path, help="a signed checkpoint file")
     verify.add_argument("--public-key", type=Path, help="the zone's public key (default: config)")
+    _add_allow_unpinned(verify)
     keygen = actions.add_parser("keygen", help="make an Ed25519 checkpoint signing key")
     keygen.set_defaults(handler=_cmd_keygen)
     keygen.add_argument("--out", type=Path, required=True, help="private key file (+ .pub)")
@@ -46,12 +53,34 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("receipt", type=Path)
     check.add_argument("--checkpoint", type=Path, help="default: the one in the receipt file")
     check.add_argument("--public-key", type=Path, help="the zone's published public key")
+    _add_allow_unpinned(check)
 
     trace = sub.add_parser("trace", help="name the release a leaked artifact came from")
     trace.set_defaults(handler=_cmd_trace)
     trace.add_argument("artifact", type=Path, help="leaked JSON or CSV (weights or statistics)")
     trace.add_argument("--config", required=True, help="zone config file (YAML)")
     trace.add_argument("--top", type=int, default=5, help="how many releases to list")
+
+
+def _add_allow_unpinned(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="without a pinned key, accept the key the checkpoint carries (prints a warning)",
+    )
+
+
+def _unpinned(key_id: str) -> str:
+    return f"key {key_id} NOT pinned: compare it with the zone's published key"
+
+
+def _refuse_unpinned(key_id: str) -> int:
+    print(
+        f"FAILED: {_unpinned(key_id)}; pass --public-key with the zone's published key "
+        "(or --allow-unpinned to accept a key nobody vouched for)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _config(args: argparse.Namespace) -> ZoneConfig:
@@ -73,7 +102,9 @@ def _trusted_key(args: argparse.Namespace, config: ZoneConfig | None) -> Ed25519
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from zone.audit import open_state_readonly, verify_chain
-    from zone.audit.checkpoint import Checkpoint, verify_against_checkpoint
+    from zone.audit.checkpoint import verify_against_checkpoint
+    from zone.wire.checkpoint import Checkpoint
+    from zone.wire.keys import fingerprint
 
     config = _config(args)
     if args.checkpoint is None:
@@ -86,23 +117,26 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return 1
     checkpoint = Checkpoint.from_json(args.checkpoint.read_text())
     trusted = _trusted_key(args, config)
-    if trusted is None:
-        raise FailedPrecondition("no public key to check the checkpoint with: pass --public-key")
+    if trusted is None and not args.allow_unpinned:
+        raise FailedPrecondition(
+            "no public key to check the checkpoint with: pass --public-key (or --allow-unpinned)"
+        )
     with open_state_readonly(config.state_db) as conn:
         check = verify_against_checkpoint(conn, checkpoint, trusted)
     if not check.ok:
         print(f"FAILED against the checkpoint: {check.reason}", file=sys.stderr)
         return 1
+    pin = f"pinned key {fingerprint(trusted)}" if trusted else _unpinned(checkpoint.key_id)
     print(
         f"ok: {check.chain.length} records, head {check.chain.head_hash}; the first "
-        f"{checkpoint.length} match the checkpoint of {checkpoint.time} signed by "
-        f"{checkpoint.key_id}"
+        f"{checkpoint.length} match the checkpoint of {checkpoint.time}; {pin}"
     )
     return 0
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    from zone.audit.keys import fingerprint, generate_key, public_key_path
+    from zone.audit.keys import generate_key, public_key_path
+    from zone.wire.keys import fingerprint
 
     public = generate_key(args.out)
     print(f"private key: {args.out} (mode 0600; name it in the config as audit.signing_key)")
@@ -152,9 +186,9 @@ def _cmd_receipt_get(args: argparse.Namespace) -> int:
 
 
 def _cmd_receipt_verify(args: argparse.Namespace) -> int:
-    from zone.audit.checkpoint import Checkpoint
-    from zone.audit.keys import fingerprint
-    from zone.audit.receipts import load_bundle, verify_bundle
+    from zone.wire.checkpoint import Checkpoint
+    from zone.wire.keys import fingerprint
+    from zone.wire.receipts import load_bundle, verify_bundle
 
     bundle = load_bundle(args.receipt.read_text())
     checkpoint = Checkpoint.from_json(args.checkpoint.read_text()) if args.checkpoint else None
@@ -164,12 +198,10 @@ def _cmd_receipt_verify(args: argparse.Namespace) -> int:
     if problem or used is None:
         print(f"FAILED: {problem or 'no checkpoint'}", file=sys.stderr)
         return 1
+    if trusted is None and not args.allow_unpinned:
+        return _refuse_unpinned(used.key_id)
     r = bundle.receipt
-    pin = (
-        f"pinned key {fingerprint(trusted)}"
-        if trusted
-        else f"key {used.key_id} NOT pinned: compare it with the zone's published key"
-    )
+    pin = f"pinned key {fingerprint(trusted)}" if trusted else _unpinned(used.key_id)
     print(
         f"ok: release {bundle.release_id} ({r.get('principal')}, {r.get('product')}, "
         f"epsilon_micro {r.get('epsilon_micro')}) is audit entry {bundle.entry.seq} of the "

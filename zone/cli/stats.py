@@ -89,6 +89,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             p.add_argument("--csv", type=Path, help="also write the released cells as CSV")
 
 
+def _numbers(values: tuple[float, ...]) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``zone stats estimate|query``."""
     measures = [parse_measure(m) for m in args.measure]
@@ -101,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
             estimate = result
             for m in estimate.measures:
                 print(f"{m.kind}({m.column}): epsilon {m.epsilon:g}, "
-                      f"{', '.join(m.mechanisms)}, noise scales {m.noise_scales}")  # fmt: skip
+                      f"{', '.join(m.mechanisms)}, noise scales {_numbers(m.noise_scales)}, "
+                      f"sensitivities {_numbers(m.sensitivities)}, "
+                      f"steps {_numbers(m.steps)} (in the measure's units)")  # fmt: skip
             print(f"cost epsilon {estimate.epsilon:g} delta {estimate.delta:g}; remaining "
                   f"epsilon {estimate.remaining_epsilon:g} on {estimate.dataset}")  # fmt: skip
             return 0

@@ -103,7 +103,13 @@ def build_query(
 
 @dataclass(frozen=True)
 class MeasurePlan:
-    """How a measure is (or would be) released: mechanisms, epsilon, noise scales."""
+    """How a measure is (or would be) released: mechanisms, epsilon, noise scales.
+
+    ``noise_scales``, ``sensitivities`` and ``steps`` have one entry per mechanism, in the
+    units of the value that mechanism perturbs: the column's units for a sum (and a mean's
+    sum), entities for counts (and a mean's count), ranks of the score for quantiles. The
+    noise of a count or sum is a whole number of ``steps`` (0 for quantiles).
+    """
 
     kind: str
     column: str
@@ -112,6 +118,7 @@ class MeasurePlan:
     delta: float
     noise_scales: tuple[float, ...]
     sensitivities: tuple[float, ...]
+    steps: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,7 @@ def _plan(p: statistics_pb2.MeasurePlan) -> MeasurePlan:
         delta=p.delta,
         noise_scales=tuple(p.noise_scales),
         sensitivities=tuple(p.sensitivities),
+        steps=tuple(p.steps),
     )
 
 

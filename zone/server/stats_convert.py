@@ -79,8 +79,9 @@ def _measure_plan(plan: MeasurePlan) -> statistics_pb2.MeasurePlan:
         mechanisms=[c.mechanism for c in plan.components],
         epsilon=plan.epsilon,
         delta=0.0,
-        noise_scales=[c.scale for c in plan.components],
-        sensitivities=[c.sensitivity for c in plan.components],
+        noise_scales=[c.released_scale for c in plan.components],
+        sensitivities=[c.released_sensitivity for c in plan.components],
+        steps=[c.step for c in plan.components],
     )
 
 

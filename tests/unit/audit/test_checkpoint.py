@@ -12,23 +12,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zone.audit import AuditChain, canonical_json, entry_hash, verify_chain
 from zone.audit.checkpoint import (
-    Checkpoint,
     latest_checkpoint,
     make_checkpoint,
     sign_checkpoint,
-    signature_problem,
     verify_against_checkpoint,
 )
-from zone.audit.keys import (
-    fingerprint,
-    generate_key,
-    load_private_key,
-    load_public_key,
-    public_key_path,
-)
+from zone.audit.keys import generate_key, load_private_key, load_public_key, public_key_path
 from zone.audit.merkle import merkle_root
-from zone.errors import FailedPrecondition, InvalidArgument
+from zone.errors import FailedPrecondition
 from zone.state import StateStore
+from zone.wire.checkpoint import Checkpoint, signature_problem
+from zone.wire.jsontext import MalformedEvidence
+from zone.wire.keys import fingerprint
 
 from .conftest import Tamper
 
@@ -88,12 +83,11 @@ def test_checkpoint_json_round_trip_and_malformed_files(key: Ed25519PrivateKey) 
         {**doc, "merkle_root": "00"},
         {**doc, "time": 5},
     ):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(MalformedEvidence):
             Checkpoint.from_dict(bad)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(MalformedEvidence):
         Checkpoint.from_json("{not json")
-    with pytest.raises(InvalidArgument):
-        signature_problem(replace(cp, public_key="***"), None)
+    assert "malformed" in signature_problem(replace(cp, public_key="***"), None)
 
 
 def test_make_checkpoint_signs_stores_and_audits(
@@ -171,3 +165,11 @@ def test_cli_keygen_and_checkpoint_to_stdout(
     assert main(["audit", "checkpoint", "--config", str(config)]) == 0
     printed = Checkpoint.from_json(capsys.readouterr().out)
     assert printed.length == 0 and signature_problem(printed, load_public_key(key)) == ""
+
+
+def test_checkpoint_files_with_repeated_keys_are_refused(key: Ed25519PrivateKey) -> None:
+    text = sign_checkpoint(key, 3, "c" * 64, b"\x02" * 32, "t").to_json()
+    assert text.count('"length":') == 1
+    repeated = text.replace('"length":', '"length": 2, "length":')
+    with pytest.raises(MalformedEvidence, match="repeats the key 'length'"):
+        Checkpoint.from_json(repeated)

@@ -8,16 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zone.audit.merkle import (
-    EMPTY_ROOT,
-    inclusion_path,
-    leaf_hash,
-    merkle_root,
-    node_hash,
-    root_of,
-    tree_levels,
-    verify_inclusion,
-)
+from zone.audit.merkle import inclusion_path, merkle_root, root_of, tree_levels
+from zone.wire.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_inclusion
 
 
 def _split(n: int) -> int:

@@ -13,17 +13,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from zone.audit import AuditChain, ReleasedArtifact, ReleaseRegistry, canonical_json, verify_chain
 from zone.audit.checkpoint import make_checkpoint
-from zone.audit.receipts import (
+from zone.audit.receipts import ReceiptBook
+from zone.errors import FailedPrecondition, NotFound
+from zone.ledger import Account, Amount, PrivacyLedger
+from zone.state import StateStore
+from zone.wire.jsontext import MalformedEvidence
+from zone.wire.receipts import (
     InclusionProof,
-    ReceiptBook,
     ReceiptBundle,
     bundle_from_dict,
     load_bundle,
     verify_bundle,
 )
-from zone.errors import FailedPrecondition, InvalidArgument, NotFound
-from zone.ledger import Account, Amount, PrivacyLedger
-from zone.state import StateStore
 
 from .conftest import Tamper
 
@@ -180,9 +181,9 @@ def test_malformed_bundle_files_are_refused(proven: Proven) -> None:
     _, bundles = proven
     doc = bundles[0].to_dict()
     for bad in ({**doc, "format": "x"}, {**doc, "entry": {}}, {**doc, "receipt": [1]}, []):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(MalformedEvidence):
             bundle_from_dict(bad)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(MalformedEvidence):
         load_bundle("not json")
 
 
@@ -194,3 +195,47 @@ def test_server_refuses_proofs_when_the_chain_no_longer_matches_the_checkpoint(
         ReceiptBook(store, registry).bundle("bank-a", False, "r1")
     with store.read() as conn:
         assert not verify_chain(conn).ok
+
+
+def _repeat(text: str, key: str, first: str) -> str:
+    """``text`` with ``"key": first,`` inserted before the key's only occurrence."""
+    assert text.count(f'"{key}":') == 1
+    return text.replace(f'"{key}":', f'"{key}": {first}, "{key}":')
+
+
+def test_a_repeated_key_anywhere_in_a_bundle_is_refused(proven: Proven) -> None:
+    key, bundles = proven
+    text = json.dumps(bundles[4].to_dict(), indent=2)
+    assert verify_bundle(load_bundle(text), trusted=key.public_key()) == ""
+    # Python keeps the last value, so this forgery verified; a first-key-wins reader of the
+    # same file would see epsilon_micro 1.
+    with pytest.raises(MalformedEvidence, match="repeats the key 'epsilon_micro'"):
+        load_bundle(_repeat(text, "epsilon_micro", "1"))
+    for name, first in (("seq", "1"), ("record_json", '"{}"'), ("leaf_index", "0"),
+                        ("path", "[]"), ("merkle_root", '"00"'), ("signature", '""')):  # fmt: skip
+        with pytest.raises(MalformedEvidence, match=f"repeats the key '{name}'"):
+            load_bundle(_repeat(text, name, first))
+
+
+def test_fields_a_bundle_does_not_define_are_refused(proven: Proven) -> None:
+    _, bundles = proven
+    doc = bundles[4].to_dict()
+    for part in ("entry", "proof", "checkpoint"):
+        with pytest.raises(MalformedEvidence, match="does not define: 'extra'"):
+            bundle_from_dict({**doc, part: {**doc[part], "extra": 1}})
+    with pytest.raises(MalformedEvidence, match="does not define: 'extra'"):
+        bundle_from_dict({**doc, "extra": 1})
+    with pytest.raises(MalformedEvidence, match="'seq' must be an integer"):
+        bundle_from_dict({**doc, "entry": {**doc["entry"], "seq": "5"}})
+
+
+def test_the_sdk_reads_a_reply_strictly(proven: Proven) -> None:
+    from zone.client.receipts import bundle_from_proto
+    from zone.server.servicers.receipts import receipt_to_proto
+
+    key, bundles = proven
+    reply = receipt_to_proto(bundles[4])
+    assert bundle_from_proto(reply) == bundles[4]
+    reply.receipt_json = _repeat(reply.receipt_json, "epsilon_micro", "1")
+    with pytest.raises(MalformedEvidence, match="epsilon_micro"):
+        bundle_from_proto(reply)

@@ -42,6 +42,13 @@ def test_files_that_hold_no_numbers_are_refused() -> None:
             read_leaked(data)
 
 
+def test_leaked_json_with_a_repeated_key_is_refused() -> None:
+    assert read_leaked(b'{"a": 1.5, "b": 2.5}').labelled["a"].value == 1.5
+    for data in (b'{"a": 1.5, "a": 2.5}', b'{"weights": {"x": 1, "y": 2, "x": 3}}'):
+        with pytest.raises(InvalidArgument, match="repeats the key"):
+            read_leaked(data)
+
+
 def test_csv_forms_keep_labels_with_their_values() -> None:
     wide = read_leaked(b"b,a,intercept\n0.25,-1.5,3\n")
     assert {k: v.value for k, v in wide.labelled.items()} == {"b": 0.25, "a": -1.5, "intercept": 3}

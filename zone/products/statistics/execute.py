@@ -116,16 +116,12 @@ def _release_measure(
         mechanism=measure.mechanism,
         epsilon=measure.epsilon,
         delta=measure.delta,
-        noise_scale={c.name: _released_scale(c) for c in measure.components},
+        noise_scale={c.name: c.released_scale for c in measure.components},
         group_by=plan.group_by,
         cells=tuple(Cell(key, values) for key, values in zip(keys, rows, strict=True)),
         bin_labels=measure.bin_labels,
         quantiles=measure.quantiles,
     )
-
-
-def _released_scale(component: ComponentPlan) -> float:
-    return component.scale * (component.granularity or 1.0)
 
 
 def _laplace(component: ComponentPlan, exact: list[int]) -> list[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 import numpy as np
 
@@ -33,9 +34,10 @@ class ComponentPlan:
         mechanism: the OpenDP mechanism.
         epsilon: this component's share (delta is 0: every component is pure DP).
         scale: the noise scale in the mechanism's units (integer units of ``granularity`` for
-            sums; rank units of the quantile score for quantiles).
-        sensitivity: how much one entity can change the mechanism's input (L1 for vectors
-            of counts or integer sums; L-infinity of the scores for quantiles).
+            sums; rank units of the quantile score for quantiles). What callers are told is
+            :attr:`released_scale`.
+        sensitivity: how much one entity can change the mechanism's input, in the same units
+            (L1 for vectors of counts or integer sums; L-infinity of the scores for quantiles).
         granularity: the public unit of sums (None otherwise).
     """
 
@@ -45,6 +47,34 @@ class ComponentPlan:
     scale: float
     sensitivity: float
     granularity: float | None = None
+
+    @property
+    def step(self) -> float:
+        """The integer step of the noise in the released values' units (0 for quantiles).
+
+        Discrete Laplace noise is a whole number of steps: the granularity for sums, 1 for
+        counts. A quantile's release is one of the public candidates, not a value plus noise.
+        """
+        if self.mechanism == mechanisms.QUANTILE:
+            return 0.0
+        return self.granularity or 1.0
+
+    @property
+    def released_scale(self) -> float:
+        """:attr:`scale` in the released values' units (a sum's scale times its granularity)."""
+        return in_units(self.scale, self.granularity)
+
+    @property
+    def released_sensitivity(self) -> float:
+        """:attr:`sensitivity` in the released values' units, like :attr:`released_scale`."""
+        return in_units(self.sensitivity, self.granularity)
+
+
+def in_units(steps: float, granularity: float | None) -> float:
+    """``steps * granularity`` computed in decimal (so 3 x 0.1 is 0.3); ``steps`` without one."""
+    if granularity is None:
+        return steps
+    return float(Decimal(repr(steps)) * Decimal(repr(granularity)))
 
 
 @dataclass(frozen=True)

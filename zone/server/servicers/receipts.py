@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 
 from zone._proto import receipts_pb2, receipts_pb2_grpc
-from zone.audit import canonical_json
-from zone.audit.receipts import ReceiptBundle
 from zone.server.call import current_call
+from zone.wire.jsontext import canonical_json
+from zone.wire.receipts import ReceiptBundle
 
 
 class ReceiptServicer(receipts_pb2_grpc.ReceiptServiceServicer):
