@@ -34,11 +34,13 @@ import rbcl
 from zone.errors import InvalidArgument
 from zone.wire.oprf import (
     ELEMENT_BYTES,
+    CodeOutOfRange,
     InvalidElement,
     check_elements,
     claim_input,
     finalize,
     hash_to_group,
+    value_code,
     window_size,
 )
 
@@ -109,6 +111,22 @@ def subject_key(secret: bytes, product: str, claim: str, subject: str) -> bytes:
     parts = b"".join(_prefixed(p.encode()) for p in (product, claim, subject))
     digest = hmac.digest(secret, SUBJECT_KEY_TAG + parts, hashlib.sha512)
     return bytes(rbcl.crypto_core_ristretto255_scalar_reduce(digest))
+
+
+def recorded_codes(values: Sequence[float], unit: float) -> tuple[int | None, ...]:
+    """The recorded codes of a claim column, ``None`` where there is nothing to match.
+
+    ``values`` as loaded (NaN for NULL and for subjects not found). Nothing to match: NULL,
+    not a whole number of units, out of range: the rule the SDK applies to claims
+    (``value_code``).
+    """
+    out: list[int | None] = []
+    for value in values:
+        try:
+            out.append(value_code(float(value), unit))
+        except CodeOutOfRange:
+            out.append(None)
+    return tuple(out)
 
 
 def check_blinded(batch: ClaimBatch) -> None:

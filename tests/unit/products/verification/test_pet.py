@@ -20,6 +20,7 @@ from zone.products.verification.pet import (
     evaluate,
     evaluate_batch,
     new_nonce,
+    recorded_codes,
     split_batch,
     subject_key,
 )
@@ -218,3 +219,8 @@ def test_a_process_pool_gives_the_same_answers() -> None:
 def test_membership_disclosure() -> None:
     assert disclosed_found([True, False], "clear") == (True, False)
     assert disclosed_found([True, False], "hidden") == (None, None)
+
+
+def test_recorded_codes_leave_nothing_to_match_for_null_or_fractional_values() -> None:
+    values = [12.34, float("nan"), 0.005, -1.0, float("inf"), 2.0**60]
+    assert recorded_codes(values, 0.01) == (1234, None, None, -100, None, None)
