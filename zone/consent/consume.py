@@ -27,7 +27,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from zone.consent.records import OPERATOR_ISSUER, find, record_token, split_label
-from zone.consent.terms import CONSENT_ID, ConsentMode, ConsentReason, unix_seconds
+from zone.consent.terms import (
+    CONSENT_ID,
+    CONSENT_MODES,
+    ConsentMode,
+    ConsentReason,
+    unix_seconds,
+)
 from zone.consent.tokens import ConsentToken, MalformedToken, parse_token, verify_token
 from zone.errors import InvalidArgument
 
@@ -60,6 +66,10 @@ class ConsentScope:
     purpose: str
     mode: ConsentMode
     request_id: str
+
+    def __post_init__(self) -> None:
+        if self.mode not in CONSENT_MODES:
+            raise ValueError(f"consent mode must be one of {CONSENT_MODES}, not {self.mode!r}")
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ def check_and_consume(
         InvalidArgument: a consent token does not parse (the message says which; nothing
             is written).
         RuntimeError: ``conn`` has no open transaction.
+        ValueError: ``now`` is naive.
     """
     if not conn.in_transaction:
         raise RuntimeError("check_and_consume needs the connection of an open store.write()")

@@ -333,3 +333,8 @@ def test_consent_report_shows_terms_and_each_use(
             consent_report(conn, f"{AUTHORITY}/never-presented")
     assert [u.consent for u in issued.uses] == [f"{AUTHORITY}/gc-0001"]
     assert issued.record.token_sha256 is not None
+
+
+def test_the_scope_names_a_known_mode() -> None:
+    with pytest.raises(ValueError, match="consent mode must be one of"):
+        scope("everyone")  # type: ignore[arg-type]
