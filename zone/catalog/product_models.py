@@ -28,6 +28,7 @@ from zone.catalog._fields import (
     as_tuple,
 )
 from zone.catalog._verification import Claim, ScoreModelSpec, VerificationLimits
+from zone.consent.terms import ConsentMode
 
 Measure = Literal["count", "sum", "mean", "histogram", "quantile"]
 Family = Literal["logistic_regression", "linear_regression", "mlp"]
@@ -132,6 +133,12 @@ class VerificationProduct(_ProductBase):
 
     See ``zone.catalog._verification`` for claims (tolerance, unit), abuse limits and the
     approved scoring model.
+
+    ``consent`` says how each checked subject must have authorized the check (授权核验):
+    ``operator`` (the default: the safe choice when a file says nothing) by a consent record
+    the operator registered, keeping the signed authorization letter; ``issuer`` by a token
+    signed by a consent authority listed in the policies; ``none`` only for public-interest
+    products whose checks need no consent (see ``zone.consent``).
     """
 
     kind: Literal["verification"]
@@ -140,6 +147,7 @@ class VerificationProduct(_ProductBase):
     score_features: ColumnList = ()
     limits: VerificationLimits = VerificationLimits()
     score_model: ScoreModelSpec | None = None
+    consent: ConsentMode = "operator"
 
     @field_validator("claims")
     @classmethod

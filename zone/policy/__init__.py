@@ -19,6 +19,7 @@ from zone.policy.loader import load_policies
 from zone.policy.model import (
     DP_PRODUCT_KINDS,
     Budget,
+    ConsentAuthority,
     Credential,
     Decision,
     DecisionReason,
@@ -34,6 +35,7 @@ from zone.policy.model import (
 from zone.policy.schema import (
     PLAINTEXT_TOKEN_MESSAGE,
     BudgetSpec,
+    ConsentAuthoritySpec,
     GrantSpec,
     PolicyFile,
     PriceSpec,
@@ -51,6 +53,8 @@ __all__ = [
     "PLAINTEXT_TOKEN_MESSAGE",
     "Budget",
     "BudgetSpec",
+    "ConsentAuthority",
+    "ConsentAuthoritySpec",
     "Credential",
     "Decision",
     "DecisionReason",

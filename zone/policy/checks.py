@@ -11,9 +11,10 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from zone.consent.keys import decode_authority_key, encode_authority_key
 from zone.errors import Problem
 from zone.policy.model import DP_PRODUCT_KINDS, ProductRef
-from zone.policy.schema import BudgetSpec, GrantSpec, PrincipalSpec
+from zone.policy.schema import BudgetSpec, ConsentAuthoritySpec, GrantSpec, PrincipalSpec
 from zone.yamlio import YamlDocument
 
 
@@ -25,6 +26,7 @@ class PolicyDocument:
     principals: list[tuple[int, PrincipalSpec]] = field(default_factory=list)
     grants: list[tuple[int, GrantSpec]] = field(default_factory=list)
     dataset_caps: list[tuple[str, BudgetSpec]] = field(default_factory=list)
+    consent_authorities: list[tuple[int, ConsentAuthoritySpec]] = field(default_factory=list)
     # Ids of principals that failed the schema: grants to them are not "unknown".
     invalid_principal_ids: set[str] = field(default_factory=set)
 
@@ -58,6 +60,7 @@ def check_policies(
                 )
             problems.extend(_check_grant(f.doc, index, grant, products, datasets))
     problems.extend(_check_caps(files, datasets))
+    problems.extend(_check_authorities(files))
     return problems
 
 
@@ -190,3 +193,27 @@ def _check_caps(files: list[PolicyDocument], datasets: Collection[str]) -> Itera
                 )
             else:
                 seen[dataset] = f.where(loc)
+
+
+def _check_authorities(files: list[PolicyDocument]) -> Iterator[Problem]:
+    """Authority ids are unique across files, and no two authorities share a key."""
+    ids: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    for f in files:
+        for index, spec in f.consent_authorities:
+            loc = ("consent_authorities", index)
+            if spec.id in ids:
+                yield f.doc.problem(
+                    (*loc, "id"),
+                    f"duplicate consent authority id {spec.id!r} (first defined at {ids[spec.id]})",
+                )
+                continue
+            ids[spec.id] = f.where(loc)
+            key = encode_authority_key(decode_authority_key(spec.public_key))
+            other = keys.setdefault(key, spec.id)
+            if other != spec.id:
+                yield f.doc.problem(
+                    (*loc, "public_key"),
+                    f"public_key is already the key of consent authority {other!r}; "
+                    "each authority needs its own",
+                )

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from zone.errors import Unauthenticated
 from zone.policy.model import (
     Budget,
+    ConsentAuthority,
     Credential,
     Decision,
     DecisionReason,
@@ -81,6 +84,7 @@ class PolicySet:
         source_files: The policy files, relative to the source root.
         product_ids: Product ids known when the policies were loaded.
         credentials: One entry per principal; not shown in ``repr``.
+        consent_authorities: Authorities whose consent tokens are accepted, by id.
     """
 
     digest: str = EMPTY_DIGEST
@@ -90,9 +94,11 @@ class PolicySet:
     source_files: tuple[str, ...] = ()
     product_ids: frozenset[str] = frozenset()
     credentials: tuple[Credential, ...] = field(default=(), repr=False)
+    consent_authorities: Mapping[str, ConsentAuthority] = field(default_factory=dict)
     _tokens: tuple[tuple[bytes, str], ...] = field(init=False, repr=False)
     _certs: Mapping[str, str] = field(init=False, repr=False)
     _by_principal: Mapping[str, tuple[Grant, ...]] = field(init=False, repr=False)
+    _consent_keys: Mapping[str, Ed25519PublicKey] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         unknown = {c.principal_id for c in self.credentials} - set(self.principals)
@@ -113,6 +119,10 @@ class PolicySet:
             "source_files": tuple(self.source_files),
             "product_ids": frozenset(self.product_ids),
             "credentials": tuple(self.credentials),
+            "consent_authorities": MappingProxyType(dict(self.consent_authorities)),
+            "_consent_keys": MappingProxyType(
+                {a.id: a.public_key for a in self.consent_authorities.values()}
+            ),
             "_tokens": tokens,
             "_certs": MappingProxyType(certs),
             "_by_principal": MappingProxyType({k: tuple(v) for k, v in by_principal.items()}),
@@ -163,6 +173,10 @@ class PolicySet:
         if not principal.is_valid_on(today):
             raise Unauthenticated(INVALID_CREDENTIALS, reason="principal_expired")
         return principal
+
+    def consent_keys(self) -> Mapping[str, Ed25519PublicKey]:
+        """The public key of each consent authority by id (to verify consent tokens)."""
+        return self._consent_keys
 
     def grants_of(self, principal_id: str) -> tuple[Grant, ...]:
         """Every grant naming ``principal_id``, in file order, whatever its validity."""

@@ -14,12 +14,14 @@ from typing import TypeVar
 
 import pydantic
 
+from zone.consent.keys import decode_authority_key
 from zone.errors import Problem, ValidationFailed
 from zone.money import to_micro
 from zone.policy.checks import PolicyDocument, check_policies
 from zone.policy.engine import PolicySet
 from zone.policy.model import (
     Budget,
+    ConsentAuthority,
     Credential,
     Grant,
     Price,
@@ -28,7 +30,14 @@ from zone.policy.model import (
     ProductRef,
     Quota,
 )
-from zone.policy.schema import BudgetSpec, GrantSpec, PolicyFile, PriceSpec, PrincipalSpec
+from zone.policy.schema import (
+    BudgetSpec,
+    ConsentAuthoritySpec,
+    GrantSpec,
+    PolicyFile,
+    PriceSpec,
+    PrincipalSpec,
+)
 from zone.yamlio import YamlDocument, parse_yaml, validate_model
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -147,6 +156,10 @@ def _validate(doc: YamlDocument, problems: list[Problem]) -> PolicyDocument:
         cap = _try(BudgetSpec, item)
         if isinstance(name, str) and cap is not None:
             out.dataset_caps.append((name, cap))
+    for index, item in _items(raw.get("consent_authorities")):
+        authority = _try(ConsentAuthoritySpec, item)
+        if authority is not None:
+            out.consent_authorities.append((index, authority))
     return out
 
 
@@ -166,6 +179,7 @@ def _build(files: list[PolicyDocument], digest: str, product_ids: frozenset[str]
     credentials: list[Credential] = []
     grants: list[Grant] = []
     caps: dict[str, Budget] = {}
+    authorities: dict[str, ConsentAuthority] = {}
     for f in files:
         for _, p in f.principals:
             principals[p.id] = Principal(p.id, p.role, p.organisation, p.valid_from, p.valid_until)
@@ -173,6 +187,10 @@ def _build(files: list[PolicyDocument], digest: str, product_ids: frozenset[str]
         for index, g in f.grants:
             grants.append(_grant(g, f.where(("grants", index))))
         caps.update((name, Budget(c.epsilon, c.delta)) for name, c in f.dataset_caps)
+        for index, a in f.consent_authorities:
+            key = decode_authority_key(a.public_key)
+            where = f.where(("consent_authorities", index))
+            authorities[a.id] = ConsentAuthority(a.id, a.name, key, where)
     return PolicySet(
         digest=digest,
         principals=principals,
@@ -181,6 +199,7 @@ def _build(files: list[PolicyDocument], digest: str, product_ids: frozenset[str]
         source_files=tuple(f.doc.source for f in files),
         product_ids=product_ids,
         credentials=tuple(credentials),
+        consent_authorities=authorities,
     )
 
 

@@ -12,6 +12,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from zone.money import MICRO
 
 Role = Literal["operator", "researcher", "admin"]
@@ -179,6 +181,23 @@ class Decision:
     allowed: bool
     reason: DecisionReason
     grant: Grant | None = None
+
+
+@dataclass(frozen=True)
+class ConsentAuthority:
+    """A consent authority whose Ed25519-signed consent tokens the zone accepts.
+
+    Attributes:
+        id: The id tokens name as their ``issuer``.
+        name: Who it is, for people (e.g. the e-government consent portal).
+        public_key: The key its tokens must verify under.
+        source: ``file:line`` of its entry in the policy files.
+    """
+
+    id: str
+    name: str
+    public_key: Ed25519PublicKey = field(repr=False)
+    source: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from zone.consent.keys import decode_authority_key
 from zone.money import parse_decimal
 
 PRINCIPAL_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -122,9 +123,27 @@ class GrantSpec(_Strict):
     valid_until: datetime.date | None = None
 
 
+class ConsentAuthoritySpec(_Strict):
+    """A consent authority (e.g. an e-government consent portal) whose tokens the zone accepts.
+
+    ``public_key`` is its Ed25519 public key: the 32 raw bytes in base64, or PEM.
+    """
+
+    id: PrincipalId
+    name: NonBlank
+    public_key: str = Field(max_length=1000)
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519_public_key(cls, value: str) -> str:
+        decode_authority_key(value)
+        return value
+
+
 class PolicyFile(_Strict):
     """A whole policy file; every section is optional."""
 
     principals: list[PrincipalSpec] = Field(default_factory=list)
     grants: list[GrantSpec] = Field(default_factory=list)
     dataset_caps: dict[str, BudgetSpec] = Field(default_factory=dict)
+    consent_authorities: list[ConsentAuthoritySpec] = Field(default_factory=list)

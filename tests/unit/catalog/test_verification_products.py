@@ -86,3 +86,20 @@ def test_each_problem_is_located(
     assert old in PRODUCT
     found = problems(tmp_path, PRODUCT.replace(old, new))
     assert any(at == line and fragment in message for at, message in found), found
+
+
+def test_consent_defaults_to_operator(tmp_path: Path) -> None:
+    product = load(tmp_path, PRODUCT)["capital-match"]
+    assert isinstance(product, VerificationProduct) and product.consent == "operator"
+
+
+@pytest.mark.parametrize("mode", ["none", "operator", "issuer"])
+def test_consent_modes_load(tmp_path: Path, mode: str) -> None:
+    product = load(tmp_path, PRODUCT + f"consent: {mode}\n")["capital-match"]
+    assert isinstance(product, VerificationProduct) and product.consent == mode
+
+
+def test_an_unknown_consent_mode_is_reported_at_its_line(tmp_path: Path) -> None:
+    [(line, message)] = problems(tmp_path, PRODUCT + "consent: subject\n")
+    assert line == PRODUCT.count("\n") + 1
+    assert message.startswith("consent: Input should be 'none', 'operator' or 'issuer'")
