@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from zone.catalog import _loading
+import zone.catalog._loading as _loading
 from zone.catalog.metadata import DatasetMeta
 from zone.errors import InvalidArgument, ValidationFailed
 

@@ -24,7 +24,7 @@ from types import MappingProxyType, TracebackType
 
 import duckdb
 
-from zone.catalog import _importing
+import zone.catalog._importing as _importing
 from zone.catalog._fields import DATASET_NAME, is_dataset_name
 from zone.catalog.metadata import DatasetMeta
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound, Problem, ValidationFailed

@@ -10,7 +10,8 @@ from google.protobuf import struct_pb2
 from zone._proto import common_pb2, jobs_pb2
 from zone.jobs import Job
 from zone.ledger import Amount
-from zone.products.training.spec import GUARANTEE, TrainingRequest
+from zone.products.training.request import TrainingRequest
+from zone.products.training.spec import GUARANTEE
 
 
 def _optional(message: Any, field: str) -> Any:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from zone.catalog import DatasetMeta, TrainingProduct
-from zone.products.training.spec import TrainingRequest, TrainingSpec, plan_training
+from zone.products.training.request import TrainingRequest
+from zone.products.training.spec import TrainingSpec, plan_training
 
 ROOT = Path(__file__).resolve().parents[3]
 

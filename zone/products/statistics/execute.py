@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import duckdb
 
-from zone.products.statistics import mechanisms, sql
+import zone.products.statistics.mechanisms as mechanisms
+import zone.products.statistics.sql as sql
 from zone.products.statistics.measure_plans import ComponentPlan, MeasurePlan
 from zone.products.statistics.plan import QueryPlan
 from zone.products.statistics.release import (

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import numpy as np
 
+import zone.products.statistics.mechanisms as mechanisms
 from zone.catalog.metadata import DatasetMeta
-from zone.products.statistics import mechanisms
 from zone.products.statistics.columns import (
     domain_labels,
     granularity,

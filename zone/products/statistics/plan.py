@@ -19,10 +19,10 @@ import itertools
 import math
 from dataclasses import dataclass
 
+import zone.products.statistics.measure_plans as measure_plans
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import StatisticsProduct
 from zone.errors import Problem, ValidationFailed
-from zone.products.statistics import measure_plans
 from zone.products.statistics.columns import domain_labels, key_sql
 from zone.products.statistics.filters import filter_sql
 from zone.products.statistics.measure_plans import ComponentPlan, MeasurePlan, split_evenly

@@ -12,13 +12,13 @@ processes.
 
 from __future__ import annotations
 
+from zone.products.training.request import TrainingRequest
 from zone.products.training.scaling import FeatureScaling, LabelScaling
 from zone.products.training.spec import (
     ACCOUNTANT,
     GUARANTEE,
     METRICS_SHARE,
     VALIDATION_FRACTION,
-    TrainingRequest,
     TrainingSpec,
     plan_training,
 )

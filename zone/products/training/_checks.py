@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import TrainingProduct
+from zone.products.training.request import TrainingRequest
 from zone.products.training.scaling import FeatureScaling, LabelScaling
-
-if TYPE_CHECKING:
-    from zone.products.training.spec import TrainingRequest
 
 MAX_DELTA = 1e-3
 MAX_EPSILON = 100.0  # sanity limit: beyond it noise calibration is meaningless (and slow)

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from scipy import stats  # type: ignore[import-untyped]
 
-from zone.products.training import dpsgd
+import zone.products.training.dpsgd as dpsgd
 from zone.products.training.model import build_model, entropy_generator
 from zone.products.training.spec import TrainingSpec
 

@@ -30,7 +30,8 @@ from zone.ledger import Amount
 from zone.ledger.charges import AlreadySettled
 from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
-from zone.products.training.spec import TrainingRequest, plan_training
+from zone.products.training.request import TrainingRequest
+from zone.products.training.spec import plan_training
 from zone.release.desk import Order, ReleaseDesk, Ticket
 from zone.release.receipt import Receipt, TrainingPart
 from zone.state.api import State, Tx

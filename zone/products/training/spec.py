@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import zone.products.training._checks as _checks
+import zone.products.training._hyper as _hyper
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import TrainingProduct
 from zone.catalog.store import table_name
 from zone.errors import Problem, ValidationFailed
-from zone.products.training import _checks, _hyper
+from zone.products.training.request import TrainingRequest
 from zone.products.training.scaling import FeatureScaling, LabelScaling
 
 ACCOUNTANT = "prv"
@@ -51,23 +53,6 @@ GUARANTEE = (
     "epsilon_training + epsilon_metrics <= epsilon"
 )
 _SOURCE = "training request"
-
-
-@dataclass(frozen=True)
-class TrainingRequest:
-    """What a caller asks for; None means "use the default"."""
-
-    product: str
-    epsilon: float
-    delta: float
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    max_grad_norm: float | None = None
-    hidden_width: int | None = None
-    features: tuple[str, ...] = ()  # empty: all the product's features
-    keep_in_zone: bool = False
-    seed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import duckdb
 import numpy as np
 import torch
 
-from zone.products.training import dpsgd, metrics
+import zone.products.training.dpsgd as dpsgd
+import zone.products.training.metrics as metrics
 from zone.products.training.model import outputs
 from zone.products.training.scaling import FeatureScaling, LabelScaling
 from zone.products.training.spec import TrainingSpec

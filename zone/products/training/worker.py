@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
+import zone.products.training.data as data
+import zone.products.training.dpsgd as dpsgd
+import zone.products.training.metrics as metrics
 from zone.errors import ZoneError
-from zone.products.training import data, dpsgd, metrics
 from zone.products.training.model import outputs, released_weights, split_rows
 from zone.products.training.spec import ACCOUNTANT, GUARANTEE, TrainingSpec
 
