@@ -18,7 +18,7 @@ process on 127.0.0.1:0 and measures, interleaved round by round in one run:
 
 Encryptions of zero: the zone (rerandomizing replies) and the SDK (encrypting claims and
 features) make them ahead of time while they wait, and spend one per ciphertext
-(``zone.products.verification.fresh``); the raw path encrypts inline. ``--no-precompute`` turns
+(``zone.wire.fresh``); the raw path encrypts inline. ``--no-precompute`` turns
 that off on both sides, so that the zone does exactly the raw path's work plus its own.
 
 Prints ratios and writes JSON (``--out``, default var/bench/verification.json).
@@ -53,7 +53,7 @@ from zonekit import TOKENS, make_zone_dir, serve_process  # noqa: E402
 from zone.client import ZoneClient  # noqa: E402
 from zone.client.he import HEKeys, new_keys  # noqa: E402
 from zone.client.health import wait_until_serving  # noqa: E402
-from zone.products.verification.fresh import FreshZeros  # noqa: E402
+from zone.wire.fresh import FreshZeros  # noqa: E402
 
 PRODUCT = "capital-match"
 SLOTS = 4096

@@ -19,9 +19,9 @@ import tenseal as ts
 import tenseal.sealapi as sealapi
 
 from zone.client.he import HEKeys, new_keys
-from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
 from zone.products.verification.validate import load_public_context, seal_version
 from zone.products.verification.wire import encode_varint
+from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
 
 U64 = npt.NDArray[np.uint64]
 

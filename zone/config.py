@@ -141,7 +141,7 @@ class VerificationConfig:
     while bounding what one upload can hold in memory. ``max_keys_per_principal`` bounds the
     active keys one principal may store. ``precompute_bytes`` is the memory for encryptions of
     zero made ahead of calls while the zone is idle (rerandomizers, each used once; see
-    ``zone.products.verification.fresh``); 0 makes every one inline, during the call.
+    ``zone.wire.fresh``); 0 makes every one inline, during the call.
     """
 
     max_key_bytes: int = 8 * 1024 * 1024

@@ -23,10 +23,10 @@ from zone._proto import verification_pb2, verification_pb2_grpc
 from zone.client import ResourceExhaustedError, ZoneClient
 from zone.client.he import HEKeys, new_keys
 from zone.products.verification.match import block_plaintexts
-from zone.products.verification.params import BFV_MATCH, CKKS_SCORE
 from zone.products.verification.score import combine
 from zone.products.verification.validate import load_vector
 from zone.server.app import RunningZone
+from zone.wire.he_params import BFV_MATCH, CKKS_SCORE
 
 PRODUCT = "capital-match"
 WEIGHTS = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())["score_model"][

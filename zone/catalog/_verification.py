@@ -4,7 +4,7 @@ A claim is compared in integer *codes*: ``code = value / unit`` (the unit is pub
 an amount kept to two decimals). Codes must stay within :data:`MAX_CLAIM_CODE` in absolute value
 so that, modulo the BFV plain modulus of the match parameter set, a difference of codes is zero
 only when the codes are equal (``2 * MAX_CLAIM_CODE + MAX_TOLERANCE`` is below the plain modulus;
-a unit test of ``zone.products.verification.params`` keeps that true).
+a unit test of ``zone.wire.he_params`` keeps that true).
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from typing import Any
 from google.protobuf import timestamp_pb2
 
 from zone._proto import admin_pb2
-from zone.money import MICRO
+
+MICRO = 1_000_000
+"""Amounts travel as integer millionths of the currency unit."""
 
 
 def _money(micro: int) -> Decimal:

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import json_format
 
+import zone.client.he as he
+import zone.client.he_results as he_results
+import zone.client.jobs as jobs
+import zone.client.receipts as receipts
+import zone.client.stats as stats
+import zone.client.types as types
+import zone.client.verification as verification_requests
 from zone._proto import (
-    admin_pb2,
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
@@ -26,8 +31,7 @@ from zone._proto import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from zone.client import admin, he, he_results, jobs, receipts, stats, types
-from zone.client import verification as verification_requests
+from zone.client.admin_calls import AdminCalls
 from zone.client.errors import from_rpc_error
 
 T = TypeVar("T")
@@ -51,7 +55,7 @@ class TlsOptions:
         )
 
 
-class ZoneClient:
+class ZoneClient(AdminCalls):
     """A connection to a zone as one principal.
 
     Every method raises a :class:`~zone.client.errors.ZoneClientError` subclass matching the
@@ -353,84 +357,6 @@ class ZoneClient:
         if product not in self._product_parameters:
             self._product_parameters[product] = self.describe_product(product).parameters
         return self._product_parameters[product]
-
-    # --- admin -----------------------------------------------------------------------------
-
-    def reload_policies(self) -> types.PolicyReload:
-        """Reload policies/*.yaml on the server (admin)."""
-        reply = self._call(self._admin.ReloadPolicies, admin_pb2.ReloadPoliciesRequest())
-        return types.PolicyReload(
-            reply.policy_digest, reply.previous_digest, reply.principals, reply.grants
-        )
-
-    def verify_audit(self) -> types.AuditVerification:
-        """Recompute the server's audit chain (admin)."""
-        reply = self._call(self._admin.VerifyAudit, admin_pb2.VerifyAuditRequest())
-        return types.AuditVerification(
-            reply.ok, reply.length, reply.head_hash, reply.first_bad_seq, reply.reason
-        )
-
-    def get_budgets(self, *, principal: str = "", dataset: str = "") -> admin.Budgets:
-        """Budgets per principal x dataset and the zone-wide caps (admin)."""
-        request = admin_pb2.GetBudgetsRequest(principal=principal, dataset=dataset)
-        return admin.budgets_from_proto(self._call(self._admin.GetBudgets, request))
-
-    def get_usage(
-        self,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        *,
-        principal: str = "",
-        product: str = "",
-    ) -> list[admin.UsageRow]:
-        """Metered usage in [start, end) UTC per principal, product and currency (admin)."""
-        request = admin_pb2.GetUsageRequest(principal=principal, product=product)
-        _set_period(request, start, end)
-        return admin.usage_from_proto(self._call(self._admin.GetUsage, request))
-
-    def get_revenue(
-        self, start: datetime | None = None, end: datetime | None = None, *, provider: str = ""
-    ) -> list[admin.RevenueRow]:
-        """Revenue in [start, end) UTC per data provider and currency (admin)."""
-        request = admin_pb2.GetRevenueRequest(provider=provider)
-        _set_period(request, start, end)
-        return admin.revenue_from_proto(self._call(self._admin.GetRevenue, request))
-
-    def query_audit(
-        self,
-        *,
-        principal: str = "",
-        product: str = "",
-        kind: str = "",
-        start: datetime | None = None,
-        end: datetime | None = None,
-        page_size: int = 0,
-        page_token: str = "",
-    ) -> admin.AuditPage:
-        """One page of audit records matching the filters, oldest first (admin)."""
-        request = admin_pb2.QueryAuditRequest(
-            principal=principal, product=product, kind=kind, page_size=page_size,
-            page_token=page_token,
-        )  # fmt: skip
-        _set_period(request, start, end)
-        return admin.audit_page_from_proto(self._call(self._admin.QueryAudit, request))
-
-    def iter_audit(self, **filters: Any) -> Iterator[admin.AuditRecord]:
-        """Every audit record matching ``filters`` (as :meth:`query_audit`), page by page."""
-        token = ""
-        while True:
-            page = self.query_audit(**filters, page_token=token)
-            yield from page.records
-            token = page.next_page_token
-            if not token:
-                return
-
-
-def _set_period(request: Any, start: datetime | None, end: datetime | None) -> None:
-    if start is not None:
-        request.start.CopyFrom(admin.timestamp(start))
-    if end is not None:
-        request.end.CopyFrom(admin.timestamp(end))
 
 
 def _dataset_summary(d: catalog_pb2.DatasetSummary) -> types.DatasetSummary:

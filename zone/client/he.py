@@ -26,8 +26,8 @@ import numpy as np
 import tenseal as ts
 
 from zone._proto import verification_pb2
-from zone.products.verification.fresh import FreshZeros
-from zone.products.verification.params import PARAM_SETS, ParamSet
+from zone.wire.fresh import FreshZeros
+from zone.wire.he_params import PARAM_SETS, ParamSet
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 

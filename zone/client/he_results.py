@@ -19,7 +19,7 @@ import tenseal as ts
 
 from zone._proto import verification_pb2
 from zone.client.he import HEKeys
-from zone.products.verification.replies import FOUND, MISSING_DATA, NOT_FOUND, reply_digest
+from zone.wire.replies import FOUND, MISSING_DATA, NOT_FOUND, reply_digest
 
 
 class ReplyMismatch(ValueError):

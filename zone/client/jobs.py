@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from google.protobuf import json_format
 
 from zone._proto import jobs_pb2
-
-if TYPE_CHECKING:
-    from zone.client.client import ZoneClient
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
@@ -117,10 +114,30 @@ def result_from_proto(r: jobs_pb2.TrainingResult) -> TrainingResult:
     )
 
 
+class JobCalls(Protocol):
+    """The client calls a :class:`JobHandle` makes (``ZoneClient`` has them)."""
+
+    def get_job(self, job_id: str) -> JobStatus:
+        """One job's status."""
+        ...
+
+    def watch_job(self, job_id: str) -> Iterator[JobStatus]:
+        """The job's status at each change, until it ends."""
+        ...
+
+    def get_result(self, job_id: str) -> TrainingResult:
+        """The released result of a succeeded job."""
+        ...
+
+    def cancel_job(self, job_id: str) -> JobStatus:
+        """Cancel the job."""
+        ...
+
+
 class JobHandle:
     """A submitted training job."""
 
-    def __init__(self, client: ZoneClient, status: JobStatus) -> None:
+    def __init__(self, client: JobCalls, status: JobStatus) -> None:
         self._client = client
         self.job_id = status.job_id
         self.last = status

@@ -8,12 +8,12 @@ from zone._proto import verification_pb2
 from zone.products.verification.keys import KeyInfo
 from zone.products.verification.replies import (
     Ciphertexts,
-    Codes,
     MatchAnswer,
     MatchQuery,
     ScoreAnswer,
     ScoreQuery,
 )
+from zone.wire.replies import Codes
 
 
 def upload_chunks(chunks: Iterable[verification_pb2.KeyChunk]) -> Iterator[tuple[str, bytes]]:

@@ -11,10 +11,10 @@ import numpy.typing as npt
 from zone.catalog import VerificationProduct
 from zone.products.verification.match import claim_codes, match_block
 from zone.products.verification.models import ScoreModel
-from zone.products.verification.params import ParamSet
 from zone.products.verification.records import ProductRecords
 from zone.products.verification.replies import ClaimAnswer
 from zone.products.verification.score import score_block
+from zone.wire.he_params import ParamSet
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

@@ -21,9 +21,9 @@ from typing import Any
 
 from zone.audit import AuditChain, utc_timestamp
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
-from zone.products.verification.params import PARAM_SETS, ParamSet
 from zone.products.verification.validate import load_public_context
 from zone.state.api import State
+from zone.wire.he_params import PARAM_SETS, ParamSet
 
 _INFO_COLUMNS = "key_id, owner, param_set, scheme, size_bytes, sha256, created_at, revoked_at"
 

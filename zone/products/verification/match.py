@@ -37,8 +37,8 @@ import numpy.typing as npt
 import tenseal as ts
 
 from zone.catalog._verification import MAX_CLAIM_CODE
-from zone.products.verification.params import ParamSet
 from zone.products.verification.randomness import slot_permutations, uniform_nonzero
+from zone.wire.he_params import ParamSet
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

@@ -17,9 +17,9 @@ from zone.audit import ReleasedArtifact
 from zone.catalog import VerificationProduct
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification.limits import CheckLog, Kind
-from zone.products.verification.params import ParamSet
 from zone.products.verification.replies import MatchQuery, ScoreQuery
 from zone.release.receipt import Receipt, VerificationPart
+from zone.wire.he_params import ParamSet
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,9 @@ from zone.products.verification.compute import (
     block_count,
     replies_needed,
 )
-from zone.products.verification.fresh import FreshZeros
 from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
 from zone.products.verification.limits import CheckLimiter, take_score_budget
 from zone.products.verification.models import ScoreModel, product_model, registry_model
-from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
 from zone.products.verification.receipts import Call, artifact, receipt
 from zone.products.verification.records import (
     ProductRecords,
@@ -43,19 +41,18 @@ from zone.products.verification.records import (
     check_subjects,
 )
 from zone.products.verification.replies import (
-    FOUND,
-    MISSING_DATA,
-    NOT_FOUND,
     Ciphertexts,
     MatchAnswer,
     MatchQuery,
     ScoreAnswer,
     ScoreQuery,
-    reply_digest,
 )
 from zone.products.verification.validate import load_vector
 from zone.release.desk import Order, ReleaseDesk, Ticket
 from zone.state.api import State, Tx
+from zone.wire.fresh import FreshZeros
+from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
+from zone.wire.replies import FOUND, MISSING_DATA, NOT_FOUND, reply_digest
 
 MAX_PURPOSE = 256
 

@@ -30,7 +30,7 @@ import tenseal.sealapi as sealapi
 
 from zone.errors import InvalidArgument
 from zone.products.verification import wire
-from zone.products.verification.params import ParamSet
+from zone.wire.he_params import ParamSet
 
 _SEAL_MAGIC = 0xA15E
 _SEAL_HEADER = struct.Struct("<HBBBBHQ")

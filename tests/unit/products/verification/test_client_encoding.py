@@ -37,7 +37,7 @@ def test_sigmoid_is_stable() -> None:
 
 def test_status_codes_are_the_wire_values() -> None:
     from zone._proto import verification_pb2
-    from zone.products.verification.replies import FOUND, MISSING_DATA, NOT_FOUND
+    from zone.wire.replies import FOUND, MISSING_DATA, NOT_FOUND
 
     assert (FOUND, NOT_FOUND, MISSING_DATA) == (
         verification_pb2.FOUND,
@@ -51,7 +51,7 @@ def test_a_reply_that_does_not_match_its_digest_is_refused() -> None:
 
     from zone._proto import verification_pb2
     from zone.client.he_results import ReplyMismatch, match_report
-    from zone.products.verification.replies import reply_digest
+    from zone.wire.replies import reply_digest
 
     keys = hekit.caller_keys("bfv-4096")
     blob = hekit.bfv_blob([0])

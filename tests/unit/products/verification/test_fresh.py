@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tenseal as ts
 
-from zone.products.verification.fresh import FreshZeros, encrypt_zero
-from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
+from zone.wire.fresh import FreshZeros, encrypt_zero
+from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
 
 ONE = BFV_MATCH.max_ciphertext_bytes
 

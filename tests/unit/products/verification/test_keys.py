@@ -10,8 +10,8 @@ import pytest
 from zone.audit import AuditChain
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound
 from zone.products.verification.keys import KeyStore, TooManyKeys, read_upload
-from zone.products.verification.params import BFV_MATCH, CKKS_SCORE
 from zone.state import StateStore
+from zone.wire.he_params import BFV_MATCH, CKKS_SCORE
 
 
 @pytest.fixture

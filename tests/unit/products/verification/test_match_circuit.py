@@ -8,9 +8,9 @@ import pytest
 import tenseal as ts
 
 from zone.catalog._verification import MAX_CLAIM_CODE, MAX_TOLERANCE
-from zone.products.verification.fresh import encrypt_zero
 from zone.products.verification.match import claim_codes, match_block
-from zone.products.verification.params import BFV_MATCH
+from zone.wire.fresh import encrypt_zero
+from zone.wire.he_params import BFV_MATCH
 
 P = BFV_MATCH.plain_modulus
 SLOTS = BFV_MATCH.slot_count

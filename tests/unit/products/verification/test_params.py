@@ -11,7 +11,7 @@ from zone.catalog._verification import (
     MAX_TOLERANCE,
     SCORE_PARAM_SET,
 )
-from zone.products.verification.params import PARAM_SETS, ParamSet, within_security_table
+from zone.wire.he_params import PARAM_SETS, ParamSet, within_security_table
 
 
 def _is_prime(n: int) -> bool:

@@ -6,9 +6,9 @@ import hekit
 import numpy as np
 import tenseal as ts
 
-from zone.products.verification.fresh import encrypt_zero
-from zone.products.verification.params import CKKS_SCORE
 from zone.products.verification.score import FILL_BOUND, protect, score_block
+from zone.wire.fresh import encrypt_zero
+from zone.wire.he_params import CKKS_SCORE
 
 SLOTS = CKKS_SCORE.slot_count
 STDDEV = 0.01

@@ -10,8 +10,8 @@ import pytest
 import tenseal as ts
 
 from zone.errors import InvalidArgument
-from zone.products.verification.params import BFV_MATCH, CKKS_SCORE, ParamSet
 from zone.products.verification.validate import load_public_context, load_vector
+from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
 
 
 def reason_of(call: Callable[[], object]) -> str:

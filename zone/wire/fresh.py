@@ -37,7 +37,7 @@ from typing import Any
 
 import tenseal as ts
 
-from zone.products.verification.params import ParamSet
+from zone.wire.he_params import ParamSet
 
 logger = logging.getLogger(__name__)
 

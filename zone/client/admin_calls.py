@@ -1,0 +1,98 @@
+"""The SDK's administrator calls (admin role): policy reload, audit, budgets, usage, revenue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+import zone.client.admin as admin
+import zone.client.types as types
+from zone._proto import admin_pb2, admin_pb2_grpc
+
+T = TypeVar("T")
+
+
+class AdminCalls:
+    """Administrator calls of :class:`~zone.client.client.ZoneClient` (mixed into it)."""
+
+    _admin: admin_pb2_grpc.AdminServiceStub
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        raise NotImplementedError  # provided by ZoneClient
+
+    def reload_policies(self) -> types.PolicyReload:
+        """Reload policies/*.yaml on the server (admin)."""
+        reply = self._call(self._admin.ReloadPolicies, admin_pb2.ReloadPoliciesRequest())
+        return types.PolicyReload(
+            reply.policy_digest, reply.previous_digest, reply.principals, reply.grants
+        )
+
+    def verify_audit(self) -> types.AuditVerification:
+        """Recompute the server's audit chain (admin)."""
+        reply = self._call(self._admin.VerifyAudit, admin_pb2.VerifyAuditRequest())
+        return types.AuditVerification(
+            reply.ok, reply.length, reply.head_hash, reply.first_bad_seq, reply.reason
+        )
+
+    def get_budgets(self, *, principal: str = "", dataset: str = "") -> admin.Budgets:
+        """Budgets per principal x dataset and the zone-wide caps (admin)."""
+        request = admin_pb2.GetBudgetsRequest(principal=principal, dataset=dataset)
+        return admin.budgets_from_proto(self._call(self._admin.GetBudgets, request))
+
+    def get_usage(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        principal: str = "",
+        product: str = "",
+    ) -> list[admin.UsageRow]:
+        """Metered usage in [start, end) UTC per principal, product and currency (admin)."""
+        request = admin_pb2.GetUsageRequest(principal=principal, product=product)
+        _set_period(request, start, end)
+        return admin.usage_from_proto(self._call(self._admin.GetUsage, request))
+
+    def get_revenue(
+        self, start: datetime | None = None, end: datetime | None = None, *, provider: str = ""
+    ) -> list[admin.RevenueRow]:
+        """Revenue in [start, end) UTC per data provider and currency (admin)."""
+        request = admin_pb2.GetRevenueRequest(provider=provider)
+        _set_period(request, start, end)
+        return admin.revenue_from_proto(self._call(self._admin.GetRevenue, request))
+
+    def query_audit(
+        self,
+        *,
+        principal: str = "",
+        product: str = "",
+        kind: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> admin.AuditPage:
+        """One page of audit records matching the filters, oldest first (admin)."""
+        request = admin_pb2.QueryAuditRequest(
+            principal=principal, product=product, kind=kind, page_size=page_size,
+            page_token=page_token,
+        )  # fmt: skip
+        _set_period(request, start, end)
+        return admin.audit_page_from_proto(self._call(self._admin.QueryAudit, request))
+
+    def iter_audit(self, **filters: Any) -> Iterator[admin.AuditRecord]:
+        """Every audit record matching ``filters`` (as :meth:`query_audit`), page by page."""
+        token = ""
+        while True:
+            page = self.query_audit(**filters, page_token=token)
+            yield from page.records
+            token = page.next_page_token
+            if not token:
+                return
+
+
+def _set_period(request: Any, start: datetime | None, end: datetime | None) -> None:
+    if start is not None:
+        request.start.CopyFrom(admin.timestamp(start))
+    if end is not None:
+        request.end.CopyFrom(admin.timestamp(end))
