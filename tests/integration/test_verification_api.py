@@ -30,7 +30,9 @@ from zone.products.verification.limits import subjects_digest
 from zone.server.app import RunningZone
 
 PRODUCT = "capital-match"
-MODEL = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())["score_model"]
+PRODUCT_YAML = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())
+MODEL = PRODUCT_YAML["score_model"]
+RESOLUTION = float(PRODUCT_YAML["score_resolution"])
 BOUNDS = {"employees": (0, 5000), "insured_staff": (0, 5000), "tax_paid": (0, 50000),
           "utility_arrears": (0, 500), "penalties": (0, 20), "founded_year": (1980, 2025),
           "registered_capital": (0, 100000)}  # fmt: skip
@@ -150,7 +152,7 @@ def test_score_batch_and_single(
         {"loan_amount": [*loans, 1.0], "days_overdue": [*overdue, 1.0]},
         purpose="scoring",
     )  # fmt: skip
-    stddev = MODEL["noise_stddev"]
+    stddev = RESOLUTION
     for row, loan, days, result in zip(picked, loans, overdue, results, strict=False):
         expected = expected_logit(row, min(loan, 5000), min(days, 365))
         assert result.status == "SCORED" and abs(result.logit - expected) < 6 * stddev + 1e-3
@@ -158,7 +160,8 @@ def test_score_batch_and_single(
     assert results[-1].status == "NOT_FOUND" and results[-1].logit is None
     one = bank.score(PRODUCT, ckks, picked[0]["uscc"], {"loan_amount": 100.0, "days_overdue": 0},
                      purpose="single")  # fmt: skip
-    assert one == pytest.approx(1 / (1 + np.exp(-expected_logit(picked[0], 100, 0))), abs=0.01)
+    probability = 1 / (1 + np.exp(-expected_logit(picked[0], 100, 0)))
+    assert one == pytest.approx(probability, abs=6 * RESOLUTION / 4)  # |d sigmoid| <= 1/4
     assert receipts(zone)[-1]["model"] == "product"
 
 
@@ -189,6 +192,12 @@ def test_score_with_a_kept_model(
     bank = client(zone, "bank")
     model_id, kept = keep_model(zone, "bank-a")
     picked = rows[300:303]
+    with pytest.raises(FailedPreconditionError, match="not approved"):
+        bank.score_batch(PRODUCT, ckks, [picked[0]["uscc"]], {}, purpose="x", model_id=model_id)
+    admin = client(zone, "admin")
+    review = admin.review_model(model_id, PRODUCT)
+    assert not review.problems and max(f.share for f in review.features) == pytest.approx(2 / 4.3)
+    admin.decide_model(model_id, PRODUCT, approve=True, reason="four features, DP-trained")
     results = bank.score_batch(
         PRODUCT, ckks, [r["uscc"] for r in picked], {}, purpose="kept model", model_id=model_id
     )
@@ -199,7 +208,7 @@ def test_score_with_a_kept_model(
             for s in kept["scaling"]["features"]
         ]
         expected = kept["intercept"] + float(np.dot(kept["weights"], inputs))
-        assert abs(result.logit - expected) < 6 * MODEL["noise_stddev"] + 1e-3
+        assert abs(result.logit - expected) < 6 * RESOLUTION + 1e-3
     assert receipts(zone)[-1]["model"] == model_id
     other_id, _ = keep_model(zone, "city-research")
     with pytest.raises(NotFoundError):  # another principal's model: as if unknown

@@ -10,6 +10,7 @@ a unit test of ``zone.wire.he_params`` keeps that true).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
@@ -84,8 +85,10 @@ class ScoreModelSpec(BaseModel):
 
     ``logit = intercept + sum(weights[f] * x_f)`` over caller features (scaled by the caller's
     SDK with the public bounds) and zone features (scaled by the zone with the dataset's public
-    bounds, as training does). The weights stay in the zone: the catalog shows the features,
-    never the weights.
+    bounds, as training does). The catalog shows the features and the caller-side weights
+    (a caller can read those off its own scores with out-of-range inputs, so they are
+    published rather than pretended secret); the zone-side weights and the intercept stay in
+    the zone.
 
     Attributes:
         link: ``logit`` (the caller applies the sigmoid) or ``identity``.
@@ -119,13 +122,61 @@ class ScoreModelSpec(BaseModel):
         return self
 
 
+MIN_COUNTED_SHARE = 0.02
+"""A zone feature counts towards ``min_zone_features`` only with at least this share."""
+
+
+def zone_feature_shares(
+    zone_weights: Mapping[str, float], caller_weights: Mapping[str, float]
+) -> dict[str, float]:
+    """Each zone feature's share of the logit's range.
+
+    Every input of a linear score is scaled to [0, 1] with public bounds, so feature ``f``
+    moves the logit by at most ``|w_f|``; its share is ``|w_f| / sum |w|`` over all features.
+    """
+    total = sum(abs(w) for w in (*zone_weights.values(), *caller_weights.values()))
+    return {f: (abs(w) / total if total else 0.0) for f, w in zone_weights.items()}
+
+
+def scoring_problems(
+    zone_weights: Mapping[str, float],
+    caller_weights: Mapping[str, float],
+    *,
+    min_zone_features: int,
+    max_zone_feature_share: float,
+) -> list[str]:
+    """Why a linear model may not serve per-subject scores (empty: it may).
+
+    A score that rests on one zone column (or on one column plus negligible others) is a
+    readout of that column, not a score: at least ``min_zone_features`` zone features must
+    each carry at least ``MIN_COUNTED_SHARE`` of the logit's range, and none more than
+    ``max_zone_feature_share``.
+    """
+    shares = zone_feature_shares(zone_weights, caller_weights)
+    counted = [f for f, share in shares.items() if share >= MIN_COUNTED_SHARE]
+    problems = []
+    if len(counted) < min_zone_features:
+        problems.append(
+            f"{len(counted)} zone feature(s) carry at least {MIN_COUNTED_SHARE:.0%} of the "
+            f"logit's range; the product requires at least {min_zone_features}"
+        )
+    over = sorted(f for f, share in shares.items() if share > max_zone_feature_share)
+    if over:
+        listed = ", ".join(f"{f} ({shares[f]:.0%})" for f in over)
+        problems.append(
+            f"zone feature(s) above the maximum share of {max_zone_feature_share:.0%} of the "
+            f"logit's range: {listed}"
+        )
+    return problems
+
+
 def verification_parameters(
     claims: dict[str, Claim],
     score_features: tuple[str, ...],
     limits: VerificationLimits,
     model: ScoreModelSpec | None,
 ) -> dict[str, object]:
-    """What the catalog shows of a verification product (JSON-able; never the weights)."""
+    """What the catalog shows of a verification product (JSON-able; never zone-side weights)."""
     described = None
     if model is not None:
         described = {
@@ -136,6 +187,9 @@ def verification_parameters(
             ],
             "zone_features": list(model.zone_features),
             "noise_stddev": float(model.noise_stddev),
+            # Published: a caller that sends inputs far outside [0, 1] reads these off its own
+            # decrypted scores anyway, so they cannot be kept from grant holders.
+            "caller_weights": {f.name: float(model.weights[f.name]) for f in model.caller_features},
         }
     return {
         "claims": {

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from zone.catalog._fields import (
@@ -27,7 +28,12 @@ from zone.catalog._fields import (
     ProductId,
     as_tuple,
 )
-from zone.catalog._verification import Claim, ScoreModelSpec, VerificationLimits
+from zone.catalog._verification import (
+    Claim,
+    ScoreModelSpec,
+    VerificationLimits,
+    scoring_problems,
+)
 from zone.consent.terms import ConsentMode
 
 Measure = Literal["count", "sum", "mean", "histogram", "quantile"]
@@ -148,6 +154,12 @@ class VerificationProduct(_ProductBase):
     limits: VerificationLimits = VerificationLimits()
     score_model: ScoreModelSpec | None = None
     consent: ConsentMode = "operator"
+    min_zone_features: Annotated[int, Field(ge=1, le=64)] = 3
+    """Zone features a model must use (each with a real share) to serve per-subject scores."""
+    max_zone_feature_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
+    """Largest share of the logit's range one zone feature may carry."""
+    score_resolution: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.05
+    """Standard deviation of the Gaussian noise on every released score (logit units)."""
 
     @field_validator("claims")
     @classmethod
@@ -167,6 +179,22 @@ class VerificationProduct(_ProductBase):
             if outside:
                 raise ValueError(f"zone_features must be among score_features: {outside}")
         return value
+
+    @model_validator(mode="after")
+    def _model_follows_scoring_rules(self) -> VerificationProduct:
+        model = self.score_model
+        if model is None:
+            return self
+        caller = {f.name for f in model.caller_features}
+        problems = scoring_problems(
+            {f: model.weights[f] for f in model.zone_features},
+            {f: w for f, w in model.weights.items() if f in caller},
+            min_zone_features=self.min_zone_features,
+            max_zone_feature_share=self.max_zone_feature_share,
+        )
+        if problems:
+            raise ValueError("score_model: " + "; ".join(problems))
+        return self
 
 
 Product = StatisticsProduct | TrainingProduct | VerificationProduct

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import zone.client.admin as admin
 import zone.client.types as types
-from zone._proto import admin_pb2, admin_pb2_grpc
+from zone._proto import admin_pb2, admin_pb2_grpc, models_pb2, models_pb2_grpc
 
 T = TypeVar("T")
 
@@ -17,6 +17,7 @@ class AdminCalls:
     """Administrator calls of :class:`~zone.client.client.ZoneClient` (mixed into it)."""
 
     _admin: admin_pb2_grpc.AdminServiceStub
+    _models: models_pb2_grpc.ModelServiceStub
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         raise NotImplementedError  # provided by ZoneClient
@@ -89,6 +90,20 @@ class AdminCalls:
             token = page.next_page_token
             if not token:
                 return
+
+    def review_model(self, model_id: str, product: str) -> models_pb2.ModelReview:
+        """A kept model's review for a verification product: weights, shares, rule check."""
+        request = models_pb2.ReviewModelRequest(model_id=model_id, product=product)
+        return self._call(self._models.ReviewModel, request)
+
+    def decide_model(
+        self, model_id: str, product: str, *, approve: bool, reason: str
+    ) -> models_pb2.ModelDecision:
+        """Approve or reject a kept model for a product (refused if it breaks the rules)."""
+        request = models_pb2.DecideModelRequest(
+            model_id=model_id, product=product, approve=approve, reason=reason
+        )
+        return self._call(self._models.DecideModel, request)
 
 
 def _set_period(request: Any, start: datetime | None, end: datetime | None) -> None:

@@ -24,6 +24,7 @@ from zone._proto import (
     common_pb2,
     jobs_pb2,
     jobs_pb2_grpc,
+    models_pb2_grpc,
     receipts_pb2,
     receipts_pb2_grpc,
     statistics_pb2,
@@ -87,6 +88,7 @@ class ZoneClient(AdminCalls):
         self._timeout = timeout
         self._catalog = catalog_pb2_grpc.CatalogServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._models = models_pb2_grpc.ModelServiceStub(self._channel)
         self._stats = statistics_pb2_grpc.StatisticsServiceStub(self._channel)
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._receipts = receipts_pb2_grpc.ReceiptServiceStub(self._channel)

@@ -26,6 +26,8 @@ from zone._proto import (
     catalog_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
+    models_pb2,
+    models_pb2_grpc,
     receipts_pb2,
     receipts_pb2_grpc,
     statistics_pb2,
@@ -39,6 +41,7 @@ from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
 from zone.server.servicers.jobs import JobServicer
+from zone.server.servicers.models import ModelServicer
 from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
 from zone.server.servicers.verification import VerificationServicer
@@ -53,6 +56,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     receipts_pb2.DESCRIPTOR.services_by_name["ReceiptService"].full_name,
+    models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
 )
 
 
@@ -124,6 +128,7 @@ def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationServicer(), server)
     receipts_pb2_grpc.add_ReceiptServiceServicer_to_server(ReceiptServicer(), server)
+    models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

@@ -48,6 +48,8 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.VerificationService/Match": MethodRule(DATA_USERS),
     "/zone.v1.VerificationService/Score": MethodRule(DATA_USERS),
     "/zone.v1.ReceiptService/GetReceipt": MethodRule(ALL_ROLES),
+    "/zone.v1.ModelService/ReviewModel": MethodRule(ADMIN),
+    "/zone.v1.ModelService/DecideModel": MethodRule(ADMIN),
     "/zone.v1.AdminService/ReloadPolicies": MethodRule(ADMIN),
     "/zone.v1.AdminService/VerifyAudit": MethodRule(ADMIN),
     "/zone.v1.AdminService/GetBudgets": MethodRule(ADMIN),

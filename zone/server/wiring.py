@@ -26,9 +26,11 @@ from zone.jobs import JobStore, LocalProcessExecutor
 from zone.ledger import PrivacyLedger
 from zone.metering import Metering
 from zone.models.registry import ModelRegistry
+from zone.models.reviews import ModelReviews
 from zone.policy.holder import PolicyHolder
 from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
+from zone.products.verification.review import ModelReviewDesk
 from zone.products.verification.service import VerificationService
 from zone.release.desk import ReleaseDesk
 from zone.state import StateStore
@@ -56,6 +58,7 @@ class ZoneServices:
     statistics: StatisticsService
     training: TrainingJobs
     verification: VerificationService
+    model_reviews: ModelReviewDesk
     interrupted_jobs: int
     interrupted_charges: int
 
@@ -134,6 +137,8 @@ def _wire(
     metering = Metering(store, audit, providers_of)
     desk = ReleaseDesk(store, ledger, metering, releases)
     models = ModelRegistry(store, audit)
+    reviews = ModelReviews(store, audit)
+    jobs = JobStore(store, audit)
     executor = LocalProcessExecutor(
         max_concurrent=config.jobs.max_concurrent,
         wall_time_s=config.jobs.wall_time_seconds,
@@ -148,7 +153,7 @@ def _wire(
         row_count_granularity=config.row_count_granularity,
         state=store,
         desk=desk,
-        jobs=JobStore(store, audit),
+        jobs=jobs,
         models=models,
         executor=executor,
     )
@@ -161,6 +166,7 @@ def _wire(
         audit=audit,
         desk=desk,
         models=models,
+        reviews=reviews,
     )
     # Jobs first: their charges follow the job rule (refund if no data was touched); then any
     # other charge left open by a crash is settled as failed (still charged).
@@ -183,6 +189,7 @@ def _wire(
         statistics=StatisticsService(products, catalog, ledger, desk),
         training=training,
         verification=verification,
+        model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
         interrupted_jobs=interrupted_jobs,
         interrupted_charges=interrupted_charges,
     )

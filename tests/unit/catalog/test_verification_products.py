@@ -33,6 +33,7 @@ score_model:
   zone_features: [employees, listed]
   weights: {loan_amount: 1.0, employees: -0.5, listed: 0.25}
   intercept: -1.0
+min_zone_features: 2
 """
 
 
@@ -58,6 +59,7 @@ def test_full_product_loads_and_hides_the_weights(tmp_path: Path) -> None:
     assert parameters["param_sets"] == {"match": "bfv-4096", "score": "ckks-8192"}
     model = parameters["score_model"]
     assert isinstance(model, dict) and "weights" not in model and "intercept" not in model
+    assert model["caller_weights"] == {"loan_amount": 1.0}  # published: see _verification.py
     assert model["caller_features"] == [{"name": "loan_amount", "bounds": [0.0, 5000.0]}]
 
 
@@ -103,3 +105,29 @@ def test_an_unknown_consent_mode_is_reported_at_its_line(tmp_path: Path) -> None
     [(line, message)] = problems(tmp_path, PRODUCT + "consent: subject\n")
     assert line == PRODUCT.count("\n") + 1
     assert message.startswith("consent: Input should be 'none', 'operator' or 'issuer'")
+
+
+@pytest.mark.parametrize(
+    ("rules", "zone_weights", "expected"),
+    [
+        ("", "{employees: -0.5, listed: 0.25}", "2 zone feature(s) carry at least 2%"),
+        ("min_zone_features: 1\n", "{employees: -0.5, listed: 0.01}", None),
+        ("min_zone_features: 2\n", "{employees: -9.0, listed: 0.5}", "above the maximum share"),
+        ("min_zone_features: 2\n", "{employees: -5.0, listed: 0.01}", "carry at least 2%"),
+        (
+            "min_zone_features: 2\nmax_zone_feature_share: 0.9\n",
+            "{employees: -9.0, listed: 0.5}",
+            None,
+        ),
+    ],
+)
+def test_the_products_own_model_follows_its_scoring_rules(
+    tmp_path: Path, rules: str, zone_weights: str, expected: str | None
+) -> None:
+    weights = "{loan_amount: 1.0, " + zone_weights[1:]
+    text = (PRODUCT.replace("min_zone_features: 2\n", rules)
+            .replace("{loan_amount: 1.0, employees: -0.5, listed: 0.25}", weights))  # fmt: skip
+    if expected is None:
+        assert "capital-match" in load(tmp_path, text)
+    else:
+        assert any(expected in message for _, message in problems(tmp_path, text))

@@ -9,6 +9,7 @@ from zone._proto import (
     admin_pb2,
     catalog_pb2,
     jobs_pb2,
+    models_pb2,
     receipts_pb2,
     statistics_pb2,
     verification_pb2,
@@ -18,6 +19,7 @@ from zone.server.methods import METHOD_TABLE
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
 from zone.server.servicers.jobs import JobServicer
+from zone.server.servicers.models import ModelServicer
 from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
 from zone.server.servicers.verification import VerificationServicer
@@ -38,6 +40,7 @@ def test_table_covers_exactly_the_registered_services() -> None:
         | _methods(statistics_pb2.DESCRIPTOR)
         | _methods(jobs_pb2.DESCRIPTOR)
         | _methods(receipts_pb2.DESCRIPTOR)
+        | _methods(models_pb2.DESCRIPTOR)
         | _methods(verification_pb2.DESCRIPTOR)
         | _methods(health_pb2.DESCRIPTOR)
         | _methods(reflection_pb2.DESCRIPTOR)
@@ -52,6 +55,7 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
         (StatisticsServicer, statistics_pb2.DESCRIPTOR),
         (JobServicer, jobs_pb2.DESCRIPTOR),
         (ReceiptServicer, receipts_pb2.DESCRIPTOR),
+        (ModelServicer, models_pb2.DESCRIPTOR),
         (VerificationServicer, verification_pb2.DESCRIPTOR),
     ):
         for method in _methods(file_descriptor):
@@ -63,7 +67,7 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
 
 def test_admin_methods_are_admin_only() -> None:
     for method, rule in METHOD_TABLE.items():
-        if method.startswith("/zone.v1.AdminService/"):
+        if method.startswith(("/zone.v1.AdminService/", "/zone.v1.ModelService/")):
             assert rule.roles == {"admin"}
 
 
@@ -75,4 +79,5 @@ def test_service_names_match_registered_zone_services() -> None:
         "zone.v1.JobService",
         "zone.v1.ReceiptService",
         "zone.v1.VerificationService",
+        "zone.v1.ModelService",
     }

@@ -34,7 +34,6 @@ Flags = npt.NDArray[np.bool_]
 
 PRODUCT_MODEL = "product"
 """The model reference of a product's own approved model."""
-DEFAULT_NOISE_STDDEV = 2.0**-8
 _LINKS: dict[str, Literal["logit", "identity"]] = {
     "logistic_regression": "logit",
     "linear_regression": "identity",
@@ -109,7 +108,7 @@ def product_model(product: VerificationProduct, meta: DatasetMeta) -> ScoreModel
         zone_features=tuple(zone),
         zone_weights=tuple(spec.weights[name] for name in spec.zone_features),
         intercept=spec.intercept,
-        noise_stddev=spec.noise_stddev,
+        noise_stddev=max(spec.noise_stddev, product.score_resolution),
     )
 
 
@@ -157,7 +156,6 @@ def registry_model(
     )
     if not columns_ok or len(weights) != len(scaling) or not math.isfinite(intercept):
         raise _unusable()
-    noise = product.score_model.noise_stddev if product.score_model else DEFAULT_NOISE_STDDEV
     return ScoreModel(
         ref=record.model_id,
         link=link,
@@ -166,5 +164,5 @@ def registry_model(
         zone_features=scaling,
         zone_weights=weights,
         intercept=intercept,
-        noise_stddev=noise,
+        noise_stddev=product.score_resolution,
     )

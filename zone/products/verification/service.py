@@ -21,8 +21,9 @@ from zone.access import authorize_product
 from zone.audit import AuditChain
 from zone.catalog import DatasetCatalog, Product, VerificationProduct
 from zone.config import VerificationConfig
-from zone.errors import InvalidArgument, NotFound
+from zone.errors import FailedPrecondition, InvalidArgument, NotFound
 from zone.models.registry import ModelRegistry
+from zone.models.reviews import ModelReviews
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification.compute import (
     answer_claims,
@@ -93,6 +94,7 @@ class VerificationService:
         audit: AuditChain,
         desk: ReleaseDesk,
         models: ModelRegistry,
+        reviews: ModelReviews,
     ) -> None:
         self._products = products
         self._catalog = catalog
@@ -103,6 +105,7 @@ class VerificationService:
         self._records = RecordCache()
         self._limiter = CheckLimiter(state)
         self._models = models
+        self._reviews = reviews
         self.zeros = FreshZeros(config.precompute_bytes)
 
     def close(self) -> None:
@@ -279,7 +282,15 @@ class VerificationService:
             record = None
         if record is None or record.owner != principal.id:
             raise NotFound("no such model", reason="unknown_model")
-        return registry_model(record, product, self._products)
+        model = registry_model(record, product, self._products)
+        decision = self._reviews.decision(record.model_id, product.id)
+        if decision is None or not decision.approved:
+            raise FailedPrecondition(
+                "this model is not approved to score for this product (an administrator "
+                "reviews it: zone models review)",
+                reason="model_not_approved",
+            )
+        return model
 
     def _admit(
         self,
