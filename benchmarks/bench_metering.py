@@ -79,8 +79,18 @@ def prepare(root: Path, rows: int) -> Path:
 class _NoMetering:
     """Benchmark-only stand-in for Metering: admits every call and records nothing."""
 
-    def charge(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    def charge(self, *args: Any, **kwargs: Any) -> Any:
+        return _NO_CHARGE
+
+    def void(self, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+
+class _NoCharge:
+    usage_id = ""
+
+
+_NO_CHARGE = _NoCharge()
 
 
 _FAKE_SEQ = itertools.count(10**12)  # never a real seq (release rows reference it uniquely)
