@@ -170,3 +170,20 @@ def test_released_scores_carry_the_declared_resolution(
     # and the mean within 5 standard errors; far more precision than declared would fail.
     assert abs(errors.std() / sigma - 1) < 0.15
     assert abs(errors.mean()) < 5 * sigma / np.sqrt(len(errors))
+
+
+@pytest.mark.slow
+def test_the_attack_through_a_real_training_job_is_refused(
+    zone: RunningZone, ckks: HEKeys, rows: list[dict[str, str]]
+) -> None:
+    """The attack as filed: DP-train a kept model on `penalties` alone, then Score with it."""
+    bank = client(zone, "bank")
+    job = bank.train("enterprise-default-lr", epsilon=1.0, delta=1e-7, keep_in_zone=True,
+                     features=["penalties"], epochs=1)  # fmt: skip
+    result = job.result()
+    assert result.model_id
+    assert readout_rate(zone, ckks, result.model_id, rows[:200]) == 0.0
+    admin = client(zone, "admin")
+    with pytest.raises(FailedPreconditionError, match="scoring rules"):
+        admin.decide_model(result.model_id, PRODUCT, approve=True, reason="one feature")
+    assert readout_rate(zone, ckks, result.model_id, rows[:200]) == 0.0
