@@ -44,7 +44,14 @@ def sign_checkpoint(
     """Sign a checkpoint of a chain state with ``key``."""
     public = key.public_key()
     unsigned = Checkpoint(
-        FORMAT, length, head_hash, root.hex(), time, fingerprint(public), encode_public(public), ""
+        format=FORMAT,
+        length=length,
+        head_hash=head_hash,
+        merkle_root=root.hex(),
+        time=time,
+        key_id=fingerprint(public),
+        public_key=encode_public(public),
+        signature="",
     )
     signature = base64.b64encode(key.sign(unsigned.signed_bytes())).decode("ascii")
     return Checkpoint(**{**asdict(unsigned), "signature": signature})

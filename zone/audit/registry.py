@@ -156,6 +156,12 @@ def read_releases(conn: Tx) -> Iterator[ReleaseRecord]:
 def _record_from_row(row: tuple[Any, ...]) -> ReleaseRecord:
     release_id, seq, principal, product, kind, created_at, receipt, artifact = row
     return ReleaseRecord(
-        str(release_id), int(seq), str(principal), str(product), kind, str(created_at),
-        json.loads(receipt), json.loads(artifact),
-    )  # fmt: skip
+        release_id=str(release_id),
+        audit_seq=int(seq),
+        principal=str(principal),
+        product=str(product),
+        kind=kind,
+        created_at=str(created_at),
+        receipt=json.loads(receipt),
+        artifact=json.loads(artifact),
+    )

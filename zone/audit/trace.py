@@ -142,7 +142,15 @@ def _score(leaked: LeakedValues, fingerprint: _Fingerprint, keyed: bool) -> Cand
         union = len(leaked.values) + len(fingerprint.values) - matched
         score = matched / union if union else 0.0
     r = fingerprint.record
-    return Candidate(r.release_id, r.principal, r.product, r.kind, r.created_at, score, matched)
+    return Candidate(
+        release_id=r.release_id,
+        principal=r.principal,
+        product=r.product,
+        kind=r.kind,
+        created_at=r.created_at,
+        score=score,
+        matched=matched,
+    )
 
 
 def _match_multisets(leaked: list[Number], values: list[float]) -> int:

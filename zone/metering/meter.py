@@ -150,9 +150,17 @@ class Metering:
             priced = price_of(grant, unit, _count_volume(w, principal, unit, now) - 1)
             parts = tuple(split(priced.amount_micro, provider_shares))
             charge = Charge(
-                uuid.uuid4().hex, principal, product, dataset, unit, priced, parts, quota, used,
-                iso(now),
-            )  # fmt: skip
+                usage_id=uuid.uuid4().hex,
+                principal=principal,
+                product=product,
+                dataset=dataset,
+                unit=unit,
+                priced=priced,
+                shares=parts,
+                quota=quota,
+                quota_used=used,
+                time=iso(now),
+            )
             _insert_usage(w, charge, grant, request_id, release_id)
             self._audit.append(
                 "metering.charge", _charge_record(charge, grant, request_id, release_id), conn=w

@@ -53,7 +53,13 @@ class ModelReviews:
     ) -> ModelDecision:
         """Record a decision (replacing an earlier one) with its audit record, durably."""
         made = ModelDecision(
-            model_id, product, decision, reason, reviewer, review_digest, utc_timestamp()
+            model_id=model_id,
+            product=product,
+            decision=decision,
+            reason=reason,
+            reviewer=reviewer,
+            review_digest=review_digest,
+            decided_at=utc_timestamp(),
         )
         with self._store.joined(tx) as w:
             w.execute(

@@ -104,7 +104,15 @@ class StatisticsService:
         info = self._catalog.get(plan.dataset)
         cursor = self._catalog.cursor()
         cost = Amount.cost(plan.epsilon, plan.delta)
-        order = Order(principal.id, grant, plan.product, "call", request_id, account, cost)
+        order = Order(
+            principal=principal.id,
+            grant=grant,
+            product=plan.product,
+            unit="call",
+            request_id=request_id,
+            account=account,
+            cost=cost,
+        )
         ticket = self._desk.reserve(order)
         try:
             with self._desk.failing(ticket):

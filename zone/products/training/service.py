@@ -159,7 +159,15 @@ class TrainingJobs:
         check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
         account = budget_account(policies, principal, grant, product.dataset)
         cost = Amount.cost(spec.epsilon, spec.delta)
-        order = Order(principal.id, grant, product.id, "job", request_id, account, cost)
+        order = Order(
+            principal=principal.id,
+            grant=grant,
+            product=product.id,
+            unit="job",
+            request_id=request_id,
+            account=account,
+            cost=cost,
+        )
         created: list[Job] = []
 
         def create_job(tx: Tx) -> None:  # the reservation and the job commit together
