@@ -29,7 +29,7 @@ from zone.audit import AuditChain, ReleasedArtifact, ReleaseRegistry, utc_timest
 from zone.audit.checkpoint import latest_checkpoint, make_checkpoint, verify_against_checkpoint
 from zone.audit.leaked import read_leaked
 from zone.audit.receipts import ReceiptBook
-from zone.audit.registry import read_releases
+from zone.audit.releases import read_releases
 from zone.audit.trace import trace
 from zone.ledger import Account, Amount, PrivacyLedger
 from zone.state import StateStore

@@ -11,7 +11,7 @@ zone's side: writing the chain, signing checkpoints, building proofs from the da
 from __future__ import annotations
 
 from zone.audit.chain import AuditChain, AuditEntry, utc_timestamp
-from zone.audit.registry import (
+from zone.audit.releases import (
     RECEIPT_FIELDS,
     ReleasedArtifact,
     ReleaseRecord,

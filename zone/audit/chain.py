@@ -18,7 +18,7 @@ Kinds written by the server (documented, not enforced here):
 * ``"policy.reload"``: outcome (``ok`` or ``rejected``), digest, previous digest.
 * ``"server.start"`` / ``"server.stop"``.
 * ``"dataset.import"``.
-* ``"release"``: a receipt (``zone.audit.registry.RECEIPT_FIELDS`` and more), with its release
+* ``"release"``: a receipt (``zone.audit.releases.RECEIPT_FIELDS`` and more), with its release
   registry row in the same transaction.
 * ``"audit.checkpoint"``: length, head hash, Merkle root and key id of a signed checkpoint.
 

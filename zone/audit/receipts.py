@@ -11,7 +11,7 @@ import threading
 
 from zone.audit.checkpoint import latest_checkpoint, leaf_hashes
 from zone.audit.merkle import inclusion_path, root_of, tree_levels
-from zone.audit.registry import ReleaseRegistry
+from zone.audit.releases import ReleaseRegistry
 from zone.errors import FailedPrecondition, NotFound
 from zone.state.api import State, Tx
 from zone.wire.checkpoint import Checkpoint

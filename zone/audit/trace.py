@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from zone.audit.leaked import LeakedValues, Number, labelled_numbers
-from zone.audit.registry import ReleaseRecord
+from zone.audit.releases import ReleaseRecord
 
 SLACK = 0.55
 MIN_COMPARED = 3

@@ -213,7 +213,7 @@ def _cmd_receipt_verify(args: argparse.Namespace) -> int:
 def _cmd_trace(args: argparse.Namespace) -> int:
     from zone.audit import open_state_readonly
     from zone.audit.leaked import read_leaked
-    from zone.audit.registry import read_releases
+    from zone.audit.releases import read_releases
     from zone.audit.trace import describe, trace
 
     leaked = read_leaked(args.artifact.read_bytes())

@@ -14,7 +14,7 @@ import pytest
 
 from zone.audit import AuditChain, ReleasedArtifact, ReleaseRegistry, open_state_readonly
 from zone.audit.leaked import quantum_of, read_leaked
-from zone.audit.registry import read_releases
+from zone.audit.releases import read_releases
 from zone.audit.trace import TraceResult, trace
 from zone.errors import InvalidArgument
 from zone.state import StateStore

@@ -39,7 +39,7 @@ from zone.client.stats import StatisticsRelease, release_from_proto
 from zone.ledger import Amount, Balance
 from zone.products.statistics import Measure, StatsQuery, execute, plan_query
 from zone.products.statistics.service import Outcome
-from zone.server.stats_convert import outcome_to_proto
+from zone.server.servicers.stats_convert import outcome_to_proto
 
 GROUPS = 1_000
 PER_GROUP = 40

@@ -25,6 +25,7 @@ from zone.errors import FailedPrecondition, InvalidArgument, NotFound
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.policy import Grant, PolicySet, Principal
+from zone.products.verification.calls import Call, artifact, receipt
 from zone.products.verification.compute import (
     answer_claims,
     answer_scores,
@@ -34,7 +35,6 @@ from zone.products.verification.compute import (
 from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
 from zone.products.verification.limits import CheckLimiter, take_score_budget
 from zone.products.verification.models import ScoreModel, product_model, registry_model
-from zone.products.verification.receipts import Call, artifact, receipt
 from zone.products.verification.records import (
     ProductRecords,
     RecordCache,

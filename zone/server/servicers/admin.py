@@ -8,8 +8,8 @@ from zone._proto import admin_pb2, admin_pb2_grpc
 from zone.admin import AuditFilter, budget_report, query_audit
 from zone.clock import today_utc
 from zone.errors import FailedPrecondition, ValidationFailed
-from zone.server import admin_convert, convert
 from zone.server.call import current_call
+from zone.server.servicers import admin_convert
 
 
 class PolicySetRejected(ValidationFailed, FailedPrecondition):
@@ -29,13 +29,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             result = current_call().services.policies.reload()
         except ValidationFailed as exc:
             raise PolicySetRejected(exc.problems, what="policy reload (running set kept)") from exc
-        return convert.reload_response(result)
+        return admin_convert.reload_response(result)
 
     def VerifyAudit(
         self, request: admin_pb2.VerifyAuditRequest, context: grpc.ServicerContext
     ) -> admin_pb2.VerifyAuditResponse:
         """Recompute the audit chain and report the first broken record."""
-        return convert.verify_response(current_call().services.verifier.verify())
+        return admin_convert.verify_response(current_call().services.verifier.verify())
 
     def GetBudgets(
         self, request: admin_pb2.GetBudgetsRequest, context: grpc.ServicerContext

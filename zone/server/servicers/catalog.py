@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 
 from zone._proto import catalog_pb2, catalog_pb2_grpc
-from zone.server import convert
 from zone.server.call import current_call
+from zone.server.servicers import catalog_convert as convert
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):

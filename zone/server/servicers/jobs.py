@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import grpc
 
 from zone._proto import jobs_pb2, jobs_pb2_grpc
-from zone.server import jobs_convert
 from zone.server.call import current_call
+from zone.server.servicers import jobs_convert
 
 WATCH_POLL_SECONDS = 0.25
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 
 from zone._proto import models_pb2, models_pb2_grpc
-from zone.server import models_convert as convert
 from zone.server.call import current_call
+from zone.server.servicers import models_convert as convert
 
 
 class ModelServicer(models_pb2_grpc.ModelServiceServicer):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 
 from zone._proto import statistics_pb2, statistics_pb2_grpc
-from zone.server import stats_convert
 from zone.server.call import current_call
+from zone.server.servicers import stats_convert
 
 
 class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):

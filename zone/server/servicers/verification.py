@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import grpc
 
 from zone._proto import verification_pb2, verification_pb2_grpc
-from zone.server import verification_convert as convert
 from zone.server.call import current_call
+from zone.server.servicers import verification_convert as convert
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):

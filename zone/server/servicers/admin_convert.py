@@ -8,9 +8,11 @@ from google.protobuf import timestamp_pb2
 
 from zone._proto import admin_pb2
 from zone.admin import AuditPage, BudgetReport
+from zone.audit import VerifyResult
 from zone.errors import InvalidArgument
 from zone.ledger import Amount
 from zone.metering import Period, RevenueRow, UsageRow
+from zone.policy.holder import ReloadResult
 
 
 def period_from_proto(
@@ -102,4 +104,25 @@ def audit_page_to_proto(page: AuditPage) -> admin_pb2.QueryAuditResponse:
             for r in page.rows
         ],
         next_page_token=page.next_page_token,
+    )
+
+
+def reload_response(result: ReloadResult) -> admin_pb2.ReloadPoliciesResponse:
+    """Outcome of a policy reload."""
+    return admin_pb2.ReloadPoliciesResponse(
+        policy_digest=result.digest,
+        previous_digest=result.previous_digest,
+        principals=result.principals,
+        grants=result.grants,
+    )
+
+
+def verify_response(result: VerifyResult) -> admin_pb2.VerifyAuditResponse:
+    """Outcome of an audit chain verification."""
+    return admin_pb2.VerifyAuditResponse(
+        ok=result.ok,
+        length=result.length,
+        head_hash=result.head_hash,
+        first_bad_seq=result.first_bad_seq,
+        reason=result.reason,
     )

@@ -1,15 +1,13 @@
-"""Domain -> proto conversion for the catalog and admin services."""
+"""Domain -> proto conversion for the catalog service."""
 
 from __future__ import annotations
 
 from google.protobuf import struct_pb2
 
-from zone._proto import admin_pb2, catalog_pb2, common_pb2
-from zone.audit import VerifyResult
+from zone._proto import catalog_pb2, common_pb2
 from zone.catalog import DatasetInfo
 from zone.catalog.visibility import DatasetView, ProductView
 from zone.policy import Grant
-from zone.policy.holder import ReloadResult
 
 HIDDEN_LEVELS = frozenset({"L4"})
 
@@ -91,24 +89,3 @@ def product_description(view: ProductView) -> catalog_pb2.ProductDescription:
     if view.grant is not None:
         description.grant.CopyFrom(_grant_terms(view.grant))
     return description
-
-
-def reload_response(result: ReloadResult) -> admin_pb2.ReloadPoliciesResponse:
-    """Outcome of a policy reload."""
-    return admin_pb2.ReloadPoliciesResponse(
-        policy_digest=result.digest,
-        previous_digest=result.previous_digest,
-        principals=result.principals,
-        grants=result.grants,
-    )
-
-
-def verify_response(result: VerifyResult) -> admin_pb2.VerifyAuditResponse:
-    """Outcome of an audit chain verification."""
-    return admin_pb2.VerifyAuditResponse(
-        ok=result.ok,
-        length=result.length,
-        head_hash=result.head_hash,
-        first_bad_seq=result.first_bad_seq,
-        reason=result.reason,
-    )
