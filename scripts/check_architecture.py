@@ -11,7 +11,9 @@ c. the core packages (``CORE``) never import grpc, ``grpc_*``, ``google.rpc``, t
    code or the server;
 d. the SDK (``zone.client``) imports no zone package but itself, ``zone.wire`` and the generated
    code;
-e. only ``zone.server`` and ``zone.cli`` import the composition root ``zone.server.wiring``.
+e. only ``zone.server`` and ``zone.cli`` import the composition root ``zone.server.wiring``;
+f. only the state backends (``zone.state``) import a database driver (``sqlite3``, ``psycopg``):
+   everything else reaches state through ``zone.state.api``.
 
 Every violation is printed as ``path:line: message``; the exit status is 1 if there is any.
 
@@ -55,6 +57,8 @@ CLIENT = "zone.client"
 CLIENT_ALLOWED = ("zone.client", "zone.wire", "zone._proto")
 WIRING = "zone.server.wiring"
 WIRING_ALLOWED = ("zone.server", "zone.cli")
+DRIVERS = ("sqlite3", "psycopg", "psycopg_pool")
+DRIVERS_ALLOWED = ("zone.state",)
 GENERATED = "_proto"
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "zone"
 
@@ -241,12 +245,13 @@ def _offending(imp: Import, root: str, bad: Iterable[str], *, allowed: bool = Fa
 
 
 def check_layers(modules: dict[str, Module], root: str) -> list[Violation]:
-    """Rules c, d and e: what the core, the SDK and everything else may import."""
+    """Rules c, d, e and f: what the core, the SDK and everything else may import."""
     violations = []
     for module in modules.values():
         core = _within_any(module.name, CORE)
         client = within(module.name, CLIENT)
         composition = _within_any(module.name, WIRING_ALLOWED)
+        backend = _within_any(module.name, DRIVERS_ALLOWED)
         for imp in module.imports:
             found: list[tuple[str, str]] = []
             if core:
@@ -258,6 +263,9 @@ def check_layers(modules: dict[str, Module], root: str) -> list[Violation]:
             if not composition:
                 bad = _offending(imp, root, (WIRING,))
                 found += [(name, "only zone.server and zone.cli may import") for name in bad]
+            if not backend:
+                bad = _offending(imp, root, DRIVERS)
+                found += [(name, "only zone.state may import the database driver") for name in bad]
             violations += [Violation(module.path, imp.line, f"{why} {n}") for n, why in found]
     return violations
 

@@ -226,3 +226,13 @@ def test_main_prints_path_line_message_and_exits_1(
     captured = capsys.readouterr()
     assert captured.out == "zone/audit/chain.py:1: a core module imports grpc\n"
     assert "1 architecture violation" in captured.err
+
+
+@pytest.mark.parametrize("statement", ["import sqlite3\n", "from psycopg import sql\n"])
+def test_only_the_state_backends_import_a_database_driver(tmp_path: Path, statement: str) -> None:
+    root = tree(tmp_path, {"ledger/ledger.py": statement, "state/db.py": statement})
+    found = messages(root)
+    driver = statement.split()[1]
+    assert found == [
+        f"zone/ledger/ledger.py:1: only zone.state may import the database driver {driver}"
+    ]

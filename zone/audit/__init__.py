@@ -18,7 +18,8 @@ from zone.audit.releases import (
     ReleaseRegistry,
     insert_release,
 )
-from zone.audit.verify import VerifyResult, open_state_readonly, verify_chain, verify_file
+from zone.audit.verify import VerifyResult, verify_chain, verify_file
+from zone.state.readonly import open_state_readonly
 from zone.wire.entries import GENESIS_HASH, entry_hash
 from zone.wire.jsontext import canonical_json
 

@@ -16,15 +16,12 @@ the newest entries: signed checkpoints of the head, kept elsewhere, close that g
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zone.errors import FailedPrecondition
 from zone.state.api import State, Tx
+from zone.state.readonly import open_state_readonly
 from zone.wire.entries import GENESIS_HASH, entry_hash
 from zone.wire.jsontext import canonical_json
 
@@ -97,39 +94,6 @@ def verify_file(path: Path) -> VerifyResult:
     """
     with open_state_readonly(path) as conn:
         return verify_chain(conn)
-
-
-@contextmanager
-def open_state_readonly(path: Path) -> Iterator[Tx]:
-    """Open a state database file read-only (``mode=ro``, no migration) for offline checks.
-
-    Yields:
-        The connection; closed when the body ends.
-
-    Raises:
-        FailedPrecondition: The file does not exist, is not an SQLite database, or has no
-            audit chain table (also when a query in the body hits a corrupt file).
-    """
-    if not path.is_file():
-        raise FailedPrecondition("the state database file does not exist", reason="not_found")
-    uri = path.resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        if not _has_audit_log(conn):
-            raise FailedPrecondition("the file is not a zone state database (no audit_log)")
-        yield conn
-    except sqlite3.DatabaseError as exc:
-        raise FailedPrecondition("the state database cannot be read") from exc
-    finally:
-        conn.close()
-
-
-def _has_audit_log(conn: Tx) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
-    ).fetchone()
-    return row is not None
 
 
 def _check_entry(row: tuple[Any, ...], expected_seq: int, prev_hash: str) -> str:
