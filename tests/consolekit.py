@@ -34,6 +34,7 @@ class Reply:
     headers: dict[str, str]
     body: bytes
     cookies: dict[str, str] = field(default_factory=dict)
+    set_cookies: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -71,6 +72,7 @@ class Browser:
             response = conn.getresponse()
             data = response.read()
             got: dict[str, str] = {}
+            raw_cookies = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
             for name, value in response.getheaders():
                 if name.lower() == "set-cookie":
                     key, _, rest = value.partition("=")
@@ -81,7 +83,7 @@ class Browser:
                 else:
                     self.cookies.pop(key, None)
             header_map = {k.lower(): v for k, v in response.getheaders()}
-            return Reply(response.status, header_map, data, got)
+            return Reply(response.status, header_map, data, got, raw_cookies)
         finally:
             conn.close()
 

@@ -32,7 +32,7 @@ from typing import Any
 from zone.errors import InvalidArgument
 from zone.metering.pricing import iso
 from zone.metering.reports import Period, totals_from_audit
-from zone.state.api import State
+from zone.state.api import State, Tx
 
 REFUSALS = frozenset({"PERMISSION_DENIED", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED"})
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -130,24 +130,33 @@ def operator_report(store: State, principal: str, month: str) -> OperatorReport:
     Raises:
         InvalidArgument: ``month`` is not ``YYYY-MM``.
     """
+    with store.read() as conn:
+        return report_from(conn, principal, month)
+
+
+def report_from(conn: Tx, principal: str, month: str) -> OperatorReport:
+    """:func:`operator_report` over any connection to a state database (read-only is enough).
+
+    Raises:
+        InvalidArgument: ``month`` is not ``YYYY-MM``.
+    """
     period = month_period(month)
     assert period.start is not None and period.end is not None
     kinds = ", ".join(f"'{k}'" for k in _SETTLEMENTS)
-    with store.read() as conn:
-        records = [
-            (str(kind), json.loads(text))
-            for kind, text in conn.execute(
-                "SELECT kind, record FROM audit_log WHERE principal = ? AND ts >= ? AND ts < ? "
-                "ORDER BY seq",
-                (principal, iso(period.start), iso(period.end)),
-            )
-        ]
-        settlements = [
-            (str(kind), json.loads(text))
-            for kind, text in conn.execute(
-                f"SELECT kind, record FROM audit_log WHERE (principal = ? OR principal IS NULL) "
-                f"AND kind IN ({kinds}) ORDER BY seq",
-                (principal,),
-            )
-        ]
+    records = [
+        (str(kind), json.loads(text))
+        for kind, text in conn.execute(
+            "SELECT kind, record FROM audit_log WHERE principal = ? AND ts >= ? AND ts < ? "
+            "ORDER BY seq",
+            (principal, iso(period.start), iso(period.end)),
+        )
+    ]
+    settlements = [
+        (str(kind), json.loads(text))
+        for kind, text in conn.execute(
+            f"SELECT kind, record FROM audit_log WHERE (principal = ? OR principal IS NULL) "
+            f"AND kind IN ({kinds}) ORDER BY seq",
+            (principal,),
+        )
+    ]
     return tally(principal, month, records, settlements, period)

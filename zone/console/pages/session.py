@@ -84,7 +84,7 @@ def login(ctx: Ctx) -> Response:
         SESSION_COOKIE, session.session_id, max_age=int(ctx.sessions.lifetime_seconds),
         path="/", secure=ctx.deps.tls, httponly=True, samesite="strict",
     )  # fmt: skip
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     return response
 
 
