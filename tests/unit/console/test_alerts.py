@@ -74,9 +74,9 @@ def script(store: StateStore, now: float) -> None:
     """10,000 subjects in an hour, a differencing pair, a budget burn, probing, cancellations."""
     at = iso_time(now)
     chain = AuditChain(store)
-    for i in range(60):
+    for _ in range(60):
         chain.append("rpc", {"principal": "", "decision": "deny", "status": "UNAUTHENTICATED"})
-    for i in range(3):
+    for _ in range(3):
         chain.append(
             "rpc", {"principal": "bank-a", "decision": "deny", "status": "PERMISSION_DENIED"}
         )
