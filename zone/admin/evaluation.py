@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from zone.audit.chain import first_seq_at
 from zone.errors import InvalidArgument
 from zone.metering.pricing import iso
 from zone.metering.reports import Period, totals_from_audit
@@ -82,46 +83,33 @@ def month_period(text: str) -> Period:
     return Period(start, end)
 
 
-def tally(
-    principal: str,
-    label: str,
-    records: Iterable[tuple[str, Mapping[str, Any]]],
-    settlements: Iterable[tuple[str, Mapping[str, Any]]],
-    period: Period,
-) -> OperatorReport:
-    """The report from the principal's records in the period and every settlement record.
+_COUNTED = ("rpc", "release", "job.created", "job.transition", "ledger.charge", "ledger.refund",
+            "alert.raised")  # fmt: skip
 
-    ``settlements`` are ``metering.void``, ``ledger.failed`` and ``ledger.refund`` records from
-    any time (a charge's settlement may come after the period ends).
-    """
+
+def _counts(rows: Iterable[tuple[Any, ...]]) -> Counter[str]:
+    """Figures from (kind, status, state, count, epsilon sum) groups of the principal's records."""
     counts: Counter[str] = Counter()
-    charges: list[tuple[str, Mapping[str, Any]]] = []
-    for kind, record in records:
+    for kind, status, state, n, epsilon in rows:
         if kind == "rpc":
-            status = str(record.get("status", ""))
-            counts["calls"] += 1
-            counts["refused"] += status in REFUSALS
-            counts["failed"] += status not in REFUSALS and status != "OK"
+            counts["calls"] += n
+            if status in REFUSALS:
+                counts["refused"] += n
+            elif status != "OK":
+                counts["failed"] += n
         elif kind == "release":
-            counts["releases"] += 1
+            counts["releases"] += n
         elif kind == "job.created":
-            counts["jobs"] += 1
-        elif kind == "job.transition":
-            counts["jobs_cancelled"] += record.get("state") == "cancelled"
+            counts["jobs"] += n
+        elif kind == "job.transition" and state == "cancelled":
+            counts["jobs_cancelled"] += n
         elif kind == "ledger.charge":
-            counts["epsilon_micro"] += int(record.get("epsilon_micro", 0))
+            counts["epsilon_micro"] += int(epsilon)
         elif kind == "ledger.refund":
-            counts["epsilon_micro"] -= int(record.get("epsilon_micro", 0))
+            counts["epsilon_micro"] -= int(epsilon)
         elif kind == "alert.raised":
-            counts["alerts"] += 1
-        elif kind == "metering.charge":
-            charges.append((kind, record))
-    totals = totals_from_audit([*charges, *settlements], period)
-    billed: Counter[str] = Counter()
-    for (who, _product, currency), amount in totals.usage.items():
-        if who == principal:
-            billed[currency] += amount
-    return OperatorReport(principal, label, billed=dict(billed), **counts)
+            counts["alerts"] += n
+    return counts
 
 
 def operator_report(store: State, principal: str, month: str) -> OperatorReport:
@@ -137,26 +125,47 @@ def operator_report(store: State, principal: str, month: str) -> OperatorReport:
 def report_from(conn: Tx, principal: str, month: str) -> OperatorReport:
     """:func:`operator_report` over any connection to a state database (read-only is enough).
 
+    The month is turned into a ``seq`` range (binary search), so the ``(principal, seq)`` index
+    reads only the principal's records of that month; counting happens in SQLite.
+
     Raises:
         InvalidArgument: ``month`` is not ``YYYY-MM``.
     """
     period = month_period(month)
     assert period.start is not None and period.end is not None
-    kinds = ", ".join(f"'{k}'" for k in _SETTLEMENTS)
-    records = [
-        (str(kind), json.loads(text))
-        for kind, text in conn.execute(
-            "SELECT kind, record FROM audit_log WHERE principal = ? AND ts >= ? AND ts < ? "
-            "ORDER BY seq",
-            (principal, iso(period.start), iso(period.end)),
+    first = first_seq_at(conn, iso(period.start))
+    end = first_seq_at(conn, iso(period.end))
+    counted = ", ".join(f"'{k}'" for k in _COUNTED)
+    rows = conn.execute(
+        # One JSON parse per record: each kind needs one field at most.
+        "SELECT kind, CASE kind WHEN 'rpc' THEN json_extract(record, '$.status') END AS s, "
+        "CASE kind WHEN 'job.transition' THEN json_extract(record, '$.state') END AS st, "
+        "count(*), coalesce(sum(CASE WHEN kind IN ('ledger.charge', 'ledger.refund') "
+        "THEN json_extract(record, '$.epsilon_micro') END), 0) FROM audit_log "
+        f"WHERE principal = ? AND seq >= ? AND seq < ? AND kind IN ({counted}) GROUP BY 1, 2, 3",
+        (principal, first, end),
+    ).fetchall()
+    charges = [
+        ("metering.charge", json.loads(text))
+        for (text,) in conn.execute(
+            "SELECT record FROM audit_log WHERE principal = ? AND seq >= ? AND seq < ? "
+            "AND kind = 'metering.charge'",
+            (principal, first, end),
         )
     ]
+    kinds = ", ".join(f"'{k}'" for k in _SETTLEMENTS)
     settlements = [
         (str(kind), json.loads(text))
         for kind, text in conn.execute(
-            f"SELECT kind, record FROM audit_log WHERE (principal = ? OR principal IS NULL) "
-            f"AND kind IN ({kinds}) ORDER BY seq",
+            f"SELECT kind, record FROM audit_log WHERE principal = ? AND kind IN ({kinds}) "
+            f"UNION ALL SELECT kind, record FROM audit_log WHERE principal IS NULL "
+            f"AND kind IN ({kinds})",
             (principal,),
         )
     ]
-    return tally(principal, month, records, settlements, period)
+    totals = totals_from_audit([*charges, *settlements], period)
+    billed: Counter[str] = Counter()
+    for (who, _product, currency), amount in totals.usage.items():
+        if who == principal:
+            billed[currency] += amount
+    return OperatorReport(principal, month, billed=dict(billed), **_counts(rows))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from zone.audit.chain import first_seq_at
 from zone.console.config import AlertRule, AlertRules
 from zone.state.api import Tx
 
@@ -70,24 +71,6 @@ class Finding:
 def iso_time(moment: float) -> str:
     """Unix seconds as ISO-8601 UTC text with microseconds (the zone's timestamp format)."""
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")
-
-
-def first_seq_at(conn: Tx, moment: str) -> int:
-    """The first audit ``seq`` appended at or after ``moment`` (binary search on the key).
-
-    Appends take the writer lock and stamp their time inside it, so ``ts`` grows with ``seq``
-    (a clock stepped back makes the answer approximate, never wrong by more than the step).
-    """
-    row = conn.execute("SELECT max(seq) FROM audit_log").fetchone()
-    low, high = 1, int(row[0] or 0) + 1
-    while low < high:
-        mid = (low + high) // 2
-        found = conn.execute("SELECT ts FROM audit_log WHERE seq = ?", (mid,)).fetchone()
-        if found is not None and str(found[0]) < moment:
-            low = mid + 1
-        else:
-            high = mid
-    return low
 
 
 def enumeration(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits) -> list[Finding]:

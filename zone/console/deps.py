@@ -7,7 +7,7 @@ these out of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zone.admin.suspensions import Suspensions
@@ -17,6 +17,7 @@ from zone.audit.verify import ChainVerifier
 from zone.catalog import Product
 from zone.catalog.store import DatasetInfo
 from zone.console.alerts import AlertEngine
+from zone.console.charts import ChartCache
 from zone.console.config import ConsoleConfig
 from zone.console.metrics import CallMetrics
 from zone.metering import Metering
@@ -46,6 +47,7 @@ class ConsoleDeps:
         checkpoint_public_key: The zone's checkpoint public key file, if configured (pins the
             key that "verify against the latest checkpoint" trusts).
         tls: Whether the zone serves TLS (session cookies are then ``Secure``).
+        charts: Rendered charts kept for a few seconds (``ChartCache``).
     """
 
     config: ConsoleConfig
@@ -63,3 +65,4 @@ class ConsoleDeps:
     metrics: CallMetrics
     checkpoint_public_key: Path | None = None
     tls: bool = False
+    charts: ChartCache = field(default_factory=ChartCache)

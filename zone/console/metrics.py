@@ -49,11 +49,20 @@ class CallMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, status: str, seconds: float) -> None:
-        """Count one finished call (called by the interceptor, once per audited call)."""
-        self._calls.labels(method, status).inc()
-        self._latency.labels(method).observe(seconds)
+        """Count one finished call (called by the interceptor, once per audited call).
+
+        The labelled children are looked up once per (method, status) and kept: the label
+        lookup is most of prometheus-client's cost per observation.
+        """
+        children = self._children.get((method, status))
+        if children is None:
+            children = (self._calls.labels(method, status), self._latency.labels(method))
+            self._children[(method, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def add_state(self, store: State, alerts: AlertCounts) -> None:
         """Also report, at each scrape, what the state database holds (see the module doc)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from zone.console.alert_rules import first_seq_at
+from zone.audit.chain import first_seq_at
 from zone.jobs.records import JOB_COLUMNS, Job, job_from_row
 from zone.metering.pricing import iso
 from zone.state.api import State

@@ -96,10 +96,14 @@ def jobs(ctx: Ctx) -> Response:
         state = "__none__"
     principal = ctx.param("principal")
     found = queries.jobs(ctx.deps.store, state=state, principal=principal)
-    counts = queries.job_states(ctx.deps.store)
-    chart = charts.bar_chart(
-        list(counts), list(counts.values()), title="Jobs by state", x_label="jobs"
-    )
+
+    def draw() -> str:
+        counts = queries.job_states(ctx.deps.store)
+        return charts.bar_chart(
+            list(counts), list(counts.values()), title="Jobs by state", x_label="jobs"
+        )
+
+    chart, _ = ctx.deps.charts.get("jobs", draw)
     return ctx.render(
         "jobs.html", jobs=found, chart=chart, state=state if state != "__none__" else "",
         principal=principal, states=[s.value for s in JobState],
