@@ -71,12 +71,13 @@ def driver(tmp_path: Path) -> Iterator[object]:
 
 def _login(driver, base: str, token: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(base + "/")
     assert "/login" in driver.current_url
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.ID, "login-button").click()
-    assert "/login" not in driver.current_url, driver.page_source[:500]
+    WebDriverWait(driver, 10).until(lambda d: "/login" not in d.current_url)
 
 
 def _requested_hosts(driver) -> set[str]:
@@ -114,7 +115,9 @@ def test_every_view_in_chromium(zone, driver, tmp_path: Path) -> None:
 
 
 def test_admin_suspends_and_resumes_through_the_forms(zone, driver) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     running, _ = zone
     assert running.console is not None
@@ -124,13 +127,17 @@ def test_admin_suspends_and_resumes_through_the_forms(zone, driver) -> None:
     row = driver.find_element(By.XPATH, "//table[@id='principals']//tr[td[1]='bank-a']")
     row.find_element(By.NAME, "note").send_keys("<b>probing</b>")
     row.find_element(By.TAG_NAME, "button").click()
-    row = driver.find_element(By.XPATH, "//table[@id='principals']//tr[td[1]='bank-a']")
-    assert "suspended" in row.text and "<b>probing</b>" in row.text  # shown as text
+    bank_row = "//table[@id='principals']//tr[td[1]='bank-a']"
+    wait = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda d: "suspended" in d.find_element(By.XPATH, bank_row).text)
+    row = driver.find_element(By.XPATH, bank_row)
+    assert "<b>probing</b>" in row.text  # shown as text, not markup
     assert running.services.suspensions.is_suspended("bank-a")
     row.find_element(By.TAG_NAME, "button").click()
+    wait.until(lambda d: "active" in d.find_element(By.XPATH, bank_row).text)
     assert not running.services.suspensions.is_suspended("bank-a")
     driver.find_element(By.XPATH, "//form[@action='/logout']/button").click()
-    assert "/login" in driver.current_url
+    wait.until(lambda d: "/login" in d.current_url)
 
 
 def test_supervisor_sees_no_actions(zone, driver) -> None:
