@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ZONE := $(BIN)/zone
 DEMO := var/demo
 
-.PHONY: install proto proto-check lint test demo serve bench clean
+.PHONY: install browser proto proto-check lint test demo serve bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,7 +16,17 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip check
 	touch $@
 
-install: $(VENV)/.installed
+# The console's browser tests drive Debian's chromium (no browser download); CI runs as root.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+		else \
+			echo "install Debian's chromium and chromium-driver (as root) for the console's browser tests"; \
+		fi; \
+	fi
+
+install: $(VENV)/.installed browser
 
 proto: install
 	$(BIN)/python scripts/gen_proto.py

@@ -51,6 +51,7 @@ CORE = (
     "zone.money",
     "zone.yamlio",
     "zone.access",
+    "zone.console",  # the supervision console: a web server, but no grpc and no zone.server
 )
 CORE_FORBIDDEN = ("grpc", "grpc_*", "google.rpc", "zone._proto", "zone.server")
 CLIENT = "zone.client"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zone.console.config import ConsoleConfig, ConsoleSpec, console_config, is_loopback
 from zone.errors import Problem, ValidationFailed
 from zone.yamlio import load_yaml, validate_model
 
@@ -66,6 +67,7 @@ class _ConfigSpec(_Strict):
     tls: _TlsSpec | None = None
     audit: _AuditSpec = _AuditSpec()
     verification: _VerificationSpec = _VerificationSpec()
+    console: ConsoleSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class ZoneConfig:
     tls: TlsConfig | None
     audit: AuditConfig = AuditConfig()
     verification: VerificationConfig = VerificationConfig()
+    console: ConsoleConfig | None = None
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
@@ -192,6 +195,9 @@ def load_config(path: Path) -> ZoneConfig:
     if streams is not None and streams >= spec.limits.max_workers:
         message = "limits.max_open_streams must be below limits.max_workers"
         raise ValidationFailed([doc.problem(("limits", "max_open_streams"), message)])
+    console_problem = _check_console(spec)
+    if console_problem:
+        raise ValidationFailed([doc.problem(("console", "listen"), console_problem)])
     base = path.resolve().parent
 
     def resolve(value: str) -> Path:
@@ -220,4 +226,16 @@ def load_config(path: Path) -> ZoneConfig:
             signing_key=resolve(spec.audit.signing_key) if spec.audit.signing_key else None
         ),
         verification=VerificationConfig(**spec.verification.model_dump()),
+        console=console_config(spec.console) if spec.console else None,
     )
+
+
+def _check_console(spec: _ConfigSpec) -> str | None:
+    if spec.console is None:
+        return None
+    problem = _check_listen(spec.console.listen)
+    if problem:
+        return f"console.{problem}"
+    if spec.tls is None and not is_loopback(spec.console.listen):
+        return "console.listen: a non-loopback address needs the zone's tls section (cookies)"
+    return None

@@ -130,6 +130,24 @@ class AuditChain:
         return [_entry_from_row(row) for row in rows]
 
 
+def first_seq_at(conn: Tx, moment: str) -> int:
+    """The first ``seq`` appended at or after the ISO time ``moment`` (one past the end if none).
+
+    A binary search on the key: appends stamp their time inside the writer lock, so ``ts``
+    grows with ``seq`` (a clock stepped back makes the answer approximate by that step).
+    """
+    row = conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+    low, high = 1, int(row[0] or 0) + 1
+    while low < high:
+        mid = (low + high) // 2
+        found = conn.execute("SELECT ts FROM audit_log WHERE seq = ?", (mid,)).fetchone()
+        if found is not None and str(found[0]) < moment:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
 def utc_timestamp() -> str:
     """Return the current UTC time as ISO-8601 with microseconds."""
     return datetime.now(UTC).isoformat(timespec="microseconds")

@@ -4,6 +4,10 @@ A kept model never leaves the zone; later verification and scoring calls use it 
 model comes from one job (at most one model per job) and is saved with its ``model.saved``
 audit record in one durable transaction, or in the caller's transaction (``conn=``), e.g. with
 the job's move to ``succeeded``.
+
+An administrator can revoke a kept model (table ``model_revocations``, migration 0010) and
+restore it; a revoked model reads as missing to :meth:`ModelRegistry.get_model`, so scoring with
+it is refused like scoring with an unknown id. Both acts are audited with the change.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zone.audit import AuditChain, utc_timestamp
-from zone.errors import AlreadyExists, InvalidArgument, NotFound
+from zone.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from zone.jobs.records import check_limit, encode_object, frozen_json, select_job
 from zone.state.api import State, Tx
 
@@ -123,9 +127,62 @@ class ModelRegistry:
             row = r.execute(
                 f"SELECT {MODEL_COLUMNS} FROM models WHERE model_id = ?", (model_id,)
             ).fetchone()
+            revoked = r.execute(
+                "SELECT 1 FROM model_revocations WHERE model_id = ?", (model_id,)
+            ).fetchone()
         if row is None:
             raise NotFound("no such model")
+        if revoked is not None:
+            raise NotFound("no such model", reason="model_revoked")
         return model_from_row(row)
+
+    def revoke(self, model_id: str, *, actor: str, note: str) -> None:
+        """Revoke a kept model: it can no longer be used. Audited (``model.revoked``), durable.
+
+        Raises:
+            NotFound: no such model.
+            FailedPrecondition: the model is revoked already.
+        """
+        with self._store.write() as w:
+            owner = self._owner(w, model_id)
+            added = w.execute(
+                "INSERT INTO model_revocations (model_id, revoked_at, revoked_by, note) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (model_id, utc_timestamp(), actor, note),
+            ).rowcount
+            if added != 1:
+                raise FailedPrecondition("the model is revoked already", reason="revoked")
+            record = {"principal": actor, "model_id": model_id, "owner": owner, "note": note}
+            self._audit.append("model.revoked", record, conn=w)
+
+    def restore(self, model_id: str, *, actor: str, note: str) -> None:
+        """Undo a revocation. Audited (``model.restored``), durable.
+
+        Raises:
+            NotFound: no such model.
+            FailedPrecondition: the model is not revoked.
+        """
+        with self._store.write() as w:
+            owner = self._owner(w, model_id)
+            removed = w.execute(
+                "DELETE FROM model_revocations WHERE model_id = ?", (model_id,)
+            ).rowcount
+            if removed != 1:
+                raise FailedPrecondition("the model is not revoked", reason="not_revoked")
+            record = {"principal": actor, "model_id": model_id, "owner": owner, "note": note}
+            self._audit.append("model.restored", record, conn=w)
+
+    def revoked(self) -> set[str]:
+        """The ids of every revoked model."""
+        with self._store.read() as r:
+            return {row[0] for row in r.execute("SELECT model_id FROM model_revocations")}
+
+    @staticmethod
+    def _owner(conn: Tx, model_id: str) -> str:
+        row = conn.execute("SELECT owner FROM models WHERE model_id = ?", (model_id,)).fetchone()
+        if row is None:
+            raise NotFound("no such model")
+        return str(row[0])
 
     def list_models(self, owner: str, limit: int = 100) -> list[ModelRecord]:
         """Return the models of one owner, newest first.

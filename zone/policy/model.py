@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from zone.money import MICRO
 
-Role = Literal["operator", "researcher", "admin"]
+Role = Literal["operator", "researcher", "admin", "supervisor"]
+"""``supervisor``: a regulator; reads the supervision console, calls no gRPC method."""
 DecisionReason = Literal[
     "ok",
     "unknown_product",

@@ -93,7 +93,7 @@ class PrincipalSpec(_Strict):
     """One principal (caller) as written in a policy file."""
 
     id: PrincipalId
-    role: Literal["operator", "researcher", "admin"]
+    role: Literal["operator", "researcher", "admin", "supervisor"]
     organisation: NonBlank
     token_sha256: str | None = Field(default=None, pattern=TOKEN_DIGEST_PATTERN)
     cert_identity: NonBlank | None = None

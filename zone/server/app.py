@@ -36,6 +36,7 @@ from zone._proto import (
     verification_pb2_grpc,
 )
 from zone.config import TlsConfig, ZoneConfig
+from zone.console.server import RunningConsole, start_console
 from zone.errors import ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
@@ -45,7 +46,7 @@ from zone.server.servicers.models import ModelServicer
 from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
 from zone.server.servicers.verification import VerificationServicer
-from zone.server.wiring import ZoneServices, build
+from zone.server.wiring import ZoneServices, build, console_deps
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,13 @@ class RunningZone:
     services: ZoneServices
     health: health.HealthServicer
     port: int
+    console: RunningConsole | None = None
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting calls, let in-flight calls finish within ``grace``, close state."""
         _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.console is not None:
+            self.console.stop()
         self.server.stop(self.services.config.shutdown_grace_seconds if grace is None else grace)
         self.server.wait_for_termination()
         self.services.record_stop()
@@ -146,11 +150,30 @@ def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build
     except BaseException:
         server.stop(None)
         raise
+    try:
+        console = _start_console(services)
+    except BaseException:
+        server.stop(None)
+        services.close()
+        raise
     interceptor.attach(services)
     services.record_start()
     _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
     log.info("zone serving on %s (policy set %s)", config.listen, services.policies.current.digest)
-    return RunningZone(server, services, health_servicer, port)
+    return RunningZone(server, services, health_servicer, port, console)
+
+
+def _start_console(services: ZoneServices) -> RunningConsole | None:
+    """The supervision console on its own port, when the config has a ``console`` section."""
+    config = services.config
+    if config.console is None:
+        return None
+    tls = config.tls
+    return start_console(
+        console_deps(services),
+        cert_file=tls.cert_file if tls else None,
+        key_file=tls.key_file if tls else None,
+    )
 
 
 def serve(config: ZoneConfig) -> None:
@@ -168,6 +191,10 @@ def serve(config: ZoneConfig) -> None:
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
     print(f"zone: serving on {config.listen.rpartition(':')[0]}:{zone.port}", flush=True)
+    if zone.console is not None and config.console is not None:
+        host = config.console.listen.rpartition(":")[0]
+        print(f"zone: console on http{'s' if config.tls else ''}://{host}:{zone.console.port}/",
+              flush=True)  # fmt: skip
     while not stopping.wait(0.5):
         pass
     log.info("stopping (grace %.1fs)", config.shutdown_grace_seconds)

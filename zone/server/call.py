@@ -6,8 +6,9 @@ principal and the policy snapshot from it and may name the product the call conc
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zone.policy import PolicySet, Principal
 from zone.server.wiring import ZoneServices
@@ -25,6 +26,7 @@ class CallContext:
     principal: Principal | None = None
     product: str = ""
     reason: str = ""
+    started: float = field(default_factory=time.monotonic)
 
     def require_principal(self) -> Principal:
         """The authenticated principal (authenticated methods always have one)."""

@@ -276,6 +276,8 @@ class ZoneInterceptor(_Interceptor):
         if rule is None:
             raise PermissionDenied("method not permitted", reason="method_not_in_table")
         call.principal = self._authenticate(call, context)
+        if call.services.suspensions.is_suspended(call.principal.id):
+            raise PermissionDenied("this principal is suspended", reason="principal_suspended")
         if call.principal.role not in rule.roles:
             raise PermissionDenied("method not permitted for this role", reason="role_denied")
 
@@ -319,3 +321,5 @@ class ZoneInterceptor(_Interceptor):
             },
             durable=False,  # the call released nothing; releases write durable records
         )
+        elapsed = time.monotonic() - call.started
+        call.services.call_metrics.observe(call.method, outcome.status.name, elapsed)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from zone.policy import Role
 
+# The supervisor role (a regulator) is in no rule: it reads the supervision console only.
 ALL_ROLES: frozenset[Role] = frozenset({"operator", "researcher", "admin"})
 ADMIN: frozenset[Role] = frozenset({"admin"})
 # Products are used under grants; admins hold one only if a grant names them.

@@ -15,13 +15,18 @@ from decimal import Decimal
 from typing import Any
 
 from zone import __version__
+from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain, ReleaseRegistry
+from zone.audit.keys import public_key_path
 from zone.audit.receipts import ReceiptBook
 from zone.audit.verify import ChainVerifier
 from zone.catalog import DatasetCatalog, Product, load_products
 from zone.catalog.products import product_refs
 from zone.catalog.visibility import Visibility
 from zone.config import ZoneConfig
+from zone.console.alerts import AlertEngine
+from zone.console.deps import ConsoleDeps
+from zone.console.metrics import CallMetrics
 from zone.jobs import JobStore, LocalProcessExecutor
 from zone.ledger import PrivacyLedger
 from zone.metering import Metering
@@ -59,6 +64,9 @@ class ZoneServices:
     training: TrainingJobs
     verification: VerificationService
     model_reviews: ModelReviewDesk
+    models: ModelRegistry
+    suspensions: Suspensions
+    call_metrics: CallMetrics
     interrupted_jobs: int
     interrupted_charges: int
 
@@ -190,6 +198,41 @@ def _wire(
         training=training,
         verification=verification,
         model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
+        models=models,
+        suspensions=Suspensions(store, audit),
+        call_metrics=CallMetrics(),
         interrupted_jobs=interrupted_jobs,
         interrupted_charges=interrupted_charges,
+    )
+
+
+def console_deps(services: ZoneServices) -> ConsoleDeps:
+    """The narrow services the supervision console uses (the config must have ``console:``).
+
+    Raises:
+        ValueError: the config has no ``console`` section.
+    """
+    config = services.config.console
+    if config is None:
+        raise ValueError("the zone config has no console section")
+    holder = services.policies
+    alerts = AlertEngine(services.store, services.audit, config.alerts, lambda: holder.current)
+    services.call_metrics.add_state(services.store, alerts.counts)
+    signing_key = services.config.audit.signing_key
+    return ConsoleDeps(
+        config=config,
+        store=services.store,
+        audit=services.audit,
+        verifier=services.verifier,
+        policies=lambda: holder.current,
+        datasets=services.catalog.datasets,
+        products=services.products,
+        metering=services.metering,
+        receipts=services.receipts,
+        models=services.models,
+        suspensions=services.suspensions,
+        alerts=alerts,
+        metrics=services.call_metrics,
+        checkpoint_public_key=public_key_path(signing_key) if signing_key else None,
+        tls=services.config.tls is not None,
     )

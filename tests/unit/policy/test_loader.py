@@ -321,7 +321,7 @@ def test_problems_of_two_files_are_reported_together_and_sorted(
     write("c.yaml", "grants:\n  - principal: nobody\n    products: [nothing]\n    purpose: p\n")
     assert problems() == [
         "policies/a.yaml:3: principals[0].role:"
-        " Input should be 'operator', 'researcher' or 'admin'",
+        " Input should be 'operator', 'researcher', 'admin' or 'supervisor'",
         "policies/b.yaml:15: per_job_epsilon 9.0 exceeds the budget epsilon 5.0"
         " for dataset 'enterprises'",
         "policies/b.yaml:20: dataset cap for unknown dataset 'ghosts'",

@@ -1,0 +1,43 @@
+"""The console's handlers, one function per route of ``zone.console.routes.ROUTES``."""
+
+from zone.console.pages.evidence import audit, audit_verify, receipt, releases
+from zone.console.pages.overview import overview
+from zone.console.pages.registry import datasets, jobs, principals, products
+from zone.console.pages.session import login, login_form, logout, metrics, stylesheet
+from zone.console.pages.supervision import (
+    acknowledge_alert,
+    alerts,
+    evaluate_alerts,
+    operator_report,
+    operators,
+    restore_model,
+    resume,
+    revoke_model,
+    suspend,
+)
+
+__all__ = [
+    "acknowledge_alert",
+    "alerts",
+    "audit",
+    "audit_verify",
+    "datasets",
+    "evaluate_alerts",
+    "jobs",
+    "login",
+    "login_form",
+    "logout",
+    "metrics",
+    "operator_report",
+    "operators",
+    "overview",
+    "principals",
+    "products",
+    "receipt",
+    "releases",
+    "restore_model",
+    "resume",
+    "revoke_model",
+    "stylesheet",
+    "suspend",
+]
