@@ -574,6 +574,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30, help="fair mode: interleaved rounds")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="fair mode: time cap")
     parser.add_argument("--data", type=Path, help="fair mode: keep the zone folder here")
+    parser.add_argument(
+        "--baseline-tree", type=Path, help="fair mode: also serve the zone of this checkout"
+    )
     parser.add_argument("--queries", type=int, default=200, help="latency rounds (each path)")
     parser.add_argument("--latency-max-seconds", type=float, default=120.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="each throughput window")

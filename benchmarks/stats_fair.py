@@ -21,6 +21,8 @@ DuckDB settings (``duckdb:`` in the config, where the zone under test has them).
 The zone under test is the ``zone`` package this interpreter imports (PYTHONPATH): the server
 is started from that tree, so an older checkout is measured with the same script
 (``PYTHONPATH=/path/to/old/tree python benchmarks/bench_statistics.py --mode fair``).
+``--baseline-tree DIR`` starts a second server from another checkout on the same file (its own
+ledger) and adds its gRPC paths to the same rounds: before and after, interleaved.
 ``--data DIR`` keeps the generated zone folder for the next run (same ``--rows``); its ledger
 and audit state are reset at every start.
 """
@@ -90,19 +92,19 @@ def prepare_data(folder: Path, rows: int) -> tuple[Path, str]:
         bench.lift_zone_cap(config)
         marker.write_text(f"{rows}\n")
         bench.log(f"data built in {time.perf_counter() - started:.0f} s")
-    for state in folder.glob("state.sqlite*"):
+    for state in [*folder.glob("state.sqlite*"), *folder.glob("state-baseline.sqlite*")]:
         state.unlink()
     token = add_principal(folder / "zone.yaml", "bench", epsilon=1e9, per_job_epsilon=1.0)
     return folder / "zone.yaml", token
 
 
-def start_server(config: Path) -> tuple[subprocess.Popen[str], str]:
-    """``zone serve`` from the tree under test (not necessarily this script's checkout)."""
-    env = {**os.environ, "PYTHONPATH": str(ZONE_TREE)}
+def start_server(config: Path, tree: Path) -> tuple[subprocess.Popen[str], str]:
+    """``zone serve`` from ``tree`` (not necessarily this script's checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     server = subprocess.Popen(
         [sys.executable, "-m", "zone.cli", "--log-level", "WARNING", "serve",
          "--config", str(config), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, text=True, cwd=ZONE_TREE, env=env,
+        stdout=subprocess.PIPE, text=True, cwd=tree, env=env,
     )  # fmt: skip
     assert server.stdout is not None
     line = server.stdout.readline()
@@ -125,23 +127,26 @@ def open_catalog(config: Path) -> DatasetCatalog:
     )
 
 
+WIRE = {"count": [count()], "mean": [count(), mean("employees")]}
+
+
+def through_zone(client: ZoneClient, kind: str) -> Callable[[], None]:
+    def call() -> None:
+        client.query_statistics(
+            bench.PRODUCT, WIRE[kind], epsilon=bench.EPSILON, group_by=["district"]
+        )
+
+    return call
+
+
 def paths(
     client: ZoneClient, catalog: DatasetCatalog, product: StatisticsProduct
 ) -> dict[str, Callable[[], None]]:
     meta = catalog.get(bench.DATASET).meta
-    wire = {"count": [count()], "mean": [count(), mean("employees")]}
     domain = {
         "count": (Measure("count"),),
         "mean": (Measure("count"), Measure("mean", "employees")),
     }
-
-    def through_zone(kind: str) -> Callable[[], None]:
-        def call() -> None:
-            client.query_statistics(
-                bench.PRODUCT, wire[kind], epsilon=bench.EPSILON, group_by=["district"]
-            )
-
-        return call
 
     def in_process(kind: str) -> Callable[[], None]:
         query = StatsQuery(
@@ -173,7 +178,7 @@ def paths(
 
     out: dict[str, Callable[[], None]] = {}
     for kind in ("count", "mean"):
-        out[f"zone_{kind}"] = through_zone(kind)
+        out[f"zone_{kind}"] = through_zone(client, kind)
         out[f"in_process_{kind}"] = in_process(kind)
     out.update({f"plain_{name}": plain(sql) for name, sql in PLAIN_SQL.items()})
     return out
@@ -191,28 +196,48 @@ def summary(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
+def baseline_config(config: Path) -> Path:
+    """A copy of ``config`` with a state database of its own, for the baseline server."""
+    copy = config.with_name("zone-baseline.yaml")
+    text = config.read_text().replace("state_db: state.sqlite", "state_db: state-baseline.sqlite")
+    copy.write_text(text)
+    return copy
+
+
 def run(args: argparse.Namespace) -> int:
-    folder = args.data or Path(tempfile.mkdtemp(prefix="zone-bench-fair-")) / "zone"
-    config, token = prepare_data(folder.resolve(), args.rows)
+    folder = (args.data or Path(tempfile.mkdtemp(prefix="zone-bench-fair-")) / "zone").resolve()
+    config, token = prepare_data(folder, args.rows)
     load_before = os.getloadavg()
     catalog = open_catalog(config)
     meta = catalog.get(bench.DATASET).meta
     product = load_products(folder / "models", {bench.DATASET: meta})[bench.PRODUCT]
     assert isinstance(product, StatisticsProduct)
-    server, target = start_server(config)
+    servers = {"zone": start_server(config, ZONE_TREE)}
+    clients = []
     try:
-        with ZoneClient(target, token=token, timeout=120) as client:
-            calls = paths(client, catalog, product)
-            for _ in range(3):  # warm-up: connections, caches, DuckDB buffers
-                for call in calls.values():
-                    call()
-            foreign = bench.ForeignCpu([server.pid])
-            bench.log(f"{args.rounds} interleaved rounds of {len(calls)} paths")
-            times = bench.run_interleaved(calls, args.rounds, args.max_seconds)
-            foreign_cores = foreign.cores()
-        rss = {"now_mb": bench.rss_mb(server.pid, "VmRSS"), "peak_mb": bench.rss_mb(server.pid)}
+        if args.baseline_tree:
+            tree = args.baseline_tree.resolve()
+            servers["baseline"] = start_server(baseline_config(config), tree)
+        clients = [ZoneClient(target, token=token, timeout=120) for _, target in servers.values()]
+        calls = paths(clients[0], catalog, product)
+        if args.baseline_tree:
+            calls.update({f"baseline_zone_{k}": through_zone(clients[1], k) for k in WIRE})
+        for _ in range(3):  # warm-up: connections, caches, DuckDB buffers
+            for call in calls.values():
+                call()
+        foreign = bench.ForeignCpu([server.pid for server, _ in servers.values()])
+        bench.log(f"{args.rounds} interleaved rounds of {len(calls)} paths")
+        times = bench.run_interleaved(calls, args.rounds, args.max_seconds)
+        foreign_cores = foreign.cores()
+        rss = {
+            name: {"now_mb": bench.rss_mb(s.pid, "VmRSS"), "peak_mb": bench.rss_mb(s.pid)}
+            for name, (s, _) in servers.items()
+        }
     finally:
-        bench.stop_zone(server)
+        for client in clients:
+            client.close()
+        for server, _ in servers.values():
+            bench.stop_zone(server)
         catalog.close()
         if args.data is None:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -235,7 +260,15 @@ def build_report(
 ) -> dict[str, Any]:
     latency = {name: summary(t) for name, t in times.items()}
     ratios = {}
-    for top, bottom in RATIOS:
+    pairs = list(RATIOS)
+    if "baseline_zone_mean" in times:
+        pairs += [
+            ("baseline_zone_count", "plain_count"),
+            ("baseline_zone_mean", "plain_mean"),
+            ("zone_count", "baseline_zone_count"),
+            ("zone_mean", "baseline_zone_mean"),
+        ]
+    for top, bottom in pairs:
         low, high = bench.ratio_interval(times[top], times[bottom])
         value = latency[top]["median_ms"] / latency[bottom]["median_ms"]
         ratios[f"{top} / {bottom}"] = {"ratio": value, "ci95": [low, high]}
@@ -244,6 +277,8 @@ def build_report(
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "zone_tree": str(ZONE_TREE),
         "zone_commit": _commit(ZONE_TREE),
+        "baseline_tree": str(args.baseline_tree) if args.baseline_tree else None,
+        "baseline_commit": _commit(args.baseline_tree) if args.baseline_tree else None,
         "rows": args.rows,
         "rounds": args.rounds,
         "cpus": os.cpu_count(),
@@ -253,7 +288,7 @@ def build_report(
         "foreign_cpu_cores": foreign_cores,
         "latency": latency,
         "ratios": ratios,
-        "server_rss": rss,
+        "server_rss_mb": rss,
         "goals": GOALS,
     }
 
@@ -291,6 +326,8 @@ def print_report(r: dict[str, Any]) -> None:
         low, high = value["ci95"]
         print(f"  {name:<42} {value['ratio']:>6.2f}  ({low:.2f}-{high:.2f})")
     print("  goals (reported, not asserted): " + "; ".join(f"{k} <= {v}" for k, v in GOALS.items()))
-    rss = r["server_rss"]
-    now, peak = rss["now_mb"], rss["peak_mb"]
-    print(f"\n  zone server RSS after the rounds: {now:.0f} MB (peak {peak:.0f} MB)")
+    if r["baseline_tree"]:
+        print(f"  baseline_zone_*: zone {r['baseline_commit']} ({r['baseline_tree']})")
+    for name, rss in r["server_rss_mb"].items():
+        now, peak = rss["now_mb"], rss["peak_mb"]
+        print(f"  {name} server RSS after the rounds: {now:.0f} MB (peak {peak:.0f} MB)")
