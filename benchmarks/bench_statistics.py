@@ -577,6 +577,9 @@ def main() -> int:
     parser.add_argument(
         "--baseline-tree", type=Path, help="fair mode: also serve the zone of this checkout"
     )
+    parser.add_argument(
+        "--copies", type=int, default=1, help="fair mode: generate rows/copies, replicate"
+    )
     parser.add_argument("--queries", type=int, default=200, help="latency rounds (each path)")
     parser.add_argument("--latency-max-seconds", type=float, default=120.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="each throughput window")

@@ -79,23 +79,49 @@ GOALS = {
 }
 
 
-def prepare_data(folder: Path, rows: int) -> tuple[Path, str]:
-    """A zone folder with ``rows`` rows (reused when it has them), a fresh ledger and audit."""
+def prepare_data(folder: Path, rows: int, copies: int = 1) -> tuple[Path, str]:
+    """A zone folder with ``rows`` rows (reused when it has them), a fresh ledger and audit.
+
+    With ``copies`` > 1, ``rows / copies`` rows are generated and imported, then the table is
+    replicated in DuckDB with distinct entity keys (``uscc#copy``): the same distribution per
+    district, minutes instead of the generator's ~14 s and ~235 bytes of memory per row.
+    """
     marker = folder / "rows.txt"
-    if not (marker.exists() and marker.read_text().strip() == str(rows)):
+    wanted = f"{rows} {copies}"
+    if not (marker.exists() and marker.read_text().strip() == wanted):
         if folder.exists():
             shutil.rmtree(folder)
-        bench.log(f"generating and importing {rows:,} rows into {folder}")
+        bench.log(f"generating and importing {rows // copies:,} rows into {folder}")
         started = time.perf_counter()
-        config = make_zone_dir(folder, rows=rows)
+        config = make_zone_dir(folder, rows=rows // copies)
         (folder / "enterprises.csv").unlink()  # the import copied it into DuckDB
+        if copies > 1:
+            replicate(folder / "datasets.duckdb", copies)
         bench.lift_zone_cap(config)
-        marker.write_text(f"{rows}\n")
+        marker.write_text(f"{wanted}\n")
         bench.log(f"data built in {time.perf_counter() - started:.0f} s")
     for state in [*folder.glob("state.sqlite*"), *folder.glob("state-baseline.sqlite*")]:
         state.unlink()
     token = add_principal(folder / "zone.yaml", "bench", epsilon=1e9, per_job_epsilon=1.0)
     return folder / "zone.yaml", token
+
+
+def replicate(db_path: Path, copies: int) -> None:
+    """Replace the dataset table by ``copies`` copies of itself, with distinct entity keys."""
+    bench.log(f"replicating the table {copies} times in DuckDB")
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            f"CREATE TABLE _bench_copies AS SELECT t.* REPLACE (t.uscc || '#' || r.c AS uscc) "
+            f"FROM {TABLE} AS t, range({int(copies)}) AS r(c)"
+        )
+        con.execute(f"DROP TABLE {TABLE}")
+        con.execute(f"ALTER TABLE _bench_copies RENAME TO {TABLE}")
+        con.execute(
+            "UPDATE _zone_datasets SET row_count = row_count * ? WHERE name = ?",
+            [copies, bench.DATASET],
+        )
+        con.execute("COMMIT")
 
 
 def start_server(config: Path, tree: Path) -> tuple[subprocess.Popen[str], str]:
@@ -206,7 +232,7 @@ def baseline_config(config: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     folder = (args.data or Path(tempfile.mkdtemp(prefix="zone-bench-fair-")) / "zone").resolve()
-    config, token = prepare_data(folder, args.rows)
+    config, token = prepare_data(folder, args.rows, args.copies)
     load_before = os.getloadavg()
     catalog = open_catalog(config)
     meta = catalog.get(bench.DATASET).meta
