@@ -62,7 +62,7 @@ def product() -> StatisticsProduct:
             "dataset": "pin",
             "description": "Pinned statistics",
             "columns": tuple(COLUMNS),
-            "group_by": ("city", "region", "year", "day", "flag"),
+            "group_by": ("city", "region", "year", "day", "flag", "n", "x"),
             "measures": ("count", "sum", "mean", "histogram", "quantile"),
             "max_epsilon_per_query": 1e6,
             "key_selection": True,
@@ -86,8 +86,8 @@ def frame() -> pd.DataFrame:
     ks = [-2000, -1005, -995, -15, -5, 0, 4, 5, 6, 15, 995, 1005, 7777, None]
     hs = [-3, 0, 1, 25, 49, 50, 51, None, 10**15]
     floats = [
-        -1e300, -10.5, -10.0, -9.995, -0.015, -0.005, 0.0, 0.005, 0.015, 1.115, 2.675,
-        3.3333333, 9.995, 10.0, 10.004, 10.006, 1e300, None, 5e-324, -2.5e-3,
+        -1e300, -10.5, -10.0, -9.995, -0.015, -0.005, 0.0, -0.0, 0.005, 0.015, 1.115, 2.675,
+        3.3333333, 9.995, 10.0, 10.004, 10.006, 1e300, None, 5e-324, -2.5e-3, 7.77,
     ]  # fmt: skip
     ys = [-1.0, 0.0, 0.0005, 0.0015, 1.2345, 499.9995, 999.9995, 1000.0, 1000.5, None, 1e12]
     cities = ["A", "A", "B", "A", "C", None, "B", "D"]
@@ -188,6 +188,13 @@ QUERIES: dict[str, StatsQuery] = {
         filters=(Filter("city", "eq", ("nobody",)),),
     ),
     "key selection": _q(Measure("count"), Measure("sum", "x"), group_by=("city",), delta=1e-6),
+    "key selection, integer and float keys": _q(
+        Measure("count"),
+        Measure("sum", "m"),
+        Measure("histogram", "n", bins=3),
+        group_by=("n", "x"),
+        delta=1e-6,
+    ),
     "key selection, two columns": _q(
         Measure("count"),
         Measure("mean", "n"),

@@ -39,3 +39,5 @@ def test_the_pinned_table_exercises_the_edge_cases() -> None:
     assert sums[0][2] != [0] and sums[4][2] != [0]
     selected = pinned["key selection"][0]
     assert selected[0] == "keys" and [row[0] for row in selected[1]] == ["A", "B", "C", "D"]
+    floats = {row[1] for row in pinned["key selection, integer and float keys"][0][1]}
+    assert {"0.0", "-0.0", "1e+300"} <= floats  # 0.0 and -0.0 are different keys
