@@ -580,6 +580,7 @@ def main() -> int:
     parser.add_argument(
         "--copies", type=int, default=1, help="fair mode: generate rows/copies, replicate"
     )
+    parser.add_argument("--wide", type=int, default=2, help="fair mode: wide queries at the end")
     parser.add_argument("--queries", type=int, default=200, help="latency rounds (each path)")
     parser.add_argument("--latency-max-seconds", type=float, default=120.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="each throughput window")

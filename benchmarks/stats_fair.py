@@ -15,8 +15,9 @@ machine hit every path alike), after three warm-up rounds:
 
 Prints median, p10-p90 and min-max per path, ratios of medians with a 95 % bootstrap interval,
 the load average before and after, the CPU other processes used during the rounds, and the
-server's RSS (now and peak). The plain and in-process paths open the file with the server's
-DuckDB settings (``duckdb:`` in the config, where the zone under test has them).
+server's RSS (now and peak) after the rounds and again after ``--wide`` queries that read every
+column the product offers (10 measures). The plain and in-process paths open the file with the
+server's DuckDB settings (``duckdb:`` in the config, where the zone under test has them).
 
 The zone under test is the ``zone`` package this interpreter imports (PYTHONPATH): the server
 is started from that tree, so an older checkout is measured with the same script
@@ -50,7 +51,7 @@ import zone
 from zone.catalog import DatasetCatalog, StatisticsProduct, load_products, table_name
 from zone.client import ZoneClient
 from zone.client.health import wait_until_serving
-from zone.client.stats import count, mean
+from zone.client.stats import count, histogram, mean
 from zone.config import load_config
 from zone.products.statistics import Measure, StatsQuery, execute, plan_query
 
@@ -154,6 +155,12 @@ def open_catalog(config: Path) -> DatasetCatalog:
 
 
 WIRE = {"count": [count()], "mean": [count(), mean("employees")]}
+NUMERIC = (
+    "founded_year", "registered_capital", "employees", "insured_staff", "tax_paid",
+    "utility_arrears", "penalties",
+)  # fmt: skip
+# Every column the product offers, 10 measures: what a wide query costs and leaves in memory.
+WIDE = [count(), *(mean(c) for c in NUMERIC), histogram("industry"), histogram("employees", 10)]
 
 
 def through_zone(client: ZoneClient, kind: str) -> Callable[[], None]:
@@ -259,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
             name: {"now_mb": bench.rss_mb(s.pid, "VmRSS"), "peak_mb": bench.rss_mb(s.pid)}
             for name, (s, _) in servers.items()
         }
+        wide = wide_phase(dict(zip(servers, clients, strict=True)), servers, args.wide)
     finally:
         for client in clients:
             client.close()
@@ -268,12 +276,37 @@ def run(args: argparse.Namespace) -> int:
         if args.data is None:
             shutil.rmtree(folder.parent, ignore_errors=True)
     report = build_report(args, times, foreign_cores, rss, load_before, os.getloadavg())
+    report["wide_query"] = wide
     print_report(report)
     out = args.out or bench.REPO / "var" / "bench" / f"statistics_fair_{args.rows}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(bench.finite_or_none(report), indent=2, allow_nan=False) + "\n")
     print(f"\nwritten: {out}")
     return 0
+
+
+def wide_phase(
+    clients: dict[str, ZoneClient],
+    servers: dict[str, tuple[subprocess.Popen[str], str]],
+    calls: int,
+) -> dict[str, Any]:
+    """``calls`` wide queries (every offered column) per server, alternating; then each RSS."""
+    seconds: dict[str, list[float]] = {name: [] for name in clients}
+    for _ in range(calls):
+        for name, client in clients.items():
+            started = time.perf_counter()
+            client.query_statistics(
+                bench.PRODUCT, WIDE, epsilon=bench.EPSILON, group_by=["district"]
+            )
+            seconds[name].append(time.perf_counter() - started)
+    return {
+        name: {
+            "seconds": seconds[name],
+            "rss_now_mb": bench.rss_mb(server.pid, "VmRSS"),
+            "rss_peak_mb": bench.rss_mb(server.pid),
+        }
+        for name, (server, _) in servers.items()
+    }
 
 
 def build_report(
@@ -357,3 +390,9 @@ def print_report(r: dict[str, Any]) -> None:
     for name, rss in r["server_rss_mb"].items():
         now, peak = rss["now_mb"], rss["peak_mb"]
         print(f"  {name} server RSS after the rounds: {now:.0f} MB (peak {peak:.0f} MB)")
+    for name, w in r["wide_query"].items():
+        runs = ", ".join(f"{t * 1000:.0f}" for t in w["seconds"])
+        print(
+            f"  {name}: wide query (count, 7 means, 2 histograms by district) {runs} ms; "
+            f"RSS after {w['rss_now_mb']:.0f} MB (peak {w['rss_peak_mb']:.0f} MB)"
+        )
