@@ -21,6 +21,11 @@ principal a large budget, starts `zone serve` on 127.0.0.1:0 and measures, in on
 Prints a report and writes it as JSON (``--out``, default var/bench/statistics.json).
 
     .venv/bin/python benchmarks/bench_statistics.py [--rows 1000000] [--queries 200]
+
+``--mode fair`` measures the zone end to end through gRPC against a plain DuckDB GROUP BY
+computing the same aggregates on the same file, in interleaved rounds (see ``stats_fair.py``):
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_statistics.py --mode fair --rows 10000000
 """
 
 from __future__ import annotations
@@ -564,7 +569,18 @@ def stop_zone(zone: subprocess.Popen[str]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=("full", "fair"), default="full")
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=30, help="fair mode: interleaved rounds")
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="fair mode: time cap")
+    parser.add_argument("--data", type=Path, help="fair mode: keep the zone folder here")
+    parser.add_argument(
+        "--baseline-tree", type=Path, help="fair mode: also serve the zone of this checkout"
+    )
+    parser.add_argument(
+        "--copies", type=int, default=1, help="fair mode: generate rows/copies, replicate"
+    )
+    parser.add_argument("--wide", type=int, default=2, help="fair mode: wide queries at the end")
     parser.add_argument("--queries", type=int, default=200, help="latency rounds (each path)")
     parser.add_argument("--latency-max-seconds", type=float, default=120.0)
     parser.add_argument("--seconds", type=float, default=5.0, help="each throughput window")
@@ -574,8 +590,13 @@ def main() -> int:
     parser.add_argument("--sn-delta", type=float, default=1e-6)
     parser.add_argument("--sn-install-timeout", type=float, default=300.0)
     parser.add_argument("--no-smartnoise", action="store_true")
-    parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "statistics.json")
+    parser.add_argument("--out", type=Path, help="default var/bench/statistics[_fair_ROWS].json")
     args = parser.parse_args()
+    if args.mode == "fair":
+        import stats_fair
+
+        return stats_fair.run(args)
+    args.out = args.out or REPO / "var" / "bench" / "statistics.json"
     run_started = time.perf_counter()
 
     setup = None

@@ -233,3 +233,12 @@ def test_forty_concurrent_queries_against_a_budget_of_one_grant_ten(tmp_path: Pa
             left = client.estimate_cost(PRODUCT, [count()], epsilon=0.1).remaining_epsilon
     assert outcomes.count("ok") == 10 and outcomes.count("exhausted") == 30
     assert left == 0.0
+
+
+def test_the_server_opens_duckdb_with_the_default_memory_limit(
+    stats_zone: tuple[RunningZone, str],
+) -> None:
+    zone, _ = stats_zone
+    assert zone.services.config.duckdb.memory_limit == "256MB"
+    (limit,) = exact(zone, "SELECT current_setting('memory_limit')")[0]
+    assert limit == "244.1 MiB"  # 256 * 10**6 bytes

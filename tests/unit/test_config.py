@@ -70,3 +70,31 @@ def test_stream_slots_always_leave_unary_calls_a_thread(tmp_path: Path) -> None:
     (tmp_path / "zone.yaml").write_text(MINIMAL + "limits: {max_workers: 4, max_open_streams: 4}\n")
     with pytest.raises(ValidationFailed, match=r":5: limits.max_open_streams must be below"):
         load_config(tmp_path / "zone.yaml")
+
+
+def test_duckdb_settings_have_bounded_defaults(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL)
+    duckdb = load_config(tmp_path / "zone.yaml").duckdb
+    assert duckdb.memory_limit == "256MB" and duckdb.threads is None
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "duckdb: {memory_limit: 2GiB, threads: 2}\n")
+    duckdb = load_config(tmp_path / "zone.yaml").duckdb
+    assert duckdb.memory_limit == "2GiB" and duckdb.threads == 2
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        "{memory_limit: 256}",
+        "{memory_limit: '-1GB'}",
+        "{memory_limit: '1 GB'}",
+        "{memory_limit: 80%}",
+        "{memory_limit: '1GB; SET x'}",
+        "{threads: 0}",
+        "{other: 1}",
+    ],
+)
+def test_bad_duckdb_settings_are_refused_with_their_line(tmp_path: Path, section: str) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL + f"duckdb: {section}\n")
+    with pytest.raises(ValidationFailed) as err:
+        load_config(tmp_path / "zone.yaml")
+    assert ":5: duckdb." in "\n".join(str(p) for p in err.value.problems)

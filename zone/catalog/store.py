@@ -64,10 +64,13 @@ def table_name(name: str) -> str:
     return f'"ds_{name}"'
 
 
-def _connect(db_path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(
+    db_path: Path, *, read_only: bool, settings: Mapping[str, str | int] | None = None
+) -> duckdb.DuckDBPyConnection:
     config: dict[str, str | bool | int | float | list[str]] = (
         {"enable_external_access": False} if read_only else {}
     )
+    config.update(settings or {})
     try:
         return duckdb.connect(str(db_path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
@@ -180,8 +183,13 @@ class DatasetCatalog:
         self._closed = False
 
     @classmethod
-    def open(cls, db_path: Path) -> DatasetCatalog:
+    def open(
+        cls, db_path: Path, *, memory_limit: str | None = None, threads: int | None = None
+    ) -> DatasetCatalog:
         """Open ``db_path`` read-only and load the catalog table into memory.
+
+        ``memory_limit`` (DuckDB syntax, e.g. ``256MB``) and ``threads`` are DuckDB settings
+        (``zone.config.DuckDbConfig``); None leaves DuckDB's default.
 
         Raises:
             FailedPrecondition: no database file, no catalog in it, locked, or damaged.
@@ -190,7 +198,12 @@ class DatasetCatalog:
             raise FailedPrecondition(
                 "no dataset database; import a dataset first", reason="no_dataset_database"
             )
-        connection = _connect(db_path, read_only=True)
+        settings: dict[str, str | int] = {}
+        if memory_limit is not None:
+            settings["memory_limit"] = memory_limit
+        if threads is not None:
+            settings["threads"] = threads
+        connection = _connect(db_path, read_only=True, settings=settings)
         try:
             datasets = _read_catalog(connection)
         except BaseException:

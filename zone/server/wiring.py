@@ -103,7 +103,9 @@ def build(config: ZoneConfig) -> ZoneServices:
         ValidationFailed: datasets, products or policies are invalid.
         FailedPrecondition: the dataset database is missing or locked.
     """
-    catalog = DatasetCatalog.open(config.datasets_db)
+    catalog = DatasetCatalog.open(
+        config.datasets_db, memory_limit=config.duckdb.memory_limit, threads=config.duckdb.threads
+    )
     try:
         metas = {name: info.meta for name, info in catalog.datasets().items()}
         products = load_products(config.models_dir, metas)

@@ -353,3 +353,19 @@ def test_source_path_with_quotes_is_bound_not_spliced(
     con.close()
     plain.rename(parquet)
     assert import_dataset(tmp_path / "p.duckdb", parquet, "firms", small_meta).row_count == 3
+
+
+def test_serving_catalog_applies_the_duckdb_settings(
+    tmp_path: Path, write: Write, small_meta: DatasetMeta
+) -> None:
+    db = tmp_path / "zone.duckdb"
+    import_dataset(db, write("firms.csv", GOOD_CSV), "firms", small_meta)
+    with DatasetCatalog.open(db, memory_limit="64MiB", threads=1) as catalog:
+        cursor = catalog.cursor()
+        settings = cursor.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads'), "
+            "current_setting('enable_external_access')"
+        ).fetchone()
+        assert settings == ("64.0 MiB", 1, False)
+        with pytest.raises(duckdb.Error):
+            cursor.execute("SELECT * FROM read_csv('/etc/passwd')").fetchall()

@@ -20,7 +20,7 @@ from zone.products.statistics import (
     execute,
     plan_query,
 )
-from zone.products.statistics.sql import exact_aggregate
+from zone.products.statistics.scan import exact_aggregates
 
 HIGH = 1000.0  # epsilon so large that discrete Laplace noise is 0 with overwhelming probability
 
@@ -138,8 +138,8 @@ def test_exact_integer_sums_match_a_python_computation(toy: Dataset) -> None:
     assert x_plan.components[0].granularity == 0.01 and x_plan.unit_bounds == (-1000, 1000)
     assert x_plan.components[0].sensitivity == 1000
     assert n_plan.components[0].granularity == 1.0 and n_plan.components[0].sensitivity == 100
-    x_sums = exact_aggregate(plan, x_plan, plan.group_keys, toy.con.cursor(), toy.table)
-    n_sums, n_counts = exact_aggregate(plan, n_plan, plan.group_keys, toy.con.cursor(), toy.table)
+    exact = exact_aggregates(plan, plan.group_keys, toy.con.cursor(), toy.table)
+    x_sums, (n_sums, n_counts) = exact[0], exact[1]
     frame = toy.frame
     for i, (region,) in enumerate(plan.group_keys):
         rows = frame[frame.region == region]

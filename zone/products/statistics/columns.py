@@ -70,6 +70,17 @@ def key_sql(name: str, column: ColumnMeta) -> str:
     return f"CAST({quote(name)} AS VARCHAR)"
 
 
+def group_sql(name: str, column: ColumnMeta) -> str:
+    """SQL of the column as a grouping value whose ``CAST(... AS VARCHAR)`` is its key label.
+
+    The column itself where distinct values have distinct labels (string, integer, date,
+    boolean), so groups form on raw values and are labelled after aggregation; a float key
+    (DP-selected keys only: floats have no domain) is grouped by its label, since 0.0 and
+    -0.0 group together but are labelled apart.
+    """
+    return key_sql(name, column) if column.type == "float" else quote(name)
+
+
 def granularity(column: ColumnMeta) -> float:
     """The public unit of sums: declared, else 1 (integers) or 10**floor(log10(width / 1e6))."""
     if column.granularity is not None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import duckdb
 
 import zone.products.statistics.mechanisms as mechanisms
+import zone.products.statistics.scan as scan
 import zone.products.statistics.sql as sql
 from zone.products.statistics.measure_plans import ComponentPlan, MeasurePlan
 from zone.products.statistics.plan import QueryPlan
@@ -50,7 +51,11 @@ def execute(plan: QueryPlan, cursor: duckdb.DuckDBPyConnection, table: str) -> S
     """
     sql.check_table(table)
     keys, selection = _release_keys(plan, cursor, table)
-    measures = tuple(_release_measure(plan, m, keys, cursor, table) for m in plan.measures)
+    exact = scan.exact_aggregates(plan, keys, cursor, table)
+    measures = tuple(
+        _release_measure(plan, m, keys, exact.get(i), cursor, table)
+        for i, m in enumerate(plan.measures)
+    )
     return StatsRelease(
         product=plan.product,
         dataset=plan.dataset,
@@ -96,17 +101,19 @@ def _release_measure(
     plan: QueryPlan,
     measure: MeasurePlan,
     keys: tuple[tuple[str, ...], ...],
+    exact: list[list[int]] | None,
     cursor: duckdb.DuckDBPyConnection,
     table: str,
 ) -> MeasureRelease:
     """One measure over ``keys``: measure.epsilon-DP (delta 0) under add/remove-one-entity.
 
-    Mechanism and sensitivity per kind: see ``_noisy_cells``, ``_means`` and ``_quantiles``.
+    ``exact`` holds the measure's exact aggregates (from the query's one scan), None for a
+    quantile (its values are fetched here). Mechanism and sensitivity per kind: see
+    ``_noisy_cells``, ``_means`` and ``_quantiles``.
     """
-    if measure.kind == "quantile":
+    if exact is None:
         rows = _quantiles(plan, measure, keys, cursor, table)
     else:
-        exact = sql.exact_aggregate(plan, measure, keys, cursor, table)
         if measure.kind == "mean":
             rows = _means(measure, exact)
         else:

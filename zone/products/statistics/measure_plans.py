@@ -19,7 +19,6 @@ from zone.products.statistics.columns import (
     domain_labels,
     granularity,
     integer_bounds,
-    key_sql,
     quote,
 )
 from zone.products.statistics.query import QUANTILE_CANDIDATES, Measure, MeasureKind
@@ -88,12 +87,17 @@ class MeasurePlan:
         components: the mechanisms; for a mean, sum then count.
         bins: cells per group (1 except for histograms).
         bin_labels: histogram bin labels (numeric: ``[low, high)``; categorical: domain labels).
-        categorical: whether the histogram bins are domain values (bin SQL yields labels).
-        bin_sql: SQL of the bin (an index in 0..bins-1, or a label), "" when not a histogram.
-        value_sql: aggregates (or, for quantiles, the clamped value) after key and bin.
-        params: parameters of ``bin_sql`` then ``value_sql``, in text order.
-        extra_where: an additional condition: the measured value is not NULL (DuckDB's
-            ``greatest``/``least`` skip NULLs, so a NULL must never reach a clamp).
+        categorical: whether the histogram bins are domain values (the bin is the column
+            itself, labelled with ``CAST(... AS VARCHAR)`` after aggregation).
+        bin_sql: SQL of the bin per row: an index in 0..bins-1 (NULL where the value is
+            NULL), or the column (categorical); "" when not a histogram.
+        value_sql: SQL of the per-row value: for sums and means the clamped value in integer
+            units (NULL where the value is NULL), for quantiles the clamped value as DOUBLE;
+            "" for counts and histograms.
+        params: parameters of ``bin_sql`` and ``value_sql`` (at most one of them is set).
+        extra_where: an additional condition for the per-row fetch of quantiles: the value is
+            not NULL (DuckDB's ``greatest``/``least`` skip NULLs, so a NULL must never reach a
+            clamp; sums, means and bins guard with ``CASE WHEN ... IS NOT NULL`` instead).
         bounds: the public bounds of the column, where used.
         unit_bounds: (lowest, highest) value in integer units for sums and means.
         candidates: the public quantile candidates.
@@ -109,7 +113,7 @@ class MeasurePlan:
     bin_labels: tuple[str, ...] = ()
     categorical: bool = False
     bin_sql: str = ""
-    value_sql: tuple[str, ...] = ("count(*)",)
+    value_sql: str = ""
     params: tuple[object, ...] = ()
     extra_where: str = ""
     bounds: tuple[float, float] | None = None
@@ -156,32 +160,53 @@ def _sum_or_mean(measure: Measure, epsilon: float, meta: DatasetMeta) -> Measure
     g = granularity(column)
     lo_units, hi_units = integer_bounds(column)
     sensitivity = max(abs(lo_units), abs(hi_units), 1)
-    name = quote(measure.column)
-    units = f"CAST(least(greatest(floor(least(greatest({name}, ?), ?) / ? + 0.5), ?), ?) AS BIGINT)"
-    params: tuple[object, ...] = (*bounds, g, lo_units, hi_units)
+    integer = column.type == "integer"
+    units, params = _units_sql(quote(measure.column), integer, bounds, g, (lo_units, hi_units))
     is_mean = measure.kind == "mean"
     total = replace(
         _laplace_component("sum", sensitivity, epsilon / 2 if is_mean else epsilon), granularity=g
     )
     components: tuple[ComponentPlan, ...] = (total,)
-    value_sql: tuple[str, ...] = (f"sum({units})",)
     note = f"values clamped to the bounds, summed exactly as integers in units of {g!r}"
     if is_mean:
         components = (total, _laplace_component("count", 1, epsilon / 2))
-        value_sql = (*value_sql, f"count({name})")
         note = "noisy sum / noisy count of non-null values, each with half of epsilon, clamped"
     return MeasurePlan(
         measure.kind,
         measure.column,
         epsilon,
         components,
-        value_sql=value_sql,
+        value_sql=units,
         params=params,
-        extra_where=f"{name} IS NOT NULL",
         bounds=bounds,
         unit_bounds=(lo_units, hi_units),
         note=note,
     )
+
+
+def _units_sql(
+    name: str,
+    integer: bool,
+    bounds: tuple[float, float],
+    g: float,
+    unit_bounds: tuple[int, int],
+) -> tuple[str, tuple[object, ...]]:
+    """SQL of a value clamped to the bounds in integer units of ``g`` (NULL stays NULL).
+
+    In DOUBLE: ``clamp(floor(clamp(v, low, high) / g + 0.5), lo, hi)``, ``(lo, hi)`` being
+    :func:`integer_bounds`. For an integer column at granularity 1 this equals ``clamp(v, lo,
+    hi)`` for every BIGINT ``v``, so it is computed in BIGINT (no conversion per row, the same
+    integers): a ``v`` in ``[lo, hi]`` has ``|v| <= 2**52`` (``units_problem``), every DOUBLE
+    step is exact and gives ``v`` (where ``lo`` was snapped just below ``low``, ``floor(low +
+    0.5)`` is ``lo = v``); a ``v`` below ``lo`` gives ``floor(low + 0.5) <= ceil(low)``,
+    clamped to ``lo``, and symmetrically above ``hi``. The pinned-aggregate test holds both.
+    """
+    lo_units, hi_units = unit_bounds
+    if integer and g == 1.0:
+        sql = f"CASE WHEN {name} < ? THEN ? WHEN {name} > ? THEN ? ELSE {name} END"
+        return sql, (lo_units, lo_units, hi_units, hi_units)
+    units = f"CAST(least(greatest(floor(least(greatest({name}, ?), ?) / ? + 0.5), ?), ?) AS BIGINT)"
+    return f"CASE WHEN {name} IS NOT NULL THEN {units} END", (*bounds, g, lo_units, hi_units)
 
 
 def _bounds_of(bounds: tuple[float, float] | None) -> tuple[float, float]:
@@ -204,15 +229,14 @@ def _histogram(measure: Measure, epsilon: float, meta: DatasetMeta) -> MeasurePl
             bins=len(labels),
             bin_labels=labels,
             categorical=True,
-            bin_sql=key_sql(measure.column, column),
+            bin_sql=quote(measure.column),
             note=note,
         )
     low, high = _bounds_of(column.bounds)
     width = (high - low) / measure.bins
     name = quote(measure.column)
-    bin_sql = (
-        f"least(greatest(CAST(floor((least(greatest({name}, ?), ?) - ?) / ?) AS BIGINT), 0), ?)"
-    )
+    index = f"least(greatest(CAST(floor((least(greatest({name}, ?), ?) - ?) / ?) AS BIGINT), 0), ?)"
+    bin_sql = f"CASE WHEN {name} IS NOT NULL THEN {index} END"
     edges = [low + i * width for i in range(measure.bins)] + [high]
     labels = tuple(
         f"[{_number(a)}, {_number(b)}{']' if i == measure.bins - 1 else ')'}"
@@ -228,7 +252,6 @@ def _histogram(measure: Measure, epsilon: float, meta: DatasetMeta) -> MeasurePl
         bin_labels=labels,
         bin_sql=bin_sql,
         params=(low, high, low, width, measure.bins - 1),
-        extra_where=f"{name} IS NOT NULL",
         bounds=(low, high),
         note=note,
     )
@@ -261,7 +284,7 @@ def _quantile(measure: Measure, epsilon: float, meta: DatasetMeta) -> MeasurePla
         measure.column,
         epsilon,
         tuple(components),
-        value_sql=(f"CAST(least(greatest({name}, ?), ?) AS DOUBLE)",),
+        value_sql=f"CAST(least(greatest({name}, ?), ?) AS DOUBLE)",
         params=(low, high),
         extra_where=f"{name} IS NOT NULL",
         bounds=(low, high),

@@ -23,7 +23,7 @@ import zone.products.statistics.measure_plans as measure_plans
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import StatisticsProduct
 from zone.errors import Problem, ValidationFailed
-from zone.products.statistics.columns import domain_labels, key_sql
+from zone.products.statistics.columns import domain_labels, group_sql, key_sql
 from zone.products.statistics.filters import filter_sql
 from zone.products.statistics.measure_plans import ComponentPlan, MeasurePlan, split_evenly
 from zone.products.statistics.mechanisms import KEY_SELECTION, threshold_params
@@ -79,6 +79,8 @@ class QueryPlan:
             from DP key selection at execution).
         domains: each group_by column's public labels (None where keys are selected).
         key_sql: SQL of each group_by column as a VARCHAR label (table alias ``t``).
+        group_sql: SQL of each group_by column as the value to group rows by, whose
+            ``CAST(... AS VARCHAR)`` is the label (see ``columns.group_sql``).
         where_sql: the filter condition with ``?`` placeholders.
         where_params: its bound parameters.
         measures: per measure: mechanisms, budget, scales, sensitivities, SQL pieces.
@@ -94,6 +96,7 @@ class QueryPlan:
     group_keys: tuple[tuple[str, ...], ...]
     domains: tuple[tuple[str, ...] | None, ...]
     key_sql: tuple[str, ...]
+    group_sql: tuple[str, ...]
     where_sql: str
     where_params: tuple[object, ...]
     measures: tuple[MeasurePlan, ...]
@@ -128,6 +131,7 @@ def plan_query(query: StatsQuery, product: StatisticsProduct, meta: DatasetMeta)
     domains = tuple(domain_labels(column) for column in columns)
     where_sql, where_params = filter_sql(query.filters, meta)
     key_exprs = tuple(key_sql(n, c) for n, c in zip(query.group_by, columns, strict=True))
+    group_exprs = tuple(group_sql(n, c) for n, c in zip(query.group_by, columns, strict=True))
     return QueryPlan(
         product=product.id,
         dataset=product.dataset,
@@ -138,11 +142,12 @@ def plan_query(query: StatsQuery, product: StatisticsProduct, meta: DatasetMeta)
         group_keys=() if selecting else _cartesian(domains),
         domains=domains,
         key_sql=key_exprs,
+        group_sql=group_exprs,
         where_sql=where_sql,
         where_params=where_params,
         measures=tuple(measure_plans.plan_measure(m, share, meta) for m in query.measures),
         key_selection=(
-            _plan_key_selection(share, query.delta, key_exprs, where_sql) if selecting else None
+            _plan_key_selection(share, query.delta, group_exprs, where_sql) if selecting else None
         ),
     )
 
@@ -152,11 +157,14 @@ def _cartesian(domains: tuple[tuple[str, ...] | None, ...]) -> tuple[tuple[str, 
 
 
 def _plan_key_selection(
-    epsilon: float, delta: float, key_exprs: tuple[str, ...], where_sql: str
+    epsilon: float, delta: float, group_exprs: tuple[str, ...], where_sql: str
 ) -> KeySelectionPlan:
+    """Key counts grouped on raw values, labelled after aggregation (one row per key)."""
     scale, threshold = threshold_params(epsilon, delta)
-    select = ", ".join(key_exprs)
-    sql = f"SELECT {select}, count(*) FROM {{table}} AS t WHERE {where_sql} GROUP BY ALL"
+    inner = ", ".join(f"{expr} AS _g{i}" for i, expr in enumerate(group_exprs))
+    labels = ", ".join(f"CAST(_g{i} AS VARCHAR)" for i in range(len(group_exprs)))
+    found = f"SELECT {inner}, count(*) AS _n FROM {{table}} AS t WHERE {where_sql} GROUP BY ALL"
+    sql = f"SELECT {labels}, _n FROM ({found}) AS _zone_found"
     return KeySelectionPlan(
         mechanism=KEY_SELECTION,
         epsilon=epsilon,

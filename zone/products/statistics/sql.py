@@ -1,9 +1,11 @@
-"""SQL of a planned query: exact aggregates per released key, computed by DuckDB.
+"""SQL shared by a query's statements: released keys, per-row values, key selection counts.
 
-The released keys are joined in as a bound-parameter table (``unnest`` of VARCHAR lists), so
-DuckDB aggregates exactly the declared (or DP-selected) keys: a key absent from the data gets
-0, and no key from the data that was not declared can appear. Table names come from
+The released keys are a bound-parameter table (``unnest`` of VARCHAR lists), so DuckDB returns
+exactly the declared (or DP-selected) keys: a key absent from the data gets 0, and no key from
+the data that was not declared can appear. Table names come from
 :func:`zone.catalog.table_name` and are checked again here; every constant is a parameter.
+Counts, sums, means and histograms run in one statement (``scan``); quantiles fetch values
+here.
 
 Nothing here is a release: these functions return exact values that must go through a
 mechanism (see ``execute``).
@@ -33,72 +35,36 @@ def check_table(table: str) -> str:
     return table
 
 
-def _keys_part(plan: QueryPlan, keys: Keys) -> tuple[str, str, str, list[object]]:
-    """(CTE, key index expression, JOIN clause, parameters) for the released keys."""
+def keys_cte(columns: int) -> str:
+    """The ``_zone_keys`` table: ``_k0.._k{columns-1}`` (labels) and ``_idx``, from parameters."""
+    labels = ", ".join(f"unnest(?::VARCHAR[]) AS _k{i}" for i in range(columns))
+    return f"_zone_keys AS (SELECT {labels}, unnest(?::BIGINT[]) AS _idx)"
+
+
+def keys_params(plan: QueryPlan, keys: Keys) -> list[object]:
+    """The parameters of :func:`keys_cte` for ``keys`` (none without grouping)."""
     if not plan.group_by:
-        return "", "0", "", []
-    n = len(plan.group_by)
-    columns = ", ".join(f"unnest(?::VARCHAR[]) AS _k{i}" for i in range(n))
-    cte = f"WITH _zone_keys AS (SELECT {columns}, unnest(?::BIGINT[]) AS _idx) "
-    on = " AND ".join(f"{expr} = _zone_keys._k{i}" for i, expr in enumerate(plan.key_sql))
-    params: list[object] = [[key[i] for key in keys] for i in range(n)]
+        return []
+    params: list[object] = [[key[i] for key in keys] for i in range(len(plan.group_by))]
     params.append(list(range(len(keys))))
-    return cte, "_zone_keys._idx", f" JOIN _zone_keys ON {on}", params
+    return params
 
 
-def statement(
-    plan: QueryPlan, measure: MeasurePlan, keys: Keys, table: str
-) -> tuple[str, list[object]]:
-    """The exact-aggregate SQL of ``measure`` over ``keys`` and its parameters.
+def _values_statement(plan: QueryPlan, measure: MeasurePlan, keys: Keys, table: str) -> str:
+    """Key index and clamped non-null value of every row of the population (quantiles).
 
-    Result columns: key index, then the bin (histograms), then ``measure.value_sql``; grouped
-    by key (and bin) unless the measure fetches values (quantiles).
+    The rows are joined to the released keys with ``plan.key_sql`` (a row whose key is NULL
+    or not released joins nothing).
     """
-    cte, index, join, params = _keys_part(plan, keys)
-    items = [f"{index} AS _idx"]
-    if measure.bin_sql:
-        items.append(f"{measure.bin_sql} AS _bin")
-    items += [f"{value} AS _v{i}" for i, value in enumerate(measure.value_sql)]
-    where = plan.where_sql + (f" AND {measure.extra_where}" if measure.extra_where else "")
-    grouped = "" if measure.kind == "quantile" else " GROUP BY ALL"
-    sql = f"{cte}SELECT {', '.join(items)} FROM {check_table(table)} AS t{join} WHERE {where}"
-    return sql + grouped, [*params, *measure.params, *plan.where_params]
-
-
-def exact_aggregate(
-    plan: QueryPlan,
-    measure: MeasurePlan,
-    keys: Keys,
-    cursor: duckdb.DuckDBPyConnection,
-    table: str,
-) -> list[list[int]]:
-    """Exact integer aggregates, one list per ``value_sql`` item, of ``len(keys) * bins`` cells.
-
-    Cell ``k * bins + b`` holds key ``k``, bin ``b``; cells absent from the data are 0. For
-    sums these are exact sums of clamped values in integer units (DuckDB sums BIGINT into
-    HUGEINT exactly). Not a release: the result must go through a mechanism.
-    """
-    sql, params = statement(plan, measure, keys, table)
-    size = len(keys) * measure.bins
-    out = [[0] * size for _ in measure.value_sql]
-    labels = {label: i for i, label in enumerate(measure.bin_labels)}
-    first_value = 2 if measure.bin_sql else 1
-    for row in cursor.execute(sql, params).fetchall():
-        bin_index = _bin_index(measure, row[1], labels) if measure.bin_sql else 0
-        if bin_index is None:
-            continue
-        cell = int(row[0]) * measure.bins + bin_index
-        for j, value in enumerate(row[first_value:]):
-            out[j][cell] = int(value or 0)
-    return out
-
-
-def _bin_index(measure: MeasurePlan, value: object, labels: dict[str, int]) -> int | None:
-    if value is None:
-        return None
-    if measure.categorical:
-        return labels.get(str(value))
-    return int(str(value))
+    where = f"{plan.where_sql} AND {measure.extra_where}"
+    source = f"{check_table(table)} AS t"
+    if not plan.group_by:
+        return f"SELECT 0 AS _idx, {measure.value_sql} AS _v0 FROM {source} WHERE {where}"
+    on = " AND ".join(f"{expr} = _zone_keys._k{i}" for i, expr in enumerate(plan.key_sql))
+    return (
+        f"WITH {keys_cte(len(plan.group_by))} SELECT _zone_keys._idx AS _idx, "
+        f"{measure.value_sql} AS _v0 FROM {source} JOIN _zone_keys ON {on} WHERE {where}"
+    )
 
 
 def grouped_values(
@@ -109,7 +75,8 @@ def grouped_values(
     table: str,
 ) -> list[npt.NDArray[np.float64]]:
     """The clamped non-null values of the measured column, one array per key (not a release)."""
-    sql, params = statement(plan, measure, keys, table)
+    sql = _values_statement(plan, measure, keys, table)
+    params = [*keys_params(plan, keys), *measure.params, *plan.where_params]
     fetched = cursor.execute(sql, params).fetchnumpy()
     index = np.asarray(fetched["_idx"], dtype=np.int64)
     values = np.asarray(fetched["_v0"], dtype=np.float64)
@@ -136,7 +103,8 @@ def key_counts(
     for row in cursor.execute(sql, list(plan.where_params)).fetchall():
         key = row[:-1]
         if all(_allowed(part, domain) for part, domain in zip(key, allowed, strict=True)):
-            counts[tuple(str(part) for part in key)] = int(row[-1])
+            label = tuple(str(part) for part in key)
+            counts[label] = counts.get(label, 0) + int(row[-1])
     return counts
 
 
