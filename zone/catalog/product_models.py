@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from zone.catalog._fields import (
@@ -27,7 +28,7 @@ from zone.catalog._fields import (
     ProductId,
     as_tuple,
 )
-from zone.catalog._verification import Claim, ScoreModelSpec, VerificationLimits
+from zone.catalog._verification import Claim, Membership, ScoreModelSpec, VerificationLimits
 from zone.consent.terms import ConsentMode
 
 Measure = Literal["count", "sum", "mean", "histogram", "quantile"]
@@ -139,6 +140,13 @@ class VerificationProduct(_ProductBase):
     the operator registered, keeping the signed authorization letter; ``issuer`` by a token
     signed by a consent authority listed in the policies; ``none`` only for public-interest
     products whose checks need no consent (see ``zone.consent``).
+
+    ``membership`` says whether Match tells a caller that a subject is not in the dataset:
+    ``disclosed`` (the default: NOT_FOUND in clear) or ``hidden`` (every subject UNDISCLOSED;
+    an unknown subject's answer reads exactly like a recorded value that does not match, and
+    unknown subjects count against the per-subject windows like known ones, so that a refusal
+    tells nothing either). Score cannot hide a missing logit, so a ``hidden`` product scores
+    nothing (no ``score_features``, no ``score_model``).
     """
 
     kind: Literal["verification"]
@@ -148,6 +156,7 @@ class VerificationProduct(_ProductBase):
     limits: VerificationLimits = VerificationLimits()
     score_model: ScoreModelSpec | None = None
     consent: ConsentMode = "operator"
+    membership: Membership = "disclosed"
 
     @field_validator("claims")
     @classmethod
@@ -167,6 +176,15 @@ class VerificationProduct(_ProductBase):
             if outside:
                 raise ValueError(f"zone_features must be among score_features: {outside}")
         return value
+
+    @model_validator(mode="after")
+    def _hidden_membership_scores_nothing(self) -> VerificationProduct:
+        if self.membership == "hidden" and (self.score_features or self.score_model):
+            raise ValueError(
+                "membership: hidden cannot score (Score would reveal who is not in the "
+                "dataset): remove score_features and score_model"
+            )
+        return self
 
 
 Product = StatisticsProduct | TrainingProduct | VerificationProduct

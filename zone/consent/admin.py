@@ -7,7 +7,6 @@ so they see exactly the checks that committed. Run them in ``StateStore.read()``
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any
 from zone.consent.records import ConsentRecord, consent_label, find, split_label
 from zone.consent.terms import ConsentMode
 from zone.errors import InvalidArgument, NotFound
+from zone.state.api import Tx
 
 MAX_ROWS = 10_000
 _USE_COLUMNS = (
@@ -60,7 +60,7 @@ class ConsentReport:
 
 
 def checked_without_consent(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     requiring: Collection[str],
     after_use: int = 0,
@@ -93,7 +93,7 @@ def checked_without_consent(
     return [_use(row) for row in rows]
 
 
-def consent_report(conn: sqlite3.Connection, consent: str, *, limit: int = 1000) -> ConsentReport:
+def consent_report(conn: Tx, consent: str, *, limit: int = 1000) -> ConsentReport:
     """What consent ``consent`` (``id`` or ``issuer/id``) authorized and how it was used.
 
     Raises:

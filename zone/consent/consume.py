@@ -18,7 +18,6 @@ exist, so no operator learns about another's consents.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from zone.consent.terms import (
 )
 from zone.consent.tokens import ConsentToken, MalformedToken, parse_token, verify_token
 from zone.errors import InvalidArgument
+from zone.state.api import Tx
 
 _CONSUME = (
     "UPDATE consents SET uses = uses + 1 WHERE issuer = ? AND consent_id = ? AND principal = ? "
@@ -99,7 +99,7 @@ class SubjectConsent:
 
 
 def check_and_consume(
-    conn: sqlite3.Connection,
+    conn: Tx,
     scope: ConsentScope,
     subjects: Sequence[tuple[str, str | None]],
     *,
@@ -172,7 +172,7 @@ def _parse_all(subjects: Sequence[tuple[str, str | None]]) -> list[ConsentToken 
 
 
 def _use_record(
-    conn: sqlite3.Connection, scope: ConsentScope, subject: str, consent_id: str, at: int
+    conn: Tx, scope: ConsentScope, subject: str, consent_id: str, at: int
 ) -> SubjectConsent:
     if not consent_id:
         return SubjectConsent(subject, "no_consent")
@@ -197,7 +197,7 @@ def _use_record(
 
 
 def _use_token(
-    conn: sqlite3.Connection,
+    conn: Tx,
     scope: ConsentScope,
     subject: str,
     token: ConsentToken | None,
@@ -238,7 +238,7 @@ def _use_token(
 
 
 def _consume(
-    conn: sqlite3.Connection,
+    conn: Tx,
     statement: str,
     key: tuple[str, str],
     scope: ConsentScope,
@@ -251,7 +251,7 @@ def _consume(
 
 
 def _record_uses(
-    conn: sqlite3.Connection,
+    conn: Tx,
     scope: ConsentScope,
     outcomes: Sequence[SubjectConsent],
     now: datetime,

@@ -12,7 +12,6 @@ that the product declares ``consent: operator``; these functions know no policie
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -26,6 +25,7 @@ from zone.consent.terms import (
     unix_seconds,
 )
 from zone.errors import InvalidArgument, NotFound
+from zone.state.api import Tx
 
 OPERATOR_ISSUER = ""
 """The ``issuer`` column of records an operator registered."""
@@ -117,7 +117,7 @@ def new_consent_id() -> str:
 
 
 def register(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     principal: str,
     product: str,
@@ -173,7 +173,7 @@ def register(
 
 
 def record_token(
-    conn: sqlite3.Connection,
+    conn: Tx,
     *,
     issuer: str,
     consent_id: str,
@@ -190,7 +190,7 @@ def record_token(
 
 
 def revoke(
-    conn: sqlite3.Connection, *, principal: str, consent_id: str, now: datetime, reason: str = ""
+    conn: Tx, *, principal: str, consent_id: str, now: datetime, reason: str = ""
 ) -> ConsentRecord:
     """Revoke ``principal``'s own record (idempotent: the first revocation's time is kept).
 
@@ -212,7 +212,7 @@ def revoke(
     return _get(conn, OPERATOR_ISSUER, consent_id)
 
 
-def get(conn: sqlite3.Connection, *, principal: str, consent_id: str) -> ConsentRecord:
+def get(conn: Tx, *, principal: str, consent_id: str) -> ConsentRecord:
     """``principal``'s own registered record ``consent_id``.
 
     Raises:
@@ -225,7 +225,7 @@ def get(conn: sqlite3.Connection, *, principal: str, consent_id: str) -> Consent
     return found
 
 
-def find(conn: sqlite3.Connection, issuer: str, consent_id: str) -> ConsentRecord | None:
+def find(conn: Tx, issuer: str, consent_id: str) -> ConsentRecord | None:
     """Any stored consent by issuer and id (for the zone itself and admins), or None."""
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM consents WHERE issuer = ? AND consent_id = ?",
@@ -234,7 +234,7 @@ def find(conn: sqlite3.Connection, issuer: str, consent_id: str) -> ConsentRecor
     return None if row is None else _record(row)
 
 
-def _get(conn: sqlite3.Connection, issuer: str, consent_id: str) -> ConsentRecord:
+def _get(conn: Tx, issuer: str, consent_id: str) -> ConsentRecord:
     record = find(conn, issuer, consent_id)
     if record is None:
         raise NotFound(_NOT_FOUND, reason="unknown_consent")

@@ -24,6 +24,8 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    consent_pb2,
+    consent_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     receipts_pb2,
@@ -38,6 +40,7 @@ from zone.errors import ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.consent import ConsentServicer
 from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.receipts import ReceiptServicer
 from zone.server.servicers.statistics import StatisticsServicer
@@ -53,6 +56,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     receipts_pb2.DESCRIPTOR.services_by_name["ReceiptService"].full_name,
+    consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
 )
 
 
@@ -124,6 +128,7 @@ def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build
     jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(), server)
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationServicer(), server)
     receipts_pb2_grpc.add_ReceiptServiceServicer_to_server(ReceiptServicer(), server)
+    consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

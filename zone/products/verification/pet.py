@@ -34,6 +34,7 @@ import rbcl
 from zone.errors import InvalidArgument
 from zone.wire.oprf import (
     ELEMENT_BYTES,
+    TAG_BYTES,
     CodeOutOfRange,
     InvalidElement,
     check_elements,
@@ -48,7 +49,7 @@ MASTER_SECRET_BYTES = 32
 NONCE_BYTES = 32
 CALL_KEY_TAG = b"zone.verification.match.oprf.v1.call-key"
 SUBJECT_KEY_TAG = b"zone.verification.match.oprf.v1.subject-key"
-Membership = Literal["clear", "hidden"]
+Membership = Literal["disclosed", "hidden"]
 
 
 class BadBlindedElement(InvalidArgument):
@@ -220,10 +221,25 @@ def evaluate(
     return b"".join(executor.map(evaluate_batch, [secret] * len(pieces), pieces))
 
 
+def filler(count: int, tolerance: int) -> bytes:
+    """Reply bytes for ``count`` subjects that were not evaluated: random, revealing nothing.
+
+    Each subject's part has the layout of an answer (a valid random element, then ``2t + 1``
+    random tags, sorted) and depends on nothing the zone holds. Used where a subject's consent
+    was refused: its status says so, and nothing was computed with its element.
+    """
+    width = window_size(tolerance)
+    out = bytearray()
+    for _ in range(count):
+        out += hash_to_group(os.urandom(64))
+        out += b"".join(sorted(os.urandom(TAG_BYTES) for _ in range(width)))
+    return bytes(out)
+
+
 def disclosed_found(found: Sequence[bool], membership: Membership) -> tuple[bool | None, ...]:
     """What the reply's statuses may say about membership: the truth, or nothing.
 
-    ``clear``: whether each subject is in the dataset (NOT_FOUND in clear). ``hidden``:
+    ``disclosed``: whether each subject is in the dataset (NOT_FOUND in clear). ``hidden``:
     ``None`` for every subject; an unknown subject's element is then indistinguishable
     from a known subject's no-match (only a MATCH proves membership). Hidden membership
     also needs the per-subject limits to count unknown subjects like known ones, or a
