@@ -70,3 +70,19 @@ def test_stream_slots_always_leave_unary_calls_a_thread(tmp_path: Path) -> None:
     (tmp_path / "zone.yaml").write_text(MINIMAL + "limits: {max_workers: 4, max_open_streams: 4}\n")
     with pytest.raises(ValidationFailed, match=r":5: limits.max_open_streams must be below"):
         load_config(tmp_path / "zone.yaml")
+
+
+def test_match_workers_and_secret_file(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL)
+    default = load_config(tmp_path / "zone.yaml").verification
+    assert default.workers == 2 and default.match_secret_file is None  # next to the state db
+    (tmp_path / "zone.yaml").write_text(
+        MINIMAL + "verification: {workers: 0, match_secret_file: keys/match.key}\n"
+    )
+    chosen = load_config(tmp_path / "zone.yaml").verification
+    assert chosen.workers == 0 and chosen.match_secret_file == tmp_path.resolve() / "keys/match.key"
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "verification: {workers: -1, secret: x}\n")
+    with pytest.raises(ValidationFailed) as err:
+        load_config(tmp_path / "zone.yaml")
+    messages = "\n".join(str(p) for p in err.value.problems)
+    assert "verification.workers" in messages and "verification.secret" in messages

@@ -20,6 +20,7 @@ from zone.catalog import VerificationProduct
 from zone.errors import InvalidArgument
 from zone.products.verification.pet import (
     ClaimBatch,
+    Membership,
     check_blinded,
     disclosed_found,
     filler,
@@ -117,10 +118,8 @@ def evaluate(
     )
 
 
-def statuses(rows: I64, checked: Flags, membership: str) -> Codes:
+def statuses(rows: I64, checked: Flags, membership: Membership) -> Codes:
     """Per subject: FOUND / NOT_FOUND (disclosed), UNDISCLOSED (hidden), or CONSENT_REFUSED."""
-    told = disclosed_found(
-        (rows >= 0).tolist(), "hidden" if membership == "hidden" else "disclosed"
-    )
+    told = disclosed_found((rows >= 0).tolist(), membership)
     base = [UNDISCLOSED if f is None else FOUND if f else NOT_FOUND for f in told]
     return np.where(checked, np.asarray(base, dtype=np.int8), CONSENT_REFUSED).astype(np.int8)

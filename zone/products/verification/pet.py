@@ -6,7 +6,8 @@ For each (subject, claim field) of a call the caller sends one blinded element `
 code, where ``k`` is derived for this call, product, field and subject from the zone's master
 secret (:func:`call_secret`, :func:`subject_key`): an evaluation is useless against any other
 subject's, field's or call's tags. The caller learns whether its one claimed value is in the
-window, nothing else (docs/security/match_oprf.md); the zone learns nothing about the claim.
+window, nothing else (docs/SECURITY.md, "Match against a malicious caller"); the zone learns
+nothing about the claim.
 
 No recorded value (``recorded[i] is None``): the subject is not in the dataset, its value is
 NULL, or the value is not a whole number of units. Its element is answered exactly like a
@@ -165,9 +166,9 @@ def _window_tags(batch: ClaimBatch, key: bytes, subject: str, code: int | None) 
 def evaluate_batch(secret: bytes, batch: ClaimBatch) -> bytes:
     """The reply to ``batch``: per subject ``E = k * B`` then its tags sorted bytewise.
 
-    Guarantee (docs/security/match_oprf.md): per element the caller can test whether one
-    value of its choice is within the tolerance of the recorded code, and learns nothing
-    else about it; an element for a subject without a recorded value answers like a
+    Guarantee (docs/SECURITY.md, "Match against a malicious caller"): per element the caller
+    can test whether one value of its choice is within the tolerance of the recorded code, and
+    learns nothing else about it; an element for a subject without a recorded value answers like a
     no-match. Runs in a worker process as well as in the caller's thread.
 
     Args:
