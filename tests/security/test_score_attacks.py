@@ -46,7 +46,8 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone
     product = config.parent / "models" / "capital-match.yaml"
     text = product.read_text().replace("score_queries_per_model: 200000",
                                        "score_queries_per_model: 8")  # fmt: skip
-    product.write_text(text + "consent: none\n")  # consent refusals: test_consent_api.py
+    # Consent refusals: tests/integration/test_consent_api.py.
+    product.write_text(text.replace("consent: operator", "consent: none"))
     other = add_principal(config, "bank-b", products=(PRODUCT,))
     with running_zone(config) as running:
         yield running, other
