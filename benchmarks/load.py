@@ -7,8 +7,8 @@ Starts ``zone serve`` (a temporary demo zone, loopback only) with bounded concur
 with its own channel and one of four operator principals) then run a weighted mix for a fixed
 time: catalog calls (List/Describe Datasets/Products), statistics (EstimateCost, Query), a
 training job per phase (SubmitTraining, then GetJob polls) and, when VerificationService is in
-the method table, encrypted matches (one BFV key per client, registered once). Every call has
-a 5 s deadline; a DEADLINE_EXCEEDED counts as a hang.
+the method table, matches of blinded claims (capital-match, consent off for the load). Every
+call has a 5 s deadline; a DEADLINE_EXCEEDED counts as a hang.
 
 Phases: ``nominal`` with half as many clients as the server's concurrency (never more calls in
 flight than it accepts); with ``--overload`` also ``overload`` with twice as many. Shed calls
@@ -153,14 +153,12 @@ def statistics_step(client: Client) -> None:
 
 
 class Verifier:
-    """Encrypted matches through the SDK, when the zone serves VerificationService."""
+    """Matches of blinded claims through the SDK, when the zone serves VerificationService."""
 
     def __init__(self, target: str, token: str, subjects: list[dict[str, str]]) -> None:
-        from zone.client import ZoneClient, he
+        from zone.client import ZoneClient
 
         self.sdk = ZoneClient(target, token=token, timeout=DEADLINE * 4)
-        self.keys = he.new_keys("bfv-4096")
-        self.sdk.register_key(self.keys)
         self.purpose = self.sdk.describe_product("capital-match").grant.purpose  # type: ignore[union-attr]
         self.subjects = subjects
 
@@ -171,7 +169,7 @@ class Verifier:
         started = time.perf_counter()
         code, shed = "OK", False
         try:
-            self.sdk.match("capital-match", self.keys, [r["uscc"] for r in rows], claims,  # type: ignore[arg-type]
+            self.sdk.match("capital-match", [r["uscc"] for r in rows], claims,  # type: ignore[arg-type]
                            purpose=self.purpose)  # fmt: skip
         except ZoneClientError as exc:
             code = exc.code.name
@@ -282,6 +280,8 @@ def print_phase(name: str, phase: dict[str, object]) -> None:
 def make_zone(root: Path, rows: int) -> tuple[Path, list[str], list[dict[str, str]]]:
     """A demo zone with bounded limits and four operators; some registry rows for matching."""
     config = make_zone_dir(root, rows=rows, extra_config=LIMITS)
+    product = config.parent / "models" / "capital-match.yaml"  # no consents to register here
+    product.write_text(product.read_text().replace("consent: operator", "consent: none"))
     tokens = [
         add_principal(
             config, f"load-{i}", products=PRODUCTS, epsilon=10.0, delta=1e-6, per_job_epsilon=1.0

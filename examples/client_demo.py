@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from zone.client import ZoneClient, ZoneClientError
@@ -184,27 +185,52 @@ def expect_error(what: str, call: object) -> None:
 
 
 def show_verification(target: str, token: str, registry: Path) -> None:
-    """bank-a checks two applicants' claims and scores one, all under its own TenSEAL keys."""
+    """bank-a checks two applicants' claims and scores one, with their registered consent."""
     if not registry.exists():
         return
     with registry.open() as handle:
         applicants = [row for _, row in zip(range(2), csv.DictReader(handle), strict=False)]
     subjects = [row["uscc"] for row in applicants]
-    print("\n-- operator bank-a: encrypted verification (the zone never sees the claims)")
+    print("\n-- operator bank-a: verification (the zone never sees the claims)")
     with ZoneClient(target, token=token) as bank:
-        bfv = bank.he.new_keys("bfv-4096")
-        print(f"  registered BFV key {bank.register_key(bfv)[:8]}...")
+        until = datetime.now(UTC) + timedelta(days=30)
+        consents = {}
+        for purpose in ("loan applications", "loan pricing"):
+            consents[purpose] = [
+                bank.register_consent(
+                    "capital-match",
+                    subject,
+                    purpose=purpose,
+                    not_after=until,
+                    max_uses=3,
+                    letter_sha256=hashlib.sha256(f"letter of {subject}".encode()).hexdigest(),
+                ).consent
+                for subject in subjects
+            ]
+        print(
+            f"  registered consents {', '.join(c[:10] + '...' for c in consents['loan pricing'])}"
+        )
         claims = {
             "registered_capital": [float(applicants[0]["registered_capital"]), 1.23],
             "employees": [int(row["employees"]) + 1 for row in applicants],
         }
-        report = bank.match("capital-match", bfv, subjects, claims, purpose="loan applications")
+        report = bank.match("capital-match", subjects, claims, purpose="loan applications",
+                            consents=consents["loan applications"])  # fmt: skip
         for result in report:
             print(f"  {result.subject}: {result.status} {dict(result.claims)}")
+        refused = bank.match(
+            "capital-match",
+            subjects[:1],
+            {"employees": [1]},
+            purpose="marketing",
+            consents=consents["loan applications"][:1],
+        )
+        print(f"  another purpose: {refused[0].status} ({refused[0].refusal})")
         ckks = bank.he.new_keys("ckks-8192")
         bank.register_key(ckks)
         features = {"loan_amount": 800.0, "days_overdue": 12.0}
-        risk = bank.score("capital-match", ckks, subjects[0], features, purpose="loan pricing")
+        risk = bank.score("capital-match", ckks, subjects[0], features, purpose="loan pricing",
+                          consent=consents["loan pricing"][0])  # fmt: skip
         print(f"  joint default risk of {subjects[0]}: {risk:.3f}")
 
 

@@ -21,14 +21,28 @@ import tenseal.sealapi as sealapi
 from zone.client.he import HEKeys, new_keys
 from zone.products.verification.validate import load_public_context, seal_version
 from zone.products.verification.wire import encode_varint
-from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
+from zone.wire.he_params import CKKS_SCORE, PARAM_SETS, ParamSet
 
 U64 = npt.NDArray[np.uint64]
+
+BFV_TEST = ParamSet(
+    name="bfv-4096",
+    scheme="bfv",
+    poly_modulus_degree=4096,
+    coeff_mod_bit_sizes=(46, 46, 17),
+    plain_modulus=67_239_937,
+    scale_bits=0,
+    max_ciphertext_bytes=2 * 2 * 4096 * 8 + 4096,
+)
+"""The BFV set Match used before issue 14: no longer allowlisted, kept to test the checks."""
 
 
 @cache
 def caller_keys(name: str) -> HEKeys:
     """One caller's private keys per parameter set (shared by the tests of a session)."""
+    if name == BFV_TEST.name:
+        context = ts.context(ts.SCHEME_TYPE.BFV, 4096, BFV_TEST.plain_modulus, [46, 46, 17])
+        return HEKeys(BFV_TEST, context)
     return new_keys(name)
 
 
@@ -37,6 +51,11 @@ def zone_context(name: str) -> Any:
     """The zone's view of :func:`caller_keys`: the public context, loaded and checked."""
     keys = caller_keys(name)
     return load_public_context(keys.public_context(), keys.params)
+
+
+def param_set(name: str) -> ParamSet:
+    """An allowlisted set, or the test-only BFV set."""
+    return BFV_TEST if name == BFV_TEST.name else PARAM_SETS[name]
 
 
 def noise_budget(keys: HEKeys, vector: Any) -> int:
@@ -123,35 +142,6 @@ def decode_ckks_polynomial(vector: Any, poly: int, scale: float) -> npt.NDArray[
 
 def bfv_blob(values: list[int]) -> bytes:
     """A caller's encrypted BFV vector of ``values`` (padded to a full block)."""
-    keys = caller_keys(BFV_MATCH.name)
-    padded = values + [0] * (BFV_MATCH.slot_count - len(values))
+    keys = caller_keys(BFV_TEST.name)
+    padded = values + [0] * (BFV_TEST.slot_count - len(values))
     return bytes(ts.bfv_vector(keys.context, padded).serialize())
-
-
-def bfv_masks_and_shifts(vector: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Read a BFV reply to the crafted input ``(0, 1)`` as if it were computed naively.
-
-    A naive reply is ``(0 * mask + D*(shift * mask), 1 * mask)``: its second polynomial is the
-    mask's plaintext polynomial (decoded by batching), and ``(c0, 0)`` decrypts to
-    ``shift * mask``.
-    Returns (masks, shifts) per slot; for a rerandomized reply both are noise.
-    """
-    keys = caller_keys(BFV_MATCH.name)
-    p, q0 = BFV_MATCH.plain_modulus, BFV_MATCH.coeff_modulus[0]
-    data = coefficients(vector)
-    lifted = [(int(x) - q0 if int(x) > q0 // 2 else int(x)) % p for x in data[1, 0]]
-    terms = [f"{c:X}x^{i}" if i else f"{c:X}" for i, c in reversed(list(enumerate(lifted))) if c]
-    plain = sealapi.Plaintext(" + ".join(terms) or "0")
-    encoder = sealapi.BatchEncoder(keys.context.seal_context().data)
-    masks = np.array(encoder.decode_uint64(plain), dtype=np.int64) % p
-    (ct,) = vector.ciphertext()
-    only_c0 = np.zeros_like(data)
-    only_c0[0] = data[0]
-    blob = seal_ciphertext(list(ct.parms_id()), only_c0, ntt=False, scale=1.0)
-    product = np.array(
-        ts.bfv_vector_from(keys.context, vector_blob(blob, BFV_MATCH.slot_count, None)).decrypt(),
-        dtype=np.int64,
-    )
-    inverse = np.array([pow(int(m), -1, p) if m else 0 for m in masks], dtype=np.int64)
-    shifts = (product % p) * inverse % p
-    return masks, shifts

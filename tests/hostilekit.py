@@ -4,12 +4,15 @@ Used by tests/security/test_hostile_inputs.py and benchmarks/hostile_report.py. 
 come from ``zone.server.methods.METHOD_TABLE`` and their request types from the protobuf
 descriptor pool, so a method added to the table later is covered without changes here.
 
-Each method gets, from a seeded generator: random bytes; mutations of a well-formed request
+Each method gets at least 300 hostile calls, from a seeded generator: random bytes; mutations of
+a well-formed request
 (bit flips, truncations, wrong wire types, huge length prefixes, unknown fields, invalid UTF-8
 in string fields); unicode, NUL and SQL metacharacters in every string field; negative, NaN,
 infinite and extreme values in every numeric and enum field; repeated fields with many
 entries; a message over the size limit; missing or malformed credentials; clients whose
-deadline expires at once; and, for request-streaming methods, streams that stop halfway.
+deadline expires at once; for request-streaming methods, streams that stop halfway; and for
+Match, hostile blinded elements (identity, non-canonical, off the curve, wrong lengths, random
+bytes) and hostile consent references (oversized, forged tokens, misaligned lists).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from zonekit import TOKENS
 
 from zone.client.stats import build_query, count
 from zone.server.methods import METHOD_TABLE
+from zone.wire.oprf import IDENTITY, claim_input, hash_to_group
 
-MIN_CASES = 120
+MIN_CASES = 300
 MANY = 10_000
 METACHARACTERS = (
     "'; DROP TABLE ds_enterprises; --",
@@ -319,6 +323,38 @@ def _nested(number: int, depth: int) -> bytes:
     return inner
 
 
+def _element(subject: str, code: int) -> bytes:
+    return hash_to_group(claim_input("capital-match", "employees", 1.0, subject, code))
+
+
+def match_cases(seed_base: Message, rng: random.Random) -> Iterator[tuple[str, bytes]]:
+    """Hostile blinded elements and consent references in an otherwise valid MatchRequest."""
+    if seed_base.DESCRIPTOR.full_name != "zone.v1.MatchRequest":
+        return
+    good = _element("employees", 1)
+    flipped = good[:-1] + bytes([good[-1] | 0x80])  # libsodium ignores this bit: refused
+    elements = [IDENTITY, flipped, b"\xff" * 32, b"", good[:-1], good + b"\x00", good * 2,
+                good * 10_000]  # fmt: skip
+    elements += [rng.randbytes(32) for _ in range(40)]
+    elements += [rng.randbytes(rng.choice((1, 31, 33, 64, 4096))) for _ in range(20)]
+    base = type(seed_base)()
+    base.CopyFrom(seed_base)
+    base.blinded[0].name = "employees"  # type: ignore[attr-defined]
+    for blob in elements:
+        message = type(base)()
+        message.CopyFrom(base)
+        message.blinded[0].elements = blob  # type: ignore[attr-defined]
+        yield "hostile_element", message.SerializeToString()
+    forged = "eyJ2IjoxfQ." + "A" * 86
+    for refs in (["x" * 3000], [forged], ["a.b.c"], ["", ""], [], ["c-" + "0" * 32], ["\x00"]):
+        message = type(base)()
+        message.CopyFrom(base)
+        message.blinded[0].elements = good  # type: ignore[attr-defined]
+        del message.consents[:]  # type: ignore[attr-defined]
+        message.consents.extend(refs)  # type: ignore[attr-defined]
+        yield "hostile_consent", message.SerializeToString()
+
+
 def cases_for(method: Method, max_message_bytes: int) -> list[Case]:
     """At least ``MIN_CASES`` hostile calls for ``method``, the same on every run."""
     rng = random.Random(method.path)
@@ -326,6 +362,7 @@ def cases_for(method: Method, max_message_bytes: int) -> list[Case]:
     raw = base.SerializeToString()
     cases = [Case(kind, (payload,)) for kind, payload in wire_cases(base, rng, max_message_bytes)]
     cases += [Case(kind, (payload,)) for kind, payload in typed_cases(base)]
+    cases += [Case(kind, (payload,)) for kind, payload in match_cases(base, rng)]
     cases += [Case("deadline_expired", (raw,), timeout=0.001, ended_early=True) for _ in range(3)]
     if not method.public:
         cases += [Case("bad_credentials", (raw,), token=t) for t in BAD_TOKENS]

@@ -144,3 +144,33 @@ def serve_process(config_path: Path) -> tuple[subprocess.Popen[str], str]:
     line = proc.stdout.readline()
     assert line.startswith("zone: serving on"), line
     return proc, line.split()[-1]
+
+
+def bulk_consents(
+    zone: RunningZone,
+    principal: str,
+    product: str,
+    subjects: list[str],
+    purpose: str,
+    *,
+    max_uses: int = 100,
+) -> list[str]:
+    """Consent ids for many subjects at once, written straight into the zone's state.
+
+    Test set-up for calls with thousands of subjects (one RegisterConsent call each would be
+    a durable audited transaction each); the consent rules are zone.consent's either way.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from zone.consent import register
+
+    now = datetime.now(UTC)
+    with zone.services.store.write() as tx:
+        return [
+            register(
+                tx, principal=principal, product=product, subject=subject, purpose=purpose,
+                not_before=now - timedelta(minutes=1), not_after=now + timedelta(days=1),
+                max_uses=max_uses, letter_sha256="ab" * 32, now=now,
+            ).consent_id
+            for subject in subjects
+        ]  # fmt: skip

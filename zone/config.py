@@ -6,6 +6,7 @@ moved together with its data. Nothing is read from the environment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class _VerificationSpec(_Strict):
     max_key_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     max_keys_per_principal: int = Field(default=16, ge=1, le=10_000)
     precompute_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
+    workers: int = Field(default=2, ge=0, le=64)
+    match_secret_file: str | None = None
 
 
 class _DuckDbSpec(_Strict):
@@ -144,20 +147,28 @@ class AuditConfig:
 
 @dataclass(frozen=True)
 class VerificationConfig:
-    """Homomorphic verification: registered public keys.
+    """Verification: Match's worker processes and master secret, Score's registered keys.
+
+    ``workers`` is the number of worker processes Match evaluations run in (spawned, never
+    forked from the server; 0 evaluates in the handler thread). ``match_secret_file`` holds
+    Match's 32-byte master secret (mode 0600; made on first start); by default
+    ``match-secret.key`` next to the state database. The secret itself is never written in the
+    config, so that copies of the config do not carry it.
 
     ``max_key_bytes`` caps one uploaded public context (sent in chunks, each under the message
-    limit; every other call keeps the message limit). The allowlisted contexts are 0.14 MB
-    (BFV) and 0.46 MB (CKKS) without Galois keys, which no product needs; 8 MiB leaves room
-    while bounding what one upload can hold in memory. ``max_keys_per_principal`` bounds the
-    active keys one principal may store. ``precompute_bytes`` is the memory for encryptions of
-    zero made ahead of calls while the zone is idle (rerandomizers, each used once; see
-    ``zone.wire.fresh``); 0 makes every one inline, during the call.
+    limit; every other call keeps the message limit). The allowlisted CKKS context is 0.46 MB
+    without Galois keys, which no product needs; 8 MiB leaves room while bounding what one
+    upload can hold in memory. ``max_keys_per_principal`` bounds the active keys one principal
+    may store. ``precompute_bytes`` is the memory for encryptions of zero made ahead of calls
+    while the zone is idle (rerandomizers, each used once; see ``zone.wire.fresh``); 0 makes
+    every one inline, during the call.
     """
 
     max_key_bytes: int = 8 * 1024 * 1024
     max_keys_per_principal: int = 16
     precompute_bytes: int = 32 * 1024 * 1024
+    workers: int = 2
+    match_secret_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -253,7 +264,7 @@ def load_config(path: Path) -> ZoneConfig:
         audit=AuditConfig(
             signing_key=resolve(spec.audit.signing_key) if spec.audit.signing_key else None
         ),
-        verification=VerificationConfig(**spec.verification.model_dump()),
+        verification=_verification(spec.verification, resolve),
         console=console_config(spec.console) if spec.console else None,
         duckdb=DuckDbConfig(**spec.duckdb.model_dump()),
     )
@@ -268,3 +279,9 @@ def _check_console(spec: _ConfigSpec) -> str | None:
     if spec.tls is None and not is_loopback(spec.console.listen):
         return "console.listen: a non-loopback address needs the zone's tls section (cookies)"
     return None
+
+
+def _verification(spec: _VerificationSpec, resolve: Callable[[str], Path]) -> VerificationConfig:
+    values = spec.model_dump()
+    secret = values.pop("match_secret_file")
+    return VerificationConfig(**values, match_secret_file=resolve(secret) if secret else None)

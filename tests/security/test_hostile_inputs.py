@@ -1,7 +1,7 @@
 """Hostile input through the real gRPC API, for every method in the method table.
 
 ``zone serve`` runs in a child process (a crash is seen as the process dying). For each method
-of ``METHOD_TABLE`` at least 120 hostile calls are sent as raw bytes (see tests/hostilekit.py
+of ``METHOD_TABLE`` at least 300 hostile calls are sent as raw bytes (see tests/hostilekit.py
 for the kinds). Every call must end with a clear status (never INTERNAL, UNKNOWN or
 UNIMPLEMENTED), the server must keep serving after every method's batch, and a rejected call
 must charge nothing: no privacy reservation, no budget, no metered usage, no quota. Run with
@@ -21,6 +21,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -154,7 +155,7 @@ def test_hostile_inputs_get_clear_statuses_and_charge_nothing(
     hostile_zone: HostileZone, method: Method
 ) -> None:
     cases = cases_for(method, MAX_MESSAGE_BYTES)
-    assert len(cases) >= 100
+    assert len(cases) >= 300
     regular = [c for c in cases if not c.ended_early]
     early = [c for c in cases if c.ended_early]
     charges = Charges(hostile_zone.state)
@@ -201,7 +202,11 @@ def _owned_ids(zone: HostileZone) -> dict[str, str]:
         from zone.client import he
 
         with ZoneClient(zone.target, token=zone.owner_token) as owner:
-            owned["key_id"] = owner.register_key(he.new_keys("bfv-4096"))
+            owned["key_id"] = owner.register_key(he.new_keys("ckks-8192"))
+            owned["consent_id"] = owner.register_consent(
+                "capital-match", "91000000000000000X", purpose="p", letter_sha256="ab" * 32,
+                not_after=datetime.now(UTC) + timedelta(days=1),
+            ).consent  # fmt: skip
     return owned
 
 
@@ -225,13 +230,15 @@ def test_one_operator_cannot_reach_another_operators_objects(hostile_zone: Hosti
             assert theirs[0] != "OK", (method.path, name, theirs)
             assert theirs == unknown, (method.path, name, theirs, unknown)  # no oracle
             tried += 1
-    assert tried >= 5 + 4 * VERIFICATION  # jobs 4, receipts 1; keys: Describe, Revoke, ...
+    # jobs 4, receipts 1; keys: Describe, Revoke, Score; consents: Describe, Revoke
+    assert tried >= 5 + 5 * VERIFICATION
     with ZoneClient(hostile_zone.target, token=hostile_zone.other_token) as other:
         assert owned["job_id"] not in {j.job_id for j in other.list_jobs()}
     with ZoneClient(hostile_zone.target, token=hostile_zone.owner_token) as owner:
         assert owner.get_job(owned["job_id"]).state != "CANCELLED"  # the other's cancel: no-op
         if "key_id" in owned:
             assert owner.describe_key(owned["key_id"]).revoked_at == ""  # and the revoke
+            assert owner.describe_consent(owned["consent_id"]).revoked_at is None
     print(f"\ncross-principal: {tried} (method, id field) pairs, all answered as unknown ids")
 
 
@@ -249,7 +256,7 @@ def test_key_upload_stopped_halfway_registers_nothing(hostile_zone: HostileZone,
     from zone.client import he
 
     method = next(m for m in METHODS if m.path == REGISTER_KEY)
-    chunks = [c.SerializeToString() for c in he.upload(he.new_keys("bfv-4096"), 16 * 1024)]
+    chunks = [c.SerializeToString() for c in he.upload(he.new_keys("ckks-8192"), 64 * 1024)]
     assert len(chunks) >= 4
     half = tuple(chunks[: len(chunks) // 2])
     case = (

@@ -4,8 +4,8 @@ The attacker here works at the core level: it chooses every group element it sen
 blinded hashes), sees the zone's whole reply (``E`` and the tags) and may compute anything
 from them. What it cannot do is compute ``k * P`` for a point ``P`` other than (multiples of)
 what it sent: that is the one-more-gap-DH assumption the argument rests on
-(docs/security/match_oprf.md). The tests measure what the attacker gets from every
-computation it can do with what it holds, and compare recovery with chance.
+(docs/SECURITY.md, "Match against a malicious caller"). The tests measure what the attacker
+gets from every computation it can do with what it holds, and compare recovery with chance.
 
 Recorded values are taken from a realistic range (ages 18..90, roughly normal), so that
 "chance" is the prior mass of the most likely age, as an honest guesser would get.

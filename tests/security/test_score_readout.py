@@ -11,7 +11,9 @@ resolution: released logits carry Gaussian noise of the product's public standar
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,17 @@ def ckks(zone: RunningZone) -> HEKeys:
     return keys
 
 
+def consents(zone: RunningZone, subjects: list[str], purpose: str, uses: int = 3) -> list[str]:
+    """bank-a's operator consents for these subjects (capital-match requires consent)."""
+    bank = client(zone, "bank")
+    until = datetime.now(UTC) + timedelta(hours=1)
+    return [
+        bank.register_consent(PRODUCT, s, purpose=purpose, not_after=until, max_uses=uses,
+                              letter_sha256=hashlib.sha256(s.encode()).hexdigest()).consent
+        for s in subjects
+    ]  # fmt: skip
+
+
 def kept(zone: RunningZone, weights: dict[str, float]) -> str:
     """A kept model of bank-a's, as a training worker leaves it."""
     scaling = [{"column": c, "kind": "numeric", "bounds": list(BOUNDS[c])} for c in weights]
@@ -79,11 +92,14 @@ def readout_rate(
 ) -> float:
     """How many subjects' penalties the attacker recovers exactly (0 when nothing is scored)."""
     bank = client(zone, "bank")
+    subjects = [r["uscc"] for r in rows]
+    ids = consents(zone, subjects, "readout", uses=1)
     try:
-        results = bank.score_batch(PRODUCT, ckks, [r["uscc"] for r in rows], {},
-                                   purpose="readout", model_id=model_id)  # fmt: skip
+        results = bank.score_batch(PRODUCT, ckks, subjects, {}, purpose="readout",
+                                   model_id=model_id, consents=ids)  # fmt: skip
     except FailedPreconditionError:
         return 0.0
+    assert all(r.status == "SCORED" for r in results)  # an approved model would answer
     hits = 0
     for row, result in zip(rows, results, strict=True):
         guess = round((result.logit - 0.25) / 5.0 * 20)
@@ -124,10 +140,14 @@ def test_rejecting_an_approved_model_stops_it_and_is_audited(
     admin, bank = client(zone, "admin"), client(zone, "bank")
     admin.decide_model(model_id, PRODUCT, approve=True, reason="three balanced features")
     subject = [rows[5]["uscc"]]
-    assert bank.score_batch(PRODUCT, ckks, subject, {}, purpose="ok", model_id=model_id)
+    ids = consents(zone, subject, "ok")
+    (scored,) = bank.score_batch(PRODUCT, ckks, subject, {}, purpose="ok", model_id=model_id,
+                                 consents=ids)  # fmt: skip
+    assert scored.status == "SCORED"
     admin.decide_model(model_id, PRODUCT, approve=False, reason="withdrawn")
     with pytest.raises(FailedPreconditionError, match="not approved"):
-        bank.score_batch(PRODUCT, ckks, subject, {}, purpose="again", model_id=model_id)
+        bank.score_batch(PRODUCT, ckks, subject, {}, purpose="ok", model_id=model_id,
+                         consents=ids)  # fmt: skip
     kinds = [e.kind for e in zone.services.audit.entries(limit=10_000)]
     assert "model.approved" in kinds and "model.rejected" in kinds
 
@@ -157,10 +177,11 @@ def test_released_scores_carry_the_declared_resolution(
 ) -> None:
     complete = [r for r in rows if all(r[n] != "" for n in SPEC["score_model"]["zone_features"])]
     picked = complete[:1000]
+    subjects = [r["uscc"] for r in picked]
     results = client(zone, "bank").score_batch(
-        PRODUCT, ckks, [r["uscc"] for r in picked],
+        PRODUCT, ckks, subjects,
         {"loan_amount": [0.0] * len(picked), "days_overdue": [0.0] * len(picked)},
-        purpose="resolution check",
+        purpose="resolution check", consents=consents(zone, subjects, "resolution check"),
     )  # fmt: skip
     errors = np.array(
         [r.logit - expected_logit(row) for row, r in zip(picked, results, strict=True)]

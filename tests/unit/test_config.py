@@ -98,3 +98,19 @@ def test_bad_duckdb_settings_are_refused_with_their_line(tmp_path: Path, section
     with pytest.raises(ValidationFailed) as err:
         load_config(tmp_path / "zone.yaml")
     assert ":5: duckdb." in "\n".join(str(p) for p in err.value.problems)
+
+
+def test_match_workers_and_secret_file(tmp_path: Path) -> None:
+    (tmp_path / "zone.yaml").write_text(MINIMAL)
+    default = load_config(tmp_path / "zone.yaml").verification
+    assert default.workers == 2 and default.match_secret_file is None  # next to the state db
+    (tmp_path / "zone.yaml").write_text(
+        MINIMAL + "verification: {workers: 0, match_secret_file: keys/match.key}\n"
+    )
+    chosen = load_config(tmp_path / "zone.yaml").verification
+    assert chosen.workers == 0 and chosen.match_secret_file == tmp_path.resolve() / "keys/match.key"
+    (tmp_path / "zone.yaml").write_text(MINIMAL + "verification: {workers: -1, secret: x}\n")
+    with pytest.raises(ValidationFailed) as err:
+        load_config(tmp_path / "zone.yaml")
+    messages = "\n".join(str(p) for p in err.value.problems)
+    assert "verification.workers" in messages and "verification.secret" in messages

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azone/v1/verification.proto\x12\x07zone.v1\"+\n\x08KeyChunk\x12\x11\n\tparam_set\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x18\n\x06KeyRef\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"\x88\x01\n\x07KeyInfo\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tparam_set\x18\x02 \x01(\t\x12\x0e\n\x06scheme\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\t\x12\x12\n\nrevoked_at\x18\x07 \x01(\t\"+\n\x0b\x43iphertexts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x62locks\x18\x02 \x03(\x0c\"x\n\x0cMatchRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x10\n\x08subjects\x18\x04 \x03(\t\x12$\n\x06\x63laims\x18\x05 \x03(\x0b\x32\x14.zone.v1.Ciphertexts\"D\n\x0b\x43laimAnswer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncandidates\x18\x02 \x01(\r\x12\x13\n\x0b\x63iphertexts\x18\x03 \x03(\x0c\"\xad\x01\n\nMatchReply\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x03(\x0e\x32\x16.zone.v1.SubjectStatus\x12$\n\x06\x63laims\x18\x03 \x03(\x0b\x32\x14.zone.v1.ClaimAnswer\x12\r\n\x05slots\x18\x04 \x01(\r\x12\x17\n\x0f\x64\x61taset_version\x18\x05 \x01(\t\x12\x15\n\routput_digest\x18\x06 \x01(\t\"\x8c\x01\n\x0cScoreRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x10\n\x08subjects\x18\x05 \x03(\t\x12&\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32\x14.zone.v1.Ciphertexts\"\xca\x01\n\nScoreReply\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x03(\x0e\x32\x16.zone.v1.SubjectStatus\x12\x0e\n\x06logits\x18\x03 \x03(\x0c\x12\r\n\x05slots\x18\x04 \x01(\r\x12\x0c\n\x04link\x18\x05 \x01(\t\x12\x14\n\x0cnoise_stddev\x18\x06 \x01(\x01\x12\r\n\x05model\x18\x07 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x08 \x01(\t\x12\x15\n\routput_digest\x18\t \x01(\t*[\n\rSubjectStatus\x12\x1e\n\x1aSUBJECT_STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05\x46OUND\x10\x01\x12\r\n\tNOT_FOUND\x10\x02\x12\x10\n\x0cMISSING_DATA\x10\x03\x32\x97\x02\n\x13VerificationService\x12\x34\n\x0bRegisterKey\x12\x11.zone.v1.KeyChunk\x1a\x10.zone.v1.KeyInfo(\x01\x12\x30\n\x0b\x44\x65scribeKey\x12\x0f.zone.v1.KeyRef\x1a\x10.zone.v1.KeyInfo\x12.\n\tRevokeKey\x12\x0f.zone.v1.KeyRef\x1a\x10.zone.v1.KeyInfo\x12\x33\n\x05Match\x12\x15.zone.v1.MatchRequest\x1a\x13.zone.v1.MatchReply\x12\x33\n\x05Score\x12\x15.zone.v1.ScoreRequest\x1a\x13.zone.v1.ScoreReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1azone/v1/verification.proto\x12\x07zone.v1\"+\n\x08KeyChunk\x12\x11\n\tparam_set\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\x18\n\x06KeyRef\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"\x88\x01\n\x07KeyInfo\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x11\n\tparam_set\x18\x02 \x01(\t\x12\x0e\n\x06scheme\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\t\x12\x12\n\nrevoked_at\x18\x07 \x01(\t\"+\n\x0b\x43iphertexts\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x62locks\x18\x02 \x03(\x0c\".\n\x0c\x42lindedClaim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65lements\x18\x02 \x01(\x0c\"\x98\x01\n\x0cMatchRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x10\n\x08subjects\x18\x04 \x03(\t\x12&\n\x07\x62linded\x18\x06 \x03(\x0b\x32\x15.zone.v1.BlindedClaim\x12\x10\n\x08\x63onsents\x18\x07 \x03(\tJ\x04\x08\x02\x10\x03J\x04\x08\x05\x10\x06R\x06key_idR\x06\x63laims\"F\n\x0e\x45valuatedClaim\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\ttolerance\x18\x02 \x01(\r\x12\x13\n\x0b\x65valuations\x18\x03 \x01(\x0c\"\xed\x01\n\nMatchReply\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x03(\x0e\x32\x16.zone.v1.SubjectStatus\x12\x17\n\x0f\x64\x61taset_version\x18\x05 \x01(\t\x12\x15\n\routput_digest\x18\x06 \x01(\t\x12*\n\tevaluated\x18\x07 \x03(\x0b\x32\x17.zone.v1.EvaluatedClaim\x12\x18\n\x10\x63onsent_refusals\x18\x08 \x03(\t\x12\x12\n\nmembership\x18\t \x01(\tJ\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05R\x06\x63laimsR\x05slots\"\x9e\x01\n\x0cScoreRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x10\n\x08model_id\x18\x04 \x01(\t\x12\x10\n\x08subjects\x18\x05 \x03(\t\x12&\n\x08\x66\x65\x61tures\x18\x06 \x03(\x0b\x32\x14.zone.v1.Ciphertexts\x12\x10\n\x08\x63onsents\x18\x07 \x03(\t\"\xe4\x01\n\nScoreReply\x12\x12\n\nrelease_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x03(\x0e\x32\x16.zone.v1.SubjectStatus\x12\x0e\n\x06logits\x18\x03 \x03(\x0c\x12\r\n\x05slots\x18\x04 \x01(\r\x12\x0c\n\x04link\x18\x05 \x01(\t\x12\x14\n\x0cnoise_stddev\x18\x06 \x01(\x01\x12\r\n\x05model\x18\x07 \x01(\t\x12\x17\n\x0f\x64\x61taset_version\x18\x08 \x01(\t\x12\x15\n\routput_digest\x18\t \x01(\t\x12\x18\n\x10\x63onsent_refusals\x18\n \x03(\t*\x81\x01\n\rSubjectStatus\x12\x1e\n\x1aSUBJECT_STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05\x46OUND\x10\x01\x12\r\n\tNOT_FOUND\x10\x02\x12\x10\n\x0cMISSING_DATA\x10\x03\x12\x0f\n\x0bUNDISCLOSED\x10\x04\x12\x13\n\x0f\x43ONSENT_REFUSED\x10\x05\x32\x97\x02\n\x13VerificationService\x12\x34\n\x0bRegisterKey\x12\x11.zone.v1.KeyChunk\x1a\x10.zone.v1.KeyInfo(\x01\x12\x30\n\x0b\x44\x65scribeKey\x12\x0f.zone.v1.KeyRef\x1a\x10.zone.v1.KeyInfo\x12.\n\tRevokeKey\x12\x0f.zone.v1.KeyRef\x1a\x10.zone.v1.KeyInfo\x12\x33\n\x05Match\x12\x15.zone.v1.MatchRequest\x1a\x13.zone.v1.MatchReply\x12\x33\n\x05Score\x12\x15.zone.v1.ScoreRequest\x1a\x13.zone.v1.ScoreReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zone.v1.verification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBJECTSTATUS']._serialized_start=1010
-  _globals['_SUBJECTSTATUS']._serialized_end=1101
+  _globals['_SUBJECTSTATUS']._serialized_start=1202
+  _globals['_SUBJECTSTATUS']._serialized_end=1331
   _globals['_KEYCHUNK']._serialized_start=39
   _globals['_KEYCHUNK']._serialized_end=82
   _globals['_KEYREF']._serialized_start=84
@@ -41,16 +41,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KEYINFO']._serialized_end=247
   _globals['_CIPHERTEXTS']._serialized_start=249
   _globals['_CIPHERTEXTS']._serialized_end=292
-  _globals['_MATCHREQUEST']._serialized_start=294
-  _globals['_MATCHREQUEST']._serialized_end=414
-  _globals['_CLAIMANSWER']._serialized_start=416
-  _globals['_CLAIMANSWER']._serialized_end=484
-  _globals['_MATCHREPLY']._serialized_start=487
-  _globals['_MATCHREPLY']._serialized_end=660
-  _globals['_SCOREREQUEST']._serialized_start=663
-  _globals['_SCOREREQUEST']._serialized_end=803
-  _globals['_SCOREREPLY']._serialized_start=806
-  _globals['_SCOREREPLY']._serialized_end=1008
-  _globals['_VERIFICATIONSERVICE']._serialized_start=1104
-  _globals['_VERIFICATIONSERVICE']._serialized_end=1383
+  _globals['_BLINDEDCLAIM']._serialized_start=294
+  _globals['_BLINDEDCLAIM']._serialized_end=340
+  _globals['_MATCHREQUEST']._serialized_start=343
+  _globals['_MATCHREQUEST']._serialized_end=495
+  _globals['_EVALUATEDCLAIM']._serialized_start=497
+  _globals['_EVALUATEDCLAIM']._serialized_end=567
+  _globals['_MATCHREPLY']._serialized_start=570
+  _globals['_MATCHREPLY']._serialized_end=807
+  _globals['_SCOREREQUEST']._serialized_start=810
+  _globals['_SCOREREQUEST']._serialized_end=968
+  _globals['_SCOREREPLY']._serialized_start=971
+  _globals['_SCOREREPLY']._serialized_end=1199
+  _globals['_VERIFICATIONSERVICE']._serialized_start=1334
+  _globals['_VERIFICATIONSERVICE']._serialized_end=1613
 # @@protoc_insertion_point(module_scope)

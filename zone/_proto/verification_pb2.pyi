@@ -13,10 +13,14 @@ class SubjectStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FOUND: _ClassVar[SubjectStatus]
     NOT_FOUND: _ClassVar[SubjectStatus]
     MISSING_DATA: _ClassVar[SubjectStatus]
+    UNDISCLOSED: _ClassVar[SubjectStatus]
+    CONSENT_REFUSED: _ClassVar[SubjectStatus]
 SUBJECT_STATUS_UNSPECIFIED: SubjectStatus
 FOUND: SubjectStatus
 NOT_FOUND: SubjectStatus
 MISSING_DATA: SubjectStatus
+UNDISCLOSED: SubjectStatus
+CONSENT_REFUSED: SubjectStatus
 
 class KeyChunk(_message.Message):
     __slots__ = ("param_set", "data")
@@ -58,64 +62,76 @@ class Ciphertexts(_message.Message):
     blocks: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, name: _Optional[str] = ..., blocks: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class BlindedClaim(_message.Message):
+    __slots__ = ("name", "elements")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ELEMENTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    elements: bytes
+    def __init__(self, name: _Optional[str] = ..., elements: _Optional[bytes] = ...) -> None: ...
+
 class MatchRequest(_message.Message):
-    __slots__ = ("product", "key_id", "purpose", "subjects", "claims")
+    __slots__ = ("product", "purpose", "subjects", "blinded", "consents")
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
-    KEY_ID_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     SUBJECTS_FIELD_NUMBER: _ClassVar[int]
-    CLAIMS_FIELD_NUMBER: _ClassVar[int]
+    BLINDED_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
     product: str
-    key_id: str
     purpose: str
     subjects: _containers.RepeatedScalarFieldContainer[str]
-    claims: _containers.RepeatedCompositeFieldContainer[Ciphertexts]
-    def __init__(self, product: _Optional[str] = ..., key_id: _Optional[str] = ..., purpose: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., claims: _Optional[_Iterable[_Union[Ciphertexts, _Mapping]]] = ...) -> None: ...
+    blinded: _containers.RepeatedCompositeFieldContainer[BlindedClaim]
+    consents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, product: _Optional[str] = ..., purpose: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., blinded: _Optional[_Iterable[_Union[BlindedClaim, _Mapping]]] = ..., consents: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class ClaimAnswer(_message.Message):
-    __slots__ = ("name", "candidates", "ciphertexts")
+class EvaluatedClaim(_message.Message):
+    __slots__ = ("name", "tolerance", "evaluations")
     NAME_FIELD_NUMBER: _ClassVar[int]
-    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
-    CIPHERTEXTS_FIELD_NUMBER: _ClassVar[int]
+    TOLERANCE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
-    candidates: int
-    ciphertexts: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, name: _Optional[str] = ..., candidates: _Optional[int] = ..., ciphertexts: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    tolerance: int
+    evaluations: bytes
+    def __init__(self, name: _Optional[str] = ..., tolerance: _Optional[int] = ..., evaluations: _Optional[bytes] = ...) -> None: ...
 
 class MatchReply(_message.Message):
-    __slots__ = ("release_id", "status", "claims", "slots", "dataset_version", "output_digest")
+    __slots__ = ("release_id", "status", "dataset_version", "output_digest", "evaluated", "consent_refusals", "membership")
     RELEASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
-    CLAIMS_FIELD_NUMBER: _ClassVar[int]
-    SLOTS_FIELD_NUMBER: _ClassVar[int]
     DATASET_VERSION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERSHIP_FIELD_NUMBER: _ClassVar[int]
     release_id: str
     status: _containers.RepeatedScalarFieldContainer[SubjectStatus]
-    claims: _containers.RepeatedCompositeFieldContainer[ClaimAnswer]
-    slots: int
     dataset_version: str
     output_digest: str
-    def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., claims: _Optional[_Iterable[_Union[ClaimAnswer, _Mapping]]] = ..., slots: _Optional[int] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ...) -> None: ...
+    evaluated: _containers.RepeatedCompositeFieldContainer[EvaluatedClaim]
+    consent_refusals: _containers.RepeatedScalarFieldContainer[str]
+    membership: str
+    def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ..., evaluated: _Optional[_Iterable[_Union[EvaluatedClaim, _Mapping]]] = ..., consent_refusals: _Optional[_Iterable[str]] = ..., membership: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("product", "key_id", "purpose", "model_id", "subjects", "features")
+    __slots__ = ("product", "key_id", "purpose", "model_id", "subjects", "features", "consents")
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECTS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
     product: str
     key_id: str
     purpose: str
     model_id: str
     subjects: _containers.RepeatedScalarFieldContainer[str]
     features: _containers.RepeatedCompositeFieldContainer[Ciphertexts]
-    def __init__(self, product: _Optional[str] = ..., key_id: _Optional[str] = ..., purpose: _Optional[str] = ..., model_id: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., features: _Optional[_Iterable[_Union[Ciphertexts, _Mapping]]] = ...) -> None: ...
+    consents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, product: _Optional[str] = ..., key_id: _Optional[str] = ..., purpose: _Optional[str] = ..., model_id: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., features: _Optional[_Iterable[_Union[Ciphertexts, _Mapping]]] = ..., consents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ScoreReply(_message.Message):
-    __slots__ = ("release_id", "status", "logits", "slots", "link", "noise_stddev", "model", "dataset_version", "output_digest")
+    __slots__ = ("release_id", "status", "logits", "slots", "link", "noise_stddev", "model", "dataset_version", "output_digest", "consent_refusals")
     RELEASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +141,7 @@ class ScoreReply(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DATASET_VERSION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REFUSALS_FIELD_NUMBER: _ClassVar[int]
     release_id: str
     status: _containers.RepeatedScalarFieldContainer[SubjectStatus]
     logits: _containers.RepeatedScalarFieldContainer[bytes]
@@ -134,4 +151,5 @@ class ScoreReply(_message.Message):
     model: str
     dataset_version: str
     output_digest: str
-    def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., logits: _Optional[_Iterable[bytes]] = ..., slots: _Optional[int] = ..., link: _Optional[str] = ..., noise_stddev: _Optional[float] = ..., model: _Optional[str] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ...) -> None: ...
+    consent_refusals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., logits: _Optional[_Iterable[bytes]] = ..., slots: _Optional[int] = ..., link: _Optional[str] = ..., noise_stddev: _Optional[float] = ..., model: _Optional[str] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ..., consent_refusals: _Optional[_Iterable[str]] = ...) -> None: ...

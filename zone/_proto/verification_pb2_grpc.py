@@ -26,15 +26,26 @@ if _version_not_supported:
 
 
 class VerificationServiceStub:
-    """Verification under homomorphic encryption, through approved `verification` products.
+    """Verification of claims and joint scoring, through approved `verification` products.
 
-    The caller encrypts under its own TenSEAL key (registered once as a *public* context); the
-    zone computes on ciphertexts, never holds a secret key and never decrypts; the caller
-    decrypts the answers. Subjects are named in clear (the zone must know whom it checks, and
-    audits it with the stated purpose) and sent in blocks of `slots` (4,096): subject i sits in
-    block i / slots, slot i % slots. Every ciphertext is a full vector of `slots` values
-    (padded with zeros). Verification spends no privacy budget; calls count against
-    per-subject windows and, for scoring, a per-model query budget.
+    Match is a keyed oblivious PRF over ristretto255 (2HashDH; docs/SECURITY.md): per subject and
+    claim column the caller sends one blinded element `a * H1(x)` (x: product, column, unit,
+    subject and claimed code; `a` a fresh secret scalar), the zone answers `k * B` under a key of
+    its own for this call, subject and column, and the tags of the recorded value's tolerance
+    window. The caller unblinds and learns match or no match for the one value it claimed;
+    nothing else about the recorded value, whatever bytes it sends. The zone never sees claims.
+
+    Score is CKKS under the caller's TenSEAL key (registered once as a *public* context): the
+    zone computes on ciphertexts, never holds a secret key and never decrypts. Subjects are sent
+    in blocks of `slots` (4,096): subject i sits in block i / slots, slot i % slots.
+
+    Subjects are named in clear (the zone must know whom it checks, and audits it with the stated
+    purpose), each with the consent that authorizes its check (`consents`, aligned with
+    `subjects`: an operator's registered consent id or an authority's signed token; empty for
+    products declared `consent: none`). A subject whose consent is refused gets status
+    CONSENT_REFUSED and its reason; nothing is computed for it and it counts against no limit.
+    Verification spends no privacy budget; calls count against per-subject windows and, for
+    scoring, a per-model query budget.
     """
 
     def __init__(self, channel):
@@ -71,21 +82,32 @@ class VerificationServiceStub:
 
 
 class VerificationServiceServicer:
-    """Verification under homomorphic encryption, through approved `verification` products.
+    """Verification of claims and joint scoring, through approved `verification` products.
 
-    The caller encrypts under its own TenSEAL key (registered once as a *public* context); the
-    zone computes on ciphertexts, never holds a secret key and never decrypts; the caller
-    decrypts the answers. Subjects are named in clear (the zone must know whom it checks, and
-    audits it with the stated purpose) and sent in blocks of `slots` (4,096): subject i sits in
-    block i / slots, slot i % slots. Every ciphertext is a full vector of `slots` values
-    (padded with zeros). Verification spends no privacy budget; calls count against
-    per-subject windows and, for scoring, a per-model query budget.
+    Match is a keyed oblivious PRF over ristretto255 (2HashDH; docs/SECURITY.md): per subject and
+    claim column the caller sends one blinded element `a * H1(x)` (x: product, column, unit,
+    subject and claimed code; `a` a fresh secret scalar), the zone answers `k * B` under a key of
+    its own for this call, subject and column, and the tags of the recorded value's tolerance
+    window. The caller unblinds and learns match or no match for the one value it claimed;
+    nothing else about the recorded value, whatever bytes it sends. The zone never sees claims.
+
+    Score is CKKS under the caller's TenSEAL key (registered once as a *public* context): the
+    zone computes on ciphertexts, never holds a secret key and never decrypts. Subjects are sent
+    in blocks of `slots` (4,096): subject i sits in block i / slots, slot i % slots.
+
+    Subjects are named in clear (the zone must know whom it checks, and audits it with the stated
+    purpose), each with the consent that authorizes its check (`consents`, aligned with
+    `subjects`: an operator's registered consent id or an authority's signed token; empty for
+    products declared `consent: none`). A subject whose consent is refused gets status
+    CONSENT_REFUSED and its reason; nothing is computed for it and it counts against no limit.
+    Verification spends no privacy budget; calls count against per-subject windows and, for
+    scoring, a per-model query budget.
     """
 
     def RegisterKey(self, request_iterator, context):
-        """Upload a serialized public context (no secret, relinearization or Galois keys) in chunks,
-        each under the message size limit, up to the configured cap. The first chunk names the
-        parameter set. An interrupted or oversized upload registers nothing.
+        """Upload a serialized CKKS public context (no secret, relinearization or Galois keys) in
+        chunks, each under the message size limit, up to the configured cap. The first chunk names
+        the parameter set (ckks-8192). An interrupted or oversized upload registers nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,7 +128,7 @@ class VerificationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Match(self, request, context):
-        """Check claimed values (BFV, parameter set bfv-4096) against the dataset.
+        """Check claimed values against the dataset (oblivious PRF; no key needed).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,15 +180,26 @@ def add_VerificationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class VerificationService:
-    """Verification under homomorphic encryption, through approved `verification` products.
+    """Verification of claims and joint scoring, through approved `verification` products.
 
-    The caller encrypts under its own TenSEAL key (registered once as a *public* context); the
-    zone computes on ciphertexts, never holds a secret key and never decrypts; the caller
-    decrypts the answers. Subjects are named in clear (the zone must know whom it checks, and
-    audits it with the stated purpose) and sent in blocks of `slots` (4,096): subject i sits in
-    block i / slots, slot i % slots. Every ciphertext is a full vector of `slots` values
-    (padded with zeros). Verification spends no privacy budget; calls count against
-    per-subject windows and, for scoring, a per-model query budget.
+    Match is a keyed oblivious PRF over ristretto255 (2HashDH; docs/SECURITY.md): per subject and
+    claim column the caller sends one blinded element `a * H1(x)` (x: product, column, unit,
+    subject and claimed code; `a` a fresh secret scalar), the zone answers `k * B` under a key of
+    its own for this call, subject and column, and the tags of the recorded value's tolerance
+    window. The caller unblinds and learns match or no match for the one value it claimed;
+    nothing else about the recorded value, whatever bytes it sends. The zone never sees claims.
+
+    Score is CKKS under the caller's TenSEAL key (registered once as a *public* context): the
+    zone computes on ciphertexts, never holds a secret key and never decrypts. Subjects are sent
+    in blocks of `slots` (4,096): subject i sits in block i / slots, slot i % slots.
+
+    Subjects are named in clear (the zone must know whom it checks, and audits it with the stated
+    purpose), each with the consent that authorizes its check (`consents`, aligned with
+    `subjects`: an operator's registered consent id or an authority's signed token; empty for
+    products declared `consent: none`). A subject whose consent is refused gets status
+    CONSENT_REFUSED and its reason; nothing is computed for it and it counts against no limit.
+    Verification spends no privacy budget; calls count against per-subject windows and, for
+    scoring, a per-model query budget.
     """
 
     @staticmethod

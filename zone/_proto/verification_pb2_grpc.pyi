@@ -27,15 +27,26 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class VerificationServiceStub:
-    """Verification under homomorphic encryption, through approved `verification` products.
+    """Verification of claims and joint scoring, through approved `verification` products.
 
-    The caller encrypts under its own TenSEAL key (registered once as a *public* context); the
-    zone computes on ciphertexts, never holds a secret key and never decrypts; the caller
-    decrypts the answers. Subjects are named in clear (the zone must know whom it checks, and
-    audits it with the stated purpose) and sent in blocks of `slots` (4,096): subject i sits in
-    block i / slots, slot i % slots. Every ciphertext is a full vector of `slots` values
-    (padded with zeros). Verification spends no privacy budget; calls count against
-    per-subject windows and, for scoring, a per-model query budget.
+    Match is a keyed oblivious PRF over ristretto255 (2HashDH; docs/SECURITY.md): per subject and
+    claim column the caller sends one blinded element `a * H1(x)` (x: product, column, unit,
+    subject and claimed code; `a` a fresh secret scalar), the zone answers `k * B` under a key of
+    its own for this call, subject and column, and the tags of the recorded value's tolerance
+    window. The caller unblinds and learns match or no match for the one value it claimed;
+    nothing else about the recorded value, whatever bytes it sends. The zone never sees claims.
+
+    Score is CKKS under the caller's TenSEAL key (registered once as a *public* context): the
+    zone computes on ciphertexts, never holds a secret key and never decrypts. Subjects are sent
+    in blocks of `slots` (4,096): subject i sits in block i / slots, slot i % slots.
+
+    Subjects are named in clear (the zone must know whom it checks, and audits it with the stated
+    purpose), each with the consent that authorizes its check (`consents`, aligned with
+    `subjects`: an operator's registered consent id or an authority's signed token; empty for
+    products declared `consent: none`). A subject whose consent is refused gets status
+    CONSENT_REFUSED and its reason; nothing is computed for it and it counts against no limit.
+    Verification spends no privacy budget; calls count against per-subject windows and, for
+    scoring, a per-model query budget.
     """
 
     @_typing.overload
@@ -43,16 +54,16 @@ class VerificationServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> VerificationServiceAsyncStub: ...
     RegisterKey: _grpc.StreamUnaryMultiCallable[_verification_pb2.KeyChunk, _verification_pb2.KeyInfo]
-    """Upload a serialized public context (no secret, relinearization or Galois keys) in chunks,
-    each under the message size limit, up to the configured cap. The first chunk names the
-    parameter set. An interrupted or oversized upload registers nothing.
+    """Upload a serialized CKKS public context (no secret, relinearization or Galois keys) in
+    chunks, each under the message size limit, up to the configured cap. The first chunk names
+    the parameter set (ckks-8192). An interrupted or oversized upload registers nothing.
     """
     DescribeKey: _grpc.UnaryUnaryMultiCallable[_verification_pb2.KeyRef, _verification_pb2.KeyInfo]
     """One of the caller's keys (another principal's key id answers NOT_FOUND)."""
     RevokeKey: _grpc.UnaryUnaryMultiCallable[_verification_pb2.KeyRef, _verification_pb2.KeyInfo]
     """Revoke one of the caller's keys; later calls with it are refused."""
     Match: _grpc.UnaryUnaryMultiCallable[_verification_pb2.MatchRequest, _verification_pb2.MatchReply]
-    """Check claimed values (BFV, parameter set bfv-4096) against the dataset."""
+    """Check claimed values against the dataset (oblivious PRF; no key needed)."""
     Score: _grpc.UnaryUnaryMultiCallable[_verification_pb2.ScoreRequest, _verification_pb2.ScoreReply]
     """Score subjects (CKKS, parameter set ckks-8192) with the caller's encrypted features, the
     zone's features and a model: the product's own, or a kept model of the caller's. One
@@ -61,29 +72,40 @@ class VerificationServiceStub:
 
 @_typing.type_check_only
 class VerificationServiceAsyncStub(VerificationServiceStub):
-    """Verification under homomorphic encryption, through approved `verification` products.
+    """Verification of claims and joint scoring, through approved `verification` products.
 
-    The caller encrypts under its own TenSEAL key (registered once as a *public* context); the
-    zone computes on ciphertexts, never holds a secret key and never decrypts; the caller
-    decrypts the answers. Subjects are named in clear (the zone must know whom it checks, and
-    audits it with the stated purpose) and sent in blocks of `slots` (4,096): subject i sits in
-    block i / slots, slot i % slots. Every ciphertext is a full vector of `slots` values
-    (padded with zeros). Verification spends no privacy budget; calls count against
-    per-subject windows and, for scoring, a per-model query budget.
+    Match is a keyed oblivious PRF over ristretto255 (2HashDH; docs/SECURITY.md): per subject and
+    claim column the caller sends one blinded element `a * H1(x)` (x: product, column, unit,
+    subject and claimed code; `a` a fresh secret scalar), the zone answers `k * B` under a key of
+    its own for this call, subject and column, and the tags of the recorded value's tolerance
+    window. The caller unblinds and learns match or no match for the one value it claimed;
+    nothing else about the recorded value, whatever bytes it sends. The zone never sees claims.
+
+    Score is CKKS under the caller's TenSEAL key (registered once as a *public* context): the
+    zone computes on ciphertexts, never holds a secret key and never decrypts. Subjects are sent
+    in blocks of `slots` (4,096): subject i sits in block i / slots, slot i % slots.
+
+    Subjects are named in clear (the zone must know whom it checks, and audits it with the stated
+    purpose), each with the consent that authorizes its check (`consents`, aligned with
+    `subjects`: an operator's registered consent id or an authority's signed token; empty for
+    products declared `consent: none`). A subject whose consent is refused gets status
+    CONSENT_REFUSED and its reason; nothing is computed for it and it counts against no limit.
+    Verification spends no privacy budget; calls count against per-subject windows and, for
+    scoring, a per-model query budget.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     RegisterKey: _aio.StreamUnaryMultiCallable[_verification_pb2.KeyChunk, _verification_pb2.KeyInfo]  # type: ignore[assignment]
-    """Upload a serialized public context (no secret, relinearization or Galois keys) in chunks,
-    each under the message size limit, up to the configured cap. The first chunk names the
-    parameter set. An interrupted or oversized upload registers nothing.
+    """Upload a serialized CKKS public context (no secret, relinearization or Galois keys) in
+    chunks, each under the message size limit, up to the configured cap. The first chunk names
+    the parameter set (ckks-8192). An interrupted or oversized upload registers nothing.
     """
     DescribeKey: _aio.UnaryUnaryMultiCallable[_verification_pb2.KeyRef, _verification_pb2.KeyInfo]  # type: ignore[assignment]
     """One of the caller's keys (another principal's key id answers NOT_FOUND)."""
     RevokeKey: _aio.UnaryUnaryMultiCallable[_verification_pb2.KeyRef, _verification_pb2.KeyInfo]  # type: ignore[assignment]
     """Revoke one of the caller's keys; later calls with it are refused."""
     Match: _aio.UnaryUnaryMultiCallable[_verification_pb2.MatchRequest, _verification_pb2.MatchReply]  # type: ignore[assignment]
-    """Check claimed values (BFV, parameter set bfv-4096) against the dataset."""
+    """Check claimed values against the dataset (oblivious PRF; no key needed)."""
     Score: _aio.UnaryUnaryMultiCallable[_verification_pb2.ScoreRequest, _verification_pb2.ScoreReply]  # type: ignore[assignment]
     """Score subjects (CKKS, parameter set ckks-8192) with the caller's encrypted features, the
     zone's features and a model: the product's own, or a kept model of the caller's. One
@@ -91,15 +113,26 @@ class VerificationServiceAsyncStub(VerificationServiceStub):
     """
 
 class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Verification under homomorphic encryption, through approved `verification` products.
+    """Verification of claims and joint scoring, through approved `verification` products.
 
-    The caller encrypts under its own TenSEAL key (registered once as a *public* context); the
-    zone computes on ciphertexts, never holds a secret key and never decrypts; the caller
-    decrypts the answers. Subjects are named in clear (the zone must know whom it checks, and
-    audits it with the stated purpose) and sent in blocks of `slots` (4,096): subject i sits in
-    block i / slots, slot i % slots. Every ciphertext is a full vector of `slots` values
-    (padded with zeros). Verification spends no privacy budget; calls count against
-    per-subject windows and, for scoring, a per-model query budget.
+    Match is a keyed oblivious PRF over ristretto255 (2HashDH; docs/SECURITY.md): per subject and
+    claim column the caller sends one blinded element `a * H1(x)` (x: product, column, unit,
+    subject and claimed code; `a` a fresh secret scalar), the zone answers `k * B` under a key of
+    its own for this call, subject and column, and the tags of the recorded value's tolerance
+    window. The caller unblinds and learns match or no match for the one value it claimed;
+    nothing else about the recorded value, whatever bytes it sends. The zone never sees claims.
+
+    Score is CKKS under the caller's TenSEAL key (registered once as a *public* context): the
+    zone computes on ciphertexts, never holds a secret key and never decrypts. Subjects are sent
+    in blocks of `slots` (4,096): subject i sits in block i / slots, slot i % slots.
+
+    Subjects are named in clear (the zone must know whom it checks, and audits it with the stated
+    purpose), each with the consent that authorizes its check (`consents`, aligned with
+    `subjects`: an operator's registered consent id or an authority's signed token; empty for
+    products declared `consent: none`). A subject whose consent is refused gets status
+    CONSENT_REFUSED and its reason; nothing is computed for it and it counts against no limit.
+    Verification spends no privacy budget; calls count against per-subject windows and, for
+    scoring, a per-model query budget.
     """
 
     @_abc_1.abstractmethod
@@ -108,9 +141,9 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_verification_pb2.KeyChunk],
         context: _ServicerContext,
     ) -> _typing.Union[_verification_pb2.KeyInfo, _abc.Awaitable[_verification_pb2.KeyInfo]]:
-        """Upload a serialized public context (no secret, relinearization or Galois keys) in chunks,
-        each under the message size limit, up to the configured cap. The first chunk names the
-        parameter set. An interrupted or oversized upload registers nothing.
+        """Upload a serialized CKKS public context (no secret, relinearization or Galois keys) in
+        chunks, each under the message size limit, up to the configured cap. The first chunk names
+        the parameter set (ckks-8192). An interrupted or oversized upload registers nothing.
         """
 
     @_abc_1.abstractmethod
@@ -135,7 +168,7 @@ class VerificationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _verification_pb2.MatchRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_verification_pb2.MatchReply, _abc.Awaitable[_verification_pb2.MatchReply]]:
-        """Check claimed values (BFV, parameter set bfv-4096) against the dataset."""
+        """Check claimed values against the dataset (oblivious PRF; no key needed)."""
 
     @_abc_1.abstractmethod
     def Score(

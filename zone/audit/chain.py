@@ -21,6 +21,11 @@ Kinds written by the server (documented, not enforced here):
 * ``"release"``: a receipt (``zone.audit.releases.RECEIPT_FIELDS`` and more), with its release
   registry row in the same transaction.
 * ``"audit.checkpoint"``: length, head hash, Merkle root and key id of a signed checkpoint.
+* ``"verification.key"``: a Score key registered or revoked.
+* ``"consent.register"`` / ``"consent.revoke"``: an operator's consent record as it stands,
+  in the transaction that changed it.
+* ``"verification.consent"``: the precise consent refusals of a Match or Score call (the
+  caller's receipt counts the reasons it was told), in the call's admission transaction.
 
 Records with ``principal`` or ``request_id`` keys are indexed on them (generated columns derived
 from the record, hence covered by the hash).

@@ -1,10 +1,9 @@
 """Schema parts of ``verification`` products: claims, abuse limits and the scoring model.
 
 A claim is compared in integer *codes*: ``code = value / unit`` (the unit is public, e.g. 0.01 for
-an amount kept to two decimals). Codes must stay within :data:`MAX_CLAIM_CODE` in absolute value
-so that, modulo the BFV plain modulus of the match parameter set, a difference of codes is zero
-only when the codes are equal (``2 * MAX_CLAIM_CODE + MAX_TOLERANCE`` is below the plain modulus;
-a unit test of ``zone.wire.he_params`` keeps that true).
+an amount kept to two decimals). Codes must stay within :data:`MAX_CLAIM_CODE` in absolute value,
+where every float64 value is still a whole number exactly (``zone.wire.oprf.MAX_CODE``): Match
+hashes a code's decimal text, so codes compare exactly, without a modulus.
 """
 
 from __future__ import annotations
@@ -16,13 +15,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from zone.catalog._fields import STRICT_FROZEN, ColumnList, ColumnName, as_tuple
+from zone.wire.oprf import MAX_CODE
 
 MAX_TOLERANCE = 5
-"""Largest tolerance (in units): a window of 2t+1 codes costs 2t+1 reply ciphertexts."""
-MAX_CLAIM_CODE = 2**25
+"""Largest tolerance (in units): a window of 2t+1 codes costs 2t+1 tags per subject."""
+MAX_CLAIM_CODE = MAX_CODE
 """Largest |value / unit| a claim or a dataset value may have to be compared."""
-MATCH_PARAM_SET = "bfv-4096"
+MATCH_PROTOCOL = "oprf-ristretto255-sha512"
+"""Match: the 2HashDH oblivious PRF over ristretto255 with SHA-512 (``zone.wire.oprf``)."""
 SCORE_PARAM_SET = "ckks-8192"
+Membership = Literal["disclosed", "hidden"]
+"""Whether Match tells a caller that a subject is not in the dataset (see the product model)."""
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -175,6 +178,9 @@ def verification_parameters(
     score_features: tuple[str, ...],
     limits: VerificationLimits,
     model: ScoreModelSpec | None,
+    *,
+    membership: Membership,
+    consent: str,
 ) -> dict[str, object]:
     """What the catalog shows of a verification product (JSON-able; never zone-side weights)."""
     described = None
@@ -199,6 +205,8 @@ def verification_parameters(
         "score_features": list(score_features),
         "limits": limits.model_dump(),
         "max_claim_code": MAX_CLAIM_CODE,
-        "param_sets": {"match": MATCH_PARAM_SET, "score": SCORE_PARAM_SET},
+        "param_sets": {"match": MATCH_PROTOCOL, "score": SCORE_PARAM_SET},
+        "membership": membership,
+        "consent": consent,
         "score_model": described,
     }

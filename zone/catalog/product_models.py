@@ -30,6 +30,7 @@ from zone.catalog._fields import (
 )
 from zone.catalog._verification import (
     Claim,
+    Membership,
     ScoreModelSpec,
     VerificationLimits,
     scoring_problems,
@@ -145,6 +146,13 @@ class VerificationProduct(_ProductBase):
     the operator registered, keeping the signed authorization letter; ``issuer`` by a token
     signed by a consent authority listed in the policies; ``none`` only for public-interest
     products whose checks need no consent (see ``zone.consent``).
+
+    ``membership`` says whether Match tells a caller that a subject is not in the dataset:
+    ``disclosed`` (the default: NOT_FOUND in clear) or ``hidden`` (every subject UNDISCLOSED;
+    an unknown subject's answer reads exactly like a recorded value that does not match, and
+    unknown subjects count against the per-subject windows like known ones, so that a refusal
+    tells nothing either). Score cannot hide a missing logit, so a ``hidden`` product scores
+    nothing (no ``score_features``, no ``score_model``).
     """
 
     kind: Literal["verification"]
@@ -160,6 +168,7 @@ class VerificationProduct(_ProductBase):
     """Largest share of the logit's range one zone feature may carry."""
     score_resolution: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.05
     """Standard deviation of the Gaussian noise on every released score (logit units)."""
+    membership: Membership = "disclosed"
 
     @field_validator("claims")
     @classmethod
@@ -194,6 +203,15 @@ class VerificationProduct(_ProductBase):
         )
         if problems:
             raise ValueError("score_model: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _hidden_membership_scores_nothing(self) -> VerificationProduct:
+        if self.membership == "hidden" and (self.score_features or self.score_model):
+            raise ValueError(
+                "membership: hidden cannot score (Score would reveal who is not in the "
+                "dataset): remove score_features and score_model"
+            )
         return self
 
 

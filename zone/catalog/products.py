@@ -226,7 +226,7 @@ def _claim_problems(
     if largest > MAX_CLAIM_CODE:
         message = (
             f"claim column {name!r}: bounds / unit reach {largest:.0f}, above the "
-            f"{MAX_CLAIM_CODE} the encrypted comparison supports (choose a larger unit)"
+            f"{MAX_CLAIM_CODE} a claim code may have (choose a larger unit)"
         )
         return [doc.problem(loc, message)]
     return []
@@ -261,7 +261,12 @@ def product_parameters(product: Product) -> dict[str, object]:
     return {
         "key": product.key,
         **verification_parameters(
-            product.claims, product.score_features, product.limits, product.score_model
+            product.claims,
+            product.score_features,
+            product.limits,
+            product.score_model,
+            membership=product.membership,
+            consent=product.consent,
         ),
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,17 +11,16 @@ import grpc
 from google.protobuf import json_format
 
 import zone.client.he as he
-import zone.client.he_results as he_results
 import zone.client.jobs as jobs
 import zone.client.receipts as receipts
 import zone.client.stats as stats
 import zone.client.types as types
-import zone.client.verification as verification_requests
 from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     common_pb2,
+    consent_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     models_pb2_grpc,
@@ -29,11 +28,12 @@ from zone._proto import (
     receipts_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
-    verification_pb2,
     verification_pb2_grpc,
 )
 from zone.client.admin_calls import AdminCalls
+from zone.client.consent_calls import ConsentCalls
 from zone.client.errors import from_rpc_error
+from zone.client.verification_calls import VerificationCalls
 
 T = TypeVar("T")
 
@@ -56,7 +56,7 @@ class TlsOptions:
         )
 
 
-class ZoneClient(AdminCalls):
+class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
     """A connection to a zone as one principal.
 
     Every method raises a :class:`~zone.client.errors.ZoneClientError` subclass matching the
@@ -93,9 +93,10 @@ class ZoneClient(AdminCalls):
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._receipts = receipts_pb2_grpc.ReceiptServiceStub(self._channel)
         self._verification = verification_pb2_grpc.VerificationServiceStub(self._channel)
+        self._consent = consent_pb2_grpc.ConsentServiceStub(self._channel)
         self.he = he.HE()
+        """Homomorphic-encryption keys for Score: ``client.he.new_keys("ckks-8192")``."""
         self._product_parameters: dict[str, dict[str, Any]] = {}
-        """Homomorphic-encryption keys: ``client.he.new_keys("bfv-4096")``."""
 
     def close(self) -> None:
         """Close the channel."""
@@ -255,110 +256,6 @@ class ZoneClient(AdminCalls):
         """
         request = receipts_pb2.GetReceiptRequest(release_id=release_id)
         return receipts.bundle_from_proto(self._call(self._receipts.GetReceipt, request))
-
-    # --- verification (homomorphic encryption; keys never leave this process) -------------
-
-    def register_key(self, keys: he.HEKeys, chunk_bytes: int = he.UPLOAD_CHUNK_BYTES) -> str:
-        """Upload the public part of ``keys`` (in chunks); sets and returns ``keys.key_id``."""
-        info = self._call(self._verification.RegisterKey, iter(he.upload(keys, chunk_bytes)))
-        keys.key_id = info.key_id
-        return info.key_id
-
-    def describe_key(self, key_id: str) -> verification_pb2.KeyInfo:
-        """One of the caller's registered keys."""
-        return self._call(self._verification.DescribeKey, verification_pb2.KeyRef(key_id=key_id))
-
-    def revoke_key(self, key_id: str) -> verification_pb2.KeyInfo:
-        """Revoke one of the caller's keys."""
-        return self._call(self._verification.RevokeKey, verification_pb2.KeyRef(key_id=key_id))
-
-    def match(
-        self,
-        product: str,
-        keys: he.HEKeys,
-        subjects: Sequence[str],
-        claims: Mapping[str, Sequence[float]],
-        *,
-        purpose: str,
-        in_flight: int = 2,
-    ) -> he_results.MatchReport:
-        """Check claimed values (one list per claim column, one value per subject), encrypted.
-
-        Returns per subject MATCH (every claim checked matches), NO_MATCH or NOT_FOUND. A long
-        list is sent in several calls, up to ``in_flight`` at a time.
-        """
-        requests = verification_requests.match_requests(
-            product, keys, subjects, claims, purpose, self._parameters(product)
-        )
-        reports = verification_requests.pipelined(
-            requests,
-            lambda request: self._start(self._verification.Match, request),
-            lambda part, reply: he_results.match_report(keys, part, reply),
-            in_flight,
-        )
-        return he_results.MatchReport.join(reports)
-
-    def score_batch(
-        self,
-        product: str,
-        keys: he.HEKeys,
-        subjects: Sequence[str],
-        features: Mapping[str, Sequence[float]],
-        *,
-        purpose: str,
-        model_id: str = "",
-        in_flight: int = 2,
-    ) -> he_results.ScoreReport:
-        """Score subjects with the caller's features (encrypted) and the zone's own.
-
-        A long list is sent in several calls, up to ``in_flight`` at a time.
-        """
-        requests = verification_requests.score_requests(
-            product, keys, subjects, features, purpose, self._parameters(product), model_id
-        )
-        reports = verification_requests.pipelined(
-            requests,
-            lambda request: self._start(self._verification.Score, request),
-            lambda part, reply: he_results.score_report(keys, part, reply),
-            in_flight,
-            keys.zeros.computing,
-        )
-        return he_results.ScoreReport.join(reports)
-
-    def score(
-        self,
-        product: str,
-        keys: he.HEKeys,
-        subject: str,
-        features: Mapping[str, float],
-        *,
-        purpose: str,
-        model_id: str = "",
-    ) -> float:
-        """One subject's score (probability for a logit model), or NaN when it has none."""
-        batch = {name: [value] for name, value in features.items()}
-        report = self.score_batch(
-            product, keys, [subject], batch, purpose=purpose, model_id=model_id
-        )
-        return float(report.values[0])
-
-    def _start(self, method: Any, request: Any) -> Callable[[], Any]:
-        """Start a unary call; the returned function waits for its reply (typed errors)."""
-        future = method.future(request, metadata=self._metadata, timeout=self._timeout)
-
-        def wait() -> Any:
-            try:
-                return future.result()
-            except grpc.RpcError as exc:
-                raise from_rpc_error(exc) from None
-
-        return wait
-
-    def _parameters(self, product: str) -> dict[str, Any]:
-        """A product's public parameters, asked once per client (they change with a restart)."""
-        if product not in self._product_parameters:
-            self._product_parameters[product] = self.describe_product(product).parameters
-        return self._product_parameters[product]
 
 
 def _dataset_summary(d: catalog_pb2.DatasetSummary) -> types.DatasetSummary:

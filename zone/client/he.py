@@ -1,17 +1,12 @@
-"""Homomorphic-encryption helpers of the SDK: keys, encoding, encryption and interpretation.
+"""Homomorphic-encryption helpers of the SDK for Score: keys, encoding, encryption.
 
 Everything secret stays here, on the caller's side: :class:`HEKeys` holds the TenSEAL context
-with the secret key; the zone only ever receives the public context (``public_context()``),
-claimed values and features encrypted under it, and returns ciphertexts this module decrypts.
+with the secret key; the zone only ever receives the public context (``public_context()``) and
+features encrypted under it, and returns ciphertexts the SDK decrypts (``he_results``).
 
-Encoding (what the zone's products expect, from the product's public parameters):
-
-* Match: a claimed value becomes the integer code ``value / unit``; a value that is not a whole
-  number of units, or whose code exceeds ``max_claim_code``, is refused here
-  (:class:`ClaimOutOfRange`) rather than rounded (rounding could turn a wrong claim into a match).
-* Score: a caller feature is clipped to its public bounds and scaled to [0, 1].
-
-Subjects go in blocks of ``slot_count``; every vector is padded with zeros to a full block.
+Encoding: a caller feature is clipped to its public bounds and scaled to [0, 1] (the product's
+public parameters). Subjects go in blocks of ``slot_count``; every vector is padded with zeros
+to a full block. Match needs no keys: ``zone.client.match``.
 """
 
 from __future__ import annotations
@@ -30,10 +25,6 @@ from zone.wire.fresh import FreshZeros
 from zone.wire.he_params import PARAM_SETS, ParamSet
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
-
-
-class ClaimOutOfRange(ValueError):
-    """A claimed value cannot be encoded exactly (not whole units, or too large)."""
 
 
 CALLER_PRECOMPUTE_BYTES = 8 * 1024 * 1024
@@ -85,8 +76,8 @@ class HEKeys:
 class HE:
     """``client.he``: makes keys with allowlisted parameters."""
 
-    def new_keys(self, param_set: str = "bfv-4096") -> HEKeys:
-        """Fresh keys: ``bfv-4096`` for Match, ``ckks-8192`` for Score.
+    def new_keys(self, param_set: str = "ckks-8192") -> HEKeys:
+        """Fresh keys for Score (``ckks-8192``); Match needs none.
 
         Raises:
             KeyError: not an allowlisted parameter set.
@@ -98,13 +89,8 @@ def new_keys(param_set: str) -> HEKeys:
     """Fresh TenSEAL keys for an allowlisted parameter set (see ``HE.new_keys``)."""
     params = PARAM_SETS[param_set]
     bits = list(params.coeff_mod_bit_sizes)
-    if params.scheme == "bfv":
-        context = ts.context(
-            ts.SCHEME_TYPE.BFV, params.poly_modulus_degree, params.plain_modulus, bits
-        )
-    else:
-        context = ts.context(ts.SCHEME_TYPE.CKKS, params.poly_modulus_degree, None, bits)
-        context.global_scale = params.scale
+    context = ts.context(ts.SCHEME_TYPE.CKKS, params.poly_modulus_degree, None, bits)
+    context.global_scale = params.scale
     return HEKeys(params, context)
 
 
@@ -117,29 +103,6 @@ def upload(keys: HEKeys, chunk_bytes: int = UPLOAD_CHUNK_BYTES) -> list[verifica
         )
         for i in range(0, len(data), chunk_bytes)
     ]
-
-
-def claim_codes(values: Sequence[float], unit: float, max_code: int) -> list[int]:
-    """Codes of claimed values.
-
-    Raises:
-        ClaimOutOfRange: a value is not finite, not a whole number of units, or too large.
-    """
-    with np.errstate(invalid="ignore", over="ignore"):
-        scaled = np.asarray(values, dtype=np.float64) / unit
-        codes = np.rint(scaled)
-        whole = np.isfinite(scaled) & (
-            np.abs(scaled - codes) <= 1e-6 * np.maximum(1.0, np.abs(scaled))
-        )
-        bad = ~(whole & (np.abs(codes) <= max_code))
-    if bad.any():
-        value = values[int(np.argmax(bad))]
-        raise ClaimOutOfRange(
-            f"claimed value {value!r} is not a whole number of units of {unit:g} "
-            f"within +-{max_code} units"
-        )
-    out: list[int] = codes.astype(np.int64).tolist()
-    return out
 
 
 def scaled_features(values: Sequence[float], bounds: Sequence[float]) -> list[float]:
@@ -156,12 +119,11 @@ def encrypt_blocks(keys: HEKeys, values: Sequence[float]) -> list[bytes]:
     possible, see :class:`HEKeys`) plus the block's values.
     """
     slots = keys.params.slot_count
-    bfv = keys.params.scheme == "bfv"
     starts = range(0, len(values), slots)
     zeros = keys.zeros.take("caller", keys.context, keys.params, len(starts))
     out = []
     for start, vector in zip(starts, zeros, strict=True):
-        block = np.zeros(slots, dtype=np.int64 if bfv else np.float64)
+        block = np.zeros(slots, dtype=np.float64)
         part = np.asarray(values[start : start + slots])
         block[: len(part)] = part
         vector.add_plain_(block.tolist())  # TenSEAL's C++ vector: no extra copy through numpy

@@ -1,9 +1,9 @@
-"""Building Match and Score requests from plain values (the SDK side of VerificationService).
+"""Building Score requests from plain values, and running calls pipelined (Match and Score).
 
 A long subject list is split into calls of at most the product's ``max_subjects_per_call``, and
 of few enough blocks that requests and replies stay under the 4 MiB message limit. Every value
-is encoded (and checked) before the first call is sent, so an unencodable claim sends nothing;
-each call's values are encrypted when that call is built, so that the SDK can encrypt the next
+is checked before the first call is sent; each call's values are encrypted (Score) or blinded
+(Match, ``zone.client.match``) when that call is built, so that the SDK can prepare the next
 call while the zone answers the current one (:func:`pipelined`).
 """
 
@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from zone._proto import verification_pb2
-from zone.client.he import HEKeys, claim_codes, encrypt_blocks, scaled_features
+from zone.client.he import HEKeys, encrypt_blocks, scaled_features
 
 REQUEST_BUDGET_BYTES = 3_500_000
 """What one request or reply may carry in ciphertexts (the message limit is 4 MiB)."""
@@ -32,55 +32,11 @@ def _parts(subjects: Sequence[str], size: int) -> list[tuple[int, list[str]]]:
     ]
 
 
-def _check_keys(keys: HEKeys, scheme: str) -> None:
+def _check_keys(keys: HEKeys) -> None:
     if not keys.key_id:
         raise ValueError("register the keys first (client.register_key(keys))")
-    if keys.params.scheme != scheme:
-        raise ValueError(f"this call needs {scheme} keys, not {keys.params.name}")
-
-
-def match_requests(
-    product: str,
-    keys: HEKeys,
-    subjects: Sequence[str],
-    claims: Mapping[str, Sequence[float]],
-    purpose: str,
-    parameters: Mapping[str, Any],
-) -> Iterator[tuple[list[str], verification_pb2.MatchRequest]]:
-    """Encrypted Match requests, each with the subjects it names (encrypted as iterated).
-
-    Raises:
-        ValueError: unregistered or wrong keys, unknown claim column, lengths that differ.
-        ClaimOutOfRange: a claimed value cannot be encoded exactly.
-    """
-    _check_keys(keys, "bfv")
-    declared = parameters.get("claims") or {}
-    max_code = int(parameters["max_claim_code"])
-    codes = {}
-    for name, values in claims.items():
-        if name not in declared:
-            raise ValueError(f"{name!r} is not a claim of {product}")
-        if len(values) != len(subjects):
-            raise ValueError(f"claim {name!r}: one value per subject is needed")
-        codes[name] = claim_codes(values, float(declared[name]["unit"]), max_code)
-    candidates = sum(2 * int(declared[name]["tolerance"]) + 1 for name in codes)
-    blocks = max(1, REQUEST_BUDGET_BYTES // (candidates * keys.params.max_ciphertext_bytes))
-    size = min(_per_call(parameters), blocks * keys.params.slot_count)
-
-    def build() -> Iterator[tuple[list[str], verification_pb2.MatchRequest]]:
-        for start, part in _parts(subjects, size):
-            groups = [
-                verification_pb2.Ciphertexts(
-                    name=name, blocks=encrypt_blocks(keys, values[start : start + len(part)])
-                )
-                for name, values in codes.items()
-            ]
-            request = verification_pb2.MatchRequest(
-                product=product, key_id=keys.key_id, purpose=purpose, subjects=part, claims=groups
-            )
-            yield part, request
-
-    return build()
+    if keys.params.scheme != "ckks":
+        raise ValueError(f"scoring needs ckks keys, not {keys.params.name}")
 
 
 def score_requests(
@@ -91,15 +47,19 @@ def score_requests(
     purpose: str,
     parameters: Mapping[str, Any],
     model_id: str = "",
+    consents: Sequence[str] = (),
 ) -> Iterator[tuple[list[str], verification_pb2.ScoreRequest]]:
     """Encrypted Score requests (feature-major), each with its subjects (encrypted as iterated).
 
     With ``model_id`` (a kept model) no features are sent.
 
     Raises:
-        ValueError: unregistered or wrong keys, features not those of the product's model.
+        ValueError: unregistered or wrong keys, features not those of the product's model,
+            consents not one per subject.
     """
-    _check_keys(keys, "ckks")
+    _check_keys(keys)
+    if consents and len(consents) != len(subjects):
+        raise ValueError("name one consent per subject (or none)")
     model = parameters.get("score_model") or {}
     expected = [] if model_id else list(model.get("caller_features") or [])
     if sorted(features) != sorted(f["name"] for f in expected):
@@ -134,21 +94,23 @@ def score_requests(
                 model_id=model_id,
                 subjects=part,
                 features=groups,
+                consents=list(consents[start : start + len(part)]),
             )
             yield part, request
 
     return build()
 
 
+Part = TypeVar("Part")
 Request = TypeVar("Request")
 Reply = TypeVar("Reply")
 Result = TypeVar("Result")
 
 
 def pipelined(
-    requests: Iterable[tuple[list[str], Request]],
+    requests: Iterable[tuple[Part, Request]],
     send: Callable[[Request], Callable[[], Reply]],
-    decode: Callable[[list[str], Reply], Result],
+    decode: Callable[[Part, Reply], Result],
     window: int = 2,
     busy: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Result]:
@@ -160,15 +122,15 @@ def pipelined(
     and decoding run inside ``busy()`` (the keys' precomputation pauses then, and works while
     this waits for replies).
     """
-    pending: deque[tuple[list[str], Callable[[], Reply]]] = deque()
+    pending: deque[tuple[Part, Callable[[], Reply]]] = deque()
     results: list[Result] = []
     iterator = iter(requests)
 
-    def build() -> tuple[list[str], Request] | None:
+    def build() -> tuple[Part, Request] | None:
         with busy():
             return next(iterator, None)
 
-    def finish(part: list[str], reply: Reply) -> None:
+    def finish(part: Part, reply: Reply) -> None:
         with busy():
             results.append(decode(part, reply))
 

@@ -48,6 +48,12 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.VerificationService/RevokeKey": MethodRule(DATA_USERS),
     "/zone.v1.VerificationService/Match": MethodRule(DATA_USERS),
     "/zone.v1.VerificationService/Score": MethodRule(DATA_USERS),
+    # Consent: operators manage their own records (registering needs a grant on the product).
+    "/zone.v1.ConsentService/RegisterConsent": MethodRule(DATA_USERS),
+    "/zone.v1.ConsentService/RevokeConsent": MethodRule(DATA_USERS),
+    "/zone.v1.ConsentService/DescribeConsent": MethodRule(DATA_USERS),
+    "/zone.v1.ConsentService/ListChecksWithoutConsent": MethodRule(ADMIN),
+    "/zone.v1.ConsentService/GetConsentReport": MethodRule(ADMIN),
     "/zone.v1.ReceiptService/GetReceipt": MethodRule(ALL_ROLES),
     "/zone.v1.ModelService/ReviewModel": MethodRule(ADMIN),
     "/zone.v1.ModelService/DecideModel": MethodRule(ADMIN),

@@ -9,7 +9,9 @@ is a frozen :class:`ZoneServices`; the gRPC servicers reach the core only throug
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,8 +37,11 @@ from zone.models.reviews import ModelReviews
 from zone.policy.holder import PolicyHolder
 from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
+from zone.products.verification.consents import ConsentDesk
 from zone.products.verification.review import ModelReviewDesk
+from zone.products.verification.secret import SECRET_FILE, load_master_secret
 from zone.products.verification.service import VerificationService
+from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
 from zone.state import StateStore
 
@@ -67,6 +72,7 @@ class ZoneServices:
     models: ModelRegistry
     suspensions: Suspensions
     call_metrics: CallMetrics
+    consents: ConsentDesk
     interrupted_jobs: int
     interrupted_charges: int
 
@@ -129,6 +135,14 @@ def build(config: ZoneConfig) -> ZoneServices:
         raise
 
 
+def match_workers(workers: int) -> MatchWorkers:
+    """Match's worker processes: spawned (never forked from the grpc server), made on first use."""
+    if workers == 0:
+        return MatchWorkers(None, 0)
+    context = multiprocessing.get_context("spawn")
+    return MatchWorkers(lambda: ProcessPoolExecutor(workers, mp_context=context), workers)
+
+
 def _wire(
     config: ZoneConfig,
     catalog: DatasetCatalog,
@@ -142,6 +156,10 @@ def _wire(
         providers = catalog.get(dataset).meta.providers or ()
         return dataset, tuple((p.id, p.share) for p in providers)
 
+    # First: a bad secret file stops the start before any worker process exists.
+    secret = load_master_secret(
+        config.verification.match_secret_file or config.state_db.parent / SECRET_FILE
+    )
     ledger = PrivacyLedger(store, audit)
     releases = ReleaseRegistry(store, audit)
     metering = Metering(store, audit, providers_of)
@@ -177,6 +195,8 @@ def _wire(
         desk=desk,
         models=models,
         reviews=reviews,
+        secret=secret,
+        workers=match_workers(config.verification.workers),
     )
     # Jobs first: their charges follow the job rule (refund if no data was touched); then any
     # other charge left open by a crash is settled as failed (still charged).
@@ -203,6 +223,7 @@ def _wire(
         models=models,
         suspensions=Suspensions(store, audit),
         call_metrics=CallMetrics(),
+        consents=ConsentDesk(products, store, audit),
         interrupted_jobs=interrupted_jobs,
         interrupted_charges=interrupted_charges,
     )

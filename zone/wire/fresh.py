@@ -1,9 +1,10 @@
 """Fresh encryptions of zero under callers' public keys, made while the zone is idle.
 
-Every reply is rerandomized by adding a fresh public-key encryption of zero under the
-caller's key (:mod:`match`, :mod:`score`). Making one is the most expensive step of a small
-call (about 1.4 ms for ``bfv-4096`` and 4 ms for ``ckks-8192`` here, a third of the zone's own
-work on a one-subject Score), yet it depends on nothing but the caller's public key. So the
+Every Score reply is rerandomized by adding a fresh public-key encryption of zero under the
+caller's key (``zone.products.verification.score``), and the SDK encrypts features the same
+way. Making one is the most expensive step of a small call (about 4 ms for ``ckks-8192`` here,
+a third of the zone's own work on a one-subject Score), yet it depends on nothing but the
+caller's public key. So the
 zone makes them ahead of time, between calls, and keeps a few per recently used key.
 
 The guarantee does not change: each encryption of zero is a fresh encryption (fresh
@@ -54,9 +55,7 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def encrypt_zero(context: Any, params: ParamSet) -> Any:
-    """A fresh public-key encryption of the all-zero vector (TenSEAL's C++ vector)."""
-    if params.scheme == "bfv":
-        return ts._ts_cpp.BFVVector(context.data, [0] * params.slot_count)
+    """A fresh public-key encryption of the all-zero vector (TenSEAL's C++ vector, CKKS)."""
     return ts._ts_cpp.CKKSVector(context.data, [0.0] * params.slot_count, context.global_scale)
 
 

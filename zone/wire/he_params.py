@@ -4,15 +4,14 @@ Every set lies inside the 128-bit classical-security table of the HomomorphicEnc
 standard (largest total coefficient modulus per ring degree, ternary secrets): a caller's
 context with any other ring degree, coefficient modulus, plain modulus or scale is refused.
 
-* ``bfv-4096`` (Match): BFV, N = 4096, coefficient modulus 46 + 46 + 17 = 109 bits (the table's
-  maximum for N = 4096), plain modulus 67,239,937 (a 26-bit prime, 1 mod 2N, so 4,096 slots).
-  Matching uses plaintext additions and multiplications only (no relinearization, no
-  rotations), so the context carries a public key and nothing else. The small last prime is
-  SEAL's key-switching prime, unused here: making it small leaves 92 bits for the data level.
-  Measured noise budget: 59 bits fresh, 28 bits after the match circuit (tests check >= 20).
 * ``ckks-8192`` (Score): CKKS, N = 8192, coefficient modulus 60 + 40 + 40 + 60 = 200 bits
   (table maximum 218), scale 2^40. Feature-major scoring multiplies by plaintexts only, so the
   context carries a public key and nothing else (no Galois or relinearization keys).
+
+Match needs no homomorphic encryption (it is an oblivious PRF, ``zone.wire.oprf``): the BFV set
+it used was removed with it (issue 14: a caller holding its BFV secret key could read the
+zone's masks out of a reply's noise). :class:`ParamSet` still describes either scheme: the
+checks compare a context's scheme too, so a BFV context sent as ``ckks-8192`` is refused.
 """
 
 from __future__ import annotations
@@ -88,15 +87,6 @@ class ParamSet:
         }
 
 
-BFV_MATCH = ParamSet(
-    name="bfv-4096",
-    scheme="bfv",
-    poly_modulus_degree=4096,
-    coeff_mod_bit_sizes=(46, 46, 17),
-    plain_modulus=67_239_937,
-    scale_bits=0,
-    max_ciphertext_bytes=2 * 2 * 4096 * 8 + 4096,
-)
 CKKS_SCORE = ParamSet(
     name="ckks-8192",
     scheme="ckks",
@@ -107,7 +97,7 @@ CKKS_SCORE = ParamSet(
     max_ciphertext_bytes=2 * 3 * 8192 * 8 + 4096,
 )
 
-PARAM_SETS: dict[str, ParamSet] = {p.name: p for p in (BFV_MATCH, CKKS_SCORE)}
+PARAM_SETS: dict[str, ParamSet] = {p.name: p for p in (CKKS_SCORE,)}
 """The allowlist, by name."""
 
 

@@ -8,8 +8,9 @@ this call, subject and field, and the set of tags ``H2(w, k * H1(w))`` for every
 the recorded value's tolerance window. The caller unblinds ``U = a^-1 * E = k * H1(x)`` and
 reports a match iff ``H2(x, U)`` is one of the tags. This is the 2HashDH OPRF (Jarecki,
 Kiayias, Krawczyk, ASIACRYPT 2014; the ``OPRF`` mode of RFC 9497, whose ``Finalize`` hashes the
-input with the unblinded element the same way); see docs/security/match_oprf.md for the
-argument. Group: ristretto255 (RFC 9496) through libsodium, bundled by ``rbcl``.
+input with the unblinded element the same way); see docs/SECURITY.md ("Match against a
+malicious caller") for the argument. Group: ristretto255 (RFC 9496) through libsodium, bundled
+by ``rbcl``.
 
 Wire sizes: a blinded or evaluated element is :data:`ELEMENT_BYTES` bytes (canonical
 ristretto255 encoding); a tag is :data:`TAG_BYTES` bytes. A reply holds, per element in

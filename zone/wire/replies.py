@@ -8,14 +8,22 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-FOUND, NOT_FOUND, MISSING_DATA = 1, 2, 3
+FOUND, NOT_FOUND, MISSING_DATA, UNDISCLOSED, CONSENT_REFUSED = 1, 2, 3, 4, 5
 """Subject statuses, with the values of ``zone.v1.SubjectStatus`` (kept equal by a test)."""
 DIGEST_DOMAIN = b"zone.verification.reply.v1"
 Codes = npt.NDArray[np.int8]
 
 
+def refusal_group(refusals: Sequence[str]) -> tuple[str, list[bytes]]:
+    """The digest group of a reply's per-subject consent refusals (``""`` where admitted)."""
+    return "consent_refusals", [reason.encode("utf-8") for reason in refusals]
+
+
 def reply_digest(kind: str, status: Codes, groups: Sequence[tuple[str, Sequence[bytes]]]) -> str:
-    """``sha256:<hex>`` over a reply: its kind, statuses and every ciphertext, length-prefixed.
+    """``sha256:<hex>`` over a reply: its kind, statuses and every blob, length-prefixed.
+
+    Match: one group per claim column (its name, its evaluations), then :func:`refusal_group`.
+    Score: the group ``logits`` (one blob per block), then :func:`refusal_group`.
 
     Statuses enter as one byte each (their ``SubjectStatus`` values).
 

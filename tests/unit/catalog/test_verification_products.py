@@ -56,7 +56,8 @@ def test_full_product_loads_and_hides_the_weights(tmp_path: Path) -> None:
     assert product.claims["registered_capital"].unit == 0.1
     assert product.limits.checks_per_subject == 2 and product.limits.max_subjects_per_call == 16384
     parameters = product_parameters(product)
-    assert parameters["param_sets"] == {"match": "bfv-4096", "score": "ckks-8192"}
+    assert parameters["param_sets"] == {"match": "oprf-ristretto255-sha512", "score": "ckks-8192"}
+    assert parameters["membership"] == "disclosed" and parameters["consent"] == "operator"
     model = parameters["score_model"]
     assert isinstance(model, dict) and "weights" not in model and "intercept" not in model
     assert model["caller_weights"] == {"loan_amount": 1.0}  # published: see _verification.py
@@ -66,7 +67,9 @@ def test_full_product_loads_and_hides_the_weights(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "fragment"),
     [
-        ("unit: 0.1", "unit: 0.001", 6, "above the 33554432"),
+        ("unit: 0.1", "unit: 1.0e-13", 6, "above the 9007199254740992"),
+        ("key: uscc", "key: uscc\nmembership: hidden", 1, "cannot score"),
+        ("key: uscc", "key: uscc\nmembership: clear", 6, "'disclosed' or 'hidden'"),
         ("tolerance: 2", "tolerance: 6", 6, "less than or equal to 5"),
         ("unit: 0.1", "unit: 0", 6, "greater than 0"),
         ("employees: {tolerance", "unbounded: {tolerance", 6, "needs public bounds"),

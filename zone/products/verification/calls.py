@@ -2,24 +2,29 @@
 
 Receipts carry every field receipts have (``zone.audit.RECEIPT_FIELDS``) with epsilon and delta
 0 (verification spends no privacy budget), plus the stated purpose, how many subjects were
-named and answered, the digest of the subject list (the list itself is in the
-``verification_checks`` table; see migration 0004), the parameter set, the key id and the digest
-of the reply. The release desk writes them (``zone.release.desk``).
+named and answered, the digest of the list of subjects checked (those named and admitted by
+consent; the list itself is in the ``verification_checks`` table, see migration 0004), the
+protocol or parameter set, the key id (Score; empty for Match, which needs no key), the digest
+of the reply, and the call's terms: for Match the claims, their tolerances and the membership
+mode; for Score the model and its noise; for both the consent mode, the consents used and the
+refusals counted by the reason the caller was told (the precise reasons are audited apart, in
+a ``verification.consent`` record: a receipt is shown to its caller). The release desk writes
+them (``zone.release.desk``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from zone.audit import ReleasedArtifact
 from zone.catalog import VerificationProduct
+from zone.consent import SubjectConsent
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification.limits import CheckLog, Kind
 from zone.products.verification.replies import MatchQuery, ScoreQuery
 from zone.release.receipt import Receipt, VerificationPart
-from zone.wire.he_params import ParamSet
 
 
 @dataclass(frozen=True)
@@ -34,23 +39,36 @@ class Call:
     query: MatchQuery | ScoreQuery
     request_id: str
     release_id: str
-    subjects_text: str
-    """The subject keys as checked and logged (``check_subjects``)."""
 
-    @cached_property
-    def log(self) -> CheckLog:
-        """The call's check log row."""
+    def log(self, checked: Sequence[str]) -> CheckLog:
+        """The call's check log row, for the subjects it checks (at least one)."""
         return CheckLog(self.request_id, self.release_id, self.principal.id, self.product.id,
-                        self.kind, self.query.purpose, self.subjects_text,
-                        len(self.query.subjects))  # fmt: skip
+                        self.kind, self.query.purpose, "\n".join(checked),
+                        len(checked))  # fmt: skip
+
+
+def consent_terms(outcomes: Sequence[SubjectConsent], mode: str) -> dict[str, Any]:
+    """What a receipt says about consent: the mode, consents used, refusals by public reason."""
+    refused: dict[str, int] = {}
+    for outcome in outcomes:
+        if not outcome.admitted:
+            refused[outcome.public_reason] = refused.get(outcome.public_reason, 0) + 1
+    used = sorted({o.consent for o in outcomes if o.consent is not None})
+    return {
+        "consent_mode": mode,
+        "consents": used,
+        "consent_refusals": dict(sorted(refused.items())),
+    }
 
 
 def receipt(
     call: Call,
+    log: CheckLog,
     *,
     version: str,
     digest: str,
-    params: ParamSet,
+    protocol: str,
+    key_id: str,
     answered: int,
     terms: dict[str, Any],
 ) -> Receipt:
@@ -60,10 +78,10 @@ def receipt(
         purpose=call.query.purpose,
         subjects=len(call.query.subjects),
         answered=answered,
-        subjects_digest=call.log.subjects_digest,
-        param_set=params.name,
-        key_id=call.query.key_id,
-        terms=tuple(terms.items()),
+        subjects_digest=log.subjects_digest,
+        param_set=protocol,
+        key_id=key_id,
+        terms=(("checked", log.subject_count), *terms.items()),
     )
     return Receipt(
         release_id=call.release_id,
@@ -81,8 +99,9 @@ def receipt(
 def artifact(record: Receipt) -> ReleasedArtifact:
     """What the release registry keeps of a verification reply.
 
-    What identifies the reply (its digest and the subject list's digest), not the ciphertexts:
-    they are meaningless without the caller's secret key.
+    What identifies the reply (its digest and the subject list's digest), not the reply: the
+    evaluations mean nothing without the caller's blinding scalars, the ciphertexts nothing
+    without its secret key.
     """
     part = record.part
     assert isinstance(part, VerificationPart)

@@ -1,19 +1,26 @@
 """Abuse limits: checks per subject in a sliding window, and the per-model scoring budget.
 
-Per principal, product and kind (match or score), a subject found in the dataset may be
-checked at most ``checks_per_subject`` times in any ``window_hours``-long window. The record is
-the ``verification_checks`` log (one row per admitted call, with its subject keys); counting a
-call's subjects in SQLite row by row would cost more than the homomorphic work (measured about
-2.5 us per subject upserted against 2.5 us per claim of BFV work), so the counts are kept in
-memory per (principal, product, kind), rebuilt from the log on first use, and changed only
-after the log row has committed.
+Per principal, product and kind (match or score), a subject may be checked at most
+``checks_per_subject`` times in any ``window_hours``-long window. The record is the
+``verification_checks`` log (one row per admitted call, with the subject keys it checked);
+counting a call's subjects in SQLite row by row would cost more than the work itself (measured
+about 2.5 us per subject upserted), so the counts are kept in memory per (principal, product,
+kind), rebuilt from the log on first use, and changed only after the log row has committed.
 
-Atomicity: one lock per limiter covers check, log insert and count update, so two concurrent
-calls cannot both pass a limit; a refused call writes nothing and changes no count. The log
-row commits before any computation starts; a call that then fails stays counted (the check
-may have been computed). Subjects not in the dataset are not counted (their answer cannot
-change), but they are logged. This holds for one server process, which is the deployment the
-SQLite state store supports.
+What is counted: the subjects a call *checks*, that is those named and admitted by consent (a
+subject whose consent is refused gets nothing computed, so it uses no window). Of those,
+subjects in the dataset always count; subjects not in the dataset count only when
+``count_unknown`` (products with ``membership: hidden``, where a refusal for a known subject
+but not an unknown one would reveal membership; they are counted by key). Otherwise they are
+logged but not counted (their answer, NOT_FOUND, cannot change).
+
+Atomicity: :meth:`CheckLimiter.admitting` holds one lock per limiter from the check to the
+count update, and :meth:`WindowGate.take` checks and writes the log row inside the caller's
+admission transaction, so two concurrent calls cannot both pass a limit; a refused call (by the
+window or by anything else in the transaction) writes nothing and changes no count. The log
+row commits before any computation starts; a call that then fails stays counted (the check may
+have been computed). This holds for one server process, which is the deployment the SQLite
+state store supports.
 
 The scoring budget is a single counter per (principal, product, model), raised by a
 conditional UPDATE in the same transaction as the log row.
@@ -24,8 +31,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -96,16 +103,65 @@ class ScoreBudgetExhausted(ResourceExhausted):
 class _Window:
     version: str
     counts: npt.NDArray[np.int64]
-    events: deque[tuple[float, I64]] = field(default_factory=deque)
+    unknown: Counter[str] = field(default_factory=Counter)
+    events: deque[tuple[float, I64, tuple[str, ...]]] = field(default_factory=deque)
 
     def expire(self, before: float) -> None:
         while self.events and self.events[0][0] <= before:
-            _, rows = self.events.popleft()
+            _, rows, unknown = self.events.popleft()
             self.counts[rows] -= 1
+            self.unknown.subtract(unknown)
+            for key in unknown:
+                if self.unknown[key] <= 0:
+                    del self.unknown[key]
 
-    def add(self, when: float, rows: I64) -> None:
+    def over(self, rows: I64, unknown: Sequence[str], limit: int) -> int:
+        known = int(np.count_nonzero(self.counts[rows] >= limit)) if len(rows) else 0
+        return known + sum(1 for key in unknown if self.unknown[key] >= limit)
+
+    def add(self, when: float, rows: I64, unknown: tuple[str, ...]) -> None:
         self.counts[rows] += 1
-        self.events.append((when, rows))
+        self.unknown.update(unknown)
+        self.events.append((when, rows, unknown))
+
+
+class WindowGate:
+    """The windows of one admission, held under the limiter's lock (see the module docstring)."""
+
+    def __init__(self, window: _Window, now: float, limit: int, hours: float) -> None:
+        self._window = window
+        self._now = now
+        self._limit = limit
+        self._hours = hours
+        self._taken: tuple[I64, tuple[str, ...]] | None = None
+
+    def take(self, tx: Tx, log: CheckLog, rows: I64, unknown: Sequence[str] = ()) -> None:
+        """Check the windows of the subjects checked and write the log row in ``tx``.
+
+        Args:
+            tx: The admission's open write transaction.
+            log: The call's log row (the subjects it checks).
+            rows: Row numbers of the subjects checked that are in the dataset (each once).
+            unknown: Keys of the subjects checked that are not, when they count.
+
+        Raises:
+            SubjectLimitReached: a subject is at its limit (nothing written).
+        """
+        over = self._window.over(rows, unknown, self._limit)
+        if over:
+            raise SubjectLimitReached(log.product, over, self._limit, self._hours)
+        tx.execute(
+            "INSERT INTO verification_checks (request_id, release_id, principal, product, kind, "
+            "checked_at, purpose, subject_count, subjects, subjects_digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (log.request_id, log.release_id, log.principal, log.product, log.kind, self._now,
+             log.purpose, log.subject_count, log.subjects_text, log.subjects_digest),
+        )  # fmt: skip
+        self._taken = (rows.copy(), tuple(unknown))
+
+    def _commit(self) -> None:
+        if self._taken is not None:
+            self._window.add(self._now, *self._taken)
 
 
 class CheckLimiter:
@@ -120,63 +176,32 @@ class CheckLimiter:
     @contextmanager
     def admitting(
         self,
-        log: CheckLog,
-        rows: I64,
+        key: tuple[str, str, Kind],
         records: ProductRecords,
         *,
         limit: int,
         window_hours: float,
-    ) -> Iterator[Callable[[Tx], None]]:
-        """Check the windows and hold them while the call is admitted; refuse if one is full.
-
-        Args:
-            log: The call's log row.
-            rows: Row numbers of the subjects found in the dataset (each at most once).
-            records: The product's records (to rebuild counts from the log).
-            limit: Checks allowed per subject in the window.
-            window_hours: The window.
+        count_unknown: bool = False,
+    ) -> Iterator[WindowGate]:
+        """Hold the windows of (principal, product, kind) while a call is admitted.
 
         Yields:
-            ``record(tx)``: writes the check log row inside the admission transaction. The
-            windows count the call once the body returns (the admission committed); a body
-            that raises counts nothing.
-
-        Raises:
-            SubjectLimitReached: a found subject is at its limit (nothing written).
+            The gate: the admission calls :meth:`WindowGate.take` inside its transaction. The
+            windows count the subjects taken once the body returns (the admission committed);
+            a body that raises counts nothing.
         """
         span = window_hours * 3600.0
         with self._lock:
             now = self._clock()
-            window = self._window(log, records, now - span)
+            window = self._window(key, records, now - span, count_unknown)
             window.expire(now - span)
-            over = int(np.count_nonzero(window.counts[rows] >= limit)) if len(rows) else 0
-            if over:
-                raise SubjectLimitReached(log.product, over, limit, window_hours)
+            gate = WindowGate(window, now, limit, window_hours)
+            yield gate
+            gate._commit()
 
-            def record(tx: Tx) -> None:
-                tx.execute(
-                    "INSERT INTO verification_checks (request_id, release_id, principal, "
-                    "product, kind, checked_at, purpose, subject_count, subjects, "
-                    "subjects_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        log.request_id,
-                        log.release_id,
-                        log.principal,
-                        log.product,
-                        log.kind,
-                        now,
-                        log.purpose,
-                        log.subject_count,
-                        log.subjects_text,
-                        log.subjects_digest,
-                    ),
-                )
-
-            yield record
-            window.add(now, rows.copy())
-
-    def _window(self, log: CheckLog, records: ProductRecords, since: float) -> _Window:
-        key = (log.principal, log.product, log.kind)
+    def _window(
+        self, key: tuple[str, str, Kind], records: ProductRecords, since: float, unknown: bool
+    ) -> _Window:
         window = self._windows.get(key)
         if window is not None and window.version == records.version:
             return window
@@ -188,8 +213,10 @@ class CheckLimiter:
                 (*key, since),
             ).fetchall()
         for checked_at, subjects in past:
-            rows = records.lookup(str(subjects).split("\n"))
-            window.add(float(checked_at), rows[rows >= 0])
+            keys = str(subjects).split("\n")
+            rows = records.lookup(keys)
+            missing = tuple(keys[i] for i in np.flatnonzero(rows < 0).tolist()) if unknown else ()
+            window.add(float(checked_at), rows[rows >= 0], missing)
         self._windows[key] = window
         return window
 

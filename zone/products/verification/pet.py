@@ -6,7 +6,8 @@ For each (subject, claim field) of a call the caller sends one blinded element `
 code, where ``k`` is derived for this call, product, field and subject from the zone's master
 secret (:func:`call_secret`, :func:`subject_key`): an evaluation is useless against any other
 subject's, field's or call's tags. The caller learns whether its one claimed value is in the
-window, nothing else (docs/security/match_oprf.md); the zone learns nothing about the claim.
+window, nothing else (docs/SECURITY.md, "Match against a malicious caller"); the zone learns
+nothing about the claim.
 
 No recorded value (``recorded[i] is None``): the subject is not in the dataset, its value is
 NULL, or the value is not a whole number of units. Its element is answered exactly like a
@@ -34,6 +35,7 @@ import rbcl
 from zone.errors import InvalidArgument
 from zone.wire.oprf import (
     ELEMENT_BYTES,
+    TAG_BYTES,
     CodeOutOfRange,
     InvalidElement,
     check_elements,
@@ -48,7 +50,7 @@ MASTER_SECRET_BYTES = 32
 NONCE_BYTES = 32
 CALL_KEY_TAG = b"zone.verification.match.oprf.v1.call-key"
 SUBJECT_KEY_TAG = b"zone.verification.match.oprf.v1.subject-key"
-Membership = Literal["clear", "hidden"]
+Membership = Literal["disclosed", "hidden"]
 
 
 class BadBlindedElement(InvalidArgument):
@@ -164,9 +166,9 @@ def _window_tags(batch: ClaimBatch, key: bytes, subject: str, code: int | None) 
 def evaluate_batch(secret: bytes, batch: ClaimBatch) -> bytes:
     """The reply to ``batch``: per subject ``E = k * B`` then its tags sorted bytewise.
 
-    Guarantee (docs/security/match_oprf.md): per element the caller can test whether one
-    value of its choice is within the tolerance of the recorded code, and learns nothing
-    else about it; an element for a subject without a recorded value answers like a
+    Guarantee (docs/SECURITY.md, "Match against a malicious caller"): per element the caller
+    can test whether one value of its choice is within the tolerance of the recorded code, and
+    learns nothing else about it; an element for a subject without a recorded value answers like a
     no-match. Runs in a worker process as well as in the caller's thread.
 
     Args:
@@ -220,10 +222,25 @@ def evaluate(
     return b"".join(executor.map(evaluate_batch, [secret] * len(pieces), pieces))
 
 
+def filler(count: int, tolerance: int) -> bytes:
+    """Reply bytes for ``count`` subjects that were not evaluated: random, revealing nothing.
+
+    Each subject's part has the layout of an answer (a valid random element, then ``2t + 1``
+    random tags, sorted) and depends on nothing the zone holds. Used where a subject's consent
+    was refused: its status says so, and nothing was computed with its element.
+    """
+    width = window_size(tolerance)
+    out = bytearray()
+    for _ in range(count):
+        out += hash_to_group(os.urandom(64))
+        out += b"".join(sorted(os.urandom(TAG_BYTES) for _ in range(width)))
+    return bytes(out)
+
+
 def disclosed_found(found: Sequence[bool], membership: Membership) -> tuple[bool | None, ...]:
     """What the reply's statuses may say about membership: the truth, or nothing.
 
-    ``clear``: whether each subject is in the dataset (NOT_FOUND in clear). ``hidden``:
+    ``disclosed``: whether each subject is in the dataset (NOT_FOUND in clear). ``hidden``:
     ``None`` for every subject; an unknown subject's element is then indistinguishable
     from a known subject's no-match (only a MATCH proves membership). Hidden membership
     also needs the per-subject limits to count unknown subjects like known ones, or a

@@ -1,8 +1,8 @@
 """The zone's side of a verification product: its columns, held in memory, looked up by key.
 
 A Match or Score call names up to tens of thousands of subjects; looking each up in DuckDB (or
-counting it in SQLite) would cost more than the homomorphic work itself (measured: about 18 ms
-per 4,096 keys in DuckDB against about 10 ms of BFV work). The dataset cannot change while the
+counting it in SQLite) would cost a large part of the call (measured: about 18 ms per 4,096 keys
+in DuckDB). The dataset cannot change while the
 zone serves (imports need the server stopped), so the key column and the columns the product
 may read are loaded once per dataset version, read-only, and subjects are looked up in a dict.
 

@@ -1,8 +1,11 @@
 """What a Match or Score call asks and answers, as plain data, and the digest of an answer.
 
-Subjects are sent in blocks of ``slot_count``: subject ``i`` sits in block ``i // slot_count``,
-slot ``i % slot_count``. Every claim column (Match) or caller feature (Score) carries one
-ciphertext per block.
+Match: per claim column one blinded element per subject (``zone.wire.oprf``), answered per
+column by the evaluations of every subject in request order. Score: subjects in blocks of
+``slot_count`` (subject ``i`` in block ``i // slot_count``, slot ``i % slot_count``), one
+ciphertext per caller feature and block. Both name one consent per subject (``consents``,
+aligned with ``subjects``; empty when the product needs none) and answer one status and one
+consent refusal reason per subject (``""`` where the subject was admitted).
 """
 
 from __future__ import annotations
@@ -14,21 +17,29 @@ from zone.wire.replies import Codes
 
 @dataclass(frozen=True)
 class Ciphertexts:
-    """The ciphertexts of one claim column or caller feature, one per block."""
+    """The ciphertexts of one caller feature, one per block."""
 
     name: str
     blocks: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
+class BlindedClaim:
+    """One claim column of a Match call: 32-byte blinded elements, one per subject."""
+
+    name: str
+    elements: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class MatchQuery:
-    """A Match call: claimed values, encrypted with BFV under the caller's registered key."""
+    """A Match call: blinded claims (the zone never sees the claimed values)."""
 
     product: str
-    key_id: str
     purpose: str
     subjects: tuple[str, ...]
-    claims: tuple[Ciphertexts, ...]
+    claims: tuple[BlindedClaim, ...]
+    consents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,28 +52,27 @@ class ScoreQuery:
     model_id: str
     subjects: tuple[str, ...]
     features: tuple[Ciphertexts, ...]
+    consents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class ClaimAnswer:
-    """The reply ciphertexts of one claim: block ``b``, candidate ``k`` at ``b * candidates + k``.
-
-    A subject matches when, in its slot, one of its block's candidates decrypts to zero.
-    """
+class EvaluatedClaim:
+    """The answer for one claim column: per subject ``E`` then ``2t + 1`` sorted tags."""
 
     name: str
-    candidates: int
-    ciphertexts: tuple[bytes, ...]
+    tolerance: int
+    evaluations: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
 class MatchAnswer:
-    """What a Match call releases: in clear, only whether each subject was found."""
+    """What a Match call releases: in clear, each subject's status and consent refusal."""
 
     release_id: str
     status: Codes = field(repr=False)
-    claims: tuple[ClaimAnswer, ...]
-    slots: int
+    claims: tuple[EvaluatedClaim, ...]
+    consent_refusals: tuple[str, ...]
+    membership: str
     dataset_version: str
     output_digest: str
 
@@ -80,3 +90,4 @@ class ScoreAnswer:
     model: str
     dataset_version: str
     output_digest: str
+    consent_refusals: tuple[str, ...] = ()

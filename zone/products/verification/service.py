@@ -1,12 +1,17 @@
 """A Match or Score call, end to end: authorize, validate, admit, compute, receipt.
 
 The order is the guarantee: everything that can refuse a call (authorization, request shape,
-key ownership and parameters, every ciphertext) is checked before the call is admitted, and
-admission (per-subject windows, scoring budget, the grant's call quota and price) commits
-before any homomorphic work runs. Nothing is decrypted here; no secret key exists in
-this process. Verification spends no privacy budget (epsilon 0, delta 0 on the receipt): the
-caller learns exact answers about the subjects it names, which is the product's purpose, and
-the abuse limits (not DP) bound how much it can learn.
+every blinded element or ciphertext, key ownership and parameters, the consent list's shape)
+is checked before the call is admitted, and admission (consents, per-subject windows, scoring
+budget, the grant's call quota and price: ``admission``) commits before any evaluation runs.
+
+Match is a keyed oblivious PRF (``pet``, ``matching``): the zone never sees a claimed value,
+and the caller learns, per subject and claim, whether its one claimed value is within the
+tolerance of the recorded one, whatever bytes it sends (docs/SECURITY.md). Score is CKKS under
+the caller's key: nothing is decrypted here and no secret key exists in this process.
+Verification spends no privacy budget (epsilon 0, delta 0 on the receipt): the caller learns
+exact answers about the subjects it names, which is the product's purpose, and the abuse
+limits (not DP) bound how much it can learn.
 """
 
 from __future__ import annotations
@@ -20,21 +25,20 @@ import numpy as np
 from zone.access import authorize_product
 from zone.audit import AuditChain
 from zone.catalog import DatasetCatalog, Product, VerificationProduct
+from zone.catalog._verification import MATCH_PROTOCOL
 from zone.config import VerificationConfig
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.policy import Grant, PolicySet, Principal
-from zone.products.verification.calls import Call, artifact, receipt
-from zone.products.verification.compute import (
-    answer_claims,
-    answer_scores,
-    block_count,
-    replies_needed,
-)
+from zone.products.verification import matching
+from zone.products.verification.admission import Admission, Admitted, check_consent_refs
+from zone.products.verification.calls import Call, artifact, consent_terms, receipt
+from zone.products.verification.compute import answer_scores, block_count
 from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
-from zone.products.verification.limits import CheckLimiter, take_score_budget
+from zone.products.verification.limits import CheckLimiter
 from zone.products.verification.models import ScoreModel, product_model, registry_model
+from zone.products.verification.pet import filler
 from zone.products.verification.records import (
     ProductRecords,
     RecordCache,
@@ -43,19 +47,31 @@ from zone.products.verification.records import (
 )
 from zone.products.verification.replies import (
     Ciphertexts,
+    EvaluatedClaim,
     MatchAnswer,
     MatchQuery,
     ScoreAnswer,
     ScoreQuery,
 )
+from zone.products.verification.secret import MasterSecret
 from zone.products.verification.validate import load_vector
-from zone.release.desk import Order, ReleaseDesk, Ticket
-from zone.state.api import State, Tx
+from zone.products.verification.workers import MatchWorkers
+from zone.release.desk import ReleaseDesk
+from zone.state.api import State
 from zone.wire.fresh import FreshZeros
-from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
-from zone.wire.replies import FOUND, MISSING_DATA, NOT_FOUND, reply_digest
+from zone.wire.he_params import CKKS_SCORE, ParamSet
+from zone.wire.replies import (
+    CONSENT_REFUSED,
+    FOUND,
+    MISSING_DATA,
+    NOT_FOUND,
+    refusal_group,
+    reply_digest,
+)
 
 MAX_PURPOSE = 256
+REPLY_HEADROOM = 64 * 1024
+"""Bytes of a reply's message limit kept for everything but the evaluations or ciphertexts."""
 
 
 def _check_purpose(purpose: str) -> None:
@@ -65,17 +81,15 @@ def _check_purpose(purpose: str) -> None:
         )
 
 
-def _load_blocks(
-    context: Any, params: ParamSet, group: Ciphertexts, blocks: int, what: str
-) -> list[Any]:
+def _load_blocks(context: Any, params: ParamSet, group: Ciphertexts, blocks: int) -> list[Any]:
     if len(group.blocks) != blocks:
         raise InvalidArgument(
-            f"{what} {group.name!r}: expected {blocks} ciphertext(s), one per block of "
+            f"feature {group.name!r}: expected {blocks} ciphertext(s), one per block of "
             f"{params.slot_count} subjects",
             reason="bad_block_count",
         )
     return [
-        load_vector(context, params, blob, f"{what} {group.name!r} block {b}")
+        load_vector(context, params, blob, f"feature {group.name!r} block {b}")
         for b, blob in enumerate(group.blocks)
     ]
 
@@ -95,6 +109,8 @@ class VerificationService:
         desk: ReleaseDesk,
         models: ModelRegistry,
         reviews: ModelReviews,
+        secret: MasterSecret,
+        workers: MatchWorkers,
     ) -> None:
         self._products = products
         self._catalog = catalog
@@ -103,16 +119,19 @@ class VerificationService:
         self._desk = desk
         self.keys = KeyStore(state, audit, max_keys=config.max_keys_per_principal)
         self._records = RecordCache()
-        self._limiter = CheckLimiter(state)
+        self._admission = Admission(CheckLimiter(state), desk, audit)
         self._models = models
         self._reviews = reviews
+        self._secret = secret
+        self._workers = workers
         self.zeros = FreshZeros(config.precompute_bytes)
 
     def close(self) -> None:
-        """Stop precomputing encryptions of zero."""
+        """Stop the Match workers and the precomputation of encryptions of zero."""
+        self._workers.close()
         self.zeros.close()
 
-    # --- keys -------------------------------------------------------------------------------
+    # --- keys (Score) -----------------------------------------------------------------------
 
     def register_key(
         self, principal: Principal, chunks: Iterable[tuple[str, bytes]], request_id: str
@@ -142,53 +161,70 @@ class VerificationService:
     def match(
         self, policies: PolicySet, principal: Principal, query: MatchQuery, request_id: str
     ) -> MatchAnswer:
-        """Compare encrypted claims with the dataset; the caller decrypts match / no match.
+        """Answer blinded claims; the caller reads match / no match per subject and claim.
 
-        Guarantee: per subject found and claim, the caller can decrypt only whether
-        ``|claimed - recorded| <= tolerance`` (see ``match``); not-found subjects are reported
-        in clear; no privacy budget is spent.
+        Guarantee (docs/SECURITY.md): per admitted subject and claim column the caller learns
+        whether one value of its choice is within the column's public tolerance of the
+        recorded value, nothing else about it, whatever elements it sends; the zone learns
+        nothing about the claims. Subjects not found are reported in clear (``membership:
+        disclosed``) or not at all (``hidden``). No privacy budget is spent.
 
         Raises:
             PermissionDenied: product not granted.
-            InvalidArgument: malformed request, key of another scheme, bad ciphertexts.
-            NotFound / FailedPrecondition: unknown (or another principal's) / revoked key.
-            ResourceExhausted: a per-subject window is full (nothing computed).
+            InvalidArgument: malformed request, bad blinded elements, bad consent list or
+                token (nothing admitted).
+            ResourceExhausted: a per-subject window or the call quota is full (nothing
+                computed, nothing consumed).
         """
-        with self.zeros.computing():  # no precomputation while a call runs
-            return self._match(policies, principal, query, request_id)
-
-    def _match(
-        self, policies: PolicySet, principal: Principal, query: MatchQuery, request_id: str
-    ) -> MatchAnswer:
         product, grant = self._authorize(policies, principal, query.product, query.purpose)
-        subjects_text = check_subjects(query.subjects, product.limits.max_subjects_per_call)
-        params = BFV_MATCH
-        blocks = block_count(len(query.subjects), params.slot_count)
-        names = [group.name for group in query.claims]
-        if not names or len(set(names)) != len(names) or not set(names) <= set(product.claims):
-            raise InvalidArgument(
-                "claims must be distinct columns among the product's claims", reason="bad_claims"
-            )
-        replies = replies_needed(product, names, blocks)
-        self._check_reply_size(replies, params)
-        context = self.keys.context_for(principal.id, query.key_id, params)
-        claimed = {g.name: _load_blocks(context, params, g, blocks, "claim") for g in query.claims}
+        check_subjects(query.subjects, product.limits.max_subjects_per_call)
+        check_consent_refs(query.consents, len(query.subjects))
+        batches = matching.claim_batches(product, query.claims, query.subjects)
+        self._check_reply_size(matching.reply_size(batches))
         records, version = self._product_records(product)
         rows = records.lookup(query.subjects)
         check_distinct(query.subjects, rows)
         call = Call(policies, principal, grant, product, "match", query, request_id,
-                    uuid.uuid4().hex, subjects_text)  # fmt: skip
-        ticket = self._admit(call, rows, records)
-        with self._desk.failing(ticket):
-            zeros = self.zeros.take(query.key_id, context, params, replies)
-            answers = answer_claims(context, params, product, claimed, records, rows, zeros)
-        status = np.where(rows >= 0, FOUND, NOT_FOUND).astype(np.int8)
-        digest = reply_digest("match", status, [(a.name, a.ciphertexts) for a in answers])
-        found = int(np.count_nonzero(rows >= 0))
-        record = receipt(call, version=version, digest=digest, params=params, answered=found,
-                         terms={"claims": names})  # fmt: skip
-        self._desk.release(ticket, record, artifact(record))
-        return MatchAnswer(call.release_id, status, answers, params.slot_count, version, digest)
+                    uuid.uuid4().hex)  # fmt: skip
+        hidden = product.membership == "hidden"
+        admitted = self._admission.admit(call, rows, records, query.consents, count_unknown=hidden)
+        status = matching.statuses(rows, admitted.checked, product.membership)
+        if admitted.ticket is None or admitted.log is None:  # every consent refused
+            claims = tuple(
+                EvaluatedClaim(b.claim, b.tolerance, filler(len(rows), b.tolerance))
+                for b in batches
+            )
+            return self._match_answer("", status, claims, admitted, product, version)
+        with self._desk.failing(admitted.ticket):
+            claims = matching.evaluate(self._workers, self._secret.call_secret(), batches,
+                                       records, rows, admitted.checked)  # fmt: skip
+        answer = self._match_answer(call.release_id, status, claims, admitted, product, version)
+        terms = {
+            "claims": [b.claim for b in batches],
+            "tolerances": {b.claim: b.tolerance for b in batches},
+            "membership": product.membership,
+            **consent_terms(admitted.outcomes, product.consent),
+        }
+        record = receipt(call, admitted.log, version=version, digest=answer.output_digest,
+                         protocol=MATCH_PROTOCOL, key_id="", answered=admitted.log.subject_count,
+                         terms=terms)  # fmt: skip
+        self._desk.release(admitted.ticket, record, artifact(record))
+        return answer
+
+    @staticmethod
+    def _match_answer(
+        release_id: str,
+        status: Any,
+        claims: tuple[EvaluatedClaim, ...],
+        admitted: Admitted,
+        product: VerificationProduct,
+        version: str,
+    ) -> MatchAnswer:
+        refusals = admitted.refusals
+        groups = [(c.name, [c.evaluations]) for c in claims] + [refusal_group(refusals)]
+        digest = reply_digest("match", status, groups)
+        return MatchAnswer(release_id, status, claims, refusals, product.membership, version,
+                           digest)  # fmt: skip
 
     # --- score ------------------------------------------------------------------------------
 
@@ -205,7 +241,8 @@ class VerificationService:
             PermissionDenied: product not granted.
             InvalidArgument: malformed request, features not the model's, bad ciphertexts.
             NotFound: unknown key or model (or another principal's).
-            FailedPrecondition: revoked key, or no scoring model.
+            FailedPrecondition: revoked key, no scoring model, or a product that hides
+                membership.
             ResourceExhausted: a per-subject window or the model's budget is full.
         """
         with self.zeros.computing():  # no precomputation while a call runs
@@ -215,7 +252,10 @@ class VerificationService:
         self, policies: PolicySet, principal: Principal, query: ScoreQuery, request_id: str
     ) -> ScoreAnswer:
         product, grant = self._authorize(policies, principal, query.product, query.purpose)
-        subjects_text = check_subjects(query.subjects, product.limits.max_subjects_per_call)
+        if product.membership == "hidden":  # pragma: no cover - product loading refuses it
+            raise FailedPrecondition("this product hides membership and scores nothing")
+        check_subjects(query.subjects, product.limits.max_subjects_per_call)
+        check_consent_refs(query.consents, len(query.subjects))
         model = self._score_model(principal, product, query.model_id)
         params = CKKS_SCORE
         blocks = block_count(len(query.subjects), params.slot_count)
@@ -223,29 +263,49 @@ class VerificationService:
             raise InvalidArgument(
                 "send exactly the model's caller features, in its order", reason="bad_features"
             )
-        self._check_reply_size(blocks, params)
+        self._check_reply_size(blocks * params.max_ciphertext_bytes)
         context = self.keys.context_for(principal.id, query.key_id, params)
-        features = [_load_blocks(context, params, g, blocks, "feature") for g in query.features]
+        features = [_load_blocks(context, params, g, blocks) for g in query.features]
         records, version = self._product_records(product)
         rows = records.lookup(query.subjects)
         check_distinct(query.subjects, rows)
         zone_part, complete = model.zone_part(records, rows)
         call = Call(policies, principal, grant, product, "score", query, request_id,
-                    uuid.uuid4().hex, subjects_text)  # fmt: skip
-        scored = int(np.count_nonzero(complete))
-        ticket = self._admit(call, rows, records, model=model, scored=scored)
-        with self._desk.failing(ticket):
-            zeros = self.zeros.take(query.key_id, context, params, blocks)
-            logits = answer_scores(params, model, features, zone_part, complete, zeros)
+                    uuid.uuid4().hex)  # fmt: skip
+        admitted = self._admission.admit(call, rows, records, query.consents,
+                                         complete=complete, model=model.ref)  # fmt: skip
+        live = complete & admitted.checked
         status = np.where(rows < 0, NOT_FOUND, np.where(complete, FOUND, MISSING_DATA))
-        status = status.astype(np.int8)
-        digest = reply_digest("score", status, [("logits", logits)])
-        terms = {"model": model.ref, "noise_stddev": model.noise_stddev}
-        record = receipt(call, version=version, digest=digest, params=params, answered=scored,
-                         terms=terms)  # fmt: skip
-        self._desk.release(ticket, record, artifact(record))
-        return ScoreAnswer(call.release_id, status, logits, params.slot_count, model.link,
-                           model.noise_stddev, model.ref, version, digest)  # fmt: skip
+        status = np.where(admitted.checked, status, CONSENT_REFUSED).astype(np.int8)
+        if admitted.ticket is None or admitted.log is None:  # every consent refused
+            return self._score_answer("", status, (), admitted, model, params, version)
+        with self._desk.failing(admitted.ticket):
+            zeros = self.zeros.take(query.key_id, context, params, blocks)
+            logits = answer_scores(params, model, features, zone_part, live, zeros)
+        answer = self._score_answer(call.release_id, status, logits, admitted, model, params,
+                                    version)  # fmt: skip
+        terms = {"model": model.ref, "noise_stddev": model.noise_stddev,
+                 **consent_terms(admitted.outcomes, product.consent)}  # fmt: skip
+        record = receipt(call, admitted.log, version=version, digest=answer.output_digest,
+                         protocol=params.name, key_id=query.key_id,
+                         answered=int(np.count_nonzero(live)), terms=terms)  # fmt: skip
+        self._desk.release(admitted.ticket, record, artifact(record))
+        return answer
+
+    @staticmethod
+    def _score_answer(
+        release_id: str,
+        status: Any,
+        logits: tuple[bytes, ...],
+        admitted: Admitted,
+        model: ScoreModel,
+        params: ParamSet,
+        version: str,
+    ) -> ScoreAnswer:
+        refusals = admitted.refusals
+        digest = reply_digest("score", status, [("logits", logits), refusal_group(refusals)])
+        return ScoreAnswer(release_id, status, logits, params.slot_count, model.link,
+                           model.noise_stddev, model.ref, version, digest, refusals)  # fmt: skip
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -258,9 +318,8 @@ class VerificationService:
         _check_purpose(purpose)
         return product, grant
 
-    def _check_reply_size(self, ciphertexts: int, params: ParamSet) -> None:
-        limit = self._max_message_bytes
-        if ciphertexts * params.max_ciphertext_bytes > limit - 64 * 1024:
+    def _check_reply_size(self, size: int) -> None:
+        if size > self._max_message_bytes - REPLY_HEADROOM:
             raise InvalidArgument(
                 "the reply would exceed the message size limit: send fewer subjects per call",
                 reason="reply_too_large",
@@ -291,41 +350,3 @@ class VerificationService:
                 reason="model_not_approved",
             )
         return model
-
-    def _admit(
-        self,
-        call: Call,
-        rows: np.ndarray[Any, Any],
-        records: ProductRecords,
-        *,
-        model: ScoreModel | None = None,
-        scored: int = 0,
-    ) -> Ticket:
-        """Admit the call (valid, nothing computed yet) or refuse it with nothing changed.
-
-        The per-subject window, for Score the model's query budget, and the grant's call quota
-        and price are taken in one transaction (the release desk's) with the check log row.
-
-        Raises:
-            SubjectLimitReached: a subject's window is full.
-            ScoreBudgetExhausted: the model's budget cannot cover the subjects scored.
-            QuotaExhausted: the grant's call quota for this product is spent.
-        """
-        limits = call.product.limits
-        order = Order(call.principal.id, call.grant, call.product.id, "call", call.request_id,
-                      release_id=call.release_id)  # fmt: skip
-        with self._limiter.admitting(
-            call.log, rows[rows >= 0], records,
-            limit=limits.checks_per_subject, window_hours=limits.window_hours,
-        ) as record_checks:  # fmt: skip
-
-            def admit(tx: Tx) -> None:
-                record_checks(tx)
-                if model is not None:
-                    take_score_budget(
-                        tx, principal=call.principal.id, product=call.product.id,
-                        model=model.ref, count=scored, budget=limits.score_queries_per_model,
-                    )  # fmt: skip
-
-            # Not durable: the receipt, written durably before the reply, makes it so.
-            return self._desk.reserve(order, admit=admit, durable=False)

@@ -1,4 +1,4 @@
-"""VerificationService: registered keys, encrypted match and encrypted scoring."""
+"""VerificationService: Match over an oblivious PRF; registered keys and encrypted scoring."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     def Match(
         self, request: verification_pb2.MatchRequest, context: grpc.ServicerContext
     ) -> verification_pb2.MatchReply:
-        """Check encrypted claims against the dataset."""
+        """Answer blinded claims against the dataset."""
         call = current_call()
         call.product = request.product[:128]
         answer = call.services.verification.match(

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from zone._proto import verification_pb2
 from zone.products.verification.keys import KeyInfo
 from zone.products.verification.replies import (
+    BlindedClaim,
     Ciphertexts,
     MatchAnswer,
     MatchQuery,
@@ -43,10 +44,10 @@ def match_query(request: verification_pb2.MatchRequest) -> MatchQuery:
     """The domain query of a MatchRequest."""
     return MatchQuery(
         product=request.product,
-        key_id=request.key_id,
         purpose=request.purpose,
         subjects=tuple(request.subjects),
-        claims=_groups(request.claims),
+        claims=tuple(BlindedClaim(c.name, c.elements) for c in request.blinded),
+        consents=tuple(request.consents),
     )
 
 
@@ -59,6 +60,7 @@ def score_query(request: verification_pb2.ScoreRequest) -> ScoreQuery:
         model_id=request.model_id,
         subjects=tuple(request.subjects),
         features=_groups(request.features),
+        consents=tuple(request.consents),
     )
 
 
@@ -72,13 +74,14 @@ def match_reply(answer: MatchAnswer) -> verification_pb2.MatchReply:
     return verification_pb2.MatchReply(
         release_id=answer.release_id,
         status=_status(answer.status),
-        claims=[
-            verification_pb2.ClaimAnswer(
-                name=c.name, candidates=c.candidates, ciphertexts=list(c.ciphertexts)
+        evaluated=[
+            verification_pb2.EvaluatedClaim(
+                name=c.name, tolerance=c.tolerance, evaluations=c.evaluations
             )
             for c in answer.claims
         ],
-        slots=answer.slots,
+        consent_refusals=list(answer.consent_refusals),
+        membership=answer.membership,
         dataset_version=answer.dataset_version,
         output_digest=answer.output_digest,
     )
@@ -96,4 +99,5 @@ def score_reply(answer: ScoreAnswer) -> verification_pb2.ScoreReply:
         model=answer.model,
         dataset_version=answer.dataset_version,
         output_digest=answer.output_digest,
+        consent_refusals=list(answer.consent_refusals),
     )

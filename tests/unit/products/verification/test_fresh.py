@@ -15,9 +15,9 @@ import pytest
 import tenseal as ts
 
 from zone.wire.fresh import FreshZeros, encrypt_zero
-from zone.wire.he_params import BFV_MATCH, CKKS_SCORE, ParamSet
+from zone.wire.he_params import CKKS_SCORE, ParamSet
 
-ONE = BFV_MATCH.max_ciphertext_bytes
+ONE = CKKS_SCORE.max_ciphertext_bytes
 
 
 class Counting:
@@ -39,12 +39,11 @@ class Counting:
 
 def decrypt(params: ParamSet, vector: Any) -> np.ndarray:
     keys = hekit.caller_keys(params.name)
-    load = ts.bfv_vector_from if params.scheme == "bfv" else ts.ckks_vector_from
-    return np.array(load(keys.context, vector.serialize()).decrypt())
+    return np.array(ts.ckks_vector_from(keys.context, vector.serialize()).decrypt())
 
 
 def test_zeros_are_fresh_encryptions_of_zero_under_the_callers_key() -> None:
-    for params in (BFV_MATCH, CKKS_SCORE):
+    for params in (CKKS_SCORE,):
         context = hekit.zone_context(params.name)
         pool = FreshZeros(budget_bytes=8 * params.max_ciphertext_bytes)
         try:
@@ -54,13 +53,13 @@ def test_zeros_are_fresh_encryptions_of_zero_under_the_callers_key() -> None:
         finally:
             pool.close()
         for zero in (first, second):
-            wrapped = (ts.BFVVector if params.scheme == "bfv" else ts.CKKSVector)._wrap(zero)
+            wrapped = ts.CKKSVector._wrap(zero)
             assert np.abs(decrypt(params, wrapped)).max() < 1e-3
         assert first.serialize() != second.serialize()
 
 
 def test_no_encryption_is_ever_handed_out_twice() -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
+    context = hekit.zone_context(CKKS_SCORE.name)
     made = Counting()
     pool = FreshZeros(budget_bytes=6 * ONE, make=made)
     kept: list[Any] = []  # alive, so that no id is reused
@@ -68,7 +67,7 @@ def test_no_encryption_is_ever_handed_out_twice() -> None:
         for round_ in range(6):
             if round_ % 2:
                 assert pool.wait_until_filled(timeout=30)
-            kept += pool.take("k", context, BFV_MATCH, 4)
+            kept += pool.take("k", context, CKKS_SCORE, 4)
     finally:
         pool.close()
     assert len({id(zero) for zero in kept}) == len(kept) == 24
@@ -77,12 +76,12 @@ def test_no_encryption_is_ever_handed_out_twice() -> None:
 
 
 def test_the_filler_waits_while_a_computation_runs() -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
+    context = hekit.zone_context(CKKS_SCORE.name)
     made = Counting()
     pool = FreshZeros(budget_bytes=32 * ONE, make=made)
     try:
         with pool.computing():
-            pool.take("k", context, BFV_MATCH, 3)
+            pool.take("k", context, CKKS_SCORE, 3)
             time.sleep(0.3)
             assert made.ahead == 0 and pool.ready("k") == 0
         assert pool.wait_until_filled(timeout=30)
@@ -92,17 +91,17 @@ def test_the_filler_waits_while_a_computation_runs() -> None:
 
 
 def test_pools_stay_within_the_budget_most_recent_key_first() -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
-    other = hekit.zone_context(BFV_MATCH.name)
+    context = hekit.zone_context(CKKS_SCORE.name)
+    other = hekit.zone_context(CKKS_SCORE.name)
     pool = FreshZeros(budget_bytes=5 * ONE)
     try:
-        pool.take("old", context, BFV_MATCH, 4)
+        pool.take("old", context, CKKS_SCORE, 4)
         assert pool.wait_until_filled(timeout=30)
         assert pool.ready("old") == 4
-        pool.take("new", other, BFV_MATCH, 4)
+        pool.take("new", other, CKKS_SCORE, 4)
         assert pool.wait_until_filled(timeout=30)
         assert (pool.ready("new"), pool.ready("old")) == (4, 1)  # old trimmed to the budget
-        pool.take("old", context, BFV_MATCH, 4)  # old is now the most recent: refilled first
+        pool.take("old", context, CKKS_SCORE, 4)  # old is now the most recent: refilled first
         assert pool.wait_until_filled(timeout=30)
         assert (pool.ready("old"), pool.ready("new")) == (4, 1)
     finally:
@@ -111,9 +110,9 @@ def test_pools_stay_within_the_budget_most_recent_key_first() -> None:
 
 @pytest.fixture
 def pool() -> Iterator[FreshZeros]:
-    """A pool for a few BFV encryptions, with key "k" already asking for two."""
+    """A pool for a few encryptions, with key "k" already asking for two."""
     pool = FreshZeros(budget_bytes=8 * ONE)
-    pool.take("k", hekit.zone_context(BFV_MATCH.name), BFV_MATCH, 2)
+    pool.take("k", hekit.zone_context(CKKS_SCORE.name), CKKS_SCORE, 2)
     yield pool
     pool.close()
 
@@ -122,17 +121,17 @@ def test_forget_drops_the_pool_and_zero_budget_precomputes_nothing(pool: FreshZe
     assert pool.wait_until_filled(timeout=30) and pool.ready("k") == 2
     pool.forget("k")
     assert pool.ready("k") == 0
-    context = hekit.zone_context(BFV_MATCH.name)
+    context = hekit.zone_context(CKKS_SCORE.name)
     made = Counting()
     off = FreshZeros(budget_bytes=0, make=made)
-    assert len(off.take("k", context, BFV_MATCH, 3)) == 3
+    assert len(off.take("k", context, CKKS_SCORE, 3)) == 3
     time.sleep(0.2)
     assert made.inline == 3 and made.ahead == 0 and off.ready("k") == 0
     off.close()
 
 
 def test_a_failing_encryption_in_the_filler_drops_the_pool_and_keeps_serving() -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
+    context = hekit.zone_context(CKKS_SCORE.name)
     calls = {"n": 0}
 
     def flaky(ctx: Any, params: ParamSet) -> Any:
@@ -143,23 +142,23 @@ def test_a_failing_encryption_in_the_filler_drops_the_pool_and_keeps_serving() -
 
     pool = FreshZeros(budget_bytes=8 * ONE, make=flaky)
     try:
-        pool.take("k", context, BFV_MATCH, 2)
+        pool.take("k", context, CKKS_SCORE, 2)
         deadline = time.monotonic() + 10
         while calls["n"] < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pool.ready("k") == 0
-        assert len(pool.take("k", context, BFV_MATCH, 2)) == 2  # inline still works
+        assert len(pool.take("k", context, CKKS_SCORE, 2)) == 2  # inline still works
     finally:
         pool.close()
 
 
 def test_a_forked_child_gets_a_working_pool(pool: FreshZeros) -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
+    context = hekit.zone_context(CKKS_SCORE.name)
     with pool._cond:  # the parent holds the lock while it forks: the child must not inherit it
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit status
             signal.alarm(30)  # a child stuck on the inherited lock dies instead of hanging
-            ok = len(pool.take("k", context, BFV_MATCH, 3)) == 3
+            ok = len(pool.take("k", context, CKKS_SCORE, 3)) == 3
             ok = ok and pool.wait_until_filled(timeout=30)
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)

@@ -35,13 +35,25 @@ def log(subjects: list[str], principal: str = "bank-a", kind: str = "match") -> 
                     "\n".join(subjects), len(subjects))  # fmt: skip
 
 
-def admit(limiter: CheckLimiter, subjects: list[str], **kwargs: str) -> None:
+def admit(
+    limiter: CheckLimiter,
+    subjects: list[str],
+    principal: str = "bank-a",
+    kind: str = "match",
+    count_unknown: bool = False,
+) -> None:
     rows = RECORDS.lookup(subjects)
+    unknown = [s for s, r in zip(subjects, rows.tolist(), strict=True) if r < 0 and count_unknown]
+    key = (principal, "capital-match", kind)
     admission = limiter.admitting(
-        log(subjects, **kwargs), rows[rows >= 0], RECORDS, limit=2, window_hours=1.0
+        key,
+        RECORDS,
+        limit=2,
+        window_hours=1.0,
+        count_unknown=count_unknown,  # type: ignore[arg-type]
     )
-    with admission as record, limiter._store.write() as tx:
-        record(tx)
+    with admission as gate, limiter._store.write() as tx:
+        gate.take(tx, log(subjects, principal, kind), rows[rows >= 0], unknown)
 
 
 def logged(store: StateStore) -> int:
@@ -71,6 +83,23 @@ def test_not_found_subjects_are_logged_not_counted(store: StateStore) -> None:
     for _ in range(5):
         admit(limiter, ["missing"])
     assert logged(store) == 5
+
+
+def test_hidden_membership_counts_unknown_subjects_like_known_ones(store: StateStore) -> None:
+    clock = Clock()
+    limiter = CheckLimiter(store, clock)
+    for _ in range(2):
+        admit(limiter, ["s1", "missing"], count_unknown=True)
+    for subjects in (["missing"], ["s1"], ["other", "missing"]):  # both at the limit: refused
+        with pytest.raises(SubjectLimitReached):
+            admit(limiter, subjects, count_unknown=True)
+    admit(limiter, ["other"], count_unknown=True)  # the refused call counted nothing
+    rebuilt = CheckLimiter(store, clock)  # counts of unknown keys are read back from the log
+    with pytest.raises(SubjectLimitReached):
+        admit(rebuilt, ["missing"], count_unknown=True)
+    clock.now += HOUR + 1  # the window forgets unknown keys too
+    admit(limiter, ["missing"], count_unknown=True)
+    assert "missing" in limiter._windows[("bank-a", "capital-match", "match")].unknown
 
 
 def admitted(limiter: CheckLimiter, subjects: list[str], tries: int = 3, **kwargs: str) -> int:

@@ -1,23 +1,12 @@
-"""The parameter allowlist: inside the 128-bit table, and consistent with the catalog's limits."""
+"""The parameter allowlist: inside the 128-bit table, CKKS for Score only (Match is an OPRF)."""
 
 from __future__ import annotations
 
 import pytest
-import tenseal.sealapi as sealapi
 
-from zone.catalog._verification import (
-    MATCH_PARAM_SET,
-    MAX_CLAIM_CODE,
-    MAX_TOLERANCE,
-    SCORE_PARAM_SET,
-)
+from zone.catalog._verification import MATCH_PROTOCOL, MAX_CLAIM_CODE, SCORE_PARAM_SET
 from zone.wire.he_params import PARAM_SETS, ParamSet, within_security_table
-
-
-def _is_prime(n: int) -> bool:
-    if n < 2:
-        return False
-    return all(n % d for d in range(2, int(n**0.5) + 1))
+from zone.wire.oprf import MAX_CODE
 
 
 @pytest.mark.parametrize("params", list(PARAM_SETS.values()), ids=list(PARAM_SETS))
@@ -34,17 +23,13 @@ def test_a_set_above_the_table_is_recognised() -> None:
     assert not within_security_table(too_big)
 
 
-def test_bfv_plain_modulus_batches_and_separates_every_code() -> None:
-    params = PARAM_SETS[MATCH_PARAM_SET]
-    p = params.plain_modulus
-    assert params.scheme == "bfv" and _is_prime(p) and p % (2 * params.poly_modulus_degree) == 1
-    assert sealapi.PlainModulus.Batching(params.poly_modulus_degree, 26).value() > 0
-    # |claimed - recorded + offset| < p, so it is zero modulo p only when it is zero.
-    assert 2 * MAX_CLAIM_CODE + MAX_TOLERANCE < p
-
-
-def test_catalog_names_the_allowlisted_sets() -> None:
-    assert PARAM_SETS[MATCH_PARAM_SET].scheme == "bfv"
+def test_only_the_scoring_set_is_allowlisted() -> None:
+    assert list(PARAM_SETS) == [SCORE_PARAM_SET]
     score = PARAM_SETS[SCORE_PARAM_SET]
-    assert score.scheme == "ckks" and score.scale == 2.0**40
-    assert score.slot_count == 4096 == PARAM_SETS[MATCH_PARAM_SET].slot_count
+    assert score.scheme == "ckks" and score.scale == 2.0**40 and score.slot_count == 4096
+    assert not any(p.scheme == "bfv" for p in PARAM_SETS.values())  # issue 14
+
+
+def test_match_compares_every_code_a_float_holds_exactly() -> None:
+    assert MATCH_PROTOCOL == "oprf-ristretto255-sha512"
+    assert MAX_CLAIM_CODE == MAX_CODE == 2**53

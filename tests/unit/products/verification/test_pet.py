@@ -217,7 +217,7 @@ def test_a_process_pool_gives_the_same_answers() -> None:
 
 
 def test_membership_disclosure() -> None:
-    assert disclosed_found([True, False], "clear") == (True, False)
+    assert disclosed_found([True, False], "disclosed") == (True, False)
     assert disclosed_found([True, False], "hidden") == (None, None)
 
 

@@ -1,5 +1,8 @@
-"""Attacks on VerificationService: hostile keys, other principals' keys, enumeration, model
-extraction, weight recovery from replies, and fuzzed contexts and ciphertexts."""
+"""Attacks on Score and its keys: hostile keys, other principals' keys, model extraction,
+weight recovery from replies, and fuzzed contexts and ciphertexts.
+
+Match (an OPRF, no keys): tests/security/test_match_attacks.py.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +24,11 @@ from zonekit import REPO, TOKENS, add_principal, client, make_zone_dir, running_
 
 from zone._proto import verification_pb2, verification_pb2_grpc
 from zone.client import ResourceExhaustedError, ZoneClient
-from zone.client.he import HEKeys, new_keys
-from zone.products.verification.match import block_plaintexts
+from zone.client.he import HEKeys, encrypt_blocks, new_keys
 from zone.products.verification.score import combine
 from zone.products.verification.validate import load_vector
 from zone.server.app import RunningZone
-from zone.wire.he_params import BFV_MATCH, CKKS_SCORE
+from zone.wire.he_params import CKKS_SCORE
 
 PRODUCT = "capital-match"
 WEIGHTS = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())["score_model"][
@@ -42,8 +44,10 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone
         extra_config="verification:\n  max_key_bytes: 1048576\n",
     )
     product = config.parent / "models" / "capital-match.yaml"
-    product.write_text(product.read_text().replace("score_queries_per_model: 200000",
-                                                   "score_queries_per_model: 8"))  # fmt: skip
+    text = product.read_text().replace("score_queries_per_model: 200000",
+                                       "score_queries_per_model: 8")  # fmt: skip
+    # Consent refusals: tests/integration/test_consent_api.py.
+    product.write_text(text.replace("consent: operator", "consent: none"))
     other = add_principal(config, "bank-b", products=(PRODUCT,))
     with running_zone(config) as running:
         yield running, other
@@ -69,7 +73,7 @@ def code_of(call: Any, *args: Any, **kwargs: Any) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-def register(zone: RunningZone, blob: bytes, param_set: str = "bfv-4096") -> grpc.StatusCode:
+def register(zone: RunningZone, blob: bytes, param_set: str = "ckks-8192") -> grpc.StatusCode:
     service, metadata = stub(zone, TOKENS["bank"])
     chunks = [verification_pb2.KeyChunk(param_set=param_set, data=blob[i : i + 256 * 1024])
               for i in range(0, max(len(blob), 1), 256 * 1024)]  # fmt: skip
@@ -91,10 +95,11 @@ def registered(zone: RunningZone, name: str) -> HEKeys:
     return keys
 
 
-def bfv_context(**changes: Any) -> bytes:
-    args = {"poly_modulus_degree": 4096, "plain_modulus": BFV_MATCH.plain_modulus,
-            "coeff_mod_bit_sizes": [46, 46, 17], "n_threads": 1, **changes}  # fmt: skip
-    context = ts.context(ts.SCHEME_TYPE.BFV, **args)
+def ckks_context(**changes: Any) -> bytes:
+    args = {"poly_modulus_degree": 8192, "coeff_mod_bit_sizes": [60, 40, 40, 60], "n_threads": 1,
+            **changes}  # fmt: skip
+    context = ts.context(ts.SCHEME_TYPE.CKKS, **args)
+    context.global_scale = CKKS_SCORE.scale
     return bytes(context.serialize(save_secret_key=False, save_relin_keys=False,
                                    save_galois_keys=False))  # fmt: skip
 
@@ -102,18 +107,22 @@ def bfv_context(**changes: Any) -> bytes:
 def test_hostile_contexts_are_refused_and_nothing_is_stored(zone: tuple[RunningZone, str]) -> None:
     running, _ = zone
     before = key_count(running)
-    keys = new_keys("bfv-4096")
+    keys = new_keys("ckks-8192")
     secret = bytes(keys.context.serialize(save_secret_key=True, save_relin_keys=False,
                                           save_galois_keys=False))  # fmt: skip
+    bfv = ts.context(ts.SCHEME_TYPE.BFV, 4096, 67_239_937, [46, 46, 17])
     for blob, param_set in [
-        (secret, "bfv-4096"),
-        (bytes(keys.context.serialize(save_secret_key=False)), "bfv-4096"),  # relin keys
-        (bfv_context(plain_modulus=1032193), "bfv-4096"),
-        (bfv_context(poly_modulus_degree=8192, coeff_mod_bit_sizes=[]), "bfv-4096"),
-        (keys.public_context(), "ckks-8192"),
-        (keys.public_context(), "bfv-2048"),
-        (b"\x00" * (1048576 + 1), "bfv-4096"),  # over the configured cap
-    ]:
+        (secret, "ckks-8192"),
+        (bytes(keys.context.serialize(save_secret_key=False)), "ckks-8192"),  # relin keys
+        (ckks_context(coeff_mod_bit_sizes=[60, 40, 60]), "ckks-8192"),
+        (ckks_context(poly_modulus_degree=16384, coeff_mod_bit_sizes=[60, 40, 40, 60]),
+         "ckks-8192"),
+        (bytes(bfv.serialize(save_secret_key=False, save_relin_keys=False,
+                             save_galois_keys=False)), "ckks-8192"),
+        (keys.public_context(), "bfv-4096"),  # BFV is no longer a parameter set at all
+        (keys.public_context(), "ckks-4096"),
+        (b"\x00" * (1048576 + 1), "ckks-8192"),  # over the configured cap
+    ]:  # fmt: skip
         assert register(running, blob, param_set) == grpc.StatusCode.INVALID_ARGUMENT
     assert key_count(running) == before
 
@@ -121,10 +130,10 @@ def test_hostile_contexts_are_refused_and_nothing_is_stored(zone: tuple[RunningZ
 def test_an_interrupted_upload_registers_nothing(zone: tuple[RunningZone, str]) -> None:
     running, _ = zone
     before = key_count(running)
-    public = new_keys("bfv-4096").public_context()
+    public = new_keys("ckks-8192").public_context()
 
     def halfway() -> Iterator[verification_pb2.KeyChunk]:
-        yield verification_pb2.KeyChunk(param_set="bfv-4096", data=public[:50_000])
+        yield verification_pb2.KeyChunk(param_set="ckks-8192", data=public[:50_000])
         raise RuntimeError("the caller stops")
 
     service, metadata = stub(running, TOKENS["bank"])
@@ -132,61 +141,25 @@ def test_an_interrupted_upload_registers_nothing(zone: tuple[RunningZone, str]) 
     assert key_count(running) == before
 
 
+def score_request(keys: HEKeys, subjects: list[str], blocks: list[bytes] | None = None) -> Any:
+    blobs = blocks or [encrypt_blocks(keys, [0.5])[0]] * 2
+    return verification_pb2.ScoreRequest(
+        product=PRODUCT, key_id=keys.key_id, purpose="p", subjects=subjects,
+        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=[blobs[0]]),
+                  verification_pb2.Ciphertexts(name="days_overdue", blocks=[blobs[1]])],
+    )  # fmt: skip
+
+
 def test_another_principals_key_reads_as_unknown(zone: tuple[RunningZone, str]) -> None:
     running, other_token = zone
-    keys = registered(running, BFV_MATCH.name)
+    keys = registered(running, CKKS_SCORE.name)
     service, metadata = stub(running, other_token)
     ref = verification_pb2.KeyRef(key_id=keys.key_id)
     assert code_of(service.DescribeKey, ref, metadata=metadata) == grpc.StatusCode.NOT_FOUND
     assert code_of(service.RevokeKey, ref, metadata=metadata) == grpc.StatusCode.NOT_FOUND
-    request = verification_pb2.MatchRequest(
-        product=PRODUCT, key_id=keys.key_id, purpose="p", subjects=["X"],
-        claims=[verification_pb2.Ciphertexts(name="employees", blocks=[hekit.bfv_blob([1])])],
-    )  # fmt: skip
-    assert code_of(service.Match, request, metadata=metadata) == grpc.StatusCode.NOT_FOUND
+    request = score_request(keys, ["X"])
+    assert code_of(service.Score, request, metadata=metadata) == grpc.StatusCode.NOT_FOUND
     assert not client(running, "bank").describe_key(keys.key_id).revoked_at
-
-
-def test_a_key_of_the_other_scheme_is_refused(zone: tuple[RunningZone, str]) -> None:
-    running, _ = zone
-    ckks = registered(running, CKKS_SCORE.name)
-    service, metadata = stub(running, TOKENS["bank"])
-    request = verification_pb2.MatchRequest(
-        product=PRODUCT, key_id=ckks.key_id, purpose="p", subjects=["X"],
-        claims=[verification_pb2.Ciphertexts(name="employees", blocks=[hekit.bfv_blob([1])])],
-    )  # fmt: skip
-    assert code_of(service.Match, request, metadata=metadata) == grpc.StatusCode.INVALID_ARGUMENT
-
-
-def check_count(zone: RunningZone) -> int:
-    conn = sqlite3.connect(zone.services.config.state_db)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM verification_checks").fetchone()[0])
-    finally:
-        conn.close()
-
-
-def test_a_subject_cannot_be_checked_again_and_again(
-    zone: tuple[RunningZone, str], subjects: Iterator[str]
-) -> None:
-    running, _ = zone
-    keys = registered(running, BFV_MATCH.name)
-    bank = client(running, "bank")
-    target_subject = next(subjects)
-    for guess in range(3):
-        bank.match(PRODUCT, keys, [target_subject], {"employees": [guess]}, purpose="enumerate")
-    before = check_count(running)
-    service, metadata = stub(running, TOKENS["bank"])
-    request = verification_pb2.MatchRequest(
-        product=PRODUCT, key_id=keys.key_id, purpose="enumerate", subjects=[target_subject],
-        claims=[verification_pb2.Ciphertexts(name="employees", blocks=[hekit.bfv_blob([3])])],
-    )  # fmt: skip
-    with pytest.raises(grpc.RpcError) as refused:
-        service.Match(request, metadata=metadata, timeout=20)
-    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    trailers = dict(refused.value.trailing_metadata() or ())
-    assert "grpc-status-details-bin" in trailers  # a google.rpc.QuotaFailure
-    assert check_count(running) == before  # the refused call changed nothing
 
 
 def test_scoring_budget_per_model_is_enforced(
@@ -251,43 +224,6 @@ def test_rerandomized_flooded_reply_resists_the_same_attack(
     assert np.all(np.abs(records[:3]) > 1e3)  # logits are within a few units: nothing left
 
 
-def test_naive_bfv_reply_gives_the_records_away() -> None:
-    context = hekit.zone_context(BFV_MATCH.name)
-    crafted = load_vector(context, BFV_MATCH, hekit.crafted_input(BFV_MATCH, 1), "claim")
-    records = np.arange(BFV_MATCH.slot_count, dtype=np.int64) * 7 + 12345
-    ((factor, addend),) = block_plaintexts(records, np.ones_like(records, bool), 0, BFV_MATCH)
-    naive = ts.BFVVector._wrap(crafted.data.mul_plain(factor).add_plain(addend))
-    masks, shifts = hekit.bfv_masks_and_shifts(naive)
-    assert np.array_equal(masks, np.array(factor, dtype=np.int64))
-    assert np.array_equal((-shifts) % BFV_MATCH.plain_modulus, records)  # every record
-
-
-def test_rerandomized_bfv_reply_resists_the_same_attack(
-    zone: tuple[RunningZone, str], subjects: Iterator[str]
-) -> None:
-    running, _ = zone
-    keys = registered(running, BFV_MATCH.name)
-    names = [next(subjects) for _ in range(3)]
-    records = running.services.verification._records.get(
-        running.services.products[PRODUCT],  # type: ignore[arg-type]
-        running.services.catalog.get("enterprises").version,
-        running.services.catalog.cursor,
-    )
-    truth = np.rint(records.values("registered_capital", records.lookup(names)) * 100)
-    service, metadata = stub(running, TOKENS["bank"])
-    request = verification_pb2.MatchRequest(
-        product=PRODUCT, key_id=keys.key_id, purpose="attack", subjects=names,
-        claims=[verification_pb2.Ciphertexts(
-            name="registered_capital", blocks=[hekit.crafted_input(BFV_MATCH, 1)])],
-    )  # fmt: skip
-    reply = service.Match(request, metadata=metadata, timeout=20)  # structurally valid: accepted
-    vector = ts.bfv_vector_from(hekit.caller_keys(BFV_MATCH.name).context,
-                                reply.claims[0].ciphertexts[0])  # fmt: skip
-    _, shifts = hekit.bfv_masks_and_shifts(vector)
-    recovered = (-shifts[:3]) % BFV_MATCH.plain_modulus
-    assert not np.any(recovered == truth.astype(np.int64) % BFV_MATCH.plain_modulus)
-
-
 def test_server_code_never_decrypts_or_holds_a_secret_key() -> None:
     forbidden = re.compile(
         r"\.decrypt\(|\.secret_key\(|\.decryptor\(|save_secret_key=True|Decryptor\("
@@ -324,46 +260,34 @@ def test_fuzzed_contexts_and_ciphertexts_are_invalid_arguments(
 ) -> None:
     running, _ = zone
     rng = random.Random(20261127)
-    keys = registered(running, BFV_MATCH.name)
+    keys = registered(running, CKKS_SCORE.name)
     before = key_count(running)
-    bfv_public = new_keys("bfv-4096").public_context()
     ckks_public = new_keys("ckks-8192").public_context()
-    contexts = [(b, "bfv-4096") for b in mutations(bfv_public, rng, 80, 18)]
-    contexts += [(b, "ckks-8192") for b in mutations(ckks_public, rng, 60, 18)]
-    contexts += [(bfv_public + b"\x4a\x00", "bfv-4096"), (bfv_public + bfv_public, "bfv-4096")]
+    contexts = [(b, "ckks-8192") for b in mutations(ckks_public, rng, 140, 18)]
+    contexts += [(ckks_public + b"\x4a\x00", "ckks-8192"), (ckks_public * 2, "ckks-8192")]
     for blob, param_set in contexts:
         assert register(running, blob, param_set) == grpc.StatusCode.INVALID_ARGUMENT, blob[:40]
     assert key_count(running) == before
     service, metadata = stub(running, TOKENS["bank"])
-    valid = hekit.bfv_blob([7])
+    valid = encrypt_blocks(keys, [0.5])[0]
     ciphertexts = mutations(valid, rng, 170, 28)  # proto envelope, SEAL and zstd headers
     for blob in ciphertexts:
-        request = verification_pb2.MatchRequest(
-            product=PRODUCT, key_id=keys.key_id, purpose="fuzz", subjects=["FUZZ-UNKNOWN"],
-            claims=[verification_pb2.Ciphertexts(name="employees", blocks=[blob])],
-        )  # fmt: skip
-        code = code_of(service.Match, request, metadata=metadata)
+        request = score_request(keys, ["FUZZ-UNKNOWN"], [blob, valid])
+        code = code_of(service.Score, request, metadata=metadata)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, blob[:40]
     assert len(contexts) + len(ciphertexts) >= 300
     # Flips deep in the coefficients may be undetectable (like a ciphertext under another key):
     # they are refused or answered with noise, never a crash.
-    for _ in range(20):
+    for _ in range(10):
         data = bytearray(valid)
         data[rng.randrange(100, len(data))] ^= 1 << rng.randrange(8)
-        request = verification_pb2.MatchRequest(
-            product=PRODUCT, key_id=keys.key_id, purpose="fuzz", subjects=["FUZZ-UNKNOWN"],
-            claims=[verification_pb2.Ciphertexts(name="employees", blocks=[bytes(data)])],
-        )  # fmt: skip
-        code = code_of(service.Match, request, metadata=metadata)
+        request = score_request(keys, ["FUZZ-UNKNOWN"], [bytes(data), valid])
+        code = code_of(service.Score, request, metadata=metadata)
         assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
-    # The server still serves, and still answers correctly.
-    subject = next(subjects)
-    row = running.services.verification._records.get(
-        running.services.products[PRODUCT],  # type: ignore[arg-type]
-        running.services.catalog.get("enterprises").version,
-        running.services.catalog.cursor,
-    )
-    employees = int(row.values("employees", row.lookup([subject]))[0])
-    result = client(running, "bank").match(PRODUCT, keys, [subject], {"employees": [employees]},
-                                           purpose="after fuzzing")  # fmt: skip
-    assert result[0].status == "MATCH"
+    # The server still serves, and still answers.
+    other = new_keys("ckks-8192")
+    client(running, "bank").register_key(other)
+    one = {"loan_amount": [1.0], "days_overdue": [1.0]}
+    result = client(running, "bank").score_batch(PRODUCT, other, [next(subjects)], one,
+                                                 purpose="after fuzzing")  # fmt: skip
+    assert result[0].status == "SCORED"

@@ -1,0 +1,146 @@
+"""The SDK's verification calls: Match (blinded claims) and Score (encrypted features, keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+import zone.client.he as he
+import zone.client.he_results as he_results
+import zone.client.match as match_results
+import zone.client.verification as verification_requests
+from zone._proto import verification_pb2, verification_pb2_grpc
+from zone.client.errors import from_rpc_error
+from zone.client.types import ProductDescription
+
+T = TypeVar("T")
+
+
+class VerificationCalls:
+    """Verification calls of :class:`~zone.client.client.ZoneClient` (mixed into it)."""
+
+    _verification: verification_pb2_grpc.VerificationServiceStub
+    _metadata: tuple[tuple[str, str], ...]
+    _timeout: float
+    _product_parameters: dict[str, dict[str, Any]]
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        raise NotImplementedError  # provided by ZoneClient
+
+    def describe_product(self, product_id: str) -> ProductDescription:
+        """A product's public description (provided by ZoneClient)."""
+        raise NotImplementedError
+
+    # --- verification (blinding scalars and secret keys never leave this process) ---------
+
+    def register_key(self, keys: he.HEKeys, chunk_bytes: int = he.UPLOAD_CHUNK_BYTES) -> str:
+        """Upload the public part of ``keys`` (in chunks); sets and returns ``keys.key_id``."""
+        info = self._call(self._verification.RegisterKey, iter(he.upload(keys, chunk_bytes)))
+        keys.key_id = info.key_id
+        return info.key_id
+
+    def describe_key(self, key_id: str) -> verification_pb2.KeyInfo:
+        """One of the caller's registered keys."""
+        return self._call(self._verification.DescribeKey, verification_pb2.KeyRef(key_id=key_id))
+
+    def revoke_key(self, key_id: str) -> verification_pb2.KeyInfo:
+        """Revoke one of the caller's keys."""
+        return self._call(self._verification.RevokeKey, verification_pb2.KeyRef(key_id=key_id))
+
+    def match(
+        self,
+        product: str,
+        subjects: Sequence[str],
+        claims: Mapping[str, Sequence[float]],
+        *,
+        purpose: str,
+        consents: Sequence[str] = (),
+        in_flight: int = 2,
+    ) -> match_results.MatchReport:
+        """Check claimed values (one list per claim column, one value per subject), blinded.
+
+        ``consents`` names each subject's consent (an operator's consent id or an authority's
+        token), in subject order; none for products declared ``consent: none``. Returns per
+        subject MATCH (every claim checked matches), NO_MATCH, NOT_FOUND or CONSENT_REFUSED
+        (see ``zone.client.match``). A long list is sent in several calls, up to ``in_flight``
+        at a time. The zone never receives a claimed value.
+        """
+        requests = match_results.match_requests(
+            product, subjects, claims, purpose, self._parameters(product), consents
+        )
+        reports = verification_requests.pipelined(
+            requests,
+            lambda request: self._start(self._verification.Match, request),
+            match_results.match_report,
+            in_flight,
+        )
+        return match_results.MatchReport.join(reports)
+
+    def score_batch(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subjects: Sequence[str],
+        features: Mapping[str, Sequence[float]],
+        *,
+        purpose: str,
+        model_id: str = "",
+        consents: Sequence[str] = (),
+        in_flight: int = 2,
+    ) -> he_results.ScoreReport:
+        """Score subjects with the caller's features (encrypted) and the zone's own.
+
+        ``consents`` as for :meth:`match`. A long list is sent in several calls, up to
+        ``in_flight`` at a time.
+        """
+        requests = verification_requests.score_requests(
+            product, keys, subjects, features, purpose, self._parameters(product), model_id,
+            consents,
+        )  # fmt: skip
+        reports = verification_requests.pipelined(
+            requests,
+            lambda request: self._start(self._verification.Score, request),
+            lambda part, reply: he_results.score_report(keys, part, reply),
+            in_flight,
+            keys.zeros.computing,
+        )
+        return he_results.ScoreReport.join(reports)
+
+    def score(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subject: str,
+        features: Mapping[str, float],
+        *,
+        purpose: str,
+        model_id: str = "",
+        consent: str = "",
+    ) -> float:
+        """One subject's score (probability for a logit model), or NaN when it has none."""
+        batch = {name: [value] for name, value in features.items()}
+        report = self.score_batch(
+            product, keys, [subject], batch, purpose=purpose, model_id=model_id,
+            consents=[consent] if consent else (),
+        )  # fmt: skip
+        return float(report.values[0])
+
+    def _start(self, method: Any, request: Any) -> Callable[[], Any]:
+        """Start a unary call; the returned function waits for its reply (typed errors)."""
+        future = method.future(request, metadata=self._metadata, timeout=self._timeout)
+
+        def wait() -> Any:
+            try:
+                return future.result()
+            except grpc.RpcError as exc:
+                raise from_rpc_error(exc) from None
+
+        return wait
+
+    def _parameters(self, product: str) -> dict[str, Any]:
+        """A product's public parameters, asked once per client (they change with a restart)."""
+        if product not in self._product_parameters:
+            self._product_parameters[product] = self.describe_product(product).parameters
+        return self._product_parameters[product]
