@@ -7,6 +7,7 @@ once), 2 usage errors (argparse). ``zone COMMAND --help`` shows every option and
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -113,6 +114,13 @@ def _cmd_token_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from zone.reference import json_schema
+
+    print(json.dumps(json_schema(args.kind), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
@@ -178,6 +186,16 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_parser(sub)
     admin.add_parser(sub)
     verify.add_parser(sub)
+
+    schema = command(
+        sub, "schema", _cmd_schema, "print the JSON Schema of a file kind", config=False
+    )
+    schema.add_argument(
+        "kind",
+        choices=("metadata", "product", "policy", "config"),
+        help="dataset metadata, a product (models/*.yaml), a policy file or the zone config; "
+        "save it and point your editor's YAML support at it (docs/REFERENCE.md)",
+    )
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)
