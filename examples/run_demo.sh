@@ -28,15 +28,15 @@ $BIN/zone policy check --config "$CONFIG"
 SERVER=
 trap 'if [ -n "$SERVER" ]; then kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; fi' EXIT
 
-# Start `zone serve` on $1; on success set SERVER, TARGET and INSTANCE from the line it prints
-# once SERVING ("zone: instance ID serving on HOST:PORT"); on failure return 1.
+# Start `zone serve` on $1; on success set SERVER, TARGET and INSTANCE from the lines it prints
+# once SERVING ("zone: serving on HOST:PORT", "zone: instance ID"); on failure return 1.
 start_zone() {
     : > "$DEMO/server.out"
     $BIN/zone --log-level WARNING serve --config "$CONFIG" --listen "$1" \
         > "$DEMO/server.out" 2> "$DEMO/server.log" &
     SERVER=$!
     for _ in $(seq 1200); do
-        if read -r _ _ INSTANCE _ _ TARGET < "$DEMO/server.out" && [ -n "${TARGET:-}" ]; then
+        if { read -r _ _ _ TARGET && read -r _ _ INSTANCE; } < "$DEMO/server.out"; then
             return 0
         fi
         if ! kill -0 $SERVER 2>/dev/null; then

@@ -100,8 +100,10 @@ def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert re.fullmatch(r"zone: instance [0-9a-f]{16} serving on 127\.0\.0\.1:\d+\n", line)
-        instance, target = line.split()[2], line.split()[-1]
+        assert re.fullmatch(r"zone: serving on 127\.0\.0\.1:\d+\n", line), line
+        second = proc.stdout.readline()
+        assert re.fullmatch(r"zone: instance [0-9a-f]{16}\n", second), second
+        target, instance = line.split()[-1], second.split()[-1]
         wait_until_serving(target, timeout=30, instance=instance)
         with ZoneClient(target, token=TOKENS["researcher"]) as researcher:
             assert researcher.list_products()
@@ -249,9 +251,10 @@ def test_serve_with_insecure_plaintext_starts_and_warns(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None and proc.stderr is not None
         line = proc.stdout.readline()
-        assert " serving on 0.0.0.0:" in line, line
+        assert line.startswith("zone: serving on 0.0.0.0:"), line
         port = line.rsplit(":", 1)[1].strip()
-        wait_until_serving(f"127.0.0.1:{port}", timeout=30, instance=line.split()[2])
+        instance = proc.stdout.readline().split()[-1]
+        wait_until_serving(f"127.0.0.1:{port}", timeout=30, instance=instance)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         assert "WITHOUT TLS (--insecure-plaintext)" in proc.stderr.read()

@@ -172,8 +172,8 @@ def start(
 def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
     """Run until SIGTERM or SIGINT; SIGHUP reloads policies.
 
-    Prints ``zone: instance ID serving on HOST:PORT`` once SERVING (the port bound, for
-    ``--listen HOST:0``).
+    Prints ``zone: serving on HOST:PORT`` once SERVING (the port bound, for ``--listen
+    HOST:0``), then ``zone: instance ID`` (what every reply carries as ``x-zone-instance``).
 
     Raises:
         ListenRefused: see :func:`start`; nothing was started.
@@ -191,7 +191,7 @@ def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
     host = config.listen.rpartition(":")[0]
-    print(f"zone: instance {zone.instance_id} serving on {host}:{zone.port}", flush=True)
+    print(f"zone: serving on {host}:{zone.port}\nzone: instance {zone.instance_id}", flush=True)
     while not stopping.wait(0.5):
         pass
     log.info("stopping (grace %.1fs)", config.shutdown_grace_seconds)
