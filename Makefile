@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ZONE := $(BIN)/zone
 DEMO := var/demo
 
-.PHONY: install browser proto proto-check lint test demo serve bench clean
+.PHONY: install browser proto proto-check reference reference-check lint test demo serve bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,13 @@ proto: install
 # CI: regenerating the checked-in code must change nothing.
 proto-check: proto
 	git diff --exit-code -- zone/_proto
+
+# docs/REFERENCE.md is generated from the pydantic models; CI checks it is current.
+reference: install
+	$(BIN)/python scripts/gen_reference.py
+
+reference-check: reference
+	git diff --exit-code -- docs/REFERENCE.md
 
 lint: install
 	$(BIN)/ruff check zone tests examples benchmarks scripts

@@ -1,6 +1,8 @@
 """Example clients: what an operator, a researcher and an administrator see of the demo zone.
 
 Run by ``make demo`` against a zone it started; tokens come from the DEMO ONLY token file.
+``--instance`` (the id ``zone serve`` printed) makes sure it is that zone, not another one
+listening at the same address.
 """
 
 from __future__ import annotations
@@ -111,6 +113,11 @@ def show_training(bank: ZoneClient) -> None:
         f"DP validation accuracy {result.metrics['accuracy']:.3f} "
         f"(epsilon {result.epsilon_metrics:g} of {result.charged_epsilon:g}; "
         f"training {result.epsilon_training:.3f}); receipt digest {result.output_digest[:23]}..."
+    )
+    print("the delta budget (1e-5) leaves room for nine more jobs at delta 1e-6; not for:")
+    expect_error(
+        "a job asking for more delta than remains",
+        lambda: bank.train("enterprise-default-lr", epsilon=0.5, delta=9.5e-6, epochs=1),
     )
 
 
@@ -237,11 +244,17 @@ def show_verification(target: str, token: str, registry: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--target", default="127.0.0.1:50051")
+    parser.add_argument("--instance", help="the instance id `zone serve` printed")
     parser.add_argument("--tokens", type=Path, default=Path("examples/demo_tokens.env"))
     args = parser.parse_args(argv)
     tokens = read_tokens(args.tokens)
-    waited = wait_until_serving(args.target)
-    print(f"zone at {args.target} is SERVING (waited {waited:.1f}s)")
+    try:
+        waited = wait_until_serving(args.target, instance=args.instance)
+    except ZoneClientError as exc:
+        raise SystemExit(f"demo stopped: {exc.message}") from None
+    with ZoneClient(args.target) as zone:
+        instance = zone.instance_id()
+    print(f"zone instance {instance} at {args.target} is SERVING (waited {waited:.1f}s)")
     show_operator(args.target, tokens["ZONE_DEMO_BANK_TOKEN"])
     show_verification(args.target, tokens["ZONE_DEMO_BANK_TOKEN"], Path("var/demo/enterprises.csv"))
     show_researcher(args.target, tokens["ZONE_DEMO_RESEARCHER_TOKEN"])

@@ -27,12 +27,35 @@ class _Strict(BaseModel):
 
 
 class _TlsSpec(_Strict):
+    """Server TLS; without it the zone listens only on loopback (``zone serve --help``).
+
+    Attributes:
+        cert: PEM certificate chain of the server (a file path).
+        key: PEM private key of the server (a file path; keep the file 0600).
+        client_ca: PEM CA that signs client certificates: when set, every client must present
+            one (mTLS) and a principal may be identified by its common name (``cert_identity``).
+    """
+
     cert: str
     key: str
     client_ca: str | None = None
 
 
 class _LimitsSpec(_Strict):
+    """Bounds that protect the server from load and hostile callers (docs/SECURITY.md).
+
+    Attributes:
+        max_message_bytes: Largest request or reply message (key uploads are chunked).
+        max_concurrent_rpcs: Calls accepted at once; grpcio refuses more with
+            RESOURCE_EXHAUSTED.
+        max_workers: Handler threads.
+        max_queue_wait_seconds: A call that waited longer for a thread is refused UNAVAILABLE
+            with a retry hint, before any work.
+        max_open_streams: Streaming calls holding threads at once (default: max_workers // 2);
+            must be below max_workers, so unary calls always keep a thread.
+        max_stream_seconds: A request stream (key upload) is cancelled after this long.
+    """
+
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_concurrent_rpcs: int = Field(default=64, ge=1, le=10_000)
     max_workers: int = Field(default=16, ge=2, le=256)
@@ -42,6 +65,16 @@ class _LimitsSpec(_Strict):
 
 
 class _JobsSpec(_Strict):
+    """Training jobs: each runs in its own worker process.
+
+    Attributes:
+        max_concurrent: Jobs running at once; the others wait QUEUED.
+        wall_time_seconds: A job running longer is killed and FAILED (its budget stays spent).
+        memory_mb: Resident memory of a worker (polled); a job above it is killed and FAILED.
+        warm_workers: Workers started in advance with torch imported (~470 MiB each; 0 starts
+            one when a job needs it, which takes seconds).
+    """
+
     max_concurrent: int = Field(default=1, ge=1, le=64)
     wall_time_seconds: float = Field(default=3600.0, gt=0)
     memory_mb: int = Field(default=4096, ge=64)
@@ -49,10 +82,27 @@ class _JobsSpec(_Strict):
 
 
 class _AuditSpec(_Strict):
+    """Audit checkpoints.
+
+    Attributes:
+        signing_key: Ed25519 private key file ``zone audit checkpoint`` signs with (made by
+            ``zone audit keygen``); the server never reads it.
+    """
+
     signing_key: str | None = None
 
 
 class _VerificationSpec(_Strict):
+    """Homomorphic verification: registered caller keys.
+
+    Attributes:
+        max_key_bytes: Largest public context one caller uploads (the allowlisted ones are
+            0.14 MB for BFV and 0.46 MB for CKKS).
+        max_keys_per_principal: Active keys one principal may hold.
+        precompute_bytes: Memory for encryptions of zero made ahead while the zone is idle
+            (each used once); 0 makes every one during the call.
+    """
+
     max_key_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     max_keys_per_principal: int = Field(default=16, ge=1, le=10_000)
     precompute_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
@@ -66,6 +116,27 @@ class _DuckDbSpec(_Strict):
 
 
 class _ConfigSpec(_Strict):
+    """A zone config file (``zone serve --config``); relative paths are resolved against its folder.
+
+    Attributes:
+        listen: HOST:PORT the server binds (``zone serve --listen`` overrides it; port 0 takes
+            a free port). Without ``tls`` only a loopback address is accepted.
+        datasets_db: The dataset database (DuckDB), written by ``zone datasets import`` and
+            opened read-only by the server. Holds every row and each dataset's metadata.
+        state_db: The state database (SQLite): budgets, charges, jobs, keys, the audit chain.
+        models_dir: Folder of approved products, one ``*.yaml`` file each.
+        policies_dir: Folder of policy files (``*.yaml``), reloaded whole by
+            ``zone policy reload`` or SIGHUP.
+        row_count_granularity: Catalogs show row counts rounded to this (public metadata,
+            not differentially private).
+        shutdown_grace_seconds: On SIGTERM, in-flight calls get this long to finish.
+        limits: Server protection (threads, queue wait, message size, streams).
+        jobs: Training workers.
+        tls: Server TLS (and mTLS with ``client_ca``); omitted: plaintext, loopback only.
+        audit: Audit checkpoint signing.
+        verification: Homomorphic verification keys.
+    """
+
     listen: str = DEFAULT_LISTEN
     datasets_db: str
     state_db: str
@@ -80,6 +151,10 @@ class _ConfigSpec(_Strict):
     verification: _VerificationSpec = _VerificationSpec()
     console: ConsoleSpec | None = None
     duckdb: _DuckDbSpec = _DuckDbSpec()
+
+
+CONFIG_FILE_MODEL = _ConfigSpec
+"""The schema of a zone config file (``zone schema config``, docs/REFERENCE.md)."""
 
 
 @dataclass(frozen=True)

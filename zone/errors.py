@@ -119,7 +119,10 @@ class DeadlineExceeded(ZoneError):
 class ValidationFailed(InvalidArgument):
     """A document (YAML, metadata, CSV) failed validation; carries every problem found."""
 
-    def __init__(self, problems: Sequence[Problem], *, what: str = "validation") -> None:
+    def __init__(
+        self, problems: Sequence[Problem], *, what: str = "validation", hint: str = ""
+    ) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{what} failed with {len(self.problems)} problem(s):\n{lines}")
+        text = f"{what} failed with {len(self.problems)} problem(s):\n{lines}"
+        super().__init__(f"{text}\n{hint}" if hint else text)

@@ -61,7 +61,7 @@ def test_describe_product_carries_parameters_and_grant(shared_zone: RunningZone)
     assert "default_flag" in product.columns
     assert product.parameters["family"] == "logistic_regression"
     assert product.grant is not None
-    assert product.grant.budget == {"enterprises": (5.0, 1e-6)}
+    assert product.grant.budget == {"enterprises": (5.0, 1e-5)}
     assert product.grant.per_job_epsilon == 2.0
     assert product.grant.calls_per_day == 10000
     assert product.grant.currency == "CNY"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
+import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from zonekit import EXAMPLES, TOKENS, generate_csv, make_zone_dir
 
 from zone.client import ZoneClient
@@ -95,9 +100,11 @@ def test_serve_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.startswith("zone: serving on 127.0.0.1:"), line
-        target = line.split()[-1]
-        wait_until_serving(target, timeout=30)
+        assert re.fullmatch(r"zone: serving on 127\.0\.0\.1:\d+\n", line), line
+        second = proc.stdout.readline()
+        assert re.fullmatch(r"zone: instance [0-9a-f]{16}\n", second), second
+        target, instance = line.split()[-1], second.split()[-1]
+        wait_until_serving(target, timeout=30, instance=instance)
         with ZoneClient(target, token=TOKENS["researcher"]) as researcher:
             assert researcher.list_products()
             policy = tmp_path / "policies" / "demo.yaml"
@@ -167,7 +174,7 @@ def test_policy_reload_command(tmp_path: Path) -> None:
         refused = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
         assert refused.returncode == 1
         assert "FAILED_PRECONDITION" in refused.stderr
-        assert "policies/bad.yaml:1" in refused.stderr
+        assert refused.stderr.count("policies/bad.yaml:1") == 1  # printed once, not twice
         token_file.write_text(TOKENS["bank"])
         denied = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
         assert denied.returncode == 1 and "PERMISSION_DENIED" in denied.stderr
@@ -194,3 +201,123 @@ def test_stats_estimate_and_query_commands(tmp_path: Path) -> None:
         assert len(out.read_text().splitlines()) == 1 + 20  # header + one row per industry
         refused = zone_cli("stats", "query", *target, *common[:-1], "3.0")
         assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr
+        assert zone_cli("stats", "query", *target, *common[:-1], "1.0").returncode == 0
+        short = zone_cli("stats", "query", *target, *common[:-1], "1.0")
+        assert short.returncode == 1
+        assert (
+            "RESOURCE_EXHAUSTED: your privacy budget for dataset 'enterprises' cannot cover "
+            "this request: epsilon is short by 0.5 (requested 1, remaining 0.5)" in short.stderr
+        )
+        assert "remaining epsilon 0.5 (delta 1e-06)" in short.stderr  # the QuotaFailure detail
+
+
+def serve_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``zone serve`` expected to refuse at once (it would otherwise run until stopped)."""
+    return zone_cli("serve", *args, timeout=timeout)
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path, rows=200)
+    with socket.socket() as other:  # another program (another zone, say) holds the port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = serve_cli("--config", str(config), "--listen", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: the address is already in use (another "
+        "program, perhaps another zone); stop that program or choose --listen HOST:PORT"
+    ]
+
+
+def test_serve_refuses_plaintext_beyond_loopback(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path, rows=200)
+    result = serve_cli("--config", str(config), "--listen", "0.0.0.0:0")
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: refusing to listen on 0.0.0.0:0 without TLS")
+    assert "--insecure-plaintext" in line
+
+
+def test_serve_with_insecure_plaintext_starts_and_warns(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path, rows=200)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zone.cli", "serve", "--config", str(config),
+         "--listen", "0.0.0.0:0", "--insecure-plaintext"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        assert line.startswith("zone: serving on 0.0.0.0:"), line
+        port = line.rsplit(":", 1)[1].strip()
+        instance = proc.stdout.readline().split()[-1]
+        wait_until_serving(f"127.0.0.1:{port}", timeout=30, instance=instance)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert "WITHOUT TLS (--insecure-plaintext)" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            assert stream is not None
+            stream.close()
+
+
+@pytest.mark.timeout(60)
+def test_policy_check_refuses_a_yaml_bomb_with_file_and_line(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path, rows=200)
+    bomb = tmp_path / "policies" / "zz_bomb.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 7)]
+    bomb.write_text("\n".join(lines) + "\n")  # 10^7 values once expanded
+    result = zone_cli("policy", "check", "--config", str(config))
+    assert result.returncode == 1
+    assert "policies/zz_bomb.yaml:6: more than 250,000 values (aliases expanded)" in result.stderr
+    bomb.write_text("principals: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = zone_cli("policy", "check", "--config", str(config))
+    assert result.returncode == 1
+    assert "policies/zz_bomb.yaml:1: nested deeper than 64 levels" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_files_the_zone_creates_are_private(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path / "zone", rows=200)
+    text = config.read_text().replace("datasets_db: datasets.duckdb", "datasets_db: var/d.duckdb")
+    config.write_text(text.replace("state_db: state.sqlite", "state_db: var/state/s.sqlite"))
+    result = zone_cli(
+        "datasets", "import", str(tmp_path / "zone" / "enterprises.csv"), "--name", "enterprises",
+        "--meta", str(EXAMPLES / "enterprises.meta.yaml"), "--config", str(config),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    var = tmp_path / "zone" / "var"
+    made = list(var.rglob("*"))
+    assert {p.name for p in made} >= {"d.duckdb", "state", "s.sqlite"}  # the WALs are gone
+    for path in (var, *made):
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+@pytest.mark.slow
+def test_jobs_train_wait_prints_the_released_model(tmp_path: Path) -> None:
+    from zonekit import add_principal, running_zone
+
+    config = make_zone_dir(tmp_path, rows=2000)
+    product = "enterprise-default-lr"
+    token_file = tmp_path / "trainer.token"
+    token_file.write_text(add_principal(config, "trainer", products=(product,), epsilon=2.0))
+    with running_zone(config) as zone:
+        result = zone_cli(
+            "jobs", "train", "--target", f"127.0.0.1:{zone.port}", "--token-file",
+            str(token_file), "--product", product, "--epsilon", "1", "--delta", "1e-6",
+            "--epochs", "1", "--wait", timeout=300,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SUCCEEDED" in result.stdout
+    model = json.loads(result.stdout[result.stdout.index("{") :])
+    assert model["family"] == "logistic_regression"
+    assert len(model["weights"]) == len(model["features"]) == 7
+    assert model["release_id"] and "accuracy" in model["metrics"]

@@ -66,6 +66,12 @@ class HostileZone:
 @pytest.fixture(scope="module")
 def hostile_zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileZone]:
     config = make_zone_dir(tmp_path_factory.mktemp("hostile"))
+    # Hostile but valid training requests as bank-a may spend its whole delta budget (1e-5),
+    # which is also the demo's zone-wide cap: leave room for owner-a's job.
+    demo = config.parent / "policies" / "demo.yaml"
+    text = demo.read_text()
+    assert "epsilon: 50.0, delta: 1.0e-5" in text
+    demo.write_text(text.replace("epsilon: 50.0, delta: 1.0e-5", "epsilon: 50.0, delta: 1.0e-3"))
     owner, other = (
         add_principal(
             config,

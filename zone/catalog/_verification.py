@@ -75,7 +75,12 @@ Interval = Annotated[tuple[float, float], BeforeValidator(as_tuple), AfterValida
 
 
 class CallerFeature(BaseModel):
-    """A feature the caller supplies, encrypted, scaled by the SDK to [0, 1] with these bounds."""
+    """A feature the caller supplies, encrypted, scaled by the SDK to [0, 1] with these bounds.
+
+    Attributes:
+        name: The feature's name (callers send values by it).
+        bounds: Public ``[low, high]`` the caller's SDK scales the value with.
+    """
 
     model_config = STRICT_FROZEN
 

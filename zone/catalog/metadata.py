@@ -59,7 +59,25 @@ def _check_domain_value(column_type: str, value: DomainValue) -> None:
 
 
 class ColumnMeta(BaseModel):
-    """One column: its type, classification level, and public bounds or domain."""
+    """One column: its type, classification level, and public bounds or domain.
+
+    Attributes:
+        type: How the file's values are read: ``integer`` and ``date`` (YYYY-MM-DD) exactly
+            (a value that does not convert is refused, never rounded), ``float``, ``string``,
+            ``boolean``.
+        level: Classification, L1 (public) to L4 (most sensitive). L4 columns are never read
+            by any product and their bounds and domain are withheld from the catalog.
+        description: What the column holds, shown in the catalog.
+        bounds: Public ``[low, high]`` of a numeric column: values are clamped to it before
+            any DP sum, mean or quantile, and training scales features with it. Derive it from
+            standards or the data's design, never from the data.
+        domain: Public list of the values of a string, integer or date column: the group keys
+            released (absent groups come back as noisy zeros; other values never appear) and
+            the categories of a one-hot feature.
+        granularity: Public unit of DP sums of a numeric column: values are rounded to
+            multiples of it so sums are exact integers (default: 1 for integers, a power of
+            ten from the bounds for floats).
+    """
 
     model_config = STRICT_FROZEN
 
@@ -148,7 +166,12 @@ ProviderId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 
 class ProviderShare(BaseModel):
-    """A data provider of a dataset and its share of the revenue from charges on it."""
+    """A data provider of a dataset and its share of the revenue from charges on it.
+
+    Attributes:
+        id: The provider's id in revenue reports.
+        share: Exact decimal in (0, 1] (at most 6 places); the shares of a dataset sum to 1.
+    """
 
     model_config = STRICT_FROZEN
 
@@ -162,6 +185,15 @@ class DatasetMeta(BaseModel):
     ``providers`` (optional) names the data providers and their revenue shares: exact
     decimals (at most 6 places) summing to exactly 1. Omitted from the canonical JSON when
     absent, so existing versions are unchanged.
+
+    Attributes:
+        description: What the dataset is, shown in the catalog.
+        provider: Who supplies the data, shown in the catalog.
+        providers: Data providers and their revenue shares (omitted: no revenue shares).
+        columns: Every column of the data file, by name (``[A-Za-z_][A-Za-z0-9_]*``, unique
+            regardless of case), in the file's order or any other.
+        entity_key: The column identifying one entity (string or integer; non-empty and unique
+            in the data): one row per entity, the privacy unit of every product.
     """
 
     model_config = STRICT_FROZEN

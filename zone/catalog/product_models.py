@@ -71,6 +71,15 @@ def _unique_measures(value: tuple[Measure, ...]) -> tuple[Measure, ...]:
 
 
 class _ProductBase(BaseModel):
+    """What every product file declares.
+
+    Attributes:
+        id: The product's id, unique across ``models/`` (``[a-z0-9][a-z0-9-]*``): what grants
+            name and callers ask for.
+        dataset: The imported dataset it reads (its metadata decides what the product may do).
+        description: What it offers, shown in the catalog.
+    """
+
     model_config = STRICT_FROZEN
 
     id: ProductId
@@ -79,7 +88,20 @@ class _ProductBase(BaseModel):
 
 
 class StatisticsProduct(_ProductBase):
-    """DP aggregates (count, sum, mean, histogram, quantile) over columns, grouped by keys."""
+    """DP aggregates (count, sum, mean, histogram, quantile) over columns, grouped by keys.
+
+    Attributes:
+        kind: ``statistics``.
+        columns: Columns callers may measure, filter on or group by (never L4; numeric ones
+            measured by sum, mean or quantile need public bounds).
+        group_by: Columns callers may group by (among ``columns``; each needs a public domain
+            unless ``key_selection``).
+        measures: The measures offered.
+        max_epsilon_per_query: Largest epsilon one query may spend (a grant's
+            ``per_job_epsilon`` may lower it).
+        key_selection: Allow grouping by columns without a public domain: keys are then
+            released only through DP key selection, which spends delta.
+    """
 
     kind: Literal["statistics"]
     columns: Annotated[ColumnList, AfterValidator(_non_empty)]
@@ -105,7 +127,22 @@ class StatisticsProduct(_ProductBase):
 
 
 class TrainingProduct(_ProductBase):
-    """DP training (DP-SGD) of a model family on features to predict a label."""
+    """DP training (DP-SGD) of a model family on features to predict a label.
+
+    Attributes:
+        kind: ``training``.
+        family: The model: ``logistic_regression`` (label with a two-value public domain or
+            bounds [0, 1]), ``linear_regression`` (numeric label with bounds) or ``mlp``.
+        label: The column predicted.
+        features: Columns the model reads (boolean, numeric with bounds, or with a public
+            domain, one-hot encoded); a job may ask for a subset.
+        bounds: Approved ``[low, high]`` per hyperparameter (``epochs``, ``batch_size``,
+            ``learning_rate``, ``max_grad_norm``, ``hidden_width``): a caller may set only
+            those listed, within them; the others take the zone's defaults.
+        max_epsilon_per_job: Largest epsilon one job may spend (a grant's ``per_job_epsilon``
+            may lower it).
+        allow_gpu: Train on a GPU when the zone has one.
+    """
 
     kind: Literal["training"]
     family: Family
@@ -153,6 +190,24 @@ class VerificationProduct(_ProductBase):
     unknown subjects count against the per-subject windows like known ones, so that a refusal
     tells nothing either). Score cannot hide a missing logit, so a ``hidden`` product scores
     nothing (no ``score_features``, no ``score_model``).
+
+    Attributes:
+        kind: ``verification``.
+        key: The dataset's entity key: how callers name subjects.
+        claims: Numeric columns with public bounds whose values callers may check, each with
+            its tolerance and unit.
+        score_features: Columns a scoring model may read in the zone (boolean, or numeric
+            with public bounds).
+        limits: Abuse limits per principal.
+        score_model: A linear model approved for joint scoring (weights stay in the zone).
+        consent: How each checked subject must have authorized the check: ``operator``,
+            ``issuer`` or ``none``.
+        membership: ``disclosed`` or ``hidden`` (see above).
+        min_zone_features: Zone features a model must use, each with a real share of the
+            logit's range, to serve per-subject scores.
+        max_zone_feature_share: Largest share of the logit's range one zone feature may carry.
+        score_resolution: Standard deviation of the Gaussian noise on every released score
+            (logit units).
     """
 
     kind: Literal["verification"]

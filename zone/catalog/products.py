@@ -48,6 +48,13 @@ __all__ = [
 ]
 
 
+METADATA_HINT = (
+    "note: datasets and their metadata are read from the dataset database, as imported; a "
+    "corrected metadata file takes effect only after importing the dataset again "
+    "(zone datasets import DATA --name NAME --meta FILE; see docs/REFERENCE.md)"
+)
+
+
 def load_products(models_dir: Path, datasets: Mapping[str, DatasetMeta]) -> dict[str, Product]:
     """Load every ``*.yaml`` product in ``models_dir`` (sorted) and check it against ``datasets``.
 
@@ -62,6 +69,7 @@ def load_products(models_dir: Path, datasets: Mapping[str, DatasetMeta]) -> dict
     problems: list[Problem] = []
     products: dict[str, Product] = {}
     origins: dict[str, str] = {}
+    metadata_problems = False
     for path in sorted(models_dir.glob("*.yaml")):
         source = f"{models_dir.resolve().name}/{path.name}"
         doc, product, file_problems = _load_file(path, source)
@@ -75,10 +83,12 @@ def load_products(models_dir: Path, datasets: Mapping[str, DatasetMeta]) -> dict
         origins[product.id] = source
         dataset_problems = _dataset_problems(doc, product, datasets)
         problems += dataset_problems
+        metadata_problems = metadata_problems or bool(dataset_problems)
         if not dataset_problems:
             products[product.id] = product
     if problems:
-        raise ValidationFailed(problems, what=f"loading products from {models_dir.name}")
+        hint = METADATA_HINT if metadata_problems else ""
+        raise ValidationFailed(problems, what=f"loading products from {models_dir.name}", hint=hint)
     return dict(sorted(products.items()))
 
 

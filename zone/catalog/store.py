@@ -28,6 +28,7 @@ import zone.catalog._importing as _importing
 from zone.catalog._fields import DATASET_NAME, is_dataset_name
 from zone.catalog.metadata import DatasetMeta
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound, Problem, ValidationFailed
+from zone.files import private_dirs, private_umask
 
 __all__ = [
     "DATASET_NAME",
@@ -88,7 +89,7 @@ def import_dataset(
     """Import (or replace) dataset ``name`` from a CSV or Parquet file, atomically.
 
     Args:
-        db_path: the DuckDB file (created if missing).
+        db_path: the DuckDB file (created if missing: 0600, with its WAL, in 0700 folders).
         source: the data file: ``.csv`` with a header row, or ``.parquet``.
         name: the dataset name (``DATASET_NAME``).
         meta: its validated metadata, covering exactly the file's columns.
@@ -99,6 +100,14 @@ def import_dataset(
         ValidationFailed: every problem with the file (columns, unparsable rows, entity key).
         FailedPrecondition: the database is locked (a running server holds it) or unusable.
     """
+    private_dirs(db_path.parent)
+    with private_umask():  # DuckDB creates the database and its .wal itself
+        return _import(db_path, source, name, meta, meta_source)
+
+
+def _import(
+    db_path: Path, source: Path, name: str, meta: DatasetMeta, meta_source: str
+) -> DatasetInfo:
     if not is_dataset_name(name):
         raise InvalidArgument(f"dataset names must match {DATASET_NAME.pattern}")
     fmt = _importing.source_format(source)

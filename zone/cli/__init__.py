@@ -1,12 +1,13 @@
 """The ``zone`` command: serve, import datasets, check and reload policies, verify the audit.
 
-Exit codes: 0 success, 1 a check failed or the input was refused (every problem is printed),
-2 usage errors (argparse).
+Exit codes: 0 success, 1 a check failed or the input was refused (every problem is printed,
+once), 2 usage errors (argparse). ``zone COMMAND --help`` shows every option and its default.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -14,8 +15,11 @@ from pathlib import Path
 
 from zone.cli import admin, audit, jobs, models, operators, stats, verify
 from zone.cli.connect import add_connection, connect
+from zone.cli.parser import ZoneArgumentParser, print_error
+from zone.client import ZoneClientError
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
+from zone.files import private_umask
 from zone.wire.jsontext import MalformedEvidence
 
 Handler = Callable[[argparse.Namespace], int]
@@ -29,7 +33,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from zone.server.app import serve  # imported here: only `serve` needs grpc's server side
 
     config = _config(args)
-    serve(config.with_listen(args.listen) if args.listen else config)
+    serve(
+        config.with_listen(args.listen) if args.listen else config,
+        insecure_plaintext=args.insecure_plaintext,
+    )
     return 0
 
 
@@ -107,6 +114,13 @@ def _cmd_token_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from zone.reference import json_schema
+
+    print(json.dumps(json_schema(args.kind), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
@@ -114,8 +128,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zone", description=__doc__)
-    parser.add_argument("--log-level", default="INFO")
+    # Typed as the base class: the subcommand modules take plain ArgumentParsers.
+    parser: argparse.ArgumentParser = ZoneArgumentParser(prog="zone", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(
@@ -132,15 +147,30 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     serve = command(sub, "serve", _cmd_serve, "run the zone's gRPC server")
-    serve.add_argument("--listen", help="HOST:PORT (default from config, 127.0.0.1:50051)")
+    serve.add_argument(
+        "--listen",
+        help="HOST:PORT; port 0 takes a free port (default: the config's listen, whose own "
+        "default is 127.0.0.1:50051)",
+    )
+    serve.add_argument(
+        "--insecure-plaintext",
+        action="store_true",
+        help="allow a non-loopback --listen without TLS (bearer tokens then cross the network "
+        "in clear; a warning is logged)",
+    )
 
     datasets = sub.add_parser("datasets", help="dataset administration").add_subparsers(
         dest="sub", required=True
     )
     imp = command(datasets, "import", _cmd_datasets_import, "import a CSV or Parquet file")
-    imp.add_argument("path")
-    imp.add_argument("--name", required=True)
-    imp.add_argument("--meta", required=True, help="metadata YAML covering every column")
+    imp.add_argument("path", help="CSV or Parquet file")
+    imp.add_argument("--name", required=True, help="dataset name ([a-z][a-z0-9_]*)")
+    imp.add_argument(
+        "--meta",
+        required=True,
+        help="metadata YAML covering every column (stored in the dataset database: a changed "
+        "metadata file takes effect only by importing again; see docs/REFERENCE.md)",
+    )
     command(datasets, "list", _cmd_datasets_list, "list imported datasets")
 
     policy = sub.add_parser("policy", help="policy administration").add_subparsers(
@@ -159,6 +189,16 @@ def _parser() -> argparse.ArgumentParser:
     models.add_parser(sub)
     operators.add_parser(sub)  # operators report
 
+    schema = command(
+        sub, "schema", _cmd_schema, "print the JSON Schema of a file kind", config=False
+    )
+    schema.add_argument(
+        "kind",
+        choices=("metadata", "product", "policy", "config"),
+        help="dataset metadata, a product (models/*.yaml), a policy file or the zone config; "
+        "save it and point your editor's YAML support at it (docs/REFERENCE.md)",
+    )
+
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)
     return parser
@@ -172,22 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with private_umask():  # every file the zone writes is its own: 0600, folders 0700
+            return handler(args)
     except ValidationFailed as exc:
         print(exc.message, file=sys.stderr)
         return 1
     except ZoneError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print_error(exc.message)
         return 1
     except MalformedEvidence as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return 1
-    except Exception as exc:  # noqa: BLE001 - the SDK's typed errors print cleanly
-        from zone.client import ZoneClientError
-
-        if isinstance(exc, ZoneClientError):
-            print(f"error: {exc}", file=sys.stderr)
-            for line in exc.details:
-                print(f"  {line}", file=sys.stderr)
-            return 1
-        raise
+    except ZoneClientError as exc:
+        print_error(str(exc), exc.details)
+        return 1

@@ -37,16 +37,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         return p
 
     budgets = command("budgets", "privacy budgets and zone-wide caps", period=False)
-    budgets.add_argument("--principal", default="")
-    budgets.add_argument("--dataset", default="")
+    budgets.add_argument("--principal", default="", help="only this principal (default: all)")
+    budgets.add_argument("--dataset", default="", help="only this dataset (default: all)")
     usage = command("usage", "metered calls, jobs and amounts per principal and product")
-    usage.add_argument("--principal", default="")
-    usage.add_argument("--product", default="")
-    command("revenue", "revenue per data provider").add_argument("--provider", default="")
+    usage.add_argument("--principal", default="", help="only this principal (default: all)")
+    usage.add_argument("--product", default="", help="only this product (default: all)")
+    command("revenue", "revenue per data provider").add_argument(
+        "--provider", default="", help="only this data provider (default: all)"
+    )
     audit = command("audit", "audit records, oldest first")
-    audit.add_argument("--principal", default="")
-    audit.add_argument("--product", default="")
-    audit.add_argument("--kind", default="")
+    audit.add_argument("--principal", default="", help="only this principal (default: all)")
+    audit.add_argument("--product", default="", help="only this product (default: all)")
+    audit.add_argument("--kind", default="", help="only records of this kind (default: all)")
     audit.add_argument("--limit", type=int, default=100, help="at most this many records")
 
 

@@ -13,9 +13,9 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 
 def add_connection(parser: argparse.ArgumentParser, *, admin: bool = False) -> None:
     """Add ``--target`` and ``--token-file`` (read by :func:`connect`)."""
-    parser.add_argument("--target", default=DEFAULT_TARGET)
+    parser.add_argument("--target", default=DEFAULT_TARGET, help="the zone's HOST:PORT")
     who = "admin token file" if admin else "token file"
-    parser.add_argument("--token-file", help=f"{who} (default: $ZONE_TOKEN)")
+    parser.add_argument("--token-file", help=f"{who} (default: the token in $ZONE_TOKEN)")
 
 
 def connect(args: argparse.Namespace) -> ZoneClient:

@@ -1,9 +1,6 @@
 """``zone stats estimate|query``: DP statistics from the command line (through the SDK).
 
-Measures: ``count``, ``sum:COL``, ``mean:COL``, ``histogram:COL[:BINS]``,
-``quantile:COL:Q1,Q2``. Filters: ``COL=V``, ``COL>=V``, ``COL<=V``, ``COL=LOW..HIGH``,
-``COL~A,B,C`` (one of). Values that parse as integers or decimals are sent as numbers; prefix a
-value with ``s:`` to send it as text.
+The syntax of ``--measure`` and ``--filter`` is :data:`SYNTAX` (shown by ``--help``).
 """
 
 from __future__ import annotations
@@ -16,6 +13,28 @@ from pathlib import Path
 from zone.cli.connect import add_connection, connect
 from zone.client import stats as q
 from zone.errors import InvalidArgument
+
+SYNTAX = """\
+measures (--measure, repeatable; the epsilon is split evenly over them):
+  count                     entities (rows) per group
+  sum:COL                   sum of COL (clamped to its public bounds)
+  mean:COL                  mean of COL
+  histogram:COL[:BINS]      counts per value of COL's public domain, or per BINS equal bins
+                            of its public bounds
+  quantile:COL:Q1,Q2,...    quantiles of COL, each Q in (0, 1), e.g. quantile:employees:0.5
+
+filters (--filter, repeatable; all must hold):
+  COL=V                     equal to V
+  COL>=V, COL<=V            at least / at most V
+  COL=LOW..HIGH             between LOW and HIGH (inclusive; either side may be left out)
+  COL~A,B,C                 one of A, B, C
+  Values that read as integers or decimals are sent as numbers; s:V sends V as text
+  (e.g. district=s:001). Quote filters with > or < in the shell: --filter 'founded_year>=2010'.
+
+example:
+  zone stats query --product enterprise-stats --measure count --measure mean:employees \\
+      --group-by district --filter 'founded_year>=2010' --epsilon 0.5 --token-file bank.token
+"""
 
 
 def parse_value(text: str) -> str | int | float:
@@ -76,17 +95,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         ("estimate", "what a query would spend (spends nothing)"),
         ("query", "run a query; charges your budget"),
     ):
-        p = stats.add_parser(name, help=help_text)
+        p = stats.add_parser(name, help=help_text, description=help_text, epilog=SYNTAX)
         p.set_defaults(handler=run)
         add_connection(p)
-        p.add_argument("--product", required=True)
-        p.add_argument("--measure", action="append", required=True, help="see zone.cli.stats")
-        p.add_argument("--group-by", action="append", default=[])
-        p.add_argument("--filter", action="append", default=[])
-        p.add_argument("--epsilon", type=float, required=True)
-        p.add_argument("--delta", type=float, default=0.0)
+        p.add_argument("--product", required=True, help="a statistics product granted to you")
+        p.add_argument(
+            "--measure", action="append", required=True, help="what to release (syntax below)"
+        )
+        p.add_argument(
+            "--group-by", action="append", default=[], help="a column to group by (repeatable)"
+        )
+        p.add_argument("--filter", action="append", default=[], help="a condition (syntax below)")
+        p.add_argument("--epsilon", type=float, required=True, help="privacy budget to spend")
+        p.add_argument(
+            "--delta", type=float, default=0.0, help="delta (only for products with key_selection)"
+        )
         if name == "query":
-            p.add_argument("--csv", type=Path, help="also write the released cells as CSV")
+            p.add_argument("--csv", type=Path, help="also write the released cells to this CSV")
 
 
 def _numbers(values: tuple[float, ...]) -> str:

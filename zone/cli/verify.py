@@ -58,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.add_argument("--csv", type=Path, required=True, help="input CSV")
         p.add_argument("--out", type=Path, required=True, help="result CSV")
         p.add_argument("--purpose", required=True, help="why these subjects are checked (audited)")
+        p.add_argument("--subject-column", default="subject", help="CSV column of subject keys")
         consents = p.add_mutually_exclusive_group()
         consents.add_argument("--consents", type=Path, help="CSV subject,consent (consent ids)")
         consents.add_argument("--tokens", type=Path, help="consent tokens, one per line")
@@ -93,16 +94,19 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: Path) -> tuple[list[str], dict[str, list[float]]]:
+def _read(path: Path, subject: str) -> tuple[list[str], dict[str, list[float]]]:
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        names = [n for n in reader.fieldnames or [] if n != "subject"]
-        if "subject" not in (reader.fieldnames or []) or not names:
-            raise InvalidArgument("the CSV needs a 'subject' column and at least one value column")
+        names = [n for n in reader.fieldnames or [] if n != subject]
+        if subject not in (reader.fieldnames or []) or not names:
+            raise InvalidArgument(
+                f"the CSV needs a {subject!r} column (--subject-column) and at least one value "
+                f"column; it has {', '.join(reader.fieldnames or []) or 'no header'}"
+            )
         subjects: list[str] = []
         columns: dict[str, list[float]] = {name: [] for name in names}
         for line, row in enumerate(reader, start=2):
-            subjects.append(row["subject"])
+            subjects.append(row[subject])
             for name in names:
                 try:
                     columns[name].append(float(row[name]))
@@ -145,7 +149,7 @@ def _match_rows(report: MatchReport, names: list[str]) -> list[list[Any]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    subjects, columns = _read(args.csv)
+    subjects, columns = _read(args.csv, args.subject_column)
     consents = _consents(args, subjects)
     rows: list[list[Any]]
     with connect(args) as client:

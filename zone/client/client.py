@@ -10,7 +10,9 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import json_format
 
+import zone.client.catalog_convert as catalog_convert
 import zone.client.he as he
+import zone.client.health as health
 import zone.client.jobs as jobs
 import zone.client.receipts as receipts
 import zone.client.stats as stats
@@ -19,7 +21,6 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
-    common_pb2,
     consent_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
@@ -98,6 +99,20 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
         """Homomorphic-encryption keys for Score: ``client.he.new_keys("ckks-8192")``."""
         self._product_parameters: dict[str, dict[str, Any]] = {}
 
+    def instance_id(self) -> str:
+        """The id of the zone instance answering (``zone serve`` prints it at every start).
+
+        A client that started a zone compares it with the printed id to be sure it talks to
+        that zone, not to another one listening at the same address.
+
+        Raises:
+            UnavailableError: the zone cannot be reached.
+        """
+        try:
+            return health.check_instance(self._channel, timeout=self._timeout)[1]
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
     def close(self) -> None:
         """Close the channel."""
         self._channel.close()
@@ -119,7 +134,7 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
     def list_datasets(self) -> list[types.DatasetSummary]:
         """Datasets the caller may use."""
         reply = self._call(self._catalog.ListDatasets, catalog_pb2.ListDatasetsRequest())
-        return [_dataset_summary(d) for d in reply.datasets]
+        return [catalog_convert.dataset_summary(d) for d in reply.datasets]
 
     def describe_dataset(self, name: str) -> types.DatasetDescription:
         """Schema and public metadata of a dataset."""
@@ -127,9 +142,9 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
             self._catalog.DescribeDataset, catalog_pb2.DescribeDatasetRequest(name=name)
         )
         return types.DatasetDescription(
-            summary=_dataset_summary(reply.summary),
+            summary=catalog_convert.dataset_summary(reply.summary),
             entity_key=reply.entity_key,
-            columns=tuple(_column(c) for c in reply.columns),
+            columns=tuple(catalog_convert.column(c) for c in reply.columns),
             products=tuple(reply.products),
         )
 
@@ -138,7 +153,7 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
         reply = self._call(
             self._catalog.ListProducts, catalog_pb2.ListProductsRequest(dataset=dataset)
         )
-        return [_product_summary(p) for p in reply.products]
+        return [catalog_convert.product_summary(p) for p in reply.products]
 
     def describe_product(self, product_id: str) -> types.ProductDescription:
         """Approved parameters of a product and the caller's grant terms."""
@@ -146,10 +161,10 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
             self._catalog.DescribeProduct, catalog_pb2.DescribeProductRequest(id=product_id)
         )
         return types.ProductDescription(
-            summary=_product_summary(reply.summary),
+            summary=catalog_convert.product_summary(reply.summary),
             columns=tuple(reply.columns),
             parameters=json_format.MessageToDict(reply.parameters),
-            grant=_grant(reply.grant) if reply.HasField("grant") else None,
+            grant=catalog_convert.grant(reply.grant) if reply.HasField("grant") else None,
         )
 
     # --- statistics ------------------------------------------------------------------------
@@ -256,37 +271,3 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
         """
         request = receipts_pb2.GetReceiptRequest(release_id=release_id)
         return receipts.bundle_from_proto(self._call(self._receipts.GetReceipt, request))
-
-
-def _dataset_summary(d: catalog_pb2.DatasetSummary) -> types.DatasetSummary:
-    return types.DatasetSummary(
-        d.name, d.description, d.provider, d.version, d.approx_row_count, d.row_count_granularity
-    )
-
-
-def _column(c: catalog_pb2.ColumnInfo) -> types.Column:
-    return types.Column(
-        name=c.name,
-        type=c.type,
-        classification=common_pb2.Classification.Name(c.classification),
-        description=c.description,
-        bounds=(c.bounds.low, c.bounds.high) if c.HasField("bounds") else None,
-        domain=tuple(c.domain),
-    )
-
-
-def _product_summary(p: catalog_pb2.ProductSummary) -> types.ProductSummary:
-    return types.ProductSummary(p.id, p.kind, p.dataset, p.description)
-
-
-def _grant(g: catalog_pb2.GrantTerms) -> types.GrantTerms:
-    return types.GrantTerms(
-        budget={k: (v.epsilon, v.delta) for k, v in g.budget.items()},
-        per_job_epsilon=g.per_job_epsilon,
-        calls_per_day=g.calls_per_day,
-        price_per_call=g.price.per_call,
-        currency=g.price.currency,
-        purpose=g.purpose,
-        valid_from=g.valid_from,
-        valid_until=g.valid_until,
-    )

@@ -62,15 +62,21 @@ class Reservation:
 
 
 class BudgetExhausted(ResourceExhausted):
-    """The cost does not fit in the principal's budget or the dataset's zone-wide cap."""
+    """The cost does not fit in the principal's budget or the dataset's zone-wide cap.
 
-    def __init__(self, message: str, *, subject: str, balance: Balance, cost: Amount) -> None:
-        super().__init__(message, reason="budget_exhausted")
+    The message says which of epsilon and delta is short, and by how much; the violation
+    (a google.rpc.QuotaFailure on the wire) states the request and what remains.
+    """
+
+    def __init__(self, what: str, *, subject: str, balance: Balance, cost: Amount) -> None:
+        remaining = balance.remaining if subject == "principal" else balance.cap_remaining
+        left = remaining or ZERO
+        super().__init__(
+            f"{what} cannot cover this request: {shortfall(cost, left)}", reason="budget_exhausted"
+        )
         self.subject = subject
         self.balance = balance
         self.cost = cost
-        remaining = balance.remaining if subject == "principal" else balance.cap_remaining
-        left = remaining or ZERO
         self.violations: tuple[tuple[str, str], ...] = (
             (
                 f"privacy-budget:{subject}",
@@ -78,6 +84,23 @@ class BudgetExhausted(ResourceExhausted):
                 f"remaining epsilon {left.epsilon:g} (delta {left.delta:g})",
             ),
         )
+
+
+def shortfall(cost: Amount, left: Amount) -> str:
+    """Which of epsilon and delta ``left`` cannot cover, and by how much."""
+    short = []
+    if cost.epsilon_micro > left.epsilon_micro:
+        gap = Amount(cost.epsilon_micro - left.epsilon_micro, 0).epsilon
+        short.append(
+            f"epsilon is short by {gap:g} (requested {cost.epsilon:g}, remaining {left.epsilon:g})"
+        )
+    if cost.delta_femto > left.delta_femto:
+        gap = Amount(0, cost.delta_femto - left.delta_femto).delta
+        short.append(
+            f"delta is short by {gap:g} (requested {cost.delta:g}, remaining {left.delta:g})"
+        )
+    # Both fit only if a concurrent refund returned budget after this request was refused.
+    return "; ".join(short) or "the remaining budget changed meanwhile; retry"
 
 
 class PrivacyLedger:
@@ -135,7 +158,7 @@ class PrivacyLedger:
                 else ("the zone-wide privacy budget")
             )
             raise BudgetExhausted(
-                f"{what} for dataset {account.dataset!r} cannot cover this request",
+                f"{what} for dataset {account.dataset!r}",
                 subject=refused.subject,
                 balance=balance,
                 cost=cost,

@@ -38,7 +38,7 @@ from zone.policy.schema import (
     PriceSpec,
     PrincipalSpec,
 )
-from zone.yamlio import YamlDocument, parse_yaml, validate_model
+from zone.yamlio import YamlDocument, parse_yaml, read_yaml_bytes, validate_model
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 WHAT = "policy check"
@@ -119,9 +119,9 @@ def _relative(path: Path, root: Path) -> str:
 
 def _read(path: Path, source: str, problems: list[Problem]) -> bytes | None:
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        problems.append(Problem(source, None, f"cannot read: {exc.strerror or 'I/O error'}"))
+        return read_yaml_bytes(path, source)
+    except ValidationFailed as exc:
+        problems.extend(exc.problems)
     return None
 
 

@@ -45,14 +45,26 @@ class _Strict(BaseModel):
 
 
 class BudgetSpec(_Strict):
-    """A privacy budget: epsilon > 0 (finite) and 0 <= delta < 1."""
+    """A privacy budget: epsilon > 0 (finite) and 0 <= delta < 1.
+
+    Attributes:
+        epsilon: Total epsilon that may be spent, over the life of the grant (or, as a
+            dataset cap, by every principal together).
+        delta: Total delta (spent by training jobs and DP key selection; statistics without
+            key selection spend none).
+    """
 
     epsilon: float = Field(gt=0, allow_inf_nan=False)
     delta: float = Field(ge=0, lt=1)
 
 
 class ProductQuotaSpec(_Strict):
-    """A call quota for one product: at most ``calls`` per fixed UTC ``window``."""
+    """A call quota for one product: at most ``calls`` per fixed UTC ``window``.
+
+    Attributes:
+        calls: Calls (or training jobs) allowed per window.
+        window: ``minute``, ``hour`` or ``day`` (fixed UTC windows).
+    """
 
     calls: int = Field(ge=0)
     window: QuotaWindow = "day"
@@ -63,6 +75,10 @@ class QuotaSpec(_Strict):
 
     ``calls_per_day`` applies to every product of the grant, each with its own counter;
     ``products`` overrides it for the products it names (another limit or window).
+
+    Attributes:
+        calls_per_day: Calls per UTC day, counted per product (omitted: unlimited).
+        products: Quota per product id, overriding ``calls_per_day`` for that product.
     """
 
     calls_per_day: int | None = Field(default=None, ge=0)
@@ -70,7 +86,12 @@ class QuotaSpec(_Strict):
 
 
 class TierSpec(_Strict):
-    """One volume tier: calls beyond the first ``from_calls`` of a month cost ``per_call``."""
+    """One volume tier: calls beyond the first ``from_calls`` of a month cost ``per_call``.
+
+    Attributes:
+        from_calls: Calls of the UTC month before this tier applies (the first tier: 0).
+        per_call: Price of each call in the tier.
+    """
 
     from_calls: int = Field(ge=0)
     per_call: Money
@@ -81,6 +102,12 @@ class PriceSpec(_Strict):
 
     Either a flat ``per_call`` or graduated monthly ``tiers`` (checked in
     :mod:`zone.policy.checks`); ``per_job`` prices a training job.
+
+    Attributes:
+        per_call: Price of each call (exact decimal, at most 6 places).
+        per_job: Price of each training job.
+        currency: ISO 4217 code, e.g. ``CNY``.
+        tiers: Graduated monthly prices instead of ``per_call``, by increasing ``from_calls``.
     """
 
     per_call: Money | None = None
@@ -90,7 +117,19 @@ class PriceSpec(_Strict):
 
 
 class PrincipalSpec(_Strict):
-    """One principal (caller) as written in a policy file."""
+    """One principal (caller) as written in a policy file.
+
+    Attributes:
+        id: The principal's id, unique across the policy files.
+        role: ``operator`` and ``researcher`` use the products granted to them; ``admin`` may
+            also reload policies and read budgets, usage, revenue and the audit.
+        organisation: Who the principal is.
+        token_sha256: SHA-256 hex digest of its bearer token (``zone token new`` prints both).
+        cert_identity: Common name of its mTLS client certificate (needs ``tls.client_ca``).
+        valid_from: First day it may call (inclusive).
+        valid_until: Last day it may call (inclusive); afterwards its calls are refused.
+        token: Refused: a plaintext token must never be written here (use ``token_sha256``).
+    """
 
     id: PrincipalId
     role: Literal["operator", "researcher", "admin", "supervisor"]
@@ -109,7 +148,23 @@ class PrincipalSpec(_Strict):
 
 
 class GrantSpec(_Strict):
-    """One grant as written in a policy file."""
+    """One grant as written in a policy file.
+
+    Attributes:
+        principal: Id of the principal the grant is for.
+        products: Product ids the grant covers.
+        budget: Privacy budget per dataset the products read (required for statistics and
+            training products).
+        per_job_epsilon: Largest epsilon one query or job may spend (below the product's own
+            cap, if lower).
+        quota: Call quotas.
+        price: What calls and jobs cost (omitted: free, still metered).
+        purpose: The declared purpose of use (recorded with every release).
+        public_interest: Free of charge but still metered; the list price is recorded as
+            waived.
+        valid_from: First day the grant is in force (inclusive).
+        valid_until: Last day the grant is in force (inclusive).
+    """
 
     principal: PrincipalId
     products: list[NonBlank] = Field(min_length=1)
@@ -127,6 +182,11 @@ class ConsentAuthoritySpec(_Strict):
     """A consent authority (e.g. an e-government consent portal) whose tokens the zone accepts.
 
     ``public_key`` is its Ed25519 public key: the 32 raw bytes in base64, or PEM.
+
+    Attributes:
+        id: The authority's id, named in the consent tokens it signs.
+        name: Who it is.
+        public_key: Its Ed25519 public key (32 raw bytes in base64, or PEM).
     """
 
     id: PrincipalId
@@ -141,7 +201,15 @@ class ConsentAuthoritySpec(_Strict):
 
 
 class PolicyFile(_Strict):
-    """A whole policy file; every section is optional."""
+    """A whole policy file; every section is optional.
+
+    Attributes:
+        principals: Callers and their credentials.
+        grants: What each principal may use, with budget, quota and price.
+        dataset_caps: Zone-wide privacy budget per dataset, shared by every principal
+            (operators can pool their answers, so the zone bounds the total).
+        consent_authorities: Authorities whose signed consent tokens verification accepts.
+    """
 
     principals: list[PrincipalSpec] = Field(default_factory=list)
     grants: list[GrantSpec] = Field(default_factory=list)

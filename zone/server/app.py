@@ -3,6 +3,10 @@
 ``serve()`` is what ``zone serve`` runs: health reports NOT_SERVING until datasets, products and
 policies are loaded, then SERVING; SIGTERM/SIGINT stop gracefully (in-flight calls get the
 configured grace period); SIGHUP reloads policies (a bad set is refused, the running set stays).
+
+Every start gets an instance id, printed by ``zone serve`` and sent as ``x-zone-instance``
+initial metadata on every reply (health checks included), so that a client can tell the zone
+it started from another one that holds the address it dialled (``zone.client.health``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -41,6 +46,7 @@ from zone.config import TlsConfig, ZoneConfig
 from zone.console.server import RunningConsole, start_console
 from zone.errors import ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
+from zone.server.listen import ListenRefused, bind_failure, check_free, check_transport
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
 from zone.server.servicers.consent import ConsentServicer
@@ -73,6 +79,7 @@ class RunningZone:
     services: ZoneServices
     health: health.HealthServicer
     port: int
+    instance_id: str
     console: RunningConsole | None = None
 
     def stop(self, grace: float | None = None) -> None:
@@ -102,24 +109,33 @@ def _set_health(servicer: health.HealthServicer, status: int) -> None:
         servicer.set(name, status)
 
 
-def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build) -> RunningZone:
+def start(
+    config: ZoneConfig,
+    load: Callable[[ZoneConfig], ZoneServices] = build,
+    *,
+    insecure_plaintext: bool = False,
+) -> RunningZone:
     """Bind and start (health NOT_SERVING), load everything with ``load``, then turn SERVING.
 
     Calls that arrive while loading get UNAVAILABLE. If loading fails the server is stopped and
-    the error raised.
+    the error raised. Without TLS the zone listens only on loopback addresses, unless
+    ``insecure_plaintext`` (``zone.server.listen``).
 
     Raises:
         ValidationFailed: datasets, products or policies are invalid.
         FailedPrecondition: the dataset database is missing or locked.
-        RuntimeError: the listen address cannot be bound.
+        ListenRefused: plaintext on a non-loopback address, or the address cannot be bound.
     """
+    check_transport(config, insecure_plaintext=insecure_plaintext)
+    check_free(config.listen)
+    instance_id = uuid.uuid4().hex[:16]
     limits = config.limits
     # Blocking Watch (one handler thread per watcher, bounded by the public stream slots): the
     # non-blocking mode deadlocked grpcio's polling thread after ~200-1,800 Watch calls that
     # were opened and cancelled in a row (measured on a bare grpcio 1.85 server too).
     health_servicer = health.HealthServicer(experimental_non_blocking=False)
     _set_health(health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
-    interceptor = ZoneInterceptor(limits=limits)
+    interceptor = ZoneInterceptor(limits=limits, instance_id=instance_id)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=limits.max_workers, thread_name_prefix="zone"),
         interceptors=[interceptor],
@@ -148,7 +164,7 @@ def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build
         else:
             port = server.add_insecure_port(config.listen)
     except RuntimeError:
-        raise RuntimeError(f"cannot listen on {config.listen}") from None
+        raise ListenRefused(bind_failure(config.listen, None)) from None
     server.start()
     try:
         services = load(config)
@@ -162,10 +178,15 @@ def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build
         services.close()
         raise
     interceptor.attach(services)
-    services.record_start()
+    services.record_start(instance_id)
     _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
-    log.info("zone serving on %s (policy set %s)", config.listen, services.policies.current.digest)
-    return RunningZone(server, services, health_servicer, port, console)
+    log.info(
+        "zone instance %s serving on %s (policy set %s)",
+        instance_id,
+        config.listen,
+        services.policies.current.digest,
+    )
+    return RunningZone(server, services, health_servicer, port, instance_id, console)
 
 
 def _start_console(services: ZoneServices) -> RunningConsole | None:
@@ -181,9 +202,16 @@ def _start_console(services: ZoneServices) -> RunningConsole | None:
     )
 
 
-def serve(config: ZoneConfig) -> None:
-    """Run until SIGTERM or SIGINT; SIGHUP reloads policies."""
-    zone = start(config)
+def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
+    """Run until SIGTERM or SIGINT; SIGHUP reloads policies.
+
+    Prints ``zone: serving on HOST:PORT`` once SERVING (the port bound, for ``--listen
+    HOST:0``), then ``zone: instance ID`` (what every reply carries as ``x-zone-instance``).
+
+    Raises:
+        ListenRefused: see :func:`start`; nothing was started.
+    """
+    zone = start(config, insecure_plaintext=insecure_plaintext)
     stopping = threading.Event()
 
     def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -195,7 +223,8 @@ def serve(config: ZoneConfig) -> None:
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
-    print(f"zone: serving on {config.listen.rpartition(':')[0]}:{zone.port}", flush=True)
+    host = config.listen.rpartition(":")[0]
+    print(f"zone: serving on {host}:{zone.port}\nzone: instance {zone.instance_id}", flush=True)
     if zone.console is not None and config.console is not None:
         host = config.console.listen.rpartition(":")[0]
         print(f"zone: console on http{'s' if config.tls else ''}://{host}:{zone.console.port}/",

@@ -1,7 +1,8 @@
 """The one gate every call passes: method table, authentication, role check, decoding, audit.
 
 For each non-public method the interceptor replaces grpcio's handler with a guarded one that
-1. gives the call a request id (returned to the caller as ``x-request-id`` trailing metadata),
+1. gives the call a request id (returned to the caller as ``x-request-id`` trailing metadata)
+   and sends the zone's instance id first (``x-zone-instance`` initial metadata),
 2. refuses, before any work, a call whose deadline passed or that waited too long for a thread,
    and bounds streaming calls (``zone.server.admission``),
 3. refuses methods missing from the method table (deny by default),
@@ -15,8 +16,8 @@ For each non-public method the interceptor replaces grpcio's handler with a guar
 8. appends one audit record per call. If the audit record cannot be written the call fails
    closed: no response leaves without its record.
 
-Public methods (health, reflection) get ``zone.server.public.guard_public``: decoding and stream
-bounds only.
+Public methods (health, reflection) get ``zone.server.public.guard_public``: the instance id,
+decoding and stream bounds only.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ from zone.server.admission import Admission, StreamEnded
 from zone.server.call import CallContext, set_current_call
 from zone.server.errors import STATUS_OF, abort, ended_status, internal_status, status_for
 from zone.server.methods import METHOD_TABLE, MethodRule
-from zone.server.public import guard_public
+from zone.server.public import InitialMetadata, guard_public
 from zone.server.wiring import ZoneServices
+from zone.wire.metadata import INSTANCE_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +117,15 @@ class ZoneInterceptor(_Interceptor):
     """Authenticates, authorizes, decodes, translates errors and audits every guarded call."""
 
     def __init__(
-        self, table: Mapping[str, MethodRule] = METHOD_TABLE, limits: Limits | None = None
+        self,
+        table: Mapping[str, MethodRule] = METHOD_TABLE,
+        limits: Limits | None = None,
+        instance_id: str = "",
     ) -> None:
         self._services: ZoneServices | None = None
         self._table = table
         self._admission = Admission(limits or Limits())
+        self._instance: InitialMetadata = ((INSTANCE_HEADER, instance_id),) if instance_id else ()
 
     def attach(self, services: ZoneServices) -> None:
         """Start admitting calls: datasets, products and policies are loaded."""
@@ -138,7 +144,7 @@ class ZoneInterceptor(_Interceptor):
         method = handler_call_details.method
         rule = self._table.get(method)
         if rule is not None and rule.public:
-            return guard_public(handler, self._admission)
+            return guard_public(handler, self._admission, self._instance)
         return self._guarded(method, rule, handler, arrived)
 
     def _guarded(
@@ -251,6 +257,8 @@ class ZoneInterceptor(_Interceptor):
 
     def _begin(self, method: str, context: grpc.ServicerContext) -> CallContext:
         request_id = uuid.uuid4().hex
+        if self._instance:
+            context.send_initial_metadata(self._instance)
         context.set_trailing_metadata((("x-request-id", request_id),))
         services = self._services
         if services is None:

@@ -1,7 +1,9 @@
 """Public methods (health checking, reflection): decoding and stream bounds, nothing else.
 
 Public methods need no credentials and are not audited (``zone.server.methods``). Their
-handlers still get two guards:
+replies carry the zone's instance id (``x-zone-instance`` initial metadata) like every other
+reply, so that a client can check, with a health check, which zone answers. Their handlers still
+get two guards:
 
 - requests are decoded here, so bytes that do not decode are answered INVALID_ARGUMENT rather
   than grpcio's INTERNAL ("Exception deserializing request!");
@@ -33,21 +35,24 @@ if TYPE_CHECKING:  # grpc-stubs makes this generic; grpcio's runtime class is no
 else:
     Handler = grpc.RpcMethodHandler
 
+InitialMetadata = tuple[tuple[str, str | bytes], ...]
 
-def guard_public(handler: Handler, admission: Admission) -> Handler:
-    """``handler`` with requests decoded by the zone and its streams bounded."""
+
+def guard_public(handler: Handler, admission: Admission, initial: InitialMetadata = ()) -> Handler:
+    """``handler`` sending ``initial`` metadata, with requests decoded and streams bounded."""
     deserialize: Callable[[bytes], Any] = handler.request_deserializer or (lambda raw: raw)
     serialize = handler.response_serializer
 
     def decode(raw: bytes, context: grpc.ServicerContext) -> Any:
-        try:
-            return deserialize(raw)
-        except (DecodeError, ValueError, TypeError):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request does not decode")
+        if initial:
+            context.send_initial_metadata(initial)
+        return _decode(deserialize, raw, context)
 
     def decode_stream(raws: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[Any]:
+        if initial:
+            context.send_initial_metadata(initial)
         for raw in raws:
-            yield decode(raw, context)
+            yield _decode(deserialize, raw, context)
         admission.check_stream_end(context)
 
     if handler.unary_unary:
@@ -80,6 +85,13 @@ def guard_public(handler: Handler, admission: Admission) -> Handler:
         ),
         response_serializer=serialize,
     )
+
+
+def _decode(deserialize: Callable[[bytes], Any], raw: bytes, context: grpc.ServicerContext) -> Any:
+    try:
+        return deserialize(raw)
+    except (DecodeError, ValueError, TypeError):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request does not decode")
 
 
 @contextmanager

@@ -76,11 +76,12 @@ class ZoneServices:
     interrupted_jobs: int
     interrupted_charges: int
 
-    def record_start(self) -> None:
-        """Audit the server start with what it loaded."""
+    def record_start(self, instance_id: str = "") -> None:
+        """Audit the server start with what it loaded (and its per-start instance id)."""
         self.audit.append(
             "server.start",
             {
+                "instance": instance_id,
                 "code_version": __version__,
                 "policy_digest": self.policies.current.digest,
                 "datasets": {n: i.version for n, i in self.catalog.datasets().items()},

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from zone.errors import FailedPrecondition
+from zone.files import private_file
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -27,7 +28,7 @@ _PRAGMAS = (
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the state database at ``path``.
 
-    The parent directory is created. The connection uses WAL journaling with
+    Missing folders are created 0700 and the file 0600. The connection uses WAL journaling with
     ``synchronous=FULL`` (every commit is fsynced before it returns), foreign keys on and a
     10 s busy timeout. It may be shared between threads; callers serialize writes themselves
     (``StateStore.write``).
@@ -42,7 +43,7 @@ def connect(path: Path) -> sqlite3.Connection:
         FailedPrecondition: The file cannot be put in WAL mode.
         sqlite3.Error: The file cannot be opened (for example, it is not a database).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # 0600 in 0700 folders; SQLite gives -wal and -shm the same mode
     conn = sqlite3.connect(
         str(path),
         isolation_level=None,

@@ -72,6 +72,28 @@ def test_delta_is_budgeted_too(ledger: PrivacyLedger) -> None:
         ledger.reserve(account(), product="p", cost=Amount.cost(0.1, 2e-6), request_id="a")
 
 
+def test_a_refusal_says_which_of_epsilon_and_delta_is_short_and_by_how_much(
+    ledger: PrivacyLedger,
+) -> None:
+    ledger.reserve(account(), product="p", cost=Amount.cost(0.75, 1e-6), request_id="a")
+    cases = {
+        (0.5, 0.0): ["epsilon is short by 0.25 (requested 0.5, remaining 0.25)"],
+        (0.1, 1e-7): ["delta is short by 1e-07 (requested 1e-07, remaining 0)"],
+        (1.0, 5e-7): [
+            "epsilon is short by 0.75 (requested 1, remaining 0.25)",
+            "delta is short by 5e-07 (requested 5e-07, remaining 0)",
+        ],
+    }
+    for (epsilon, delta), short in cases.items():
+        with pytest.raises(BudgetExhausted) as err:
+            ledger.reserve(account(), product="p", cost=Amount.cost(epsilon, delta),
+                           request_id="b")  # fmt: skip
+        assert err.value.message == (
+            "your privacy budget for dataset 'enterprises' cannot cover this request: "
+            + "; ".join(short)
+        )
+
+
 def test_zone_wide_cap_binds_across_principals(ledger: PrivacyLedger) -> None:
     for who in ("a", "b", "c"):
         ledger.reserve(account(1.0, cap=2.5, who=who), product="p", cost=Amount.cost(0.8),
@@ -80,6 +102,10 @@ def test_zone_wide_cap_binds_across_principals(ledger: PrivacyLedger) -> None:
         ledger.reserve(account(1.0, cap=2.5, who="d"), product="p", cost=Amount.cost(0.2),
                        request_id="d")  # fmt: skip
     assert err.value.subject == "dataset"
+    assert err.value.message == (
+        "the zone-wide privacy budget for dataset 'enterprises' cannot cover this request: "
+        "epsilon is short by 0.1 (requested 0.2, remaining 0.1)"
+    )
     # The refused reservation spent nothing for principal d either.
     assert ledger.balance(account(who="d")).spent.epsilon_micro == 0
 

@@ -38,7 +38,7 @@ accounting already covers. On UCI Adult at epsilon 0.1 it raised mean test accur
 Randomness: Opacus's default generators would be torch's global generator, whose seed is a fixed
 constant in a fresh process; the sampler and the noise get their own generators, seeded by torch
 from the OS's entropy (``model.entropy_generator``). ``PrivacyEngine(secure_mode=True)`` is NOT
-used: it needs torchcsprng, which is not installable here (FACTS). So the noise comes from
+used: it needs torchcsprng, which does not install with current PyTorch. So the noise comes from
 torch's Mersenne Twister (CPU) or Philox (CUDA) generators, which are not cryptographically
 secure, and the Gaussian samples are not hardened against floating-point attacks (arXiv
 2107.10138, 2112.05307) as Opacus's secure mode would do; this is a known limitation.
