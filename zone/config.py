@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from zone.errors import Problem, ValidationFailed
+from zone.state.location import PoolOptions, StateLocation, parse_state_db
 from zone.yamlio import load_yaml, validate_model
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -53,6 +54,14 @@ class _VerificationSpec(_Strict):
     precompute_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
 
 
+class _StateSpec(_Strict):
+    min_connections: int = Field(default=2, ge=0, le=1000)
+    max_connections: int = Field(default=40, ge=2, le=1000)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    lock_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    idle_in_transaction_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class _ConfigSpec(_Strict):
     listen: str = DEFAULT_LISTEN
     datasets_db: str
@@ -66,6 +75,7 @@ class _ConfigSpec(_Strict):
     tls: _TlsSpec | None = None
     audit: _AuditSpec = _AuditSpec()
     verification: _VerificationSpec = _VerificationSpec()
+    state: _StateSpec = _StateSpec()
 
 
 @dataclass(frozen=True)
@@ -151,12 +161,16 @@ class VerificationConfig:
 
 @dataclass(frozen=True)
 class ZoneConfig:
-    """Everything ``zone serve`` and the admin commands need, resolved to absolute paths."""
+    """Everything ``zone serve`` and the admin commands need, resolved to absolute paths.
+
+    ``state_db`` is a SQLite file, or a PostgreSQL database (a ``postgresql://`` URL) that
+    several replicas share; ``state`` holds the PostgreSQL connection pool's settings.
+    """
 
     source: Path
     listen: str
     datasets_db: Path
-    state_db: Path
+    state_db: StateLocation
     models_dir: Path
     policies_dir: Path
     row_count_granularity: int
@@ -166,6 +180,7 @@ class ZoneConfig:
     tls: TlsConfig | None
     audit: AuditConfig = AuditConfig()
     verification: VerificationConfig = VerificationConfig()
+    state: PoolOptions = PoolOptions()
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
@@ -192,7 +207,14 @@ def load_config(path: Path) -> ZoneConfig:
     if streams is not None and streams >= spec.limits.max_workers:
         message = "limits.max_open_streams must be below limits.max_workers"
         raise ValidationFailed([doc.problem(("limits", "max_open_streams"), message)])
+    if spec.state.min_connections > spec.state.max_connections:
+        message = "state.min_connections must not exceed state.max_connections"
+        raise ValidationFailed([doc.problem(("state", "min_connections"), message)])
     base = path.resolve().parent
+    try:
+        state_db = parse_state_db(spec.state_db, base)
+    except ValueError as exc:
+        raise ValidationFailed([doc.problem(("state_db",), str(exc))]) from None
 
     def resolve(value: str) -> Path:
         return (base / value).resolve()
@@ -208,7 +230,7 @@ def load_config(path: Path) -> ZoneConfig:
         source=path.resolve(),
         listen=spec.listen,
         datasets_db=resolve(spec.datasets_db),
-        state_db=resolve(spec.state_db),
+        state_db=state_db,
         models_dir=resolve(spec.models_dir),
         policies_dir=resolve(spec.policies_dir),
         row_count_granularity=spec.row_count_granularity,
@@ -220,4 +242,5 @@ def load_config(path: Path) -> ZoneConfig:
             signing_key=resolve(spec.audit.signing_key) if spec.audit.signing_key else None
         ),
         verification=VerificationConfig(**spec.verification.model_dump()),
+        state=PoolOptions(**spec.state.model_dump()),
     )

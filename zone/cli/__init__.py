@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone.cli import admin, audit, jobs, stats, verify
+from zone.cli import admin, audit, jobs, statedb, stats, verify
 from zone.cli.connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
@@ -48,9 +48,9 @@ def _cmd_datasets_import(args: argparse.Namespace) -> int:
 
 def _record_import(config: ZoneConfig, name: str, version: str, rows: int) -> None:
     from zone.audit import AuditChain
-    from zone.state import StateStore
+    from zone.state.opening import open_state
 
-    store = StateStore.open(config.state_db)
+    store = open_state(config.state_db, config.state)
     try:
         AuditChain(store).append(
             "dataset.import", {"dataset": name, "version": version, "rows": rows}
@@ -156,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs.add_parser(sub)
     admin.add_parser(sub)
     verify.add_parser(sub)
+    statedb.add_parser(sub)  # db migrate
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

@@ -2,8 +2,9 @@
 
 Nothing in the core imports this module (``scripts/check_architecture.py`` enforces it): the
 core's classes take their collaborators as arguments, and this is the one place that decides
-which concrete ones they get (the SQLite state store, the local process executor). The result
-is a frozen :class:`ZoneServices`; the gRPC servicers reach the core only through it.
+which concrete ones they get (the state backend ``state_db`` names: a SQLite file or a
+PostgreSQL database; the local process executor). The result is a frozen
+:class:`ZoneServices`; the gRPC servicers reach the core only through it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
 from zone.products.verification.service import VerificationService
 from zone.release.desk import ReleaseDesk
-from zone.state import StateStore
+from zone.state.api import State
+from zone.state.opening import open_state
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class ZoneServices:
     products: Mapping[str, Product]
     policies: PolicyHolder
     visibility: Visibility
-    store: StateStore
+    store: State
     audit: AuditChain
     verifier: ChainVerifier
     ledger: PrivacyLedger
@@ -96,7 +98,7 @@ def build(config: ZoneConfig) -> ZoneServices:
     try:
         metas = {name: info.meta for name, info in catalog.datasets().items()}
         products = load_products(config.models_dir, metas)
-        store = StateStore.open(config.state_db)
+        store = open_state(config.state_db, config.state)
     except BaseException:
         catalog.close()
         raise
@@ -121,7 +123,7 @@ def _wire(
     catalog: DatasetCatalog,
     products: Mapping[str, Product],
     policies: PolicyHolder,
-    store: StateStore,
+    store: State,
     audit: AuditChain,
 ) -> ZoneServices:
     def providers_of(product_id: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
