@@ -274,3 +274,8 @@ def test_appends_from_three_processes_form_one_verifiable_chain(
         result = verify_chain(tx)
     assert result.ok and result.length == 120
     assert count(state, "audit_log") == 120
+
+
+def test_a_process_alone_on_the_state_may_settle_left_over_work(state: State) -> None:
+    with state.startup() as alone:
+        assert alone

@@ -165,9 +165,15 @@ def _wire(
         models=models,
     )
     # Jobs first: their charges follow the job rule (refund if no data was touched); then any
-    # other charge left open by a crash is settled as failed (still charged).
-    interrupted_jobs = training.recover()
-    interrupted_charges = ledger.recover()
+    # other charge left open by a crash is settled as failed (still charged). Only a process
+    # alone on the state does it: other replicas' open charges and jobs are live work.
+    interrupted_jobs = interrupted_charges = 0
+    with store.startup() as alone:
+        if alone:
+            interrupted_jobs = training.recover()
+            interrupted_charges = ledger.recover()
+        else:
+            log.info("other replicas serve this state: their open work is left to them")
     return ZoneServices(
         config=config,
         catalog=catalog,

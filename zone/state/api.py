@@ -93,6 +93,16 @@ class State(Protocol):
         """A read transaction: every statement in it sees one committed snapshot."""
         ...
 
+    def startup(self) -> AbstractContextManager[bool]:
+        """Join the processes serving this state; the body learns whether it is the only one.
+
+        Yields True when no other process serves the state, so that the body may settle the
+        work a dead process left open (reserved charges, unfinished jobs); no other process
+        can join until the body ends. False: others are serving, and their open work is not
+        this process's to settle. The process stays joined until ``close()``.
+        """
+        ...
+
     def close(self) -> None:
         """Release the backend's connections (idempotent)."""
         ...

@@ -48,6 +48,7 @@ from zone.state.sqltext import to_psycopg
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
+REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
 
 _BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -135,11 +136,13 @@ class PgTx:
 class PostgresState:
     """A connection pool on one PostgreSQL database holding the zone's state."""
 
-    def __init__(self, pool: ConnectionPool[Connection], *, name: str) -> None:
+    def __init__(self, pool: ConnectionPool[Connection], *, name: str, url: str = "") -> None:
         self._pool = pool
         self._name = name
+        self._url = url
         self._local = threading.local()
         self._closed = False
+        self._presence: Connection | None = None
 
     @classmethod
     def open(
@@ -184,7 +187,7 @@ class PostgresState:
             if isinstance(exc, PoolTimeout | psycopg.OperationalError):
                 raise Unavailable(f"the state database {redacted(url)} cannot be reached") from exc
             raise
-        return cls(pool, name=redacted(url))
+        return cls(pool, name=redacted(url), url=url)
 
     @property
     def name(self) -> str:
@@ -248,12 +251,43 @@ class PostgresState:
             finally:
                 self._local.reader = None
 
+    @contextmanager
+    def startup(self) -> Iterator[bool]:
+        """Join the replicas; yield whether this one is alone (see ``State.startup``).
+
+        Every serving replica holds ``REPLICA_LOCK`` shared on a session of its own, which
+        PostgreSQL releases when the replica dies (its connection drops). A replica that
+        can take the lock exclusively is alone; it keeps it exclusive while the body
+        settles what dead replicas left open, so that no other replica starts serving
+        meanwhile, then holds it shared like the others.
+
+        Raises:
+            Unavailable: the database cannot be reached.
+        """
+        if self._presence is not None:
+            raise RuntimeError("startup() was called already")
+        try:
+            presence: Connection = psycopg.connect(self._url, autocommit=True)
+            row = presence.execute("SELECT pg_try_advisory_lock(%s)", (REPLICA_LOCK,)).fetchone()
+        except psycopg.OperationalError as exc:
+            raise Unavailable("the state database cannot be reached") from exc
+        self._presence = presence
+        alone = bool(row and row[0])
+        try:
+            yield alone
+        finally:
+            presence.execute("SELECT pg_advisory_lock_shared(%s)", (REPLICA_LOCK,))
+            if alone:
+                presence.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
+
     def close(self) -> None:
-        """Close every connection of the pool. Idempotent."""
+        """Close every connection of the pool, and leave the replicas. Idempotent."""
         if getattr(self._local, "writing", False):
             raise RuntimeError("PostgresState.close() called inside write()")
         self._closed = True
         self._pool.close()
+        if self._presence is not None:
+            self._presence.close()
 
     def __enter__(self) -> PostgresState:
         return self

@@ -146,3 +146,22 @@ def test_a_restarted_server_is_unavailable_then_serves_again() -> None:
                     continue
             with state.read() as tx:
                 assert tx.execute("SELECT x FROM t").fetchall() == [(2,)]
+
+
+def test_only_a_replica_alone_settles_what_dead_ones_left(pg_url: str) -> None:
+    replicas = [PostgresState.open(pg_url, SMALL) for _ in range(3)]
+    try:
+        with replicas[0].startup() as alone:
+            assert alone
+        with replicas[1].startup() as alone:
+            assert not alone  # the first one serves: its open work is its own
+        replicas[0].close()  # its session ends, as when a replica dies
+        with replicas[2].startup() as alone:
+            assert not alone  # the second one still serves
+        replicas[1].close()
+        replicas[2].close()
+        with PostgresState.open(pg_url, SMALL) as last, last.startup() as alone:
+            assert alone
+    finally:
+        for replica in replicas:
+            replica.close()
