@@ -10,8 +10,8 @@ Same contract as the SQLite store (``zone.state.api``; ``tests/contract/``), oth
   head is a lock held to the commit. Taken first, it is the only lock any writer waits for
   while holding another, so no two writers can deadlock (taken at the first append instead,
   it would be acquired after budget, quota or job rows in some transactions and before them
-  in others). Measured on 2 cores with 8 writers: no slower than taking it at the append
-  (795 vs 813 reservations/s on one budget row). ``durable=False`` commits with
+  in others). Measured on 2 cores with 8 writers, fsync off: as fast as taking it at the
+  append, within noise (795 vs 813 reservations/s on one budget row). ``durable=False`` commits with
   ``synchronous_commit = off``: a crash of the database server may lose the newest such
   commits; a crash of the zone loses none.
 * ``read()`` is one REPEATABLE READ, READ ONLY transaction: every statement in it sees the
