@@ -279,3 +279,29 @@ def test_appends_from_three_processes_form_one_verifiable_chain(
 def test_a_process_alone_on_the_state_may_settle_left_over_work(state: State) -> None:
     with state.startup() as alone:
         assert alone
+
+
+# --- reports read the same on every backend ---------------------------------------------------
+
+
+def test_usage_revenue_and_audit_queries_read_the_same(state: State) -> None:
+    from zone.admin.audit_query import AuditFilter, query_audit
+    from zone.metering.reports import Period
+
+    audit, _, metering, desk = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    released = desk.reserve(Order("bank-a", grant(), "stats", "call", "r1", account,
+                                  Amount.cost(0.1)))  # fmt: skip
+    desk.release(released, receipt_for(released.release_id), ReleasedArtifact("statistics", {}))
+    failed = desk.reserve(Order("bank-a", grant(), "stats", "call", "r2", account,
+                                Amount.cost(0.1)))  # fmt: skip
+    desk.fail(failed, "data-dependent work failed")
+    (usage,) = metering.usage(Period())
+    assert (usage.calls, usage.jobs, usage.unbilled, usage.amount_micro) == (1, 0, 1, 50_000)
+    assert isinstance(usage.amount_micro, int)
+    assert [(r.provider, r.amount_micro, r.charges) for r in metering.revenue(Period())] == [
+        ("market", 25_000, 1), ("tax", 25_000, 1)
+    ]  # fmt: skip
+    page = query_audit(state, AuditFilter(principal="bank-a", kind="release"))
+    assert [row.seq for row in page.rows] == [e.seq for e in audit.entries() if e.kind == "release"]
+    assert query_audit(state, AuditFilter(product="stats", kind="metering.charge")).rows
