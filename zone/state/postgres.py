@@ -87,8 +87,8 @@ class PgCursor:
         return [] if self._cursor.description is None else self._cursor.fetchall()
 
     def __iter__(self) -> Iterator[Any]:
-        """Iterate over the remaining rows."""
-        return iter(self.fetchall())
+        """Iterate over the remaining rows (converted one by one; libpq holds the result)."""
+        return iter(()) if self._cursor.description is None else iter(self._cursor)
 
     def close(self) -> None:
         """Drop the remaining rows."""
