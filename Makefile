@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 ZONE := $(BIN)/zone
 DEMO := var/demo
 
-.PHONY: install browser proto proto-check reference reference-check lint test demo serve bench clean
+.PHONY: install system-packages browser proto proto-check reference reference-check lint test demo serve bench clean
+
+# The tests start a throwaway PostgreSQL 15 cluster (tests/pgkit.py); CI runs as root.
+PG_PACKAGE := postgresql-15
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,7 +29,15 @@ browser:
 		fi; \
 	fi
 
-install: $(VENV)/.installed browser
+install: system-packages $(VENV)/.installed browser
+
+# Debian would also create and start a default cluster on port 5432: not wanted here.
+system-packages:
+	@dpkg -s $(PG_PACKAGE) >/dev/null 2>&1 || { \
+		echo "installing $(PG_PACKAGE) (the tests start a throwaway PostgreSQL)"; \
+		mkdir -p /etc/postgresql-common && \
+		echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf && \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PG_PACKAGE); }
 
 proto: install
 	$(BIN)/python scripts/gen_proto.py

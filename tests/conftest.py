@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from pgkit import Cluster
+
     from zone.server.app import RunningZone
 
 
@@ -48,3 +50,33 @@ def zone(zone_config: Path) -> Iterator[RunningZone]:
 
     with running_zone(zone_config) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL 15 cluster for the whole session (fails if it is not installed)."""
+    from pgkit import running_cluster
+
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: Cluster) -> str:
+    """The name of a migrated, empty database that fresh test databases are copied from."""
+    from zone.state.location import PoolOptions
+    from zone.state.postgres import PostgresState
+
+    name = "zone_template"
+    url = pg_cluster.create_database(name)
+    PostgresState.open(url, PoolOptions(min_connections=1, max_connections=1)).close()
+    return name
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster, pg_template: str) -> Iterator[str]:
+    """The URL of a fresh, migrated, empty state database (dropped afterwards)."""
+    from pgkit import fresh_database
+
+    with fresh_database(pg_cluster, pg_template) as url:
+        yield url

@@ -43,13 +43,18 @@ def generate_csv(path: Path, rows: int = 2000, seed: int = 7) -> Path:
 
 
 def make_zone_dir(
-    root: Path, rows: int = 2000, extra_config: str = "", warm_workers: int = 0
+    root: Path,
+    rows: int = 2000,
+    extra_config: str = "",
+    warm_workers: int = 0,
+    state_db: str = "state.sqlite",
 ) -> Path:
     """A complete zone folder: imported dataset, demo models and policies, config on port 0.
 
     ``warm_workers`` (training workers started in advance) is 0 unless asked for: most test
     zones never train, and a warm worker spends seconds of a core importing torch. It is left
-    to the zone's default when ``extra_config`` has its own ``jobs:`` section.
+    to the zone's default when ``extra_config`` has its own ``jobs:`` section. ``state_db`` is
+    a file name in ``root`` or a PostgreSQL URL (replicas share one).
     """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "models", root / "models")
@@ -61,7 +66,7 @@ def make_zone_dir(
     config.write_text(
         "listen: 127.0.0.1:0\n"
         "datasets_db: datasets.duckdb\n"
-        "state_db: state.sqlite\n"
+        f"state_db: {state_db}\n"
         "models_dir: models\n"
         "policies_dir: policies\n"
         "row_count_granularity: 100\n"

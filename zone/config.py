@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zone.console.config import ConsoleConfig, ConsoleSpec, console_config, is_loopback
 from zone.errors import Problem, ValidationFailed
+from zone.state.location import PoolOptions, StateLocation, parse_state_db
 from zone.yamlio import load_yaml, validate_model
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -101,6 +102,11 @@ class _VerificationSpec(_Strict):
         max_keys_per_principal: Active keys one principal may hold.
         precompute_bytes: Memory for encryptions of zero made ahead while the zone is idle
             (each used once); 0 makes every one during the call.
+        workers: Worker processes that evaluate Match (spawned, one per core is sensible);
+            0 evaluates in the calling thread.
+        match_secret_file: The file holding Match's 32-byte master secret (created 0600 on
+            first start; the zone refuses a file others can read); default
+            ``match-secret.key`` beside the state database.
     """
 
     max_key_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
@@ -111,8 +117,34 @@ class _VerificationSpec(_Strict):
 
 
 class _DuckDbSpec(_Strict):
+    """How the server's DuckDB may use the machine.
+
+    Attributes:
+        memory_limit: DuckDB's memory limit (e.g. ``256MB``, ``2GB``); bounds the server's
+            memory on large datasets (DuckDB spills or refuses beyond it).
+        threads: DuckDB worker threads; default one per core.
+    """
+
     memory_limit: str = Field(default=DEFAULT_DUCKDB_MEMORY_LIMIT, pattern=_MEMORY_SIZE)
     threads: int | None = Field(default=None, ge=1, le=256)
+
+
+class _StateSpec(_Strict):
+    """The PostgreSQL state backend's connection pool (ignored for an SQLite file).
+
+    Attributes:
+        min_connections: Connections kept open.
+        max_connections: Most connections open at once.
+        timeout_seconds: How long a call waits for a connection before UNAVAILABLE.
+        lock_timeout_seconds: How long a statement waits for a row or advisory lock.
+        idle_in_transaction_seconds: A transaction idle this long is ended by the server.
+    """
+
+    min_connections: int = Field(default=2, ge=0, le=1000)
+    max_connections: int = Field(default=40, ge=2, le=1000)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    lock_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    idle_in_transaction_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class _ConfigSpec(_Strict):
@@ -123,7 +155,8 @@ class _ConfigSpec(_Strict):
             a free port). Without ``tls`` only a loopback address is accepted.
         datasets_db: The dataset database (DuckDB), written by ``zone datasets import`` and
             opened read-only by the server. Holds every row and each dataset's metadata.
-        state_db: The state database (SQLite): budgets, charges, jobs, keys, the audit chain.
+        state_db: The state database: an SQLite file, or ``postgresql://...`` shared by
+            replicas (budgets, charges, jobs, keys, consents, the audit chain).
         models_dir: Folder of approved products, one ``*.yaml`` file each.
         policies_dir: Folder of policy files (``*.yaml``), reloaded whole by
             ``zone policy reload`` or SIGHUP.
@@ -134,7 +167,10 @@ class _ConfigSpec(_Strict):
         jobs: Training workers.
         tls: Server TLS (and mTLS with ``client_ca``); omitted: plaintext, loopback only.
         audit: Audit checkpoint signing.
-        verification: Homomorphic verification keys.
+        verification: Verification: caller keys, Match workers and secret.
+        console: The supervision console (web); omitted: no console.
+        duckdb: DuckDB memory and threads.
+        state: The PostgreSQL connection pool, when ``state_db`` is a ``postgresql://`` URL.
     """
 
     listen: str = DEFAULT_LISTEN
@@ -151,6 +187,7 @@ class _ConfigSpec(_Strict):
     verification: _VerificationSpec = _VerificationSpec()
     console: ConsoleSpec | None = None
     duckdb: _DuckDbSpec = _DuckDbSpec()
+    state: _StateSpec = _StateSpec()
 
 
 CONFIG_FILE_MODEL = _ConfigSpec
@@ -266,12 +303,16 @@ class DuckDbConfig:
 
 @dataclass(frozen=True)
 class ZoneConfig:
-    """Everything ``zone serve`` and the admin commands need, resolved to absolute paths."""
+    """Everything ``zone serve`` and the admin commands need, resolved to absolute paths.
+
+    ``state_db`` is a SQLite file, or a PostgreSQL database (a ``postgresql://`` URL) that
+    several replicas share; ``state`` holds the PostgreSQL connection pool's settings.
+    """
 
     source: Path
     listen: str
     datasets_db: Path
-    state_db: Path
+    state_db: StateLocation
     models_dir: Path
     policies_dir: Path
     row_count_granularity: int
@@ -283,6 +324,7 @@ class ZoneConfig:
     verification: VerificationConfig = VerificationConfig()
     console: ConsoleConfig | None = None
     duckdb: DuckDbConfig = DuckDbConfig()
+    state: PoolOptions = PoolOptions()
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
@@ -312,7 +354,14 @@ def load_config(path: Path) -> ZoneConfig:
     console_problem = _check_console(spec)
     if console_problem:
         raise ValidationFailed([doc.problem(("console", "listen"), console_problem)])
+    if spec.state.min_connections > spec.state.max_connections:
+        message = "state.min_connections must not exceed state.max_connections"
+        raise ValidationFailed([doc.problem(("state", "min_connections"), message)])
     base = path.resolve().parent
+    try:
+        state_db = parse_state_db(spec.state_db, base)
+    except ValueError as exc:
+        raise ValidationFailed([doc.problem(("state_db",), str(exc))]) from None
 
     def resolve(value: str) -> Path:
         return (base / value).resolve()
@@ -328,7 +377,7 @@ def load_config(path: Path) -> ZoneConfig:
         source=path.resolve(),
         listen=spec.listen,
         datasets_db=resolve(spec.datasets_db),
-        state_db=resolve(spec.state_db),
+        state_db=state_db,
         models_dir=resolve(spec.models_dir),
         policies_dir=resolve(spec.policies_dir),
         row_count_granularity=spec.row_count_granularity,
@@ -342,6 +391,7 @@ def load_config(path: Path) -> ZoneConfig:
         verification=_verification(spec.verification, resolve),
         console=console_config(spec.console) if spec.console else None,
         duckdb=DuckDbConfig(**spec.duckdb.model_dump()),
+        state=PoolOptions(**spec.state.model_dump()),
     )
 
 

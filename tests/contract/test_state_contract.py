@@ -24,6 +24,7 @@ from zone.policy import Grant, Price, Quota
 from zone.release.desk import Order, ReleaseDesk
 from zone.release.receipt import Receipt, StatisticsPart
 from zone.state.api import State, Tx
+from zone.state.location import StateLocation
 
 SHARES = (("market", Decimal("0.5")), ("tax", Decimal("0.5")))
 
@@ -223,3 +224,84 @@ def test_a_model_saved_in_a_rolled_back_transaction_leaves_nothing(state: State)
                           conn=tx)  # fmt: skip
         raise RuntimeError("the job's transition failed")
     assert models.list_models("a") == []
+
+
+# --- several processes (replicas) on one state -----------------------------------------------
+
+
+def test_several_budgets_in_one_reservation_are_exact_under_concurrency(state: State) -> None:
+    """Each reservation locks its principal's row, then the dataset's: always in that order."""
+    _, ledger, _, _ = parts(state)
+
+    def account(i: int) -> Account:
+        return Account(f"p{i % 4}", "enterprises", Amount.limit(1.0, 1e-6),
+                       cap=Amount.limit(2.0, 1e-6))  # fmt: skip
+
+    results = run_together(
+        48,
+        lambda i: ledger.reserve(
+            account(i), product="p", cost=Amount.cost(0.1), request_id=f"{i}"
+        ),  # fmt: skip
+    )
+    assert all(isinstance(r, BudgetExhausted) for r in results if isinstance(r, Exception))
+    assert sum(not isinstance(r, Exception) for r in results) == 20
+    for p in range(4):
+        assert ledger.balance(account(p)).spent.epsilon_micro <= 1_000_000
+    cap_remaining = ledger.balance(account(0)).cap_remaining
+    assert cap_remaining is not None and cap_remaining.epsilon_micro == 0
+
+
+def test_forty_reservations_from_four_processes_fit_exactly_ten(
+    state: State, state_location: StateLocation
+) -> None:
+    from statekit import in_processes, reserve_tenths
+
+    granted = in_processes(reserve_tenths, [(state_location, w, 10) for w in range(4)])
+    assert sum(sum(g) for g in granted) == 10
+    assert count(state, "charges") == 10
+    with state.read() as tx:
+        assert verify_chain(tx).ok
+
+
+def test_appends_from_three_processes_form_one_verifiable_chain(
+    state: State, state_location: StateLocation
+) -> None:
+    from statekit import append_entries, in_processes
+
+    appended = in_processes(append_entries, [(state_location, w, 40) for w in range(3)])
+    assert appended == [40, 40, 40]
+    with state.read() as tx:
+        result = verify_chain(tx)
+    assert result.ok and result.length == 120
+    assert count(state, "audit_log") == 120
+
+
+def test_a_process_alone_on_the_state_may_settle_left_over_work(state: State) -> None:
+    with state.startup() as alone:
+        assert alone
+
+
+# --- reports read the same on every backend ---------------------------------------------------
+
+
+def test_usage_revenue_and_audit_queries_read_the_same(state: State) -> None:
+    from zone.admin.audit_query import AuditFilter, query_audit
+    from zone.metering.reports import Period
+
+    audit, _, metering, desk = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    released = desk.reserve(Order("bank-a", grant(), "stats", "call", "r1", account,
+                                  Amount.cost(0.1)))  # fmt: skip
+    desk.release(released, receipt_for(released.release_id), ReleasedArtifact("statistics", {}))
+    failed = desk.reserve(Order("bank-a", grant(), "stats", "call", "r2", account,
+                                Amount.cost(0.1)))  # fmt: skip
+    desk.fail(failed, "data-dependent work failed")
+    (usage,) = metering.usage(Period())
+    assert (usage.calls, usage.jobs, usage.unbilled, usage.amount_micro) == (1, 0, 1, 50_000)
+    assert isinstance(usage.amount_micro, int)
+    assert [(r.provider, r.amount_micro, r.charges) for r in metering.revenue(Period())] == [
+        ("market", 25_000, 1), ("tax", 25_000, 1)
+    ]  # fmt: skip
+    page = query_audit(state, AuditFilter(principal="bank-a", kind="release"))
+    assert [row.seq for row in page.rows] == [e.seq for e in audit.entries() if e.kind == "release"]
+    assert query_audit(state, AuditFilter(product="stats", kind="metering.charge")).rows

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone.cli import admin, audit, jobs, models, operators, stats, verify
+from zone.cli import admin, audit, jobs, models, operators, statedb, stats, verify
 from zone.cli.connect import add_connection, connect
 from zone.cli.parser import ZoneArgumentParser, print_error
 from zone.client import ZoneClientError
@@ -55,9 +55,9 @@ def _cmd_datasets_import(args: argparse.Namespace) -> int:
 
 def _record_import(config: ZoneConfig, name: str, version: str, rows: int) -> None:
     from zone.audit import AuditChain
-    from zone.state import StateStore
+    from zone.state.opening import open_state
 
-    store = StateStore.open(config.state_db)
+    store = open_state(config.state_db, config.state)
     try:
         AuditChain(store).append(
             "dataset.import", {"dataset": name, "version": version, "rows": rows}
@@ -198,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
         help="dataset metadata, a product (models/*.yaml), a policy file or the zone config; "
         "save it and point your editor's YAML support at it (docs/REFERENCE.md)",
     )
+    statedb.add_parser(sub)  # db migrate
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from zone.cli.connect import add_connection, connect
+from zone.cli.statedb import reading_state
 from zone.config import ZoneConfig, load_config
 from zone.errors import FailedPrecondition
 
@@ -101,14 +102,14 @@ def _trusted_key(args: argparse.Namespace, config: ZoneConfig | None) -> Ed25519
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from zone.audit import open_state_readonly, verify_chain
+    from zone.audit import verify_chain
     from zone.audit.checkpoint import verify_against_checkpoint
     from zone.wire.checkpoint import Checkpoint
     from zone.wire.keys import fingerprint
 
     config = _config(args)
     if args.checkpoint is None:
-        with open_state_readonly(config.state_db) as conn:
+        with reading_state(config.state_db) as conn:
             result = verify_chain(conn)
         if result.ok:
             print(f"ok: {result.length} records, head {result.head_hash}")
@@ -121,7 +122,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise FailedPrecondition(
             "no public key to check the checkpoint with: pass --public-key (or --allow-unpinned)"
         )
-    with open_state_readonly(config.state_db) as conn:
+    with reading_state(config.state_db) as conn:
         check = verify_against_checkpoint(conn, checkpoint, trusted)
     if not check.ok:
         print(f"FAILED against the checkpoint: {check.reason}", file=sys.stderr)
@@ -148,14 +149,17 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
 def _cmd_checkpoint(args: argparse.Namespace) -> int:
     from zone.audit.checkpoint import make_checkpoint
     from zone.audit.keys import load_private_key
-    from zone.state import StateStore
+    from zone.state.opening import open_state
 
     config = _config(args)
     if config.audit.signing_key is None:
         raise FailedPrecondition("the config names no audit.signing_key")
     key = load_private_key(config.audit.signing_key)
-    with StateStore.open(config.state_db) as store:
+    store = open_state(config.state_db, config.state)
+    try:
         checkpoint = make_checkpoint(store, key)
+    finally:
+        store.close()
     if args.out is None:
         sys.stdout.write(checkpoint.to_json())
         return 0
@@ -211,13 +215,12 @@ def _cmd_receipt_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    from zone.audit import open_state_readonly
     from zone.audit.leaked import read_leaked
     from zone.audit.releases import read_releases
     from zone.audit.trace import describe, trace
 
     leaked = read_leaked(args.artifact.read_bytes())
-    with open_state_readonly(_config(args).state_db) as conn:
+    with reading_state(_config(args).state_db) as conn:
         result = trace(leaked, read_releases(conn))
     for line in describe(result, top=max(1, args.top)):
         print(line)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from zone.admin.evaluation import report_from
-from zone.audit import open_state_readonly
+from zone.cli.statedb import reading_state
 from zone.config import load_config
 
 
@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _cmd_report(args: argparse.Namespace) -> int:
     config = load_config(Path(args.config))
-    with open_state_readonly(config.state_db) as conn:
+    with reading_state(config.state_db) as conn:
         report = report_from(conn, args.principal, args.period)
     rows = report.rows()
     if args.csv:

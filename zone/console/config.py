@@ -32,11 +32,29 @@ class _Strict(BaseModel):
 
 
 class _RuleSpec(_Strict):
+    """One alert rule.
+
+    Attributes:
+        threshold: The value (count or fraction, per rule) that raises an alert.
+        window_seconds: The fixed window the value is counted over.
+    """
+
     threshold: float = Field(gt=0, allow_inf_nan=False)
     window_seconds: int = Field(ge=60, le=7 * 86_400)
 
 
 class _AlertsSpec(_Strict):
+    """The data-flow alert rules and how often they run.
+
+    Attributes:
+        interval_seconds: How often the rules are evaluated.
+        enumeration: Distinct subjects checked by one principal in the window.
+        budget_burn: Largest fraction of a budget charged in the window.
+        differencing: Statistics releases of the same shape by one principal in the window.
+        refused_calls: Refused calls by one principal in the window (probing).
+        cancelled_jobs: Jobs cancelled after their worker touched data.
+    """
+
     interval_seconds: float = Field(default=60.0, ge=1, le=86_400)
     enumeration: _RuleSpec = _RuleSpec(threshold=5000, window_seconds=3600)
     budget_burn: _RuleSpec = _RuleSpec(threshold=0.5, window_seconds=3600)
@@ -46,7 +64,13 @@ class _AlertsSpec(_Strict):
 
 
 class ConsoleSpec(_Strict):
-    """The ``console:`` section as written in the config file."""
+    """The ``console:`` section as written in the config file.
+
+    Attributes:
+        listen: HOST:PORT of the console (its own port; beyond loopback only with ``tls``).
+        session_minutes: How long a login session lasts.
+        alerts: The data-flow alert rules.
+    """
 
     listen: str = DEFAULT_CONSOLE_LISTEN
     session_minutes: int = Field(default=30, ge=1, le=24 * 60)

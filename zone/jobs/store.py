@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from zone.audit import AuditChain, utc_timestamp
-from zone.errors import FailedPrecondition
 from zone.jobs.records import (
     JOB_COLUMNS,
     Job,
@@ -126,23 +125,7 @@ class JobStore:
         """
         result_json = None if result is None else encode_object(result, "job result")
         with self._store.joined(conn) as w:
-            current = select_job(w, job_id).state
-            if not is_valid_transition(current, to):
-                raise IllegalTransition(current, to)
-            now = utc_timestamp()
-            updated = w.execute(
-                "UPDATE jobs SET state = ?, updated_at = ?, "
-                "reason = CASE WHEN ? = '' THEN reason ELSE ? END, "
-                "result = COALESCE(?, result), "
-                "touched_data = MAX(touched_data, ?), "
-                "started_at = CASE WHEN ? THEN ? ELSE started_at END, "
-                "finished_at = CASE WHEN ? THEN ? ELSE finished_at END "
-                "WHERE job_id = ? AND state = ?",
-                (to.value, now, reason, reason, result_json, int(bool(touched_data)),
-                 to is JobState.RUNNING, now, to in TERMINAL, now, job_id, current.value),
-            ).rowcount  # fmt: skip
-            if updated != 1:  # impossible under BEGIN IMMEDIATE; never move on a stale read
-                raise FailedPrecondition("the job changed during its transition")
+            current = _move(w, job_id, to, reason, result_json, bool(touched_data))
             job = select_job(w, job_id)
             record = {**job_record(job), "from": current.value, "reason": job.reason}
             self._audit.append("job.transition", record, conn=w)
@@ -232,3 +215,33 @@ class JobStore:
                 "ORDER BY created_at, rowid"
             ).fetchall()
         return [job_from_row(row) for row in rows]
+
+
+def _move(
+    tx: Tx, job_id: str, to: JobState, reason: str, result_json: str | None, touched: bool
+) -> JobState:
+    """Move the job out of the state read in ``tx``; return that state.
+
+    The UPDATE is conditional on the state just read. Under SQLite's write lock nobody can
+    move the job in between; on PostgreSQL (READ COMMITTED) a concurrent move can commit
+    between the read and the UPDATE, which then changes nothing: read the new state and
+    decide again, as if this transaction had started after the other one.
+    """
+    while True:
+        current = select_job(tx, job_id).state
+        if not is_valid_transition(current, to):
+            raise IllegalTransition(current, to)
+        now = utc_timestamp()
+        updated = tx.execute(
+            "UPDATE jobs SET state = ?, updated_at = ?, "
+            "reason = CASE WHEN ? = '' THEN reason ELSE ? END, "
+            "result = COALESCE(?, result), "
+            "touched_data = CASE WHEN ? = 1 THEN 1 ELSE touched_data END, "
+            "started_at = CASE WHEN ? THEN ? ELSE started_at END, "
+            "finished_at = CASE WHEN ? THEN ? ELSE finished_at END "
+            "WHERE job_id = ? AND state = ?",
+            (to.value, now, reason, reason, result_json, int(touched),
+             to is JobState.RUNNING, now, to in TERMINAL, now, job_id, current.value),
+        ).rowcount  # fmt: skip
+        if updated == 1:
+            return current

@@ -179,12 +179,13 @@ class Metering:
                 "WHERE usage_id = ? AND voided_at IS NULL",
                 (usage_id,),
             ).fetchone()
-            if row is None:
-                return False
-            w.execute(
-                "UPDATE usage SET voided_at = ?, void_reason = ? WHERE usage_id = ?",
+            voided = w.execute(
+                "UPDATE usage SET voided_at = ?, void_reason = ? "
+                "WHERE usage_id = ? AND voided_at IS NULL",
                 (iso(self._clock()), reason, usage_id),
-            )
+            ).rowcount
+            if row is None or not voided:
+                return False
             principal, product, release_id, currency, amount = row
             self._audit.append(
                 "metering.void",
@@ -220,12 +221,12 @@ def _take_quota(conn: Tx, principal: str, product: str, quota: Quota, now: datet
     row = None
     if quota.calls > 0:
         row = conn.execute(
-            "INSERT INTO quota_use (principal, product, window_start, used) "
+            "INSERT INTO quota_use AS q (principal, product, window_start, used) "
             "VALUES (:p, :pr, :w, 1) "
             "ON CONFLICT (principal, product) DO UPDATE SET "
-            "used = (CASE WHEN window_start >= :w THEN used ELSE 0 END) + 1, "
-            "window_start = max(window_start, :w) "
-            "WHERE (CASE WHEN window_start >= :w THEN used ELSE 0 END) + 1 <= :limit "
+            "used = (CASE WHEN q.window_start >= :w THEN q.used ELSE 0 END) + 1, "
+            "window_start = CASE WHEN q.window_start >= :w THEN q.window_start ELSE :w END "
+            "WHERE (CASE WHEN q.window_start >= :w THEN q.used ELSE 0 END) + 1 <= :limit "
             "RETURNING used",
             args,
         ).fetchone()
@@ -243,9 +244,10 @@ def _take_quota(conn: Tx, principal: str, product: str, quota: Quota, now: datet
 def _count_volume(conn: Tx, principal: str, unit: Unit, now: datetime) -> int:
     """Count this unit in the principal's monthly volume; return the new count (its ordinal)."""
     row = conn.execute(
-        "INSERT INTO month_volume (principal, unit, month, units) VALUES (:p, :u, :m, 1) "
+        "INSERT INTO month_volume AS v (principal, unit, month, units) VALUES (:p, :u, :m, 1) "
         "ON CONFLICT (principal, unit) DO UPDATE SET "
-        "units = (CASE WHEN month >= :m THEN units ELSE 0 END) + 1, month = max(month, :m) "
+        "units = (CASE WHEN v.month >= :m THEN v.units ELSE 0 END) + 1, "
+        "month = CASE WHEN v.month >= :m THEN v.month ELSE :m END "
         "RETURNING units",
         {"p": principal, "u": unit, "m": iso(month_start(now))},
     ).fetchone()

@@ -74,7 +74,7 @@ _BILLED = (
 
 
 def _where(period: Period, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
-    clauses, args = ["1"], []
+    clauses, args = ["1 = 1"], []
     if period.start is not None:
         clauses.append("b.created_at >= ?")
         args.append(iso(period.start))
@@ -95,8 +95,10 @@ def usage_report(
     where, args = _where(period, {"b.principal": principal, "b.product": product})
     rows = conn.execute(
         _BILLED + "SELECT b.principal, b.product, b.currency, "
-        "SUM(b.billed AND b.unit = 'call'), SUM(b.billed AND b.unit = 'job'), "
-        "SUM(NOT b.billed), SUM(CASE WHEN b.billed THEN b.amount_micro ELSE 0 END), "
+        "SUM(CASE WHEN b.billed AND b.unit = 'call' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN b.billed AND b.unit = 'job' THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN b.billed THEN 0 ELSE 1 END), "
+        "SUM(CASE WHEN b.billed THEN b.amount_micro ELSE 0 END), "
         "SUM(CASE WHEN b.billed THEN b.list_micro - b.amount_micro ELSE 0 END) "
         f"FROM b WHERE {where} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         args,

@@ -305,6 +305,9 @@ class ZoneInterceptor(_Interceptor):
     def _finish(self, call: CallContext, outcome: _Outcome, context: grpc.ServicerContext) -> None:
         try:
             self._audit(call, outcome)
+        except Unavailable as exc:  # the state database is down: retry later, not a bug
+            log.warning("%s audit append failed: %s", call.request_id, exc.message)
+            outcome.abort_with = status_for(exc)
         except Exception:  # noqa: BLE001 - fail closed: no reply without its audit record
             log.exception("%s audit append failed", call.request_id)
             outcome.abort_with = internal_status(call.request_id)

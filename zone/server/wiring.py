@@ -2,8 +2,9 @@
 
 Nothing in the core imports this module (``scripts/check_architecture.py`` enforces it): the
 core's classes take their collaborators as arguments, and this is the one place that decides
-which concrete ones they get (the SQLite state store, the local process executor). The result
-is a frozen :class:`ZoneServices`; the gRPC servicers reach the core only through it.
+which concrete ones they get (the state backend ``state_db`` names: a SQLite file or a
+PostgreSQL database; the local process executor). The result is a frozen
+:class:`ZoneServices`; the gRPC servicers reach the core only through it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from zone import __version__
@@ -43,7 +45,8 @@ from zone.products.verification.secret import SECRET_FILE, load_master_secret
 from zone.products.verification.service import VerificationService
 from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
-from zone.state import StateStore
+from zone.state.api import State
+from zone.state.opening import open_state
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class ZoneServices:
     products: Mapping[str, Product]
     policies: PolicyHolder
     visibility: Visibility
-    store: StateStore
+    store: State
     audit: AuditChain
     verifier: ChainVerifier
     ledger: PrivacyLedger
@@ -116,7 +119,7 @@ def build(config: ZoneConfig) -> ZoneServices:
     try:
         metas = {name: info.meta for name, info in catalog.datasets().items()}
         products = load_products(config.models_dir, metas)
-        store = StateStore.open(config.state_db)
+        store = open_state(config.state_db, config.state)
     except BaseException:
         catalog.close()
         raise
@@ -144,12 +147,18 @@ def match_workers(workers: int) -> MatchWorkers:
     return MatchWorkers(lambda: ProcessPoolExecutor(workers, mp_context=context), workers)
 
 
+def _beside_state(config: ZoneConfig) -> Path:
+    """The folder of the state database file (of the datasets database, for PostgreSQL)."""
+    state = config.state_db
+    return state.parent if isinstance(state, Path) else config.datasets_db.parent
+
+
 def _wire(
     config: ZoneConfig,
     catalog: DatasetCatalog,
     products: Mapping[str, Product],
     policies: PolicyHolder,
-    store: StateStore,
+    store: State,
     audit: AuditChain,
 ) -> ZoneServices:
     def providers_of(product_id: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
@@ -159,7 +168,7 @@ def _wire(
 
     # First: a bad secret file stops the start before any worker process exists.
     secret = load_master_secret(
-        config.verification.match_secret_file or config.state_db.parent / SECRET_FILE
+        config.verification.match_secret_file or _beside_state(config) / SECRET_FILE
     )
     ledger = PrivacyLedger(store, audit)
     releases = ReleaseRegistry(store, audit)
@@ -200,9 +209,15 @@ def _wire(
         workers=match_workers(config.verification.workers),
     )
     # Jobs first: their charges follow the job rule (refund if no data was touched); then any
-    # other charge left open by a crash is settled as failed (still charged).
-    interrupted_jobs = training.recover()
-    interrupted_charges = ledger.recover()
+    # other charge left open by a crash is settled as failed (still charged). Only a process
+    # alone on the state does it: other replicas' open charges and jobs are live work.
+    interrupted_jobs = interrupted_charges = 0
+    with store.startup() as alone:
+        if alone:
+            interrupted_jobs = training.recover()
+            interrupted_charges = ledger.recover()
+        else:
+            log.info("other replicas serve this state: their open work is left to them")
     return ZoneServices(
         config=config,
         catalog=catalog,

@@ -9,10 +9,14 @@ needs the ledger, metering and audit rows of one call to commit or roll back as 
 SQL written against a ``Tx`` keeps to the subset SQLite and PostgreSQL share: ``?``
 placeholders (or ``:name``), ``INSERT ... ON CONFLICT DO NOTHING``, conditional ``UPDATE``
 whose ``rowcount`` decides an admission (exact under concurrent writers on both: measured,
-see docs/ARCHITECTURE.md). A backend translates placeholders if its driver needs it.
+see docs/ARCHITECTURE.md), upsert targets qualified by an alias (``INSERT INTO t AS x ...
+DO UPDATE SET c = x.c``), ``CASE`` rather than SQLite's scalar ``max()``, and SQLite's
+``json_extract``/``json_each`` (the PostgreSQL schema defines both). A backend translates
+placeholders if its driver needs it.
 
-Implementations: :class:`zone.state.db.StateStore` (SQLite, WAL, ``synchronous=FULL``). Every
-implementation must pass ``tests/contract/test_state_contract.py``.
+Implementations: :class:`zone.state.db.StateStore` (SQLite, WAL, ``synchronous=FULL``) and
+:class:`zone.state.postgres.PostgresState` (PostgreSQL, shared by replicas); both pass
+``tests/contract/test_state_contract.py``.
 """
 
 from __future__ import annotations
@@ -67,7 +71,10 @@ class Tx(Protocol):
 
 
 class State(Protocol):
-    """A state backend: one writer transaction at a time per process, snapshot reads."""
+    """A state backend: one writer transaction at a time, snapshot reads.
+
+    One writer per SQLite file; per PostgreSQL database, across all replicas.
+    """
 
     def write(self, *, durable: bool = True) -> AbstractContextManager[Tx]:
         """A write transaction; commits when the body returns, rolls back when it raises.
@@ -84,6 +91,16 @@ class State(Protocol):
 
     def read(self) -> AbstractContextManager[Tx]:
         """A read transaction: every statement in it sees one committed snapshot."""
+        ...
+
+    def startup(self) -> AbstractContextManager[bool]:
+        """Join the processes serving this state; the body learns whether it is the only one.
+
+        Yields True when no other process serves the state, so that the body may settle the
+        work a dead process left open (reserved charges, unfinished jobs); no other process
+        can join until the body ends. False: others are serving, and their open work is not
+        this process's to settle. The process stays joined until ``close()``.
+        """
         ...
 
     def close(self) -> None:

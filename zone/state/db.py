@@ -169,6 +169,11 @@ class StateStore:
         finally:
             _end_read(conn)
 
+    @contextmanager
+    def startup(self) -> Iterator[bool]:
+        """Yield True: a SQLite state file is served by one ``zone serve`` process."""
+        yield True
+
     def close(self) -> None:
         """Close every connection of this store. Idempotent."""
         if self._gate.owner == threading.get_ident():

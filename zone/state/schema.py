@@ -36,16 +36,29 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> list[Migration]:
-    """Read the migrations shipped with this package, in version order.
+DIALECTS = ("sqlite", "postgresql")
+
+
+def load_migrations(dialect: str = "sqlite") -> list[Migration]:
+    """Read the migrations shipped with this package for one SQL dialect, in version order.
+
+    ``migrations/NNNN_name.sql`` is SQLite's text; ``migrations/postgresql/NNNN_name.sql`` is
+    the same migration (same version, name, tables, columns and constraints) in PostgreSQL's.
+
+    Args:
+        dialect: ``"sqlite"`` or ``"postgresql"``.
 
     Returns:
         The migrations, sorted by version.
 
     Raises:
-        ValueError: A ``.sql`` file is misnamed or two files share a version.
+        ValueError: An unknown dialect, a misnamed ``.sql`` file, or two files share a version.
     """
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown SQL dialect {dialect!r}")
     folder = resources.files("zone.state").joinpath("migrations")
+    if dialect != "sqlite":
+        folder = folder.joinpath(dialect)
     found: dict[int, Migration] = {}
     for item in folder.iterdir():
         if not item.name.endswith(".sql"):
@@ -110,7 +123,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] | None = N
     known = sorted(load_migrations() if migrations is None else migrations, key=_version)
     with transaction(conn):
         conn.execute(_CREATE_TABLE)
-        _refuse_unknown(_applied_versions(conn), {m.version for m in known})
+        refuse_unknown(_applied_versions(conn), {m.version for m in known})
     applied: list[int] = []
     for migration in known:
         with transaction(conn):
@@ -129,7 +142,8 @@ def _applied_versions(conn: sqlite3.Connection) -> set[int]:
     return {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
 
 
-def _refuse_unknown(applied: set[int], known: set[int]) -> None:
+def refuse_unknown(applied: set[int], known: set[int]) -> None:
+    """Refuse a database that records versions this code does not ship (a newer zone's)."""
     unknown = sorted(applied - known)
     if unknown:
         raise FailedPrecondition(

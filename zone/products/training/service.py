@@ -26,6 +26,7 @@ from zone.catalog import DatasetCatalog, Product, TrainingProduct
 from zone.catalog.visibility import public_row_count
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
+from zone.jobs.records import select_job
 from zone.ledger import Amount
 from zone.ledger.charges import AlreadySettled
 from zone.models.registry import ModelRegistry
@@ -258,9 +259,13 @@ class TrainingJobs:
     def _end(
         self, job_id: str, state: JobState, reason: str, *, running_touches: bool = False
     ) -> None:
-        """Settle the charge by the rule (touched data: charged; else refunded) and end the job."""
-        job = self._jobs.get(job_id)
+        """Settle the charge by the rule (touched data: charged; else refunded) and end the job.
+
+        The job is read inside the write transaction: a move committed by another thread or
+        replica just before (QUEUED to RUNNING, a touched notice) decides the settlement.
+        """
         with self._store.write() as conn:
+            job = select_job(conn, job_id)
             self._settle(conn, job, reason, running_touches=running_touches)
             self._jobs.transition(job_id, state, reason=reason, conn=conn)
 
@@ -320,7 +325,9 @@ class TrainingJobs:
         if job.state not in (JobState.QUEUED, JobState.RUNNING):
             raise FailedPrecondition(f"job is {job.state.value}", reason="job_finished")
         if not self._executor.cancel(job_id):
-            self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
+            # Not this process's worker: a RUNNING job runs on another replica, which may
+            # have read data before its notice arrived; it is charged, never refunded.
+            self._end(job_id, JobState.CANCELLED, "cancelled by the caller", running_touches=True)
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         job = self._jobs.get(job_id)  # the executor reports the cancellation asynchronously
         while job.state not in TERMINAL and time.monotonic() < deadline:

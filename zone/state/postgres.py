@@ -1,0 +1,329 @@
+"""The PostgreSQL state backend: the zone's state shared by several ``zone serve`` replicas.
+
+Same contract as the SQLite store (``zone.state.api``; ``tests/contract/``), other means:
+
+* ``write(durable)`` is one READ COMMITTED transaction on a pooled connection. Every
+  admission in it is one conditional statement whose row count decides, exact under
+  concurrent writers without SERIALIZABLE. Write transactions of all replicas take one
+  transaction-scoped advisory lock first (``WRITE_LOCK``), for the audit chain: almost every
+  write appends to it, reading its head and extending it inside the transaction, so the
+  head is a lock held to the commit. Taken first, it is the only lock any writer waits for
+  while holding another, so no two writers can deadlock (taken at the first append instead,
+  it would be acquired after budget, quota or job rows in some transactions and before them
+  in others). Measured on 2 cores with 8 writers, fsync off: as fast as taking it at the
+  append, within noise (795 vs 813 reservations/s on one budget row). ``durable=False`` commits with
+  ``synchronous_commit = off``: a crash of the database server may lose the newest such
+  commits; a crash of the zone loses none.
+* ``read()`` is one REPEATABLE READ, READ ONLY transaction: every statement in it sees the
+  snapshot taken by its first one. Nested ``read()`` calls on one thread share it.
+* ``write()`` is not reentrant on one thread (as on SQLite): pass its ``Tx`` down instead.
+
+Placeholders (``?``, ``:name``) are translated (``zone.state.sqltext``); integral NUMERIC
+values (PostgreSQL's ``SUM`` of BIGINT) load as ``int``, as SQLite returns them.
+
+A lost connection, a server shutting down, a deadlock or a lock timeout is reported as
+``Unavailable`` (retry later), never as an internal error; the pool replaces broken
+connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Buffer, Loader
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
+from zone.state.api import Params, Tx
+from zone.state.location import PoolOptions, redacted
+from zone.state.pgschema import migrate_postgres
+from zone.state.sqltext import to_psycopg
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
+REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
+
+_BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_NOT_DURABLE = "; SET LOCAL synchronous_commit TO OFF"
+
+
+class _IntegralNumeric(Loader):
+    """NUMERIC as SQLite returns it: ``int`` when integral, else ``float``."""
+
+    def load(self, data: Buffer) -> int | float:
+        value = Decimal(bytes(data).decode("ascii"))
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _configure(conn: Connection) -> None:
+    conn.adapters.register_loader("numeric", _IntegralNumeric)
+
+
+class PgCursor:
+    """The result of one statement, with SQLite's behaviour for statements returning no rows."""
+
+    def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT/UPDATE/DELETE."""
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        """The next row as a tuple, or None (also for a statement that returns no rows)."""
+        return None if self._cursor.description is None else self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows as tuples."""
+        return [] if self._cursor.description is None else self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the remaining rows (converted one by one; libpq holds the result)."""
+        return iter(()) if self._cursor.description is None else iter(self._cursor)
+
+    def close(self) -> None:
+        """Drop the remaining rows."""
+        self._cursor.close()
+
+
+class PgTx:
+    """An open transaction on one pooled connection; it ends with its ``write()``/``read()``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._open = True
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the transaction is still open."""
+        return self._open
+
+    def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
+        """Run one statement inside the transaction."""
+        cursor = self._cursor()
+        if parameters:
+            cursor.execute(to_psycopg(sql), parameters)
+        else:
+            cursor.execute(sql.encode("utf-8"))
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, seq_of_parameters: Sequence[Params], /) -> PgCursor:
+        """Run one statement once per parameter set inside the transaction."""
+        cursor = self._cursor()
+        if seq_of_parameters:
+            cursor.executemany(to_psycopg(sql), seq_of_parameters)
+        return PgCursor(cursor)
+
+    def end(self) -> None:
+        """Mark the transaction over (its owner committed or rolled back)."""
+        self._open = False
+
+    def _cursor(self) -> psycopg.Cursor[tuple[Any, ...]]:
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn.cursor()
+
+
+class PostgresState:
+    """A connection pool on one PostgreSQL database holding the zone's state."""
+
+    def __init__(self, pool: ConnectionPool[Connection], *, name: str, url: str = "") -> None:
+        self._pool = pool
+        self._name = name
+        self._url = url
+        self._local = threading.local()
+        self._closed = False
+        self._presence: Connection | None = None
+
+    @classmethod
+    def open(
+        cls, url: str, options: PoolOptions | None = None, *, migrate: bool = True
+    ) -> PostgresState:
+        """Connect to the database at ``url`` and migrate it unless ``migrate=False``.
+
+        Args:
+            url: A libpq URL, ``postgresql://user@host:port/database``.
+            options: Pool size and timeouts (defaults: ``PoolOptions()``).
+            migrate: Apply missing migrations (``zone db migrate`` does it separately).
+
+        Returns:
+            The open state.
+
+        Raises:
+            Unavailable: the database cannot be reached in time.
+            FailedPrecondition: the database was written by a newer zone.
+        """
+        opts = options or PoolOptions()
+        server_options = (
+            f"-c lock_timeout={int(opts.lock_timeout_seconds * 1000)} "
+            f"-c idle_in_transaction_session_timeout={int(opts.idle_in_transaction_seconds * 1000)}"
+        )
+        pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=opts.min_connections,
+            max_size=opts.max_connections,
+            timeout=opts.timeout_seconds,
+            kwargs={"autocommit": True, "application_name": "zone", "options": server_options},
+            configure=_configure,
+            open=False,
+            name="zone-state",
+        )
+        try:
+            pool.open(wait=True, timeout=opts.timeout_seconds)
+            if migrate:
+                with pool.connection() as conn:
+                    migrate_postgres(conn)
+        except BaseException as exc:
+            pool.close()
+            if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+                raise Unavailable(f"the state database {redacted(url)} cannot be reached") from exc
+            raise
+        return cls(pool, name=redacted(url), url=url)
+
+    @property
+    def name(self) -> str:
+        """The database URL without its password (for logs)."""
+        return self._name
+
+    @contextmanager
+    def write(self, *, durable: bool = True) -> Iterator[Tx]:
+        """Run the body in one READ COMMITTED transaction; commit when it returns.
+
+        Rolls back and re-raises when the body raises. ``durable=False`` commits with
+        ``synchronous_commit = off`` (see the module docstring).
+
+        Raises:
+            RuntimeError: called again by a thread already inside ``write()``.
+            Unavailable: the database is unreachable, or the transaction was chosen as a
+                deadlock victim (nothing was written).
+            FailedPrecondition: the state is closed.
+        """
+        if getattr(self._local, "writing", False):
+            raise RuntimeError("PostgresState.write() is not reentrant; pass its Tx down")
+        self._local.writing = True
+        try:
+            begin = _BEGIN_WRITE if durable else _BEGIN_WRITE + _NOT_DURABLE
+            with self._transaction(begin) as tx:
+                yield tx
+        finally:
+            self._local.writing = False
+
+    @contextmanager
+    def joined(self, tx: Tx | None) -> Iterator[Tx]:
+        """Join the caller's open write transaction ``tx``, or run a durable one of our own.
+
+        Raises:
+            RuntimeError: ``tx`` is not inside an open ``write()`` transaction.
+        """
+        if tx is not None:
+            if not tx.in_transaction:
+                raise RuntimeError("joined(tx) needs the Tx of an open write()")
+            yield tx
+            return
+        with self.write() as own:
+            yield own
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """Run the body in one snapshot (REPEATABLE READ, READ ONLY); nested calls share it.
+
+        Raises:
+            Unavailable: the database is unreachable.
+            FailedPrecondition: the state is closed.
+        """
+        current: PgTx | None = getattr(self._local, "reader", None)
+        if current is not None:
+            yield current
+            return
+        with self._transaction(_BEGIN_READ) as tx:
+            self._local.reader = tx
+            try:
+                yield tx
+            finally:
+                self._local.reader = None
+
+    @contextmanager
+    def startup(self) -> Iterator[bool]:
+        """Join the replicas; yield whether this one is alone (see ``State.startup``).
+
+        Every serving replica holds ``REPLICA_LOCK`` shared on a session of its own, which
+        PostgreSQL releases when the replica dies (its connection drops). A replica that
+        can take the lock exclusively is alone; it keeps it exclusive while the body
+        settles what dead replicas left open, so that no other replica starts serving
+        meanwhile, then holds it shared like the others.
+
+        Raises:
+            Unavailable: the database cannot be reached.
+        """
+        if self._presence is not None:
+            raise RuntimeError("startup() was called already")
+        try:
+            presence: Connection = psycopg.connect(self._url, autocommit=True)
+            row = presence.execute("SELECT pg_try_advisory_lock(%s)", (REPLICA_LOCK,)).fetchone()
+        except psycopg.OperationalError as exc:
+            raise Unavailable("the state database cannot be reached") from exc
+        self._presence = presence
+        alone = bool(row and row[0])
+        try:
+            yield alone
+        finally:
+            presence.execute("SELECT pg_advisory_lock_shared(%s)", (REPLICA_LOCK,))
+            if alone:
+                presence.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
+
+    def close(self) -> None:
+        """Close every connection of the pool, and leave the replicas. Idempotent."""
+        if getattr(self._local, "writing", False):
+            raise RuntimeError("PostgresState.close() called inside write()")
+        self._closed = True
+        self._pool.close()
+        if self._presence is not None:
+            self._presence.close()
+
+    def __enter__(self) -> PostgresState:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[PgTx]:
+        if self._closed:
+            raise FailedPrecondition("the state store is closed")
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(begin.encode("ascii"))
+                tx = PgTx(conn)
+                try:
+                    yield tx
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _roll_back(conn)
+                    raise
+                finally:
+                    tx.end()
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise Unavailable("the state database is unavailable; retry later") from exc
+        except psycopg.DataError as exc:
+            raise InvalidArgument(
+                "a value cannot be stored (e.g. it holds a NUL character)"
+            ) from exc
+
+
+def _roll_back(conn: Connection) -> None:
+    """Roll back an open transaction; a broken connection is left for the pool to discard."""
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        pass
