@@ -1,12 +1,13 @@
-"""``zone verify match|score --subject-column``: a CSV whose subject keys are in another column."""
+"""``zone verify match --subject-column``: a CSV whose subject keys are in another column."""
 
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from zonekit import TOKENS, make_zone_dir, running_zone, target
+from zonekit import TOKENS, client, make_zone_dir, running_zone, target
 
 from zone.cli import main
 
@@ -22,14 +23,19 @@ def test_match_reads_subjects_from_the_named_column(
         f"id,registered_capital,employees\n"
         f"{record['uscc']},{record['registered_capital']},{record['employees']}\n"
     )
-    token, keys, out = tmp_path / "token", tmp_path / "bfv.keys", tmp_path / "out.csv"
+    token, out = tmp_path / "token", tmp_path / "out.csv"
     token.write_text(TOKENS["bank"])
-    args = ["--product", "capital-match", "--keys", str(keys), "--csv", str(claims),
-            "--out", str(out), "--purpose", "loan application"]  # fmt: skip
+    consents = tmp_path / "consents.csv"
+    args = ["--product", "capital-match", "--csv", str(claims), "--out", str(out),
+            "--purpose", "loan application", "--consents", str(consents)]  # fmt: skip
     with running_zone(config) as zone:
+        until = datetime.now(UTC) + timedelta(hours=1)
+        consent = client(zone, "bank").register_consent(
+            "capital-match", record["uscc"], purpose="loan application", not_after=until,
+            letter_sha256="ab" * 32,
+        ).consent  # fmt: skip
+        consents.write_text(f"subject,consent\n{record['uscc']},{consent}\n")
         connection = ["--target", target(zone), "--token-file", str(token)]
-        assert main(["verify", "keys", "new", "--out", str(keys)]) == 0
-        assert main(["verify", "keys", "register", str(keys), *connection]) == 0
         capsys.readouterr()
         assert main(["verify", "match", *args, *connection]) == 1  # looks for 'subject'
         assert "needs a 'subject' column (--subject-column)" in capsys.readouterr().err
