@@ -6,7 +6,9 @@ at once as ValidationFailed, each located as ``models/<file>.yaml:<line>``.
 
 Rules beyond the per-file schema (``product_models``):
 
-* L4 columns are never readable by any product.
+* Every column a product names must be classified for that use (``zone.catalog.levels``): L4
+  columns are never readable; L3 columns may be measured, learned from and verified but never be
+  group keys; grouping by keys selected from the data (``key_selection``) needs L1.
 * ``group_by`` columns need a public domain (declared, or boolean) unless ``key_selection``.
 * Statistics ``sum``/``mean``/``quantile`` need public bounds on every numeric measured column.
 * Training features must be scalable from public facts: boolean, numeric with bounds, or with a
@@ -23,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from zone.catalog._verification import MAX_CLAIM_CODE, Claim, verification_parameters
+from zone.catalog.levels import Use, use_problem
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
 from zone.catalog.product_models import (
     NUMERIC_MEASURES,
@@ -113,6 +116,24 @@ def _references(product: Product) -> Iterator[tuple[Loc, str]]:
         yield from ((("score_features", i), name) for i, name in enumerate(product.score_features))
 
 
+def _use(product: Product, loc: Loc, column: ColumnMeta) -> Use:
+    """How ``product`` uses the column it names at ``loc``."""
+    if isinstance(product, TrainingProduct):
+        return Use.TRAINING
+    if isinstance(product, VerificationProduct):
+        return Use.VERIFICATION
+    if loc[0] == "group_by":
+        selected = column.public_domain is None and product.key_selection
+        return Use.KEY_SELECTION if selected else Use.GROUP_BY
+    return Use.AGGREGATE  # filters are checked per query (zone.products.statistics.validate)
+
+
+def _references_with_group_keys(product: Product) -> Iterator[tuple[Loc, str]]:
+    yield from _references(product)
+    if isinstance(product, StatisticsProduct):
+        yield from ((("group_by", i), name) for i, name in enumerate(product.group_by))
+
+
 def _dataset_problems(
     doc: YamlDocument, product: Product, datasets: Mapping[str, DatasetMeta]
 ) -> list[Problem]:
@@ -120,13 +141,15 @@ def _dataset_problems(
     if meta is None:
         return [doc.problem(("dataset",), f"unknown dataset {product.dataset!r}")]
     problems = []
-    for loc, name in _references(product):
+    for loc, name in _references_with_group_keys(product):
         column = meta.columns.get(name)
-        if column is None:
-            problems.append(doc.problem(loc, f"column {name!r} is not in {product.dataset!r}"))
-        elif column.level == "L4":
-            message = f"column {name!r} is classified L4: no product may read L4 columns"
-            problems.append(doc.problem(loc, message))
+        if column is None or (loc[0] == "group_by" and column.level == "L4"):
+            if loc[0] != "group_by":  # group_by columns are among columns: reported there
+                problems.append(doc.problem(loc, f"column {name!r} is not in {product.dataset!r}"))
+            continue
+        problem = use_problem(name, column.level, _use(product, loc, column))
+        if problem is not None:
+            problems.append(doc.problem(loc, problem))
     if problems:
         return problems
     if isinstance(product, StatisticsProduct):
