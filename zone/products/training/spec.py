@@ -17,7 +17,10 @@ The plan is made of public numbers only:
   (Opacus issues #571/#819). The guarantee holds whatever the true row count is; only the
   actual mean batch size differs from ``batch_size`` when the rounded count is off;
 * the epsilon split: ``METRICS_SHARE`` (10%) of epsilon for the DP validation metrics, the rest
-  for DP-SGD; all of delta goes to DP-SGD (the metrics are pure epsilon-DP).
+  for DP-SGD; all of delta goes to DP-SGD (the metrics are pure epsilon-DP);
+* that the worker can calibrate the noise for it (``calibration``: an epsilon too small for the
+  PRV accountant, or a delta below its resolution, is refused here, before anything is
+  reserved, instead of failing in the worker).
 
 ``max_epsilon_per_job`` is not checked here: the caller refuses that with PERMISSION_DENIED.
 """
@@ -37,6 +40,7 @@ from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import TrainingProduct
 from zone.catalog.store import table_name
 from zone.errors import Problem, ValidationFailed
+from zone.products.training.calibration import calibration_problems
 from zone.products.training.request import TrainingRequest
 from zone.products.training.scaling import FeatureScaling, LabelScaling
 
@@ -206,6 +210,15 @@ def plan_training(
                 f"batch_size {hyper.batch_size} is too large for this dataset (about "
                 f"{train_rows} training rows): at most {largest}"
             )
+    if not problems and hyper is not None:  # epsilon, delta and steps are valid
+        problems += calibration_problems(
+            epsilon=float(request.epsilon),
+            epsilon_training=split_epsilon(float(request.epsilon))[0],
+            training_share=1 - METRICS_SHARE,
+            delta=float(request.delta),
+            sample_rate=1 / steps,
+            steps=hyper.epochs * steps,
+        )
     seed = DEFAULT_SEED if request.seed is None else request.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         problems.append("seed must be an integer in [0, 2**63)")
