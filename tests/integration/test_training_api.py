@@ -69,6 +69,7 @@ def test_submit_watch_result(train_zone: tuple[RunningZone, str, str]) -> None:
     assert result.family == "logistic_regression"
     assert len(result.weights) == len(result.features) == 7
     assert 0.0 <= result.metrics["accuracy"] <= 1.0
+    assert 0.0 <= result.metrics["auc"] <= 1.0  # DP AUC next to DP accuracy (issue 20)
     assert result.epsilon_training + result.epsilon_metrics <= 1.0 + 1e-9
     assert result.accountant == "prv"
     assert result.device in {"cpu", "cuda"}

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zone.catalog._training import transform_problem
 from zone.catalog._verification import MAX_CLAIM_CODE, Claim, verification_parameters
 from zone.catalog.levels import Use, use_problem
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
@@ -194,14 +195,13 @@ def _binary(column: ColumnMeta) -> bool:
 def _training_problems(
     doc: YamlDocument, product: TrainingProduct, meta: DatasetMeta
 ) -> list[Problem]:
-    problems = [
-        doc.problem(
-            ("features", i),
-            f"feature {name!r} needs public bounds (numeric) or a public domain",
-        )
-        for i, name in enumerate(product.features)
-        if not _scalable(meta.columns[name])
-    ]
+    problems = []
+    for i, name in enumerate(product.features):
+        transform = product.transforms.get(name)
+        message = transform_problem(name, meta.columns[name], transform)
+        if message is not None:
+            loc: Loc = ("transforms", name) if transform is not None else ("features", i)
+            problems.append(doc.problem(loc, message))
     label = meta.columns[product.label]
     if product.family == "logistic_regression" and not _binary(label):
         message = "a logistic regression label needs a two-value public domain or bounds [0, 1]"
@@ -280,6 +280,12 @@ def product_parameters(product: Product) -> dict[str, object]:
             },
             "max_epsilon_per_job": float(product.max_epsilon_per_job),
             "allow_gpu": product.allow_gpu,
+            "transforms": {
+                name: t.model_dump(mode="json", exclude_none=True)
+                for name, t in product.transforms.items()
+            },
+            "holdout_fraction": float(product.holdout_fraction),
+            "split_seed": product.split_seed,
         }
     return {
         "key": product.key,

@@ -29,7 +29,7 @@ def columns(
         elif not allows(column.level, Use.TRAINING):  # L4 (zone.catalog.levels)
             problems.append(f"column {name!r} is classified {column.level} and cannot be read")
         else:
-            feature = FeatureScaling.from_meta(name, column)
+            feature = FeatureScaling.for_feature(name, column, product.transforms.get(name))
             if feature is None:
                 problems.append(f"feature {name!r} has no public bounds or domain")
             else:
