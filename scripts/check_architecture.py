@@ -47,6 +47,7 @@ CORE = (
     "zone.release",
     "zone.errors",
     "zone.config",
+    "zone.config_file",
     "zone.clock",
     "zone.money",
     "zone.yamlio",

@@ -17,6 +17,7 @@ from zone.client import (
     ZoneClient,
 )
 from zone.client.stats import between, count, eq, histogram, isin, mean, quantiles, sum_of
+from zone.products.statistics.accuracy import discrete_laplace_bound
 from zone.server.app import RunningZone
 
 PRODUCT = "enterprise-stats"
@@ -124,6 +125,7 @@ def test_measures_filters_and_sums(stats_zone: tuple[RunningZone, str]) -> None:
         ({"measures": [count()], "filters": [eq("founded_year", "nineteen")]}, "integer"),
         ({"measures": [count()], "filters": [between("employees", 10, 1)]}, "low"),
         ({"measures": [mean("default_flag")]}, "default_flag"),  # not allowed by the product
+        ({"measures": [count()], "filters": [between("penalties", 1, None)]}, "classified L3"),
         ({"measures": []}, "measure"),
     ],
 )
@@ -242,3 +244,30 @@ def test_the_server_opens_duckdb_with_the_default_memory_limit(
     assert zone.services.config.duckdb.memory_limit == "256MB"
     (limit,) = exact(zone, "SELECT current_setting('memory_limit')")[0]
     assert limit == "244.1 MiB"  # 256 * 10**6 bytes
+
+
+def test_every_cell_carries_its_error_bound_and_low_signal_flag(
+    stats_zone: tuple[RunningZone, str],
+) -> None:
+    zone, token = stats_zone
+    with ZoneClient(target(zone), token=token) as analyst:
+        estimate = analyst.estimate_cost(PRODUCT, [count(), mean("employees")], epsilon=0.02)
+        result = analyst.query_statistics(
+            PRODUCT,
+            [count(), mean("employees"), quantiles("founded_year", [0.5])],
+            epsilon=0.03,  # 0.01 per measure: small groups are noise
+            group_by=["district", "industry"],
+        )
+    # The estimate states the data-independent bounds before anything is spent.
+    assert estimate.measures[0].error_bounds == (discrete_laplace_bound(100.0),)
+    counts, means, medians = result.results
+    assert counts.plan.error_bounds == (discrete_laplace_bound(counts.plan.noise_scales[0]),)
+    assert "discrete Laplace" in counts.error_bound_method and "ranks" in medians.error_bound_method
+    for key, (value,) in counts.cells.items():
+        (bound,) = counts.error_bounds[key]
+        assert bound == counts.plan.error_bounds[0]  # public: the same for every cell
+        assert counts.low_signal[key] == ((bound >= abs(value)),)
+    assert set(means.support) == set(means.cells)  # a mean's noisy count is released with it
+    assert all(len(means.error_bounds[k]) == 1 for k in means.cells)
+    # 320 groups of about 300 enterprises at epsilon 0.005 per part: many means are noise.
+    assert any(flags[0] for flags in means.low_signal.values())

@@ -69,6 +69,7 @@ def test_submit_watch_result(train_zone: tuple[RunningZone, str, str]) -> None:
     assert result.family == "logistic_regression"
     assert len(result.weights) == len(result.features) == 7
     assert 0.0 <= result.metrics["accuracy"] <= 1.0
+    assert 0.0 <= result.metrics["auc"] <= 1.0  # DP AUC next to DP accuracy (issue 20)
     assert result.epsilon_training + result.epsilon_metrics <= 1.0 + 1e-9
     assert result.accountant == "prv"
     assert result.device in {"cpu", "cuda"}
@@ -119,6 +120,10 @@ def test_other_principals_cannot_see_a_job(train_zone: tuple[RunningZone, str, s
         ({"epsilon": 2.5}, PermissionDeniedError),  # per-job cap 2.0
         ({"epsilon": float("nan")}, InvalidArgumentError),
         ({"delta": 0.5}, InvalidArgumentError),
+        ({"epsilon": 1e-4}, InvalidArgumentError),  # too small to calibrate (issue 20)
+        ({"epsilon": 1e-9}, InvalidArgumentError),
+        ({"epsilon": 1e-300}, InvalidArgumentError),
+        ({"delta": 1e-13}, InvalidArgumentError),  # below the accountant's resolution
     ],
 )
 def test_bad_submissions_are_refused_and_spend_nothing(
@@ -129,8 +134,11 @@ def test_bad_submissions_are_refused_and_spend_nothing(
         error = PermissionDeniedError  # alice holds no grant for it
     args: dict[str, object] = {"product": PRODUCT, "epsilon": 0.5, "delta": 1e-6, **kwargs}
     before = len(charges(zone))
-    with ZoneClient(target(zone), token=alice) as client, pytest.raises(error):  # type: ignore[arg-type]
-        client.train(**args)  # type: ignore[arg-type]
+    with ZoneClient(target(zone), token=alice) as client:
+        jobs = len(client.list_jobs())
+        with pytest.raises(error):  # type: ignore[arg-type]
+            client.train(**args)  # type: ignore[arg-type]
+        assert len(client.list_jobs()) == jobs  # no job, so no quota slot taken
     assert len(charges(zone)) == before
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from zone.config import DEFAULT_LISTEN, load_config
+from zone.config import load_config
+from zone.config_file import DEFAULT_LISTEN
 from zone.errors import ValidationFailed
 
 MINIMAL = "datasets_db: d.duckdb\nstate_db: s.sqlite\nmodels_dir: models\npolicies_dir: policies\n"

@@ -88,7 +88,7 @@ class StatisticsQuery(_message.Message):
     def __init__(self, product: _Optional[str] = ..., measures: _Optional[_Iterable[_Union[Measure, _Mapping]]] = ..., group_by: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ...) -> None: ...
 
 class MeasurePlan(_message.Message):
-    __slots__ = ("measure", "mechanisms", "epsilon", "delta", "noise_scales", "sensitivities", "steps")
+    __slots__ = ("measure", "mechanisms", "epsilon", "delta", "noise_scales", "sensitivities", "steps", "error_bounds")
     MEASURE_FIELD_NUMBER: _ClassVar[int]
     MECHANISMS_FIELD_NUMBER: _ClassVar[int]
     EPSILON_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +96,7 @@ class MeasurePlan(_message.Message):
     NOISE_SCALES_FIELD_NUMBER: _ClassVar[int]
     SENSITIVITIES_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_BOUNDS_FIELD_NUMBER: _ClassVar[int]
     measure: Measure
     mechanisms: _containers.RepeatedScalarFieldContainer[str]
     epsilon: float
@@ -103,7 +104,8 @@ class MeasurePlan(_message.Message):
     noise_scales: _containers.RepeatedScalarFieldContainer[float]
     sensitivities: _containers.RepeatedScalarFieldContainer[float]
     steps: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, measure: _Optional[_Union[Measure, _Mapping]] = ..., mechanisms: _Optional[_Iterable[str]] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ..., noise_scales: _Optional[_Iterable[float]] = ..., sensitivities: _Optional[_Iterable[float]] = ..., steps: _Optional[_Iterable[float]] = ...) -> None: ...
+    error_bounds: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, measure: _Optional[_Union[Measure, _Mapping]] = ..., mechanisms: _Optional[_Iterable[str]] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ..., noise_scales: _Optional[_Iterable[float]] = ..., sensitivities: _Optional[_Iterable[float]] = ..., steps: _Optional[_Iterable[float]] = ..., error_bounds: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class CostEstimate(_message.Message):
     __slots__ = ("cost", "measures", "remaining", "dataset", "guarantee")
@@ -120,24 +122,32 @@ class CostEstimate(_message.Message):
     def __init__(self, cost: _Optional[_Union[_common_pb2.PrivacyBudget, _Mapping]] = ..., measures: _Optional[_Iterable[_Union[MeasurePlan, _Mapping]]] = ..., remaining: _Optional[_Union[_common_pb2.PrivacyBudget, _Mapping]] = ..., dataset: _Optional[str] = ..., guarantee: _Optional[str] = ...) -> None: ...
 
 class Cell(_message.Message):
-    __slots__ = ("key", "values")
+    __slots__ = ("key", "values", "error_bounds", "low_signal", "support")
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_BOUNDS_FIELD_NUMBER: _ClassVar[int]
+    LOW_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_FIELD_NUMBER: _ClassVar[int]
     key: _containers.RepeatedScalarFieldContainer[str]
     values: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, key: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+    error_bounds: _containers.RepeatedScalarFieldContainer[float]
+    low_signal: _containers.RepeatedScalarFieldContainer[bool]
+    support: int
+    def __init__(self, key: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[float]] = ..., error_bounds: _Optional[_Iterable[float]] = ..., low_signal: _Optional[_Iterable[bool]] = ..., support: _Optional[int] = ...) -> None: ...
 
 class MeasureResult(_message.Message):
-    __slots__ = ("plan", "group_by", "bin_labels", "cells")
+    __slots__ = ("plan", "group_by", "bin_labels", "cells", "error_bound_method")
     PLAN_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
     BIN_LABELS_FIELD_NUMBER: _ClassVar[int]
     CELLS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_BOUND_METHOD_FIELD_NUMBER: _ClassVar[int]
     plan: MeasurePlan
     group_by: _containers.RepeatedScalarFieldContainer[str]
     bin_labels: _containers.RepeatedScalarFieldContainer[str]
     cells: _containers.RepeatedCompositeFieldContainer[Cell]
-    def __init__(self, plan: _Optional[_Union[MeasurePlan, _Mapping]] = ..., group_by: _Optional[_Iterable[str]] = ..., bin_labels: _Optional[_Iterable[str]] = ..., cells: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ...) -> None: ...
+    error_bound_method: str
+    def __init__(self, plan: _Optional[_Union[MeasurePlan, _Mapping]] = ..., group_by: _Optional[_Iterable[str]] = ..., bin_labels: _Optional[_Iterable[str]] = ..., cells: _Optional[_Iterable[_Union[Cell, _Mapping]]] = ..., error_bound_method: _Optional[str] = ...) -> None: ...
 
 class StatisticsResult(_message.Message):
     __slots__ = ("release_id", "results", "charged", "remaining", "dataset", "dataset_version", "output_digest", "guarantee")

@@ -33,12 +33,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from zone.catalog._fields import STRICT_FROZEN, ColumnName, NonEmptyStr, as_tuple
+from zone.catalog.levels import LEVEL_DESCRIPTION, Level
 from zone.errors import Problem, ValidationFailed
 from zone.money import parse_decimal
 from zone.yamlio import load_yaml, validate_model
 
 ColumnType = Literal["integer", "float", "string", "boolean", "date"]
-Level = Literal["L1", "L2", "L3", "L4"]
 DomainValue = str | int
 
 NUMERIC_TYPES = frozenset({"integer", "float"})
@@ -82,7 +82,7 @@ class ColumnMeta(BaseModel):
     model_config = STRICT_FROZEN
 
     type: ColumnType
-    level: Level
+    level: Level = Field(description=LEVEL_DESCRIPTION)
     description: str = ""
     bounds: Annotated[tuple[float, float], BeforeValidator(as_tuple)] | None = None
     domain: Annotated[tuple[DomainValue, ...], BeforeValidator(as_tuple)] | None = None

@@ -28,6 +28,7 @@ from zone.catalog._fields import (
     ProductId,
     as_tuple,
 )
+from zone.catalog._training import FeatureTransform, Transform
 from zone.catalog._verification import (
     Claim,
     Membership,
@@ -151,12 +152,53 @@ class TrainingProduct(_ProductBase):
     bounds: dict[HyperParameter, Range] = Field(default_factory=dict)
     max_epsilon_per_job: Epsilon
     allow_gpu: bool = False
+    transforms: dict[ColumnName, Transform] = Field(
+        default_factory=dict,
+        description=(
+            "Public, data-independent transforms of features, by feature name (e.g. "
+            "{capital_gain: log1p, age: {kind: scale, clip: [17, 90]}, education_num: "
+            "{kind: one_hot}}). A feature without one is scaled from the metadata: numeric "
+            "columns clipped to their bounds and mapped to [0, 1], booleans 0/1, columns with a "
+            "domain one-hot. Transforms are released with the model."
+        ),
+    )
+    holdout_fraction: Annotated[float, Field(gt=0, le=0.5, allow_inf_nan=False)] = Field(
+        default=0.2,
+        description=(
+            "Share of the rows held out (inside the zone) for the DP validation metrics; the "
+            "rest trains the model. The sample rate is computed from the public row count "
+            "times (1 - holdout_fraction)."
+        ),
+    )
+    split_seed: Annotated[int, Field(ge=0, lt=2**53)] | None = Field(
+        default=None,
+        description=(
+            "Seed of the holdout split (an integer below 2**53). Unset (the default): every "
+            "job draws a fresh split "
+            "from OS entropy. Set: each entity goes to the holdout by a keyed hash of "
+            "(split_seed, entity key), so every job of the product validates on the same "
+            "entities (comparable metrics). Either way the split stays inside the zone and "
+            "one entity added or removed moves no other entity between the parts."
+        ),
+    )
 
     @field_validator("features")
     @classmethod
     def _label_not_a_feature(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         if info.data.get("label") in value:
             raise ValueError("the label cannot also be a feature")
+        return value
+
+    @field_validator("transforms")
+    @classmethod
+    def _transforms_of_features(
+        cls, value: dict[str, FeatureTransform], info: ValidationInfo
+    ) -> dict[str, FeatureTransform]:
+        features = info.data.get("features")
+        if features is not None:
+            outside = [name for name in value if name not in features]
+            if outside:
+                raise ValueError(f"transforms must name features: {outside}")
         return value
 
     @field_validator("bounds")

@@ -6,7 +6,9 @@ at once as ValidationFailed, each located as ``models/<file>.yaml:<line>``.
 
 Rules beyond the per-file schema (``product_models``):
 
-* L4 columns are never readable by any product.
+* Every column a product names must be classified for that use (``zone.catalog.levels``): L4
+  columns are never readable; L3 columns may be measured, learned from and verified but never be
+  group keys; grouping by keys selected from the data (``key_selection``) needs L1.
 * ``group_by`` columns need a public domain (declared, or boolean) unless ``key_selection``.
 * Statistics ``sum``/``mean``/``quantile`` need public bounds on every numeric measured column.
 * Training features must be scalable from public facts: boolean, numeric with bounds, or with a
@@ -22,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zone.catalog._training import transform_problem
 from zone.catalog._verification import MAX_CLAIM_CODE, Claim, verification_parameters
+from zone.catalog.levels import Use, use_problem
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
 from zone.catalog.product_models import (
     NUMERIC_MEASURES,
@@ -123,6 +127,24 @@ def _references(product: Product) -> Iterator[tuple[Loc, str]]:
         yield from ((("score_features", i), name) for i, name in enumerate(product.score_features))
 
 
+def _use(product: Product, loc: Loc, column: ColumnMeta) -> Use:
+    """How ``product`` uses the column it names at ``loc``."""
+    if isinstance(product, TrainingProduct):
+        return Use.TRAINING
+    if isinstance(product, VerificationProduct):
+        return Use.VERIFICATION
+    if loc[0] == "group_by":
+        selected = column.public_domain is None and product.key_selection
+        return Use.KEY_SELECTION if selected else Use.GROUP_BY
+    return Use.AGGREGATE  # filters are checked per query (zone.products.statistics.validate)
+
+
+def _references_with_group_keys(product: Product) -> Iterator[tuple[Loc, str]]:
+    yield from _references(product)
+    if isinstance(product, StatisticsProduct):
+        yield from ((("group_by", i), name) for i, name in enumerate(product.group_by))
+
+
 def _dataset_problems(
     doc: YamlDocument, product: Product, datasets: Mapping[str, DatasetMeta]
 ) -> list[Problem]:
@@ -130,13 +152,15 @@ def _dataset_problems(
     if meta is None:
         return [doc.problem(("dataset",), f"unknown dataset {product.dataset!r}")]
     problems = []
-    for loc, name in _references(product):
+    for loc, name in _references_with_group_keys(product):
         column = meta.columns.get(name)
-        if column is None:
-            problems.append(doc.problem(loc, f"column {name!r} is not in {product.dataset!r}"))
-        elif column.level == "L4":
-            message = f"column {name!r} is classified L4: no product may read L4 columns"
-            problems.append(doc.problem(loc, message))
+        if column is None or (loc[0] == "group_by" and column.level == "L4"):
+            if loc[0] != "group_by":  # group_by columns are among columns: reported there
+                problems.append(doc.problem(loc, f"column {name!r} is not in {product.dataset!r}"))
+            continue
+        problem = use_problem(name, column.level, _use(product, loc, column))
+        if problem is not None:
+            problems.append(doc.problem(loc, problem))
     if problems:
         return problems
     if isinstance(product, StatisticsProduct):
@@ -181,14 +205,13 @@ def _binary(column: ColumnMeta) -> bool:
 def _training_problems(
     doc: YamlDocument, product: TrainingProduct, meta: DatasetMeta
 ) -> list[Problem]:
-    problems = [
-        doc.problem(
-            ("features", i),
-            f"feature {name!r} needs public bounds (numeric) or a public domain",
-        )
-        for i, name in enumerate(product.features)
-        if not _scalable(meta.columns[name])
-    ]
+    problems = []
+    for i, name in enumerate(product.features):
+        transform = product.transforms.get(name)
+        message = transform_problem(name, meta.columns[name], transform)
+        if message is not None:
+            loc: Loc = ("transforms", name) if transform is not None else ("features", i)
+            problems.append(doc.problem(loc, message))
     label = meta.columns[product.label]
     if product.family == "logistic_regression" and not _binary(label):
         message = "a logistic regression label needs a two-value public domain or bounds [0, 1]"
@@ -267,6 +290,12 @@ def product_parameters(product: Product) -> dict[str, object]:
             },
             "max_epsilon_per_job": float(product.max_epsilon_per_job),
             "allow_gpu": product.allow_gpu,
+            "transforms": {
+                name: t.model_dump(mode="json", exclude_none=True)
+                for name, t in product.transforms.items()
+            },
+            "holdout_fraction": float(product.holdout_fraction),
+            "split_seed": product.split_seed,
         }
     return {
         "key": product.key,

@@ -137,20 +137,50 @@ def run(args: argparse.Namespace) -> int:
                   f"epsilon {estimate.remaining_epsilon:g} on {estimate.dataset}")  # fmt: skip
             return 0
     release = result
-    rows = [
-        [f"{r.plan.kind}({r.plan.column})", "/".join(key) or "*",
-         " ".join(f"{v:.6g}" for v in values)]
-        for r in release.results
-        for key, values in r.cells.items()
-    ]  # fmt: skip
+    rows = [_row(r, key) for r in release.results for key in r.cells]
     for row in rows:
-        print("  ".join(row))
+        print("  ".join(_shown(row)))
+    if any(flag == "true" for row in rows for flag in row[4].split()):
+        print("low signal: the 95% error bound reaches the value (or, for a mean, half the "
+              "column's bounds); read such values as noise")  # fmt: skip
+    print("error bounds: 95%, from the released values and public noise scales only; "
+          "quantile bounds are in ranks")  # fmt: skip
     print(f"release {release.release_id}: charged epsilon {release.charged_epsilon:g}, "
           f"remaining {release.remaining_epsilon:g}; output {release.output_digest}")  # fmt: skip
     if args.csv:
         with args.csv.open("w", newline="") as out:
             writer = csv.writer(out)
-            writer.writerow(["measure", "group", "values"])
+            writer.writerow(CSV_HEADER)
             writer.writerows(rows)
     sys.stdout.flush()
     return 0
+
+
+CSV_HEADER = ("measure", "group", "values", "error_bounds_95", "low_signal", "support",
+              "bound_unit")  # fmt: skip
+
+
+def _row(r: q.MeasureRelease, key: tuple[str, ...]) -> list[str]:
+    """One CSV row (values, bounds and flags space-separated, one per value of the cell)."""
+    support = r.support.get(key)
+    return [
+        f"{r.plan.kind}({r.plan.column})",
+        "/".join(key) or "*",
+        " ".join(f"{v:.6g}" for v in r.cells[key]),
+        " ".join(f"{b:.6g}" for b in r.error_bounds.get(key, ())),
+        " ".join("true" if f else "false" for f in r.low_signal.get(key, ())),
+        "" if support is None else str(support),
+        "ranks" if r.plan.kind == "quantile" else "value",
+    ]
+
+
+def _shown(row: list[str]) -> list[str]:
+    """The table line of a CSV row: each value with its bound, and the flags in words."""
+    measure, group, values, bounds, flags, support, unit = row
+    pairs = zip(values.split(), bounds.split() or ["?"] * len(values.split()), strict=False)
+    suffix = " ranks" if unit == "ranks" else ""
+    shown = ", ".join(f"{v} ±{b}{suffix}" for v, b in pairs)
+    extra = [f"n≈{support}"] if support else []
+    if "true" in flags.split():
+        extra.append("LOW SIGNAL")
+    return [measure, group, shown, *extra]

@@ -5,12 +5,18 @@ result = client.query_statistics(
     "enterprise-stats", [count(), mean("employees")], group_by=["district"],
     filters=[between("founded_year", 2010, 2020)], epsilon=0.5)
 result.results[0].cells  # {("Dongcheng",): (1234.7,), ...}
+result.results[0].error_bounds  # {("Dongcheng",): (3.1,), ...}: 95% bounds, same units
+result.results[0].low_signal  # {("Dongcheng",): (False,), ...}
+
+Error bounds are computed by the zone from the released values and the public noise scales only
+(no data, no budget); quantile bounds are in ranks, not in the column's units (see
+``Cell`` in proto/zone/v1/statistics.proto).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from zone._proto import common_pb2, statistics_pb2
 
@@ -109,6 +115,8 @@ class MeasurePlan:
     units of the value that mechanism perturbs: the column's units for a sum (and a mean's
     sum), entities for counts (and a mean's count), ranks of the score for quantiles. The
     noise of a count or sum is a whole number of ``steps`` (0 for quantiles).
+    ``error_bounds``: each mechanism's 95% noise bound in the same units (ranks for quantiles),
+    known before the query runs.
     """
 
     kind: str
@@ -119,6 +127,7 @@ class MeasurePlan:
     noise_scales: tuple[float, ...]
     sensitivities: tuple[float, ...]
     steps: tuple[float, ...] = ()
+    error_bounds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,12 +145,22 @@ class CostEstimate:
 
 @dataclass(frozen=True)
 class MeasureRelease:
-    """One released measure: cells keyed by group (empty tuple without group_by)."""
+    """One released measure: cells keyed by group (empty tuple without group_by).
+
+    ``error_bounds`` and ``low_signal`` hold one entry per value of each cell: the 95% error
+    bound (in the value's units; in ranks for quantiles) and whether the value carries little
+    signal. ``support`` holds a mean's noisy count per group. ``error_bound_method`` says how
+    the bounds were computed.
+    """
 
     plan: MeasurePlan
     group_by: tuple[str, ...]
     bin_labels: tuple[str, ...]
     cells: dict[tuple[str, ...], tuple[float, ...]]
+    error_bounds: dict[tuple[str, ...], tuple[float, ...]] = field(default_factory=dict)
+    low_signal: dict[tuple[str, ...], tuple[bool, ...]] = field(default_factory=dict)
+    support: dict[tuple[str, ...], int] = field(default_factory=dict)
+    error_bound_method: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +189,7 @@ def _plan(p: statistics_pb2.MeasurePlan) -> MeasurePlan:
         noise_scales=tuple(p.noise_scales),
         sensitivities=tuple(p.sensitivities),
         steps=tuple(p.steps),
+        error_bounds=tuple(p.error_bounds),
     )
 
 
@@ -196,6 +216,10 @@ def release_from_proto(reply: statistics_pb2.StatisticsResult) -> StatisticsRele
             group_by=tuple(r.group_by),
             bin_labels=tuple(r.bin_labels),
             cells={tuple(c.key): tuple(c.values) for c in r.cells},
+            error_bounds={tuple(c.key): tuple(c.error_bounds) for c in r.cells},
+            low_signal={tuple(c.key): tuple(c.low_signal) for c in r.cells},
+            support={tuple(c.key): c.support for c in r.cells if c.HasField("support")},
+            error_bound_method=r.error_bound_method,
         )
         for r in reply.results
     )

@@ -20,7 +20,7 @@ from pydantic_core import to_jsonable_python
 
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import PRODUCT_MODELS
-from zone.config import CONFIG_FILE_MODEL
+from zone.config_file import CONFIG_FILE_MODEL
 from zone.policy.schema import PolicyFile
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -25,7 +25,7 @@ ENTERPRISES = DatasetMeta.model_validate(
             "uscc": {"type": "string", "level": "L3"},
             "district": {"type": "string", "level": "L1", "domain": ["east", "west"]},
             "industry": {"type": "string", "level": "L1", "domain": ["a", "b"]},
-            "street": {"type": "string", "level": "L2"},
+            "street": {"type": "string", "level": "L1"},
             "founded_year": {"type": "integer", "level": "L1", "bounds": [1980, 2025]},
             "registered_capital": {"type": "float", "level": "L2", "bounds": [0, 1000000]},
             "employees": {"type": "integer", "level": "L2", "bounds": [0, 10000]},

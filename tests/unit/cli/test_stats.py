@@ -33,3 +33,30 @@ def test_filters() -> None:
     ]
     with pytest.raises(InvalidArgument):
         parse_filter("no operator")
+
+
+def test_release_rows_show_bounds_flags_and_support() -> None:
+    from zone.cli.stats import CSV_HEADER, _row, _shown
+    from zone.client.stats import MeasurePlan, MeasureRelease
+
+    def plan(kind: str, column: str) -> MeasurePlan:
+        return MeasurePlan(kind, column, ("m",), 0.5, 0.0, (2.0,), (1.0,), (1.0,), (6.0,))
+
+    means = MeasureRelease(
+        plan("mean", "priors"), ("race",), (), {("Asian",): (43.4,), ("Other",): (6.1,)},
+        error_bounds={("Asian",): (50.0,), ("Other",): (0.4,)},
+        low_signal={("Asian",): (True,), ("Other",): (False,)},
+        support={("Asian",): 18, ("Other",): 2100},
+    )  # fmt: skip
+    small = _row(means, ("Asian",))
+    assert dict(zip(CSV_HEADER, small, strict=True)) == {
+        "measure": "mean(priors)", "group": "Asian", "values": "43.4",
+        "error_bounds_95": "50", "low_signal": "true", "support": "18", "bound_unit": "value",
+    }  # fmt: skip
+    assert _shown(small) == ["mean(priors)", "Asian", "43.4 ±50", "n≈18", "LOW SIGNAL"]
+    assert _shown(_row(means, ("Other",))) == ["mean(priors)", "Other", "6.1 ±0.4", "n≈2100"]
+    medians = MeasureRelease(
+        plan("quantile", "age"), (), (), {(): (31.0, 45.0)},
+        error_bounds={(): (9.2, 9.2)}, low_signal={(): (False, False)},
+    )  # fmt: skip
+    assert _shown(_row(medians, ())) == ["quantile(age)", "*", "31 ±9.2 ranks, 45 ±9.2 ranks"]

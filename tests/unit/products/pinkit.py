@@ -43,11 +43,11 @@ META: dict[str, Any] = {
         "year": {"type": "integer", "level": "L1", "domain": [2020, 2021, 2022]},
         "day": {"type": "date", "level": "L1", "domain": ["2024-01-01", "2024-01-02"]},
         "flag": {"type": "boolean", "level": "L1"},
-        "n": {"type": "integer", "level": "L2", "bounds": [0, 100]},
+        "n": {"type": "integer", "level": "L1", "bounds": [0, 100]},  # grouped by selected keys
         "m": {"type": "integer", "level": "L2", "bounds": [-7.5, 12.5]},
         "k": {"type": "integer", "level": "L2", "bounds": [-1000, 1000], "granularity": 10},
         "h": {"type": "integer", "level": "L2", "bounds": [0, 50], "granularity": 0.5},
-        "x": {"type": "float", "level": "L2", "bounds": [-10, 10], "granularity": 0.01},
+        "x": {"type": "float", "level": "L1", "bounds": [-10, 10], "granularity": 0.01},
         "y": {"type": "float", "level": "L2", "bounds": [0, 1000]},
     },
 }

@@ -134,6 +134,10 @@ def scaled_inputs(result: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
         if feature["kind"] == "numeric":
             low, high = feature["bounds"]
             columns.append((np.clip(values.to_numpy(float), low, high) - low) / (high - low))
+        elif feature["kind"] == "log1p":
+            low, high = np.log1p(feature["bounds"])
+            logged = np.log1p(np.clip(values.to_numpy(float), *feature["bounds"]))
+            columns.append((logged - low) / (high - low))
         elif feature["kind"] == "boolean":
             columns.append(values.to_numpy(float))
         else:

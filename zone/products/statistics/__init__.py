@@ -4,10 +4,12 @@ Usage (the caller charges the ledger for ``plan.epsilon``/``plan.delta`` in betw
 
     plan = plan_query(query, product, meta)      # validates, touches no data
     release = execute(plan, catalog.cursor(), table_name(product.dataset))
+    release = annotate(plan, release)            # 95% error bounds: post-processing, free
 """
 
 from __future__ import annotations
 
+from zone.products.statistics.accuracy import annotate
 from zone.products.statistics.execute import GUARANTEE, execute
 from zone.products.statistics.mechanisms import PrivacyMapError
 from zone.products.statistics.plan import (
@@ -39,6 +41,7 @@ __all__ = [
     "QueryPlan",
     "StatsQuery",
     "StatsRelease",
+    "annotate",
     "execute",
     "plan_query",
 ]

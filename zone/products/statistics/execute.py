@@ -111,11 +111,12 @@ def _release_measure(
     quantile (its values are fetched here). Mechanism and sensitivity per kind: see
     ``_noisy_cells``, ``_means`` and ``_quantiles``.
     """
+    support: list[int | None] = [None] * len(keys)
     if exact is None:
         rows = _quantiles(plan, measure, keys, cursor, table)
     else:
         if measure.kind == "mean":
-            rows = _means(measure, exact)
+            rows, support = _means(measure, exact)
         else:
             rows = _noisy_cells(measure, exact[0])
     return MeasureRelease(
@@ -126,7 +127,9 @@ def _release_measure(
         delta=measure.delta,
         noise_scale={c.name: c.released_scale for c in measure.components},
         group_by=plan.group_by,
-        cells=tuple(Cell(key, values) for key, values in zip(keys, rows, strict=True)),
+        cells=tuple(
+            Cell(key, values, support=n) for key, values, n in zip(keys, rows, support, strict=True)
+        ),
         bin_labels=measure.bin_labels,
         quantiles=measure.quantiles,
     )
@@ -162,9 +165,12 @@ def _in_units(units: int, granularity: float) -> float:
     return float(Decimal(units) * Decimal(repr(granularity)))
 
 
-def _means(measure: MeasurePlan, exact: list[list[int]]) -> list[tuple[float, ...]]:
-    """Means: noisy sum / noisy count, clamped to the public bounds (post-processing).
+def _means(
+    measure: MeasurePlan, exact: list[list[int]]
+) -> tuple[list[tuple[float, ...]], list[int | None]]:
+    """Means (noisy sum / noisy count, clamped to the public bounds) and the noisy counts.
 
+    The noisy counts are released with the means as their support (the same DP output).
     Guarantee: measure.epsilon-DP under add/remove-one-entity (sum and count each get half;
     sensitivities max |clamped value| in units and 1). A noisy count below 1 is taken as 1.
     """
@@ -173,7 +179,8 @@ def _means(measure: MeasurePlan, exact: list[list[int]]) -> list[tuple[float, ..
     counts = _laplace(count, exact[1])
     low, high = measure.bounds or (float("-inf"), float("inf"))
     unit = total.granularity or 1.0
-    return [(min(max(s * unit / max(c, 1), low), high),) for s, c in zip(sums, counts, strict=True)]
+    pairs = zip(sums, counts, strict=True)
+    return [(min(max(s * unit / max(c, 1), low), high),) for s, c in pairs], list(counts)
 
 
 def _quantiles(

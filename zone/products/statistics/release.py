@@ -15,10 +15,31 @@ from typing import NamedTuple
 
 
 class Cell(NamedTuple):
-    """One released cell: the group key (labels, in group_by order) and its values."""
+    """One released cell: the group key (labels, in group_by order) and its values.
+
+    ``error_bounds`` and ``low_signal`` have one entry per value (see
+    ``zone.products.statistics.accuracy``: 95% bounds from released values and public
+    parameters only); ``support`` is a mean's noisy count of non-null values, released with it
+    (the same DP output the mean was computed from), None for other measures.
+    """
 
     key: tuple[str, ...]
     values: tuple[float, ...]
+    error_bounds: tuple[float, ...] = ()
+    low_signal: tuple[bool, ...] = ()
+    support: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form (``support`` only where there is one)."""
+        data: dict[str, object] = {
+            "key": list(self.key),
+            "values": list(self.values),
+            "error_bounds": list(self.error_bounds),
+            "low_signal": list(self.low_signal),
+        }
+        if self.support is not None:
+            data["support"] = self.support
+        return data
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,7 @@ class MeasureRelease:
             bin for histograms (see ``bin_labels``), one per requested quantile.
         bin_labels: histogram bin labels.
         quantiles: the requested quantiles.
+        error_bound_method: how the cells' 95% error bounds were computed, in words.
     """
 
     kind: str
@@ -51,6 +73,7 @@ class MeasureRelease:
     cells: tuple[Cell, ...]
     bin_labels: tuple[str, ...] = ()
     quantiles: tuple[float, ...] = ()
+    error_bound_method: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able form (lists, floats, strings)."""
@@ -64,7 +87,8 @@ class MeasureRelease:
             "group_by": list(self.group_by),
             "bin_labels": list(self.bin_labels),
             "quantiles": list(self.quantiles),
-            "cells": [{"key": list(c.key), "values": list(c.values)} for c in self.cells],
+            "error_bound_method": self.error_bound_method,
+            "cells": [c.to_dict() for c in self.cells],
         }
 
 

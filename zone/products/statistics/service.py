@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import zone.products.statistics.accuracy as accuracy
 from zone.access import authorize_product, budget_account, check_epsilon_cap
 from zone.audit import ReleasedArtifact
 from zone.catalog import DatasetCatalog, Product, StatisticsProduct, table_name
@@ -92,7 +93,9 @@ class StatisticsService:
         """Charge, execute and release a query (through the release desk).
 
         Guarantee: the release is (plan.epsilon, plan.delta)-DP for one entity added or removed
-        (see ``zone.products.statistics.execute.GUARANTEE``), composed by ``ACCOUNTANT``.
+        (see ``zone.products.statistics.execute.GUARANTEE``), composed by ``ACCOUNTANT``. Each
+        released value carries a 95% error bound computed from released values and public
+        parameters only (``accuracy.annotate``: post-processing, no extra charge).
 
         Raises:
             PermissionDenied: product not granted, or epsilon above a cap (nothing spent).
@@ -116,7 +119,7 @@ class StatisticsService:
         ticket = self._desk.reserve(order)
         try:
             with self._desk.failing(ticket):
-                release = execute(plan, cursor, table_name(plan.dataset))
+                release = accuracy.annotate(plan, execute(plan, cursor, table_name(plan.dataset)))
         finally:
             cursor.close()
         digest = release.payload_digest()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from zone.catalog.levels import Use, use_problem
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
 from zone.catalog.product_models import StatisticsProduct
 from zone.products.statistics.columns import column_problem, units_problem
@@ -52,8 +53,21 @@ def query_problems(query: StatsQuery, product: StatisticsProduct, meta: DatasetM
     if len(query.filters) > MAX_FILTERS:
         problems.append(f"at most {MAX_FILTERS} filters are allowed")
     for i, flt in enumerate(query.filters[:MAX_FILTERS]):
-        problems += filter_problems(i, flt, product, meta)
+        offered = isinstance(flt.column, str) and flt.column in product.columns
+        level = _level_problem(flt.column, meta, Use.FILTER) if offered else None
+        problems += [f"filters[{i}]: {level}"] if level else filter_problems(i, flt, product, meta)
     return problems
+
+
+def _level_problem(name: object, meta: DatasetMeta, use: Use) -> str | None:
+    """Why the column's classification level forbids ``use`` (None if allowed or not a column).
+
+    L4 is left to ``column_problem``, which refuses every use of it.
+    """
+    column = meta.columns.get(name) if isinstance(name, str) else None
+    if column is None or column.level == "L4":
+        return None
+    return use_problem(str(name), column.level, use)
 
 
 def _is_number(value: object) -> bool:
@@ -88,6 +102,10 @@ def _group_problems(query: StatsQuery, product: StatisticsProduct, meta: Dataset
         if problem is None and meta.columns[name].public_domain is None:
             if not product.key_selection:
                 problem = f"column {name!r} has no public domain to group by"
+            else:
+                problem = _level_problem(name, meta, Use.KEY_SELECTION)
+        if problem is None:
+            problem = _level_problem(name, meta, Use.GROUP_BY)
         if problem is not None:
             problems.append(f"group_by[{i}]: {problem}")
     if not problems and declared_group_count(query, meta) > MAX_GROUPS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from zone.catalog.levels import Use, allows
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import TrainingProduct
 from zone.products.training.request import TrainingRequest
@@ -25,16 +26,16 @@ def columns(
         column = meta.columns.get(name)
         if name not in product.features or column is None:
             problems.append(f"feature {name!r} is not one of the product's features")
-        elif column.level == "L4":
-            problems.append(f"column {name!r} is classified L4 and cannot be read")
+        elif not allows(column.level, Use.TRAINING):  # L4 (zone.catalog.levels)
+            problems.append(f"column {name!r} is classified {column.level} and cannot be read")
         else:
-            feature = FeatureScaling.from_meta(name, column)
+            feature = FeatureScaling.for_feature(name, column, product.transforms.get(name))
             if feature is None:
                 problems.append(f"feature {name!r} has no public bounds or domain")
             else:
                 scaling.append(feature)
     column = meta.columns.get(product.label)
-    if column is None or column.level == "L4":
+    if column is None or not allows(column.level, Use.TRAINING):
         problems.append(f"label {product.label!r} is missing or classified L4")
         return tuple(scaling), None
     if product.family == "linear_regression":

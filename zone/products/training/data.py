@@ -10,11 +10,18 @@ public classes, is dropped (per-row, so neighbouring datasets still differ in at
 A numeric NaN or infinity is clipped like any other value (DuckDB orders NaN above every number,
 so it becomes the upper bound); a categorical value outside the public domain is all zeros.
 
-The train/validation split is drawn in the worker (``worker.split_rows``).
+The train/validation split is drawn in the worker (``model.split_rows``, fresh OS entropy),
+unless the product sets ``split_seed``: then this query marks each row's part by a keyed hash
+of its entity key, ``md5("zone-holdout:<seed>:" || key)``, whose first 52 bits against
+``holdout_fraction * 2**52`` put the entity in the holdout. The seed is public and needs no
+secrecy: any split that assigns each entity independently of the others keeps neighbouring
+datasets neighbouring in each part (MD5 serves as a stable, well-mixed hash here, not as a
+cryptographic commitment).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +37,20 @@ from zone.products.training.spec import TrainingSpec
 Array = npt.NDArray[np.float32]
 
 
+_HASH_BITS = 52  # 13 hex digits of the MD5, exactly representable in a BIGINT and a double
+
+
 @dataclass(frozen=True)
 class Rows:
-    """Every usable row: scaled inputs in [0, 1] and targets in [0, 1]."""
+    """Every usable row: scaled inputs in [0, 1] and targets in [0, 1].
+
+    ``holdout`` marks the rows held out for the metrics when the product sets ``split_seed``;
+    None when the worker draws the split itself.
+    """
 
     x: Array
     y: Array
+    holdout: npt.NDArray[np.bool_] | None = None
 
 
 def _ident(name: str) -> str:
@@ -58,6 +73,11 @@ def _feature_sql(feature: FeatureScaling, params: list[Any]) -> str:
         low, high = feature.bounds
         params += [low, high, low, high - low]
         return f"(LEAST(GREATEST(CAST({column} AS DOUBLE), ?), ?) - ?) / ?"
+    if feature.kind == "log1p":
+        assert feature.bounds is not None
+        low, high = feature.bounds
+        params += [low, high, math.log1p(low), math.log1p(high) - math.log1p(low)]
+        return f"(LN(1 + LEAST(GREATEST(CAST({column} AS DOUBLE), ?), ?)) - ?) / ?"
     cases = []
     for position, value in enumerate(feature.domain, start=1):
         params.append(value_text(value))
@@ -86,6 +106,13 @@ def build_query(spec: TrainingSpec) -> tuple[str, list[Any]]:
     exprs = [_feature_sql(feature, params) for feature in spec.scaling]
     selected = [f"{e} AS f{i}" for i, e in enumerate(exprs)]
     selected.append(f"{_label_sql(spec.label_scaling, params)} AS y")
+    if spec.split_seed is not None:
+        params += [
+            f"zone-holdout:{spec.split_seed}:",
+            math.floor(spec.validation_fraction * 2**_HASH_BITS),
+        ]
+        digest = f"md5(? || CAST({_ident(spec.entity_key)} AS VARCHAR))"
+        selected.append(f"CAST(('0x' || substr({digest}, 1, 13)) AS BIGINT) < ? AS holdout")
     columns = [*spec.features, spec.label]
     not_null = " AND ".join(f"{_ident(c)} IS NOT NULL" for c in columns)
     if spec.table != table_name(spec.dataset):
@@ -116,4 +143,7 @@ def load(spec: TrainingSpec) -> Rows:
     x = np.concatenate(parts, axis=1) if parts else np.empty((len(y), 0))
     keep = np.isfinite(y) & np.isfinite(x).all(axis=1)
     x, y = np.clip(x[keep], 0.0, 1.0), np.clip(y[keep], 0.0, 1.0)
-    return Rows(x.astype(np.float32), y.astype(np.float32))
+    holdout = None
+    if "holdout" in columns:
+        holdout = np.asarray(np.ma.filled(columns["holdout"], False), dtype=np.bool_)[keep]
+    return Rows(x.astype(np.float32), y.astype(np.float32), holdout)

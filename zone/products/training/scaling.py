@@ -4,10 +4,15 @@ Every transformation here is a function of the *public* metadata (bounds and dom
 the data, so it is itself public and is released with the model:
 
 * numeric column with bounds ``[low, high]``: clipped to the bounds, then ``(v - low) / (high -
-  low)``, so it lies in [0, 1];
+  low)``, so it lies in [0, 1]; the product may declare other public clipping bounds
+  (``transforms: {col: {kind: scale, clip: [low, high]}}``);
+* ``log1p`` (declared in the product, ``low > -1``): clipped to the bounds, then ``(log1p(v) -
+  log1p(low)) / (log1p(high) - log1p(low))``, in [0, 1] (for skewed amounts: capital gains);
 * boolean column: 0 or 1;
 * column with a public domain (string, integer or date): one-hot in the declared domain order,
-  one output per value, named ``column=value``; a value outside the domain is all zeros.
+  one output per value, named ``column=value``; a value outside the domain is all zeros. A
+  product's ``one_hot`` transform may name the domain itself, or one-hot an integer column that
+  also has bounds.
 
 Labels: a classification label (``binary``) has a two-value public domain (the *second* declared
 value, or ``true``, is the positive class 1); a ``unit`` label is numeric with bounds [0, 1]
@@ -22,13 +27,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from zone.catalog._training import FeatureTransform, transform_problem
 from zone.catalog.metadata import ColumnMeta
 
-FeatureKind = Literal["numeric", "boolean", "categorical"]
+FeatureKind = Literal["numeric", "log1p", "boolean", "categorical"]
 LabelKind = Literal["binary", "unit", "bounded"]
 Value = str | int | bool
 
-_FEATURE_KINDS = ("numeric", "boolean", "categorical")
+_FEATURE_KINDS = ("numeric", "log1p", "boolean", "categorical")
+_BOUNDED = frozenset({"numeric", "log1p"})
 _LABEL_KINDS = ("binary", "unit", "bounded")
 
 
@@ -91,11 +98,33 @@ class FeatureScaling:
             _bounds(data.get("bounds")),
             _values(data.get("domain", ())),
         )
-        if (scaling.kind == "numeric") != (scaling.bounds is not None):
-            raise ValueError("numeric features (only) carry bounds")
+        if (scaling.kind in _BOUNDED) != (scaling.bounds is not None):
+            raise ValueError("numeric and log1p features (only) carry bounds")
+        if scaling.kind == "log1p" and scaling.bounds is not None and scaling.bounds[0] <= -1:
+            raise ValueError("log1p features need a lower bound above -1")
         if (scaling.kind == "categorical") != bool(scaling.domain):
             raise ValueError("categorical features (only) carry a domain")
         return scaling
+
+    @classmethod
+    def for_feature(
+        cls, name: str, column: ColumnMeta, transform: FeatureTransform | None
+    ) -> FeatureScaling | None:
+        """The public scaling of feature ``name`` under the product's ``transform`` (if any).
+
+        None when public facts do not allow one (``zone.catalog._training.transform_problem``
+        says why; product loading refuses such products).
+        """
+        if transform is None:
+            return cls.from_meta(name, column)
+        if transform_problem(name, column, transform) is not None:
+            return None
+        if transform.kind == "one_hot":
+            domain = transform.domain or column.public_domain or ()
+            return cls(name, "categorical", domain=tuple(domain))
+        low, high = transform.clip or column.bounds or (0.0, 1.0)
+        kind: FeatureKind = "log1p" if transform.kind == "log1p" else "numeric"
+        return cls(name, kind, (float(low), float(high)))
 
     @classmethod
     def from_meta(cls, name: str, column: ColumnMeta) -> FeatureScaling | None:

@@ -5,19 +5,24 @@ No torch here (the server process imports this module; only worker processes imp
 :func:`plan_training` checks everything before any data is touched and collects every problem.
 The plan is made of public numbers only:
 
-* scaling from the metadata's public bounds and domains (``scaling``), never from the data;
+* scaling from the metadata's public bounds and domains and the product's declared transforms
+  (``scaling``), never from the data;
 * the sampling rate. ``public_row_count`` is the catalog's row count rounded to the public
-  granularity (treated as public metadata, docs/ARCHITECTURE.md); the worker keeps a
-  ``VALIDATION_FRACTION`` of the rows for DP metrics, so ``public_train_rows = floor(
-  public_row_count * (1 - VALIDATION_FRACTION))``. An epoch is ``steps_per_epoch = round(
-  public_train_rows / batch_size)`` Poisson-sampled steps and ``sample_rate = 1 /
-  steps_per_epoch`` (about ``batch_size / public_train_rows``; a whole number of steps per epoch
-  is what Opacus's accounting assumes, ``q = 1 / len(data_loader)``). The gradient normaliser is
-  the public expected batch size ``public_train_rows * sample_rate``, never the private one
-  (Opacus issues #571/#819). The guarantee holds whatever the true row count is; only the
-  actual mean batch size differs from ``batch_size`` when the rounded count is off;
+  granularity (treated as public metadata, docs/ARCHITECTURE.md); the worker keeps the
+  product's ``holdout_fraction`` (default ``VALIDATION_FRACTION``) of the rows for DP metrics,
+  so ``public_train_rows = floor(public_row_count * (1 - holdout_fraction))``. An epoch is
+  ``steps_per_epoch = round(public_train_rows / batch_size)`` Poisson-sampled steps and
+  ``sample_rate = 1 / steps_per_epoch`` (about ``batch_size / public_train_rows``; a whole
+  number of steps per epoch is what Opacus's accounting assumes, ``q = 1 / len(data_loader)``).
+  The gradient normaliser is the public expected batch size ``public_train_rows *
+  sample_rate``, never the private one (Opacus issues #571/#819). The guarantee holds whatever
+  the true row count is; only the actual mean batch size differs from ``batch_size`` when the
+  rounded count is off;
 * the epsilon split: ``METRICS_SHARE`` (10%) of epsilon for the DP validation metrics, the rest
-  for DP-SGD; all of delta goes to DP-SGD (the metrics are pure epsilon-DP).
+  for DP-SGD; all of delta goes to DP-SGD (the metrics are pure epsilon-DP);
+* that the worker can calibrate the noise for it (``calibration``: an epsilon too small for the
+  PRV accountant, or a delta below its resolution, is refused here, before anything is
+  reserved, instead of failing in the worker).
 
 ``max_epsilon_per_job`` is not checked here: the caller refuses that with PERMISSION_DENIED.
 """
@@ -37,12 +42,13 @@ from zone.catalog.metadata import DatasetMeta
 from zone.catalog.product_models import TrainingProduct
 from zone.catalog.store import table_name
 from zone.errors import Problem, ValidationFailed
+from zone.products.training.calibration import calibration_problems
 from zone.products.training.request import TrainingRequest
 from zone.products.training.scaling import FeatureScaling, LabelScaling
 
 ACCOUNTANT = "prv"
 METRICS_SHARE = 0.1
-VALIDATION_FRACTION = 0.2
+VALIDATION_FRACTION = 0.2  # the default holdout_fraction of a product
 DEFAULT_SEED = 0  # initialisation only: public randomness, reproducible by default
 MIN_STEPS_PER_EPOCH = 2  # q = 1 breaks the PRV accountant and gives no amplification
 GUARANTEE = (
@@ -59,10 +65,12 @@ _SOURCE = "training request"
 class TrainingSpec:
     """Everything a worker needs to train, JSON-serializable; public numbers only.
 
-    ``seed`` (default 0) initialises the model weights only: the DP randomness (train/validation
-    split, Poisson sampling, Gaussian noise) always comes from fresh OS entropy in the worker,
-    because a caller who knows the noise seed voids the guarantee. ``keep_in_zone`` is carried
-    for the caller, which decides whether the weights leave the zone.
+    ``seed`` (default 0) initialises the model weights only: the DP randomness (Poisson sampling,
+    Gaussian noise) always comes from fresh OS entropy in the worker, because a caller who knows
+    the noise seed voids the guarantee. The train/validation split is fresh too, unless the
+    product sets ``split_seed``: then each entity's part is a keyed hash of (``split_seed``, its
+    ``entity_key`` value), the same in every job (one entity added or removed moves no other).
+    ``keep_in_zone`` is carried for the caller, which decides whether the weights leave the zone.
     """
 
     product: str
@@ -89,6 +97,8 @@ class TrainingSpec:
     public_row_count: int
     public_train_rows: int
     validation_fraction: float
+    split_seed: int | None
+    entity_key: str
     seed: int
     use_cuda: bool
     keep_in_zone: bool
@@ -194,7 +204,7 @@ def plan_training(
     hyper, hyper_problems = _hyper.resolve(given, product)
     problems += hyper_problems
     _checks.privacy(request, public_row_count, problems)
-    train_rows = math.floor(public_row_count * (1 - VALIDATION_FRACTION))
+    train_rows = math.floor(public_row_count * (1 - product.holdout_fraction))
     steps = 0
     if public_row_count <= 0:
         problems.append("the dataset is too small to train on (public row count 0)")
@@ -206,6 +216,15 @@ def plan_training(
                 f"batch_size {hyper.batch_size} is too large for this dataset (about "
                 f"{train_rows} training rows): at most {largest}"
             )
+    if not problems and hyper is not None:  # epsilon, delta and steps are valid
+        problems += calibration_problems(
+            epsilon=float(request.epsilon),
+            epsilon_training=split_epsilon(float(request.epsilon))[0],
+            training_share=1 - METRICS_SHARE,
+            delta=float(request.delta),
+            sample_rate=1 / steps,
+            steps=hyper.epochs * steps,
+        )
     seed = DEFAULT_SEED if request.seed is None else request.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         problems.append("seed must be an integer in [0, 2**63)")
@@ -237,7 +256,9 @@ def plan_training(
         epsilon_metrics=epsilon_metrics,
         public_row_count=public_row_count,
         public_train_rows=train_rows,
-        validation_fraction=VALIDATION_FRACTION,
+        validation_fraction=float(product.holdout_fraction),
+        split_seed=product.split_seed,
+        entity_key=meta.entity_key,
         seed=seed,
         use_cuda=bool(prefer_gpu and product.allow_gpu),
         keep_in_zone=bool(request.keep_in_zone),

@@ -55,6 +55,8 @@ def _spec() -> TrainingSpec:
         public_row_count=_ROWS,
         public_train_rows=_ROWS,
         validation_fraction=0.2,
+        split_seed=None,
+        entity_key="id",
         seed=0,
         use_cuda=False,
         keep_in_zone=False,

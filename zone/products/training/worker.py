@@ -81,9 +81,12 @@ def run(spec_json: str, emit: Emit) -> None:
     calibration = dpsgd.calibrate(spec)  # public numbers only: a failure here is refundable
     emit({"event": "touched_data"})
     rows = data.load(spec)
-    (train_x, train_y), (val_x, val_y) = split_rows(
-        torch.from_numpy(rows.x), torch.from_numpy(rows.y), spec.validation_fraction
-    )
+    x, y = torch.from_numpy(rows.x), torch.from_numpy(rows.y)
+    if rows.holdout is None:  # a fresh split from OS entropy
+        (train_x, train_y), (val_x, val_y) = split_rows(x, y, spec.validation_fraction)
+    else:  # the product's seeded split (``data``): the same entities in every job
+        held = torch.from_numpy(rows.holdout)
+        (train_x, train_y), (val_x, val_y) = (x[~held], y[~held]), (x[held], y[held])
     if len(train_y) == 0:
         raise NoTrainingRows()
 

@@ -12,8 +12,10 @@ from zone.products.statistics import (
     QueryPlan,
     StatsQuery,
 )
+from zone.products.statistics.accuracy import plan_bounds
 from zone.products.statistics.execute import GUARANTEE
 from zone.products.statistics.query import FilterValue, MeasureKind
+from zone.products.statistics.release import Cell
 from zone.products.statistics.service import Estimate, Outcome
 
 _KINDS: dict[int, MeasureKind] = {
@@ -82,7 +84,20 @@ def _measure_plan(plan: MeasurePlan) -> statistics_pb2.MeasurePlan:
         noise_scales=[c.released_scale for c in plan.components],
         sensitivities=[c.released_sensitivity for c in plan.components],
         steps=[c.step for c in plan.components],
+        error_bounds=plan_bounds(plan),
     )
+
+
+def _cell(cell: Cell) -> statistics_pb2.Cell:
+    message = statistics_pb2.Cell(
+        key=list(cell.key),
+        values=list(cell.values),
+        error_bounds=list(cell.error_bounds),
+        low_signal=list(cell.low_signal),
+    )
+    if cell.support is not None:
+        message.support = cell.support
+    return message
 
 
 def _budget(amount: Amount) -> common_pb2.PrivacyBudget:
@@ -116,10 +131,8 @@ def outcome_to_proto(outcome: Outcome) -> statistics_pb2.StatisticsResult:
                 plan=measure_plan,
                 group_by=list(released.group_by),
                 bin_labels=list(released.bin_labels),
-                cells=[
-                    statistics_pb2.Cell(key=list(c.key), values=list(c.values))
-                    for c in released.cells
-                ],
+                cells=[_cell(c) for c in released.cells],
+                error_bound_method=released.error_bound_method,
             )
         )
     return statistics_pb2.StatisticsResult(
