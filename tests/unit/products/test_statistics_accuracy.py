@@ -33,7 +33,6 @@ import opendp.prelude as dp
 import pandas as pd
 import pytest
 from statskit import Dataset, load_table
-from zone.server.servicers.stats_convert import outcome_to_proto
 
 from zone.catalog import DatasetMeta, StatisticsProduct, table_name
 from zone.client.stats import StatisticsRelease, release_from_proto
@@ -46,6 +45,7 @@ from zone.products.statistics.accuracy import (
 )
 from zone.products.statistics.plan import QueryPlan
 from zone.products.statistics.service import Outcome
+from zone.server.servicers.stats_convert import outcome_to_proto
 
 GROUPS = 400
 RELEASES = 8
