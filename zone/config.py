@@ -53,6 +53,12 @@ class _VerificationSpec(_Strict):
     precompute_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
 
 
+class _JointSpec(_Strict):
+    cohorts_dir: str | None = None
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, le=64 * 1024**3)
+    sweep_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class _ConfigSpec(_Strict):
     listen: str = DEFAULT_LISTEN
     datasets_db: str
@@ -66,6 +72,7 @@ class _ConfigSpec(_Strict):
     tls: _TlsSpec | None = None
     audit: _AuditSpec = _AuditSpec()
     verification: _VerificationSpec = _VerificationSpec()
+    joint: _JointSpec = _JointSpec()
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,21 @@ class VerificationConfig:
 
 
 @dataclass(frozen=True)
+class JointConfig:
+    """Joint modeling: where uploaded cohorts live and how large one may be.
+
+    ``cohorts_dir`` (default: ``cohorts`` next to the state database) holds each stored cohort
+    as one private file (mode 0600) and uploads in progress; nothing else in the zone holds
+    cohort values. ``max_upload_bytes`` caps one upload's CSV bytes (reading stops there).
+    Every ``sweep_seconds`` the server erases cohorts whose retention has passed.
+    """
+
+    cohorts_dir: Path
+    max_upload_bytes: int = 512 * 1024 * 1024
+    sweep_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class ZoneConfig:
     """Everything ``zone serve`` and the admin commands need, resolved to absolute paths."""
 
@@ -166,6 +188,12 @@ class ZoneConfig:
     tls: TlsConfig | None
     audit: AuditConfig = AuditConfig()
     verification: VerificationConfig = VerificationConfig()
+    joint: JointConfig | None = None
+
+    @property
+    def joint_config(self) -> JointConfig:
+        """The joint-modeling settings (defaults next to the state database)."""
+        return self.joint or JointConfig(cohorts_dir=self.state_db.parent / "cohorts")
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
@@ -220,4 +248,11 @@ def load_config(path: Path) -> ZoneConfig:
             signing_key=resolve(spec.audit.signing_key) if spec.audit.signing_key else None
         ),
         verification=VerificationConfig(**spec.verification.model_dump()),
+        joint=JointConfig(
+            cohorts_dir=resolve(spec.joint.cohorts_dir)
+            if spec.joint.cohorts_dir
+            else resolve(spec.state_db).parent / "cohorts",
+            max_upload_bytes=spec.joint.max_upload_bytes,
+            sweep_seconds=spec.joint.sweep_seconds,
+        ),
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zone.catalog._joint import JointTrainingProduct, joint_parameters, joint_problems
 from zone.catalog._verification import MAX_CLAIM_CODE, Claim, verification_parameters
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
 from zone.catalog.product_models import (
@@ -38,6 +39,7 @@ from zone.yamlio import Loc, YamlDocument, load_yaml, validate_model
 
 __all__ = [
     "Claim",
+    "JointTrainingProduct",
     "Product",
     "StatisticsProduct",
     "TrainingProduct",
@@ -107,6 +109,9 @@ def _references(product: Product) -> Iterator[tuple[Loc, str]]:
     elif isinstance(product, TrainingProduct):
         yield ("label",), product.label
         yield from ((("features", i), name) for i, name in enumerate(product.features))
+    elif isinstance(product, JointTrainingProduct):
+        yield ("key",), product.key
+        yield from ((("zone_features", i), n) for i, n in enumerate(product.zone_features))
     else:
         yield ("key",), product.key
         yield from ((("claims", name), name) for name in product.claims)
@@ -133,6 +138,8 @@ def _dataset_problems(
         return _statistics_problems(doc, product, meta)
     if isinstance(product, TrainingProduct):
         return _training_problems(doc, product, meta)
+    if isinstance(product, JointTrainingProduct):
+        return [doc.problem(loc, message) for loc, message in joint_problems(product, meta)]
     return _verification_problems(doc, product, meta)
 
 
@@ -258,6 +265,8 @@ def product_parameters(product: Product) -> dict[str, object]:
             "max_epsilon_per_job": float(product.max_epsilon_per_job),
             "allow_gpu": product.allow_gpu,
         }
+    if isinstance(product, JointTrainingProduct):
+        return joint_parameters(product)
     return {
         "key": product.key,
         **verification_parameters(

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone.cli import admin, audit, jobs, models, stats, verify
+from zone.cli import admin, audit, cohorts, jobs, models, stats, verify
 from zone.cli.connect import add_connection, connect
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
@@ -157,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_parser(sub)
     verify.add_parser(sub)
     models.add_parser(sub)
+    cohorts.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

@@ -21,6 +21,7 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    cohorts_pb2_grpc,
     common_pb2,
     jobs_pb2,
     jobs_pb2_grpc,
@@ -33,6 +34,7 @@ from zone._proto import (
     verification_pb2_grpc,
 )
 from zone.client.admin_calls import AdminCalls
+from zone.client.cohorts import CohortCalls
 from zone.client.errors import from_rpc_error
 
 T = TypeVar("T")
@@ -56,7 +58,7 @@ class TlsOptions:
         )
 
 
-class ZoneClient(AdminCalls):
+class ZoneClient(AdminCalls, CohortCalls):
     """A connection to a zone as one principal.
 
     Every method raises a :class:`~zone.client.errors.ZoneClientError` subclass matching the
@@ -93,6 +95,7 @@ class ZoneClient(AdminCalls):
         self._jobs = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._receipts = receipts_pb2_grpc.ReceiptServiceStub(self._channel)
         self._verification = verification_pb2_grpc.VerificationServiceStub(self._channel)
+        self._cohorts = cohorts_pb2_grpc.CohortServiceStub(self._channel)
         self.he = he.HE()
         self._product_parameters: dict[str, dict[str, Any]] = {}
         """Homomorphic-encryption keys: ``client.he.new_keys("bfv-4096")``."""

@@ -24,6 +24,8 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    cohorts_pb2,
+    cohorts_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
     models_pb2,
@@ -40,6 +42,7 @@ from zone.errors import ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.cohorts import CohortServicer
 from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.models import ModelServicer
 from zone.server.servicers.receipts import ReceiptServicer
@@ -57,6 +60,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     verification_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     receipts_pb2.DESCRIPTOR.services_by_name["ReceiptService"].full_name,
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    cohorts_pb2.DESCRIPTOR.services_by_name["CohortService"].full_name,
 )
 
 
@@ -129,6 +133,7 @@ def start(config: ZoneConfig, load: Callable[[ZoneConfig], ZoneServices] = build
     verification_pb2_grpc.add_VerificationServiceServicer_to_server(VerificationServicer(), server)
     receipts_pb2_grpc.add_ReceiptServiceServicer_to_server(ReceiptServicer(), server)
     models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
+    cohorts_pb2_grpc.add_CohortServiceServicer_to_server(CohortServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

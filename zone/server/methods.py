@@ -48,6 +48,11 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.VerificationService/Match": MethodRule(DATA_USERS),
     "/zone.v1.VerificationService/Score": MethodRule(DATA_USERS),
     "/zone.v1.ReceiptService/GetReceipt": MethodRule(ALL_ROLES),
+    # Cohorts: only their owner sees or erases them (admins hold none unless they upload).
+    "/zone.v1.CohortService/UploadCohort": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/DescribeCohort": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/ListCohorts": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/EraseCohort": MethodRule(DATA_USERS),
     "/zone.v1.ModelService/ReviewModel": MethodRule(ADMIN),
     "/zone.v1.ModelService/DecideModel": MethodRule(ADMIN),
     "/zone.v1.AdminService/ReloadPolicies": MethodRule(ADMIN),

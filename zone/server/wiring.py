@@ -9,6 +9,7 @@ is a frozen :class:`ZoneServices`; the gRPC servicers reach the core only throug
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,10 @@ from zone.metering import Metering
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.policy.holder import PolicyHolder
+from zone.products.joint.cohorts import Cohorts
+from zone.products.joint.service import JointJobs
+from zone.products.joint.store import CohortStore
+from zone.products.joint.sweeper import RetentionSweeper
 from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
 from zone.products.verification.review import ModelReviewDesk
@@ -57,10 +62,13 @@ class ZoneServices:
     desk: ReleaseDesk
     statistics: StatisticsService
     training: TrainingJobs
+    joint: JointJobs
     verification: VerificationService
     model_reviews: ModelReviewDesk
     interrupted_jobs: int
     interrupted_charges: int
+    cohort_recovery: Mapping[str, int]
+    sweeper: RetentionSweeper
 
     def record_start(self) -> None:
         """Audit the server start with what it loaded."""
@@ -73,6 +81,7 @@ class ZoneServices:
                 "products": sorted(self.products),
                 "interrupted_charges": self.interrupted_charges,
                 "interrupted_jobs": self.interrupted_jobs,
+                "cohort_recovery": dict(self.cohort_recovery),
             },
         )
 
@@ -81,7 +90,8 @@ class ZoneServices:
         self.audit.append("server.stop", {"policy_digest": self.policies.current.digest})
 
     def close(self) -> None:
-        """Stop the job workers and release the database handles."""
+        """Stop the job workers and the retention sweep, release the database handles."""
+        self.sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
         self.verification.close()
         self.catalog.close()
@@ -146,6 +156,7 @@ def _wire(
         warm_workers=config.jobs.warm_workers,
         preload=TRAINING_PRELOAD,
     )
+    changed = threading.Condition()  # job changes, for WatchJob (training and joint jobs)
     training = TrainingJobs(
         products,
         catalog,
@@ -156,6 +167,22 @@ def _wire(
         jobs=jobs,
         models=models,
         executor=executor,
+        changed=changed,
+    )
+    cohort_store = CohortStore(store, audit)
+    joint = JointJobs(
+        products,
+        catalog,
+        cohorts=Cohorts(products, catalog, config.joint_config, state=store, store=cohort_store),
+        policy_digest=lambda: policies.current.digest,
+        state=store,
+        desk=desk,
+        jobs=jobs,
+        models=models,
+        executor=executor,
+        datasets_db=config.datasets_db,
+        row_count_granularity=config.row_count_granularity,
+        changed=changed,
     )
     verification = VerificationService(
         products,
@@ -171,7 +198,10 @@ def _wire(
     # Jobs first: their charges follow the job rule (refund if no data was touched); then any
     # other charge left open by a crash is settled as failed (still charged).
     interrupted_jobs = training.recover()
+    cohort_recovery = joint.recover_cohorts()  # after the jobs: their cohorts are erased
     interrupted_charges = ledger.recover()
+    sweeper = RetentionSweeper(joint.sweep, config.joint_config.sweep_seconds)
+    sweeper.start()
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -184,12 +214,15 @@ def _wire(
         ledger=ledger,
         metering=metering,
         releases=releases,
-        receipts=ReceiptBook(store, releases),
+        receipts=ReceiptBook(store, releases, cohort_store.erasure_entry),
         desk=desk,
         statistics=StatisticsService(products, catalog, ledger, desk),
         training=training,
+        joint=joint,
         verification=verification,
         model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
         interrupted_jobs=interrupted_jobs,
         interrupted_charges=interrupted_charges,
+        cohort_recovery=cohort_recovery,
+        sweeper=sweeper,
     )

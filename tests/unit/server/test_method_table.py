@@ -8,6 +8,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from zone._proto import (
     admin_pb2,
     catalog_pb2,
+    cohorts_pb2,
     jobs_pb2,
     models_pb2,
     receipts_pb2,
@@ -18,6 +19,7 @@ from zone.server.app import SERVICE_NAMES
 from zone.server.methods import METHOD_TABLE
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.cohorts import CohortServicer
 from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.models import ModelServicer
 from zone.server.servicers.receipts import ReceiptServicer
@@ -42,6 +44,7 @@ def test_table_covers_exactly_the_registered_services() -> None:
         | _methods(receipts_pb2.DESCRIPTOR)
         | _methods(models_pb2.DESCRIPTOR)
         | _methods(verification_pb2.DESCRIPTOR)
+        | _methods(cohorts_pb2.DESCRIPTOR)
         | _methods(health_pb2.DESCRIPTOR)
         | _methods(reflection_pb2.DESCRIPTOR)
     )
@@ -57,6 +60,7 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
         (ReceiptServicer, receipts_pb2.DESCRIPTOR),
         (ModelServicer, models_pb2.DESCRIPTOR),
         (VerificationServicer, verification_pb2.DESCRIPTOR),
+        (CohortServicer, cohorts_pb2.DESCRIPTOR),
     ):
         for method in _methods(file_descriptor):
             name = method.rsplit("/", 1)[1]
@@ -80,4 +84,5 @@ def test_service_names_match_registered_zone_services() -> None:
         "zone.v1.ReceiptService",
         "zone.v1.VerificationService",
         "zone.v1.ModelService",
+        "zone.v1.CohortService",
     }
