@@ -24,7 +24,13 @@ from zonekit import TOKENS, running_zone, target
 
 from zone._proto import cohorts_pb2, cohorts_pb2_grpc
 from zone.cli import main
-from zone.client import InvalidArgumentError, NotFoundError, PermissionDeniedError, ZoneClient
+from zone.client import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ZoneClient,
+)
 from zone.client.cohorts import schema_to_proto
 from zone.server.app import RunningZone
 
@@ -206,3 +212,44 @@ def test_cli_upload_checks_the_schema_file_with_lines(
     assert f"{bad}:6: kind must be binary" in capsys.readouterr().err
     assert main(["cohorts", "erase", upload_id, *common]) == 0
     assert "erased" in capsys.readouterr().out
+
+
+FAST = {"epochs": 2, "batch_size": 64}
+
+
+def test_estimate_train_watch_result_and_erasure_at_job_end(
+    joint: tuple[RunningZone, dict[str, str]],
+) -> None:
+    zone, tokens = joint
+    data = to_csv(cohort_rows(zone.services.config.source, ROWS, seed=5))
+    with _client(zone, tokens["opb"]) as bank:
+        record = bank.upload_cohort(data, schema())
+        plan = bank.estimate_joint(PRODUCT, record.upload_id, epsilon=1.0, delta=1e-6, **FAST)
+        assert plan.dp_matched is None and plan.cohort_rows == ROWS
+        assert plan.steps == 2 * 5 and plan.charged_epsilon == 1.0
+        assert 2 * plan.epsilon_dpsgd + plan.epsilon_metrics <= 1.0
+        counted = bank.estimate_joint(PRODUCT, record.upload_id, epsilon=1.0, delta=1e-6,
+                                      dp_match_count=True, **FAST)  # fmt: skip
+        assert counted.dp_matched is not None and abs(counted.dp_matched - 0.9 * ROWS) < 400
+        assert bank.get_receipt(counted.match_release_id).receipt["epsilon_micro"] == 50_000
+        job = bank.train_joint(PRODUCT, record.upload_id, epsilon=1.0, delta=1e-6, **FAST)
+        with pytest.raises(FailedPreconditionError):  # one job at a time on a cohort
+            bank.train_joint(PRODUCT, record.upload_id, epsilon=1.0, delta=1e-6, **FAST)
+        final = job.wait()
+        assert final.state == "SUCCEEDED", final.reason
+        result = job.result()
+        erased = bank.describe_cohort(record.upload_id)
+        receipt = bank.get_receipt(result.release_id).receipt
+    assert result.features[-6:] == (
+        "zone.missing", "operator.loan_amount", "operator.days_overdue",
+        "operator.channel=branch", "operator.channel=online", "operator.channel=partner",
+    )  # fmt: skip
+    assert result.features[:2] == ("zone.industry=A", "zone.industry=B")
+    assert len(result.weights) == len(result.features)
+    assert set(result.metrics) == {"accuracy", "auc"}
+    assert "replace-one" in result.guarantee and result.charged_epsilon == 1.0
+    assert result.epsilon_training + result.epsilon_metrics <= 1.0
+    assert receipt["kind"] == "joint_training" and receipt["upload_digest"] == record.digest
+    assert receipt["accounting"].startswith("replace-one charged as 2 x")
+    assert erased.state == "erased" and erased.erase_trigger == "job_end"
+    assert not (_cohort_dir(zone) / f"{record.upload_id}.parquet").exists()

@@ -23,33 +23,38 @@ _sym_db = _symbol_database.Default()
 
 
 from zone._proto import common_pb2 as zone_dot_v1_dot_common__pb2
+from zone._proto import jobs_pb2 as zone_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15zone/v1/cohorts.proto\x12\x07zone.v1\x1a\x14zone/v1/common.proto\"]\n\x0b\x43ohortLabel\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x63lasses\x18\x03 \x03(\t\x12\x1f\n\x06\x62ounds\x18\x04 \x01(\x0b\x32\x0f.zone.v1.Bounds\"\\\n\rCohortFeature\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x1f\n\x06\x62ounds\x18\x03 \x01(\x0b\x32\x0f.zone.v1.Bounds\x12\x0e\n\x06\x64omain\x18\x04 \x03(\t\"\x8c\x01\n\x0c\x43ohortSchema\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12#\n\x05label\x18\x04 \x01(\x0b\x32\x14.zone.v1.CohortLabel\x12(\n\x08\x66\x65\x61tures\x18\x05 \x03(\x0b\x32\x16.zone.v1.CohortFeature\"0\n\tCohortEnd\x12\x13\n\x0btotal_bytes\x18\x01 \x01(\x04\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"q\n\x0b\x43ohortChunk\x12\'\n\x06schema\x18\x01 \x01(\x0b\x32\x15.zone.v1.CohortSchemaH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12!\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x12.zone.v1.CohortEndH\x00\x42\x06\n\x04part\"\x1e\n\tCohortRef\x12\x11\n\tupload_id\x18\x01 \x01(\t\"\x8b\x02\n\x06\x43ohort\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\x03\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\r\n\x05state\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x12\n\nexpires_at\x18\t \x01(\t\x12\x11\n\terased_at\x18\n \x01(\t\x12\x12\n\nerasure_id\x18\x0b \x01(\t\x12\x15\n\rerase_trigger\x18\x0c \x01(\t\x12%\n\x06schema\x18\r \x01(\x0b\x32\x15.zone.v1.CohortSchema\"#\n\x12ListCohortsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"7\n\x13ListCohortsResponse\x12 \n\x07\x63ohorts\x18\x01 \x03(\x0b\x32\x0f.zone.v1.Cohort2\xfd\x01\n\rCohortService\x12\x37\n\x0cUploadCohort\x12\x14.zone.v1.CohortChunk\x1a\x0f.zone.v1.Cohort(\x01\x12\x35\n\x0e\x44\x65scribeCohort\x12\x12.zone.v1.CohortRef\x1a\x0f.zone.v1.Cohort\x12H\n\x0bListCohorts\x12\x1b.zone.v1.ListCohortsRequest\x1a\x1c.zone.v1.ListCohortsResponse\x12\x32\n\x0b\x45raseCohort\x12\x12.zone.v1.CohortRef\x1a\x0f.zone.v1.Cohortb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15zone/v1/cohorts.proto\x12\x07zone.v1\x1a\x14zone/v1/common.proto\x1a\x12zone/v1/jobs.proto\"]\n\x0b\x43ohortLabel\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x63lasses\x18\x03 \x03(\t\x12\x1f\n\x06\x62ounds\x18\x04 \x01(\x0b\x32\x0f.zone.v1.Bounds\"\\\n\rCohortFeature\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x1f\n\x06\x62ounds\x18\x03 \x01(\x0b\x32\x0f.zone.v1.Bounds\x12\x0e\n\x06\x64omain\x18\x04 \x03(\t\"\x8c\x01\n\x0c\x43ohortSchema\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12#\n\x05label\x18\x04 \x01(\x0b\x32\x14.zone.v1.CohortLabel\x12(\n\x08\x66\x65\x61tures\x18\x05 \x03(\x0b\x32\x16.zone.v1.CohortFeature\"0\n\tCohortEnd\x12\x13\n\x0btotal_bytes\x18\x01 \x01(\x04\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"q\n\x0b\x43ohortChunk\x12\'\n\x06schema\x18\x01 \x01(\x0b\x32\x15.zone.v1.CohortSchemaH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12!\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x12.zone.v1.CohortEndH\x00\x42\x06\n\x04part\"\x1e\n\tCohortRef\x12\x11\n\tupload_id\x18\x01 \x01(\t\"\x8b\x02\n\x06\x43ohort\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0f\n\x07product\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\x03\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\r\n\x05state\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x12\n\nexpires_at\x18\t \x01(\t\x12\x11\n\terased_at\x18\n \x01(\t\x12\x12\n\nerasure_id\x18\x0b \x01(\t\x12\x15\n\rerase_trigger\x18\x0c \x01(\t\x12%\n\x06schema\x18\r \x01(\x0b\x32\x15.zone.v1.CohortSchema\"#\n\x12ListCohortsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"7\n\x13ListCohortsResponse\x12 \n\x07\x63ohorts\x18\x01 \x03(\x0b\x32\x0f.zone.v1.Cohort\"\xad\x03\n\x14JointTrainingRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x11\n\tupload_id\x18\x02 \x01(\t\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x01\x12\x15\n\rzone_features\x18\x05 \x03(\t\x12\x19\n\x11operator_features\x18\x06 \x03(\t\x12\x1c\n\x14no_operator_features\x18\x07 \x01(\x08\x12\x13\n\x06\x65pochs\x18\x08 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\nbatch_size\x18\t \x01(\x05H\x01\x88\x01\x01\x12\x1a\n\rlearning_rate\x18\n \x01(\x01H\x02\x88\x01\x01\x12\x1a\n\rmax_grad_norm\x18\x0b \x01(\x01H\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x0c \x01(\x03H\x04\x88\x01\x01\x12\x14\n\x0ckeep_in_zone\x18\r \x01(\x08\x12\x13\n\x0bkeep_cohort\x18\x0e \x01(\x08\x12\x16\n\x0e\x64p_match_count\x18\x0f \x01(\x08\x42\t\n\x07_epochsB\r\n\x0b_batch_sizeB\x10\n\x0e_learning_rateB\x10\n\x0e_max_grad_normB\x07\n\x05_seed\"\xe6\x02\n\rJointEstimate\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x13\n\x0b\x63ohort_rows\x18\x02 \x01(\x03\x12\x12\n\ntrain_rows\x18\x03 \x01(\x03\x12\r\n\x05steps\x18\x04 \x01(\x05\x12\x13\n\x0bsample_rate\x18\x05 \x01(\x01\x12\'\n\x07\x63harged\x18\x07 \x01(\x0b\x32\x16.zone.v1.PrivacyBudget\x12\x15\n\repsilon_dpsgd\x18\x08 \x01(\x01\x12\x13\n\x0b\x64\x65lta_dpsgd\x18\t \x01(\x01\x12\x17\n\x0f\x65psilon_metrics\x18\n \x01(\x01\x12\x12\n\naccounting\x18\x0b \x01(\t\x12\x17\n\x0fhas_match_count\x18\x0c \x01(\x08\x12\x12\n\ndp_matched\x18\r \x01(\x03\x12\x15\n\rmatch_epsilon\x18\x0e \x01(\x01\x12\x18\n\x10match_release_id\x18\x0f \x01(\t\x12\x11\n\tguarantee\x18\x10 \x01(\tJ\x04\x08\x06\x10\x07\x32\x83\x03\n\rCohortService\x12\x37\n\x0cUploadCohort\x12\x14.zone.v1.CohortChunk\x1a\x0f.zone.v1.Cohort(\x01\x12\x35\n\x0e\x44\x65scribeCohort\x12\x12.zone.v1.CohortRef\x1a\x0f.zone.v1.Cohort\x12H\n\x0bListCohorts\x12\x1b.zone.v1.ListCohortsRequest\x1a\x1c.zone.v1.ListCohortsResponse\x12\x32\n\x0b\x45raseCohort\x12\x12.zone.v1.CohortRef\x1a\x0f.zone.v1.Cohort\x12\x45\n\x0c\x45stimateCost\x12\x1d.zone.v1.JointTrainingRequest\x1a\x16.zone.v1.JointEstimate\x12=\n\x0eSubmitTraining\x12\x1d.zone.v1.JointTrainingRequest\x1a\x0c.zone.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zone.v1.cohorts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COHORTLABEL']._serialized_start=56
-  _globals['_COHORTLABEL']._serialized_end=149
-  _globals['_COHORTFEATURE']._serialized_start=151
-  _globals['_COHORTFEATURE']._serialized_end=243
-  _globals['_COHORTSCHEMA']._serialized_start=246
-  _globals['_COHORTSCHEMA']._serialized_end=386
-  _globals['_COHORTEND']._serialized_start=388
-  _globals['_COHORTEND']._serialized_end=436
-  _globals['_COHORTCHUNK']._serialized_start=438
-  _globals['_COHORTCHUNK']._serialized_end=551
-  _globals['_COHORTREF']._serialized_start=553
-  _globals['_COHORTREF']._serialized_end=583
-  _globals['_COHORT']._serialized_start=586
-  _globals['_COHORT']._serialized_end=853
-  _globals['_LISTCOHORTSREQUEST']._serialized_start=855
-  _globals['_LISTCOHORTSREQUEST']._serialized_end=890
-  _globals['_LISTCOHORTSRESPONSE']._serialized_start=892
-  _globals['_LISTCOHORTSRESPONSE']._serialized_end=947
-  _globals['_COHORTSERVICE']._serialized_start=950
-  _globals['_COHORTSERVICE']._serialized_end=1203
+  _globals['_COHORTLABEL']._serialized_start=76
+  _globals['_COHORTLABEL']._serialized_end=169
+  _globals['_COHORTFEATURE']._serialized_start=171
+  _globals['_COHORTFEATURE']._serialized_end=263
+  _globals['_COHORTSCHEMA']._serialized_start=266
+  _globals['_COHORTSCHEMA']._serialized_end=406
+  _globals['_COHORTEND']._serialized_start=408
+  _globals['_COHORTEND']._serialized_end=456
+  _globals['_COHORTCHUNK']._serialized_start=458
+  _globals['_COHORTCHUNK']._serialized_end=571
+  _globals['_COHORTREF']._serialized_start=573
+  _globals['_COHORTREF']._serialized_end=603
+  _globals['_COHORT']._serialized_start=606
+  _globals['_COHORT']._serialized_end=873
+  _globals['_LISTCOHORTSREQUEST']._serialized_start=875
+  _globals['_LISTCOHORTSREQUEST']._serialized_end=910
+  _globals['_LISTCOHORTSRESPONSE']._serialized_start=912
+  _globals['_LISTCOHORTSRESPONSE']._serialized_end=967
+  _globals['_JOINTTRAININGREQUEST']._serialized_start=970
+  _globals['_JOINTTRAININGREQUEST']._serialized_end=1399
+  _globals['_JOINTESTIMATE']._serialized_start=1402
+  _globals['_JOINTESTIMATE']._serialized_end=1760
+  _globals['_COHORTSERVICE']._serialized_start=1763
+  _globals['_COHORTSERVICE']._serialized_end=2150
 # @@protoc_insertion_point(module_scope)

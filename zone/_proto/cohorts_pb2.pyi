@@ -1,4 +1,5 @@
 from zone._proto import common_pb2 as _common_pb2
+from zone._proto import jobs_pb2 as _jobs_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -110,3 +111,71 @@ class ListCohortsResponse(_message.Message):
     COHORTS_FIELD_NUMBER: _ClassVar[int]
     cohorts: _containers.RepeatedCompositeFieldContainer[Cohort]
     def __init__(self, cohorts: _Optional[_Iterable[_Union[Cohort, _Mapping]]] = ...) -> None: ...
+
+class JointTrainingRequest(_message.Message):
+    __slots__ = ("product", "upload_id", "epsilon", "delta", "zone_features", "operator_features", "no_operator_features", "epochs", "batch_size", "learning_rate", "max_grad_norm", "seed", "keep_in_zone", "keep_cohort", "dp_match_count")
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    NO_OPERATOR_FEATURES_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_GRAD_NORM_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    KEEP_IN_ZONE_FIELD_NUMBER: _ClassVar[int]
+    KEEP_COHORT_FIELD_NUMBER: _ClassVar[int]
+    DP_MATCH_COUNT_FIELD_NUMBER: _ClassVar[int]
+    product: str
+    upload_id: str
+    epsilon: float
+    delta: float
+    zone_features: _containers.RepeatedScalarFieldContainer[str]
+    operator_features: _containers.RepeatedScalarFieldContainer[str]
+    no_operator_features: bool
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    max_grad_norm: float
+    seed: int
+    keep_in_zone: bool
+    keep_cohort: bool
+    dp_match_count: bool
+    def __init__(self, product: _Optional[str] = ..., upload_id: _Optional[str] = ..., epsilon: _Optional[float] = ..., delta: _Optional[float] = ..., zone_features: _Optional[_Iterable[str]] = ..., operator_features: _Optional[_Iterable[str]] = ..., no_operator_features: _Optional[bool] = ..., epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., max_grad_norm: _Optional[float] = ..., seed: _Optional[int] = ..., keep_in_zone: _Optional[bool] = ..., keep_cohort: _Optional[bool] = ..., dp_match_count: _Optional[bool] = ...) -> None: ...
+
+class JointEstimate(_message.Message):
+    __slots__ = ("product", "cohort_rows", "train_rows", "steps", "sample_rate", "charged", "epsilon_dpsgd", "delta_dpsgd", "epsilon_metrics", "accounting", "has_match_count", "dp_matched", "match_epsilon", "match_release_id", "guarantee")
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    COHORT_ROWS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ROWS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    CHARGED_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_DPSGD_FIELD_NUMBER: _ClassVar[int]
+    DELTA_DPSGD_FIELD_NUMBER: _ClassVar[int]
+    EPSILON_METRICS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTING_FIELD_NUMBER: _ClassVar[int]
+    HAS_MATCH_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DP_MATCHED_FIELD_NUMBER: _ClassVar[int]
+    MATCH_EPSILON_FIELD_NUMBER: _ClassVar[int]
+    MATCH_RELEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    GUARANTEE_FIELD_NUMBER: _ClassVar[int]
+    product: str
+    cohort_rows: int
+    train_rows: int
+    steps: int
+    sample_rate: float
+    charged: _common_pb2.PrivacyBudget
+    epsilon_dpsgd: float
+    delta_dpsgd: float
+    epsilon_metrics: float
+    accounting: str
+    has_match_count: bool
+    dp_matched: int
+    match_epsilon: float
+    match_release_id: str
+    guarantee: str
+    def __init__(self, product: _Optional[str] = ..., cohort_rows: _Optional[int] = ..., train_rows: _Optional[int] = ..., steps: _Optional[int] = ..., sample_rate: _Optional[float] = ..., charged: _Optional[_Union[_common_pb2.PrivacyBudget, _Mapping]] = ..., epsilon_dpsgd: _Optional[float] = ..., delta_dpsgd: _Optional[float] = ..., epsilon_metrics: _Optional[float] = ..., accounting: _Optional[str] = ..., has_match_count: _Optional[bool] = ..., dp_matched: _Optional[int] = ..., match_epsilon: _Optional[float] = ..., match_release_id: _Optional[str] = ..., guarantee: _Optional[str] = ...) -> None: ...

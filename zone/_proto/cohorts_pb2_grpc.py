@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from zone._proto import cohorts_pb2 as zone_dot_v1_dot_cohorts__pb2
+from zone._proto import jobs_pb2 as zone_dot_v1_dot_jobs__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -61,6 +62,16 @@ class CohortServiceStub:
                 request_serializer=zone_dot_v1_dot_cohorts__pb2.CohortRef.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_cohorts__pb2.Cohort.FromString,
                 _registered_method=True)
+        self.EstimateCost = channel.unary_unary(
+                '/zone.v1.CohortService/EstimateCost',
+                request_serializer=zone_dot_v1_dot_cohorts__pb2.JointTrainingRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_cohorts__pb2.JointEstimate.FromString,
+                _registered_method=True)
+        self.SubmitTraining = channel.unary_unary(
+                '/zone.v1.CohortService/SubmitTraining',
+                request_serializer=zone_dot_v1_dot_cohorts__pb2.JointTrainingRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class CohortServiceServicer:
@@ -101,6 +112,22 @@ class CohortServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EstimateCost(self, request, context):
+        """Public facts about a joint job (sizes, steps, what is charged and how it splits), and,
+        when asked for and the product offers it, a DP count of matched subjects (charged:
+        match_epsilon, with its own receipt). Never which keys matched.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitTraining(self, request, context):
+        """Reserves the full epsilon and queues a job; watch it and fetch its result with JobService.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CohortServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +150,16 @@ def add_CohortServiceServicer_to_server(servicer, server):
                     servicer.EraseCohort,
                     request_deserializer=zone_dot_v1_dot_cohorts__pb2.CohortRef.FromString,
                     response_serializer=zone_dot_v1_dot_cohorts__pb2.Cohort.SerializeToString,
+            ),
+            'EstimateCost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateCost,
+                    request_deserializer=zone_dot_v1_dot_cohorts__pb2.JointTrainingRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_cohorts__pb2.JointEstimate.SerializeToString,
+            ),
+            'SubmitTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitTraining,
+                    request_deserializer=zone_dot_v1_dot_cohorts__pb2.JointTrainingRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_jobs__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -240,6 +277,60 @@ class CohortService:
             '/zone.v1.CohortService/EraseCohort',
             zone_dot_v1_dot_cohorts__pb2.CohortRef.SerializeToString,
             zone_dot_v1_dot_cohorts__pb2.Cohort.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateCost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.CohortService/EstimateCost',
+            zone_dot_v1_dot_cohorts__pb2.JointTrainingRequest.SerializeToString,
+            zone_dot_v1_dot_cohorts__pb2.JointEstimate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.CohortService/SubmitTraining',
+            zone_dot_v1_dot_cohorts__pb2.JointTrainingRequest.SerializeToString,
+            zone_dot_v1_dot_jobs__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

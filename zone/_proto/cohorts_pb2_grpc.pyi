@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from grpc import aio as _aio
 from zone._proto import cohorts_pb2 as _cohorts_pb2
+from zone._proto import jobs_pb2 as _jobs_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -49,6 +50,13 @@ class CohortServiceStub:
     ListCohorts: _grpc.UnaryUnaryMultiCallable[_cohorts_pb2.ListCohortsRequest, _cohorts_pb2.ListCohortsResponse]
     EraseCohort: _grpc.UnaryUnaryMultiCallable[_cohorts_pb2.CohortRef, _cohorts_pb2.Cohort]
     """Erase now (a job still using the cohort is cancelled first)."""
+    EstimateCost: _grpc.UnaryUnaryMultiCallable[_cohorts_pb2.JointTrainingRequest, _cohorts_pb2.JointEstimate]
+    """Public facts about a joint job (sizes, steps, what is charged and how it splits), and,
+    when asked for and the product offers it, a DP count of matched subjects (charged:
+    match_epsilon, with its own receipt). Never which keys matched.
+    """
+    SubmitTraining: _grpc.UnaryUnaryMultiCallable[_cohorts_pb2.JointTrainingRequest, _jobs_pb2.Job]
+    """Reserves the full epsilon and queues a job; watch it and fetch its result with JobService."""
 
 @_typing.type_check_only
 class CohortServiceAsyncStub(CohortServiceStub):
@@ -71,6 +79,13 @@ class CohortServiceAsyncStub(CohortServiceStub):
     ListCohorts: _aio.UnaryUnaryMultiCallable[_cohorts_pb2.ListCohortsRequest, _cohorts_pb2.ListCohortsResponse]  # type: ignore[assignment]
     EraseCohort: _aio.UnaryUnaryMultiCallable[_cohorts_pb2.CohortRef, _cohorts_pb2.Cohort]  # type: ignore[assignment]
     """Erase now (a job still using the cohort is cancelled first)."""
+    EstimateCost: _aio.UnaryUnaryMultiCallable[_cohorts_pb2.JointTrainingRequest, _cohorts_pb2.JointEstimate]  # type: ignore[assignment]
+    """Public facts about a joint job (sizes, steps, what is charged and how it splits), and,
+    when asked for and the product offers it, a DP count of matched subjects (charged:
+    match_epsilon, with its own receipt). Never which keys matched.
+    """
+    SubmitTraining: _aio.UnaryUnaryMultiCallable[_cohorts_pb2.JointTrainingRequest, _jobs_pb2.Job]  # type: ignore[assignment]
+    """Reserves the full epsilon and queues a job; watch it and fetch its result with JobService."""
 
 class CohortServiceServicer(metaclass=_abc_1.ABCMeta):
     """Joint modeling (联合建模): an operator uploads its own cohort (subject keys, labels, its own
@@ -114,5 +129,24 @@ class CohortServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_cohorts_pb2.Cohort, _abc.Awaitable[_cohorts_pb2.Cohort]]:
         """Erase now (a job still using the cohort is cancelled first)."""
+
+    @_abc_1.abstractmethod
+    def EstimateCost(
+        self,
+        request: _cohorts_pb2.JointTrainingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cohorts_pb2.JointEstimate, _abc.Awaitable[_cohorts_pb2.JointEstimate]]:
+        """Public facts about a joint job (sizes, steps, what is charged and how it splits), and,
+        when asked for and the product offers it, a DP count of matched subjects (charged:
+        match_epsilon, with its own receipt). Never which keys matched.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitTraining(
+        self,
+        request: _cohorts_pb2.JointTrainingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.Job, _abc.Awaitable[_jobs_pb2.Job]]:
+        """Reserves the full epsilon and queues a job; watch it and fetch its result with JobService."""
 
 def add_CohortServiceServicer_to_server(servicer: CohortServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

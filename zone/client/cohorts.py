@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import grpc
 import yaml
 
+import zone.client.jobs as jobs
 from zone._proto import cohorts_pb2, cohorts_pb2_grpc, common_pb2
 from zone.client.errors import ZoneClientError, from_rpc_error
 
@@ -41,6 +42,54 @@ class CohortRecord:
     erased_at: str
     erasure_id: str
     erase_trigger: str
+
+
+@dataclass(frozen=True)
+class JointEstimate:
+    """Public facts of a joint job; ``dp_matched`` only when a DP count was asked for."""
+
+    product: str
+    cohort_rows: int
+    train_rows: int
+    steps: int
+    sample_rate: float
+    charged_epsilon: float
+    charged_delta: float
+    epsilon_dpsgd: float
+    delta_dpsgd: float
+    epsilon_metrics: float
+    accounting: str
+    guarantee: str
+    dp_matched: int | None
+    match_epsilon: float
+    match_release_id: str
+
+
+def estimate_from_proto(e: cohorts_pb2.JointEstimate) -> JointEstimate:
+    """Typed view of a JointEstimate message."""
+    return JointEstimate(
+        e.product, e.cohort_rows, e.train_rows, e.steps, e.sample_rate, e.charged.epsilon,
+        e.charged.delta, e.epsilon_dpsgd, e.delta_dpsgd, e.epsilon_metrics, e.accounting,
+        e.guarantee, e.dp_matched if e.has_match_count else None, e.match_epsilon,
+        e.match_release_id,
+    )  # fmt: skip
+
+
+def joint_request(
+    product: str, upload_id: str, *, epsilon: float, delta: float, **options: Any
+) -> cohorts_pb2.JointTrainingRequest:
+    """A JointTrainingRequest.
+
+    ``options``: zone_features, operator_features (sequences), no_operator_features,
+    keep_in_zone, keep_cohort, dp_match_count, epochs, batch_size, learning_rate,
+    max_grad_norm, seed.
+    """
+    for name in ("zone_features", "operator_features"):
+        if name in options:
+            options[name] = list(options[name])
+    return cohorts_pb2.JointTrainingRequest(
+        product=product, upload_id=upload_id, epsilon=epsilon, delta=delta, **options
+    )
 
 
 class DigestMismatch(ZoneClientError):
@@ -156,6 +205,29 @@ class CohortCalls:
         if record.digest != "sha256:" + digest.hexdigest():
             raise DigestMismatch("the zone's digest of the upload differs from ours")
         return record
+
+    def estimate_joint(
+        self, product: str, upload_id: str, *, epsilon: float, delta: float, **options: Any
+    ) -> JointEstimate:
+        """What a joint job would charge and do.
+
+        ``dp_match_count=True`` adds a DP count of the cohort's keys found in the dataset
+        (charged the product's ``match_count_epsilon``, with its own receipt).
+        """
+        request = joint_request(product, upload_id, epsilon=epsilon, delta=delta, **options)
+        return estimate_from_proto(self._call(self._cohorts.EstimateCost, request))
+
+    def train_joint(
+        self, product: str, upload_id: str, *, epsilon: float, delta: float, **options: Any
+    ) -> jobs.JobHandle:
+        """Submit a joint training job on one of the caller's cohorts (epsilon reserved now).
+
+        Watch it and fetch its result as any job (``JobHandle``); the cohort is erased when the
+        job ends unless ``keep_cohort=True``.
+        """
+        request = joint_request(product, upload_id, epsilon=epsilon, delta=delta, **options)
+        job = self._call(self._cohorts.SubmitTraining, request)
+        return jobs.JobHandle(self, jobs.status_from_proto(job))  # type: ignore[arg-type]
 
     def describe_cohort(self, upload_id: str) -> CohortRecord:
         """One of the caller's uploads."""

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from zone._proto import cohorts_pb2, common_pb2
+from zone.products.joint.plan import ACCOUNTING, GUARANTEE, JointRequest
 from zone.products.joint.schema import CohortSchema
+from zone.products.joint.service import JointEstimate
 from zone.products.joint.store import CohortInfo
 
 
@@ -76,3 +78,38 @@ def cohort_to_proto(info: CohortInfo) -> cohorts_pb2.Cohort:
         erasure_id=info.erasure_id or "", erase_trigger=info.erase_trigger or "",
         schema=schema_to_proto(info.schema),
     )  # fmt: skip
+
+
+def _optional(message: Any, field: str) -> Any:
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def request_from_proto(r: cohorts_pb2.JointTrainingRequest) -> JointRequest:
+    """The domain request; the planner validates it against product and cohort."""
+    return JointRequest(
+        product=r.product, upload_id=r.upload_id, epsilon=r.epsilon, delta=r.delta,
+        zone_features=tuple(r.zone_features), operator_features=tuple(r.operator_features),
+        no_operator_features=r.no_operator_features, epochs=_optional(r, "epochs"),
+        batch_size=_optional(r, "batch_size"), learning_rate=_optional(r, "learning_rate"),
+        max_grad_norm=_optional(r, "max_grad_norm"), seed=_optional(r, "seed"),
+        keep_in_zone=r.keep_in_zone, keep_cohort=r.keep_cohort,
+    )  # fmt: skip
+
+
+def estimate_to_proto(estimate: JointEstimate) -> cohorts_pb2.JointEstimate:
+    """The estimate's public numbers (and the DP count with its receipt id, if asked for)."""
+    plan = estimate.plan
+    reply = cohorts_pb2.JointEstimate(
+        product=plan.training.product, cohort_rows=plan.cohort_rows,
+        train_rows=plan.training.public_train_rows, steps=plan.training.steps,
+        sample_rate=plan.training.sample_rate,
+        charged=common_pb2.PrivacyBudget(epsilon=plan.epsilon, delta=plan.delta),
+        epsilon_dpsgd=plan.epsilon_dpsgd, delta_dpsgd=plan.delta_dpsgd,
+        epsilon_metrics=plan.epsilon_metrics, accounting=ACCOUNTING, guarantee=GUARANTEE,
+    )  # fmt: skip
+    if estimate.dp_matched is not None:
+        reply.has_match_count = True
+        reply.dp_matched = estimate.dp_matched
+        reply.match_epsilon = estimate.match_epsilon
+        reply.match_release_id = estimate.match_release_id
+    return reply

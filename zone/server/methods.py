@@ -53,6 +53,8 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.CohortService/DescribeCohort": MethodRule(DATA_USERS),
     "/zone.v1.CohortService/ListCohorts": MethodRule(DATA_USERS),
     "/zone.v1.CohortService/EraseCohort": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/EstimateCost": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/SubmitTraining": MethodRule(DATA_USERS),
     "/zone.v1.ModelService/ReviewModel": MethodRule(ADMIN),
     "/zone.v1.ModelService/DecideModel": MethodRule(ADMIN),
     "/zone.v1.AdminService/ReloadPolicies": MethodRule(ADMIN),

@@ -10,24 +10,44 @@ sweep first cancel a job still reading the cohort.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from zone.catalog import DatasetCatalog, Product
+from zone.access import authorize_product, budget_account, check_epsilon_cap
+from zone.audit import ReleasedArtifact, canonical_json
+from zone.catalog import DatasetCatalog, JointTrainingProduct, Product
+from zone.errors import FailedPrecondition
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
+from zone.ledger import Amount
 from zone.models.registry import ModelRegistry
-from zone.policy import Principal
+from zone.policy import Grant, PolicySet, Principal
+from zone.products.joint import estimate
 from zone.products.joint.cohorts import Cohorts
+from zone.products.joint.plan import ACCOUNTING, JointRequest, JointSpec, plan_joint
 from zone.products.joint.store import CohortInfo, now_utc
 from zone.products.training.service import TrainingJobs
-from zone.release.desk import ReleaseDesk
-from zone.state.api import State
+from zone.release.desk import Order, ReleaseDesk
+from zone.release.receipt import JointTrainingPart, ProductPart, Receipt, StatisticsPart
+from zone.state.api import State, Tx
 
 log = logging.getLogger(__name__)
 
 JOINT_WORKER = "zone.products.joint.worker:run"
+
+
+@dataclass(frozen=True)
+class JointEstimate:
+    """What EstimateCost answers: the plan's public numbers, and maybe a DP matched count."""
+
+    plan: JointSpec
+    dp_matched: int | None = None
+    match_epsilon: float = 0.0
+    match_release_id: str = ""
 
 
 class JointJobs(TrainingJobs):
@@ -63,6 +83,123 @@ class JointJobs(TrainingJobs):
         )
         self.cohorts = cohorts
         self._policy_digest = policy_digest
+
+    # --- planning, estimates, submission -------------------------------------------------------
+
+    def _planned(
+        self, policies: PolicySet, principal: Principal, request: JointRequest
+    ) -> tuple[JointTrainingProduct, Grant, CohortInfo, JointSpec]:
+        product, grant = authorize_product(
+            policies, principal, self._products, request.product, JointTrainingProduct
+        )
+        cohort = self.cohorts.describe(principal, request.upload_id)
+        if cohort.state != "stored":
+            raise FailedPrecondition("the cohort has been erased", reason="cohort_erased")
+        spec = plan_joint(
+            request, product, self._catalog.get(product.dataset).meta, cohort,
+            db_path=self._datasets_db, cohort_path=self.cohorts.path(cohort),
+            work_dir=self.cohorts.work_dir(cohort.upload_id),
+        )  # fmt: skip
+        return product, grant, cohort, spec
+
+    def estimate(
+        self,
+        policies: PolicySet,
+        principal: Principal,
+        request: JointRequest,
+        request_id: str,
+        *,
+        dp_match_count: bool = False,
+    ) -> JointEstimate:
+        """Public facts of a joint job; with ``dp_match_count``, a charged DP matched count.
+
+        Guarantee of the count: ``match_count_epsilon``-DP (delta 0) for adding, removing or
+        replacing one zone subject (sensitivity 1; ``estimate``). Nothing else here depends on
+        the dataset.
+
+        Raises:
+            PermissionDenied, InvalidArgument, NotFound: as :meth:`submit_joint`.
+            FailedPrecondition: a DP count was asked for but the product offers none.
+            BudgetExhausted, QuotaExhausted: the count cannot be charged (nothing spent).
+        """
+        product, grant, cohort, spec = self._planned(policies, principal, request)
+        if not dp_match_count:
+            return JointEstimate(spec)
+        epsilon = product.match_count_epsilon
+        if epsilon is None:
+            raise FailedPrecondition(
+                f"product {product.id!r} offers no DP matched count", reason="no_match_count"
+            )
+        account = budget_account(policies, principal, grant, product.dataset)
+        order = Order(principal.id, grant, product.id, "call", request_id, account,
+                      Amount.cost(epsilon, 0.0))  # fmt: skip
+        ticket = self._desk.reserve(order)
+        with self._desk.failing(ticket):
+            noisy = estimate.dp_matched(
+                estimate.matched_count(self._catalog, product, self.cohorts.path(cohort)), epsilon
+            )
+        content = {"upload_id": cohort.upload_id, "dp_matched": noisy, "epsilon": epsilon}
+        digest = "sha256:" + hashlib.sha256(canonical_json(content).encode()).hexdigest()
+        receipt = Receipt(
+            release_id=ticket.release_id, request_id=request_id, principal=principal.id,
+            product=product.id, dataset=product.dataset,
+            dataset_version=self._catalog.get(product.dataset).version,
+            policy_digest=policies.digest, output_digest=digest,
+            part=StatisticsPart(mechanisms=(estimate.MECHANISM,), accountant="basic"),
+            cost=order.cost,
+        )  # fmt: skip
+        self._desk.release(ticket, receipt, ReleasedArtifact("statistics", content))
+        return JointEstimate(spec, noisy, epsilon, ticket.release_id)
+
+    def submit_joint(
+        self, policies: PolicySet, principal: Principal, request: JointRequest, request_id: str
+    ) -> Job:
+        """Validate, reserve the full (replace-one) epsilon, queue the job on the cohort.
+
+        Raises:
+            PermissionDenied: product not granted, or epsilon above the per-job cap.
+            NotFound: no such cohort of the caller's.
+            InvalidArgument: features, hyperparameters or privacy parameters refused.
+            FailedPrecondition: the cohort is erased, or another job is reading it.
+            BudgetExhausted, QuotaExhausted: nothing spent, no job created.
+        """
+        product, grant, cohort, spec = self._planned(policies, principal, request)
+        check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
+        account = budget_account(policies, principal, grant, product.dataset)
+        order = Order(principal.id, grant, product.id, "job", request_id, account,
+                      Amount.cost(spec.epsilon, spec.delta))  # fmt: skip
+        created: list[Job] = []
+
+        def create_job(tx: Tx) -> None:  # reservation, job and the cohort's claim: one commit
+            job = self._jobs.create(
+                principal=principal.id, product=product.id, dataset=product.dataset,
+                spec={**spec.public(), "keep_in_zone": request.keep_in_zone,
+                      "keep_cohort": request.keep_cohort, "policy_digest": policies.digest,
+                      "request_id": request_id, "dataset_version": cohort.dataset_version},
+                release_id=order.release_id, conn=tx,
+            )  # fmt: skip
+            if not self.cohorts.store.claim_for_job(cohort.upload_id, principal.id, job.job_id,
+                                                    tx=tx):  # fmt: skip
+                raise FailedPrecondition("another job is reading this cohort", reason="cohort_busy")
+            created.append(job)
+
+        self._desk.reserve(order, admit=create_job)
+        job = created[0]
+        self._executor.start(job.job_id, JOINT_WORKER, spec.to_json(), self._on_event)
+        return job
+
+    def _receipt_part(self, job: Job, result: Mapping[str, Any]) -> ProductPart:
+        return JointTrainingPart(
+            job_id=job.job_id,
+            epsilon_spent=result.get("epsilon_spent"),
+            accountant=str(result.get("accountant", "")),
+            model_id=str(result.get("model_id", "")),
+            upload_id=str(job.spec.get("upload_id", "")),
+            upload_digest=str(job.spec.get("upload_digest", "")),
+            epsilon_dpsgd=result.get("epsilon_dpsgd"),
+            delta_dpsgd=result.get("delta_dpsgd"),
+            accounting=ACCOUNTING,
+        )
 
     # --- cohorts ----------------------------------------------------------------------------
 

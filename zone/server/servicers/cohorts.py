@@ -6,13 +6,43 @@ from collections.abc import Iterator
 
 import grpc
 
-from zone._proto import cohorts_pb2, cohorts_pb2_grpc
+from zone._proto import cohorts_pb2, cohorts_pb2_grpc, jobs_pb2
 from zone.server import cohorts_convert as convert
+from zone.server import jobs_convert
 from zone.server.call import current_call
 
 
 class CohortServicer(cohorts_pb2_grpc.CohortServiceServicer):
     """Thin shell around ``services.joint`` (zone.products.joint)."""
+
+    def EstimateCost(
+        self, request: cohorts_pb2.JointTrainingRequest, context: grpc.ServicerContext
+    ) -> cohorts_pb2.JointEstimate:
+        """Public facts of a joint job; a charged DP matched count only when asked for."""
+        call = current_call()
+        call.product = request.product[:128]
+        estimate = call.services.joint.estimate(
+            call.policies,
+            call.require_principal(),
+            convert.request_from_proto(request),
+            call.request_id,
+            dp_match_count=request.dp_match_count,
+        )
+        return convert.estimate_to_proto(estimate)
+
+    def SubmitTraining(
+        self, request: cohorts_pb2.JointTrainingRequest, context: grpc.ServicerContext
+    ) -> jobs_pb2.Job:
+        """Validate, reserve the full epsilon and queue a joint job on the caller's cohort."""
+        call = current_call()
+        call.product = request.product[:128]
+        job = call.services.joint.submit_joint(
+            call.policies,
+            call.require_principal(),
+            convert.request_from_proto(request),
+            call.request_id,
+        )
+        return jobs_convert.job_to_proto(job)
 
     def UploadCohort(
         self, request_iterator: Iterator[cohorts_pb2.CohortChunk], context: grpc.ServicerContext
