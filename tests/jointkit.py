@@ -35,7 +35,7 @@ def _policy(principal: str, token: str, epsilon: float) -> str:
         f"  - id: {principal}\n    role: operator\n    organisation: test bank\n"
         f"    token_sha256: {digest}\n"
         "grants:\n"
-        f"  - principal: {principal}\n    products: [{PRODUCT}, enterprise-stats]\n"
+        f"  - principal: {principal}\n    products: [{PRODUCT}, enterprise-stats, capital-match]\n"
         f"    budget: {{enterprises: {{epsilon: {epsilon}, delta: 1.0e-4}}}}\n"
         "    per_job_epsilon: 2.0\n    purpose: joint modeling tests\n"
     )

@@ -7,6 +7,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -17,6 +18,7 @@ from jointkit import (
     cohort_rows,
     files_under,
     make_joint_zone,
+    registry,
     schema,
     to_csv,
 )
@@ -32,6 +34,8 @@ from zone.client import (
     ZoneClient,
 )
 from zone.client.cohorts import schema_to_proto
+from zone.jobs import JobStore
+from zone.models.registry import ModelRegistry
 from zone.server.app import RunningZone
 
 ROWS = 400
@@ -253,3 +257,67 @@ def test_estimate_train_watch_result_and_erasure_at_job_end(
     assert receipt["accounting"].startswith("replace-one charged as 2 x")
     assert erased.state == "erased" and erased.erase_trigger == "job_end"
     assert not (_cohort_dir(zone) / f"{record.upload_id}.parquet").exists()
+
+
+ZONE_NUMERIC = ["founded_year", "registered_capital", "employees", "insured_staff", "tax_paid",
+                "utility_arrears", "penalties"]  # fmt: skip
+CALLER_BOUNDS = {"loan_amount": (0.0, 5000.0), "days_overdue": (0.0, 365.0)}
+
+
+def _crafted_joint_model(zone: RunningZone, owner: str) -> tuple[str, dict[str, Any]]:
+    """A kept joint model as the joint worker leaves one (the worker itself is not run)."""
+    meta = zone.services.catalog.get("enterprises").meta
+    zone_scaling = [{"column": c, "kind": "numeric", "bounds": list(meta.columns[c].bounds or ())}
+                    for c in ("employees", "tax_paid", "penalties")]  # fmt: skip
+    operator = [{"column": n, "kind": "numeric", "bounds": list(b)}
+                for n, b in CALLER_BOUNDS.items()]  # fmt: skip
+    inputs = ["zone.employees", "zone.tax_paid", "zone.penalties", "zone.missing",
+              "operator.loan_amount", "operator.days_overdue"]  # fmt: skip
+    model = {"family": "logistic_regression", "features": inputs,
+             "weights": [-1.0, -0.8, 1.5, 2.0, 0.7, 2.2], "intercept": -1.5,
+             "scaling": {"zone": zone_scaling, "operator": operator, "inputs": inputs}}  # fmt: skip
+    jobs = JobStore(zone.services.store, zone.services.audit)
+    models = ModelRegistry(zone.services.store, zone.services.audit)
+    job = jobs.create(principal=owner, product=PRODUCT, dataset="enterprises",
+                      spec={"keep_in_zone": True}, release_id="")  # fmt: skip
+    return models.save_model(owner=owner, product=PRODUCT, job_id=job.job_id, model=model,
+                             metrics={}), model  # fmt: skip
+
+
+def test_kept_joint_model_scores_only_after_approval_with_encrypted_operator_features(
+    joint: tuple[RunningZone, dict[str, str]],
+) -> None:
+    zone, tokens = joint
+    data = to_csv(cohort_rows(zone.services.config.source, ROWS, seed=6))
+    firms = registry(zone.services.config.source)[:3]
+    with _client(zone, tokens["opa"]) as bank, _client(zone, TOKENS["admin"]) as admin:
+        record = bank.upload_cohort(data, schema())
+        job = bank.train_joint(PRODUCT, record.upload_id, epsilon=2.0, delta=1e-6, **FAST,
+                               keep_in_zone=True, zone_features=ZONE_NUMERIC,
+                               operator_features=list(CALLER_BOUNDS))  # fmt: skip
+        result = job.result()
+        assert result.model_id and result.weights == ()
+        keys = bank.he.new_keys("ckks-8192")
+        bank.register_key(keys)
+        features = {"loan_amount": [100.0, 2500.0, 4000.0], "days_overdue": [0.0, 90.0, 365.0]}
+        subjects = [f["uscc"] for f in firms]
+        with pytest.raises(FailedPreconditionError, match="not approved"):
+            bank.score_kept("capital-match", keys, subjects, features, purpose="x",
+                            model_id=result.model_id, caller_bounds=CALLER_BOUNDS)  # fmt: skip
+        review = admin.review_model(result.model_id, "capital-match")
+        assert {f.name for f in review.features if f.side == "caller"} == set(CALLER_BOUNDS)
+        model_id, model = _crafted_joint_model(zone, "opa")
+        assert not admin.review_model(model_id, "capital-match").problems
+        admin.decide_model(model_id, "capital-match", approve=True, reason="joint, DP-trained")
+        report = bank.score_kept("capital-match", keys, subjects, features, purpose="joint",
+                                 model_id=model_id, caller_bounds=CALLER_BOUNDS)  # fmt: skip
+    weights = dict(zip(model["features"], model["weights"], strict=True))
+    for i, (firm, result_row) in enumerate(zip(firms, report, strict=True)):
+        expected = model["intercept"]
+        for s in model["scaling"]["zone"]:
+            low, high = s["bounds"]
+            value = (min(max(float(firm[s["column"]]), low), high) - low) / (high - low)
+            expected += weights[f"zone.{s['column']}"] * value
+        for name, (low, high) in CALLER_BOUNDS.items():
+            expected += weights[f"operator.{name}"] * (features[name][i] - low) / (high - low)
+        assert abs(result_row.logit - expected) < 0.5  # the product's score resolution: 0.05
