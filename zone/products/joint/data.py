@@ -9,8 +9,10 @@ Every cohort row is a training row. The dataset's key is normalised as the uploa
 operator's keys (``zone.products.joint.keys``); dataset keys that collide after normalisation
 are dropped (so a cohort row joins at most one subject: the privacy unit stays one subject per
 row). A row whose key is not in the dataset, or whose zone features include a NULL, gets zone
-inputs 0 and ``zone.missing`` = 1. The row count and the sample rate therefore come from the
-cohort's size, which the operator knows, not from the join. Scaling uses public bounds and
+inputs 0 and ``zone.missing`` = 1 (NULLs are flagged in SQL: DuckDB's LEAST and GREATEST
+skip NULLs, so a scaled NULL would otherwise pass for the lower bound). The row count and
+the sample rate therefore come from the cohort's size, which the operator knows, not from the
+join. Scaling uses public bounds and
 domains only: the dataset's metadata for zone features, the operator's declared schema for its
 own (numeric values clipped into their bounds, categorical positions one-hot).
 
@@ -60,11 +62,15 @@ def _one_hot(values: F64, feature: FeatureScaling) -> F64:
     return hot
 
 
-def _scaled(values: F64, feature: FeatureScaling) -> F64:
-    """Scaled column(s) of one feature from its number (value, 0/1 or domain position)."""
+def _scaled(values: F64, feature: FeatureScaling, *, scaled_in_sql: bool = False) -> F64:
+    """Scaled column(s) of one feature from its number (value, 0/1 or domain position).
+
+    Zone features come out of SQL already scaled (``feature_sql``); operator features as the
+    cohort file holds them (values, 0/1 or positions).
+    """
     if feature.kind == "categorical":
         return _one_hot(values, feature)
-    if feature.kind == "numeric" and feature.bounds is not None:
+    if feature.kind == "numeric" and feature.bounds is not None and not scaled_in_sql:
         low, high = feature.bounds
         values = (np.clip(values, low, high) - low) / (high - low)
     return np.clip(values, 0.0, 1.0)[:, None]
@@ -77,14 +83,20 @@ def _query(spec: JointSpec) -> tuple[str, list[Any]]:
     key = zone_key(key_column, KeyFormat(case=spec.key_case),  # type: ignore[arg-type]
                    integer=spec.integer_key)  # fmt: skip
     table = f"zone.{spec.training.table}"
+    # The window runs over an inner SELECT that defines k: in a subquery of the join, a bare
+    # `k` would bind to the cohort's k (a correlated subquery: one window per cohort row).
+    # NULL zone values must be flagged here: LEAST/GREATEST skip NULLs and a categorical NULL
+    # is position 0, so a scaled NULL would look like a value.
+    nulls = " OR ".join(f'"{f.column}" IS NULL' for f in spec.zone_scaling) or "false"
     zone = (
-        f"SELECT {key} AS k{''.join(', ' + e for e in exprs)} FROM {table} "
-        f"WHERE {key_column} IS NOT NULL QUALIFY count(*) OVER (PARTITION BY k) = 1"
+        f"SELECT * FROM (SELECT {key} AS k, ({nulls}) AS incomplete"
+        f"{''.join(', ' + e for e in exprs)} FROM {table} WHERE {key_column} IS NOT NULL) "
+        "QUALIFY count(*) OVER (PARTITION BY k) = 1"
     )
     zone_columns = "".join(f", z.f{i}" for i in range(len(exprs)))
     operator = "".join(f", c.o{i}" for i in spec.operator_columns)
     sql = (
-        f"SELECT c.y, z.k IS NULL AS unmatched{zone_columns}{operator} "
+        f"SELECT c.y, z.k IS NULL OR z.incomplete AS unmatched{zone_columns}{operator} "
         f"FROM cohort c LEFT JOIN ({zone}) z ON c.k = z.k"
     )
     return sql, params
@@ -124,7 +136,8 @@ def _literal(path: str) -> str:
 def load(spec: JointSpec) -> JoinedRows:
     """The joined, scaled training table of the whole cohort (see the module docstring)."""
     columns = _fetch(spec)
-    zone_parts = [_scaled(columns[f"f{i}"], f) for i, f in enumerate(spec.zone_scaling)]
+    zone_parts = [_scaled(columns[f"f{i}"], f, scaled_in_sql=True)
+                  for i, f in enumerate(spec.zone_scaling)]  # fmt: skip
     zone = np.concatenate(zone_parts, axis=1) if zone_parts else np.empty((len(columns["y"]), 0))
     missing = columns["unmatched"].astype(bool) | ~np.isfinite(zone).all(axis=1)
     zone = np.where(missing[:, None], 0.0, np.nan_to_num(zone))

@@ -45,8 +45,10 @@ def matched_count(catalog: DatasetCatalog, product: JointTrainingProduct, cohort
     try:
         cursor.register("cohort_keys", {"k": np.asarray(keys["k"], dtype=object)})
         row: Any = cursor.execute(
-            f"SELECT count(*) FROM cohort_keys c JOIN (SELECT {key} AS k FROM "
-            f'{table_name(product.dataset)} WHERE "{product.key}" IS NOT NULL '
+            # k is defined by an inner SELECT: a bare k in the join's subquery would bind to
+            # cohort_keys.k (a correlated subquery, one window per cohort key).
+            f"SELECT count(*) FROM cohort_keys c JOIN (SELECT * FROM (SELECT {key} AS k FROM "
+            f'{table_name(product.dataset)} WHERE "{product.key}" IS NOT NULL) '
             "QUALIFY count(*) OVER (PARTITION BY k) = 1) z ON c.k = z.k"
         ).fetchone()
     finally:
