@@ -38,6 +38,7 @@ before the upload.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import secrets
@@ -317,6 +318,14 @@ def one_run(client: ZoneClient, pid: int, upload_id: str, zone_root: Path,
                                 keep_cohort=True)  # fmt: skip
     result = handle.result()
     run["zone_wall"] = time.perf_counter() - start
+    job = handle.last
+    created, started, finished = (
+        datetime.datetime.fromisoformat(t).timestamp()
+        for t in (job.created_at, job.started_at, job.finished_at)
+    )
+    run["phases"] = {"submit": created - (time.time() - run["zone_wall"]),
+                     "launch": started - created, "worker": finished - started,
+                     "delivery": time.time() - finished}  # fmt: skip
     run["overhead"] = run["zone_wall"] / run["plain_wall"]
     run["joint_zone"] = scores(x_test, y_test, result.weights, result.intercept)
     run["joint_zone_dp_metrics"] = result.metrics

@@ -30,7 +30,7 @@ from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.policy.holder import PolicyHolder
 from zone.products.joint.cohorts import Cohorts
-from zone.products.joint.service import JointJobs
+from zone.products.joint.service import JOINT_PRELOAD, JointJobs
 from zone.products.joint.store import CohortStore
 from zone.products.joint.sweeper import RetentionSweeper
 from zone.products.statistics.service import StatisticsService
@@ -154,7 +154,7 @@ def _wire(
         wall_time_s=config.jobs.wall_time_seconds,
         memory_bytes=config.jobs.memory_mb * 1024 * 1024,
         warm_workers=config.jobs.warm_workers,
-        preload=TRAINING_PRELOAD,
+        preload=(*TRAINING_PRELOAD, JOINT_PRELOAD),  # names only: never imported here
     )
     changed = threading.Condition()  # job changes, for WatchJob (training and joint jobs)
     training = TrainingJobs(

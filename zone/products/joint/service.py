@@ -38,6 +38,9 @@ from zone.state.api import State, Tx
 log = logging.getLogger(__name__)
 
 JOINT_WORKER = "zone.products.joint.worker:run"
+# Imported by warm workers after the training preload (its warm-up covers torch and opacus):
+# the joint modules and scipy.stats, which took about a second at job time otherwise.
+JOINT_PRELOAD = JOINT_WORKER.partition(":")[0]
 
 
 @dataclass(frozen=True)
