@@ -178,7 +178,8 @@ class JointJobs(TrainingJobs):
                 principal=principal.id, product=product.id, dataset=product.dataset,
                 spec={**spec.public(), "keep_in_zone": request.keep_in_zone,
                       "keep_cohort": request.keep_cohort, "policy_digest": policies.digest,
-                      "request_id": request_id, "dataset_version": cohort.dataset_version},
+                      "request_id": request_id,
+                      "dataset_version": self._catalog.get(product.dataset).version},
                 release_id=order.release_id, conn=tx,
             )  # fmt: skip
             if not self.cohorts.store.claim_for_job(cohort.upload_id, principal.id, job.job_id,
