@@ -78,7 +78,7 @@ class Cohorts:
         self._config = config
         self._state = state
         self._store = store
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self.directory = files.ensure_directory(config.cohorts_dir)
 
@@ -207,9 +207,10 @@ class Cohorts:
 
     # --- erasure --------------------------------------------------------------------------
 
-    def _lock(self, upload_id: str) -> threading.Lock:
+    def lock(self, upload_id: str) -> threading.RLock:
+        """The lock serialising erasure of an upload with jobs claiming it (reentrant)."""
         with self._locks_guard:
-            return self._locks.setdefault(upload_id, threading.Lock())
+            return self._locks.setdefault(upload_id, threading.RLock())
 
     def erase(
         self, upload_id: str, *, trigger: str, request_id: str, policy_digest: str
@@ -218,7 +219,7 @@ class Cohorts:
 
         The caller has made sure no job still reads it (``JointJobs`` cancels such jobs).
         """
-        with self._lock(upload_id):
+        with self.lock(upload_id):
             info = self._store.get(upload_id)
             if info.state != "stored":
                 return info

@@ -187,7 +187,8 @@ class JointJobs(TrainingJobs):
                 raise FailedPrecondition("another job is reading this cohort", reason="cohort_busy")
             created.append(job)
 
-        self._desk.reserve(order, admit=create_job)
+        with self.cohorts.lock(cohort.upload_id):  # an erasure waits, or this sees it erased
+            self._desk.reserve(order, admit=create_job)
         job = created[0]
         self._executor.start(job.job_id, JOINT_WORKER, spec.to_json(), self._on_event)
         return job
@@ -224,11 +225,13 @@ class JointJobs(TrainingJobs):
         return self._erase(info, "request", request_id)
 
     def _erase(self, info: CohortInfo, trigger: str, request_id: str) -> CohortInfo:
-        for job in self._jobs_reading(info.upload_id):
-            if not self._executor.cancel(job.job_id):
-                self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})")
-        return self.cohorts.erase(info.upload_id, trigger=trigger, request_id=request_id,
-                                  policy_digest=self._policy_digest())  # fmt: skip
+        # Under the upload's lock no job can claim the cohort between the check and the erasure.
+        with self.cohorts.lock(info.upload_id):
+            for job in self._jobs_reading(info.upload_id):
+                if not self._executor.cancel(job.job_id):
+                    self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})")
+            return self.cohorts.erase(info.upload_id, trigger=trigger, request_id=request_id,
+                                      policy_digest=self._policy_digest())  # fmt: skip
 
     def sweep(self) -> int:
         """Erase every cohort whose retention has passed; returns how many."""
