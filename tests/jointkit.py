@@ -43,10 +43,10 @@ def _policy(principal: str, token: str, epsilon: float) -> str:
 
 def make_joint_zone(
     root: Path, rows: int = 2000, warm_workers: int = 0, epsilon: float = 20.0,
-    product_changes: str = "",
+    product_changes: str = "", extra_config: str = "",
 ) -> tuple[Path, dict[str, str]]:  # fmt: skip
     """A zone folder offering ``enterprise-joint`` to operators opa and opb; (config, tokens)."""
-    config = make_zone_dir(root, rows=rows, warm_workers=warm_workers)
+    config = make_zone_dir(root, rows=rows, warm_workers=warm_workers, extra_config=extra_config)
     product = (JOINT_EXAMPLES / "enterprise-joint.yaml").read_text() + product_changes
     (config.parent / "models" / "enterprise-joint.yaml").write_text(product)
     tokens = {}

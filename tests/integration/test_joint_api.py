@@ -25,6 +25,7 @@ from jointkit import (
 from zonekit import TOKENS, running_zone, target
 
 from zone._proto import cohorts_pb2, cohorts_pb2_grpc
+from zone.audit.keys import generate_key, load_public_key
 from zone.cli import main
 from zone.client import (
     FailedPreconditionError,
@@ -34,6 +35,7 @@ from zone.client import (
     ZoneClient,
 )
 from zone.client.cohorts import schema_to_proto
+from zone.client.receipts import verify_bundle
 from zone.jobs import JobStore
 from zone.models.registry import ModelRegistry
 from zone.server.app import RunningZone
@@ -321,3 +323,18 @@ def test_kept_joint_model_scores_only_after_approval_with_encrypted_operator_fea
         for name, (low, high) in CALLER_BOUNDS.items():
             expected += weights[f"operator.{name}"] * (features[name][i] - low) / (high - low)
         assert abs(result_row.logit - expected) < 0.5  # the product's score resolution: 0.05
+
+
+def test_erasure_receipt_verifies_offline_against_a_signed_checkpoint(tmp_path: Path) -> None:
+    generate_key(tmp_path / "zone.key")
+    signing = "audit: {signing_key: ../zone.key}\n"
+    config, tokens = make_joint_zone(tmp_path / "zone", rows=1000, extra_config=signing)
+    data = to_csv(cohort_rows(config, ROWS, seed=8))
+    with running_zone(config) as zone, _client(zone, tokens["opa"]) as bank:
+        record = bank.erase_cohort(bank.upload_cohort(data, schema()).upload_id)
+        assert main(["audit", "checkpoint", "--config", str(config), "--out",
+                     str(tmp_path / "cp.json")]) == 0  # fmt: skip
+        bundle = bank.get_receipt(record.erasure_id)
+    assert verify_bundle(bundle, trusted=load_public_key(tmp_path / "zone.key.pub")) == ""
+    assert bundle.receipt["kind"] == "cohort.erasure"
+    assert bundle.receipt["upload_digest"] == "sha256:" + hashlib.sha256(data).hexdigest()
