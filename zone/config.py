@@ -125,6 +125,21 @@ class DuckDbConfig:
 
 
 @dataclass(frozen=True)
+class JointConfig:
+    """Joint modeling: where uploaded cohorts live and how large one may be.
+
+    ``cohorts_dir`` holds each stored cohort as one private file (mode 0600) and uploads in
+    progress; nothing else in the zone holds cohort values. ``max_upload_bytes`` caps one
+    upload's CSV bytes (reading stops there). Every ``sweep_seconds`` the server erases
+    cohorts whose retention has passed.
+    """
+
+    cohorts_dir: Path
+    max_upload_bytes: int = 512 * 1024 * 1024
+    sweep_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class ZoneConfig:
     """Everything ``zone serve`` and the admin commands need, resolved to absolute paths.
 
@@ -148,6 +163,16 @@ class ZoneConfig:
     console: ConsoleConfig | None = None
     duckdb: DuckDbConfig = DuckDbConfig()
     state: PoolOptions = PoolOptions()
+    joint: JointConfig | None = None
+
+    @property
+    def joint_config(self) -> JointConfig:
+        """The joint-modeling settings (default folder beside the state database)."""
+        if self.joint is not None:
+            return self.joint
+        state = self.state_db
+        folder = state.parent if isinstance(state, Path) else self.datasets_db.parent
+        return JointConfig(cohorts_dir=folder / "cohorts")
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
@@ -215,6 +240,7 @@ def load_config(path: Path) -> ZoneConfig:
         console=console_config(spec.console) if spec.console else None,
         duckdb=DuckDbConfig(**spec.duckdb.model_dump()),
         state=PoolOptions(**spec.state.model_dump()),
+        joint=_joint(spec, resolve),
     )
 
 
@@ -233,3 +259,17 @@ def _verification(spec: _VerificationSpec, resolve: Callable[[str], Path]) -> Ve
     values = spec.model_dump()
     secret = values.pop("match_secret_file")
     return VerificationConfig(**values, match_secret_file=resolve(secret) if secret else None)
+
+
+def _joint(spec: _ConfigSpec, resolve: Callable[[str], Path]) -> JointConfig:
+    joint = spec.joint
+    if joint.cohorts_dir:
+        folder = resolve(joint.cohorts_dir)
+    else:
+        state = resolve(spec.state_db) if "://" not in spec.state_db else None
+        folder = (state.parent if state else resolve(spec.datasets_db).parent) / "cohorts"
+    return JointConfig(
+        cohorts_dir=folder,
+        max_upload_bytes=joint.max_upload_bytes,
+        sweep_seconds=joint.sweep_seconds,
+    )

@@ -140,6 +140,21 @@ class _StateSpec(_Strict):
     idle_in_transaction_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
 
+class _JointSpec(_Strict):
+    """Joint modeling: where uploaded cohorts live and how large one may be.
+
+    Attributes:
+        cohorts_dir: Folder of stored cohorts, one private file each (default: ``cohorts``
+            beside the state database).
+        max_upload_bytes: Largest cohort CSV one upload may send (reading stops there).
+        sweep_seconds: How often cohorts whose retention has passed are erased.
+    """
+
+    cohorts_dir: str | None = None
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, le=64 * 1024**3)
+    sweep_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
 class _ConfigSpec(_Strict):
     """A zone config file (``zone serve --config``); relative paths are resolved against its folder.
 
@@ -164,6 +179,7 @@ class _ConfigSpec(_Strict):
         console: The supervision console (web); omitted: no console.
         duckdb: DuckDB memory and threads.
         state: The PostgreSQL connection pool, when ``state_db`` is a ``postgresql://`` URL.
+        joint: Joint modeling: the cohort folder, the upload cap, the retention sweep.
     """
 
     listen: str = DEFAULT_LISTEN
@@ -181,6 +197,7 @@ class _ConfigSpec(_Strict):
     console: ConsoleSpec | None = None
     duckdb: _DuckDbSpec = _DuckDbSpec()
     state: _StateSpec = _StateSpec()
+    joint: _JointSpec = _JointSpec()
 
 
 CONFIG_FILE_MODEL = _ConfigSpec

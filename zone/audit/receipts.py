@@ -7,7 +7,10 @@ verification are shared with the SDK in ``zone.wire.receipts``.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from zone.audit.checkpoint import latest_checkpoint, leaf_hashes
 from zone.audit.merkle import inclusion_path, root_of, tree_levels
@@ -18,13 +21,23 @@ from zone.wire.checkpoint import Checkpoint
 from zone.wire.entries import StoredEntry
 from zone.wire.receipts import InclusionProof, ReceiptBundle
 
+OtherReceipts = Callable[[str], "tuple[str, int] | None"]
+"""Receipts outside the release registry (erasure receipts): id -> (principal, audit seq)."""
+
 
 class ReceiptBook:
-    """Builds receipt bundles for callers (server side); caches the latest checkpoint's tree."""
+    """Builds receipt bundles for callers (server side); caches the latest checkpoint's tree.
 
-    def __init__(self, store: State, registry: ReleaseRegistry) -> None:
+    ``others`` finds receipts that are ``release`` entries on the chain without a registry row
+    (cohort erasure receipts: nothing left the zone); they are served the same way.
+    """
+
+    def __init__(
+        self, store: State, registry: ReleaseRegistry, others: OtherReceipts | None = None
+    ) -> None:
         self._store = store
         self._registry = registry
+        self._others = others
         self._lock = threading.Lock()
         self._cached: tuple[str, list[list[bytes]]] | None = None
 
@@ -38,27 +51,36 @@ class ReceiptBook:
             NotFound: no such release visible to the caller.
             FailedPrecondition: the stored chain no longer matches the latest checkpoint.
         """
-        try:
-            record = self._registry.get(release_id)
-        except NotFound:
-            raise NotFound("no such receipt", reason="unknown_release") from None
-        if not is_admin and record.principal != principal:
+        owner, seq, receipt = self._find(release_id)
+        if not is_admin and owner != principal:
             raise NotFound("no such receipt", reason="not_owner")
         with self._store.read() as conn:
             row = conn.execute(
                 "SELECT seq, ts, kind, record, prev_hash, hash FROM audit_log WHERE seq = ?",
-                (record.audit_seq,),
+                (seq,),
             ).fetchone()
             if row is None:
                 raise FailedPrecondition("the receipt's audit entry is missing")
             entry = StoredEntry(*row)
+            if receipt is None:
+                receipt = json.loads(entry.record_json)
             checkpoint = latest_checkpoint(conn)
             if checkpoint is None or entry.seq > checkpoint.length:
-                return ReceiptBundle(release_id, record.receipt, entry, None, None)
+                return ReceiptBundle(release_id, receipt, entry, None, None)
             levels = self._levels(conn, checkpoint)
         path = tuple(h.hex() for h in inclusion_path(levels, entry.seq - 1))
         proof = InclusionProof(entry.seq - 1, checkpoint.length, path)
-        return ReceiptBundle(release_id, record.receipt, entry, proof, checkpoint)
+        return ReceiptBundle(release_id, receipt, entry, proof, checkpoint)
+
+    def _find(self, release_id: str) -> tuple[str, int, Mapping[str, Any] | None]:
+        try:
+            record = self._registry.get(release_id)
+        except NotFound:
+            found = self._others(release_id) if self._others is not None else None
+            if found is None:
+                raise NotFound("no such receipt", reason="unknown_release") from None
+            return found[0], found[1], None
+        return record.principal, record.audit_seq, record.receipt
 
     def _levels(self, conn: Tx, checkpoint: Checkpoint) -> list[list[bytes]]:
         """The checkpoint's tree, rebuilt once per checkpoint and checked against its root."""

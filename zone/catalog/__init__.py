@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from zone.catalog._joint import JointTrainingProduct
 from zone.catalog._verification import Claim
 from zone.catalog.metadata import ColumnMeta, DatasetMeta, ProviderShare, load_metadata
 from zone.catalog.product_models import (
@@ -27,6 +28,7 @@ __all__ = [
     "DatasetCatalog",
     "DatasetInfo",
     "DatasetMeta",
+    "JointTrainingProduct",
     "Product",
     "ProviderShare",
     "StatisticsProduct",

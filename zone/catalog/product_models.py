@@ -28,6 +28,7 @@ from zone.catalog._fields import (
     ProductId,
     as_tuple,
 )
+from zone.catalog._joint import JointTrainingProduct
 from zone.catalog._training import FeatureTransform, Transform
 from zone.catalog._verification import (
     Claim,
@@ -312,9 +313,10 @@ class VerificationProduct(_ProductBase):
         return self
 
 
-Product = StatisticsProduct | TrainingProduct | VerificationProduct
+Product = StatisticsProduct | TrainingProduct | VerificationProduct | JointTrainingProduct
 PRODUCT_MODELS: dict[str, type[Product]] = {
     "statistics": StatisticsProduct,
     "training": TrainingProduct,
     "verification": VerificationProduct,
+    "joint_training": JointTrainingProduct,
 }

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from zone.catalog._joint import JointTrainingProduct, joint_parameters, joint_problems
 from zone.catalog._training import transform_problem
 from zone.catalog._verification import MAX_CLAIM_CODE, Claim, verification_parameters
 from zone.catalog.levels import Use, use_problem
@@ -42,6 +43,7 @@ from zone.yamlio import Loc, YamlDocument, load_yaml, validate_model
 
 __all__ = [
     "Claim",
+    "JointTrainingProduct",
     "Product",
     "StatisticsProduct",
     "TrainingProduct",
@@ -121,6 +123,9 @@ def _references(product: Product) -> Iterator[tuple[Loc, str]]:
     elif isinstance(product, TrainingProduct):
         yield ("label",), product.label
         yield from ((("features", i), name) for i, name in enumerate(product.features))
+    elif isinstance(product, JointTrainingProduct):
+        yield ("key",), product.key
+        yield from ((("zone_features", i), n) for i, n in enumerate(product.zone_features))
     else:
         yield ("key",), product.key
         yield from ((("claims", name), name) for name in product.claims)
@@ -129,7 +134,7 @@ def _references(product: Product) -> Iterator[tuple[Loc, str]]:
 
 def _use(product: Product, loc: Loc, column: ColumnMeta) -> Use:
     """How ``product`` uses the column it names at ``loc``."""
-    if isinstance(product, TrainingProduct):
+    if isinstance(product, TrainingProduct | JointTrainingProduct):
         return Use.TRAINING
     if isinstance(product, VerificationProduct):
         return Use.VERIFICATION
@@ -167,6 +172,8 @@ def _dataset_problems(
         return _statistics_problems(doc, product, meta)
     if isinstance(product, TrainingProduct):
         return _training_problems(doc, product, meta)
+    if isinstance(product, JointTrainingProduct):
+        return [doc.problem(loc, message) for loc, message in joint_problems(product, meta)]
     return _verification_problems(doc, product, meta)
 
 
@@ -297,6 +304,8 @@ def product_parameters(product: Product) -> dict[str, object]:
             "holdout_fraction": float(product.holdout_fraction),
             "split_seed": product.split_seed,
         }
+    if isinstance(product, JointTrainingProduct):
+        return joint_parameters(product)
     return {
         "key": product.key,
         **verification_parameters(

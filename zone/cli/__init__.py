@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone.cli import admin, audit, jobs, models, operators, statedb, stats, verify
+from zone.cli import admin, audit, cohorts, jobs, models, operators, statedb, stats, verify
 from zone.cli.connect import add_connection, connect
 from zone.cli.parser import ZoneArgumentParser, print_error
 from zone.client import ZoneClientError
@@ -199,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
         "save it and point your editor's YAML support at it (docs/REFERENCE.md)",
     )
     statedb.add_parser(sub)  # db migrate
+    cohorts.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

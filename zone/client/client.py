@@ -21,6 +21,7 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    cohorts_pb2_grpc,
     consent_pb2_grpc,
     jobs_pb2,
     jobs_pb2_grpc,
@@ -32,6 +33,7 @@ from zone._proto import (
     verification_pb2_grpc,
 )
 from zone.client.admin_calls import AdminCalls
+from zone.client.cohorts import CohortCalls
 from zone.client.consent_calls import ConsentCalls
 from zone.client.errors import from_rpc_error
 from zone.client.verification_calls import VerificationCalls
@@ -57,7 +59,7 @@ class TlsOptions:
         )
 
 
-class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
+class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls, CohortCalls):
     """A connection to a zone as one principal.
 
     Every method raises a :class:`~zone.client.errors.ZoneClientError` subclass matching the
@@ -95,6 +97,7 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls):
         self._receipts = receipts_pb2_grpc.ReceiptServiceStub(self._channel)
         self._verification = verification_pb2_grpc.VerificationServiceStub(self._channel)
         self._consent = consent_pb2_grpc.ConsentServiceStub(self._channel)
+        self._cohorts = cohorts_pb2_grpc.CohortServiceStub(self._channel)
         self.he = he.HE()
         """Homomorphic-encryption keys for Score: ``client.he.new_keys("ckks-8192")``."""
         self._product_parameters: dict[str, dict[str, Any]] = {}

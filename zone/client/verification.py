@@ -48,10 +48,12 @@ def score_requests(
     parameters: Mapping[str, Any],
     model_id: str = "",
     consents: Sequence[str] = (),
+    caller_features: Sequence[Mapping[str, Any]] | None = None,
 ) -> Iterator[tuple[list[str], verification_pb2.ScoreRequest]]:
     """Encrypted Score requests (feature-major), each with its subjects (encrypted as iterated).
 
-    With ``model_id`` (a kept model) no features are sent.
+    With ``model_id`` (a kept model) no features are sent, unless ``caller_features`` (name,
+    bounds; in the model's order) says which: a kept joint model's operator features.
 
     Raises:
         ValueError: unregistered or wrong keys, features not those of the product's model,
@@ -62,6 +64,8 @@ def score_requests(
         raise ValueError("name one consent per subject (or none)")
     model = parameters.get("score_model") or {}
     expected = [] if model_id else list(model.get("caller_features") or [])
+    if caller_features is not None:
+        expected = [dict(f) for f in caller_features]
     if sorted(features) != sorted(f["name"] for f in expected):
         raise ValueError(
             f"send exactly the model's caller features: {[f['name'] for f in expected]}"

@@ -27,7 +27,7 @@ DecisionReason = Literal[
     "principal_expired",
 ]
 QuotaWindow = Literal["minute", "hour", "day"]
-DP_PRODUCT_KINDS = frozenset({"statistics", "training"})
+DP_PRODUCT_KINDS = frozenset({"statistics", "training", "joint_training"})
 
 
 def _in_window(day: date, valid_from: date | None, valid_until: date | None) -> bool:

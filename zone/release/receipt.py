@@ -49,6 +49,31 @@ class TrainingPart:
 
 
 @dataclass(frozen=True)
+class JointTrainingPart(TrainingPart):
+    """What a joint training release adds: the cohort (digest only) and the replace-one terms."""
+
+    upload_id: str = ""
+    upload_digest: str = ""
+    epsilon_dpsgd: float | None = None
+    delta_dpsgd: float | None = None
+    neighbouring: str = "replace-one zone subject"
+    accounting: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The part's receipt fields."""
+        return {
+            **super().fields(),
+            "kind": "joint_training",
+            "upload_id": self.upload_id,
+            "upload_digest": self.upload_digest,
+            "epsilon_dpsgd": self.epsilon_dpsgd,
+            "delta_dpsgd": self.delta_dpsgd,
+            "neighbouring": self.neighbouring,
+            "accounting": self.accounting,
+        }
+
+
+@dataclass(frozen=True)
 class VerificationPart:
     """What a Match or Score call adds: purpose, subjects, key, reply, and the call's terms."""
 

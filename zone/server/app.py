@@ -29,6 +29,8 @@ from zone._proto import (
     admin_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
+    cohorts_pb2,
+    cohorts_pb2_grpc,
     consent_pb2,
     consent_pb2_grpc,
     jobs_pb2,
@@ -49,6 +51,7 @@ from zone.server.interceptor import ZoneInterceptor
 from zone.server.listen import ListenRefused, bind_failure, check_free, check_transport
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.cohorts import CohortServicer
 from zone.server.servicers.consent import ConsentServicer
 from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.models import ModelServicer
@@ -68,6 +71,7 @@ SERVICE_NAMES: tuple[str, ...] = (
     receipts_pb2.DESCRIPTOR.services_by_name["ReceiptService"].full_name,
     models_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
     consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
+    cohorts_pb2.DESCRIPTOR.services_by_name["CohortService"].full_name,
 )
 
 
@@ -154,6 +158,7 @@ def start(
     receipts_pb2_grpc.add_ReceiptServiceServicer_to_server(ReceiptServicer(), server)
     models_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(), server)
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentServicer(), server)
+    cohorts_pb2_grpc.add_CohortServiceServicer_to_server(CohortServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server

@@ -55,6 +55,13 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.ConsentService/ListChecksWithoutConsent": MethodRule(ADMIN),
     "/zone.v1.ConsentService/GetConsentReport": MethodRule(ADMIN),
     "/zone.v1.ReceiptService/GetReceipt": MethodRule(ALL_ROLES),
+    # Cohorts: only their owner sees or erases them (admins hold none unless they upload).
+    "/zone.v1.CohortService/UploadCohort": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/DescribeCohort": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/ListCohorts": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/EraseCohort": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/EstimateCost": MethodRule(DATA_USERS),
+    "/zone.v1.CohortService/SubmitTraining": MethodRule(DATA_USERS),
     "/zone.v1.ModelService/ReviewModel": MethodRule(ADMIN),
     "/zone.v1.ModelService/DecideModel": MethodRule(ADMIN),
     "/zone.v1.AdminService/ReloadPolicies": MethodRule(ADMIN),

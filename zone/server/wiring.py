@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from zone.metering import Metering
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.policy.holder import PolicyHolder
+from zone.products.joint.cohorts import Cohorts
+from zone.products.joint.service import JOINT_PRELOAD, JointJobs
+from zone.products.joint.store import CohortStore
+from zone.products.joint.sweeper import RetentionSweeper
 from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
 from zone.products.verification.consents import ConsentDesk
@@ -70,6 +75,7 @@ class ZoneServices:
     desk: ReleaseDesk
     statistics: StatisticsService
     training: TrainingJobs
+    joint: JointJobs
     verification: VerificationService
     model_reviews: ModelReviewDesk
     models: ModelRegistry
@@ -78,6 +84,8 @@ class ZoneServices:
     consents: ConsentDesk
     interrupted_jobs: int
     interrupted_charges: int
+    cohort_recovery: Mapping[str, int]
+    sweeper: RetentionSweeper
 
     def record_start(self, instance_id: str = "") -> None:
         """Audit the server start with what it loaded (and its per-start instance id)."""
@@ -91,6 +99,7 @@ class ZoneServices:
                 "products": sorted(self.products),
                 "interrupted_charges": self.interrupted_charges,
                 "interrupted_jobs": self.interrupted_jobs,
+                "cohort_recovery": dict(self.cohort_recovery),
             },
         )
 
@@ -99,7 +108,8 @@ class ZoneServices:
         self.audit.append("server.stop", {"policy_digest": self.policies.current.digest})
 
     def close(self) -> None:
-        """Stop the job workers and release the database handles."""
+        """Stop the job workers and the retention sweep, release the database handles."""
+        self.sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
         self.verification.close()
         self.catalog.close()
@@ -182,8 +192,9 @@ def _wire(
         wall_time_s=config.jobs.wall_time_seconds,
         memory_bytes=config.jobs.memory_mb * 1024 * 1024,
         warm_workers=config.jobs.warm_workers,
-        preload=TRAINING_PRELOAD,
+        preload=(*TRAINING_PRELOAD, JOINT_PRELOAD),  # names only: never imported here
     )
+    changed = threading.Condition()  # job changes, for WatchJob (training and joint jobs)
     training = TrainingJobs(
         products,
         catalog,
@@ -194,6 +205,22 @@ def _wire(
         jobs=jobs,
         models=models,
         executor=executor,
+        changed=changed,
+    )
+    cohort_store = CohortStore(store, audit)
+    joint = JointJobs(
+        products,
+        catalog,
+        cohorts=Cohorts(products, catalog, config.joint_config, state=store, store=cohort_store),
+        policy_digest=lambda: policies.current.digest,
+        state=store,
+        desk=desk,
+        jobs=jobs,
+        models=models,
+        executor=executor,
+        datasets_db=config.datasets_db,
+        row_count_granularity=config.row_count_granularity,
+        changed=changed,
     )
     verification = VerificationService(
         products,
@@ -212,12 +239,16 @@ def _wire(
     # other charge left open by a crash is settled as failed (still charged). Only a process
     # alone on the state does it: other replicas' open charges and jobs are live work.
     interrupted_jobs = interrupted_charges = 0
+    cohort_recovery: Mapping[str, int] = {}
     with store.startup() as alone:
         if alone:
             interrupted_jobs = training.recover()
+            cohort_recovery = joint.recover_cohorts()  # after the jobs: their cohorts go
             interrupted_charges = ledger.recover()
         else:
             log.info("other replicas serve this state: their open work is left to them")
+    sweeper = RetentionSweeper(joint.sweep, config.joint_config.sweep_seconds)
+    sweeper.start()
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -230,10 +261,11 @@ def _wire(
         ledger=ledger,
         metering=metering,
         releases=releases,
-        receipts=ReceiptBook(store, releases),
+        receipts=ReceiptBook(store, releases, cohort_store.erasure_entry),
         desk=desk,
         statistics=StatisticsService(products, catalog, ledger, desk),
         training=training,
+        joint=joint,
         verification=verification,
         model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
         models=models,
@@ -242,6 +274,8 @@ def _wire(
         consents=ConsentDesk(products, store, audit),
         interrupted_jobs=interrupted_jobs,
         interrupted_charges=interrupted_charges,
+        cohort_recovery=cohort_recovery,
+        sweeper=sweeper,
     )
 
 

@@ -8,6 +8,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from zone._proto import (
     admin_pb2,
     catalog_pb2,
+    cohorts_pb2,
     consent_pb2,
     jobs_pb2,
     models_pb2,
@@ -19,6 +20,7 @@ from zone.server.app import SERVICE_NAMES
 from zone.server.methods import METHOD_TABLE
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
+from zone.server.servicers.cohorts import CohortServicer
 from zone.server.servicers.consent import ConsentServicer
 from zone.server.servicers.jobs import JobServicer
 from zone.server.servicers.models import ModelServicer
@@ -45,6 +47,7 @@ def test_table_covers_exactly_the_registered_services() -> None:
         | _methods(models_pb2.DESCRIPTOR)
         | _methods(verification_pb2.DESCRIPTOR)
         | _methods(consent_pb2.DESCRIPTOR)
+        | _methods(cohorts_pb2.DESCRIPTOR)
         | _methods(health_pb2.DESCRIPTOR)
         | _methods(reflection_pb2.DESCRIPTOR)
     )
@@ -61,6 +64,7 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
         (ModelServicer, models_pb2.DESCRIPTOR),
         (VerificationServicer, verification_pb2.DESCRIPTOR),
         (ConsentServicer, consent_pb2.DESCRIPTOR),
+        (CohortServicer, cohorts_pb2.DESCRIPTOR),
     ):
         for method in _methods(file_descriptor):
             name = method.rsplit("/", 1)[1]
@@ -91,4 +95,5 @@ def test_service_names_match_registered_zone_services() -> None:
         "zone.v1.VerificationService",
         "zone.v1.ModelService",
         "zone.v1.ConsentService",
+        "zone.v1.CohortService",
     }

@@ -16,9 +16,26 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, Protocol, cast
 
-from zone.catalog.product_models import INTEGER_PARAMETERS, TrainingProduct
+from zone.catalog.product_models import INTEGER_PARAMETERS
+
+
+class HyperProduct(Protocol):
+    """What hyperparameter resolution reads of a product (training and joint training)."""
+
+    @property
+    def id(self) -> str:
+        """The product id (named in problems)."""
+
+    @property
+    def family(self) -> str:
+        """The model family (its default learning rate)."""
+
+    @property
+    def bounds(self) -> Mapping[Any, tuple[float, float]]:
+        """Approved bounds per hyperparameter name."""
+
 
 DEFAULTS: Mapping[str, float] = {
     "epochs": 20,
@@ -45,11 +62,11 @@ class Hyper:
     hidden_width: int | None
 
 
-def _bounds(product: TrainingProduct, name: str) -> tuple[float, float] | None:
+def _bounds(product: HyperProduct, name: str) -> tuple[float, float] | None:
     return cast(Mapping[str, tuple[float, float]], product.bounds).get(name)
 
 
-def default(name: str, product: TrainingProduct) -> float:
+def default(name: str, product: HyperProduct) -> float:
     """The default of ``name`` for ``product``, clamped into its bounds."""
     value = LEARNING_RATES[product.family] if name == "learning_rate" else DEFAULTS[name]
     bounds = _bounds(product, name)
@@ -58,7 +75,7 @@ def default(name: str, product: TrainingProduct) -> float:
     return value
 
 
-def _check_given(name: str, value: object, product: TrainingProduct) -> str | None:
+def _check_given(name: str, value: object, product: HyperProduct) -> str | None:
     integer = name in INTEGER_PARAMETERS
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{name} must be a number"
@@ -83,9 +100,7 @@ def _show(name: str, value: float) -> str:
     return str(int(value)) if name in INTEGER_PARAMETERS else repr(float(value))
 
 
-def resolve(
-    given: Mapping[str, object], product: TrainingProduct
-) -> tuple[Hyper | None, list[str]]:
+def resolve(given: Mapping[str, object], product: HyperProduct) -> tuple[Hyper | None, list[str]]:
     """Resolve every hyperparameter; returns (hyperparameters or None, problems)."""
     problems: list[str] = []
     values: dict[str, float] = {}

@@ -59,7 +59,7 @@ def _ident(name: str) -> str:
     return f'"{name}"'
 
 
-def _feature_sql(feature: FeatureScaling, params: list[Any]) -> str:
+def feature_sql(feature: FeatureScaling, params: list[Any]) -> str:
     """One output column per feature.
 
     A categorical feature gives the value's 1-based position in the public domain (0 outside
@@ -103,7 +103,7 @@ def build_query(spec: TrainingSpec) -> tuple[str, list[Any]]:
     :func:`load`).
     """
     params: list[Any] = []
-    exprs = [_feature_sql(feature, params) for feature in spec.scaling]
+    exprs = [feature_sql(feature, params) for feature in spec.scaling]
     selected = [f"{e} AS f{i}" for i, e in enumerate(exprs)]
     selected.append(f"{_label_sql(spec.label_scaling, params)} AS y")
     if spec.split_seed is not None:

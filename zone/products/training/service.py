@@ -34,7 +34,7 @@ from zone.policy import PolicySet, Principal
 from zone.products.training.request import TrainingRequest
 from zone.products.training.spec import plan_training
 from zone.release.desk import Order, ReleaseDesk, Ticket
-from zone.release.receipt import Receipt, TrainingPart
+from zone.release.receipt import ProductPart, Receipt, TrainingPart
 from zone.state.api import State, Tx
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def caller_reason(reason: str) -> str:
     return f"worker failed ({kind})" if kind.isidentifier() else "worker failed"
 
 
-def _receipt(job: Job, result: Mapping[str, Any], ticket: Ticket) -> Receipt:
+def _receipt(job: Job, part: ProductPart, result: Mapping[str, Any], ticket: Ticket) -> Receipt:
     assert ticket.reservation is not None  # training always reserves budget
     return Receipt(
         release_id=ticket.release_id,
@@ -83,12 +83,7 @@ def _receipt(job: Job, result: Mapping[str, Any], ticket: Ticket) -> Receipt:
         dataset_version=job.spec.get("dataset_version", ""),
         policy_digest=job.spec.get("policy_digest", ""),
         output_digest=result["output_digest"],
-        part=TrainingPart(
-            job_id=job.job_id,
-            epsilon_spent=result.get("epsilon_spent"),
-            accountant=result.get("accountant", ""),
-            model_id=result["model_id"],
-        ),
+        part=part,
         cost=ticket.reservation.cost,
     )
 
@@ -108,6 +103,7 @@ class TrainingJobs:
         jobs: JobStore,
         models: ModelRegistry,
         executor: Executor,
+        changed: threading.Condition | None = None,
     ) -> None:
         self._products = products
         self._catalog = catalog
@@ -118,7 +114,8 @@ class TrainingJobs:
         self._jobs = jobs
         self._models = models
         self._executor = executor
-        self._changed = threading.Condition()  # notified after each worker event is handled
+        # Notified after each worker event is handled (shared by services that run jobs).
+        self._changed = changed or threading.Condition()
         self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
             "started": self._on_started,
             "touched_data": self._on_touched,
@@ -253,8 +250,22 @@ class TrainingJobs:
                 result = {k: v for k, v in result.items() if k not in _MODEL_KEYS[2:]}
             stored = {**result, "model_id": model_id, "output_digest": digest,
                       "release_id": ticket.release_id}  # fmt: skip
-            self._desk.release(ticket, _receipt(job, stored, ticket), artifact, tx=tx)
+            receipt = _receipt(job, self._receipt_part(job, stored), stored, ticket)
+            self._desk.release(ticket, receipt, artifact, tx=tx)
             self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=tx)
+        self._after_end(job)
+
+    def _receipt_part(self, job: Job, result: Mapping[str, Any]) -> ProductPart:
+        """The product's part of a job's receipt (subclasses add their own fields)."""
+        return TrainingPart(
+            job_id=job.job_id,
+            epsilon_spent=result.get("epsilon_spent"),
+            accountant=result.get("accountant", ""),
+            model_id=result["model_id"],
+        )
+
+    def _after_end(self, job: Job) -> None:
+        """Called once a job has ended and its charge is settled (subclasses clean up)."""
 
     def _end(
         self, job_id: str, state: JobState, reason: str, *, running_touches: bool = False
@@ -268,6 +279,7 @@ class TrainingJobs:
             job = select_job(conn, job_id)
             self._settle(conn, job, reason, running_touches=running_touches)
             self._jobs.transition(job_id, state, reason=reason, conn=conn)
+        self._after_end(job)
 
     def _settle(self, tx: Tx, job: Job, reason: str, *, running_touches: bool = False) -> None:
         if not job.release_id:

@@ -21,7 +21,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from zone.catalog import DatasetMeta, Product, TrainingProduct, VerificationProduct
+from zone.catalog import (
+    DatasetMeta,
+    JointTrainingProduct,
+    Product,
+    TrainingProduct,
+    VerificationProduct,
+)
 from zone.catalog._verification import CallerFeature
 from zone.errors import FailedPrecondition, InvalidArgument
 from zone.models.registry import ModelRecord
@@ -141,6 +147,8 @@ def registry_model(
     model = record.model
     trained_by = products.get(record.product)
     link = _LINKS.get(str(model.get("family")))
+    if isinstance(trained_by, JointTrainingProduct) and trained_by.dataset == product.dataset:
+        return _joint_model(record, product)
     if not isinstance(trained_by, TrainingProduct) or trained_by.dataset != product.dataset:
         raise _unusable()
     if link is None:
@@ -163,6 +171,46 @@ def registry_model(
         caller_weights=(),
         zone_features=scaling,
         zone_weights=weights,
+        intercept=intercept,
+        noise_stddev=product.score_resolution,
+    )
+
+
+def _joint_model(record: ModelRecord, product: VerificationProduct) -> ScoreModel:
+    """A kept joint model: the operator's inputs become caller features, sent encrypted.
+
+    Numeric operator features keep their declared bounds (the caller's SDK scales with them),
+    boolean ones [0, 1]; zone features must be numeric or boolean score features of the
+    product. The missing indicator is dropped: a subject without complete zone data is
+    MISSING_DATA, as for every model. Categorical features on either side are not servable.
+    """
+    model = record.model
+    link = _LINKS.get(str(model.get("family")))
+    try:
+        scaling = model["scaling"]
+        zone = tuple(FeatureScaling.from_dict(dict(s)) for s in scaling["zone"])
+        operator = tuple(FeatureScaling.from_dict(dict(s)) for s in scaling["operator"])
+        weights = dict(zip(scaling["inputs"], _floats(model["weights"]), strict=True))
+        intercept = float(model["intercept"])
+        zone_weights = tuple(weights[f"zone.{s.column}"] for s in zone)
+        caller_weights = tuple(weights[f"operator.{s.column}"] for s in operator)
+        callers = tuple(
+            CallerFeature(name=s.column, bounds=s.bounds or (0.0, 1.0)) for s in operator
+        )
+    except (KeyError, TypeError, ValueError):
+        raise _unusable() from None
+    servable = all(s.kind in ("numeric", "boolean") for s in (*zone, *operator))
+    if link is None or not servable or not math.isfinite(intercept):
+        raise _unusable()
+    if not all(s.column in product.score_features for s in zone):
+        raise _unusable()
+    return ScoreModel(
+        ref=record.model_id,
+        link=link,
+        caller_features=callers,
+        caller_weights=caller_weights,
+        zone_features=zone,
+        zone_weights=zone_weights,
         intercept=intercept,
         noise_stddev=product.score_resolution,
     )

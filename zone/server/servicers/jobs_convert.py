@@ -106,5 +106,5 @@ def result_to_proto(job: Job, result: Mapping[str, Any]) -> jobs_pb2.TrainingRes
         device=str(result.get("device", "")),
         model_id=str(result.get("model_id", "")),
         output_digest=str(result.get("output_digest", "")),
-        guarantee=GUARANTEE,
+        guarantee=str(result.get("guarantee") or GUARANTEE),
     )
