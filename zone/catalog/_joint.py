@@ -89,7 +89,13 @@ Range = Annotated[tuple[float, float], BeforeValidator(as_tuple), AfterValidator
 
 
 class KeyFormat(BaseModel):
-    """How keys are normalised before the join, and which operator keys are acceptable."""
+    """How keys are normalised before the join, and which operator keys are acceptable.
+
+    Attributes:
+        case: ``upper``, ``lower`` or ``preserve``: the case keys are compared in (both sides).
+        pattern: A regular expression every normalised operator key must match in full.
+        max_length: Longest key accepted.
+    """
 
     model_config = STRICT_FROZEN
 
@@ -100,7 +106,29 @@ class KeyFormat(BaseModel):
 
 
 class JointTrainingProduct(BaseModel):
-    """DP training on an operator's cohort (key, label, own features) joined in the zone."""
+    """DP training on an operator's cohort (key, label, own features) joined in the zone.
+
+    Attributes:
+        id: Product id, unique in the zone.
+        dataset: The zone dataset the cohort is joined with.
+        description: What the product is for (shown in the catalog).
+        kind: ``joint_training``.
+        key: The dataset's entity key: the column cohort keys are joined on.
+        key_format: How keys are normalised and which operator keys are accepted.
+        zone_features: Zone columns a job may use (numeric with public bounds, boolean, or
+            categorical with a domain).
+        families: Model families allowed (``logistic_regression``, ``linear_regression``).
+        bounds: Hyperparameter ranges a job may ask for.
+        max_epsilon_per_job: Largest epsilon one job may spend (charged as twice the
+            add/remove epsilon: replace-one on the zone's subjects).
+        min_cohort_rows: Smallest cohort accepted (a tiny cohort is a lookup).
+        max_cohort_rows: Largest cohort accepted.
+        max_operator_features: Most operator features a cohort may declare.
+        retention_hours: How long a stored cohort is kept before it is erased.
+        match_count_epsilon: Epsilon of the DP count of matched subjects EstimateCost may
+            release (None: not offered).
+        allow_keep_in_zone: Whether jobs may keep their model in the zone (for Score).
+    """
 
     model_config = STRICT_FROZEN
 

@@ -34,7 +34,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     upload.add_argument("--schema", required=True, help="cohort.yaml")
     for name in ("describe", "erase"):
         command(name, f"{name} one of your cohorts").add_argument("upload_id")
-    command("list", "your cohorts, newest first").add_argument("--limit", type=int, default=50)
+    command("list", "your cohorts, newest first").add_argument(
+        "--limit", type=int, default=50, help="at most this many (default: 50)"
+    )
     estimate = command("estimate", "what a joint job would charge (and a DP matched count)")
     train = command("train", "submit a joint training job on a cohort (reserves epsilon)")
     for p in (estimate, train):
