@@ -15,7 +15,7 @@ from zone.errors import Problem, ValidationFailed
 from zone.yamlio import load_yaml, validate_model
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
-DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "192MB"
 # DuckDB's own size syntax, restricted to whole MB/GB (decimal) or MiB/GiB (binary) units.
 _MEMORY_SIZE = r"^[1-9][0-9]{0,6}(MB|GB|MiB|GiB)$"
 
@@ -163,11 +163,12 @@ class DuckDbConfig:
     """How the server opens the dataset database (always read-only, external access disabled).
 
     ``memory_limit`` bounds DuckDB's buffer manager (its cache of table blocks, hash tables,
-    sorts and materialized results), in DuckDB's syntax (``256MB``, ``1GiB``). With the default
-    256MB the server's RSS was 391 MB (peak 412 MB) after the 50M-row ``bench_statistics.py
-    --mode fair`` run, whose last queries read every column the product offers; without a
-    limit the same run left 814 MB. A limit below the scanned columns' size costs little
-    (blocks are read again from the OS page cache: 7 % slower at 10M rows with 40MB).
+    sorts and materialized results), in DuckDB's syntax (``192MB``, ``1GiB``). With the default
+    192MB the server's RSS was 338 MB (peak 352 MB) after the 50M-row ``bench_statistics.py
+    --mode fair`` run, whose last queries read every column the product offers (256MB: 397
+    MB, peak 416 MB; no limit: 817 MB). A limit below the scanned columns' size costs little
+    (blocks are read again from the OS page cache: 7 % slower at 10M rows with 40MB), and
+    aggregations larger than the limit spill to ``<datasets_db>.tmp`` instead of failing.
     Quantiles fetch their values into Python (16 bytes per row of the population), outside
     this limit.
     ``threads`` is DuckDB's worker thread count (None: one per CPU core, DuckDB's default);
