@@ -111,11 +111,14 @@ class DuckDbConfig:
     """How the server opens the dataset database (always read-only, external access disabled).
 
     ``memory_limit`` bounds DuckDB's buffer manager (its cache of table blocks, hash tables,
-    sorts and materialized results), in DuckDB's syntax (``256MB``, ``1GiB``). The default
-    256MB kept the server under 400 MB RSS after DP statistics on 50M rows (benchmark
-    ``bench_statistics.py --mode fair``); a limit below the scanned columns' size costs little
-    (blocks are read again from the OS page cache: 7 % at 10M rows with 40MB). Quantiles fetch
-    their values into Python (16 bytes per row of the population), outside this limit.
+    sorts and materialized results), in DuckDB's syntax (``192MB``, ``1GiB``). With the default
+    192MB the server's RSS was 338 MB (peak 352 MB) after the 50M-row ``bench_statistics.py
+    --mode fair`` run, whose last queries read every column the product offers (256MB: 397
+    MB, peak 416 MB; no limit: 817-866 MB). A limit below the scanned columns' size costs little
+    (blocks are read again from the OS page cache: 7 % slower at 10M rows with 40MB), and
+    aggregations larger than the limit spill to ``<datasets_db>.tmp`` instead of failing.
+    Quantiles fetch their values into Python (16 bytes per row of the population), outside
+    this limit.
     ``threads`` is DuckDB's worker thread count (None: one per CPU core, DuckDB's default);
     the threads are shared by all concurrent queries.
     """

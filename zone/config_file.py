@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zone.console.config import ConsoleSpec
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
-DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "192MB"
 # DuckDB's own size syntax, restricted to whole MB/GB (decimal) or MiB/GiB (binary) units.
 _MEMORY_SIZE = r"^[1-9][0-9]{0,6}(MB|GB|MiB|GiB)$"
 

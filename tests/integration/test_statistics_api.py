@@ -241,9 +241,9 @@ def test_the_server_opens_duckdb_with_the_default_memory_limit(
     stats_zone: tuple[RunningZone, str],
 ) -> None:
     zone, _ = stats_zone
-    assert zone.services.config.duckdb.memory_limit == "256MB"
+    assert zone.services.config.duckdb.memory_limit == "192MB"
     (limit,) = exact(zone, "SELECT current_setting('memory_limit')")[0]
-    assert limit == "244.1 MiB"  # 256 * 10**6 bytes
+    assert limit == "183.1 MiB"  # 192 * 10**6 bytes
 
 
 def test_every_cell_carries_its_error_bound_and_low_signal_flag(

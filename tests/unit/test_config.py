@@ -76,7 +76,7 @@ def test_stream_slots_always_leave_unary_calls_a_thread(tmp_path: Path) -> None:
 def test_duckdb_settings_have_bounded_defaults(tmp_path: Path) -> None:
     (tmp_path / "zone.yaml").write_text(MINIMAL)
     duckdb = load_config(tmp_path / "zone.yaml").duckdb
-    assert duckdb.memory_limit == "256MB" and duckdb.threads is None
+    assert duckdb.memory_limit == "192MB" and duckdb.threads is None
     (tmp_path / "zone.yaml").write_text(MINIMAL + "duckdb: {memory_limit: 2GiB, threads: 2}\n")
     duckdb = load_config(tmp_path / "zone.yaml").duckdb
     assert duckdb.memory_limit == "2GiB" and duckdb.threads == 2

@@ -197,7 +197,7 @@ class DatasetCatalog:
     ) -> DatasetCatalog:
         """Open ``db_path`` read-only and load the catalog table into memory.
 
-        ``memory_limit`` (DuckDB syntax, e.g. ``256MB``) and ``threads`` are DuckDB settings
+        ``memory_limit`` (DuckDB syntax, e.g. ``192MB``) and ``threads`` are DuckDB settings
         (``zone.config.DuckDbConfig``); None leaves DuckDB's default.
 
         Raises:

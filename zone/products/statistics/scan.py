@@ -1,25 +1,29 @@
-"""One scan per statistics query: every count, sum, mean and histogram in one GROUP BY.
+"""One scan for all counts, sums and means of a query, one for all its histograms.
 
-The statement (every constant a ``?`` parameter; ``_zone_keys`` only when grouping)::
+The statement for counts, sums and means (every constant a ``?`` parameter; ``_zone_keys``
+and the join only when grouping)::
 
     WITH _zone_keys AS (SELECT unnest(?::VARCHAR[]) AS _k0, ..., unnest(?::BIGINT[]) AS _idx),
     _zone_agg AS (
-        SELECT _g0, ..., _b1, GROUPING(_b1) AS _s_b1, ..., count(*) AS _r0, sum(_v0) AS _r1, ...
-        FROM (SELECT <group value> AS _g0, ..., <units> AS _v0, <bin> AS _b1, ...
+        SELECT _g0, ..., count(*) AS _r0, sum(_v1) AS _r1, count(_v1) AS _r2, ...
+        FROM (SELECT <group value> AS _g0, ..., <value in units> AS _v1, ...
               FROM "ds_x" AS t WHERE <filters>) AS _zone_rows
-        GROUP BY GROUPING SETS ((_g0, ...), (_g0, ..., _b1), ...))
-    SELECT _zone_keys._idx, _s_b1, ..., _b1, ..., _r0, _r1, ...
+        GROUP BY _g0, ...)
+    SELECT _zone_keys._idx, _r0, _r1, ...
     FROM _zone_agg JOIN _zone_keys ON CAST(_zone_agg._g0 AS VARCHAR) = _zone_keys._k0 AND ...
 
-Groups are formed on the raw key values and labelled after aggregation, so the join with the
-released keys sees one row per group present in the data (16 for 16 districts), not one per
-row. ``CAST(v AS VARCHAR)`` of a raw value is its label (:func:`columns.key_sql`), and distinct
-values of a key column (string, integer, date, boolean) have distinct labels, so each released
-key gets exactly the rows it got when rows were joined before aggregation; a NULL key or one
-outside the released keys joins nothing, as before. Counts, sums and means share the grouping
-set of the keys; each histogram's bin is a grouping set of its own. Sums and means aggregate
-their value in integer units (NULL for a NULL value, which ``sum`` and ``count`` skip), so every
-aggregate is an exact integer (DuckDB sums BIGINT into HUGEINT).
+Histograms: the same with ``<bin> AS _b1, ...`` instead of values, ``count(*)`` only, ``GROUP
+BY GROUPING SETS ((_g0, ..., _b1), (_g0, ..., _b2), ...)``, and ``GROUPING(_b1)`` and the bin
+label in the result.
+
+Groups are formed on the raw key values (``columns.group_sql``) and labelled after
+aggregation, so the join with the released keys sees one row per group present in the data (16
+for 16 districts), not one per row. ``CAST(v AS VARCHAR)`` of a raw value is its label
+(``columns.key_sql``), and distinct values have distinct labels, so each released key gets
+exactly the rows it got when rows were joined before aggregation; a NULL key or one outside
+the released keys joins nothing, as before. Sums and means aggregate their value in integer
+units (NULL for a NULL value, which ``sum`` and ``count`` skip), so every aggregate is an exact
+integer (DuckDB sums BIGINT into HUGEINT).
 
 Nothing here is a release: the result must go through a mechanism (see ``execute``).
 """
@@ -121,19 +125,41 @@ def _parenthesized(items: list[str]) -> str:
 def exact_aggregates(
     plan: QueryPlan, keys: Keys, cursor: duckdb.DuckDBPyConnection, table: str
 ) -> dict[int, list[list[int]]]:
-    """Exact integer aggregates of every count, sum, mean and histogram of ``plan``, one scan.
+    """Exact integer aggregates of every count, sum, mean and histogram of ``plan``.
+
+    At most two scans: one GROUP BY for all counts, sums and means, one for all histograms
+    (a grouping set per bin, ``count(*)`` only). In one statement every aggregate would be
+    computed in every grouping set: 7 means and 2 histograms by district took 3.2 s at 10M
+    rows that way, 1.6 s + 0.8 s as two statements.
 
     Keyed by the measure's index in ``plan.measures``: one list per aggregate (a count, a
     histogram's counts or a sum: one; a mean: the sum then the count of non-null values), each
     of ``len(keys) * bins`` cells, cell ``k * bins + b`` for key ``k`` and bin ``b``; cells
     absent from the data are 0. Not a release: the result must go through a mechanism.
     """
-    measures = {i: m for i, m in enumerate(plan.measures) if m.kind != "quantile"}
-    if not measures:
-        return {}
+    out: dict[int, list[list[int]]] = {}
+    for histograms in (False, True):
+        measures = {
+            i: m
+            for i, m in enumerate(plan.measures)
+            if m.kind != "quantile" and (m.kind == "histogram") == histograms
+        }
+        if measures:
+            out.update(_aggregate(plan, measures, keys, cursor, check_table(table)))
+    return out
+
+
+def _aggregate(
+    plan: QueryPlan,
+    measures: dict[int, MeasurePlan],
+    keys: Keys,
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+) -> dict[int, list[list[int]]]:
+    """One statement for ``measures`` (by index in the plan); see :func:`exact_aggregates`."""
     statement = _Statement()
     reads = {i: _reads(m, statement) for i, m in measures.items()}
-    sql = _sql(plan, statement, list(reads.values()), check_table(table))
+    sql = _sql(plan, statement, list(reads.values()), table)
     params = [*keys_params(plan, keys), *statement.params, *plan.where_params]
     out = {i: [[0] * (len(keys) * m.bins) for _ in reads[i].columns] for i, m in measures.items()}
     labels = {i: {label: b for b, label in enumerate(m.bin_labels)} for i, m in measures.items()}
