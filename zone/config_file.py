@@ -91,7 +91,7 @@ class _VerificationSpec(_Strict):
 
     Attributes:
         max_key_bytes: Largest public context one caller uploads (the allowlisted ones are
-            0.14 MB for BFV and 0.46 MB for CKKS).
+            0.46 MB for the CKKS Score set).
         max_keys_per_principal: Active keys one principal may hold.
         precompute_bytes: Memory for encryptions of zero made ahead while the zone is idle
             (each used once); 0 makes every one during the call.

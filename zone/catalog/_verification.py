@@ -104,7 +104,8 @@ class ScoreModelSpec(BaseModel):
         zone_features: Dataset columns (among the product's ``score_features``).
         weights: One weight per caller and zone feature.
         intercept: The intercept.
-        noise_stddev: Standard deviation of the flooding noise added to every logit.
+        noise_stddev: A floor on the standard deviation of the noise added to every logit;
+            the product's ``score_resolution`` applies when it is larger.
     """
 
     model_config = STRICT_FROZEN
