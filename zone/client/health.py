@@ -18,10 +18,16 @@ from zone.wire.metadata import INSTANCE_HEADER
 
 
 def instance_of(call: grpc.Call) -> str:
-    """The zone instance id a reply (or an error) carried; "" for a server that sends none."""
-    for key, value in call.initial_metadata() or ():
-        if key == INSTANCE_HEADER and isinstance(value, str):
-            return value
+    """The zone instance id a reply (or an error) carried; "" for a server that sends none.
+
+    Health and reflection replies carry it as initial metadata, the zone's own methods with
+    their trailing metadata (beside ``x-request-id``: sending initial metadata on its own costs
+    every call a write of its own).
+    """
+    for metadata in (call.initial_metadata(), call.trailing_metadata()):
+        for key, value in metadata or ():
+            if key == INSTANCE_HEADER and isinstance(value, str):
+                return value
     return ""
 
 

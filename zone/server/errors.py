@@ -160,8 +160,16 @@ class _Status(
     """A status with the request id added to its trailing metadata."""
 
 
-def abort(context: grpc.ServicerContext, status: grpc.Status, request_id: str) -> NoReturn:
-    """Abort the call with ``status`` and the request id; typed NoReturn (it always raises)."""
-    trailing = (*(status.trailing_metadata or ()), ("x-request-id", request_id))
+def abort(
+    context: grpc.ServicerContext,
+    status: grpc.Status,
+    request_id: str,
+    extra: tuple[tuple[str, str | bytes], ...] = (),
+) -> NoReturn:
+    """Abort the call with ``status``, the request id and ``extra`` trailing metadata.
+
+    Typed NoReturn: it always raises.
+    """
+    trailing = (*(status.trailing_metadata or ()), ("x-request-id", request_id), *extra)
     context.abort_with_status(_Status(status.code, status.details, trailing))
     raise AssertionError("unreachable: abort_with_status raises")  # pragma: no cover

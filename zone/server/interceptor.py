@@ -1,8 +1,8 @@
 """The one gate every call passes: method table, authentication, role check, decoding, audit.
 
 For each non-public method the interceptor replaces grpcio's handler with a guarded one that
-1. gives the call a request id (returned to the caller as ``x-request-id`` trailing metadata)
-   and sends the zone's instance id first (``x-zone-instance`` initial metadata),
+1. gives the call a request id (returned to the caller as ``x-request-id`` trailing metadata,
+   with the zone's instance id as ``x-zone-instance``),
 2. refuses, before any work, a call whose deadline passed or that waited too long for a thread,
    and bounds streaming calls (``zone.server.admission``),
 3. refuses methods missing from the method table (deny by default),
@@ -257,12 +257,10 @@ class ZoneInterceptor(_Interceptor):
 
     def _begin(self, method: str, context: grpc.ServicerContext) -> CallContext:
         request_id = uuid.uuid4().hex
-        if self._instance:
-            context.send_initial_metadata(self._instance)
-        context.set_trailing_metadata((("x-request-id", request_id),))
+        context.set_trailing_metadata((("x-request-id", request_id), *self._instance))
         services = self._services
         if services is None:
-            abort(context, status_for(_NOT_READY), request_id)
+            abort(context, status_for(_NOT_READY), request_id, self._instance)
         call = CallContext(
             request_id=request_id,
             method=method,
@@ -312,7 +310,7 @@ class ZoneInterceptor(_Interceptor):
             log.exception("%s audit append failed", call.request_id)
             outcome.abort_with = internal_status(call.request_id)
         if outcome.abort_with is not None:
-            abort(context, outcome.abort_with, call.request_id)
+            abort(context, outcome.abort_with, call.request_id, self._instance)
 
     def _audit(self, call: CallContext, outcome: _Outcome) -> None:
         principal = call.principal
