@@ -64,8 +64,15 @@ class OperatorReport:
 
 
 FIGURES = (
-    "calls", "refused", "failed", "releases", "jobs", "jobs_cancelled", "epsilon_micro", "alerts",
-)  # fmt: skip
+    "calls",
+    "refused",
+    "failed",
+    "releases",
+    "jobs",
+    "jobs_cancelled",
+    "epsilon_micro",
+    "alerts",
+)
 
 
 def month_period(text: str) -> Period:
@@ -83,8 +90,15 @@ def month_period(text: str) -> Period:
     return Period(start, end)
 
 
-_COUNTED = ("rpc", "release", "job.created", "job.transition", "ledger.charge", "ledger.refund",
-            "alert.raised")  # fmt: skip
+_COUNTED = (
+    "rpc",
+    "release",
+    "job.created",
+    "job.transition",
+    "ledger.charge",
+    "ledger.refund",
+    "alert.raised",
+)
 
 
 def _counts(rows: Iterable[tuple[Any, ...]]) -> Counter[str]:

@@ -183,9 +183,15 @@ def make_checkpoint(store: State, key: Ed25519PrivateKey) -> Checkpoint:
         conn.execute(
             "INSERT INTO checkpoints (length, head_hash, merkle_root, key_id, created_at, "
             "checkpoint) VALUES (?, ?, ?, ?, ?, ?)",
-            (checkpoint.length, checkpoint.head_hash, checkpoint.merkle_root,
-             checkpoint.key_id, checkpoint.time, canonical_json(asdict(checkpoint))),
-        )  # fmt: skip
+            (
+                checkpoint.length,
+                checkpoint.head_hash,
+                checkpoint.merkle_root,
+                checkpoint.key_id,
+                checkpoint.time,
+                canonical_json(asdict(checkpoint)),
+            ),
+        )
         AuditChain(store).append(
             "audit.checkpoint",
             {k: checkpoint.body()[k] for k in ("length", "head_hash", "merkle_root", "key_id")},

@@ -121,8 +121,13 @@ def _json_number(text: str) -> _JsonNumber:
 
 def _from_json(text: str) -> LeakedValues:
     try:
-        doc = load_strict(text, "the artifact", parse_float=_json_number,
-                          parse_int=_json_number, parse_constant=float)  # fmt: skip
+        doc = load_strict(
+            text,
+            "the artifact",
+            parse_float=_json_number,
+            parse_int=_json_number,
+            parse_constant=float,
+        )
     except MalformedEvidence as exc:
         raise InvalidArgument(str(exc)) from exc
     leaked = LeakedValues()

@@ -25,10 +25,20 @@ from zone.wire.jsontext import canonical_json
 
 ReleaseKind = Literal["statistics", "training", "verification"]
 
-RECEIPT_FIELDS = frozenset({
-    "release_id", "time", "principal", "product", "dataset_version", "policy_digest",
-    "code_version", "epsilon_micro", "delta_femto", "output_digest",
-})  # fmt: skip
+RECEIPT_FIELDS = frozenset(
+    {
+        "release_id",
+        "time",
+        "principal",
+        "product",
+        "dataset_version",
+        "policy_digest",
+        "code_version",
+        "epsilon_micro",
+        "delta_femto",
+        "output_digest",
+    }
+)
 """What every receipt carries (statistics, training and verification alike)."""
 
 _COLUMNS = "release_id, audit_seq, principal, product, kind, created_at, receipt, artifact"
@@ -85,10 +95,17 @@ def insert_release(conn: Tx, entry: AuditEntry, artifact: ReleasedArtifact) -> N
     check_receipt(receipt)
     conn.execute(
         f"INSERT INTO releases ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (str(receipt["release_id"]), entry.seq, str(receipt["principal"]),
-         str(receipt["product"]), artifact.kind, utc_timestamp(), canonical_json(dict(receipt)),
-         canonical_json(dict(artifact.content))),
-    )  # fmt: skip
+        (
+            str(receipt["release_id"]),
+            entry.seq,
+            str(receipt["principal"]),
+            str(receipt["product"]),
+            artifact.kind,
+            utc_timestamp(),
+            canonical_json(dict(receipt)),
+            canonical_json(dict(artifact.content)),
+        ),
+    )
 
 
 class ReleaseRegistry:

@@ -164,8 +164,10 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
         sys.stdout.write(checkpoint.to_json())
         return 0
     args.out.write_text(checkpoint.to_json())
-    print(f"checkpoint: {checkpoint.length} entries, head {checkpoint.head_hash}, "
-          f"root {checkpoint.merkle_root}; written to {args.out}")  # fmt: skip
+    print(
+        f"checkpoint: {checkpoint.length} entries, head {checkpoint.head_hash}, "
+        f"root {checkpoint.merkle_root}; written to {args.out}"
+    )
     return 0
 
 

@@ -45,26 +45,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p.add_argument("--epsilon", type=float, required=True)
         p.add_argument("--delta", type=float, required=True)
         p.add_argument("--zone-feature", action="append", default=[], dest="zone_features")
-        p.add_argument("--operator-feature", action="append", default=[],
-                       dest="operator_features")  # fmt: skip
+        p.add_argument("--operator-feature", action="append", default=[], dest="operator_features")
         p.add_argument("--no-operator-features", action="store_true")
         for name, kind in _HYPER.items():
             p.add_argument(f"--{name.replace('_', '-')}", type=kind)
-    estimate.add_argument("--dp-match-count", action="store_true",
-                          help="also release a DP count of matched keys (charged)")  # fmt: skip
+    estimate.add_argument(
+        "--dp-match-count",
+        action="store_true",
+        help="also release a DP count of matched keys (charged)",
+    )
     train.add_argument("--keep-in-zone", action="store_true")
     train.add_argument("--keep-cohort", action="store_true", help="do not erase at job end")
     train.add_argument("--wait", action="store_true", help="watch until the job ends")
 
 
-_HYPER = {"epochs": int, "batch_size": int, "learning_rate": float, "max_grad_norm": float,
-          "seed": int}  # fmt: skip
+_HYPER = {
+    "epochs": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "max_grad_norm": float,
+    "seed": int,
+}
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {k: getattr(args, k) for k in _HYPER if getattr(args, k) is not None}
-    options.update(zone_features=args.zone_features, operator_features=args.operator_features,
-                   no_operator_features=args.no_operator_features)  # fmt: skip
+    options.update(
+        zone_features=args.zone_features,
+        operator_features=args.operator_features,
+        no_operator_features=args.no_operator_features,
+    )
     for flag in ("keep_in_zone", "keep_cohort", "dp_match_count"):
         if getattr(args, flag, False):
             options[flag] = True
@@ -74,16 +84,16 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 def _joint(client: Any, args: argparse.Namespace) -> int:
     common = (args.product, args.upload_id)
     if args.sub == "estimate":
-        e = client.estimate_joint(*common, epsilon=args.epsilon, delta=args.delta,
-                                  **_options(args))  # fmt: skip
+        e = client.estimate_joint(*common, epsilon=args.epsilon, delta=args.delta, **_options(args))
         print(f"cohort {e.cohort_rows} rows; {e.steps} steps at sample rate {e.sample_rate:.4g}")
         print(f"charged epsilon {e.charged_epsilon:g}, delta {e.charged_delta:g} ({e.accounting})")
         if e.dp_matched is not None:
-            print(f"DP matched count {e.dp_matched} (epsilon {e.match_epsilon:g}, "
-                  f"receipt {e.match_release_id})")  # fmt: skip
+            print(
+                f"DP matched count {e.dp_matched} (epsilon {e.match_epsilon:g}, "
+                f"receipt {e.match_release_id})"
+            )
         return 0
-    handle = client.train_joint(*common, epsilon=args.epsilon, delta=args.delta,
-                                **_options(args))  # fmt: skip
+    handle = client.train_joint(*common, epsilon=args.epsilon, delta=args.delta, **_options(args))
     print(f"{handle.job_id}  {handle.last.state}")
     if args.wait:
         final = handle.wait(lambda s: print(f"{s.job_id}  {s.state}  epoch {s.epoch}/{s.epochs}"))
@@ -100,8 +110,9 @@ def load_schema(path: Path) -> dict[str, Any]:
     doc = load_yaml(path)
     schema, problems = parse_schema(doc.data)
     if schema is None:
-        raise ValidationFailed([doc.problem(loc, message) for loc, message in problems],
-                               what=f"checking {path}")  # fmt: skip
+        raise ValidationFailed(
+            [doc.problem(loc, message) for loc, message in problems], what=f"checking {path}"
+        )
     return schema.to_dict()
 
 

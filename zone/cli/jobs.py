@@ -72,9 +72,14 @@ def run(args: argparse.Namespace) -> int:
     with connect(args) as client:
         if args.sub == "train":
             hyper = {k: getattr(args, k) for k in _HYPER if getattr(args, k) is not None}
-            handle = client.train(args.product, epsilon=args.epsilon, delta=args.delta,
-                                  keep_in_zone=args.keep_in_zone, features=args.feature,
-                                  **hyper)  # fmt: skip
+            handle = client.train(
+                args.product,
+                epsilon=args.epsilon,
+                delta=args.delta,
+                keep_in_zone=args.keep_in_zone,
+                features=args.feature,
+                **hyper,
+            )
             print(_line(handle.last))
             if args.wait:
                 final = handle.wait(lambda s: print(_line(s)))

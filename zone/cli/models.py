@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     with connect(args) as client:
         if args.sub == "review":
             review = client.review_model(args.model_id, args.product)
-            print(f"model {review.model_id} (owner {review.owner}, job {review.job_id}, "
-                  f"trained by {review.trained_by}) for {review.product}")  # fmt: skip
+            print(
+                f"model {review.model_id} (owner {review.owner}, job {review.job_id}, "
+                f"trained by {review.trained_by}) for {review.product}"
+            )
             print(f"link {review.link}, intercept {review.intercept:g}")
             print(f"{'feature':24} {'side':6} {'weight':>10} {'share':>7}")
             for f in review.features:
@@ -52,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
                 print("training receipt: " + ", ".join(f"{k} {receipt.get(k)}" for k in keys))
             if review.HasField("decision"):
                 d = review.decision
-                print(f"decision in force: {d.decision} by {d.reviewer} at {d.decided_at}: "
-                      f"{d.reason}")  # fmt: skip
+                print(
+                    f"decision in force: {d.decision} by {d.reviewer} at {d.decided_at}: {d.reason}"
+                )
             print(f"review digest {review.review_digest}")
             return 0
         decision = client.decide_model(

@@ -83,8 +83,9 @@ def parse_filter(text: str) -> q.Filter:
         return q.isin(column, [parse_value(v) for v in value.split(",")])
     low, dots, high = value.partition("..")
     if dots:
-        return q.between(column, parse_value(low) if low else None,
-                         parse_value(high) if high else None)  # fmt: skip
+        return q.between(
+            column, parse_value(low) if low else None, parse_value(high) if high else None
+        )
     return q.eq(column, parse_value(value))
 
 
@@ -124,29 +125,45 @@ def run(args: argparse.Namespace) -> int:
     filters = [parse_filter(f) for f in args.filter]
     with connect(args) as client:
         call = client.estimate_cost if args.sub == "estimate" else client.query_statistics
-        result = call(args.product, measures, epsilon=args.epsilon, delta=args.delta,
-                      group_by=args.group_by, filters=filters)  # fmt: skip
+        result = call(
+            args.product,
+            measures,
+            epsilon=args.epsilon,
+            delta=args.delta,
+            group_by=args.group_by,
+            filters=filters,
+        )
         if isinstance(result, q.CostEstimate):
             estimate = result
             for m in estimate.measures:
-                print(f"{m.kind}({m.column}): epsilon {m.epsilon:g}, "
-                      f"{', '.join(m.mechanisms)}, noise scales {_numbers(m.noise_scales)}, "
-                      f"sensitivities {_numbers(m.sensitivities)}, "
-                      f"steps {_numbers(m.steps)} (in the measure's units)")  # fmt: skip
-            print(f"cost epsilon {estimate.epsilon:g} delta {estimate.delta:g}; remaining "
-                  f"epsilon {estimate.remaining_epsilon:g} on {estimate.dataset}")  # fmt: skip
+                print(
+                    f"{m.kind}({m.column}): epsilon {m.epsilon:g}, "
+                    f"{', '.join(m.mechanisms)}, noise scales {_numbers(m.noise_scales)}, "
+                    f"sensitivities {_numbers(m.sensitivities)}, "
+                    f"steps {_numbers(m.steps)} (in the measure's units)"
+                )
+            print(
+                f"cost epsilon {estimate.epsilon:g} delta {estimate.delta:g}; remaining "
+                f"epsilon {estimate.remaining_epsilon:g} on {estimate.dataset}"
+            )
             return 0
     release = result
     rows = [_row(r, key) for r in release.results for key in r.cells]
     for row in rows:
         print("  ".join(_shown(row)))
     if any(flag == "true" for row in rows for flag in row[4].split()):
-        print("low signal: the 95% error bound reaches the value (or, for a mean, half the "
-              "column's bounds); read such values as noise")  # fmt: skip
-    print("error bounds: 95%, from the released values and public noise scales only; "
-          "quantile bounds are in ranks")  # fmt: skip
-    print(f"release {release.release_id}: charged epsilon {release.charged_epsilon:g}, "
-          f"remaining {release.remaining_epsilon:g}; output {release.output_digest}")  # fmt: skip
+        print(
+            "low signal: the 95% error bound reaches the value (or, for a mean, half the "
+            "column's bounds); read such values as noise"
+        )
+    print(
+        "error bounds: 95%, from the released values and public noise scales only; "
+        "quantile bounds are in ranks"
+    )
+    print(
+        f"release {release.release_id}: charged epsilon {release.charged_epsilon:g}, "
+        f"remaining {release.remaining_epsilon:g}; output {release.output_digest}"
+    )
     if args.csv:
         with args.csv.open("w", newline="") as out:
             writer = csv.writer(out)
@@ -156,8 +173,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-CSV_HEADER = ("measure", "group", "values", "error_bounds_95", "low_signal", "support",
-              "bound_unit")  # fmt: skip
+CSV_HEADER = (
+    "measure",
+    "group",
+    "values",
+    "error_bounds_95",
+    "low_signal",
+    "support",
+    "bound_unit",
+)
 
 
 def _row(r: q.MeasureRelease, key: tuple[str, ...]) -> list[str]:

@@ -140,12 +140,16 @@ def _match_rows(report: MatchReport, names: list[str]) -> list[list[Any]]:
     flags = {name: report.matched(name) for name in names}
     evaluated = ("MATCH", "NO_MATCH")
     return [
-        [s, status, *(str(flags[n][i]).lower() if status in evaluated else "" for n in names),
-         reason]
+        [
+            s,
+            status,
+            *(str(flags[n][i]).lower() if status in evaluated else "" for n in names),
+            reason,
+        ]
         for i, (s, status, reason) in enumerate(
             zip(report.subjects, report.statuses, report.refusals, strict=True)
         )
-    ]  # fmt: skip
+    ]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -154,21 +158,28 @@ def _run(args: argparse.Namespace) -> int:
     rows: list[list[Any]]
     with connect(args) as client:
         if args.sub == "match":
-            report = client.match(args.product, subjects, columns, purpose=args.purpose,
-                                  consents=consents)  # fmt: skip
+            report = client.match(
+                args.product, subjects, columns, purpose=args.purpose, consents=consents
+            )
             release_ids = report.release_ids
             header = ["subject", "status", *columns, "consent_refusal"]
             rows = _match_rows(report, list(columns))
         else:
             keys = HEKeys.load(args.keys)
-            scored = client.score_batch(args.product, keys, subjects, columns,
-                                        purpose=args.purpose, consents=consents)  # fmt: skip
+            scored = client.score_batch(
+                args.product, keys, subjects, columns, purpose=args.purpose, consents=consents
+            )
             header = ["subject", "status", "logit", "value", "consent_refusal"]
             rows = [
-                [r.subject, r.status, "" if r.logit is None else f"{r.logit:.6g}",
-                 "" if r.value is None else f"{r.value:.6g}", r.refusal]
+                [
+                    r.subject,
+                    r.status,
+                    "" if r.logit is None else f"{r.logit:.6g}",
+                    "" if r.value is None else f"{r.value:.6g}",
+                    r.refusal,
+                ]
                 for r in scored
-            ]  # fmt: skip
+            ]
             release_ids = scored.release_ids
     with args.out.open("w", newline="") as out:
         writer = csv.writer(out)

@@ -148,7 +148,7 @@ def budgets_from_proto(reply: admin_pb2.GetBudgetsResponse) -> Budgets:
             _delta(b.spent.delta_femto),
             _delta(b.remaining.delta_femto),
             b.granted,
-        )  # fmt: skip
+        )
         for b in reply.budgets
     )
     caps = tuple(
@@ -178,7 +178,7 @@ def usage_from_proto(reply: admin_pb2.GetUsageResponse) -> list[UsageRow]:
             r.unbilled,
             r.amount_micro,
             r.waived_micro,
-        )  # fmt: skip
+        )
         for r in reply.rows
     ]
 

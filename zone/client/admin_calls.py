@@ -75,9 +75,12 @@ class AdminCalls:
     ) -> admin.AuditPage:
         """One page of audit records matching the filters, oldest first (admin)."""
         request = admin_pb2.QueryAuditRequest(
-            principal=principal, product=product, kind=kind, page_size=page_size,
+            principal=principal,
+            product=product,
+            kind=kind,
+            page_size=page_size,
             page_token=page_token,
-        )  # fmt: skip
+        )
         _set_period(request, start, end)
         return admin.audit_page_from_proto(self._call(self._admin.QueryAudit, request))
 

@@ -71,11 +71,22 @@ class JointEstimate:
 def estimate_from_proto(e: cohorts_pb2.JointEstimate) -> JointEstimate:
     """Typed view of a JointEstimate message."""
     return JointEstimate(
-        e.product, e.cohort_rows, e.train_rows, e.steps, e.sample_rate, e.charged.epsilon,
-        e.charged.delta, e.epsilon_dpsgd, e.delta_dpsgd, e.epsilon_metrics, e.accounting,
-        e.guarantee, e.dp_matched if e.has_match_count else None, e.match_epsilon,
+        e.product,
+        e.cohort_rows,
+        e.train_rows,
+        e.steps,
+        e.sample_rate,
+        e.charged.epsilon,
+        e.charged.delta,
+        e.epsilon_dpsgd,
+        e.delta_dpsgd,
+        e.epsilon_metrics,
+        e.accounting,
+        e.guarantee,
+        e.dp_matched if e.has_match_count else None,
+        e.match_epsilon,
         e.match_release_id,
-    )  # fmt: skip
+    )
 
 
 def joint_request(
@@ -102,9 +113,19 @@ class DigestMismatch(ZoneClientError):
 def record_from_proto(c: cohorts_pb2.Cohort) -> CohortRecord:
     """Typed view of a Cohort message."""
     return CohortRecord(
-        c.upload_id, c.product, c.dataset, c.digest, c.rows, c.size_bytes, c.state,
-        c.created_at, c.expires_at, c.erased_at, c.erasure_id, c.erase_trigger,
-    )  # fmt: skip
+        c.upload_id,
+        c.product,
+        c.dataset,
+        c.digest,
+        c.rows,
+        c.size_bytes,
+        c.state,
+        c.created_at,
+        c.expires_at,
+        c.erased_at,
+        c.erasure_id,
+        c.erase_trigger,
+    )
 
 
 def load_schema_file(path: Path) -> dict[str, Any]:
@@ -210,9 +231,16 @@ class CohortCalls:
         """
         expected = [{"name": name, "bounds": list(b)} for name, b in caller_bounds.items()]
         requests = verification_requests.score_requests(
-            product, keys, subjects, features, purpose, self._parameters(product), model_id,
-            consents=consents, caller_features=expected,
-        )  # fmt: skip
+            product,
+            keys,
+            subjects,
+            features,
+            purpose,
+            self._parameters(product),
+            model_id,
+            consents=consents,
+            caller_features=expected,
+        )
         reports = verification_requests.pipelined(
             requests,
             lambda request: self._start(self._verification.Score, request),
@@ -240,9 +268,10 @@ class CohortCalls:
         digest = hashlib.sha256()
         try:
             reply = self._cohorts.UploadCohort(
-                _chunks(schema, data, chunk_bytes, digest), metadata=self._metadata,
+                _chunks(schema, data, chunk_bytes, digest),
+                metadata=self._metadata,
                 timeout=timeout,
-            )  # fmt: skip
+            )
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
         record = record_from_proto(reply)

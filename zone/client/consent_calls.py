@@ -103,16 +103,35 @@ def _stamp(when: datetime) -> timestamp_pb2.Timestamp:
 
 def _info(c: consent_pb2.Consent) -> ConsentInfo:
     return ConsentInfo(
-        c.consent, c.source, c.principal, c.product, c.subject, c.purpose,
-        _time(c.not_before), _time(c.not_after), c.max_uses, c.uses, c.letter_sha256,
-        c.token_sha256, _time(c.revoked_at) if c.HasField("revoked_at") else None,
+        c.consent,
+        c.source,
+        c.principal,
+        c.product,
+        c.subject,
+        c.purpose,
+        _time(c.not_before),
+        _time(c.not_after),
+        c.max_uses,
+        c.uses,
+        c.letter_sha256,
+        c.token_sha256,
+        _time(c.revoked_at) if c.HasField("revoked_at") else None,
         c.revoke_reason,
-    )  # fmt: skip
+    )
 
 
 def _use(u: consent_pb2.ConsentUse) -> ConsentUseRow:
-    return ConsentUseRow(u.use_id, u.request_id, u.principal, u.product, u.mode, u.subject,
-                         u.purpose, u.consent, _time(u.used_at))  # fmt: skip
+    return ConsentUseRow(
+        u.use_id,
+        u.request_id,
+        u.principal,
+        u.product,
+        u.mode,
+        u.subject,
+        u.purpose,
+        u.consent,
+        _time(u.used_at),
+    )
 
 
 class ConsentCalls:
@@ -141,9 +160,13 @@ class ConsentCalls:
         Times are aware datetimes, inclusive, whole seconds.
         """
         request = consent_pb2.RegisterConsentRequest(
-            product=product, subject=subject, purpose=purpose, not_after=_stamp(not_after),
-            max_uses=max_uses, letter_sha256=letter_sha256,
-        )  # fmt: skip
+            product=product,
+            subject=subject,
+            purpose=purpose,
+            not_after=_stamp(not_after),
+            max_uses=max_uses,
+            letter_sha256=letter_sha256,
+        )
         if not_before is not None:
             request.not_before.CopyFrom(_stamp(not_before))
         return _info(self._call(self._consent.RegisterConsent, request))

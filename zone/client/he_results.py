@@ -71,18 +71,26 @@ def sigmoid(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.where(logits >= 0, 1.0 / (1.0 + exp), exp / (1.0 + exp))
 
 
-_SCORE_NAMES = {FOUND: "SCORED", NOT_FOUND: "NOT_FOUND", MISSING_DATA: "MISSING_DATA",
-                CONSENT_REFUSED: "CONSENT_REFUSED"}  # fmt: skip
+_SCORE_NAMES = {
+    FOUND: "SCORED",
+    NOT_FOUND: "NOT_FOUND",
+    MISSING_DATA: "MISSING_DATA",
+    CONSENT_REFUSED: "CONSENT_REFUSED",
+}
 
 
 class ScoreReport(Sequence[ScoreResult]):
     """Per subject ``SCORED`` / ``NOT_FOUND`` / ``MISSING_DATA``, logits and linked values."""
 
     def __init__(
-        self, subjects: Sequence[str], statuses: Sequence[str],
-        logits: npt.NDArray[np.float64], link: str, release_ids: Sequence[str],
+        self,
+        subjects: Sequence[str],
+        statuses: Sequence[str],
+        logits: npt.NDArray[np.float64],
+        link: str,
+        release_ids: Sequence[str],
         refusals: Sequence[str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.subjects = list(subjects)
         self.statuses = list(statuses)
         self.release_ids = [r for r in release_ids if r]
@@ -148,5 +156,6 @@ def score_report(
     values = [_decrypt(keys, blob)[:slots] for blob in logits_blobs]
     logits = np.concatenate(values)[: len(subjects)] if values else np.full(len(subjects), np.nan)
     names = [_SCORE_NAMES[code] for code in status.tolist()]
-    return ScoreReport(subjects, names, logits.astype(np.float64), reply.link, [reply.release_id],
-                       refusals)  # fmt: skip
+    return ScoreReport(
+        subjects, names, logits.astype(np.float64), reply.link, [reply.release_id], refusals
+    )

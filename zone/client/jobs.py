@@ -98,7 +98,7 @@ def result_from_proto(r: jobs_pb2.TrainingResult) -> TrainingResult:
                 "bias": list(layer.bias),
             }
             for layer in r.layers
-        ),  # fmt: skip
+        ),
         scaling=json_format.MessageToDict(r.scaling),
         metrics=dict(r.metrics),
         metrics_mechanism=r.metrics_mechanism,

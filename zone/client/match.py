@@ -145,8 +145,12 @@ def match_requests(
     return build()
 
 
-_NAMES = {FOUND: "FOUND", NOT_FOUND: "NOT_FOUND", UNDISCLOSED: "UNDISCLOSED",
-          CONSENT_REFUSED: "CONSENT_REFUSED"}  # fmt: skip
+_NAMES = {
+    FOUND: "FOUND",
+    NOT_FOUND: "NOT_FOUND",
+    UNDISCLOSED: "UNDISCLOSED",
+    CONSENT_REFUSED: "CONSENT_REFUSED",
+}
 
 
 class MatchReport(Sequence[MatchResult]):
@@ -156,10 +160,14 @@ class MatchReport(Sequence[MatchResult]):
     """
 
     def __init__(
-        self, subjects: Sequence[str], status: npt.NDArray[np.int8],
-        claims: Mapping[str, npt.NDArray[np.bool_]], refusals: Sequence[str],
-        release_ids: Sequence[str], membership: str,
-    ) -> None:  # fmt: skip
+        self,
+        subjects: Sequence[str],
+        status: npt.NDArray[np.int8],
+        claims: Mapping[str, npt.NDArray[np.bool_]],
+        refusals: Sequence[str],
+        release_ids: Sequence[str],
+        membership: str,
+    ) -> None:
         self.subjects = list(subjects)
         self.release_ids = [r for r in release_ids if r]
         self.membership = membership
@@ -236,5 +244,6 @@ def match_report(part: MatchPart, reply: verification_pb2.MatchReply) -> MatchRe
             claims[name] = np.array(read_matches(blinded, answer.evaluations, answer.tolerance))
         except InvalidElement as exc:
             raise ReplyMismatch(f"claim {name!r}: {exc}") from None
-    return MatchReport(part.subjects, status, claims, refusals, [reply.release_id],
-                       reply.membership)  # fmt: skip
+    return MatchReport(
+        part.subjects, status, claims, refusals, [reply.release_id], reply.membership
+    )

@@ -96,9 +96,15 @@ class VerificationCalls:
         ``in_flight`` at a time.
         """
         requests = verification_requests.score_requests(
-            product, keys, subjects, features, purpose, self._parameters(product), model_id,
+            product,
+            keys,
+            subjects,
+            features,
+            purpose,
+            self._parameters(product),
+            model_id,
             consents,
-        )  # fmt: skip
+        )
         reports = verification_requests.pipelined(
             requests,
             lambda request: self._start(self._verification.Score, request),
@@ -122,9 +128,14 @@ class VerificationCalls:
         """One subject's score (probability for a logit model), or NaN when it has none."""
         batch = {name: [value] for name, value in features.items()}
         report = self.score_batch(
-            product, keys, [subject], batch, purpose=purpose, model_id=model_id,
+            product,
+            keys,
+            [subject],
+            batch,
+            purpose=purpose,
+            model_id=model_id,
             consents=[consent] if consent else (),
-        )  # fmt: skip
+        )
         return float(report.values[0])
 
     def _start(self, method: Any, request: Any) -> Callable[[], Any]:

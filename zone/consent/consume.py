@@ -262,8 +262,19 @@ def _record_uses(
         if not outcome.admitted:
             continue
         issuer, consent_id = _key_of(outcome.consent)
-        rows.append((scope.request_id, scope.principal, scope.product, scope.mode,
-                     outcome.subject, scope.purpose, issuer, consent_id, when))  # fmt: skip
+        rows.append(
+            (
+                scope.request_id,
+                scope.principal,
+                scope.product,
+                scope.mode,
+                outcome.subject,
+                scope.purpose,
+                issuer,
+                consent_id,
+                when,
+            )
+        )
     conn.executemany(_RECORD_USE, rows)
 
 

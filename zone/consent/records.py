@@ -253,8 +253,15 @@ def _seconds(when: object, name: str, problems: list[str]) -> int | None:
 
 
 def _terms_row(terms: ConsentTerms) -> tuple[object, ...]:
-    return (terms.principal, terms.product, terms.subject, terms.purpose, terms.not_before,
-            terms.not_after, terms.max_uses)  # fmt: skip
+    return (
+        terms.principal,
+        terms.product,
+        terms.subject,
+        terms.purpose,
+        terms.not_before,
+        terms.not_after,
+        terms.max_uses,
+    )
 
 
 def _record(row: tuple[Any, ...]) -> ConsentRecord:

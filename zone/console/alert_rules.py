@@ -88,11 +88,15 @@ def enumeration(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits)
         checks[principal] += 1
         products[principal].add(product)
     return [
-        Finding("enumeration", p, len(s), {"distinct_subjects": len(s), "checks": checks[p],
-                                            "products": sorted(products[p])})
+        Finding(
+            "enumeration",
+            p,
+            len(s),
+            {"distinct_subjects": len(s), "checks": checks[p], "products": sorted(products[p])},
+        )
         for p, s in sorted(subjects.items())
         if len(s) >= rule.threshold
-    ]  # fmt: skip
+    ]
 
 
 def budget_burn(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits) -> list[Finding]:
@@ -112,11 +116,15 @@ def budget_burn(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits)
         if fraction > worst.get(principal, (-1.0, "", 0))[0]:
             worst[principal] = (fraction, dataset, int(spent))
     return [
-        Finding("budget_burn", p, round(f, 6), {"dataset": d, "epsilon_micro": spent,
-                                                 "limit_micro": limits[(p, d)]})
+        Finding(
+            "budget_burn",
+            p,
+            round(f, 6),
+            {"dataset": d, "epsilon_micro": spent, "limit_micro": limits[(p, d)]},
+        )
         for p, (f, d, spent) in sorted(worst.items())
         if f >= rule.threshold
-    ]  # fmt: skip
+    ]
 
 
 def release_shape(product: str, artifact: Mapping[str, Any]) -> str:
@@ -146,8 +154,11 @@ def differencing(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits
     for principal, counts in sorted(shapes.items()):
         pairs = sum(n - 1 for n in counts.values())
         if pairs >= rule.threshold:
-            detail = {"pairs": pairs, "releases": sum(counts.values()),
-                      "products": sorted(products[principal])}  # fmt: skip
+            detail = {
+                "pairs": pairs,
+                "releases": sum(counts.values()),
+                "products": sorted(products[principal]),
+            }
             findings.append(Finding("differencing", principal, pairs, detail))
     return findings
 
@@ -186,11 +197,12 @@ def cancelled_jobs(
         (start, end),
     )
     return [
-        Finding("cancelled_jobs", p, int(n), {"jobs": int(n),
-                                               "products": sorted(str(names).split(","))})
+        Finding(
+            "cancelled_jobs", p, int(n), {"jobs": int(n), "products": sorted(str(names).split(","))}
+        )
         for p, n, names in rows
         if int(n) >= rule.threshold
-    ]  # fmt: skip
+    ]
 
 
 RuleFunction = Callable[[Tx, Window, AlertRule, BudgetLimits], list[Finding]]

@@ -121,9 +121,17 @@ class AlertEngine:
                 "INSERT INTO alerts (rule, principal, window_start, window_end, value, "
                 "threshold, detail, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 f"ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
-                (finding.rule, finding.principal, start, end, float(finding.value),
-                 float(rule.threshold), detail, utc_timestamp()),
-            ).fetchone()  # fmt: skip
+                (
+                    finding.rule,
+                    finding.principal,
+                    start,
+                    end,
+                    float(finding.value),
+                    float(rule.threshold),
+                    detail,
+                    utc_timestamp(),
+                ),
+            ).fetchone()
             if row is None:
                 return None
             alert = _alert(row)
@@ -149,8 +157,13 @@ class AlertEngine:
                 _get(w, alert_id)
                 raise FailedPrecondition("the alert was acknowledged already", reason="acked")
             alert = _alert(row)
-            record = {"principal": actor, "alert_id": alert_id, "rule": alert.rule,
-                      "target": alert.principal, "note": note}  # fmt: skip
+            record = {
+                "principal": actor,
+                "alert_id": alert_id,
+                "rule": alert.rule,
+                "target": alert.principal,
+                "note": note,
+            }
             self._audit.append("alert.acknowledged", record, conn=w)
         return alert
 

@@ -145,8 +145,16 @@ def kept_models(store: State) -> list[dict[str, Any]]:
             "ORDER BY m.created_at DESC LIMIT ?",
             (MAX_ROWS,),
         ).fetchall()
-    keys = ("model_id", "owner", "product", "job_id", "created_at", "revoked_at", "revoked_by",
-            "note")  # fmt: skip
+    keys = (
+        "model_id",
+        "owner",
+        "product",
+        "job_id",
+        "created_at",
+        "revoked_at",
+        "revoked_by",
+        "note",
+    )
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
@@ -156,9 +164,11 @@ def releases(
     """Releases matching the filters (exact values; newest first, at most ``MAX_ROWS``)."""
     clauses, args = ["1"], []
     for column, value in (
-        ("principal", principal), ("product", product), ("kind", kind),
+        ("principal", principal),
+        ("product", product),
+        ("kind", kind),
         ("release_id", release_id),
-    ):  # fmt: skip
+    ):
         if value:
             clauses.append(f"{column} = ?")
             args.append(value)
@@ -171,12 +181,18 @@ def releases(
     out = []
     for release, seq, who, what, kind_, created, receipt in rows:
         parsed = json.loads(receipt)
-        out.append({
-            "release_id": release, "audit_seq": seq, "principal": who, "product": what,
-            "kind": kind_, "created_at": created,
-            "epsilon_micro": parsed.get("epsilon_micro", 0),
-            "dataset_version": parsed.get("dataset_version", ""),
-        })  # fmt: skip
+        out.append(
+            {
+                "release_id": release,
+                "audit_seq": seq,
+                "principal": who,
+                "product": what,
+                "kind": kind_,
+                "created_at": created,
+                "epsilon_micro": parsed.get("epsilon_micro", 0),
+                "dataset_version": parsed.get("dataset_version", ""),
+            }
+        )
     return out
 
 

@@ -114,9 +114,13 @@ def _refuse(deps: ConsoleDeps, route: ConsoleRoute, viewer: Viewer, why: str) ->
     if route.method == "POST":
         deps.audit.append(
             "console.refused",
-            {"principal": viewer.principal.id, "role": viewer.principal.role,
-             "route": f"{route.method} {route.path}", "reason": why},
-        )  # fmt: skip
+            {
+                "principal": viewer.principal.id,
+                "role": viewer.principal.role,
+                "route": f"{route.method} {route.path}",
+                "reason": why,
+            },
+        )
     message = "bad or missing CSRF token" if why == "csrf" else "not permitted for your role"
     return error_page(403, message, viewer)
 

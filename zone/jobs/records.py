@@ -84,8 +84,24 @@ def check_progress(epoch: int, epsilon_spent: float) -> None:
 
 def job_from_row(row: tuple[Any, ...]) -> Job:
     """Build a ``Job`` from a row selected with ``JOB_COLUMNS``."""
-    (job_id, principal, product, dataset, state, spec, release_id, touched, epoch, eps,
-     result, reason, created_at, started_at, finished_at, updated_at) = row  # fmt: skip
+    (
+        job_id,
+        principal,
+        product,
+        dataset,
+        state,
+        spec,
+        release_id,
+        touched,
+        epoch,
+        eps,
+        result,
+        reason,
+        created_at,
+        started_at,
+        finished_at,
+        updated_at,
+    ) = row
     return Job(
         job_id=str(job_id),
         principal=str(principal),

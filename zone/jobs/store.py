@@ -82,9 +82,18 @@ class JobStore:
             w.execute(
                 "INSERT INTO jobs (job_id, principal, product, dataset, state, spec, release_id, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, principal, product, dataset, JobState.QUEUED.value, spec_json,
-                 release_id, now, now),
-            )  # fmt: skip
+                (
+                    job_id,
+                    principal,
+                    product,
+                    dataset,
+                    JobState.QUEUED.value,
+                    spec_json,
+                    release_id,
+                    now,
+                    now,
+                ),
+            )
             job = select_job(w, job_id)
             record = {**job_record(job), "spec": dict(job.spec)}
             self._audit.append("job.created", record, conn=w)
@@ -240,8 +249,20 @@ def _move(
             "started_at = CASE WHEN ? THEN ? ELSE started_at END, "
             "finished_at = CASE WHEN ? THEN ? ELSE finished_at END "
             "WHERE job_id = ? AND state = ?",
-            (to.value, now, reason, reason, result_json, int(touched),
-             to is JobState.RUNNING, now, to in TERMINAL, now, job_id, current.value),
-        ).rowcount  # fmt: skip
+            (
+                to.value,
+                now,
+                reason,
+                reason,
+                result_json,
+                int(touched),
+                to is JobState.RUNNING,
+                now,
+                to in TERMINAL,
+                now,
+                job_id,
+                current.value,
+            ),
+        ).rowcount
         if updated == 1:
             return current

@@ -220,10 +220,13 @@ class PrivacyLedger:
         with self._store.joined(conn) as w:
             _settle(w, reservation.release_id, ChargeState.REFUNDED, reason)
             for table, where, args in (
-                ("budget_spend", "principal = ? AND dataset = ?",
-                 (reservation.principal, reservation.dataset)),
+                (
+                    "budget_spend",
+                    "principal = ? AND dataset = ?",
+                    (reservation.principal, reservation.dataset),
+                ),
                 ("dataset_spend", "dataset = ?", (reservation.dataset,)),
-            ):  # fmt: skip
+            ):
                 w.execute(
                     f"UPDATE {table} SET epsilon_micro = epsilon_micro - ?, "
                     f"delta_femto = delta_femto - ? WHERE {where}",
@@ -296,9 +299,17 @@ def _insert_charge(conn: Tx, r: Reservation) -> None:
         "INSERT INTO charges (release_id, request_id, principal, product, dataset, "
         "epsilon_micro, delta_femto, state, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?)",
-        (r.release_id, r.request_id, r.principal, r.product, r.dataset,
-         r.cost.epsilon_micro, r.cost.delta_femto, utc_timestamp()),
-    )  # fmt: skip
+        (
+            r.release_id,
+            r.request_id,
+            r.principal,
+            r.product,
+            r.dataset,
+            r.cost.epsilon_micro,
+            r.cost.delta_femto,
+            utc_timestamp(),
+        ),
+    )
 
 
 def _settle(tx: Tx, release_id: str, state: ChargeState, reason: str) -> None:

@@ -189,11 +189,17 @@ class Metering:
             principal, product, release_id, currency, amount = row
             self._audit.append(
                 "metering.void",
-                {"usage_id": usage_id, "principal": principal, "product": product,
-                 "release_id": release_id, "currency": currency, "amount_micro": amount,
-                 "reason": reason},
+                {
+                    "usage_id": usage_id,
+                    "principal": principal,
+                    "product": product,
+                    "release_id": release_id,
+                    "currency": currency,
+                    "amount_micro": amount,
+                    "reason": reason,
+                },
                 conn=w,
-            )  # fmt: skip
+            )
         return True
 
     def usage(self, period: Period, *, principal: str = "", product: str = "") -> list[UsageRow]:
@@ -260,10 +266,24 @@ def _insert_usage(conn: Tx, charge: Charge, grant: Grant, request_id: str, relea
         "INSERT INTO usage (usage_id, request_id, release_id, principal, product, dataset, "
         "unit, currency, amount_micro, list_micro, tier, public_interest, purpose, "
         "grant_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (charge.usage_id, request_id, release_id, charge.principal, charge.product,
-         charge.dataset, charge.unit, p.currency, p.amount_micro, p.list_micro, p.tier,
-         int(grant.public_interest), grant.purpose, grant.source, charge.time),
-    )  # fmt: skip
+        (
+            charge.usage_id,
+            request_id,
+            release_id,
+            charge.principal,
+            charge.product,
+            charge.dataset,
+            charge.unit,
+            p.currency,
+            p.amount_micro,
+            p.list_micro,
+            p.tier,
+            int(grant.public_interest),
+            grant.purpose,
+            grant.source,
+            charge.time,
+        ),
+    )
     conn.executemany(
         "INSERT INTO revenue_shares (usage_id, provider, currency, amount_micro) "
         "VALUES (?, ?, ?, ?)",

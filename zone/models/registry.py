@@ -112,8 +112,12 @@ class ModelRegistry:
                 f"INSERT INTO models ({MODEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (model_id, owner, product, job_id, utc_timestamp(), model_json, metrics_json),
             )
-            record = {"model_id": model_id, "principal": owner, "product": product,
-                      "job_id": job_id}  # fmt: skip
+            record = {
+                "model_id": model_id,
+                "principal": owner,
+                "product": product,
+                "job_id": job_id,
+            }
             self._audit.append("model.saved", record, conn=w)
         return model_id
 

@@ -232,8 +232,10 @@ def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
     print(f"zone: serving on {host}:{zone.port}\nzone: instance {zone.instance_id}", flush=True)
     if zone.console is not None and config.console is not None:
         host = config.console.listen.rpartition(":")[0]
-        print(f"zone: console on http{'s' if config.tls else ''}://{host}:{zone.console.port}/",
-              flush=True)  # fmt: skip
+        print(
+            f"zone: console on http{'s' if config.tls else ''}://{host}:{zone.console.port}/",
+            flush=True,
+        )
     while not stopping.wait(0.5):
         pass
     log.info("stopping (grace %.1fs)", config.shutdown_grace_seconds)

@@ -70,10 +70,11 @@ class ReceiptBundle:
             "release_id": self.release_id,
             "receipt": dict(self.receipt),
             "entry": self.entry.__dict__,
-            "proof": None if self.proof is None else {**self.proof.__dict__,
-                                                      "path": list(self.proof.path)},
+            "proof": None
+            if self.proof is None
+            else {**self.proof.__dict__, "path": list(self.proof.path)},
             "checkpoint": None if self.checkpoint is None else self.checkpoint.__dict__,
-        }  # fmt: skip
+        }
 
 
 def _entry(doc: Any) -> StoredEntry:
@@ -91,8 +92,9 @@ def _proof(doc: Any) -> InclusionProof | None:
     path = p["path"]
     if not isinstance(path, list) or not all(isinstance(h, str) for h in path):
         raise MalformedEvidence(f"{what} field 'path' must be a list of hex hashes")
-    return InclusionProof(int_field(p, "leaf_index", what), int_field(p, "tree_size", what),
-                          tuple(path))  # fmt: skip
+    return InclusionProof(
+        int_field(p, "leaf_index", what), int_field(p, "tree_size", what), tuple(path)
+    )
 
 
 def bundle_from_dict(doc: Any) -> ReceiptBundle:
@@ -109,8 +111,13 @@ def bundle_from_dict(doc: Any) -> ReceiptBundle:
     if not isinstance(receipt, dict):
         raise MalformedEvidence("the receipt is not a JSON object")
     checkpoint = None if doc["checkpoint"] is None else Checkpoint.from_dict(doc["checkpoint"])
-    return ReceiptBundle(text_field(doc, "release_id", _WHAT), receipt, _entry(doc["entry"]),
-                         _proof(doc["proof"]), checkpoint)  # fmt: skip
+    return ReceiptBundle(
+        text_field(doc, "release_id", _WHAT),
+        receipt,
+        _entry(doc["entry"]),
+        _proof(doc["proof"]),
+        checkpoint,
+    )
 
 
 def load_bundle(text: str | bytes) -> ReceiptBundle:

@@ -15,9 +15,12 @@ from zone.metering import Period, RevenueRow
 def _calls_chart(deps: ConsoleDeps) -> str:
     calls = queries.calls_per_product(deps.store, queries.utc_now())
     return charts.line_chart(
-        calls.hours, calls.calls, title="gRPC calls per product, last 24 hours (UTC)",
-        y_label="calls per hour", dashed={"refused": calls.refused} if any(calls.refused) else None,
-    )  # fmt: skip
+        calls.hours,
+        calls.calls,
+        title="gRPC calls per product, last 24 hours (UTC)",
+        y_label="calls per hour",
+        dashed={"refused": calls.refused} if any(calls.refused) else None,
+    )
 
 
 def _burn_chart(deps: ConsoleDeps, report: BudgetReport) -> str:
@@ -25,17 +28,21 @@ def _burn_chart(deps: ConsoleDeps, report: BudgetReport) -> str:
     caps = {c.dataset: c.cap.epsilon_micro for c in report.caps if c.cap is not None}
     burn = queries.burn_down(deps.store, limits, caps, queries.utc_now())
     return charts.line_chart(
-        burn.labels, burn.accounts, title="Privacy budget remaining, last 30 days",
-        y_label="epsilon remaining", dashed=burn.caps,
-    )  # fmt: skip
+        burn.labels,
+        burn.accounts,
+        title="Privacy budget remaining, last 30 days",
+        y_label="epsilon remaining",
+        dashed=burn.caps,
+    )
 
 
 def _revenue_chart(revenue: list[RevenueRow]) -> str:
     return charts.bar_chart(
         [f"{r.provider} ({r.currency})" for r in revenue],
         [r.amount_micro / 1_000_000 for r in revenue],
-        title="Revenue by provider (billed, all time)", x_label="amount",
-    )  # fmt: skip
+        title="Revenue by provider (billed, all time)",
+        x_label="amount",
+    )
 
 
 def overview(ctx: Ctx) -> Response:

@@ -65,14 +65,17 @@ def datasets(ctx: Ctx) -> Response:
     for name, info in ctx.deps.datasets().items():
         levels = Counter(column.level for column in info.meta.columns.values())
         providers = info.meta.providers or ()
-        rows.append({
-            "name": name, "info": info,
-            "open_level": max(levels) if levels else "",
-            "levels": ", ".join(f"{lvl}: {n}" for lvl, n in sorted(levels.items())),
-            "providers": ", ".join(f"{p.id} ({p.share})" for p in providers)
-            or info.meta.provider,
-            "columns": sorted(info.meta.columns.items()),
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "info": info,
+                "open_level": max(levels) if levels else "",
+                "levels": ", ".join(f"{lvl}: {n}" for lvl, n in sorted(levels.items())),
+                "providers": ", ".join(f"{p.id} ({p.share})" for p in providers)
+                or info.meta.provider,
+                "columns": sorted(info.meta.columns.items()),
+            }
+        )
     return ctx.render("datasets.html", datasets=rows)
 
 
@@ -105,6 +108,10 @@ def jobs(ctx: Ctx) -> Response:
 
     chart, _ = ctx.deps.charts.get("jobs", draw)
     return ctx.render(
-        "jobs.html", jobs=found, chart=chart, state=state if state != "__none__" else "",
-        principal=principal, states=[s.value for s in JobState],
-    )  # fmt: skip
+        "jobs.html",
+        jobs=found,
+        chart=chart,
+        state=state if state != "__none__" else "",
+        principal=principal,
+        states=[s.value for s in JobState],
+    )

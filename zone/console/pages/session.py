@@ -43,9 +43,14 @@ def login_form(ctx: Ctx, *, error: str = "", status: int = 200) -> Response:
         "login.html", status=status, nonce=nonce, next=safe_next(ctx.param("next")), error=error
     )
     response.set_cookie(
-        LOGIN_COOKIE, nonce, max_age=LOGIN_FORM_SECONDS, path="/login",
-        secure=ctx.deps.tls, httponly=True, samesite="strict",
-    )  # fmt: skip
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/login",
+        secure=ctx.deps.tls,
+        httponly=True,
+        samesite="strict",
+    )
     return response
 
 
@@ -67,8 +72,9 @@ def login(ctx: Ctx) -> Response:
             raise Unauthenticated("invalid or expired credentials", reason="bad_token")
         principal = ctx.deps.policies().authenticate_token(token, today_utc())
         if principal.role not in CONSOLE_ROLES:
-            raise PermissionDenied("this console is for administrators and supervisors",
-                                   reason="role_denied")  # fmt: skip
+            raise PermissionDenied(
+                "this console is for administrators and supervisors", reason="role_denied"
+            )
         check_not_suspended(ctx.deps, principal)
     except (Unauthenticated, PermissionDenied) as exc:
         who = "" if isinstance(exc, Unauthenticated) else principal.id
@@ -81,9 +87,14 @@ def login(ctx: Ctx) -> Response:
     _audit_login(ctx, principal.id, principal.role, "ok", "ok")
     response = RedirectResponse(safe_next(ctx.field("next", 2000)), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, session.session_id, max_age=int(ctx.sessions.lifetime_seconds),
-        path="/", secure=ctx.deps.tls, httponly=True, samesite="strict",
-    )  # fmt: skip
+        SESSION_COOKIE,
+        session.session_id,
+        max_age=int(ctx.sessions.lifetime_seconds),
+        path="/",
+        secure=ctx.deps.tls,
+        httponly=True,
+        samesite="strict",
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/login", httponly=True, samesite="strict")
     return response
 

@@ -116,8 +116,9 @@ class Cohorts:
             size, digest = self._receive(chunks, raw)
             work.mkdir(mode=0o700)
             info = self._info(upload_id, principal, schema, product, digest, size)
-            rows = load_cohort(raw, staged, schema, product, integer_key=self._integer_key(product),
-                               work_dir=work)  # fmt: skip
+            rows = load_cohort(
+                raw, staged, schema, product, integer_key=self._integer_key(product), work_dir=work
+            )
             files.shred(raw)
             info = CohortInfo(**{**info.__dict__, "rows": rows})
             files.place(staged, self.directory / info.file)
@@ -149,8 +150,9 @@ class Cohorts:
         )
         refusals = product_problems(schema, product)
         if refusals:
-            raise ValidationFailed([Problem("schema", None, m) for m in refusals],
-                                   what="checking the cohort schema")  # fmt: skip
+            raise ValidationFailed(
+                [Problem("schema", None, m) for m in refusals], what="checking the cohort schema"
+            )
         return schema, product
 
     def _receive(self, chunks: Iterator[Chunk], raw: Path) -> tuple[int, str]:
@@ -181,17 +183,30 @@ class Cohorts:
         return meta.columns[product.key].type == "integer"
 
     def _info(
-        self, upload_id: str, principal: Principal, schema: CohortSchema,
-        product: JointTrainingProduct, digest: str, size: int,
-    ) -> CohortInfo:  # fmt: skip
+        self,
+        upload_id: str,
+        principal: Principal,
+        schema: CohortSchema,
+        product: JointTrainingProduct,
+        digest: str,
+        size: int,
+    ) -> CohortInfo:
         created = timestamp()
         return CohortInfo(
-            upload_id=upload_id, owner=principal.id, product=product.id,
-            dataset=product.dataset, dataset_version=self._catalog.get(product.dataset).version,
-            schema=schema, digest=digest, rows=0, size_bytes=size,
-            file=f"{upload_id}{files.SUFFIX}", state="stored", created_at=created,
+            upload_id=upload_id,
+            owner=principal.id,
+            product=product.id,
+            dataset=product.dataset,
+            dataset_version=self._catalog.get(product.dataset).version,
+            schema=schema,
+            digest=digest,
+            rows=0,
+            size_bytes=size,
+            file=f"{upload_id}{files.SUFFIX}",
+            state="stored",
+            created_at=created,
             expires_at=expiry(created, product.retention_hours),
-        )  # fmt: skip
+        )
 
     # --- reading --------------------------------------------------------------------------
 
@@ -231,9 +246,13 @@ class Cohorts:
             return self._store.get(upload_id)
 
     def _receipt(
-        self, info: CohortInfo, trigger: str, request_id: str, policy_digest: str,
+        self,
+        info: CohortInfo,
+        trigger: str,
+        request_id: str,
+        policy_digest: str,
         overwritten: int,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         statement = {
             "upload_id": info.upload_id,
             "upload_digest": info.digest,
@@ -279,7 +298,8 @@ class Cohorts:
         missing = 0
         for info in self._store.stored():
             if not self.path(info).exists():
-                self.erase(info.upload_id, trigger="restart", request_id="",
-                           policy_digest=policy_digest)  # fmt: skip
+                self.erase(
+                    info.upload_id, trigger="restart", request_id="", policy_digest=policy_digest
+                )
                 missing += 1
         return {"leftover_files_shredded": leftovers, "missing_files_receipted": missing}

@@ -63,12 +63,21 @@ def header_problems(path: Path, schema: CohortSchema) -> list[Problem]:
     if not header:
         return [Problem(_SOURCE, 1, "the file is empty: a header row is required")]
     declared = schema.columns
-    problems = [Problem(_SOURCE, 1, f"column {n!r} appears more than once")
-                for i, n in enumerate(header) if n in header[:i]]  # fmt: skip
-    problems += [Problem(_SOURCE, 1, f"column {n[:64]!r} is not declared in the schema")
-                 for n in dict.fromkeys(header) if n not in declared]  # fmt: skip
-    problems += [Problem(_SOURCE, 1, f"declared column {n!r} is not in the file")
-                 for n in declared if n not in header]  # fmt: skip
+    problems = [
+        Problem(_SOURCE, 1, f"column {n!r} appears more than once")
+        for i, n in enumerate(header)
+        if n in header[:i]
+    ]
+    problems += [
+        Problem(_SOURCE, 1, f"column {n[:64]!r} is not declared in the schema")
+        for n in dict.fromkeys(header)
+        if n not in declared
+    ]
+    problems += [
+        Problem(_SOURCE, 1, f"declared column {n!r} is not in the file")
+        for n in declared
+        if n not in header
+    ]
     return problems
 
 
@@ -84,16 +93,23 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, schema: CohortSchema) -> l
         )
     except duckdb.Error as exc:
         match = _LINE.search(str(exc))
-        return [Problem(_SOURCE, int(match.group(1)) if match else None,
-                        "the file cannot be read as CSV")]  # fmt: skip
+        return [
+            Problem(
+                _SOURCE, int(match.group(1)) if match else None, "the file cannot be read as CSV"
+            )
+        ]
     rejects = con.execute(
         "SELECT error_type, count(DISTINCT line), min(line) FROM rejects GROUP BY ALL ORDER BY 3"
     ).fetchall()
     return [
-        Problem(_SOURCE, int(line), f"{_REASONS.get(kind, 'row does not parse')} "
-                f"({count} row(s); the first is on this line)")
+        Problem(
+            _SOURCE,
+            int(line),
+            f"{_REASONS.get(kind, 'row does not parse')} "
+            f"({count} row(s); the first is on this line)",
+        )
         for kind, count, line in rejects
-    ]  # fmt: skip
+    ]
 
 
 class _Params(dict[str, Any]):
@@ -126,8 +142,10 @@ def _label_sql(schema: CohortSchema, column: str, params: _Params) -> str:
     if label.kind == "binary":
         positive, negative = params.bind(label.classes[1]), params.bind(label.classes[0])
         return f"CASE trim({column}) WHEN {positive} THEN 1.0 WHEN {negative} THEN 0.0 END"
-    return f"CASE WHEN isfinite(TRY_CAST(trim({column}) AS DOUBLE)) " \
-           f"THEN TRY_CAST(trim({column}) AS DOUBLE) END"  # fmt: skip
+    return (
+        f"CASE WHEN isfinite(TRY_CAST(trim({column}) AS DOUBLE)) "
+        f"THEN TRY_CAST(trim({column}) AS DOUBLE) END"
+    )
 
 
 def _blank(column: str) -> str:
@@ -135,9 +153,11 @@ def _blank(column: str) -> str:
 
 
 def _typed(
-    con: duckdb.DuckDBPyConnection, schema: CohortSchema, product: JointTrainingProduct,
+    con: duckdb.DuckDBPyConnection,
+    schema: CohortSchema,
+    product: JointTrainingProduct,
     integer_key: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Table ``typed``: row number, the key (normalised, NULL if malformed), label, features.
 
     ``*_missing`` / ``n<i>`` flag empty cells; a non-empty cell whose value is NULL is invalid.
@@ -174,8 +194,9 @@ def _column_problems(con: duckdb.DuckDBPyConnection, schema: CohortSchema) -> li
     for index, (what, name, _, _) in enumerate(checks):
         missing, first_missing, bad, first_bad = row[1 + 4 * index : 5 + 4 * index]
         if missing:
-            problems.append(_problem(f"{what} {name!r}: {missing} row(s) have no value",
-                                     first_missing))  # fmt: skip
+            problems.append(
+                _problem(f"{what} {name!r}: {missing} row(s) have no value", first_missing)
+            )
         if bad:
             invalid = _INVALID.get(what, "are not valid")
             problems.append(_problem(f"{what} {name!r}: {bad} value(s) {invalid}", first_bad))
@@ -202,11 +223,23 @@ def _problem(message: str, row: int) -> Problem:
 
 def _size_problems(rows: int, product: JointTrainingProduct) -> list[Problem]:
     if rows < product.min_cohort_rows:
-        return [Problem(_SOURCE, None, f"the cohort has {rows} rows; product {product.id!r} "
-                        f"needs at least {product.min_cohort_rows}")]  # fmt: skip
+        return [
+            Problem(
+                _SOURCE,
+                None,
+                f"the cohort has {rows} rows; product {product.id!r} "
+                f"needs at least {product.min_cohort_rows}",
+            )
+        ]
     if rows > product.max_cohort_rows:
-        return [Problem(_SOURCE, None, f"the cohort has {rows} rows; product {product.id!r} "
-                        f"allows at most {product.max_cohort_rows}")]  # fmt: skip
+        return [
+            Problem(
+                _SOURCE,
+                None,
+                f"the cohort has {rows} rows; product {product.id!r} "
+                f"allows at most {product.max_cohort_rows}",
+            )
+        ]
     return []
 
 
@@ -229,8 +262,10 @@ def load_cohort(
     if problems:
         raise ValidationFailed(problems, what="checking the cohort")
     config: dict[str, str | bool | int | float | list[str]] = {
-        "temp_directory": str(work_dir), "threads": 2, "memory_limit": "2GB",
-    }  # fmt: skip
+        "temp_directory": str(work_dir),
+        "threads": 2,
+        "memory_limit": "2GB",
+    }
     with duckdb.connect(":memory:", config=config) as con:
         try:
             problems = _read(con, raw, schema)
@@ -242,8 +277,10 @@ def load_cohort(
             if problems:
                 raise ValidationFailed(problems, what="checking the cohort")
             columns = "".join(f", o{i}" for i in range(len(schema.features)))
-            con.execute(f"COPY (SELECT k, y{columns} FROM typed ORDER BY r) TO ? "
-                        "(FORMAT parquet)", [str(out)])  # fmt: skip
+            con.execute(
+                f"COPY (SELECT k, y{columns} FROM typed ORDER BY r) TO ? (FORMAT parquet)",
+                [str(out)],
+            )
         except duckdb.Error:
             raise ValidationFailed(
                 [Problem(_SOURCE, None, "the cohort could not be processed")],

@@ -80,8 +80,11 @@ def _query(spec: JointSpec) -> tuple[str, list[Any]]:
     params: list[Any] = []
     exprs = [f"{feature_sql(f, params)} AS f{i}" for i, f in enumerate(spec.zone_scaling)]
     key_column = f'"{spec.key_column}"'
-    key = zone_key(key_column, KeyFormat(case=spec.key_case),  # type: ignore[arg-type]
-                   integer=spec.integer_key)  # fmt: skip
+    key = zone_key(
+        key_column,
+        KeyFormat(case=spec.key_case),  # type: ignore[arg-type]
+        integer=spec.integer_key,
+    )
     table = f"zone.{spec.training.table}"
     # The window runs over an inner SELECT that defines k: in a subquery of the join, a bare
     # `k` would bind to the cohort's k (a correlated subquery: one window per cohort row).
@@ -106,13 +109,15 @@ def _fetch(spec: JointSpec) -> dict[str, F64]:
     work = Path(spec.work_dir)
     work.mkdir(mode=0o700, exist_ok=True)
     config: dict[str, str | bool | int | float | list[str]] = {
-        "temp_directory": str(work), "threads": 1,
-    }  # fmt: skip
+        "temp_directory": str(work),
+        "threads": 1,
+    }
     try:
         with duckdb.connect(":memory:", config=config) as con:
             con.execute(f"ATTACH '{_literal(spec.training.db_path)}' AS zone (READ_ONLY)")
-            con.execute("CREATE TEMP TABLE cohort AS SELECT * FROM read_parquet(?)",
-                        [spec.cohort_path])  # fmt: skip
+            con.execute(
+                "CREATE TEMP TABLE cohort AS SELECT * FROM read_parquet(?)", [spec.cohort_path]
+            )
             con.execute("SET enable_external_access = false")
             sql, params = _query(spec)
             fetched = con.execute(sql, params).fetchnumpy()
@@ -136,8 +141,9 @@ def _literal(path: str) -> str:
 def load(spec: JointSpec) -> JoinedRows:
     """The joined, scaled training table of the whole cohort (see the module docstring)."""
     columns = _fetch(spec)
-    zone_parts = [_scaled(columns[f"f{i}"], f, scaled_in_sql=True)
-                  for i, f in enumerate(spec.zone_scaling)]  # fmt: skip
+    zone_parts = [
+        _scaled(columns[f"f{i}"], f, scaled_in_sql=True) for i, f in enumerate(spec.zone_scaling)
+    ]
     zone = np.concatenate(zone_parts, axis=1) if zone_parts else np.empty((len(columns["y"]), 0))
     missing = columns["unmatched"].astype(bool) | ~np.isfinite(zone).all(axis=1)
     zone = np.where(missing[:, None], 0.0, np.nan_to_num(zone))

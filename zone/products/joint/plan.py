@@ -211,8 +211,10 @@ def _select(
 
 def _privacy(request: JointRequest, rows: int, problems: list[str]) -> None:
     epsilon, delta = request.epsilon, request.delta
-    real = [isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            for v in (epsilon, delta)]  # fmt: skip
+    real = [
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (epsilon, delta)
+    ]
     if not real[0] or not 0 < epsilon <= MAX_EPSILON:
         problems.append(f"epsilon must be a finite number in (0, {MAX_EPSILON:g}]")
     if not real[1] or not 0 < delta <= MAX_DELTA:
@@ -245,8 +247,11 @@ def plan_joint(
         problems.append(f"product {product.id!r} does not train {family}")
     zone_names = _select(request.zone_features, product.zone_features, "zone features", problems)
     own = tuple(f.name for f in schema.features)
-    operator_names = () if request.no_operator_features else _select(
-        request.operator_features, own, "operator features", problems)  # fmt: skip
+    operator_names = (
+        ()
+        if request.no_operator_features
+        else _select(request.operator_features, own, "operator features", problems)
+    )
     zone = [FeatureScaling.from_meta(name, meta.columns[name]) for name in zone_names]
     if any(s is None for s in zone):  # pragma: no cover - products are checked at load
         problems.append("a zone feature has no public scaling")
@@ -257,7 +262,8 @@ def plan_joint(
         "max_grad_norm": request.max_grad_norm,
     }
     hyper, hyper_problems = _hyper.resolve(
-        given, _Hyperable(product.id, family, dict(product.bounds)))  # fmt: skip
+        given, _Hyperable(product.id, family, dict(product.bounds))
+    )
     problems += hyper_problems
     _privacy(request, cohort.rows, problems)
     train_rows = math.floor(cohort.rows * (1 - VALIDATION_FRACTION))
@@ -275,25 +281,54 @@ def plan_joint(
     label = _label(schema)
     features = {f.name: (i, f) for i, f in enumerate(schema.features)}
     training = TrainingSpec(
-        product=product.id, family=family, dataset=product.dataset,
-        table=table_name(product.dataset), db_path=str(db_path), features=(), label=label.column,
-        scaling=(), label_scaling=label, epochs=hyper.epochs, batch_size=hyper.batch_size,
-        steps_per_epoch=steps, sample_rate=1 / steps, expected_batch_size=train_rows / steps,
-        learning_rate=hyper.learning_rate, max_grad_norm=hyper.max_grad_norm, hidden_width=None,
-        epsilon=eps_dpsgd, delta=delta_dpsgd, epsilon_training=eps_dpsgd, epsilon_metrics=0.0,
-        public_row_count=cohort.rows, public_train_rows=train_rows,
-        validation_fraction=VALIDATION_FRACTION, split_seed=None, entity_key=product.key,
-        seed=seed, use_cuda=False,
-        keep_in_zone=request.keep_in_zone, accountant=ACCOUNTANT,
-    )  # fmt: skip
+        product=product.id,
+        family=family,
+        dataset=product.dataset,
+        table=table_name(product.dataset),
+        db_path=str(db_path),
+        features=(),
+        label=label.column,
+        scaling=(),
+        label_scaling=label,
+        epochs=hyper.epochs,
+        batch_size=hyper.batch_size,
+        steps_per_epoch=steps,
+        sample_rate=1 / steps,
+        expected_batch_size=train_rows / steps,
+        learning_rate=hyper.learning_rate,
+        max_grad_norm=hyper.max_grad_norm,
+        hidden_width=None,
+        epsilon=eps_dpsgd,
+        delta=delta_dpsgd,
+        epsilon_training=eps_dpsgd,
+        epsilon_metrics=0.0,
+        public_row_count=cohort.rows,
+        public_train_rows=train_rows,
+        validation_fraction=VALIDATION_FRACTION,
+        split_seed=None,
+        entity_key=product.key,
+        seed=seed,
+        use_cuda=False,
+        keep_in_zone=request.keep_in_zone,
+        accountant=ACCOUNTANT,
+    )
     return JointSpec(
-        training=training, upload_id=cohort.upload_id, upload_digest=cohort.digest,
-        cohort_path=str(cohort_path), work_dir=str(work_dir), key_column=product.key,
+        training=training,
+        upload_id=cohort.upload_id,
+        upload_digest=cohort.digest,
+        cohort_path=str(cohort_path),
+        work_dir=str(work_dir),
+        key_column=product.key,
         key_case=product.key_format.case,
         integer_key=meta.columns[product.key].type == "integer",
         zone_scaling=tuple(s for s in zone if s is not None),
         operator_scaling=tuple(_operator_scaling(features[n][1]) for n in operator_names),
-        operator_columns=tuple(features[n][0] for n in operator_names), label=label,
-        cohort_rows=cohort.rows, epsilon=float(request.epsilon), delta=float(request.delta),
-        epsilon_dpsgd=eps_dpsgd, delta_dpsgd=delta_dpsgd, epsilon_metrics=eps_metrics,
-    )  # fmt: skip
+        operator_columns=tuple(features[n][0] for n in operator_names),
+        label=label,
+        cohort_rows=cohort.rows,
+        epsilon=float(request.epsilon),
+        delta=float(request.delta),
+        epsilon_dpsgd=eps_dpsgd,
+        delta_dpsgd=delta_dpsgd,
+        epsilon_metrics=eps_metrics,
+    )

@@ -99,10 +99,14 @@ class JointJobs(TrainingJobs):
         if cohort.state != "stored":
             raise FailedPrecondition("the cohort has been erased", reason="cohort_erased")
         spec = plan_joint(
-            request, product, self._catalog.get(product.dataset).meta, cohort,
-            db_path=self._datasets_db, cohort_path=self.cohorts.path(cohort),
+            request,
+            product,
+            self._catalog.get(product.dataset).meta,
+            cohort,
+            db_path=self._datasets_db,
+            cohort_path=self.cohorts.path(cohort),
             work_dir=self.cohorts.work_dir(cohort.upload_id),
-        )  # fmt: skip
+        )
         return product, grant, cohort, spec
 
     def estimate(
@@ -134,8 +138,9 @@ class JointJobs(TrainingJobs):
                 f"product {product.id!r} offers no DP matched count", reason="no_match_count"
             )
         account = budget_account(policies, principal, grant, product.dataset)
-        order = Order(principal.id, grant, product.id, "call", request_id, account,
-                      Amount.cost(epsilon, 0.0))  # fmt: skip
+        order = Order(
+            principal.id, grant, product.id, "call", request_id, account, Amount.cost(epsilon, 0.0)
+        )
         ticket = self._desk.reserve(order)
         with self._desk.failing(ticket):
             noisy = estimate.dp_matched(
@@ -144,13 +149,17 @@ class JointJobs(TrainingJobs):
         content = {"upload_id": cohort.upload_id, "dp_matched": noisy, "epsilon": epsilon}
         digest = "sha256:" + hashlib.sha256(canonical_json(content).encode()).hexdigest()
         receipt = Receipt(
-            release_id=ticket.release_id, request_id=request_id, principal=principal.id,
-            product=product.id, dataset=product.dataset,
+            release_id=ticket.release_id,
+            request_id=request_id,
+            principal=principal.id,
+            product=product.id,
+            dataset=product.dataset,
             dataset_version=self._catalog.get(product.dataset).version,
-            policy_digest=policies.digest, output_digest=digest,
+            policy_digest=policies.digest,
+            output_digest=digest,
             part=StatisticsPart(mechanisms=(estimate.MECHANISM,), accountant="basic"),
             cost=order.cost,
-        )  # fmt: skip
+        )
         self._desk.release(ticket, receipt, ReleasedArtifact("statistics", content))
         return JointEstimate(spec, noisy, epsilon, ticket.release_id)
 
@@ -169,21 +178,36 @@ class JointJobs(TrainingJobs):
         product, grant, cohort, spec = self._planned(policies, principal, request)
         check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
         account = budget_account(policies, principal, grant, product.dataset)
-        order = Order(principal.id, grant, product.id, "job", request_id, account,
-                      Amount.cost(spec.epsilon, spec.delta))  # fmt: skip
+        order = Order(
+            principal.id,
+            grant,
+            product.id,
+            "job",
+            request_id,
+            account,
+            Amount.cost(spec.epsilon, spec.delta),
+        )
         created: list[Job] = []
 
         def create_job(tx: Tx) -> None:  # reservation, job and the cohort's claim: one commit
             job = self._jobs.create(
-                principal=principal.id, product=product.id, dataset=product.dataset,
-                spec={**spec.public(), "keep_in_zone": request.keep_in_zone,
-                      "keep_cohort": request.keep_cohort, "policy_digest": policies.digest,
-                      "request_id": request_id,
-                      "dataset_version": self._catalog.get(product.dataset).version},
-                release_id=order.release_id, conn=tx,
-            )  # fmt: skip
-            if not self.cohorts.store.claim_for_job(cohort.upload_id, principal.id, job.job_id,
-                                                    tx=tx):  # fmt: skip
+                principal=principal.id,
+                product=product.id,
+                dataset=product.dataset,
+                spec={
+                    **spec.public(),
+                    "keep_in_zone": request.keep_in_zone,
+                    "keep_cohort": request.keep_cohort,
+                    "policy_digest": policies.digest,
+                    "request_id": request_id,
+                    "dataset_version": self._catalog.get(product.dataset).version,
+                },
+                release_id=order.release_id,
+                conn=tx,
+            )
+            if not self.cohorts.store.claim_for_job(
+                cohort.upload_id, principal.id, job.job_id, tx=tx
+            ):
                 raise FailedPrecondition("another job is reading this cohort", reason="cohort_busy")
             created.append(job)
 
@@ -230,8 +254,12 @@ class JointJobs(TrainingJobs):
             for job in self._jobs_reading(info.upload_id):
                 if not self._executor.cancel(job.job_id):
                     self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})")
-            return self.cohorts.erase(info.upload_id, trigger=trigger, request_id=request_id,
-                                      policy_digest=self._policy_digest())  # fmt: skip
+            return self.cohorts.erase(
+                info.upload_id,
+                trigger=trigger,
+                request_id=request_id,
+                policy_digest=self._policy_digest(),
+            )
 
     def sweep(self) -> int:
         """Erase every cohort whose retention has passed; returns how many."""
@@ -248,8 +276,12 @@ class JointJobs(TrainingJobs):
         if not upload_id or job.spec.get("keep_cohort"):
             return
         try:
-            self.cohorts.erase(str(upload_id), trigger="job_end", request_id="",
-                               policy_digest=self._policy_digest())  # fmt: skip
+            self.cohorts.erase(
+                str(upload_id),
+                trigger="job_end",
+                request_id="",
+                policy_digest=self._policy_digest(),
+            )
         except Exception:  # noqa: BLE001 - the retention sweep and the next start retry it
             log.exception("job %s: erasing cohort %s failed", job.job_id, upload_id)
 
@@ -263,8 +295,12 @@ class JointJobs(TrainingJobs):
                 continue
             job = self._jobs.get(job_id)
             if job.state in TERMINAL and not job.spec.get("keep_cohort"):
-                self.cohorts.erase(info.upload_id, trigger="job_end", request_id="",
-                                   policy_digest=self._policy_digest())  # fmt: skip
+                self.cohorts.erase(
+                    info.upload_id,
+                    trigger="job_end",
+                    request_id="",
+                    policy_digest=self._policy_digest(),
+                )
                 ended += 1
         return {**counts, "ended_jobs_cohorts_erased": ended, "expired": self.sweep()}
 

@@ -100,10 +100,22 @@ class CohortStore:
             tx.execute(
                 f"INSERT INTO cohorts ({_COLUMNS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",
-                (info.upload_id, info.owner, info.product, info.dataset, info.dataset_version,
-                 json.dumps(info.schema.to_dict(), sort_keys=True), info.digest, info.rows,
-                 info.size_bytes, info.file, STORED, info.created_at, info.expires_at),
-            )  # fmt: skip
+                (
+                    info.upload_id,
+                    info.owner,
+                    info.product,
+                    info.dataset,
+                    info.dataset_version,
+                    json.dumps(info.schema.to_dict(), sort_keys=True),
+                    info.digest,
+                    info.rows,
+                    info.size_bytes,
+                    info.file,
+                    STORED,
+                    info.created_at,
+                    info.expires_at,
+                ),
+            )
             record = {**info.record(), "request_id": request_id, "expires_at": info.expires_at}
             self._audit.append("cohort.upload", record, conn=tx)
 

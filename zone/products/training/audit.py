@@ -173,8 +173,13 @@ def audit_dpsgd(
     targets = torch.cat([y, torch.ones(int(included.sum()))])
     initial = build_model(spec, width + canaries)
     trace = _Iterates(width, initial) if white_box and noise_multiplier > 0 else None
-    model, _ = dpsgd.fit(spec, rows.float(), targets.float(), noise_multiplier,
-                         after_step=trace.record if trace else None)  # fmt: skip
+    model, _ = dpsgd.fit(
+        spec,
+        rows.float(),
+        targets.float(),
+        noise_multiplier,
+        after_step=trace.record if trace else None,
+    )
     if trace is not None:
         scores = trace.likelihood_ratios(spec, noise_multiplier)
     else:

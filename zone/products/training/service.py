@@ -248,8 +248,12 @@ class TrainingJobs:
                     conn=tx,
                 )
                 result = {k: v for k, v in result.items() if k not in _MODEL_KEYS[2:]}
-            stored = {**result, "model_id": model_id, "output_digest": digest,
-                      "release_id": ticket.release_id}  # fmt: skip
+            stored = {
+                **result,
+                "model_id": model_id,
+                "output_digest": digest,
+                "release_id": ticket.release_id,
+            }
             receipt = _receipt(job, self._receipt_part(job, stored), stored, ticket)
             self._desk.release(ticket, receipt, artifact, tx=tx)
             self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=tx)

@@ -130,14 +130,16 @@ class Admission:
         """
         subjects = call.query.subjects
         product = call.product
-        scope = ConsentScope(call.principal.id, product.id, call.query.purpose, product.consent,
-                             call.request_id)  # fmt: skip
+        scope = ConsentScope(
+            call.principal.id, product.id, call.query.purpose, product.consent, call.request_id
+        )
         pairs = list(zip(subjects, refs or [""] * len(subjects), strict=True))
         found: dict[str, Any] = {}
 
         def admit(tx: Tx) -> None:
-            outcomes = check_and_consume(tx, scope, pairs, now=self._clock(),
-                                         authorities=call.policies.consent_keys())  # fmt: skip
+            outcomes = check_and_consume(
+                tx, scope, pairs, now=self._clock(), authorities=call.policies.consent_keys()
+            )
             checked = np.fromiter((o.admitted for o in outcomes), bool, len(outcomes))
             found.update(outcomes=tuple(outcomes), checked=checked)
             if not checked.any():
@@ -146,35 +148,48 @@ class Admission:
             found["log"] = log
             kept = rows[checked]
             unknown = [
-                s for s, r, ok in zip(subjects, rows.tolist(), checked.tolist(), strict=True)
+                s
+                for s, r, ok in zip(subjects, rows.tolist(), checked.tolist(), strict=True)
                 if ok and r < 0 and count_unknown
-            ]  # fmt: skip
+            ]
             gate.take(tx, log, kept[kept >= 0], unknown)
             if not checked.all():
                 self._audit.append("verification.consent", self._record(call, outcomes), conn=tx)
             if model is not None and complete is not None:
                 take_score_budget(
-                    tx, principal=call.principal.id, product=product.id, model=model,
+                    tx,
+                    principal=call.principal.id,
+                    product=product.id,
+                    model=model,
                     count=int(np.count_nonzero(complete & checked)),
                     budget=product.limits.score_queries_per_model,
-                )  # fmt: skip
+                )
 
-        order = Order(call.principal.id, call.grant, product.id, "call", call.request_id,
-                      release_id=call.release_id)  # fmt: skip
+        order = Order(
+            call.principal.id,
+            call.grant,
+            product.id,
+            "call",
+            call.request_id,
+            release_id=call.release_id,
+        )
         limits = product.limits
         with self._limiter.admitting(
-            (call.principal.id, product.id, call.kind), records,
-            limit=limits.checks_per_subject, window_hours=limits.window_hours,
+            (call.principal.id, product.id, call.kind),
+            records,
+            limit=limits.checks_per_subject,
+            window_hours=limits.window_hours,
             count_unknown=count_unknown,
-        ) as gate:  # fmt: skip
+        ) as gate:
             try:
                 # Not durable: the receipt, written durably before the reply, makes it so.
                 ticket: Ticket | None = self._desk.reserve(order, admit=admit, durable=False)
             except _NothingAdmitted:
                 ticket = None
         if ticket is None:
-            self._audit.append("verification.consent", self._record(call, found["outcomes"]),
-                               durable=False)  # fmt: skip
+            self._audit.append(
+                "verification.consent", self._record(call, found["outcomes"]), durable=False
+            )
         return Admitted(ticket, found["outcomes"], found["checked"], found.get("log"))
 
     @staticmethod

@@ -42,9 +42,16 @@ class Call:
 
     def log(self, checked: Sequence[str]) -> CheckLog:
         """The call's check log row, for the subjects it checks (at least one)."""
-        return CheckLog(self.request_id, self.release_id, self.principal.id, self.product.id,
-                        self.kind, self.query.purpose, "\n".join(checked),
-                        len(checked))  # fmt: skip
+        return CheckLog(
+            self.request_id,
+            self.release_id,
+            self.principal.id,
+            self.product.id,
+            self.kind,
+            self.query.purpose,
+            "\n".join(checked),
+            len(checked),
+        )
 
 
 def consent_terms(outcomes: Sequence[SubjectConsent], mode: str) -> dict[str, Any]:

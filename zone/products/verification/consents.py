@@ -83,11 +83,17 @@ class ConsentDesk:
         now = self._clock()
         with self._state.write() as tx:
             record = register(
-                tx, principal=principal.id, product=product.id, subject=request.subject,
-                purpose=request.purpose, not_before=request.not_before or now,
-                not_after=request.not_after, max_uses=request.max_uses,
-                letter_sha256=request.letter_sha256, now=now,
-            )  # fmt: skip
+                tx,
+                principal=principal.id,
+                product=product.id,
+                subject=request.subject,
+                purpose=request.purpose,
+                not_before=request.not_before or now,
+                not_after=request.not_after,
+                max_uses=request.max_uses,
+                letter_sha256=request.letter_sha256,
+                now=now,
+            )
             self._audit.append("consent.register", _audited(record, request_id), conn=tx)
         return record
 
@@ -101,8 +107,9 @@ class ConsentDesk:
             InvalidArgument: a reason over 256 characters.
         """
         with self._state.write() as tx:
-            record = revoke(tx, principal=principal.id, consent_id=consent_id,
-                            now=self._clock(), reason=reason)  # fmt: skip
+            record = revoke(
+                tx, principal=principal.id, consent_id=consent_id, now=self._clock(), reason=reason
+            )
             self._audit.append("consent.revoke", _audited(record, request_id), conn=tx)
         return record
 
@@ -127,8 +134,9 @@ class ConsentDesk:
             if isinstance(product, VerificationProduct) and product.consent != "none"
         }
         with self._state.read() as tx:
-            return checked_without_consent(tx, requiring=requiring, after_use=after_use,
-                                           limit=limit)  # fmt: skip
+            return checked_without_consent(
+                tx, requiring=requiring, after_use=after_use, limit=limit
+            )
 
     def report(self, consent: str, *, limit: int) -> ConsentReport:
         """What one consent authorized and admitted (admin).

@@ -173,8 +173,12 @@ class KeyStore:
                 (utc_timestamp(), key_id, owner),
             ).rowcount
             if updated:
-                record = {"key_id": key_id, "principal": owner, "action": "revoked",
-                          "request_id": request_id}  # fmt: skip
+                record = {
+                    "key_id": key_id,
+                    "principal": owner,
+                    "action": "revoked",
+                    "request_id": request_id,
+                }
                 self._audit.append("verification.key", record, conn=conn)
         with self._lock:
             self._cache.pop(key_id, None)
@@ -218,8 +222,16 @@ class KeyStore:
 
 
 def _row(info: KeyInfo) -> tuple[object, ...]:
-    return (info.key_id, info.owner, info.param_set, info.scheme, info.size_bytes, info.sha256,
-            info.created_at, info.revoked_at)  # fmt: skip
+    return (
+        info.key_id,
+        info.owner,
+        info.param_set,
+        info.scheme,
+        info.size_bytes,
+        info.sha256,
+        info.created_at,
+        info.revoked_at,
+    )
 
 
 def _record(info: KeyInfo, action: str, request_id: str) -> dict[str, object]:

@@ -154,9 +154,19 @@ class WindowGate:
             "INSERT INTO verification_checks (request_id, release_id, principal, product, kind, "
             "checked_at, purpose, subject_count, subjects, subjects_digest) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (log.request_id, log.release_id, log.principal, log.product, log.kind, self._now,
-             log.purpose, log.subject_count, log.subjects_text, log.subjects_digest),
-        )  # fmt: skip
+            (
+                log.request_id,
+                log.release_id,
+                log.principal,
+                log.product,
+                log.kind,
+                self._now,
+                log.purpose,
+                log.subject_count,
+                log.subjects_text,
+                log.subjects_digest,
+            ),
+        )
         self._taken = (rows.copy(), tuple(unknown))
 
     def _commit(self) -> None:

@@ -53,8 +53,9 @@ def claim_batches(
     batches = []
     for claim in claims:
         declared = product.claims[claim.name]
-        batch = ClaimBatch(product.id, claim.name, declared.unit, declared.tolerance, subjects,
-                           (), claim.elements)  # fmt: skip
+        batch = ClaimBatch(
+            product.id, claim.name, declared.unit, declared.tolerance, subjects, (), claim.elements
+        )
         check_blinded(batch)
         batches.append(batch)
     return batches

@@ -184,8 +184,9 @@ class VerificationService:
         records, version = self._product_records(product)
         rows = records.lookup(query.subjects)
         check_distinct(query.subjects, rows)
-        call = Call(policies, principal, grant, product, "match", query, request_id,
-                    uuid.uuid4().hex)  # fmt: skip
+        call = Call(
+            policies, principal, grant, product, "match", query, request_id, uuid.uuid4().hex
+        )
         hidden = product.membership == "hidden"
         admitted = self._admission.admit(call, rows, records, query.consents, count_unknown=hidden)
         status = matching.statuses(rows, admitted.checked, product.membership)
@@ -196,8 +197,9 @@ class VerificationService:
             )
             return self._match_answer("", status, claims, admitted, product, version)
         with self._desk.failing(admitted.ticket):
-            claims = matching.evaluate(self._workers, self._secret.call_secret(), batches,
-                                       records, rows, admitted.checked)  # fmt: skip
+            claims = matching.evaluate(
+                self._workers, self._secret.call_secret(), batches, records, rows, admitted.checked
+            )
         answer = self._match_answer(call.release_id, status, claims, admitted, product, version)
         terms = {
             "claims": [b.claim for b in batches],
@@ -205,9 +207,16 @@ class VerificationService:
             "membership": product.membership,
             **consent_terms(admitted.outcomes, product.consent),
         }
-        record = receipt(call, admitted.log, version=version, digest=answer.output_digest,
-                         protocol=MATCH_PROTOCOL, key_id="", answered=admitted.log.subject_count,
-                         terms=terms)  # fmt: skip
+        record = receipt(
+            call,
+            admitted.log,
+            version=version,
+            digest=answer.output_digest,
+            protocol=MATCH_PROTOCOL,
+            key_id="",
+            answered=admitted.log.subject_count,
+            terms=terms,
+        )
         self._desk.release(admitted.ticket, record, artifact(record))
         return answer
 
@@ -223,8 +232,9 @@ class VerificationService:
         refusals = admitted.refusals
         groups = [(c.name, [c.evaluations]) for c in claims] + [refusal_group(refusals)]
         digest = reply_digest("match", status, groups)
-        return MatchAnswer(release_id, status, claims, refusals, product.membership, version,
-                           digest)  # fmt: skip
+        return MatchAnswer(
+            release_id, status, claims, refusals, product.membership, version, digest
+        )
 
     # --- score ------------------------------------------------------------------------------
 
@@ -270,10 +280,12 @@ class VerificationService:
         rows = records.lookup(query.subjects)
         check_distinct(query.subjects, rows)
         zone_part, complete = model.zone_part(records, rows)
-        call = Call(policies, principal, grant, product, "score", query, request_id,
-                    uuid.uuid4().hex)  # fmt: skip
-        admitted = self._admission.admit(call, rows, records, query.consents,
-                                         complete=complete, model=model.ref)  # fmt: skip
+        call = Call(
+            policies, principal, grant, product, "score", query, request_id, uuid.uuid4().hex
+        )
+        admitted = self._admission.admit(
+            call, rows, records, query.consents, complete=complete, model=model.ref
+        )
         live = complete & admitted.checked
         status = np.where(rows < 0, NOT_FOUND, np.where(complete, FOUND, MISSING_DATA))
         status = np.where(admitted.checked, status, CONSENT_REFUSED).astype(np.int8)
@@ -282,13 +294,24 @@ class VerificationService:
         with self._desk.failing(admitted.ticket):
             zeros = self.zeros.take(query.key_id, context, params, blocks)
             logits = answer_scores(params, model, features, zone_part, live, zeros)
-        answer = self._score_answer(call.release_id, status, logits, admitted, model, params,
-                                    version)  # fmt: skip
-        terms = {"model": model.ref, "noise_stddev": model.noise_stddev,
-                 **consent_terms(admitted.outcomes, product.consent)}  # fmt: skip
-        record = receipt(call, admitted.log, version=version, digest=answer.output_digest,
-                         protocol=params.name, key_id=query.key_id,
-                         answered=int(np.count_nonzero(live)), terms=terms)  # fmt: skip
+        answer = self._score_answer(
+            call.release_id, status, logits, admitted, model, params, version
+        )
+        terms = {
+            "model": model.ref,
+            "noise_stddev": model.noise_stddev,
+            **consent_terms(admitted.outcomes, product.consent),
+        }
+        record = receipt(
+            call,
+            admitted.log,
+            version=version,
+            digest=answer.output_digest,
+            protocol=params.name,
+            key_id=query.key_id,
+            answered=int(np.count_nonzero(live)),
+            terms=terms,
+        )
         self._desk.release(admitted.ticket, record, artifact(record))
         return answer
 
@@ -304,8 +327,18 @@ class VerificationService:
     ) -> ScoreAnswer:
         refusals = admitted.refusals
         digest = reply_digest("score", status, [("logits", logits), refusal_group(refusals)])
-        return ScoreAnswer(release_id, status, logits, params.slot_count, model.link,
-                           model.noise_stddev, model.ref, version, digest, refusals)  # fmt: skip
+        return ScoreAnswer(
+            release_id,
+            status,
+            logits,
+            params.slot_count,
+            model.link,
+            model.noise_stddev,
+            model.ref,
+            version,
+            digest,
+            refusals,
+        )
 
     # --- steps ------------------------------------------------------------------------------
 

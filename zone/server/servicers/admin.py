@@ -43,9 +43,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         """Budgets per principal x dataset and the zone-wide caps."""
         call = current_call()
         report = budget_report(
-            call.services.store, call.policies, today_utc(),
-            principal=request.principal, dataset=request.dataset,
-        )  # fmt: skip
+            call.services.store,
+            call.policies,
+            today_utc(),
+            principal=request.principal,
+            dataset=request.dataset,
+        )
         return admin_convert.budgets_to_proto(report)
 
     def GetUsage(
@@ -53,9 +56,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.GetUsageResponse:
         """Metered usage per principal, product and currency in a period."""
         period = admin_convert.period_from_proto(
-            request.start, request.end,
-            has_start=request.HasField("start"), has_end=request.HasField("end"),
-        )  # fmt: skip
+            request.start,
+            request.end,
+            has_start=request.HasField("start"),
+            has_end=request.HasField("end"),
+        )
         rows = current_call().services.metering.usage(
             period, principal=request.principal, product=request.product
         )
@@ -66,9 +71,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.GetRevenueResponse:
         """Revenue per provider and currency in a period."""
         period = admin_convert.period_from_proto(
-            request.start, request.end,
-            has_start=request.HasField("start"), has_end=request.HasField("end"),
-        )  # fmt: skip
+            request.start,
+            request.end,
+            has_start=request.HasField("start"),
+            has_end=request.HasField("end"),
+        )
         rows = current_call().services.metering.revenue(period, provider=request.provider)
         return admin_convert.revenue_to_proto(rows)
 
@@ -77,12 +84,16 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.QueryAuditResponse:
         """One page of audit records matching the filters, oldest first."""
         period = admin_convert.period_from_proto(
-            request.start, request.end,
-            has_start=request.HasField("start"), has_end=request.HasField("end"),
-        )  # fmt: skip
+            request.start,
+            request.end,
+            has_start=request.HasField("start"),
+            has_end=request.HasField("end"),
+        )
         flt = AuditFilter(request.principal, request.product, request.kind, period)
         page = query_audit(
-            current_call().services.store, flt,
-            page_size=request.page_size, page_token=request.page_token,
-        )  # fmt: skip
+            current_call().services.store,
+            flt,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
         return admin_convert.audit_page_to_proto(page)

@@ -44,9 +44,13 @@ def budgets_to_proto(report: BudgetReport) -> admin_pb2.GetBudgetsResponse:
     reply = admin_pb2.GetBudgetsResponse()
     for b in report.budgets:
         reply.budgets.add(
-            principal=b.principal, dataset=b.dataset, limit=_amount(b.limit),
-            spent=_amount(b.spent), remaining=_amount(b.remaining), granted=b.granted,
-        )  # fmt: skip
+            principal=b.principal,
+            dataset=b.dataset,
+            limit=_amount(b.limit),
+            spent=_amount(b.spent),
+            remaining=_amount(b.remaining),
+            granted=b.granted,
+        )
     for c in report.caps:
         cap = reply.caps.add(dataset=c.dataset, spent=_amount(c.spent))
         if c.cap is not None and c.remaining is not None:
@@ -68,7 +72,7 @@ def usage_to_proto(rows: list[UsageRow]) -> admin_pb2.GetUsageResponse:
                 unbilled=r.unbilled,
                 amount_micro=r.amount_micro,
                 waived_micro=r.waived_micro,
-            )  # fmt: skip
+            )
             for r in rows
         ]
     )
@@ -83,7 +87,7 @@ def revenue_to_proto(rows: list[RevenueRow]) -> admin_pb2.GetRevenueResponse:
                 currency=r.currency,
                 amount_micro=r.amount_micro,
                 charges=r.charges,
-            )  # fmt: skip
+            )
             for r in rows
         ]
     )
@@ -100,7 +104,7 @@ def audit_page_to_proto(page: AuditPage) -> admin_pb2.QueryAuditResponse:
                 record_json=r.record_json,
                 hash=r.hash,
                 prev_hash=r.prev_hash,
-            )  # fmt: skip
+            )
             for r in page.rows
         ],
         next_page_token=page.next_page_token,

@@ -34,8 +34,13 @@ def schema_data(s: cohorts_pb2.CohortSchema) -> dict[str, Any]:
         if f.domain:
             spec["domain"] = list(f.domain)
         features[f.name] = spec
-    return {"product": s.product, "purpose": s.purpose, "key": s.key, "label": label,
-            "features": features}  # fmt: skip
+    return {
+        "product": s.product,
+        "purpose": s.purpose,
+        "key": s.key,
+        "label": label,
+        "features": features,
+    }
 
 
 def upload_chunks(chunks: Iterable[cohorts_pb2.CohortChunk]) -> Iterator[tuple[str, Any]]:
@@ -56,10 +61,13 @@ def schema_to_proto(schema: CohortSchema) -> cohorts_pb2.CohortSchema:
     """The declared schema of an upload."""
     label = schema.label
     message = cohorts_pb2.CohortSchema(
-        product=schema.product, purpose=schema.purpose, key=schema.key,
-        label=cohorts_pb2.CohortLabel(column=label.column, kind=label.kind,
-                                      classes=list(label.classes)),
-    )  # fmt: skip
+        product=schema.product,
+        purpose=schema.purpose,
+        key=schema.key,
+        label=cohorts_pb2.CohortLabel(
+            column=label.column, kind=label.kind, classes=list(label.classes)
+        ),
+    )
     if label.bounds is not None:
         message.label.bounds.CopyFrom(common_pb2.Bounds(low=label.bounds[0], high=label.bounds[1]))
     for f in schema.features:
@@ -72,12 +80,20 @@ def schema_to_proto(schema: CohortSchema) -> cohorts_pb2.CohortSchema:
 def cohort_to_proto(info: CohortInfo) -> cohorts_pb2.Cohort:
     """An upload record as its owner sees it (no values: there are none in it)."""
     return cohorts_pb2.Cohort(
-        upload_id=info.upload_id, product=info.product, dataset=info.dataset,
-        digest=info.digest, rows=info.rows, size_bytes=info.size_bytes, state=info.state,
-        created_at=info.created_at, expires_at=info.expires_at, erased_at=info.erased_at or "",
-        erasure_id=info.erasure_id or "", erase_trigger=info.erase_trigger or "",
+        upload_id=info.upload_id,
+        product=info.product,
+        dataset=info.dataset,
+        digest=info.digest,
+        rows=info.rows,
+        size_bytes=info.size_bytes,
+        state=info.state,
+        created_at=info.created_at,
+        expires_at=info.expires_at,
+        erased_at=info.erased_at or "",
+        erasure_id=info.erasure_id or "",
+        erase_trigger=info.erase_trigger or "",
         schema=schema_to_proto(info.schema),
-    )  # fmt: skip
+    )
 
 
 def _optional(message: Any, field: str) -> Any:
@@ -87,26 +103,39 @@ def _optional(message: Any, field: str) -> Any:
 def request_from_proto(r: cohorts_pb2.JointTrainingRequest) -> JointRequest:
     """The domain request; the planner validates it against product and cohort."""
     return JointRequest(
-        product=r.product, upload_id=r.upload_id, epsilon=r.epsilon, delta=r.delta,
-        zone_features=tuple(r.zone_features), operator_features=tuple(r.operator_features),
-        no_operator_features=r.no_operator_features, epochs=_optional(r, "epochs"),
-        batch_size=_optional(r, "batch_size"), learning_rate=_optional(r, "learning_rate"),
-        max_grad_norm=_optional(r, "max_grad_norm"), seed=_optional(r, "seed"),
-        keep_in_zone=r.keep_in_zone, keep_cohort=r.keep_cohort,
-    )  # fmt: skip
+        product=r.product,
+        upload_id=r.upload_id,
+        epsilon=r.epsilon,
+        delta=r.delta,
+        zone_features=tuple(r.zone_features),
+        operator_features=tuple(r.operator_features),
+        no_operator_features=r.no_operator_features,
+        epochs=_optional(r, "epochs"),
+        batch_size=_optional(r, "batch_size"),
+        learning_rate=_optional(r, "learning_rate"),
+        max_grad_norm=_optional(r, "max_grad_norm"),
+        seed=_optional(r, "seed"),
+        keep_in_zone=r.keep_in_zone,
+        keep_cohort=r.keep_cohort,
+    )
 
 
 def estimate_to_proto(estimate: JointEstimate) -> cohorts_pb2.JointEstimate:
     """The estimate's public numbers (and the DP count with its receipt id, if asked for)."""
     plan = estimate.plan
     reply = cohorts_pb2.JointEstimate(
-        product=plan.training.product, cohort_rows=plan.cohort_rows,
-        train_rows=plan.training.public_train_rows, steps=plan.training.steps,
+        product=plan.training.product,
+        cohort_rows=plan.cohort_rows,
+        train_rows=plan.training.public_train_rows,
+        steps=plan.training.steps,
         sample_rate=plan.training.sample_rate,
         charged=common_pb2.PrivacyBudget(epsilon=plan.epsilon, delta=plan.delta),
-        epsilon_dpsgd=plan.epsilon_dpsgd, delta_dpsgd=plan.delta_dpsgd,
-        epsilon_metrics=plan.epsilon_metrics, accounting=ACCOUNTING, guarantee=GUARANTEE,
-    )  # fmt: skip
+        epsilon_dpsgd=plan.epsilon_dpsgd,
+        delta_dpsgd=plan.delta_dpsgd,
+        epsilon_metrics=plan.epsilon_metrics,
+        accounting=ACCOUNTING,
+        guarantee=GUARANTEE,
+    )
     if estimate.dp_matched is not None:
         reply.has_match_count = True
         reply.dp_matched = estimate.dp_matched

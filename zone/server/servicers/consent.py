@@ -19,9 +19,11 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         call = current_call()
         call.product = request.product[:128]
         record = call.services.consents.register(
-            call.policies, call.require_principal(), convert.consent_request(request),
+            call.policies,
+            call.require_principal(),
+            convert.consent_request(request),
             call.request_id,
-        )  # fmt: skip
+        )
         return convert.consent(record)
 
     def RevokeConsent(

@@ -32,11 +32,15 @@ def receipt_to_proto(bundle: ReceiptBundle) -> receipts_pb2.Receipt:
         release_id=bundle.release_id,
         receipt_json=canonical_json(dict(bundle.receipt)),
         entry=receipts_pb2.ChainEntry(
-            seq=e.seq, ts=e.ts, kind=e.kind, record_json=e.record_json,
-            prev_hash=e.prev_hash, hash=e.hash,
+            seq=e.seq,
+            ts=e.ts,
+            kind=e.kind,
+            record_json=e.record_json,
+            prev_hash=e.prev_hash,
+            hash=e.hash,
         ),
         proven=bundle.proof is not None and bundle.checkpoint is not None,
-    )  # fmt: skip
+    )
     if bundle.proof is not None and bundle.checkpoint is not None:
         reply.proof.CopyFrom(
             receipts_pb2.InclusionProof(
