@@ -10,7 +10,7 @@ data of a ``cohort.yaml`` (``load_schema_file`` reads one); the zone checks it w
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,11 +18,8 @@ from typing import Any, TypeVar
 import grpc
 import yaml
 
-import zone.client.he as he
-import zone.client.he_results as he_results
 import zone.client.jobs as jobs
-import zone.client.verification as verification_requests
-from zone._proto import cohorts_pb2, cohorts_pb2_grpc, common_pb2, verification_pb2_grpc
+from zone._proto import cohorts_pb2, cohorts_pb2_grpc, common_pb2
 from zone.client.errors import ZoneClientError, from_rpc_error
 
 T = TypeVar("T")
@@ -197,58 +194,10 @@ class CohortCalls:
     """Joint-modeling calls of :class:`~zone.client.client.ZoneClient` (mixed into it)."""
 
     _cohorts: cohorts_pb2_grpc.CohortServiceStub
-    _verification: verification_pb2_grpc.VerificationServiceStub
     _metadata: tuple[tuple[str, str], ...]
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         raise NotImplementedError  # provided by ZoneClient
-
-    def _start(self, method: Any, request: Any) -> Callable[[], Any]:
-        raise NotImplementedError  # provided by ZoneClient
-
-    def _parameters(self, product: str) -> dict[str, Any]:
-        raise NotImplementedError  # provided by ZoneClient
-
-    def score_kept(
-        self,
-        product: str,
-        keys: he.HEKeys,
-        subjects: Sequence[str],
-        features: Mapping[str, Sequence[float]],
-        *,
-        purpose: str,
-        model_id: str,
-        caller_bounds: Mapping[str, tuple[float, float]],
-        consents: Sequence[str] = (),
-        in_flight: int = 2,
-    ) -> he_results.ScoreReport:
-        """Score subjects with a kept joint model an administrator approved for ``product``.
-
-        The caller's own features are encrypted here, scaled with ``caller_bounds`` (the
-        model's operator features in order, as declared in the cohort schema; booleans
-        (0, 1)); the zone adds its part. ``consents`` as for ``score_batch``. Returns logits'
-        probabilities as ``score_batch``.
-        """
-        expected = [{"name": name, "bounds": list(b)} for name, b in caller_bounds.items()]
-        requests = verification_requests.score_requests(
-            product,
-            keys,
-            subjects,
-            features,
-            purpose,
-            self._parameters(product),
-            model_id,
-            consents=consents,
-            caller_features=expected,
-        )
-        reports = verification_requests.pipelined(
-            requests,
-            lambda request: self._start(self._verification.Score, request),
-            lambda part, reply: he_results.score_report(keys, part, reply),
-            in_flight,
-            keys.zeros.computing,
-        )
-        return he_results.ScoreReport.join(reports)
 
     def upload_cohort(
         self,

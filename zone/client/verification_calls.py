@@ -95,6 +95,47 @@ class VerificationCalls:
         ``consents`` as for :meth:`match`. A long list is sent in several calls, up to
         ``in_flight`` at a time.
         """
+        return self._score(
+            product, keys, subjects, features, purpose, model_id, consents, in_flight
+        )
+
+    def score_kept(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subjects: Sequence[str],
+        features: Mapping[str, Sequence[float]],
+        *,
+        purpose: str,
+        model_id: str,
+        caller_bounds: Mapping[str, tuple[float, float]],
+        consents: Sequence[str] = (),
+        in_flight: int = 2,
+    ) -> he_results.ScoreReport:
+        """Score subjects with a kept joint model an administrator approved for ``product``.
+
+        The caller's own features are encrypted here, scaled with ``caller_bounds`` (the
+        model's operator features in order, as declared in the cohort schema; booleans
+        (0, 1)); the zone adds its part. ``consents`` as for ``score_batch``. Returns logits'
+        probabilities as ``score_batch``.
+        """
+        expected = [{"name": name, "bounds": list(b)} for name, b in caller_bounds.items()]
+        return self._score(
+            product, keys, subjects, features, purpose, model_id, consents, in_flight, expected
+        )
+
+    def _score(
+        self,
+        product: str,
+        keys: he.HEKeys,
+        subjects: Sequence[str],
+        features: Mapping[str, Sequence[float]],
+        purpose: str,
+        model_id: str,
+        consents: Sequence[str],
+        in_flight: int,
+        caller_features: Sequence[Mapping[str, Any]] | None = None,
+    ) -> he_results.ScoreReport:
         requests = verification_requests.score_requests(
             product,
             keys,
@@ -104,6 +145,7 @@ class VerificationCalls:
             self._parameters(product),
             model_id,
             consents,
+            caller_features,
         )
         reports = verification_requests.pipelined(
             requests,
