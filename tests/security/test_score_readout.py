@@ -11,16 +11,14 @@ resolution: released logits carry Gaussian noise of the product's public standar
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
-from zonekit import REPO, client, make_zone_dir, running_zone
+from zonekit import REPO, bulk_consents, client, make_zone_dir, running_zone
 
 from zone.client import FailedPreconditionError, PermissionDeniedError
 from zone.client.he import HEKeys
@@ -59,13 +57,7 @@ def ckks(zone: RunningZone) -> HEKeys:
 
 def consents(zone: RunningZone, subjects: list[str], purpose: str, uses: int = 3) -> list[str]:
     """bank-a's operator consents for these subjects (capital-match requires consent)."""
-    bank = client(zone, "bank")
-    until = datetime.now(UTC) + timedelta(hours=1)
-    return [
-        bank.register_consent(PRODUCT, s, purpose=purpose, not_after=until, max_uses=uses,
-                              letter_sha256=hashlib.sha256(s.encode()).hexdigest()).consent
-        for s in subjects
-    ]  # fmt: skip
+    return bulk_consents(zone, "bank-a", PRODUCT, subjects, purpose, max_uses=uses)
 
 
 def kept(zone: RunningZone, weights: dict[str, float]) -> str:
