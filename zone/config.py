@@ -169,17 +169,26 @@ class ZoneConfig:
     joint: JointConfig | None = None
 
     @property
+    def state_folder(self) -> Path:
+        """Where the zone keeps files beside its state (see :func:`state_folder`)."""
+        return state_folder(self.state_db, self.datasets_db)
+
+    @property
     def joint_config(self) -> JointConfig:
-        """The joint-modeling settings (default folder beside the state database)."""
-        if self.joint is not None:
-            return self.joint
-        state = self.state_db
-        folder = state.parent if isinstance(state, Path) else self.datasets_db.parent
-        return JointConfig(cohorts_dir=folder / "cohorts")
+        """The joint-modeling settings (default folder ``cohorts`` in the state folder)."""
+        return self.joint or JointConfig(cohorts_dir=self.state_folder / "cohorts")
 
     def with_listen(self, listen: str) -> ZoneConfig:
         """A copy listening on another address (``zone serve --listen``)."""
         return ZoneConfig(**{**self.__dict__, "listen": listen})
+
+
+def state_folder(state_db: StateLocation, datasets_db: Path) -> Path:
+    """The state database file's folder; the datasets database's for a PostgreSQL state.
+
+    Default home of the files the zone keeps beside its state (Match's secret, cohorts).
+    """
+    return state_db.parent if isinstance(state_db, Path) else datasets_db.parent
 
 
 def _check_listen(listen: str) -> str | None:
@@ -243,7 +252,7 @@ def load_config(path: Path) -> ZoneConfig:
         console=console_config(spec.console) if spec.console else None,
         duckdb=DuckDbConfig(**spec.duckdb.model_dump()),
         state=PoolOptions(**spec.state.model_dump()),
-        joint=_joint(spec, resolve),
+        joint=_joint(spec, resolve, state_folder(state_db, resolve(spec.datasets_db))),
     )
 
 
@@ -264,15 +273,10 @@ def _verification(spec: _VerificationSpec, resolve: Callable[[str], Path]) -> Ve
     return VerificationConfig(**values, match_secret_file=resolve(secret) if secret else None)
 
 
-def _joint(spec: _ConfigSpec, resolve: Callable[[str], Path]) -> JointConfig:
+def _joint(spec: _ConfigSpec, resolve: Callable[[str], Path], folder: Path) -> JointConfig:
     joint = spec.joint
-    if joint.cohorts_dir:
-        folder = resolve(joint.cohorts_dir)
-    else:
-        state = resolve(spec.state_db) if "://" not in spec.state_db else None
-        folder = (state.parent if state else resolve(spec.datasets_db).parent) / "cohorts"
     return JointConfig(
-        cohorts_dir=folder,
+        cohorts_dir=resolve(joint.cohorts_dir) if joint.cohorts_dir else folder / "cohorts",
         max_upload_bytes=joint.max_upload_bytes,
         sweep_seconds=joint.sweep_seconds,
     )

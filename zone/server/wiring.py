@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from zone import __version__
@@ -157,12 +156,6 @@ def match_workers(workers: int) -> MatchWorkers:
     return MatchWorkers(lambda: ProcessPoolExecutor(workers, mp_context=context), workers)
 
 
-def _beside_state(config: ZoneConfig) -> Path:
-    """The folder of the state database file (of the datasets database, for PostgreSQL)."""
-    state = config.state_db
-    return state.parent if isinstance(state, Path) else config.datasets_db.parent
-
-
 def _wire(
     config: ZoneConfig,
     catalog: DatasetCatalog,
@@ -178,7 +171,7 @@ def _wire(
 
     # First: a bad secret file stops the start before any worker process exists.
     secret = load_master_secret(
-        config.verification.match_secret_file or _beside_state(config) / SECRET_FILE
+        config.verification.match_secret_file or config.state_folder / SECRET_FILE
     )
     ledger = PrivacyLedger(store, audit)
     releases = ReleaseRegistry(store, audit)
