@@ -15,12 +15,11 @@ same rules are checked when products are loaded.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from zone.audit import ReleaseRegistry
+from zone.audit import ReleaseRegistry, canonical_json
 from zone.catalog import Product, VerificationProduct
 from zone.catalog._verification import scoring_problems as rule_problems
 from zone.catalog._verification import zone_feature_shares
@@ -64,8 +63,7 @@ class ModelReport:
     def digest(self) -> str:
         """sha256 over what the review shows (not the decision): what a decision refers to."""
         shown = {k: v for k, v in asdict(self).items() if k != "decision"}
-        text = json.dumps(shown, sort_keys=True, separators=(",", ":"), default=str)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return "sha256:" + hashlib.sha256(canonical_json(shown).encode("utf-8")).hexdigest()
 
 
 def shares_of(model: ScoreModel) -> tuple[FeatureShare, ...]:
