@@ -59,7 +59,13 @@ sys.path.insert(0, str(REPO / "tests"))
 from zonekit import add_principal, make_zone_dir  # noqa: E402
 
 from zone.audit import AuditChain  # noqa: E402
-from zone.catalog import DatasetCatalog, StatisticsProduct, load_products, table_name  # noqa: E402
+from zone.catalog import (  # noqa: E402
+    DatasetCatalog,
+    StatisticsProduct,
+    list_datasets,
+    load_products,
+    table_name,
+)
 from zone.client import ZoneClient  # noqa: E402
 from zone.client.health import wait_until_serving  # noqa: E402
 from zone.client.stats import count  # noqa: E402
@@ -612,7 +618,8 @@ def main() -> int:
         build_s = time.perf_counter() - started
         lift_zone_cap(config)
         token = add_principal(config, "bench", epsilon=1e6, per_job_epsilon=1.0)
-        db_path = root / "zone" / "datasets.duckdb"
+        store = root / "zone" / "datasets.duckdb"  # the dataset store (a directory of versions)
+        db_path = list_datasets(store)[0].path  # the version file
         (root / "zone" / "enterprises.csv").unlink()  # the import copied it into DuckDB
 
         sn_csv = root / "districts.csv"
@@ -626,7 +633,7 @@ def main() -> int:
             con.execute(f"COPY (SELECT district FROM {table_name(DATASET)}) TO '{sn_csv}' (HEADER)")
 
         # Opened after the export: one process cannot hold the file under two DuckDB configs.
-        catalog = DatasetCatalog.open(db_path)
+        catalog = DatasetCatalog.open(store)
         meta = catalog.get(DATASET).meta
         districts = tuple(str(v) for v in meta.columns["district"].domain or ())
         product = load_products(root / "zone" / "models", {DATASET: meta})[PRODUCT]

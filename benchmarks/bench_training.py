@@ -51,6 +51,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -513,9 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = load_metadata(meta_file)
     csv = work / "adult" / "adult_train.csv"
     train.assign(person_id=np.arange(len(train))).to_csv(csv, index=False)
-    db = work / "adult" / "adult.duckdb"
-    db.unlink(missing_ok=True)
-    import_dataset(db, csv, "adult", meta)
+    store = work / "adult" / "adult.duckdb"  # a dataset store (a directory of versions)
+    shutil.rmtree(store, ignore_errors=True)
+    store.unlink(missing_ok=True)  # a single-file database of an older run
+    db = import_dataset(store, csv, "adult", meta).info.path
     product = TrainingProduct.model_validate(PRODUCT)
     public_rows = (len(train) + 500) // 1000 * 1000  # the catalog's public rounding
     specs = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from zonekit import client
 
@@ -100,3 +102,16 @@ def test_every_call_is_audited(shared_zone: RunningZone) -> None:
     assert last["principal"] == "bank-a" and last["decision"] == "allow"
     assert last["product"] == "capital-match" and last["status"] == "OK"
     assert last["policy_digest"] == shared_zone.services.policies.current.digest
+
+
+def test_quality_report_is_shown_to_admins_only(shared_zone: RunningZone) -> None:
+    with client(shared_zone, "admin") as admin:
+        report = json.loads(admin.describe_dataset("enterprises").quality_report_json)
+    with client(shared_zone, "bank") as bank:
+        assert bank.describe_dataset("enterprises").quality_report_json == ""
+    assert report["format"] == "zone.quality.v1" and report["outcome"] == "accepted"
+    assert report["rows"] == 2000
+    district = next(c for c in report["columns"] if c["name"] == "district")
+    assert district["violations"] == {"control": 0, "length": 0, "domain": 0}
+    info = shared_zone.services.catalog.get("enterprises")
+    assert info.report.to_json() == json.dumps(report, sort_keys=True, separators=(",", ":"))

@@ -32,17 +32,18 @@ def zone_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
 
 def test_import_refuses_mismatched_metadata_and_changes_nothing(tmp_path: Path) -> None:
     config = make_zone_dir(tmp_path)
-    before = (tmp_path / "datasets.duckdb").read_bytes()
+    store = tmp_path / "datasets.duckdb"  # the dataset store (a directory of versions)
+    before = sorted((p.name, p.read_bytes()) for p in store.rglob("*") if p.is_file())
     meta = tmp_path / "bad.meta.yaml"
     text = (EXAMPLES / "enterprises.meta.yaml").read_text()
     meta.write_text(text.replace("penalties:", "penalty_count:", 1))
     result = zone_cli(
         "datasets", "import", str(tmp_path / "enterprises.csv"),
-        "--name", "enterprises", "--meta", str(meta), "--config", str(config),
+        "--name", "enterprises", "--meta", str(meta), "--config", str(config), "--replace",
     )  # fmt: skip
     assert result.returncode == 1
     assert "penalty_count" in result.stderr and "penalties" in result.stderr
-    assert (tmp_path / "datasets.duckdb").read_bytes() == before
+    assert sorted((p.name, p.read_bytes()) for p in store.rglob("*") if p.is_file()) == before
 
 
 def test_import_then_list(tmp_path: Path) -> None:

@@ -57,16 +57,18 @@ class ColumnInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., classification: _Optional[_Union[_common_pb2.Classification, str]] = ..., description: _Optional[str] = ..., bounds: _Optional[_Union[_common_pb2.Bounds, _Mapping]] = ..., domain: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DatasetDescription(_message.Message):
-    __slots__ = ("summary", "entity_key", "columns", "products")
+    __slots__ = ("summary", "entity_key", "columns", "products", "quality_report_json")
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ENTITY_KEY_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
     summary: DatasetSummary
     entity_key: str
     columns: _containers.RepeatedCompositeFieldContainer[ColumnInfo]
     products: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, summary: _Optional[_Union[DatasetSummary, _Mapping]] = ..., entity_key: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnInfo, _Mapping]]] = ..., products: _Optional[_Iterable[str]] = ...) -> None: ...
+    quality_report_json: str
+    def __init__(self, summary: _Optional[_Union[DatasetSummary, _Mapping]] = ..., entity_key: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnInfo, _Mapping]]] = ..., products: _Optional[_Iterable[str]] = ..., quality_report_json: _Optional[str] = ...) -> None: ...
 
 class ListProductsRequest(_message.Message):
     __slots__ = ("dataset",)

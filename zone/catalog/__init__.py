@@ -12,10 +12,13 @@ from zone.catalog.product_models import (
     VerificationProduct,
 )
 from zone.catalog.products import columns_read, load_products, product_parameters
+from zone.catalog.quality import ColumnQuality, QualityReport
 from zone.catalog.store import (
     DATASET_NAME,
     DatasetCatalog,
     DatasetInfo,
+    ImportRefused,
+    ImportResult,
     import_dataset,
     list_datasets,
     table_name,
@@ -25,12 +28,16 @@ __all__ = [
     "DATASET_NAME",
     "Claim",
     "ColumnMeta",
+    "ColumnQuality",
     "DatasetCatalog",
     "DatasetInfo",
     "DatasetMeta",
     "JointTrainingProduct",
+    "ImportRefused",
+    "ImportResult",
     "Product",
     "ProviderShare",
+    "QualityReport",
     "StatisticsProduct",
     "TrainingProduct",
     "VerificationProduct",

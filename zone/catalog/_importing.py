@@ -1,34 +1,53 @@
-"""Steps of a dataset import that run inside its transaction (see ``store.import_dataset``)."""
+"""Writing one dataset version: a new DuckDB file holding the checked table and its record.
+
+The file is written under a temporary name by ``store.import_dataset`` and only renamed into
+place once complete, so a failed or killed import leaves no version behind. The source is read
+once, by DuckDB itself (``read_csv`` / ``read_parquet``), straight into the table: memory stays
+bounded by ``memory_limit`` whatever the row count (DuckDB spills the duplicate-key count to
+``temp_directory``).
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+import zone.catalog._checks as _checks
 import zone.catalog._loading as _loading
 from zone.catalog.metadata import DatasetMeta
-from zone.errors import InvalidArgument, ValidationFailed
+from zone.catalog.quality import QualityReport
+from zone.errors import InvalidArgument, Problem, ValidationFailed
 
-CATALOG_TABLE = "_zone_datasets"
-CATALOG_COLUMNS = "name, version, row_count, meta_json, imported_at, source_format"
-CREATE_CATALOG = f"""
-CREATE TABLE IF NOT EXISTS {CATALOG_TABLE} (
-    name VARCHAR PRIMARY KEY,
-    version VARCHAR NOT NULL,
-    row_count BIGINT NOT NULL,
-    meta_json VARCHAR NOT NULL,
-    imported_at VARCHAR NOT NULL,
-    source_format VARCHAR NOT NULL
-)"""
-_UPSERT = f"""
-INSERT INTO {CATALOG_TABLE} ({CATALOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (name) DO UPDATE SET version = excluded.version, row_count = excluded.row_count,
-    meta_json = excluded.meta_json, imported_at = excluded.imported_at,
-    source_format = excluded.source_format"""
+VERSION_TABLE = "_zone_version"
+VERSION_COLUMNS = "name, version, row_count, meta_json, imported_at, source_format, report_json"
 SOURCE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
+class ImportRefused(ValidationFailed):
+    """Values violated the metadata under a ``refuse`` policy; ``report`` has the counts."""
+
+    def __init__(self, problems: list[Problem], report: QualityReport, what: str) -> None:
+        super().__init__(problems, what=what)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """What a version file records about itself (table ``_zone_version``)."""
+
+    name: str
+    version: str
+    row_count: int
+    meta: DatasetMeta
+    imported_at: str
+    source_format: str
+    report: QualityReport
 
 
 def source_format(source: Path) -> str:
@@ -50,47 +69,136 @@ def content_version(source: Path, meta: DatasetMeta) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def stage(
-    con: duckdb.DuckDBPyConnection,
-    source: Path,
-    fmt: str,
-    meta: DatasetMeta,
-    meta_source: str,
-) -> int:
-    """Load and validate the source into the staging table; returns the row count."""
-    label = str(source)
-    if fmt == "csv":
-        header, problems = _loading.read_csv_header(source, label)
-        problems = problems or _loading.column_problems(header, meta, label, meta_source)
-        problems = problems or _loading.load_raw_csv(con, source, label, meta, header)
-    else:
-        problems = _loading.load_raw_parquet(con, source, label, meta, meta_source)
-    problems = problems or _loading.conversion_problems(con, meta, label)
-    if problems:
-        raise ValidationFailed(problems, what=f"importing {label}")
-    row_count = _loading.create_staging(con, meta)
-    problems = _loading.entity_key_problems(con, meta, label)
-    if problems:
-        raise ValidationFailed(problems, what=f"importing {label}")
-    return row_count
+@dataclass(frozen=True)
+class VersionJob:
+    """One version to write: where from, where to, and under which settings."""
+
+    source: Path
+    fmt: str
+    name: str
+    version: str
+    meta: DatasetMeta
+    meta_source: str
+    imported_at: str
+    allow_empty: bool = False
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
 
-def swap_in(con: duckdb.DuckDBPyConnection, table: str, record: Sequence[object]) -> None:
-    """Replace ``table`` (quoted) by the staging table and upsert its catalog record."""
-    con.execute(f"DROP TABLE IF EXISTS {table}")
-    con.execute(f"ALTER TABLE {_loading.STAGING_TABLE} RENAME TO {table}")
-    con.execute(_UPSERT, list(record))
+def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecord:
+    """Write the checked table and its record into the new DuckDB file ``target``.
 
-
-def rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back the open transaction, if DuckDB still has one."""
+    Raises:
+        ValidationFailed: the columns differ from the metadata, rows do not parse, or the file
+            has no data rows (without ``allow_empty``).
+        ImportRefused: values violate the metadata under a ``refuse`` policy.
+        duckdb.Error: DuckDB failed (the caller removes ``target``).
+    """
+    config: dict[str, Any] = {
+        "memory_limit": job.memory_limit,
+        "temp_directory": str(temp_dir),
+        "preserve_insertion_order": False,
+    }
+    con = duckdb.connect(str(target), config=config)
     try:
-        con.execute("ROLLBACK")
+        report = _load(con, job)
+        record = VersionRecord(job.name, job.version, report.rows, job.meta, job.imported_at,
+                               job.fmt, report)  # fmt: skip
+        con.execute(f"CREATE TABLE {VERSION_TABLE} AS SELECT ? AS name, ? AS version, "
+                    "CAST(? AS BIGINT) AS row_count, ? AS meta_json, ? AS imported_at, "
+                    "? AS source_format, ? AS report_json",
+                    [record.name, record.version, record.row_count, job.meta.to_json(),
+                     record.imported_at, record.source_format, report.to_json()])  # fmt: skip
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    _fsync(target)
+    return record
+
+
+def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
+    label = str(job.source)
+    if job.fmt == "csv":
+        header, problems = _loading.read_csv_header(job.source, label)
+        problems = problems or _loading.column_problems(header, job.meta, label, job.meta_source)
+        source_sql, source_params = _loading.csv_source(job.source, header)
+    else:
+        columns, problems = _loading.parquet_columns(con, job.source, label)
+        problems = problems or _loading.column_problems(columns, job.meta, label, job.meta_source)
+        source_sql, source_params = _loading.parquet_source(job.source)
+    if problems:
+        raise ValidationFailed(problems, what=f"importing {label}")
+    table = f'"ds_{job.name}"'
+    sql, params = _checks.create_table_sql(
+        table, _loading.source_columns(job.meta), source_sql, job.meta
+    )
+    try:
+        con.execute(sql, params + source_params)
     except duckdb.Error:
-        pass
+        raise ValidationFailed([_unreadable(con, job, label)], what=f"importing {label}") from None
+    if job.fmt == "csv":
+        problems = _loading.rejected_rows(con, job.source, label)
+        if problems:
+            raise ValidationFailed(problems, what=f"importing {label}")
+    report = _checks.count_report(con, table, job.meta, job.name, job.fmt)
+    if not report.accepted:
+        raise ImportRefused(_refusals(report, label), report, what=f"importing {label}")
+    if report.rows == 0 and not job.allow_empty:
+        message = "the file has no data rows (pass --allow-empty to import an empty dataset)"
+        raise ValidationFailed([Problem(label, None, message)], what=f"importing {label}")
+    for helper in _checks.helper_columns(job.meta):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
+    return report
 
 
-def remove_database(db_path: Path) -> None:
-    """Delete a database file (and its WAL) that a failed import created."""
-    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
-        path.unlink(missing_ok=True)
+def _unreadable(con: duckdb.DuckDBPyConnection, job: VersionJob, label: str) -> Problem:
+    """The reader failed outright (DuckDB's message, which may quote data, is dropped)."""
+    if job.fmt == "parquet":
+        return Problem(label, None, "the file cannot be read as Parquet (or holds invalid text)")
+    try:
+        problems = _loading.rejected_rows(con, job.source, label)
+    except duckdb.Error:
+        problems = []
+    return problems[0] if problems else Problem(label, None, "the file cannot be read as CSV")
+
+
+def _refusals(report: QualityReport, label: str) -> list[Problem]:
+    problems = []
+    for name in report.refused_columns:
+        column = report.column(name)
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in column.violations.items() if n)
+        problems.append(
+            Problem(label, None, f"column {name!r}: {kinds} (on_violation: {column.on_violation})")
+        )
+    return problems
+
+
+def read_record(con: duckdb.DuckDBPyConnection, catalog: str) -> VersionRecord:
+    """The ``_zone_version`` row of an attached version file (``catalog`` is its alias).
+
+    Raises:
+        ValueError: the file has no valid record.
+    """
+    rows = con.execute(f"SELECT {VERSION_COLUMNS} FROM {catalog}.main.{VERSION_TABLE}").fetchall()
+    if len(rows) != 1:
+        raise ValueError("a version file holds exactly one record")
+    name, version, row_count, meta_json, imported_at, fmt, report_json = rows[0]
+    return VersionRecord(str(name), str(version), int(row_count), DatasetMeta.from_json(meta_json),
+                         str(imported_at), str(fmt),
+                         QualityReport.from_json(report_json))  # fmt: skip
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

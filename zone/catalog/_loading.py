@@ -1,54 +1,65 @@
-"""Reading a source file (CSV or Parquet) into a typed staging table, collecting problems.
+"""Reading a source file (CSV or Parquet): its columns, its FROM item, its rejected rows.
 
-Every function here runs inside the import transaction opened by ``store.import_dataset`` and
-never commits. Problems never quote cell values: DuckDB's own messages (which do) are dropped and
-replaced by counts, column names and line or row numbers.
+DuckDB reads the file itself; the rows its CSV reader rejected become problems.
+
+CSV follows RFC 4180 (quoted fields may hold commas, doubled quotes and line breaks; CRLF or LF;
+an optional UTF-8 byte order mark). Every CSV column is read as text and converted in SQL
+(``zone.catalog._checks``): DuckDB's typed reader would silently round ``1.5`` into an integer
+and cannot apply a column's ``on_violation`` policy.
+
+Problems never quote cell values: DuckDB's own messages (which do) are dropped and replaced by
+counts, column names and the physical line of the file (counted from the byte offset DuckDB
+reports, so a quoted line break before the bad row is counted too).
 """
 
 from __future__ import annotations
 
 import csv
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from zone.catalog._fields import is_column_name
-from zone.catalog.metadata import ColumnMeta, DatasetMeta
+from zone.catalog._checks import quote
+from zone.catalog.metadata import DatasetMeta
 from zone.errors import Problem
 
-SQL_TYPES = {
-    "integer": "BIGINT",
-    "float": "DOUBLE",
-    "string": "VARCHAR",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-}
-# Integers and dates are read as text and converted afterwards: DuckDB's CSV reader silently
-# rounds "1.5" into a BIGINT and truncates "2020-01-01 10:00" into a DATE.
-CSV_READ_TYPES = {**SQL_TYPES, "integer": "VARCHAR", "date": "VARCHAR"}
-RAW_TABLE = "_zone_import_raw"
-STAGING_TABLE = "_zone_import_staging"
-_REJECTS = "_zone_import_rejects"
-_LINE = re.compile(r"Line: (\d+)")
+REJECTS = "_zone_import_rejects"
+REJECTS_LIMIT = 10_000
+"""Rejected CSV rows DuckDB keeps for the report; more are counted as 'at least'."""
+_MAX_HEADER_BYTES = 1 << 20
+_MAX_RECORD_BYTES = 4 << 20  # above DuckDB's largest accepted line (2 MiB by default)
+_BOM = b"\xef\xbb\xbf"
 
 
-def quote(identifier: str) -> str:
-    """Double-quote a column or table name that was validated against the name patterns."""
-    if not is_column_name(identifier):
-        raise ValueError("identifier was not validated")
-    return f'"{identifier}"'
+class _NotUtf8(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
 
 
 def read_csv_header(source: Path, label: str) -> tuple[list[str], list[Problem]]:
-    """Column names from the header row (the same dialect DuckDB is told to use)."""
+    """Column names from the header record (decoded line by line, so only its own lines count)."""
+
+    def lines(handle: Any) -> Iterator[str]:
+        number = 0
+        while True:
+            raw = handle.readline(_MAX_HEADER_BYTES)
+            if not raw:
+                return
+            number += 1
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _NotUtf8(number) from None
+
     try:
-        with source.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle, strict=True), None)
-    except UnicodeDecodeError:
-        return [], [Problem(label, 1, "the header row is not valid UTF-8")]
+        with source.open("rb") as handle:
+            header = next(csv.reader(lines(handle), strict=True), None)
+    except _NotUtf8 as bad:
+        return [], [Problem(label, bad.line, "the header row is not valid UTF-8")]
     except csv.Error:
         return [], [Problem(label, 1, "the header row is not valid CSV")]
     if not header:
@@ -78,151 +89,102 @@ def column_problems(
     return problems
 
 
-def load_raw_csv(
-    con: duckdb.DuckDBPyConnection, source: Path, label: str, meta: DatasetMeta, header: list[str]
-) -> list[Problem]:
-    """Read the CSV strictly into the raw table; rows that do not parse become problems."""
-    read_types = {name: CSV_READ_TYPES[meta.columns[name].type] for name in header}
+def csv_source(source: Path, header: Sequence[str]) -> tuple[str, list[Any]]:
+    """The strict RFC 4180 ``read_csv`` FROM item (every column as text) and its parameters."""
+    sql = (
+        "read_csv(?, columns = ?, header = true, auto_detect = false, strict_mode = true, "
+        "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+        f"rejects_table = '{REJECTS}', rejects_scan = '{REJECTS}_scan', "
+        f"rejects_limit = {REJECTS_LIMIT})"
+    )
+    return sql, [str(source), dict.fromkeys(header, "VARCHAR")]
+
+
+def parquet_columns(
+    con: duckdb.DuckDBPyConnection, source: Path, label: str
+) -> tuple[list[str], list[Problem]]:
+    """The Parquet file's column names."""
     try:
-        con.execute(
-            f"CREATE TEMP TABLE {RAW_TABLE} AS SELECT * FROM read_csv(?, columns = ?, "
-            "header = true, auto_detect = false, strict_mode = true, delim = ',', "
-            "quote = '\"', escape = '\"', store_rejects = true, "
-            f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECTS}_scan')",
-            [str(source), read_types],
-        )
-    except duckdb.Error as exc:
-        match = _LINE.search(str(exc))
-        line = int(match.group(1)) if match else None
-        return [Problem(label, line, "the file cannot be read as CSV")]
-    rejects = con.execute(
-        "SELECT error_type, CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') "
-        "THEN NULL ELSE column_name END AS column_name, count(DISTINCT line), min(line) "
-        f"FROM {_REJECTS} GROUP BY ALL ORDER BY 4, 1, 2"
-    ).fetchall()
-    return [_reject_problem(label, *row) for row in rejects]
+        cursor = con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(source)])
+    except duckdb.Error:
+        return [], [Problem(label, None, "the file cannot be read as Parquet")]
+    return [str(column[0]) for column in cursor.description], []
+
+
+def parquet_source(source: Path) -> tuple[str, list[Any]]:
+    """The ``read_parquet`` FROM item and its parameters."""
+    return "read_parquet(?)", [str(source)]
+
+
+def source_columns(meta: DatasetMeta) -> list[str]:
+    """The expression reading each declared column from the source, in declared order."""
+    return [quote(name) for name in meta.columns]
 
 
 _REJECT_REASONS = {
-    "CAST": "value does not parse as the declared type",
+    "CAST": "value does not parse",
     "MISSING COLUMNS": "row has too few fields",
     "TOO MANY COLUMNS": "row has too many fields",
     "UNQUOTED VALUE": "bad quoting (for example an unterminated quote)",
     "INVALID ENCODING": "not valid UTF-8",
+    "INVALID UNICODE": "not valid UTF-8",
     "LINE SIZE OVER MAXIMUM": "line too long",
 }
 
 
-def _reject_problem(
-    label: str, error_type: str, column: str | None, count: int, line: int
-) -> Problem:
-    reason = _REJECT_REASONS.get(error_type, "row does not parse")
-    where = f"column {column!r}: " if column else ""
-    rows = "1 row" if count == 1 else f"{count} rows"
-    return Problem(label, int(line), f"{where}{reason} ({rows}; the first is on this line)")
-
-
-def load_raw_parquet(
-    con: duckdb.DuckDBPyConnection, source: Path, label: str, meta: DatasetMeta, meta_source: str
-) -> list[Problem]:
-    """Read the Parquet file into the raw table (original types) after checking its columns."""
-    try:
-        cursor = con.execute("SELECT * FROM read_parquet(?) LIMIT 0", [str(source)])
-        file_columns = [str(column[0]) for column in cursor.description]
-    except duckdb.Error:
-        return [Problem(label, None, "the file cannot be read as Parquet")]
-    problems = column_problems(file_columns, meta, label, meta_source)
-    if problems:
-        return problems
-    names = ", ".join(quote(name) for name in meta.columns)
-    con.execute(
-        f"CREATE TEMP TABLE {RAW_TABLE} AS SELECT {names} FROM read_parquet(?)", [str(source)]
-    )
-    return []
-
-
-def _bad_value(name: str, column: ColumnMeta) -> str | None:
-    """SQL condition true where a raw value does not convert exactly to the declared type."""
-    value = quote(name)
-    target = SQL_TYPES[column.type]
-    if column.type == "string":
-        return None
-    extra = {
-        "integer": f"TRY_CAST({value} AS DOUBLE) IS DISTINCT FROM TRY_CAST({value} AS BIGINT)",
-        "float": f"NOT isfinite(TRY_CAST({value} AS DOUBLE))",
-        "date": (
-            f"TRY_CAST({value} AS TIMESTAMP) IS DISTINCT FROM "
-            f"CAST(TRY_CAST({value} AS DATE) AS TIMESTAMP)"
-        ),
-        "boolean": "false",
-    }[column.type]
-    return f"{value} IS NOT NULL AND (TRY_CAST({value} AS {target}) IS NULL OR {extra})"
-
-
-def conversion_problems(
-    con: duckdb.DuckDBPyConnection, meta: DatasetMeta, label: str
-) -> list[Problem]:
-    """Count, per column, values that are not exactly of the declared type."""
-    checks = [(name, _bad_value(name, column)) for name, column in meta.columns.items()]
-    checked = [(name, condition) for name, condition in checks if condition is not None]
-    if not checked:
+def rejected_rows(con: duckdb.DuckDBPyConnection, source: Path, label: str) -> list[Problem]:
+    """One problem per kind of rejected CSV row: how many rows, the first one's line."""
+    found = con.execute(
+        "SELECT error_type, CASE WHEN error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') "
+        "THEN NULL ELSE column_name END, count(DISTINCT line), min(line_byte_position) "
+        f"FROM {REJECTS} GROUP BY ALL ORDER BY 4, 1, 2"
+    ).fetchall()
+    if not found:
         return []
-    aggregates = ", ".join(
-        f"count(*) FILTER (WHERE {condition}), min(rowid) FILTER (WHERE {condition})"
-        for _, condition in checked
-    )
-    row: Any = con.execute(f"SELECT min(rowid), {aggregates} FROM {RAW_TABLE}").fetchone()
-    first_rowid, results = row[0], row[1:]
-    problems = []
-    for index, (name, _) in enumerate(checked):
-        count, rowid = results[2 * index], results[2 * index + 1]
-        if count:
-            kind = meta.columns[name].type
-            problems.append(
-                Problem(
-                    label,
-                    None,
-                    f"column {name!r}: {count} value(s) are not valid {kind} values "
-                    f"(first in data row {rowid - first_rowid + 1})",
-                )
-            )
-    return problems
+    offsets = [
+        _first_bad_byte(source, int(start)) if kind == "INVALID ENCODING" else int(start)
+        for kind, _, _, start in found
+    ]
+    lines = physical_lines(source, offsets)
+    return [
+        _reject_problem(label, str(kind), column, int(count), line)
+        for (kind, column, count, _), line in zip(found, lines, strict=True)
+    ]
 
 
-def create_staging(con: duckdb.DuckDBPyConnection, meta: DatasetMeta) -> int:
-    """Create the typed staging table from the raw one; returns its row count."""
-    columns = ", ".join(
-        f"CAST({quote(name)} AS {SQL_TYPES[column.type]}) AS {quote(name)}"
-        for name, column in meta.columns.items()
-    )
-    con.execute(f"CREATE TABLE {STAGING_TABLE} AS SELECT {columns} FROM {RAW_TABLE}")
-    con.execute(f"DROP TABLE {RAW_TABLE}")
-    row: Any = con.execute(f"SELECT count(*) FROM {STAGING_TABLE}").fetchone()
-    return int(row[0])
+def _first_bad_byte(source: Path, record_start: int) -> int:
+    """The offset of the first byte that is not UTF-8 at or after a record's start."""
+    with source.open("rb") as handle:
+        handle.seek(record_start)
+        chunk = handle.read(_MAX_RECORD_BYTES)
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return record_start + bad.start
+    return record_start
 
 
-def entity_key_problems(
-    con: duckdb.DuckDBPyConnection, meta: DatasetMeta, label: str
-) -> list[Problem]:
-    """The entity key identifies one row per entity: no missing and no repeated values."""
-    key = quote(meta.entity_key)
-    blank = f" OR trim({key}) = ''" if meta.columns[meta.entity_key].type == "string" else ""
-    row: Any = con.execute(
-        f"SELECT count(*) FILTER (WHERE {key} IS NULL{blank}), "
-        f"count({key}) - count(DISTINCT {key}) FROM {STAGING_TABLE}"
-    ).fetchone()
-    missing, repeated = int(row[0]), int(row[1])
-    problems = []
-    if missing:
-        problems.append(
-            Problem(label, None, f"entity key {meta.entity_key!r}: {missing} row(s) have no value")
-        )
-    if repeated:
-        problems.append(
-            Problem(
-                label,
-                None,
-                f"entity key {meta.entity_key!r}: {repeated} row(s) repeat a key of another row",
-            )
-        )
-    return problems
+def physical_lines(source: Path, offsets: Sequence[int]) -> list[int]:
+    """The 1-based line of each byte offset (one pass up to the largest)."""
+    line_at: dict[int, int] = {}
+    lines, position = 1, 0
+    with source.open("rb") as handle:
+        for offset in sorted(set(offsets)):
+            while position < offset:
+                chunk = handle.read(min(1 << 20, offset - position))
+                if not chunk:
+                    break
+                lines += chunk.count(b"\n")
+                position += len(chunk)
+            line_at[offset] = lines
+    return [line_at[offset] for offset in offsets]
+
+
+def _reject_problem(label: str, kind: str, column: str | None, count: int, line: int) -> Problem:
+    reason = _REJECT_REASONS.get(kind, "row does not parse")
+    where = f"column {column!r}: " if column else ""
+    if count >= REJECTS_LIMIT:
+        rows = f"at least {count:,} rows"
+    else:
+        rows = "1 row" if count == 1 else f"{count:,} rows"
+    return Problem(label, line, f"{where}{reason} ({rows}; the first is on this line)")

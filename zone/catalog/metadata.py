@@ -15,6 +15,13 @@ Bounds and domains are *public* facts (they are published in the catalog and use
 to choose group keys); they must never be derived from the data. Column names are used as quoted
 SQL identifiers, so they are restricted to ``[A-Za-z_][A-Za-z0-9_]{0,62}``.
 
+Every imported value is checked against its column's declaration (``zone.catalog.quality``):
+type, control characters and ``max_length`` (strings), domain, bounds. ``on_violation`` says what
+a violating value does: ``refuse`` (the default: the import fails and nothing changes), ``null``
+(it is stored as NULL) or ``clamp`` (bounds only: it is clamped to the bounds; any other
+violation in that column refuses). The entity key always refuses. Both fields are omitted from
+the canonical JSON at their defaults, so existing versions are unchanged.
+
 ``granularity`` (optional, numeric columns) is the public unit in which DP sums are computed:
 values are clamped to the bounds and rounded to multiples of it, so that sums are exact integer
 sums. Without it, integer columns use 1 and float columns a power of ten derived from the bounds
@@ -41,7 +48,13 @@ from zone.yamlio import load_yaml, validate_model
 ColumnType = Literal["integer", "float", "string", "boolean", "date"]
 DomainValue = str | int
 
+OnViolation = Literal["refuse", "null", "clamp"]
+
 NUMERIC_TYPES = frozenset({"integer", "float"})
+DEFAULT_KEY_MAX_LENGTH = 256
+"""Longest entity key (characters) when the metadata declares no ``max_length``."""
+DEFAULT_MAX_LENGTH = 65_536
+"""Longest string value (characters) of other columns when no ``max_length`` is declared."""
 KEY_TYPES = frozenset({"integer", "string"})
 BOOLEAN_DOMAIN: tuple[bool, ...] = (False, True)
 
@@ -77,6 +90,12 @@ class ColumnMeta(BaseModel):
         granularity: Public unit of DP sums of a numeric column: values are rounded to
             multiples of it so sums are exact integers (default: 1 for integers, a power of
             ten from the bounds for floats).
+        max_length: Longest string value in characters, checked at import (strings only;
+            default 256 for the entity key, 65,536 for other columns).
+        on_violation: What a value failing the import checks (type, control characters,
+            length, domain, bounds) does: ``refuse`` (the import fails, nothing changes),
+            ``null`` (stored as NULL) or ``clamp`` (bounds only: clamped to the bounds; other
+            violations refuse). The entity key always refuses.
     """
 
     model_config = STRICT_FROZEN
@@ -88,6 +107,8 @@ class ColumnMeta(BaseModel):
     domain: Annotated[tuple[DomainValue, ...], BeforeValidator(as_tuple)] | None = None
     # Declared after bounds so that its validator can see them.
     granularity: float | None = Field(default=None, exclude_if=lambda value: value is None)
+    max_length: int | None = Field(default=None, ge=1, exclude_if=lambda value: value is None)
+    on_violation: OnViolation = Field(default="refuse", exclude_if=lambda value: value == "refuse")
 
     @field_validator("bounds")
     @classmethod
@@ -140,6 +161,20 @@ class ColumnMeta(BaseModel):
         bounds = info.data.get("bounds")
         if bounds is not None and value > bounds[1] - bounds[0]:
             raise ValueError("granularity must not exceed the width of the bounds")
+        return value
+
+    @field_validator("max_length")
+    @classmethod
+    def _check_max_length(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("type") not in (None, "string"):
+            raise ValueError("max_length is allowed only on string columns")
+        return value
+
+    @field_validator("on_violation")
+    @classmethod
+    def _check_on_violation(cls, value: OnViolation, info: ValidationInfo) -> OnViolation:
+        if value == "clamp" and info.data.get("bounds") is None:
+            raise ValueError("on_violation: clamp needs bounds (it clamps only to bounds)")
         return value
 
     @property
@@ -247,7 +282,16 @@ class DatasetMeta(BaseModel):
             raise ValueError(f"entity key {value!r} is not one of the columns")
         if column.type not in KEY_TYPES:
             raise ValueError("the entity key must be a string or integer column")
+        if column.on_violation != "refuse":
+            raise ValueError("the entity key's on_violation must be refuse (keys never change)")
         return value
+
+    def max_length(self, name: str) -> int:
+        """The longest value (characters) string column ``name`` may hold."""
+        column = self.columns[name]
+        if column.max_length is not None:
+            return column.max_length
+        return DEFAULT_KEY_MAX_LENGTH if name == self.entity_key else DEFAULT_MAX_LENGTH
 
     def to_json(self) -> str:
         """Canonical JSON (no whitespace): the form stored and hashed.

@@ -1,269 +1,219 @@
-"""The DuckDB dataset store: the administrator's import and the serving side's read-only catalog.
+"""The dataset store: validated imports of new versions, side by side with the served ones.
 
-Each dataset lives in table ``"ds_<name>"`` of one DuckDB file; the catalog table
-``_zone_datasets`` records its version, row count and metadata.
+``import_dataset`` writes each version into a new DuckDB file beside the others (a file the
+zone server does not hold open, so an import runs while the zone serves: see "DuckDB file
+locking" in FACTS) and records it in the store's manifest (``zone.catalog._manifest``). The
+running zone switches to a new active version at its next reload or ``ActivateDataset``
+(``zone.serving``); a stopped zone uses it when it starts.
 
-Atomicity: an import runs in one DuckDB transaction. DuckDB's DDL is transactional (CREATE,
-DROP and ALTER ... RENAME all roll back, verified by the tests), so the file is read into a
-staging table, validated, swapped in place of the old table and recorded in the catalog before a
-single COMMIT. Any failure rolls back and leaves the database exactly as it was; a database file
-that the failed import itself created is removed again.
-
-Locking: DuckDB lets one process write a file, or several read it. While the zone server holds
-the file open (read-only), an import cannot open it and fails with FailedPrecondition.
+Atomicity: the version file is written under a temporary name and renamed when complete; the
+manifest is replaced by one rename. A failed or killed import leaves the store as it was (an
+abandoned temporary file is removed by the next import).
 """
 
 from __future__ import annotations
 
 import datetime
-import threading
-from collections.abc import Mapping
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType, TracebackType
 
 import duckdb
 
 import zone.catalog._importing as _importing
+import zone.catalog._manifest as _manifest
 from zone.catalog._fields import DATASET_NAME, is_dataset_name
+from zone.catalog.datasets import DatasetCatalog
+from zone.catalog.info import DatasetInfo, table_name
 from zone.catalog.metadata import DatasetMeta
-from zone.errors import FailedPrecondition, InvalidArgument, NotFound, Problem, ValidationFailed
+from zone.catalog.quality import QualityReport
+from zone.errors import FailedPrecondition, InvalidArgument, Problem, ValidationFailed
 from zone.files import private_dirs, private_umask
 
 __all__ = [
     "DATASET_NAME",
     "DatasetCatalog",
     "DatasetInfo",
+    "ImportResult",
     "import_dataset",
     "list_datasets",
     "table_name",
 ]
 
-_IN_USE_BY_SERVER = (
-    "dataset database is in use (is the zone server running?); stop it, or import into a new "
-    "database file and point the server at it"
-)
-_IN_USE_BY_IMPORT = "dataset database is being written by an import; retry when it has finished"
+ImportRefused = _importing.ImportRefused
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
-    """One imported dataset as recorded in the catalog table."""
+class ImportResult:
+    """A version written to the store.
 
-    name: str
-    version: str  # "sha256:<64 hex>"
-    row_count: int
-    meta: DatasetMeta
-    imported_at: str  # ISO-8601 UTC
-    source_format: str  # "csv" | "parquet"
+    Attributes:
+        info: The new version.
+        report: Its quality report (also stored in the version file).
+        previous: The version that was active before (None for a new dataset).
+        activated: Whether the new version is now the active one in the manifest.
+    """
 
-
-def table_name(name: str) -> str:
-    """The quoted table identifier of dataset ``name`` (validated, so safe to put in SQL)."""
-    if not is_dataset_name(name):
-        raise InvalidArgument("invalid dataset name")
-    return f'"ds_{name}"'
+    info: DatasetInfo
+    report: QualityReport
+    previous: str | None
+    activated: bool
 
 
-def _connect(
-    db_path: Path, *, read_only: bool, settings: Mapping[str, str | int] | None = None
-) -> duckdb.DuckDBPyConnection:
-    config: dict[str, str | bool | int | float | list[str]] = (
-        {"enable_external_access": False} if read_only else {}
-    )
-    config.update(settings or {})
-    try:
-        return duckdb.connect(str(db_path), read_only=read_only, config=config)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise FailedPrecondition("cannot open the dataset database") from None
-        message = _IN_USE_BY_IMPORT if read_only else _IN_USE_BY_SERVER
-        raise FailedPrecondition(message, reason="dataset_database_in_use") from None
-    except duckdb.Error:
-        raise FailedPrecondition("cannot open the dataset database") from None
+def utc_now() -> str:
+    """The current UTC time, ISO-8601 to the second."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def import_dataset(
-    db_path: Path, source: Path, name: str, meta: DatasetMeta, *, meta_source: str = "metadata"
-) -> DatasetInfo:
-    """Import (or replace) dataset ``name`` from a CSV or Parquet file, atomically.
+    store: Path,
+    source: Path,
+    name: str,
+    meta: DatasetMeta,
+    *,
+    meta_source: str = "metadata",
+    replace_existing: bool = False,
+    activate: bool = True,
+    allow_empty: bool = False,
+    memory_limit: str = _importing.DEFAULT_MEMORY_LIMIT,
+) -> ImportResult:
+    """Validate a CSV or Parquet file against ``meta`` and add it as a new version of ``name``.
 
     Args:
-        db_path: the DuckDB file (created if missing: 0600, with its WAL, in 0700 folders).
-        source: the data file: ``.csv`` with a header row, or ``.parquet``.
-        name: the dataset name (``DATASET_NAME``).
-        meta: its validated metadata, covering exactly the file's columns.
-        meta_source: how problems name the metadata (e.g. its file path).
+        store: The dataset store directory (created if missing: 0700, its files 0600).
+        source: ``.csv`` (RFC 4180, header row) or ``.parquet``.
+        name: The dataset name (``DATASET_NAME``).
+        meta: Its validated metadata, covering exactly the file's columns.
+        meta_source: How problems name the metadata (e.g. its file path).
+        replace_existing: Required when ``name`` already has a version.
+        activate: Make the new version the active one (else it is kept, inactive).
+        allow_empty: Accept a file with a header and no data rows.
+        memory_limit: DuckDB's memory limit for the import (it spills beyond it).
 
     Raises:
         InvalidArgument: a bad dataset name or file extension.
-        ValidationFailed: every problem with the file (columns, unparsable rows, entity key).
-        FailedPrecondition: the database is locked (a running server holds it) or unusable.
+        ValidationFailed: every problem with the file (columns, unparsable rows, no rows).
+        ImportRefused: values violate the metadata under ``refuse`` (carries the report).
+        FailedPrecondition: the name exists without ``replace_existing``, the same version is
+            already kept, the file changed during the import, or the store is unusable.
     """
-    private_dirs(db_path.parent)
-    with private_umask():  # DuckDB creates the database and its .wal itself
-        return _import(db_path, source, name, meta, meta_source)
+    private_dirs(store)
+    with private_umask():  # the store's files and DuckDB's own (.wal, spill) are 0600
+        return _import(store, source, name, meta, meta_source, replace_existing, activate,
+                       allow_empty, memory_limit)  # fmt: skip
 
 
 def _import(
-    db_path: Path, source: Path, name: str, meta: DatasetMeta, meta_source: str
-) -> DatasetInfo:
+    store: Path,
+    source: Path,
+    name: str,
+    meta: DatasetMeta,
+    meta_source: str,
+    replace_existing: bool,
+    activate: bool,
+    allow_empty: bool,
+    memory_limit: str,
+) -> ImportResult:
     if not is_dataset_name(name):
         raise InvalidArgument(f"dataset names must match {DATASET_NAME.pattern}")
     fmt = _importing.source_format(source)
     if not source.is_file():
         raise ValidationFailed([Problem(str(source), None, "no such file")])
     version = _importing.content_version(source, meta)
-    created = not db_path.exists()
-    con = _connect(db_path, read_only=False)
-    committed = False
-    try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(_importing.CREATE_CATALOG)
-        row_count = _importing.stage(con, source, fmt, meta, meta_source)
-        if _importing.content_version(source, meta) != version:
-            raise FailedPrecondition("the data file changed while it was being imported")
-        info = DatasetInfo(name, version, row_count, meta, _utc_now(), fmt)
-        record = (name, version, row_count, meta.to_json(), info.imported_at, fmt)
-        _importing.swap_in(con, table_name(name), record)
-        con.execute("COMMIT")
-        committed = True
-    except duckdb.Error:
-        raise FailedPrecondition("the import failed inside the dataset database") from None
-    finally:
-        if not committed:
-            _importing.rollback(con)
-        con.close()
-        if created and not committed:
-            _importing.remove_database(db_path)
-    return info
+    job = _importing.VersionJob(source, fmt, name, version, meta, meta_source, utc_now(),
+                                allow_empty, memory_limit)  # fmt: skip
+    with _manifest.locked(store, ".import.lock"):
+        _remove_abandoned(store)
+        _check_new(_manifest.read_manifest(store), name, version, replace_existing)
+        final = store / name / f"{version.removeprefix('sha256:')}.duckdb"
+        record = _write(store, job, final)
+        entry = _manifest.VersionEntry(version, str(final.relative_to(store)), job.imported_at,
+                                       record.row_count, record.report.digest)  # fmt: skip
 
-
-def _utc_now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _damaged(name: str) -> FailedPrecondition:
-    return FailedPrecondition(f"the dataset catalog is damaged at {name!r}; re-import it")
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return [str(row[0]) for row in rows]
-
-
-def _read_catalog(con: duckdb.DuckDBPyConnection) -> dict[str, DatasetInfo]:
-    if not _table_columns(con, _importing.CATALOG_TABLE):
-        raise FailedPrecondition("the dataset database has no catalog; import a dataset first")
-    rows = con.execute(
-        f"SELECT {_importing.CATALOG_COLUMNS} FROM {_importing.CATALOG_TABLE} ORDER BY name"
-    ).fetchall()
-    datasets = {}
-    for name, version, row_count, meta_json, imported_at, fmt in rows:
-        if not is_dataset_name(name):
-            raise _damaged("?")
-        try:
-            meta = DatasetMeta.from_json(meta_json)
-        except ValueError:
-            raise _damaged(name) from None
-        if sorted(_table_columns(con, f"ds_{name}")) != sorted(meta.columns):
-            raise _damaged(name)
-        datasets[name] = DatasetInfo(name, version, int(row_count), meta, imported_at, fmt)
-    return datasets
-
-
-class DatasetCatalog:
-    """The serving side's read-only view of the dataset database.
-
-    The file is opened read-only with external access disabled, so SQL run through its cursors
-    can neither write the database nor read any other file.
-    """
-
-    def __init__(
-        self, connection: duckdb.DuckDBPyConnection, datasets: Mapping[str, DatasetInfo]
-    ) -> None:
-        self._connection = connection
-        self._datasets = MappingProxyType(dict(sorted(datasets.items())))
-        self._lock = threading.Lock()
-        self._closed = False
-
-    @classmethod
-    def open(
-        cls, db_path: Path, *, memory_limit: str | None = None, threads: int | None = None
-    ) -> DatasetCatalog:
-        """Open ``db_path`` read-only and load the catalog table into memory.
-
-        ``memory_limit`` (DuckDB syntax, e.g. ``192MB``) and ``threads`` are DuckDB settings
-        (``zone.config.DuckDbConfig``); None leaves DuckDB's default.
-
-        Raises:
-            FailedPrecondition: no database file, no catalog in it, locked, or damaged.
-        """
-        if not db_path.is_file():
-            raise FailedPrecondition(
-                "no dataset database; import a dataset first", reason="no_dataset_database"
+        def add(manifest: _manifest.Manifest) -> _manifest.Manifest:
+            _check_new(manifest, name, version, replace_existing)
+            current = manifest.datasets.get(name, _manifest.DatasetEntry(()))
+            versions = (*current.versions, entry)
+            return manifest.with_dataset(
+                name, _manifest.DatasetEntry(versions, version if activate else current.active)
             )
-        settings: dict[str, str | int] = {}
-        if memory_limit is not None:
-            settings["memory_limit"] = memory_limit
-        if threads is not None:
-            settings["threads"] = threads
-        connection = _connect(db_path, read_only=True, settings=settings)
+
         try:
-            datasets = _read_catalog(connection)
+            before, _ = _manifest.update_manifest(store, add)
         except BaseException:
-            connection.close()
+            _unlink(final)
             raise
-        return cls(connection, datasets)
-
-    def datasets(self) -> Mapping[str, DatasetInfo]:
-        """Every dataset, sorted by name (read-only mapping)."""
-        return self._datasets
-
-    def get(self, name: str) -> DatasetInfo:
-        """The dataset called ``name``.
-
-        Raises:
-            NotFound: no such dataset.
-        """
-        info = self._datasets.get(name)
-        if info is None:
-            raise NotFound("no such dataset", reason="dataset_not_found")
-        return info
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor for the calling thread (connections are not thread-safe; cursors are)."""
-        with self._lock:
-            if self._closed:
-                raise FailedPrecondition("the dataset catalog is closed")
-            return self._connection.cursor()
-
-    def close(self) -> None:
-        """Close the database connection (idempotent)."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._connection.close()
-
-    def __enter__(self) -> DatasetCatalog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    previous = before.datasets[name].active if name in before.datasets else None
+    info = DatasetInfo(name, version, record.row_count, meta, job.imported_at, fmt,
+                       record.report, final)  # fmt: skip
+    return ImportResult(info, record.report, previous, activate)
 
 
-def list_datasets(db_path: Path) -> list[DatasetInfo]:
-    """Datasets in ``db_path``, sorted by name; empty when the file does not exist (for the CLI)."""
-    if not db_path.exists():
+def _check_new(manifest: _manifest.Manifest, name: str, version: str, replace: bool) -> None:
+    entry = manifest.datasets.get(name)
+    if entry is None:
+        return
+    same = entry.find(version)
+    if same is not None and not same.dropped:
+        state = "active" if entry.active == version else "kept"
+        raise FailedPrecondition(
+            f"this file and metadata are already version {version} of {name!r} ({state})",
+            reason="version_exists",
+        )
+    if not replace and any(not v.retired for v in entry.versions):
+        raise FailedPrecondition(
+            f"dataset {name!r} exists (active version {entry.active or 'none'}); pass "
+            "--replace to import a new version of it, or choose another name",
+            reason="dataset_exists",
+        )
+
+
+def _write(store: Path, job: _importing.VersionJob, final: Path) -> _importing.VersionRecord:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp_dir = store / ".tmp"
+    temp_dir.mkdir(exist_ok=True)
+    partial = final.with_name(f".{final.stem}.partial")
+    try:
+        record = _importing.write_version(job, partial, temp_dir)
+        if _importing.content_version(job.source, job.meta) != job.version:
+            raise FailedPrecondition("the data file changed while it was being imported")
+        os.replace(partial, final)
+        _importing.fsync_dir(final.parent)
+    except duckdb.Error:
+        raise FailedPrecondition("the import failed inside DuckDB") from None
+    finally:
+        _unlink(partial)
+    return record
+
+
+def _unlink(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _remove_abandoned(store: Path) -> None:
+    """Remove files of imports that were killed (call with the import lock held).
+
+    A partial version file, or a complete one the manifest never listed (killed between the
+    file's rename and the manifest's).
+    """
+    for partial in store.glob("*/.*.partial*"):
+        partial.unlink(missing_ok=True)
+    listed = {
+        store / v.file for e in _manifest.read_manifest(store).datasets.values() for v in e.versions
+    }
+    for orphan in store.glob("*/*.duckdb"):
+        if orphan not in listed:
+            _unlink(orphan)
+    for spill in store.glob(".tmp/*"):
+        if spill.is_file():
+            spill.unlink(missing_ok=True)
+
+
+def list_datasets(store: Path) -> list[DatasetInfo]:
+    """The active version of each dataset, sorted by name; empty without a store (CLI)."""
+    if not (store / _manifest.MANIFEST).is_file():
+        _manifest.check_store(store)
         return []
-    with DatasetCatalog.open(db_path) as catalog:
+    with DatasetCatalog.open(store) as catalog:
         return list(catalog.datasets().values())

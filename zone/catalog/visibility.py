@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zone.catalog.products import Product, columns_read, product_parameters
+from zone.catalog.quality import QualityReport
 from zone.catalog.store import DatasetCatalog, DatasetInfo
 from zone.clock import today_utc
 from zone.errors import NotFound, PermissionDenied
@@ -23,12 +24,17 @@ from zone.policy import Grant, PolicySet, Principal
 
 @dataclass(frozen=True)
 class DatasetView:
-    """What a caller may see of a dataset: metadata and a rounded row count, never rows."""
+    """What a caller may see of a dataset: metadata and a rounded row count, never rows.
+
+    ``quality_report`` (the import's report, counts only) is shown to admins only: the number
+    of values outside a public domain or bounds is about the data, not public metadata.
+    """
 
     info: DatasetInfo
     approx_row_count: int
     granularity: int
     products: tuple[str, ...]
+    quality_report: QualityReport | None = None
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,9 @@ class Visibility:
         by_dataset: dict[str, list[str]] = {}
         for pid in self.product_ids(policies, principal):
             by_dataset.setdefault(self._products[pid].dataset, []).append(pid)
-        names = self._catalog.datasets().keys() if principal.role == "admin" else by_dataset
-        return [self._dataset_view(name, by_dataset.get(name, [])) for name in sorted(names)]
+        admin = principal.role == "admin"
+        names = self._catalog.datasets().keys() if admin else by_dataset
+        return [self._dataset_view(name, by_dataset.get(name, []), admin) for name in sorted(names)]
 
     def dataset(self, policies: PolicySet, principal: Principal, name: str) -> DatasetView:
         """One visible dataset.
@@ -111,10 +118,11 @@ class Visibility:
             raise NotFound("no such product", reason="unknown_product")
         raise PermissionDenied("product not granted", reason="not_granted")
 
-    def _dataset_view(self, name: str, products: list[str]) -> DatasetView:
+    def _dataset_view(self, name: str, products: list[str], admin: bool) -> DatasetView:
         info = self._catalog.get(name)
         count = public_row_count(info, self._granularity)
-        return DatasetView(info, count, self._granularity, tuple(products))
+        report = info.report if admin else None
+        return DatasetView(info, count, self._granularity, tuple(products), report)
 
     def _product_view(
         self, policies: PolicySet, principal: Principal, product_id: str

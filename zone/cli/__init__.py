@@ -13,7 +13,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone.cli import admin, audit, cohorts, jobs, models, operators, statedb, stats, verify
+from zone.cli import (
+    admin,
+    audit,
+    cohorts,
+    datasets,
+    jobs,
+    models,
+    operators,
+    statedb,
+    stats,
+    verify,
+)
 from zone.cli.connect import add_connection, connect
 from zone.cli.parser import ZoneArgumentParser, print_error
 from zone.client import ZoneClientError
@@ -37,43 +48,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         config.with_listen(args.listen) if args.listen else config,
         insecure_plaintext=args.insecure_plaintext,
     )
-    return 0
-
-
-def _cmd_datasets_import(args: argparse.Namespace) -> int:
-    from zone.catalog import import_dataset, load_metadata
-
-    config = _config(args)
-    meta = load_metadata(Path(args.meta))
-    info = import_dataset(
-        config.datasets_db, Path(args.path), args.name, meta, meta_source=args.meta
-    )
-    _record_import(config, info.name, info.version, info.row_count)
-    print(f"imported {info.name}: {info.row_count} rows, version {info.version}")
-    return 0
-
-
-def _record_import(config: ZoneConfig, name: str, version: str, rows: int) -> None:
-    from zone.audit import AuditChain
-    from zone.state.opening import open_state
-
-    store = open_state(config.state_db, config.state)
-    try:
-        AuditChain(store).append(
-            "dataset.import", {"dataset": name, "version": version, "rows": rows}
-        )
-    finally:
-        store.close()
-
-
-def _cmd_datasets_list(args: argparse.Namespace) -> int:
-    from zone.catalog import list_datasets
-
-    rows = [
-        (i.name, str(i.row_count), i.version[:19], i.imported_at, i.meta.provider)
-        for i in list_datasets(_config(args).datasets_db)
-    ]
-    _table(("name", "rows", "version", "imported_at", "provider"), rows)
     return 0
 
 
@@ -121,12 +95,6 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    for row in (header, *rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
-
-
 def _parser() -> argparse.ArgumentParser:
     # Typed as the base class: the subcommand modules take plain ArgumentParsers.
     parser: argparse.ArgumentParser = ZoneArgumentParser(prog="zone", description=__doc__)
@@ -159,19 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         "in clear; a warning is logged)",
     )
 
-    datasets = sub.add_parser("datasets", help="dataset administration").add_subparsers(
-        dest="sub", required=True
-    )
-    imp = command(datasets, "import", _cmd_datasets_import, "import a CSV or Parquet file")
-    imp.add_argument("path", help="CSV or Parquet file")
-    imp.add_argument("--name", required=True, help="dataset name ([a-z][a-z0-9_]*)")
-    imp.add_argument(
-        "--meta",
-        required=True,
-        help="metadata YAML covering every column (stored in the dataset database: a changed "
-        "metadata file takes effect only by importing again; see docs/REFERENCE.md)",
-    )
-    command(datasets, "list", _cmd_datasets_list, "list imported datasets")
+    datasets.add_parser(sub)  # datasets import|list
 
     policy = sub.add_parser("policy", help="policy administration").add_subparsers(
         dest="sub", required=True

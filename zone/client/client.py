@@ -149,6 +149,7 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls, CohortCalls):
             entity_key=reply.entity_key,
             columns=tuple(catalog_convert.column(c) for c in reply.columns),
             products=tuple(reply.products),
+            quality_report_json=reply.quality_report_json,
         )
 
     def list_products(self, dataset: str = "") -> list[types.ProductSummary]:

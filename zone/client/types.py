@@ -38,6 +38,7 @@ class DatasetDescription:
     entity_key: str
     columns: tuple[Column, ...]
     products: tuple[str, ...]
+    quality_report_json: str = ""  # admins only: the import's quality report (JSON, counts)
 
 
 @dataclass(frozen=True)

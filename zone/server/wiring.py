@@ -191,7 +191,6 @@ def _wire(
     training = TrainingJobs(
         products,
         catalog,
-        datasets_db=config.datasets_db,
         row_count_granularity=config.row_count_granularity,
         state=store,
         desk=desk,
@@ -211,7 +210,6 @@ def _wire(
         jobs=jobs,
         models=models,
         executor=executor,
-        datasets_db=config.datasets_db,
         row_count_granularity=config.row_count_granularity,
         changed=changed,
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ A2,west,20,2.5,false,2021-06-30
 A3,east,,3.0,,
 """
 
-Snapshot = tuple[list[Any], list[Any], list[Any]]
+Snapshot = tuple[str, list[str], list[Any]]
 
 
 @pytest.fixture
@@ -53,22 +54,25 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
 
 @pytest.fixture
 def snapshot() -> Callable[[Path], Snapshot]:
-    """Tables, catalog rows and the data of every dataset table, read from the file."""
+    """The store's manifest text, its files, and the rows of every active dataset version."""
 
-    def take(db_path: Path) -> Snapshot:
-        con = duckdb.connect(str(db_path), read_only=True)
-        try:
-            tables = con.execute(
-                "SELECT table_name FROM information_schema.tables ORDER BY 1"
-            ).fetchall()
-            catalog = con.execute("SELECT * FROM _zone_datasets ORDER BY name").fetchall()
-            rows = [
-                con.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall()
-                for (name,) in tables
-                if name.startswith("ds_")
-            ]
-        finally:
-            con.close()
-        return tables, catalog, rows
+    def take(store: Path) -> Snapshot:
+        manifest = (store / "catalog.json").read_text()
+        files = sorted(
+            str(p.relative_to(store))
+            for p in store.rglob("*")
+            if p.is_file() and ".lock" not in p.name
+        )
+        rows = []
+        for name, entry in sorted(json.loads(manifest)["datasets"].items()):
+            active = [v for v in entry["versions"] if v["version"] == entry["active"]]
+            if not active:
+                continue
+            con = duckdb.connect(str(store / active[0]["file"]), read_only=True)
+            try:
+                rows.append(con.execute(f'SELECT * FROM "ds_{name}" ORDER BY ALL').fetchall())
+            finally:
+                con.close()
+        return manifest, files, rows
 
     return take

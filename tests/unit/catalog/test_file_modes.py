@@ -1,4 +1,4 @@
-"""The dataset database (every row of every dataset) is created 0600 in a 0700 folder."""
+"""The dataset store (every row of every dataset) is created 0700, its files 0600."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ A1,east,10,1.5,true,2020-01-01
 """
 
 
-def test_import_creates_a_private_database_under_a_permissive_umask(
+def test_import_creates_a_private_store_under_a_permissive_umask(
     tmp_path: Path, write: Callable[[str, str], Path], small_meta: DatasetMeta
 ) -> None:
     db = tmp_path / "var" / "datasets.duckdb"
@@ -25,7 +25,8 @@ def test_import_creates_a_private_database_under_a_permissive_umask(
         assert os.umask(0o022) == 0o022  # the import left the process umask as it was
     finally:
         os.umask(previous)
-    created = list(db.parent.iterdir())
-    assert db in created
-    assert {stat.S_IMODE(p.stat().st_mode) for p in created} == {0o600}
-    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    files = [p for p in db.rglob("*") if p.is_file()]
+    folders = [db.parent, db, *(p for p in db.rglob("*") if p.is_dir())]
+    assert db / "catalog.json" in files and any(p.suffix == ".duckdb" for p in files)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o700}

@@ -199,3 +199,35 @@ def test_absent_granularity_keeps_the_canonical_json(write: Write) -> None:
     meta = load_metadata(write("m.yaml", VALID))
     assert "granularity" not in meta.to_json()
     assert meta.columns["capital"].granularity is None
+
+
+def test_violation_policy_and_max_length_are_checked(write: Write) -> None:
+    text = """\
+description: d
+provider: p
+entity_key: k
+columns:
+  k: {type: string, level: L3, on_violation: "null"}
+  a: {type: integer, level: L1, on_violation: clamp}
+  b: {type: integer, level: L1, max_length: 3}
+  c: {type: string, level: L1, on_violation: drop}
+  d: {type: string, level: L1, max_length: 0}
+"""
+    found = problems_of(write("m.yaml", text))
+    messages = " | ".join(message for _, message in found)
+    assert "clamp needs bounds" in messages
+    assert "max_length is allowed only on string columns" in messages
+    assert "'refuse', 'null' or 'clamp'" in messages
+    assert "greater than or equal to 1" in messages
+    # (the entity key is checked only once every column passed, as the second test shows)
+
+
+def test_policies_at_their_defaults_leave_the_canonical_json_unchanged(write: Write) -> None:
+    meta = load_metadata(write("m.yaml", VALID))
+    assert "on_violation" not in meta.to_json() and "max_length" not in meta.to_json()
+    assert meta.max_length("uscc") == 256 and meta.max_length("district") == 65_536
+    extra = VALID.replace("domain: [a, b, c]}", 'domain: [a, b, c], on_violation: "null"}')
+    changed = load_metadata(write("n.yaml", extra.replace("L3,", "L3, max_length: 18,", 1)))
+    assert changed.columns["district"].on_violation == "null" and changed.max_length("uscc") == 18
+    bad_key = VALID.replace("L3,", 'L3, on_violation: "null",', 1)
+    assert any("entity key's on_violation" in m for _, m in problems_of(write("k.yaml", bad_key)))

@@ -15,7 +15,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from zone.access import authorize_product, budget_account, check_epsilon_cap
@@ -68,14 +67,12 @@ class JointJobs(TrainingJobs):
         jobs: JobStore,
         models: ModelRegistry,
         executor: Executor,
-        datasets_db: Path,
         row_count_granularity: int,
         changed: threading.Condition,
     ) -> None:
         super().__init__(
             products,
             catalog,
-            datasets_db=datasets_db,
             row_count_granularity=row_count_granularity,
             state=state,
             desk=desk,
@@ -98,12 +95,13 @@ class JointJobs(TrainingJobs):
         cohort = self.cohorts.describe(principal, request.upload_id)
         if cohort.state != "stored":
             raise FailedPrecondition("the cohort has been erased", reason="cohort_erased")
+        info = self._catalog.get(product.dataset)
         spec = plan_joint(
             request,
             product,
-            self._catalog.get(product.dataset).meta,
+            info.meta,
             cohort,
-            db_path=self._datasets_db,
+            db_path=info.path,  # the version file: the job reads the version it was planned on
             cohort_path=self.cohorts.path(cohort),
             work_dir=self.cohorts.work_dir(cohort.upload_id),
         )

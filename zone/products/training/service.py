@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from zone.access import authorize_product, budget_account, check_epsilon_cap
@@ -96,7 +95,6 @@ class TrainingJobs:
         products: Mapping[str, Product],
         catalog: DatasetCatalog,
         *,
-        datasets_db: Path,
         row_count_granularity: int,
         state: State,
         desk: ReleaseDesk,
@@ -107,7 +105,6 @@ class TrainingJobs:
     ) -> None:
         self._products = products
         self._catalog = catalog
-        self._datasets_db = datasets_db
         self._granularity = row_count_granularity
         self._store = state
         self._desk = desk
@@ -150,7 +147,7 @@ class TrainingJobs:
             request,
             product,
             info.meta,
-            db_path=self._datasets_db,
+            db_path=info.path,  # the version file: the job reads the version it was planned on
             public_row_count=public_row_count(info, self._granularity),
             prefer_gpu=True,  # CUDA when present and the product allows it
         )

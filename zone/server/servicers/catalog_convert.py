@@ -49,6 +49,7 @@ def dataset_description(view: DatasetView) -> catalog_pb2.DatasetDescription:
         entity_key=view.info.meta.entity_key,
         columns=_columns(view.info),
         products=list(view.products),
+        quality_report_json=view.quality_report.to_json() if view.quality_report else "",
     )
 
 
