@@ -124,6 +124,7 @@ def test_measures_filters_and_sums(stats_zone: tuple[RunningZone, str]) -> None:
         ({"measures": [count()], "group_by": ["uscc"]}, "uscc"),  # no public domain
         ({"measures": [count()], "filters": [eq("founded_year", "nineteen")]}, "integer"),
         ({"measures": [count()], "filters": [between("employees", 10, 1)]}, "low"),
+        ({"measures": [count()], "filters": [eq("district", "Atlantis")]}, "declared domain"),
         ({"measures": [mean("default_flag")]}, "default_flag"),  # not allowed by the product
         ({"measures": [count()], "filters": [between("penalties", 1, None)]}, "classified L3"),
         ({"measures": []}, "measure"),

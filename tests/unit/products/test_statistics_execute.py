@@ -75,7 +75,7 @@ def test_ungrouped_count_has_one_cell_with_the_empty_key(toy: Dataset) -> None:
         (Filter("founded_year", "range", (2000, 2010)), lambda f: f.founded_year.between(2000, 2010)),  # noqa: E501
         (Filter("founded_year", "range", (None, 1999)), lambda f: f.founded_year <= 1999),
         (Filter("founded_year", "range", (2015, None)), lambda f: f.founded_year >= 2015),
-        (Filter("industry", "in", ("C", "F", "Z")), lambda f: f.industry.isin(["C", "F"])),
+        (Filter("industry", "in", ("C", "F")), lambda f: f.industry.isin(["C", "F"])),
         (Filter("registered_capital", "range", (50.5, 1e4)), lambda f: f.registered_capital.between(50.5, 1e4)),  # noqa: E501
         (Filter("employees", "in", (0, 1, 2)), lambda f: f.employees.isin([0, 1, 2])),
     ],
@@ -98,10 +98,10 @@ def test_filters_on_dates_and_booleans(toy: Dataset) -> None:
     "value",
     ["x' OR '1'='1", "Gaoxin' --", 'Gaoxin" OR 1=1', "东城区", "Gao\x00xin", "\u202egaoxin"],
 )
-def test_injection_in_filter_values_is_just_a_value(enterprises: Dataset, value: str) -> None:
-    release = run(enterprises, filters=(Filter("district", "in", (value, "Shiqiao")),))
-    exact = int((enterprises.frame.district == "Shiqiao").sum())
-    assert release.measures[0].cells[0].values[0] == pytest.approx(exact, abs=1)
+def test_injection_in_filter_values_is_just_a_value(toy: Dataset, value: str) -> None:
+    # A column without a declared domain: the value reaches SQL, as a bound parameter.
+    release = run(toy, filters=(Filter("city", "in", (value, "A")),))
+    assert release.measures[0].cells[0].values[0] == pytest.approx(600, abs=1)
 
 
 def test_unicode_values_match_as_values(toy: Dataset) -> None:

@@ -224,3 +224,29 @@ def test_every_problem_is_reported_at_once(enterprises: Dataset) -> None:
     for fragment in ("measures[0]", "measures[1]", "group_by[0]", "filters[0]", "filters[1]"):
         assert fragment in text
     assert "epsilon" in text and "delta" in text
+
+
+@pytest.mark.parametrize(
+    ("column", "op", "values", "bad"),
+    [
+        ("region", "eq", ("west",), [0]),
+        ("region", "in", ("north", "Atlantis", "south", "x' OR '1'='1"), [1, 3]),
+        ("day", "eq", ("2024-01-03",), [0]),
+    ],
+)
+def test_filter_values_outside_the_declared_domain_are_refused(
+    toy: Dataset, column: str, op: str, values: tuple[FilterValue, ...], bad: list[int]
+) -> None:
+    q = query(product="toy-stats", filters=(Filter(column, op, values),))  # type: ignore[arg-type]
+    assert refused(q, toy) == [
+        f"filters[0].values[{i}]: not in the declared domain of {column!r}" for i in bad
+    ]
+
+
+def test_filter_values_inside_the_domain_and_on_columns_without_one_plan(toy: Dataset) -> None:
+    filters = (
+        Filter("region", "in", ("north", "east")),
+        Filter("day", "eq", ("2024-01-02",)),
+        Filter("city", "eq", ("not a listed city: no domain",)),
+    )
+    plan_query(query(product="toy-stats", filters=filters), toy.product, toy.meta)

@@ -53,7 +53,26 @@ def filter_problems(
             problems.append(f"{where}.values[{i}]: must be {_TYPE_WORDS[column.type]}")
     if not problems and flt.op == "range" and _inverted(*flt.values):
         problems.append(f"{where}: range low must not exceed high")
+    if not problems and flt.op in ("eq", "in") and column.domain is not None:
+        problems += [
+            f"{where}.values[{i}]: not in the declared domain of {flt.column!r}"
+            for i, value in enumerate(flt.values)
+            if not _in_domain(column, value)
+        ]
     return problems
+
+
+def _in_domain(column: ColumnMeta, value: FilterValue) -> bool:
+    """Whether a valid value is one of the column's declared domain values.
+
+    A value outside the domain can match no row that the statistics read (imports refuse or
+    null such values), so the query is refused before anything is charged.
+    """
+    if column.type == "date":
+        return datetime.date.fromisoformat(str(value)) in {
+            datetime.date.fromisoformat(str(v)) for v in column.domain or ()
+        }
+    return value in (column.domain or ())
 
 
 def _inverted(low: FilterValue, high: FilterValue) -> bool:
