@@ -153,7 +153,7 @@ def measure_modes(
 
 def components(zone: RunningZone, calls: int) -> dict[str, float]:
     services = zone.services
-    policies = services.policies.current
+    policies = services.serving.current
     grant = next(g for g in policies.grants if g.principal == "bench")
 
     def charge() -> None:
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = prepare(Path(tmp) / "zone", args.rows)
         with running_zone(config) as zone, ZoneClient(f"127.0.0.1:{zone.port}", token=TOKEN) as c:
             service = zone.services.statistics
-            principal = zone.services.policies.current.principals["bench"]
+            principal = zone.services.serving.current.principals["bench"]
             query = StatsQuery(product=PRODUCT, measures=(Measure(kind="count"),), epsilon=0.01)
 
             def grpc_call() -> object:
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             def local_call() -> object:
                 return service.run(
-                    zone.services.policies.current, principal, query, uuid.uuid4().hex
+                    zone.services.serving.current, principal, query, uuid.uuid4().hex
                 )
 
             report = {

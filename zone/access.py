@@ -59,9 +59,17 @@ def check_epsilon_cap(epsilon: float, product_cap: float, grant: Grant) -> None:
 
 
 def budget_account(
-    policies: PolicySet, principal: Principal, grant: Grant, dataset: str
+    policies: PolicySet,
+    principal: Principal,
+    grant: Grant,
+    dataset: str,
+    ledger_name: str | None = None,
 ) -> Account:
     """The ledger account of ``principal`` on ``dataset`` with the limits of the policy in force.
+
+    ``ledger_name`` is the account's name in the ledger when it differs from the dataset's
+    (a dataset whose metadata scopes budgets per version: ``zone.catalog.info.budget_key``);
+    the grant's budget and the zone-wide cap of ``dataset`` apply to it.
 
     Raises:
         PermissionDenied: the grant gives no budget on the dataset.
@@ -72,7 +80,7 @@ def budget_account(
     cap = policies.dataset_caps.get(dataset)
     return Account(
         principal=principal.id,
-        dataset=dataset,
+        dataset=ledger_name or dataset,
         limit=Amount.limit(budget.epsilon, budget.delta),
         cap=Amount.limit(cap.epsilon, cap.delta) if cap else None,
     )

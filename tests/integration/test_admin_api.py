@@ -23,12 +23,12 @@ def test_reload_swaps_in_a_valid_set(zone: RunningZone) -> None:
         with client(zone, "admin") as admin:
             result = admin.reload_policies()
         assert result.policy_digest != result.previous_digest
-        assert result.policy_digest == zone.services.policies.current.digest
+        assert result.policy_digest == zone.services.serving.current.digest
         assert researcher.list_products() == []
 
 
 def test_bad_set_is_refused_with_every_problem_and_running_set_stays(zone: RunningZone) -> None:
-    digest = zone.services.policies.current.digest
+    digest = zone.services.serving.current.digest
     policies_dir = config_of(zone).policies_dir
     (policies_dir / "broken.yaml").write_text(
         "principals:\n"
@@ -43,7 +43,7 @@ def test_bad_set_is_refused_with_every_problem_and_running_set_stays(zone: Runni
     )
     with client(zone, "admin") as admin, pytest.raises(FailedPreconditionError) as err:
         admin.reload_policies()
-    assert zone.services.policies.current.digest == digest
+    assert zone.services.serving.current.digest == digest
     assert len(err.value.details) >= 3
     assert all(line.startswith("policies/") for line in err.value.details)
     assert any("duplicate principal id" in line for line in err.value.details)

@@ -101,7 +101,7 @@ def test_every_call_is_audited(shared_zone: RunningZone) -> None:
     last = rpc[-1]
     assert last["principal"] == "bank-a" and last["decision"] == "allow"
     assert last["product"] == "capital-match" and last["status"] == "OK"
-    assert last["policy_digest"] == shared_zone.services.policies.current.digest
+    assert last["policy_digest"] == shared_zone.services.serving.current.digest
 
 
 def test_quality_report_is_shown_to_admins_only(shared_zone: RunningZone) -> None:

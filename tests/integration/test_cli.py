@@ -170,7 +170,7 @@ def test_policy_reload_command(tmp_path: Path) -> None:
         target = f"127.0.0.1:{zone.port}"
         ok = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
         assert ok.returncode == 0, ok.stderr
-        assert zone.services.policies.current.digest in ok.stdout
+        assert zone.services.serving.current.digest in ok.stdout
         (tmp_path / "policies" / "bad.yaml").write_text("principals: [1]\n")
         refused = zone_cli("policy", "reload", "--target", target, "--token-file", str(token_file))
         assert refused.returncode == 1

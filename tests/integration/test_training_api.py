@@ -167,7 +167,7 @@ def test_cancel_a_queued_job_refunds_it(tmp_path: Path) -> None:
 
 
 def _account(zone: RunningZone, who: str) -> Account:
-    policies = zone.services.policies.current
+    policies = zone.services.serving.current
     principal = policies.principals[who]
     grant = policies.granted_products(principal, today_utc())[PRODUCT]
     return budget_account(policies, principal, grant, "enterprises")

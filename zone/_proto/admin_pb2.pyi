@@ -14,16 +14,49 @@ class ReloadPoliciesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ReloadPoliciesResponse(_message.Message):
-    __slots__ = ("policy_digest", "previous_digest", "principals", "grants")
+    __slots__ = ("policy_digest", "previous_digest", "principals", "grants", "products", "dataset_versions")
+    class DatasetVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     POLICY_DIGEST_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     PRINCIPALS_FIELD_NUMBER: _ClassVar[int]
     GRANTS_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    DATASET_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     policy_digest: str
     previous_digest: str
     principals: int
     grants: int
-    def __init__(self, policy_digest: _Optional[str] = ..., previous_digest: _Optional[str] = ..., principals: _Optional[int] = ..., grants: _Optional[int] = ...) -> None: ...
+    products: int
+    dataset_versions: _containers.ScalarMap[str, str]
+    def __init__(self, policy_digest: _Optional[str] = ..., previous_digest: _Optional[str] = ..., principals: _Optional[int] = ..., grants: _Optional[int] = ..., products: _Optional[int] = ..., dataset_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ActivateDatasetRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ActivateDatasetResponse(_message.Message):
+    __slots__ = ("name", "version", "previous_version", "report_digest", "policy_digest")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REPORT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    POLICY_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    previous_version: str
+    report_digest: str
+    policy_digest: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., previous_version: _Optional[str] = ..., report_digest: _Optional[str] = ..., policy_digest: _Optional[str] = ...) -> None: ...
 
 class VerifyAuditRequest(_message.Message):
     __slots__ = ()

@@ -65,6 +65,11 @@ class AdminServiceStub:
                 request_serializer=zone_dot_v1_dot_admin__pb2.QueryAuditRequest.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_admin__pb2.QueryAuditResponse.FromString,
                 _registered_method=True)
+        self.ActivateDataset = channel.unary_unary(
+                '/zone.v1.AdminService/ActivateDataset',
+                request_serializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -116,6 +121,16 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ActivateDataset(self, request, context):
+        """Serves another kept version of a dataset (rollback is activating an older one). The set
+        with that version, the products and the policies on disk is validated whole first; if it
+        is invalid the running set stays and nothing changes. Calls already running finish on the
+        version they started with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -148,6 +163,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.QueryAudit,
                     request_deserializer=zone_dot_v1_dot_admin__pb2.QueryAuditRequest.FromString,
                     response_serializer=zone_dot_v1_dot_admin__pb2.QueryAuditResponse.SerializeToString,
+            ),
+            'ActivateDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateDataset,
+                    request_deserializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +333,33 @@ class AdminService:
             '/zone.v1.AdminService/QueryAudit',
             zone_dot_v1_dot_admin__pb2.QueryAuditRequest.SerializeToString,
             zone_dot_v1_dot_admin__pb2.QueryAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.AdminService/ActivateDataset',
+            zone_dot_v1_dot_admin__pb2.ActivateDatasetRequest.SerializeToString,
+            zone_dot_v1_dot_admin__pb2.ActivateDatasetResponse.FromString,
             options,
             channel_credentials,
             insecure,

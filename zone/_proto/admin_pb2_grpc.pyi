@@ -51,6 +51,12 @@ class AdminServiceStub:
     """Audit records filtered by principal, product, kind and time, oldest first, one page
     at a time.
     """
+    ActivateDataset: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ActivateDatasetRequest, _admin_pb2.ActivateDatasetResponse]
+    """Serves another kept version of a dataset (rollback is activating an older one). The set
+    with that version, the products and the policies on disk is validated whole first; if it
+    is invalid the running set stays and nothing changes. Calls already running finish on the
+    version they started with.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -74,6 +80,12 @@ class AdminServiceAsyncStub(AdminServiceStub):
     QueryAudit: _aio.UnaryUnaryMultiCallable[_admin_pb2.QueryAuditRequest, _admin_pb2.QueryAuditResponse]  # type: ignore[assignment]
     """Audit records filtered by principal, product, kind and time, oldest first, one page
     at a time.
+    """
+    ActivateDataset: _aio.UnaryUnaryMultiCallable[_admin_pb2.ActivateDatasetRequest, _admin_pb2.ActivateDatasetResponse]  # type: ignore[assignment]
+    """Serves another kept version of a dataset (rollback is activating an older one). The set
+    with that version, the products and the policies on disk is validated whole first; if it
+    is invalid the running set stays and nothing changes. Calls already running finish on the
+    version they started with.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -131,6 +143,18 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_pb2.QueryAuditResponse, _abc.Awaitable[_admin_pb2.QueryAuditResponse]]:
         """Audit records filtered by principal, product, kind and time, oldest first, one page
         at a time.
+        """
+
+    @_abc_1.abstractmethod
+    def ActivateDataset(
+        self,
+        request: _admin_pb2.ActivateDatasetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ActivateDatasetResponse, _abc.Awaitable[_admin_pb2.ActivateDatasetResponse]]:
+        """Serves another kept version of a dataset (rollback is activating an older one). The set
+        with that version, the products and the policies on disk is validated whole first; if it
+        is invalid the running set stays and nothing changes. Calls already running finish on the
+        version they started with.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

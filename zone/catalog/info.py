@@ -34,3 +34,10 @@ def table_name(name: str) -> str:
     if not is_dataset_name(name):
         raise InvalidArgument("invalid dataset name")
     return f'"ds_{name}"'
+
+
+def budget_key(info: DatasetInfo) -> str:
+    """The privacy ledger's account name for this version: the dataset's, or its version's."""
+    if info.meta.budget_scope == "version":
+        return f"{info.name}@{info.version}"
+    return info.name

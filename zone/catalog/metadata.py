@@ -221,10 +221,20 @@ class DatasetMeta(BaseModel):
     decimals (at most 6 places) summing to exactly 1. Omitted from the canonical JSON when
     absent, so existing versions are unchanged.
 
+    ``budget_scope`` says what a new version does to privacy budgets: ``dataset`` (the
+    default) keeps one budget per principal and dataset across all its versions, because a new
+    version describes the same people and firms, so what earlier versions revealed still counts;
+    ``version`` gives each version budgets (and zone-wide caps) of its own, for data about
+    different subjects (e.g. a new year's registrations), at the cost of composing across
+    versions if the subjects do overlap. Omitted from the canonical JSON at its default.
+
     Attributes:
         description: What the dataset is, shown in the catalog.
         provider: Who supplies the data, shown in the catalog.
         providers: Data providers and their revenue shares (omitted: no revenue shares).
+        budget_scope: ``dataset`` (default: one privacy budget per principal across all the
+            dataset's versions, for the same subjects) or ``version`` (each version has budgets
+            and zone-wide caps of its own, for versions about different subjects).
         columns: Every column of the data file, by name (``[A-Za-z_][A-Za-z0-9_]*``, unique
             regardless of case), in the file's order or any other.
         entity_key: The column identifying one entity (string or integer; non-empty and unique
@@ -237,6 +247,9 @@ class DatasetMeta(BaseModel):
     provider: NonEmptyStr
     providers: Annotated[tuple[ProviderShare, ...], BeforeValidator(as_tuple)] | None = Field(
         default=None, exclude_if=lambda value: value is None
+    )
+    budget_scope: Literal["dataset", "version"] = Field(
+        default="dataset", exclude_if=lambda value: value == "dataset"
     )
     # Declared before entity_key so that its validator can see the columns.
     columns: dict[ColumnName, ColumnMeta]

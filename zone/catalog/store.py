@@ -133,7 +133,8 @@ def _import(
         def add(manifest: _manifest.Manifest) -> _manifest.Manifest:
             _check_new(manifest, name, version, replace_existing)
             current = manifest.datasets.get(name, _manifest.DatasetEntry(()))
-            versions = (*current.versions, entry)
+            kept = tuple(v for v in current.versions if v.version != version)  # a dropped one
+            versions = (*kept, entry)
             return manifest.with_dataset(
                 name, _manifest.DatasetEntry(versions, version if activate else current.active)
             )
@@ -199,8 +200,9 @@ def _remove_abandoned(store: Path) -> None:
     """
     for partial in store.glob("*/.*.partial*"):
         partial.unlink(missing_ok=True)
+    manifest = _manifest.read_manifest(store)
     listed = {
-        store / v.file for e in _manifest.read_manifest(store).datasets.values() for v in e.versions
+        store / v.file for e in manifest.datasets.values() for v in e.versions if not v.dropped
     }
     for orphan in store.glob("*/*.duckdb"):
         if orphan not in listed:

@@ -76,6 +76,12 @@ def _cmd_policy_reload(args: argparse.Namespace) -> int:
     with connect(args) as client:
         result = client.reload_policies()
     print(f"reloaded: {result.policy_digest} (was {result.previous_digest})")
+    print(
+        f"products: {result.products}; datasets: "
+        + ", ".join(
+            f"{name} {version}" for name, version in sorted(result.dataset_versions.items())
+        )
+    )
     return 0
 
 
@@ -127,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "in clear; a warning is logged)",
     )
 
-    datasets.add_parser(sub)  # datasets import|list
+    datasets.add_parser(sub)  # datasets import|list|versions|activate|retire
 
     policy = sub.add_parser("policy", help="policy administration").add_subparsers(
         dest="sub", required=True

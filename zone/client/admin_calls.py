@@ -1,4 +1,4 @@
-"""The SDK's administrator calls (admin role): policy reload, audit, budgets, usage, revenue."""
+"""The SDK's administrator calls (admin role): reload, activation, audit, budgets, usage."""
 
 from __future__ import annotations
 
@@ -23,11 +23,23 @@ class AdminCalls:
         raise NotImplementedError  # provided by ZoneClient
 
     def reload_policies(self) -> types.PolicyReload:
-        """Reload policies/*.yaml on the server (admin)."""
+        """Reload policies, products and the active dataset versions on the server (admin)."""
         reply = self._call(self._admin.ReloadPolicies, admin_pb2.ReloadPoliciesRequest())
         return types.PolicyReload(
-            reply.policy_digest, reply.previous_digest, reply.principals, reply.grants
+            reply.policy_digest, reply.previous_digest, reply.principals, reply.grants,
+            reply.products, dict(reply.dataset_versions),
+        )  # fmt: skip
+
+    def activate_dataset(self, name: str, version: str) -> types.DatasetActivation:
+        """Serve another kept version of a dataset (admin); ``version`` may be a hex prefix."""
+        reply = self._call(
+            self._admin.ActivateDataset,
+            admin_pb2.ActivateDatasetRequest(name=name, version=version),
         )
+        return types.DatasetActivation(
+            reply.name, reply.version, reply.previous_version, reply.report_digest,
+            reply.policy_digest,
+        )  # fmt: skip
 
     def verify_audit(self) -> types.AuditVerification:
         """Recompute the server's audit chain (admin)."""

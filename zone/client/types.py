@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,19 @@ class PolicyReload:
     previous_digest: str
     principals: int
     grants: int
+    products: int = 0
+    dataset_versions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetActivation:
+    """Outcome of activating a dataset version on a running zone."""
+
+    name: str
+    version: str
+    previous_version: str
+    report_digest: str
+    policy_digest: str
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def start(
         "zone instance %s serving on %s (policy set %s)",
         instance_id,
         config.listen,
-        services.policies.current.digest,
+        services.serving.current.digest,
     )
     return RunningZone(server, services, health_servicer, port, instance_id, console)
 
@@ -244,7 +244,7 @@ def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
 
 def _reload(services: ZoneServices) -> None:
     try:
-        result = services.policies.reload()
+        result = services.serving.reload()
     except ValidationFailed as exc:
         log.error("SIGHUP reload refused, running set kept:\n%s", exc.message)
         return

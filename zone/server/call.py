@@ -1,7 +1,8 @@
 """Per-call context: who is calling and what the call is about, for servicers and the audit.
 
 The interceptor sets it at the start of a call (in the handler thread); servicers read the
-principal and the policy snapshot from it and may name the product the call concerns.
+principal and the policy snapshot from it and may name the product the call concerns. The
+call's serving snapshot (datasets, products, policies) is pinned until the call ends.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from zone.policy import PolicySet, Principal
 from zone.server.wiring import ZoneServices
+from zone.serving import Snapshot
 
 
 @dataclass
@@ -22,6 +24,7 @@ class CallContext:
     method: str
     peer: str
     services: ZoneServices
+    snapshot: Snapshot
     policies: PolicySet
     principal: Principal | None = None
     product: str = ""

@@ -229,6 +229,8 @@ class ZoneInterceptor(_Interceptor):
                 response = run()
         except Exception as exc:  # noqa: BLE001 - translated by the error catalog
             outcome.failed(call, exc, context)
+        finally:
+            call.services.serving.leave(call.snapshot)
         self._finish(call, outcome, context)
         return response
 
@@ -249,10 +251,12 @@ class ZoneInterceptor(_Interceptor):
                 yield from run()
         except GeneratorExit:
             outcome.status, outcome.reason = grpc.StatusCode.CANCELLED, "cancelled"
+            call.services.serving.leave(call.snapshot)
             self._audit(call, outcome)
             raise
         except Exception as exc:  # noqa: BLE001 - translated by the error catalog
             outcome.failed(call, exc, context)
+        call.services.serving.leave(call.snapshot)
         self._finish(call, outcome, context)
 
     def _begin(self, method: str, context: grpc.ServicerContext) -> CallContext:
@@ -261,12 +265,14 @@ class ZoneInterceptor(_Interceptor):
         services = self._services
         if services is None:
             abort(context, status_for(_NOT_READY), request_id, self._instance)
+        snapshot = services.serving.enter()  # pinned until the call ends (leave)
         call = CallContext(
             request_id=request_id,
             method=method,
             peer=context.peer(),
             services=services,
-            policies=services.policies.current,
+            snapshot=snapshot,
+            policies=snapshot.policies,
         )
         set_current_call(call)
         return call

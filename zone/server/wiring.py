@@ -24,8 +24,7 @@ from zone.audit import AuditChain, ReleaseRegistry
 from zone.audit.keys import public_key_path
 from zone.audit.receipts import ReceiptBook
 from zone.audit.verify import ChainVerifier
-from zone.catalog import DatasetCatalog, Product, load_products
-from zone.catalog.products import product_refs
+from zone.catalog import DatasetCatalog, Product
 from zone.catalog.visibility import Visibility
 from zone.config import ZoneConfig
 from zone.console.alerts import AlertEngine
@@ -36,7 +35,6 @@ from zone.ledger import PrivacyLedger
 from zone.metering import Metering
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
-from zone.policy.holder import PolicyHolder
 from zone.products.joint.cohorts import Cohorts
 from zone.products.joint.service import JOINT_PRELOAD, JointJobs
 from zone.products.joint.store import CohortStore
@@ -49,6 +47,7 @@ from zone.products.verification.secret import SECRET_FILE, load_master_secret
 from zone.products.verification.service import VerificationService
 from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
+from zone.serving import LiveCatalog, LiveProducts, ServingHolder, Sources
 from zone.state.api import State
 from zone.state.opening import open_state
 
@@ -57,12 +56,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ZoneServices:
-    """Everything a running zone serves with; built by :func:`build`, closed by ``close``."""
+    """Everything a running zone serves with; built by :func:`build`, closed by ``close``.
+
+    ``serving`` holds the snapshot in force (dataset versions, products, policies), swapped
+    whole on reload or activation; ``catalog`` and ``products`` are views of the snapshot the
+    current call pinned, which is what the product services were built with.
+    """
 
     config: ZoneConfig
     catalog: DatasetCatalog
     products: Mapping[str, Product]
-    policies: PolicyHolder
+    serving: ServingHolder
     visibility: Visibility
     store: State
     audit: AuditChain
@@ -93,7 +97,7 @@ class ZoneServices:
             {
                 "instance": instance_id,
                 "code_version": __version__,
-                "policy_digest": self.policies.current.digest,
+                "policy_digest": self.serving.current.digest,
                 "datasets": {n: i.version for n, i in self.catalog.datasets().items()},
                 "products": sorted(self.products),
                 "interrupted_charges": self.interrupted_charges,
@@ -104,47 +108,52 @@ class ZoneServices:
 
     def record_stop(self) -> None:
         """Audit a graceful stop."""
-        self.audit.append("server.stop", {"policy_digest": self.policies.current.digest})
+        self.audit.append("server.stop", {"policy_digest": self.serving.current.digest})
 
     def close(self) -> None:
         """Stop the job workers and the retention sweep, release the database handles."""
         self.sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
         self.verification.close()
-        self.catalog.close()
+        self.serving.close()
         self.store.close()
 
 
 def build(config: ZoneConfig) -> ZoneServices:
-    """Load datasets, products and policies, open the state, wire the services, recover.
+    """Open the state, load the serving snapshot (datasets, products, policies), wire, recover.
 
     Raises:
-        ValidationFailed: datasets, products or policies are invalid.
-        FailedPrecondition: the dataset database is missing or locked.
+        ValidationFailed: products or policies are invalid for the active dataset versions.
+        FailedPrecondition: the dataset store is missing or damaged.
     """
-    catalog = DatasetCatalog.open(
-        config.datasets_db, memory_limit=config.duckdb.memory_limit, threads=config.duckdb.threads
-    )
-    try:
-        metas = {name: info.meta for name, info in catalog.datasets().items()}
-        products = load_products(config.models_dir, metas)
-        store = open_state(config.state_db, config.state)
-    except BaseException:
-        catalog.close()
-        raise
+    store = open_state(config.state_db, config.state)
     try:
         audit = AuditChain(store)
 
-        def on_reload(record: dict[str, Any]) -> None:
-            audit.append("policy.reload", record)
+        def on_event(kind: str, record: dict[str, Any]) -> None:
+            audit.append(kind, record)
 
-        policies = PolicyHolder(
-            config.policies_dir, product_refs(products), metas.keys(), on_reload
+        jobs = JobStore(store, audit)
+
+        def in_use() -> set[str]:
+            return {str(job.spec.get("dataset_version", "")) for job in jobs.running()}
+
+        sources = Sources(
+            config.datasets_db,
+            config.models_dir,
+            config.policies_dir,
+            memory_limit=config.duckdb.memory_limit,
+            threads=config.duckdb.threads,
         )
-        return _wire(config, catalog, products, policies, store, audit)
+        serving = ServingHolder(sources, on_event, in_use)
     except BaseException:
         store.close()
-        catalog.close()
+        raise
+    try:
+        return _wire(config, serving, store, audit, jobs)
+    except BaseException:
+        serving.close()
+        store.close()
         raise
 
 
@@ -158,12 +167,13 @@ def match_workers(workers: int) -> MatchWorkers:
 
 def _wire(
     config: ZoneConfig,
-    catalog: DatasetCatalog,
-    products: Mapping[str, Product],
-    policies: PolicyHolder,
+    serving: ServingHolder,
     store: State,
     audit: AuditChain,
+    jobs: JobStore,
 ) -> ZoneServices:
+    catalog, products = LiveCatalog(serving), LiveProducts(serving)
+
     def providers_of(product_id: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
         dataset = products[product_id].dataset
         providers = catalog.get(dataset).meta.providers or ()
@@ -179,7 +189,6 @@ def _wire(
     desk = ReleaseDesk(store, ledger, metering, releases)
     models = ModelRegistry(store, audit)
     reviews = ModelReviews(store, audit)
-    jobs = JobStore(store, audit)
     executor = LocalProcessExecutor(
         max_concurrent=config.jobs.max_concurrent,
         wall_time_s=config.jobs.wall_time_seconds,
@@ -204,7 +213,7 @@ def _wire(
         products,
         catalog,
         cohorts=Cohorts(products, catalog, config.joint_config, state=store, store=cohort_store),
-        policy_digest=lambda: policies.current.digest,
+        policy_digest=lambda: serving.snapshot.policies.digest,
         state=store,
         desk=desk,
         jobs=jobs,
@@ -244,7 +253,7 @@ def _wire(
         config=config,
         catalog=catalog,
         products=products,
-        policies=policies,
+        serving=serving,
         visibility=Visibility(catalog, products, config.row_count_granularity),
         store=store,
         audit=audit,
@@ -279,7 +288,7 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
     config = services.config.console
     if config is None:
         raise ValueError("the zone config has no console section")
-    holder = services.policies
+    holder = services.serving
     alerts = AlertEngine(services.store, services.audit, config.alerts, lambda: holder.current)
     services.call_metrics.add_state(services.store, alerts.counts)
     signing_key = services.config.audit.signing_key

@@ -20,6 +20,7 @@ from typing import Any
 from zone.access import authorize_product, budget_account, check_epsilon_cap
 from zone.audit import ReleasedArtifact, canonical_json
 from zone.catalog import DatasetCatalog, JointTrainingProduct, Product
+from zone.catalog.info import budget_key
 from zone.errors import FailedPrecondition
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
 from zone.ledger import Amount
@@ -135,7 +136,13 @@ class JointJobs(TrainingJobs):
             raise FailedPrecondition(
                 f"product {product.id!r} offers no DP matched count", reason="no_match_count"
             )
-        account = budget_account(policies, principal, grant, product.dataset)
+        account = budget_account(
+            policies,
+            principal,
+            grant,
+            product.dataset,
+            budget_key(self._catalog.get(product.dataset)),
+        )
         order = Order(
             principal.id, grant, product.id, "call", request_id, account, Amount.cost(epsilon, 0.0)
         )
@@ -175,7 +182,13 @@ class JointJobs(TrainingJobs):
         """
         product, grant, cohort, spec = self._planned(policies, principal, request)
         check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
-        account = budget_account(policies, principal, grant, product.dataset)
+        account = budget_account(
+            policies,
+            principal,
+            grant,
+            product.dataset,
+            budget_key(self._catalog.get(product.dataset)),
+        )
         order = Order(
             principal.id,
             grant,

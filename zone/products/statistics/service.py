@@ -16,6 +16,7 @@ import zone.products.statistics.accuracy as accuracy
 from zone.access import authorize_product, budget_account, check_epsilon_cap
 from zone.audit import ReleasedArtifact
 from zone.catalog import DatasetCatalog, Product, StatisticsProduct, table_name
+from zone.catalog.info import budget_key
 from zone.ledger import Account, Amount, Balance, PrivacyLedger
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.statistics.execute import execute
@@ -73,9 +74,11 @@ class StatisticsService:
         product, grant = authorize_product(
             policies, principal, self._products, query.product, StatisticsProduct
         )
-        plan = plan_query(query, product, self._catalog.get(product.dataset).meta)
+        info = self._catalog.get(product.dataset)
+        plan = plan_query(query, product, info.meta)
         check_epsilon_cap(plan.epsilon, product.max_epsilon_per_query, grant)
-        return plan, budget_account(policies, principal, grant, product.dataset), grant
+        account = budget_account(policies, principal, grant, product.dataset, budget_key(info))
+        return plan, account, grant
 
     def estimate(self, policies: PolicySet, principal: Principal, query: StatsQuery) -> Estimate:
         """Plan the query and read the caller's balance; spends nothing, reads no data.

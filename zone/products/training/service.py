@@ -22,6 +22,7 @@ from typing import Any
 from zone.access import authorize_product, budget_account, check_epsilon_cap
 from zone.audit import ReleasedArtifact, canonical_json
 from zone.catalog import DatasetCatalog, Product, TrainingProduct
+from zone.catalog.info import budget_key
 from zone.catalog.visibility import public_row_count
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
@@ -152,7 +153,7 @@ class TrainingJobs:
             prefer_gpu=True,  # CUDA when present and the product allows it
         )
         check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
-        account = budget_account(policies, principal, grant, product.dataset)
+        account = budget_account(policies, principal, grant, product.dataset, budget_key(info))
         cost = Amount.cost(spec.epsilon, spec.delta)
         order = Order(
             principal=principal.id,

@@ -26,10 +26,25 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ReloadPoliciesResponse:
         """Validate and swap in policies/*.yaml; an invalid set is refused with every problem."""
         try:
-            result = current_call().services.policies.reload()
+            result = current_call().services.serving.reload()
         except ValidationFailed as exc:
             raise PolicySetRejected(exc.problems, what="policy reload (running set kept)") from exc
         return admin_convert.reload_response(result)
+
+    def ActivateDataset(
+        self, request: admin_pb2.ActivateDatasetRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ActivateDatasetResponse:
+        """Serve another kept version of a dataset; an invalid set is refused, nothing changes."""
+        call = current_call()
+        try:
+            result = call.services.serving.activate(
+                request.name, request.version, call.require_principal().id
+            )
+        except ValidationFailed as exc:
+            raise PolicySetRejected(
+                exc.problems, what="dataset activation (running set kept)"
+            ) from exc
+        return admin_convert.activation_response(result)
 
     def VerifyAudit(
         self, request: admin_pb2.VerifyAuditRequest, context: grpc.ServicerContext

@@ -12,7 +12,7 @@ from zone.audit import VerifyResult
 from zone.errors import InvalidArgument
 from zone.ledger import Amount
 from zone.metering import Period, RevenueRow, UsageRow
-from zone.policy.holder import ReloadResult
+from zone.serving import Activation, ReloadResult
 
 
 def period_from_proto(
@@ -118,6 +118,19 @@ def reload_response(result: ReloadResult) -> admin_pb2.ReloadPoliciesResponse:
         previous_digest=result.previous_digest,
         principals=result.principals,
         grants=result.grants,
+        products=result.products,
+        dataset_versions=dict(result.datasets),
+    )
+
+
+def activation_response(result: Activation) -> admin_pb2.ActivateDatasetResponse:
+    """Outcome of a dataset activation."""
+    return admin_pb2.ActivateDatasetResponse(
+        name=result.dataset,
+        version=result.version,
+        previous_version=result.previous_version,
+        report_digest=result.report_digest,
+        policy_digest=result.policy_digest,
     )
 
 
