@@ -115,3 +115,14 @@ def test_quality_report_is_shown_to_admins_only(shared_zone: RunningZone) -> Non
     assert district["violations"] == {"control": 0, "length": 0, "domain": 0}
     info = shared_zone.services.catalog.get("enterprises")
     assert info.report.to_json() == json.dumps(report, sort_keys=True, separators=(",", ":"))
+
+
+def test_open_data_fields_are_in_the_catalog(shared_zone: RunningZone) -> None:
+    with client(shared_zone, "bank") as bank:
+        assert bank.list_datasets()[0].open_level == "conditional"
+        open_data = bank.describe_dataset("enterprises").open_data
+    assert open_data is not None
+    assert (open_data.open_level, open_data.registration_id) == ("conditional", "DEMO-DA-2026-0001")
+    assert open_data.responsible_provider.startswith("Municipal market supervision")
+    assert open_data.registered_on == "2026-01-15"
+    assert open_data.certificate_digest.startswith("sha256:")

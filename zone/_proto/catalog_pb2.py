@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from zone._proto import common_pb2 as zone_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15zone/v1/catalog.proto\x12\x07zone.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x14zone/v1/common.proto\"\x15\n\x13ListDatasetsRequest\"\x8f\x01\n\x0e\x44\x61tasetSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x18\n\x10\x61pprox_row_count\x18\x05 \x01(\x03\x12\x1d\n\x15row_count_granularity\x18\x06 \x01(\x03\"A\n\x14ListDatasetsResponse\x12)\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x17.zone.v1.DatasetSummary\"&\n\x16\x44\x65scribeDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xaf\x01\n\nColumnInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0e\x63lassification\x18\x03 \x01(\x0e\x32\x17.zone.v1.Classification\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12$\n\x06\x62ounds\x18\x05 \x01(\x0b\x32\x0f.zone.v1.BoundsH\x00\x88\x01\x01\x12\x0e\n\x06\x64omain\x18\x06 \x03(\tB\t\n\x07_bounds\"\xa7\x01\n\x12\x44\x61tasetDescription\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.zone.v1.DatasetSummary\x12\x12\n\nentity_key\x18\x02 \x01(\t\x12$\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x13.zone.v1.ColumnInfo\x12\x10\n\x08products\x18\x04 \x03(\t\x12\x1b\n\x13quality_report_json\x18\x05 \x01(\t\"&\n\x13ListProductsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"P\n\x0eProductSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"A\n\x14ListProductsResponse\x12)\n\x08products\x18\x01 \x03(\x0b\x32\x17.zone.v1.ProductSummary\"$\n\x16\x44\x65scribeProductRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8d\x02\n\nGrantTerms\x12/\n\x06\x62udget\x18\x01 \x03(\x0b\x32\x1f.zone.v1.GrantTerms.BudgetEntry\x12\x17\n\x0fper_job_epsilon\x18\x02 \x01(\x01\x12\x15\n\rcalls_per_day\x18\x03 \x01(\x03\x12\x1d\n\x05price\x18\x04 \x01(\x0b\x32\x0e.zone.v1.Price\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x1a\x45\n\x0b\x42udgetEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.zone.v1.PrivacyBudget:\x02\x38\x01\"\xa0\x01\n\x12ProductDescription\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.zone.v1.ProductSummary\x12\x0f\n\x07\x63olumns\x18\x02 \x03(\t\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\"\n\x05grant\x18\x04 \x01(\x0b\x32\x13.zone.v1.GrantTerms2\xcc\x02\n\x0e\x43\x61talogService\x12K\n\x0cListDatasets\x12\x1c.zone.v1.ListDatasetsRequest\x1a\x1d.zone.v1.ListDatasetsResponse\x12O\n\x0f\x44\x65scribeDataset\x12\x1f.zone.v1.DescribeDatasetRequest\x1a\x1b.zone.v1.DatasetDescription\x12K\n\x0cListProducts\x12\x1c.zone.v1.ListProductsRequest\x1a\x1d.zone.v1.ListProductsResponse\x12O\n\x0f\x44\x65scribeProduct\x12\x1f.zone.v1.DescribeProductRequest\x1a\x1b.zone.v1.ProductDescriptionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15zone/v1/catalog.proto\x12\x07zone.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x14zone/v1/common.proto\"\x15\n\x13ListDatasetsRequest\"\xa3\x01\n\x0e\x44\x61tasetSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x18\n\x10\x61pprox_row_count\x18\x05 \x01(\x03\x12\x1d\n\x15row_count_granularity\x18\x06 \x01(\x03\x12\x12\n\nopen_level\x18\x07 \x01(\t\"\x9b\x01\n\x08OpenData\x12\x12\n\nopen_level\x18\x01 \x01(\t\x12\x11\n\topen_mode\x18\x02 \x01(\t\x12\x1c\n\x14responsible_provider\x18\x03 \x01(\t\x12\x17\n\x0fregistration_id\x18\x04 \x01(\t\x12\x15\n\rregistered_on\x18\x05 \x01(\t\x12\x1a\n\x12\x63\x65rtificate_digest\x18\x06 \x01(\t\"A\n\x14ListDatasetsResponse\x12)\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x17.zone.v1.DatasetSummary\"&\n\x16\x44\x65scribeDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xaf\x01\n\nColumnInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0e\x63lassification\x18\x03 \x01(\x0e\x32\x17.zone.v1.Classification\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12$\n\x06\x62ounds\x18\x05 \x01(\x0b\x32\x0f.zone.v1.BoundsH\x00\x88\x01\x01\x12\x0e\n\x06\x64omain\x18\x06 \x03(\tB\t\n\x07_bounds\"\xcd\x01\n\x12\x44\x61tasetDescription\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.zone.v1.DatasetSummary\x12\x12\n\nentity_key\x18\x02 \x01(\t\x12$\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x13.zone.v1.ColumnInfo\x12\x10\n\x08products\x18\x04 \x03(\t\x12\x1b\n\x13quality_report_json\x18\x05 \x01(\t\x12$\n\topen_data\x18\x06 \x01(\x0b\x32\x11.zone.v1.OpenData\"&\n\x13ListProductsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"P\n\x0eProductSummary\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x61taset\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"A\n\x14ListProductsResponse\x12)\n\x08products\x18\x01 \x03(\x0b\x32\x17.zone.v1.ProductSummary\"$\n\x16\x44\x65scribeProductRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x8d\x02\n\nGrantTerms\x12/\n\x06\x62udget\x18\x01 \x03(\x0b\x32\x1f.zone.v1.GrantTerms.BudgetEntry\x12\x17\n\x0fper_job_epsilon\x18\x02 \x01(\x01\x12\x15\n\rcalls_per_day\x18\x03 \x01(\x03\x12\x1d\n\x05price\x18\x04 \x01(\x0b\x32\x0e.zone.v1.Price\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x1a\x45\n\x0b\x42udgetEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.zone.v1.PrivacyBudget:\x02\x38\x01\"\xa0\x01\n\x12ProductDescription\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.zone.v1.ProductSummary\x12\x0f\n\x07\x63olumns\x18\x02 \x03(\t\x12+\n\nparameters\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\"\n\x05grant\x18\x04 \x01(\x0b\x32\x13.zone.v1.GrantTerms2\xcc\x02\n\x0e\x43\x61talogService\x12K\n\x0cListDatasets\x12\x1c.zone.v1.ListDatasetsRequest\x1a\x1d.zone.v1.ListDatasetsResponse\x12O\n\x0f\x44\x65scribeDataset\x12\x1f.zone.v1.DescribeDatasetRequest\x1a\x1b.zone.v1.DatasetDescription\x12K\n\x0cListProducts\x12\x1c.zone.v1.ListProductsRequest\x1a\x1d.zone.v1.ListProductsResponse\x12O\n\x0f\x44\x65scribeProduct\x12\x1f.zone.v1.DescribeProductRequest\x1a\x1b.zone.v1.ProductDescriptionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,29 +38,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDATASETSREQUEST']._serialized_start=86
   _globals['_LISTDATASETSREQUEST']._serialized_end=107
   _globals['_DATASETSUMMARY']._serialized_start=110
-  _globals['_DATASETSUMMARY']._serialized_end=253
-  _globals['_LISTDATASETSRESPONSE']._serialized_start=255
-  _globals['_LISTDATASETSRESPONSE']._serialized_end=320
-  _globals['_DESCRIBEDATASETREQUEST']._serialized_start=322
-  _globals['_DESCRIBEDATASETREQUEST']._serialized_end=360
-  _globals['_COLUMNINFO']._serialized_start=363
-  _globals['_COLUMNINFO']._serialized_end=538
-  _globals['_DATASETDESCRIPTION']._serialized_start=541
-  _globals['_DATASETDESCRIPTION']._serialized_end=708
-  _globals['_LISTPRODUCTSREQUEST']._serialized_start=710
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=748
-  _globals['_PRODUCTSUMMARY']._serialized_start=750
-  _globals['_PRODUCTSUMMARY']._serialized_end=830
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=832
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=897
-  _globals['_DESCRIBEPRODUCTREQUEST']._serialized_start=899
-  _globals['_DESCRIBEPRODUCTREQUEST']._serialized_end=935
-  _globals['_GRANTTERMS']._serialized_start=938
-  _globals['_GRANTTERMS']._serialized_end=1207
-  _globals['_GRANTTERMS_BUDGETENTRY']._serialized_start=1138
-  _globals['_GRANTTERMS_BUDGETENTRY']._serialized_end=1207
-  _globals['_PRODUCTDESCRIPTION']._serialized_start=1210
-  _globals['_PRODUCTDESCRIPTION']._serialized_end=1370
-  _globals['_CATALOGSERVICE']._serialized_start=1373
-  _globals['_CATALOGSERVICE']._serialized_end=1705
+  _globals['_DATASETSUMMARY']._serialized_end=273
+  _globals['_OPENDATA']._serialized_start=276
+  _globals['_OPENDATA']._serialized_end=431
+  _globals['_LISTDATASETSRESPONSE']._serialized_start=433
+  _globals['_LISTDATASETSRESPONSE']._serialized_end=498
+  _globals['_DESCRIBEDATASETREQUEST']._serialized_start=500
+  _globals['_DESCRIBEDATASETREQUEST']._serialized_end=538
+  _globals['_COLUMNINFO']._serialized_start=541
+  _globals['_COLUMNINFO']._serialized_end=716
+  _globals['_DATASETDESCRIPTION']._serialized_start=719
+  _globals['_DATASETDESCRIPTION']._serialized_end=924
+  _globals['_LISTPRODUCTSREQUEST']._serialized_start=926
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=964
+  _globals['_PRODUCTSUMMARY']._serialized_start=966
+  _globals['_PRODUCTSUMMARY']._serialized_end=1046
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=1048
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=1113
+  _globals['_DESCRIBEPRODUCTREQUEST']._serialized_start=1115
+  _globals['_DESCRIBEPRODUCTREQUEST']._serialized_end=1151
+  _globals['_GRANTTERMS']._serialized_start=1154
+  _globals['_GRANTTERMS']._serialized_end=1423
+  _globals['_GRANTTERMS_BUDGETENTRY']._serialized_start=1354
+  _globals['_GRANTTERMS_BUDGETENTRY']._serialized_end=1423
+  _globals['_PRODUCTDESCRIPTION']._serialized_start=1426
+  _globals['_PRODUCTDESCRIPTION']._serialized_end=1586
+  _globals['_CATALOGSERVICE']._serialized_start=1589
+  _globals['_CATALOGSERVICE']._serialized_end=1921
 # @@protoc_insertion_point(module_scope)

@@ -13,20 +13,38 @@ class ListDatasetsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DatasetSummary(_message.Message):
-    __slots__ = ("name", "description", "provider", "version", "approx_row_count", "row_count_granularity")
+    __slots__ = ("name", "description", "provider", "version", "approx_row_count", "row_count_granularity", "open_level")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     APPROX_ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
     ROW_COUNT_GRANULARITY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_LEVEL_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     provider: str
     version: str
     approx_row_count: int
     row_count_granularity: int
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., provider: _Optional[str] = ..., version: _Optional[str] = ..., approx_row_count: _Optional[int] = ..., row_count_granularity: _Optional[int] = ...) -> None: ...
+    open_level: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., provider: _Optional[str] = ..., version: _Optional[str] = ..., approx_row_count: _Optional[int] = ..., row_count_granularity: _Optional[int] = ..., open_level: _Optional[str] = ...) -> None: ...
+
+class OpenData(_message.Message):
+    __slots__ = ("open_level", "open_mode", "responsible_provider", "registration_id", "registered_on", "certificate_digest")
+    OPEN_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MODE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSIBLE_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_ON_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    open_level: str
+    open_mode: str
+    responsible_provider: str
+    registration_id: str
+    registered_on: str
+    certificate_digest: str
+    def __init__(self, open_level: _Optional[str] = ..., open_mode: _Optional[str] = ..., responsible_provider: _Optional[str] = ..., registration_id: _Optional[str] = ..., registered_on: _Optional[str] = ..., certificate_digest: _Optional[str] = ...) -> None: ...
 
 class ListDatasetsResponse(_message.Message):
     __slots__ = ("datasets",)
@@ -57,18 +75,20 @@ class ColumnInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., classification: _Optional[_Union[_common_pb2.Classification, str]] = ..., description: _Optional[str] = ..., bounds: _Optional[_Union[_common_pb2.Bounds, _Mapping]] = ..., domain: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DatasetDescription(_message.Message):
-    __slots__ = ("summary", "entity_key", "columns", "products", "quality_report_json")
+    __slots__ = ("summary", "entity_key", "columns", "products", "quality_report_json", "open_data")
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     ENTITY_KEY_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     PRODUCTS_FIELD_NUMBER: _ClassVar[int]
     QUALITY_REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    OPEN_DATA_FIELD_NUMBER: _ClassVar[int]
     summary: DatasetSummary
     entity_key: str
     columns: _containers.RepeatedCompositeFieldContainer[ColumnInfo]
     products: _containers.RepeatedScalarFieldContainer[str]
     quality_report_json: str
-    def __init__(self, summary: _Optional[_Union[DatasetSummary, _Mapping]] = ..., entity_key: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnInfo, _Mapping]]] = ..., products: _Optional[_Iterable[str]] = ..., quality_report_json: _Optional[str] = ...) -> None: ...
+    open_data: OpenData
+    def __init__(self, summary: _Optional[_Union[DatasetSummary, _Mapping]] = ..., entity_key: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnInfo, _Mapping]]] = ..., products: _Optional[_Iterable[str]] = ..., quality_report_json: _Optional[str] = ..., open_data: _Optional[_Union[OpenData, _Mapping]] = ...) -> None: ...
 
 class ListProductsRequest(_message.Message):
     __slots__ = ("dataset",)

@@ -41,6 +41,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_va
 
 from zone.catalog._fields import STRICT_FROZEN, ColumnName, NonEmptyStr, as_tuple
 from zone.catalog.levels import LEVEL_DESCRIPTION, Level
+from zone.catalog.opendata import OpenData
 from zone.errors import Problem, ValidationFailed
 from zone.money import parse_decimal
 from zone.yamlio import load_yaml, validate_model
@@ -221,6 +222,9 @@ class DatasetMeta(BaseModel):
     decimals (at most 6 places) summing to exactly 1. Omitted from the canonical JSON when
     absent, so existing versions are unchanged.
 
+    ``open_data`` (optional) carries the open-data catalog fields (``zone.catalog.opendata``);
+    a ``closed`` dataset serves no product.
+
     ``budget_scope`` says what a new version does to privacy budgets: ``dataset`` (the
     default) keeps one budget per principal and dataset across all its versions, because a new
     version describes the same people and firms, so what earlier versions revealed still counts;
@@ -235,6 +239,8 @@ class DatasetMeta(BaseModel):
         budget_scope: ``dataset`` (default: one privacy budget per principal across all the
             dataset's versions, for the same subjects) or ``version`` (each version has budgets
             and zone-wide caps of its own, for versions about different subjects).
+        open_data: Open-data catalog fields (open level, open mode, responsible provider,
+            registration record), shown in the catalog.
         columns: Every column of the data file, by name (``[A-Za-z_][A-Za-z0-9_]*``, unique
             regardless of case), in the file's order or any other.
         entity_key: The column identifying one entity (string or integer; non-empty and unique
@@ -251,6 +257,7 @@ class DatasetMeta(BaseModel):
     budget_scope: Literal["dataset", "version"] = Field(
         default="dataset", exclude_if=lambda value: value == "dataset"
     )
+    open_data: OpenData | None = Field(default=None, exclude_if=lambda value: value is None)
     # Declared before entity_key so that its validator can see the columns.
     columns: dict[ColumnName, ColumnMeta]
     entity_key: str
@@ -298,6 +305,11 @@ class DatasetMeta(BaseModel):
         if column.on_violation != "refuse":
             raise ValueError("the entity key's on_violation must be refuse (keys never change)")
         return value
+
+    @property
+    def open_level(self) -> str:
+        """The open level (开放等级), "" when the metadata declares none."""
+        return self.open_data.open_level if self.open_data else ""
 
     def max_length(self, name: str) -> int:
         """The longest value (characters) string column ``name`` may hold."""

@@ -52,22 +52,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_policy_check(args: argparse.Namespace) -> int:
-    from zone.catalog import DatasetCatalog, load_products
-    from zone.catalog.products import product_refs
-    from zone.policy import load_policies
+    from zone.serving import Sources, load_snapshot
 
     config = _config(args)
     policies_dir = Path(args.dir) if args.dir else config.policies_dir
-    catalog = DatasetCatalog.open(config.datasets_db)
-    try:
-        metas = {n: i.meta for n, i in catalog.datasets().items()}
-    finally:
-        catalog.close()
-    products = load_products(config.models_dir, metas)
-    policy_set = load_policies(policies_dir, product_refs(products), metas.keys())
+    sources = Sources(config.datasets_db, config.models_dir, policies_dir)
+    snapshot = load_snapshot(sources)  # the set a reload would bring in, validated together
+    snapshot.datasets.close()
+    policy_set = snapshot.policies
     print(
         f"ok: {len(policy_set.principals)} principals, {len(policy_set.grants)} grants, "
-        f"{len(products)} products; digest {policy_set.digest}"
+        f"{len(snapshot.products)} products; digest {policy_set.digest}"
     )
     return 0
 

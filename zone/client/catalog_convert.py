@@ -9,7 +9,13 @@ from zone._proto import catalog_pb2, common_pb2
 def dataset_summary(d: catalog_pb2.DatasetSummary) -> types.DatasetSummary:
     """A dataset's summary."""
     return types.DatasetSummary(
-        d.name, d.description, d.provider, d.version, d.approx_row_count, d.row_count_granularity
+        d.name,
+        d.description,
+        d.provider,
+        d.version,
+        d.approx_row_count,
+        d.row_count_granularity,
+        d.open_level,
     )
 
 

@@ -150,6 +150,7 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls, CohortCalls):
             columns=tuple(catalog_convert.column(c) for c in reply.columns),
             products=tuple(reply.products),
             quality_report_json=reply.quality_report_json,
+            open_data=types.OpenData.of(reply.open_data) if reply.HasField("open_data") else None,
         )
 
     def list_products(self, dataset: str = "") -> list[types.ProductSummary]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -17,6 +17,7 @@ class DatasetSummary:
     version: str
     approx_row_count: int
     row_count_granularity: int
+    open_level: str = ""  # open | conditional | authorized_operation | closed ("" undeclared)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,24 @@ class DatasetDescription:
     columns: tuple[Column, ...]
     products: tuple[str, ...]
     quality_report_json: str = ""  # admins only: the import's quality report (JSON, counts)
+    open_data: OpenData | None = None
+
+
+@dataclass(frozen=True)
+class OpenData:
+    """Open-data catalog fields (开放目录) and the asset registration record (数据资产登记)."""
+
+    open_level: str
+    open_mode: str
+    responsible_provider: str
+    registration_id: str
+    registered_on: str
+    certificate_digest: str
+
+    @classmethod
+    def of(cls, message: Any) -> OpenData:
+        """From the ``OpenData`` message (same field names)."""
+        return cls(*(getattr(message, f.name) for f in fields(cls)))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from zone.catalog import DatasetCatalog, Product, load_products
 from zone.catalog._manifest import read_manifest
 from zone.catalog.products import product_refs
-from zone.errors import FailedPrecondition
+from zone.errors import FailedPrecondition, Problem, ValidationFailed
 from zone.policy import PolicySet, load_policies
 
 
@@ -75,6 +75,21 @@ class Snapshot:
             self.datasets.close()
 
 
+def closed_problems(datasets: DatasetCatalog, products: Mapping[str, Product]) -> list[Problem]:
+    """Products reading a dataset whose open level is ``closed`` (it serves no product)."""
+    return [
+        Problem(
+            f"models ({pid})",
+            None,
+            f"product {pid!r} reads dataset {product.dataset!r}, whose open level is closed: "
+            "a closed dataset serves no product",
+        )
+        for pid, product in products.items()
+        if product.dataset in datasets.datasets()
+        and datasets.get(product.dataset).meta.open_level == "closed"
+    ]
+
+
 def load_snapshot(sources: Sources, active: Mapping[str, str] | None = None) -> Snapshot:
     """Attach the active versions, then load and check products and policies against them.
 
@@ -83,7 +98,8 @@ def load_snapshot(sources: Sources, active: Mapping[str, str] | None = None) -> 
         active: The version to serve per dataset (default: the store manifest's active ones).
 
     Raises:
-        ValidationFailed: products or policies are invalid for these dataset versions.
+        ValidationFailed: products or policies are invalid for these dataset versions, or a
+            product reads a dataset whose open level is ``closed``.
         FailedPrecondition: no store, a damaged version file, or an unknown version.
     """
     manifest = read_manifest(sources.store)
@@ -107,6 +123,9 @@ def load_snapshot(sources: Sources, active: Mapping[str, str] | None = None) -> 
     try:
         metas = {name: info.meta for name, info in datasets.datasets().items()}
         products = load_products(sources.models_dir, metas)
+        closed = closed_problems(datasets, products)
+        if closed:
+            raise ValidationFailed(closed, what="loading products")
         policies = load_policies(sources.policies_dir, product_refs(products), metas.keys())
     except BaseException:
         datasets.close()

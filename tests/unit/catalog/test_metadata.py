@@ -231,3 +231,25 @@ def test_policies_at_their_defaults_leave_the_canonical_json_unchanged(write: Wr
     assert changed.columns["district"].on_violation == "null" and changed.max_length("uscc") == 18
     bad_key = VALID.replace("L3,", 'L3, on_violation: "null",', 1)
     assert any("entity key's on_violation" in m for _, m in problems_of(write("k.yaml", bad_key)))
+
+
+OPEN_DATA = """\
+open_data:
+  open_level: conditional
+  open_mode: data sandbox
+  responsible_provider: Market regulation bureau
+  registration: {id: DA-1, registered_on: "2026-03-01", certificate_digest: "sha256:%s"}
+"""
+
+
+def test_open_data_fields_are_validated_and_kept(write: Write) -> None:
+    meta = load_metadata(write("m.yaml", VALID + OPEN_DATA % ("ab" * 32)))
+    assert meta.open_level == "conditional" and meta.open_data is not None
+    assert meta.open_data.registration is not None
+    assert meta.open_data.registration.registered_on == "2026-03-01"
+    assert DatasetMeta.from_json(meta.to_json()) == meta
+    assert load_metadata(write("n.yaml", VALID)).open_level == ""
+    bad = (OPEN_DATA % "xyz").replace("conditional", "public").replace('"2026-03-01"', '"2026-3-1"')
+    messages = " | ".join(m for _, m in problems_of(write("b.yaml", VALID + bad)))
+    assert "'open', 'conditional', 'authorized_operation' or 'closed'" in messages
+    assert "YYYY-MM-DD" in messages and "sha256:<64 lowercase hex digits>" in messages

@@ -203,4 +203,24 @@ def test_reload_refuses_a_hostile_policy_file_quickly_and_keeps_the_running_set(
     assert "aliases expanded" in problem.message or "nested deeper" in problem.message
     assert holder.snapshot is running
     assert events[-1][1]["outcome"] == "rejected"
+
+
+def test_a_closed_dataset_serves_no_product(root: Path) -> None:
+    holder = holder_for(root, Events())
+    running = holder.snapshot
+    text = (EXAMPLES / "enterprises.meta.yaml").read_text()
+    closed = root / "closed.meta.yaml"
+    closed.write_text(text.replace("open_level: conditional", "open_level: closed"))
+    new_version(root, 200, load_metadata(closed), stage=False)
+    with pytest.raises(ValidationFailed) as refused:
+        holder.reload()
+    assert "open level is closed" in str(refused.value) and holder.snapshot is running
+    for product in ("enterprise-stats", "enterprise-default-lr", "capital-match"):
+        (root / "models" / f"{product}.yaml").unlink()
+    (root / "policies" / "demo.yaml").write_text("principals: []\n")
+    result = holder.reload()  # no product reads it: the closed version is served, to no one
+    assert (
+        result.products == 0
+        and holder.snapshot.datasets.get("enterprises").meta.open_level == "closed"
+    )
     holder.close()

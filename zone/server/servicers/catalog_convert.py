@@ -22,6 +22,7 @@ def dataset_summary(view: DatasetView) -> catalog_pb2.DatasetSummary:
         version=info.version,
         approx_row_count=view.approx_row_count,
         row_count_granularity=view.granularity,
+        open_level=info.meta.open_level,
     )
 
 
@@ -42,6 +43,21 @@ def _columns(info: DatasetInfo) -> list[catalog_pb2.ColumnInfo]:
     return out
 
 
+def _open_data(info: DatasetInfo) -> catalog_pb2.OpenData | None:
+    found = info.meta.open_data
+    if found is None:
+        return None
+    registration = found.registration
+    return catalog_pb2.OpenData(
+        open_level=found.open_level,
+        open_mode=found.open_mode,
+        responsible_provider=found.responsible_provider,
+        registration_id=registration.id if registration else "",
+        registered_on=registration.registered_on if registration else "",
+        certificate_digest=registration.certificate_digest if registration else "",
+    )
+
+
 def dataset_description(view: DatasetView) -> catalog_pb2.DatasetDescription:
     """Schema and public metadata of a dataset; no rows and no sample values."""
     return catalog_pb2.DatasetDescription(
@@ -50,6 +66,7 @@ def dataset_description(view: DatasetView) -> catalog_pb2.DatasetDescription:
         columns=_columns(view.info),
         products=list(view.products),
         quality_report_json=view.quality_report.to_json() if view.quality_report else "",
+        open_data=_open_data(view.info),
     )
 
 
