@@ -1,26 +1,32 @@
 """SQL that checks every value against the metadata while the import writes the table.
 
 One ``CREATE TABLE ... AS SELECT`` reads the source once (DuckDB streams it, so memory does not
-grow with the row count) and writes, per column, the value after its ``on_violation`` policy
-and a one-byte *flag* saying what the source value was (:data:`FLAGS`). The quality report is
-then counted from the flags in SQL (``zone.catalog.quality`` states the checks and their order);
-the flag columns are dropped before the version is committed.
+grow with the row count) and writes each column's converted value, plus what the report needs
+that the stored value no longer shows:
 
-Identifiers are quoted only after validation; every constant (domain values, bounds) is a
-bound parameter, never SQL text.
+- a column whose violations refuse the import (``refuse``, and the entity key) is stored as
+  converted, with a boolean *type* column when a value can fail its type (a failed conversion
+  stores NULL, or a rounded or infinite number); every other check is counted afterwards from
+  the stored values (``zone.catalog._report``), which is cheaper than deciding it per row;
+- a column under ``null`` or ``clamp`` is stored after its policy, with a one-byte *flag* per
+  row saying what the source value was (:data:`FLAGS`), since the policy rewrites the value.
+
+The helper columns are dropped before the version is committed. ``zone.catalog.quality``
+states the checks and their order. Identifiers are quoted only after validation; every constant
+(domain values, bounds) is a bound parameter, never SQL text.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from zone.catalog._fields import is_column_name
 from zone.catalog.metadata import ColumnMeta, DatasetMeta
-from zone.catalog.quality import ColumnQuality, QualityReport, checked_kinds, refusing_kinds
 
+Sql = tuple[str, tuple[Any, ...]]
 SQL_TYPES = {
     "integer": "BIGINT",
     "float": "DOUBLE",
@@ -30,7 +36,6 @@ SQL_TYPES = {
 }
 FLAGS = {"ok": 0, "type": 1, "control": 2, "length": 3, "domain": 4, "bounds": 5, "missing": 6,
          "null": 7}  # fmt: skip
-_KIND_OF_FLAG = {flag: kind for kind, flag in FLAGS.items()}
 # C0 controls except tab, LF and CR; DEL; C1 controls. Keys refuse tab, LF and CR as well.
 _CONTROL = "[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]"
 _KEY_CONTROL = "[\\x00-\\x1F\\x7F-\\x9F]"
@@ -44,32 +49,34 @@ def quote(identifier: str) -> str:
 
 
 def flag_column(index: int) -> str:
-    """The flag column of the ``index``-th declared column."""
+    """The per-row flag of the ``index``-th column (``null`` and ``clamp`` policies)."""
     return f'"_zone_f{index}"'
 
 
-def _unlisted_column(index: int) -> str:
+def type_column(index: int) -> str:
+    """The per-row type failure of the ``index``-th column (columns that refuse)."""
+    return f'"_zone_t{index}"'
+
+
+def unlisted_column(index: int) -> str:
+    """The unlisted value of a ``null``-policy domain column (the stored value is NULL)."""
     return f'"_zone_u{index}"'
 
 
-@dataclass(frozen=True)
-class ColumnSql:
-    """The SQL of one column: inner expressions (value, flag) and outer ones (stored columns)."""
-
-    inner: str
-    inner_params: tuple[Any, ...]
-    outer: str
-    outer_params: tuple[Any, ...]
+def flagged(name: str, meta: DatasetMeta) -> bool:
+    """Whether the column is stored after a rewriting policy (``null`` or ``clamp``)."""
+    return name != meta.entity_key and meta.columns[name].on_violation != "refuse"
 
 
-def _converted(source: str, column: ColumnMeta) -> str:
-    target = SQL_TYPES[column.type]
+def converted(source: str, column: ColumnMeta) -> str:
+    """The source value converted to the declared type (NULL when it does not convert)."""
     if column.type == "string":
         return f"CAST({source} AS VARCHAR)"
-    return f"TRY_CAST({source} AS {target})"
+    return f"TRY_CAST({source} AS {SQL_TYPES[column.type]})"
 
 
-def _type_violation(source: str, value: str, column: ColumnMeta) -> str | None:
+def type_failure(source: str, value: str, column: ColumnMeta) -> str | None:
+    """Condition, for a non-NULL source, that it is not exactly of the declared type."""
     extra = {
         "integer": f"TRY_CAST({source} AS DOUBLE) IS DISTINCT FROM {value}",
         "float": f"NOT isfinite({value})",
@@ -83,46 +90,60 @@ def _type_violation(source: str, value: str, column: ColumnMeta) -> str | None:
 
 
 def _domain_params(column: ColumnMeta) -> tuple[Any, ...]:
-    import datetime
-
     values = column.domain or ()
     if column.type == "date":
         return tuple(datetime.date.fromisoformat(str(v)) for v in values)
     return tuple(values)
 
 
-def _flag(
-    name: str, source: str, value: str, column: ColumnMeta, meta: DatasetMeta
-) -> tuple[str, tuple[Any, ...]]:
-    """``CASE`` giving the value's flag; the first failing check wins (see ``quality``)."""
-    is_key = name == meta.entity_key
-    whens: list[str] = [f"WHEN {source} IS NULL THEN {FLAGS['missing' if is_key else 'null']}"]
-    params: list[Any] = []
-    type_violation = _type_violation(source, value, column)
-    if type_violation is not None:
-        whens.append(f"WHEN {type_violation} THEN {FLAGS['type']}")
+def value_checks(
+    name: str, value: str, meta: DatasetMeta, check_controls: bool
+) -> list[tuple[str, Sql]]:
+    """(kind, condition) of every check after ``type``, in order, on a non-NULL ``value``.
+
+    ``check_controls`` False: a byte scan found no control character in the source file, so
+    only the key's tab, LF and CR (invisible to that scan) are checked.
+    """
+    column, is_key = meta.columns[name], name == meta.entity_key
+    checks: list[tuple[str, Sql]] = []
     if column.type == "string":
-        pattern = _KEY_CONTROL if is_key else _CONTROL
-        whens.append(f"WHEN regexp_matches({value}, '{pattern}') THEN {FLAGS['control']}")
-        whens.append(f"WHEN length({value}) > {int(meta.max_length(name))} THEN {FLAGS['length']}")
+        if check_controls:
+            pattern = _KEY_CONTROL if is_key else _CONTROL
+            checks.append(("control", (f"regexp_matches({value}, '{pattern}')", ())))
+        elif is_key:
+            tests = " OR ".join(f"contains({value}, chr({c}))" for c in (9, 10, 13))
+            checks.append(("control", (f"({tests})", ())))
+        checks.append(("length", (f"length({value}) > {int(meta.max_length(name))}", ())))
         if is_key:
-            whens.append(f"WHEN trim({value}) = '' THEN {FLAGS['missing']}")
+            # blank: empty or spaces only (trim only where the first character is a space)
+            blank = f"({value} = '' OR (starts_with({value}, ' ') AND trim({value}) = ''))"
+            checks.append(("missing", (blank, ())))
     if column.domain is not None:
         domain = _domain_params(column)
-        marks = ", ".join("?" for _ in domain)
-        whens.append(f"WHEN {value} NOT IN ({marks}) THEN {FLAGS['domain']}")
-        params += domain
+        checks.append(("domain", (f"{value} NOT IN ({', '.join('?' for _ in domain)})", domain)))
     if column.bounds is not None:
-        whens.append(f"WHEN {value} < ? OR {value} > ? THEN {FLAGS['bounds']}")
-        params += [float(column.bounds[0]), float(column.bounds[1])]
+        low, high = float(column.bounds[0]), float(column.bounds[1])
+        checks.append(("bounds", (f"({value} < ? OR {value} > ?)", (low, high))))
+    return checks
+
+
+def _flag(name: str, source: str, value: str, meta: DatasetMeta, check_controls: bool) -> Sql:
+    """``CASE`` giving the value's flag; the first failing check wins."""
+    column = meta.columns[name]
+    whens = [f"WHEN {source} IS NULL THEN {FLAGS['null']}"]
+    failure = type_failure(source, value, column)
+    if failure is not None:
+        whens.append(f"WHEN {failure} THEN {FLAGS['type']}")
+    params: list[Any] = []
+    for kind, (condition, condition_params) in value_checks(name, value, meta, check_controls):
+        whens.append(f"WHEN {condition} THEN {FLAGS[kind]}")
+        params += condition_params
     return f"CAST(CASE {' '.join(whens)} ELSE 0 END AS UTINYINT)", tuple(params)
 
 
-def _stored(index: int, name: str, column: ColumnMeta) -> tuple[str, tuple[Any, ...]]:
-    """The stored value after the column's policy (a refused import stores nothing)."""
+def _stored(index: int, column: ColumnMeta) -> Sql:
+    """The stored value of a flagged column after its policy."""
     value, flag = f"_zone_v{index}", f"_zone_f{index}"
-    if column.on_violation == "null":
-        return f"CASE WHEN {flag} BETWEEN 1 AND 5 THEN NULL ELSE {value} END", ()
     if column.on_violation == "clamp" and column.bounds is not None:
         low, high = column.bounds
         if column.type == "integer":
@@ -130,101 +151,64 @@ def _stored(index: int, name: str, column: ColumnMeta) -> tuple[str, tuple[Any, 
         target = SQL_TYPES[column.type]
         clamped = f"CAST(least(greatest({value}, ?), ?) AS {target})"
         return f"CASE WHEN {flag} = {FLAGS['bounds']} THEN {clamped} ELSE {value} END", (low, high)
-    return value, ()
+    return f"CASE WHEN {flag} BETWEEN 1 AND 5 THEN NULL ELSE {value} END", ()
 
 
-def column_sql(index: int, name: str, source: str, meta: DatasetMeta) -> ColumnSql:
-    """Inner and outer SQL of the ``index``-th column read from ``source`` (an expression)."""
+def column_sql(
+    index: int, name: str, source: str, meta: DatasetMeta, check_controls: bool
+) -> tuple[Sql, Sql]:
+    """(inner, outer) SQL of the ``index``-th column read from ``source`` (an expression)."""
     column = meta.columns[name]
-    value = _converted(source, column)
-    flag, flag_params = _flag(name, source, value, column, meta)
-    inner = f"{value} AS _zone_v{index}, {flag} AS _zone_f{index}"
-    stored, stored_params = _stored(index, name, column)
+    value = converted(source, column)
+    inner, inner_params = f"{value} AS _zone_v{index}", ()
+    if not flagged(name, meta):
+        failure = type_failure(source, value, column)
+        outer = f"_zone_v{index} AS {quote(name)}"
+        if failure is not None:
+            inner += f", ({source} IS NOT NULL AND ({failure})) AS _zone_t{index}"
+            outer += f", _zone_t{index} AS {type_column(index)}"
+        return (inner, inner_params), (outer, ())
+    flag, flag_params = _flag(name, source, value, meta, check_controls)
+    inner += f", {flag} AS _zone_f{index}"
+    stored, stored_params = _stored(index, column)
     outer = f"{stored} AS {quote(name)}, _zone_f{index} AS {flag_column(index)}"
     if column.domain is not None and column.on_violation == "null":
         outer += f", CASE WHEN _zone_f{index} = {FLAGS['domain']} THEN _zone_v{index} END"
-        outer += f" AS {_unlisted_column(index)}"
-    return ColumnSql(inner, flag_params, outer, stored_params)
+        outer += f" AS {unlisted_column(index)}"
+    return (inner, flag_params), (outer, stored_params)
 
 
 def create_table_sql(
-    table: str, sources: Sequence[str], source_sql: str, meta: DatasetMeta
+    table: str,
+    sources: Sequence[str],
+    source_sql: str,
+    meta: DatasetMeta,
+    check_controls: bool = True,
 ) -> tuple[str, list[Any]]:
     """``CREATE TABLE <table> AS`` the checked values of ``source_sql`` (a FROM item).
 
-    ``sources[i]`` is the expression reading the i-th declared column from the source.
+    ``sources[i]`` reads the i-th declared column from the source; the parameters returned
+    precede those of ``source_sql``.
     """
-    parts = [column_sql(i, name, sources[i], meta) for i, name in enumerate(meta.columns)]
-    inner = ", ".join(p.inner for p in parts)
-    outer = ", ".join(p.outer for p in parts)
-    params: list[Any] = [x for p in parts for x in p.outer_params]
-    params += [x for p in parts for x in p.inner_params]
+    parts = [
+        column_sql(i, name, sources[i], meta, check_controls) for i, name in enumerate(meta.columns)
+    ]
+    inner = ", ".join(text for (text, _), _ in parts)
+    outer = ", ".join(text for _, (text, _) in parts)
+    params: list[Any] = [x for _, (_, ps) in parts for x in ps]
+    params += [x for (_, ps), _ in parts for x in ps]
     sql = f"CREATE TABLE {table} AS SELECT {outer} FROM (SELECT {inner} FROM {source_sql})"
     return sql, params
 
 
 def helper_columns(meta: DatasetMeta) -> list[str]:
-    """The flag and helper columns to drop once the report is counted."""
+    """The helper columns to drop once the report is counted."""
     helpers = []
-    for index, column in enumerate(meta.columns.values()):
-        helpers.append(flag_column(index))
-        if column.domain is not None and column.on_violation == "null":
-            helpers.append(_unlisted_column(index))
+    for index, (name, column) in enumerate(meta.columns.items()):
+        if flagged(name, meta):
+            helpers.append(flag_column(index))
+            if column.domain is not None and column.on_violation == "null":
+                helpers.append(unlisted_column(index))
+        elif type_failure("x", "x", column) is not None:
+            helpers.append(type_column(index))
     return helpers
-
-
-def count_report(con: Any, table: str, meta: DatasetMeta, dataset: str, fmt: str) -> QualityReport:
-    """Count the quality report from the flag columns of ``table`` (a DuckDB connection)."""
-    names = list(meta.columns)
-    totals = ", ".join(
-        f"count(*) FILTER (WHERE {flag_column(i)} = {FLAGS['null']}), "
-        f"count(*) FILTER (WHERE {flag_column(i)} BETWEEN 1 AND 6)"
-        for i in range(len(names))
-    )
-    row = con.execute(f"SELECT count(*), {totals} FROM {table}").fetchone()
-    rows = int(row[0])
-    columns = []
-    refused = []
-    for index, name in enumerate(names):
-        column = meta.columns[name]
-        nulls, violating = int(row[1 + 2 * index]), int(row[2 + 2 * index])
-        counts = dict.fromkeys(checked_kinds(name, column, meta), 0)
-        if violating:
-            counts.update(_kind_counts(con, table, index))
-        if name == meta.entity_key:
-            counts["duplicate"] = _duplicates(con, table, index, name)
-        unlisted = None
-        if column.domain is not None:
-            unlisted = _unlisted(con, table, index, name, column) if counts["domain"] else 0
-        quality = ColumnQuality(name, column.type, column.on_violation, rows, nulls, counts,
-                                unlisted)  # fmt: skip
-        columns.append(quality)
-        refusing = refusing_kinds(name, column, meta)
-        if any(counts[kind] for kind in refusing):
-            refused.append(name)
-    return QualityReport(dataset, fmt, rows, tuple(columns), tuple(refused))
-
-
-def _kind_counts(con: Any, table: str, index: int) -> dict[str, int]:
-    flag = flag_column(index)
-    found = con.execute(
-        f"SELECT {flag}, count(*) FROM {table} WHERE {flag} BETWEEN 1 AND 6 GROUP BY 1"
-    ).fetchall()
-    return {_KIND_OF_FLAG[int(code)]: int(count) for code, count in found}
-
-
-def _duplicates(con: Any, table: str, index: int, name: str) -> int:
-    """Rows whose (valid) key another row already has: sum over repeated keys of count - 1."""
-    row = con.execute(
-        f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} "
-        f"WHERE {flag_column(index)} = 0 GROUP BY {quote(name)} HAVING count(*) > 1)"
-    ).fetchone()
-    return int(row[0])
-
-
-def _unlisted(con: Any, table: str, index: int, name: str, column: ColumnMeta) -> int:
-    held = _unlisted_column(index) if column.on_violation == "null" else quote(name)
-    row = con.execute(
-        f"SELECT count(DISTINCT {held}) FROM {table} WHERE {flag_column(index)} = {FLAGS['domain']}"
-    ).fetchone()
-    return int(row[0])

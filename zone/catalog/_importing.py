@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import duckdb
 
 import zone.catalog._checks as _checks
 import zone.catalog._loading as _loading
+import zone.catalog._report as _report
 from zone.catalog.metadata import DatasetMeta
 from zone.catalog.quality import QualityReport
 from zone.errors import InvalidArgument, Problem, ValidationFailed
@@ -58,15 +60,49 @@ def source_format(source: Path) -> str:
     return found
 
 
-def content_version(source: Path, meta: DatasetMeta) -> str:
-    """``sha256:`` over the source file's bytes, a NUL byte, then the canonical metadata JSON."""
+# Bytes that can only be control characters a string may not hold: C0 except tab, LF and CR,
+# and DEL (UTF-8 leaves them as themselves); C1 controls are 0xC2 0x80-0x9F.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
+_C1 = re.compile(rb"\xc2[\x80-\x9f]")
+
+
+@dataclass(frozen=True)
+class SourceScan:
+    """One pass over the source file's bytes: its version, and whether it has control bytes."""
+
+    version: str
+    controls: bool
+    stamp: tuple[int, int, int]  # size, mtime_ns, inode: changes if the file is rewritten
+
+
+def file_stamp(source: Path) -> tuple[int, int, int]:
+    """Size, modification time and inode of ``source``."""
+    stat = source.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def scan_source(source: Path, meta: DatasetMeta) -> SourceScan:
+    """Digest the file and look for control bytes in the same read.
+
+    The version is ``sha256:`` over the file's bytes, a NUL byte, then the canonical metadata
+    JSON. ``controls`` is False only when no byte of the file can be a control character that a
+    string may not hold; for a CSV file the per-value control check is then skipped (the key's
+    tab, LF and CR check stays). Parquet bytes are compressed: its values are always checked.
+    """
+    stamp = file_stamp(source)
     digest = hashlib.sha256()
+    controls, tail = False, b""
     with source.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
+            if not controls:
+                joined = tail + chunk
+                controls = bool(joined.translate(None, _NOT_CONTROL)) or bool(_C1.search(joined))
+                tail = chunk[-1:]
     digest.update(b"\0")
     digest.update(meta.to_json().encode("utf-8"))
-    return "sha256:" + digest.hexdigest()
+    return SourceScan("sha256:" + digest.hexdigest(), controls, stamp)
 
 
 @dataclass(frozen=True)
@@ -82,6 +118,7 @@ class VersionJob:
     imported_at: str
     allow_empty: bool = False
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    check_controls: bool = True
 
 
 def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecord:
@@ -100,6 +137,7 @@ def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecor
     }
     con = duckdb.connect(str(target), config=config)
     try:
+        con.execute("SET enable_progress_bar = false")  # a session option, not a global one
         report = _load(con, job)
         record = VersionRecord(job.name, job.version, report.rows, job.meta, job.imported_at,
                                job.fmt, report)  # fmt: skip
@@ -120,26 +158,20 @@ def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
     if job.fmt == "csv":
         header, problems = _loading.read_csv_header(job.source, label)
         problems = problems or _loading.column_problems(header, job.meta, label, job.meta_source)
-        source_sql, source_params = _loading.csv_source(job.source, header)
     else:
-        columns, problems = _loading.parquet_columns(con, job.source, label)
-        problems = problems or _loading.column_problems(columns, job.meta, label, job.meta_source)
-        source_sql, source_params = _loading.parquet_source(job.source)
+        header, problems = _loading.parquet_columns(con, job.source, label)
+        problems = problems or _loading.column_problems(header, job.meta, label, job.meta_source)
     if problems:
         raise ValidationFailed(problems, what=f"importing {label}")
     table = f'"ds_{job.name}"'
-    sql, params = _checks.create_table_sql(
-        table, _loading.source_columns(job.meta), source_sql, job.meta
-    )
-    try:
-        con.execute(sql, params + source_params)
-    except duckdb.Error:
-        raise ValidationFailed([_unreadable(con, job, label)], what=f"importing {label}") from None
-    if job.fmt == "csv":
-        problems = _loading.rejected_rows(con, job.source, label)
-        if problems:
-            raise ValidationFailed(problems, what=f"importing {label}")
-    report = _checks.count_report(con, table, job.meta, job.name, job.fmt)
+    check_controls = job.check_controls or job.fmt != "csv"
+    if not _create(con, job, table, header, check_controls, typed=True):
+        # a typed column held text its reader rejects: read every column as text instead,
+        # so that the report counts those values as type violations
+        con.execute(f"DROP TABLE {table}")
+        _loading.drop_rejects(con)
+        _create(con, job, table, header, check_controls, typed=False)
+    report = _report.count_report(con, table, job.meta, job.name, job.fmt, check_controls)
     if not report.accepted:
         raise ImportRefused(_refusals(report, label), report, what=f"importing {label}")
     if report.rows == 0 and not job.allow_empty:
@@ -148,6 +180,42 @@ def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
     for helper in _checks.helper_columns(job.meta):
         con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
     return report
+
+
+def _create(
+    con: duckdb.DuckDBPyConnection,
+    job: VersionJob,
+    table: str,
+    header: list[str],
+    check_controls: bool,
+    *,
+    typed: bool,
+) -> bool:
+    """Write the checked table; False when only a typed column's parse rejected rows.
+
+    Raises:
+        ValidationFailed: rows do not parse as CSV (wrong field count, quoting, encoding).
+    """
+    label = str(job.source)
+    if job.fmt == "csv":
+        source_sql, source_params = _loading.csv_source(job.source, header, job.meta, typed)
+    else:
+        source_sql, source_params = _loading.parquet_source(job.source)
+    sql, params = _checks.create_table_sql(
+        table, _loading.source_columns(job.meta), source_sql, job.meta, check_controls
+    )
+    try:
+        con.execute(sql, params + source_params)
+    except duckdb.Error:
+        raise ValidationFailed([_unreadable(con, job, label)], what=f"importing {label}") from None
+    if job.fmt != "csv":
+        return True
+    if typed and _loading.only_cast_rejects(con):
+        return False
+    problems = _loading.rejected_rows(con, job.source, label)
+    if problems:
+        raise ValidationFailed(problems, what=f"importing {label}")
+    return True
 
 
 def _unreadable(con: duckdb.DuckDBPyConnection, job: VersionJob, label: str) -> Problem:

@@ -89,15 +89,54 @@ def column_problems(
     return problems
 
 
-def csv_source(source: Path, header: Sequence[str]) -> tuple[str, list[Any]]:
-    """The strict RFC 4180 ``read_csv`` FROM item (every column as text) and its parameters."""
+def read_as_double(name: str, meta: DatasetMeta) -> bool:
+    """Whether DuckDB's reader may parse column ``name`` as DOUBLE rather than as text.
+
+    Only for columns whose violations refuse the import (a value the reader cannot parse is a
+    rejected row, and the import is then redone with every column read as text, so the report
+    still counts it): floats, and integers whose public bounds lie within +-2^53, where every
+    in-bounds integer is exact as a double (a larger one is out of bounds either way). Parsing
+    in the reader is faster than converting text afterwards; integer text is still checked for
+    exactness (``1.5`` is a type violation) by the conversion in ``zone.catalog._checks``.
+    """
+    column = meta.columns[name]
+    if name == meta.entity_key or column.on_violation != "refuse":
+        return False
+    if column.type == "float":
+        return True
+    bounds = column.bounds
+    return column.type == "integer" and bounds is not None and max(map(abs, bounds)) < 2.0**53
+
+
+def csv_source(
+    source: Path, header: Sequence[str], meta: DatasetMeta, typed: bool
+) -> tuple[str, list[Any]]:
+    """The strict RFC 4180 ``read_csv`` FROM item and its parameters.
+
+    Every column is read as text, except (with ``typed``) those :func:`read_as_double` allows.
+    """
+    types = {n: "DOUBLE" if typed and read_as_double(n, meta) else "VARCHAR" for n in header}
     sql = (
         "read_csv(?, columns = ?, header = true, auto_detect = false, strict_mode = true, "
         "delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
         f"rejects_table = '{REJECTS}', rejects_scan = '{REJECTS}_scan', "
         f"rejects_limit = {REJECTS_LIMIT})"
     )
-    return sql, [str(source), dict.fromkeys(header, "VARCHAR")]
+    return sql, [str(source), types]
+
+
+def only_cast_rejects(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every rejected row failed only a typed column's parse (redo the read as text)."""
+    row: Any = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE error_type = 'CAST') FROM {REJECTS}"
+    ).fetchone()
+    return int(row[0]) > 0 and int(row[0]) == int(row[1])
+
+
+def drop_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget the rejected rows of a read that is being redone."""
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}")
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}_scan")
 
 
 def parquet_columns(

@@ -119,14 +119,15 @@ def _import(
     fmt = _importing.source_format(source)
     if not source.is_file():
         raise ValidationFailed([Problem(str(source), None, "no such file")])
-    version = _importing.content_version(source, meta)
+    scan = _importing.scan_source(source, meta)
+    version = scan.version
     job = _importing.VersionJob(source, fmt, name, version, meta, meta_source, utc_now(),
-                                allow_empty, memory_limit)  # fmt: skip
+                                allow_empty, memory_limit, scan.controls)  # fmt: skip
     with _manifest.locked(store, ".import.lock"):
         _remove_abandoned(store)
         _check_new(_manifest.read_manifest(store), name, version, replace_existing)
         final = store / name / f"{version.removeprefix('sha256:')}.duckdb"
-        record = _write(store, job, final)
+        record = _write(store, job, final, scan.stamp)
         entry = _manifest.VersionEntry(version, str(final.relative_to(store)), job.imported_at,
                                        record.row_count, record.report.digest)  # fmt: skip
 
@@ -169,14 +170,16 @@ def _check_new(manifest: _manifest.Manifest, name: str, version: str, replace: b
         )
 
 
-def _write(store: Path, job: _importing.VersionJob, final: Path) -> _importing.VersionRecord:
+def _write(
+    store: Path, job: _importing.VersionJob, final: Path, stamp: tuple[int, int, int]
+) -> _importing.VersionRecord:
     final.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = store / ".tmp"
     temp_dir.mkdir(exist_ok=True)
     partial = final.with_name(f".{final.stem}.partial")
     try:
         record = _importing.write_version(job, partial, temp_dir)
-        if _importing.content_version(job.source, job.meta) != job.version:
+        if _importing.file_stamp(job.source) != stamp:
             raise FailedPrecondition("the data file changed while it was being imported")
         os.replace(partial, final)
         _importing.fsync_dir(final.parent)

@@ -203,6 +203,7 @@ def test_clamp_refuses_violations_other_than_bounds(
         ("A1,east,1,1.0,true,\nA1,east,1,1.0,true,\nA1,west,1,1.0,true,\nA2,east,1,1.0,true,\n"
          "A2,east,1,1.0,true,\n", "duplicate", 3),
         ("A\x001,east,1,1.0,true,\nA\t2,east,1,1.0,true,\n", "control", 2),
+        ('A\t1,east,1,1.0,true,\n"A\n2",east,1,1.0,true,\n', "control", 2),  # no other control
         ("K" + "x" * 1_000_000 + ",east,1,1.0,true,\n", "length", 1),
     ],
 )  # fmt: skip
