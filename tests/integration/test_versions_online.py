@@ -28,7 +28,7 @@ from zonekit import (
 
 from zone.catalog import list_datasets
 from zone.catalog._manifest import read_manifest
-from zone.client import FailedPreconditionError, ZoneClient
+from zone.client import FailedPreconditionError, ResourceExhaustedError, ZoneClient
 from zone.client.health import wait_until_serving
 from zone.client.stats import count
 from zone.server.app import RunningZone
@@ -287,3 +287,35 @@ def test_kill_9_during_an_import_leaves_the_served_version(tmp_path: Path) -> No
         server.wait(timeout=30)
         assert server.stdout is not None
         server.stdout.close()
+
+
+@pytest.mark.parametrize("scope", ["dataset", "version"])
+def test_budgets_span_versions_unless_the_metadata_scopes_them_per_version(
+    tmp_path: Path, scope: str
+) -> None:
+    config = make_zone_dir(tmp_path / "zone", rows=300)
+    meta = tmp_path / f"{scope}.meta.yaml"
+    text = (EXAMPLES / "enterprises.meta.yaml").read_text()
+    meta.write_text(text.replace("entity_key: uscc", f"budget_scope: {scope}\nentity_key: uscc"))
+    versions = []
+    for rows in (200, 250):
+        source = generate_csv(tmp_path / f"s{rows}.csv", rows=rows, seed=rows)
+        done = zone_cli("datasets", "import", str(source), "--name", "enterprises", "--meta",
+                        str(meta), "--config", str(config), "--replace", "--stage")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        versions.append(read_manifest(tmp_path / "zone" / "datasets.duckdb")
+                        .datasets["enterprises"].versions[-1].version)  # fmt: skip
+    token = add_principal(config, "scoped", epsilon=1.0)
+    with running_zone(config) as zone, ZoneClient(target(zone), token=TOKENS["admin"]) as admin:
+        admin.activate_dataset("enterprises", versions[0])
+        with ZoneClient(target(zone), token=token) as analyst:
+            first = analyst.query_statistics(PRODUCT, [count()], epsilon=0.75)
+            admin.activate_dataset("enterprises", versions[1])
+            if scope == "dataset":  # the same people: what v1 revealed still counts
+                with pytest.raises(ResourceExhaustedError):
+                    analyst.query_statistics(PRODUCT, [count()], epsilon=0.75)
+                return
+            after = analyst.query_statistics(PRODUCT, [count()], epsilon=0.75)
+    assert first.remaining_epsilon == pytest.approx(0.25)
+    assert after.remaining_epsilon == pytest.approx(0.25)  # a budget of its own
+    assert (first.dataset_version, after.dataset_version) == tuple(versions)
