@@ -62,11 +62,30 @@ def _typed(index: int, name: str, meta: DatasetMeta) -> str:
     return f"coalesce({type_column(index)}, false)" if has_type else "false"
 
 
+def _domain_covers(name: str, meta: DatasetMeta) -> bool:
+    """Whether every declared domain value passes the string checks (control, length).
+
+    Then a column with no value outside its domain has no control or length violation
+    either, and the summary needs only the domain count (no regular expression per value).
+    """
+    column = meta.columns[name]
+    if column.type != "string" or column.domain is None or name == meta.entity_key:
+        return False
+    limit = meta.max_length(name)
+    controls = {chr(c) for c in range(0x20) if c not in (9, 10, 13)} | {
+        chr(c) for c in range(0x7F, 0xA0)
+    }
+    return all(len(str(v)) <= limit and not controls & set(str(v)) for v in column.domain)
+
+
 def _summarise(summary: _Summary, index: int, name: str, meta: DatasetMeta, controls: bool) -> None:
     value, typed = quote(name), _typed(index, name, meta)
     summary.add(name, "null", f"count(*) FILTER (WHERE {value} IS NULL AND NOT {typed})")
     summary.add(name, "type", f"count(*) FILTER (WHERE {typed})")
+    covered = _domain_covers(name, meta)
     for kind, (condition, params) in value_checks(name, value, meta, controls):
+        if covered and kind in ("control", "length"):
+            continue
         if kind == "bounds":
             summary.add(name, "min", f"min({value}) FILTER (WHERE NOT {typed})")
             summary.add(name, "max", f"max({value}) FILTER (WHERE NOT {typed})")
@@ -87,7 +106,7 @@ def _clean(summary: _Summary, name: str, meta: DatasetMeta) -> bool:
             if low is not None and (low < column.bounds[0] or high > column.bounds[1]):
                 return False
         elif kind == "length":
-            longest = summary[(name, "longest")]
+            longest = summary.values.get((name, "longest"))
             if longest is not None and longest > meta.max_length(name):
                 return False
         elif (name, kind) in summary.values and summary[(name, kind)]:
