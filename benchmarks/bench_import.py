@@ -89,6 +89,7 @@ def generate(work: Path, rows: int, fmt: str) -> Path:
     if not path.exists():
         started = time.perf_counter()
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
         con.execute("CREATE MACRO h(x) AS CAST(hash(x) % 1000000000000000 AS BIGINT)")
         option = "(HEADER)" if fmt == "csv" else "(FORMAT parquet)"
         con.execute(f"COPY ({ROWS_SQL}) TO '{path}' {option}", [DISTRICTS, rows])

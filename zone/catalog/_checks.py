@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from zone.catalog._fields import is_column_name
@@ -61,6 +62,29 @@ def type_column(index: int) -> str:
 def unlisted_column(index: int) -> str:
     """The unlisted value of a ``null``-policy domain column (the stored value is NULL)."""
     return f'"_zone_u{index}"'
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one import writes its table, which the report must know to read it back.
+
+    ``check_controls``: look for control characters in every string (False when a byte scan
+    of a CSV file found none; the key's tab, LF and CR are checked either way).
+    ``finite_floats``: float columns that DuckDB's reader parsed as DOUBLE; their stored value
+    is the parsed number, so a type failure is exactly a non-finite one (no helper column).
+    """
+
+    check_controls: bool = True
+    finite_floats: frozenset[str] = frozenset()
+
+
+def failure_of(index: int, name: str, meta: DatasetMeta, layout: Layout) -> str:
+    """Condition on the stored table, never NULL, that the column's value failed its type."""
+    if name in layout.finite_floats:
+        return f"(NOT coalesce(isfinite({quote(name)}), true))"
+    if type_failure("x", "x", meta.columns[name]) is None:
+        return "false"
+    return type_column(index)
 
 
 def flagged(name: str, meta: DatasetMeta) -> bool:
@@ -155,7 +179,7 @@ def _stored(index: int, column: ColumnMeta) -> Sql:
 
 
 def column_sql(
-    index: int, name: str, source: str, meta: DatasetMeta, check_controls: bool
+    index: int, name: str, source: str, meta: DatasetMeta, layout: Layout
 ) -> tuple[Sql, Sql]:
     """(inner, outer) SQL of the ``index``-th column read from ``source`` (an expression)."""
     column = meta.columns[name]
@@ -164,11 +188,11 @@ def column_sql(
     if not flagged(name, meta):
         failure = type_failure(source, value, column)
         outer = f"_zone_v{index} AS {quote(name)}"
-        if failure is not None:
+        if failure is not None and name not in layout.finite_floats:
             inner += f", ({source} IS NOT NULL AND ({failure})) AS _zone_t{index}"
             outer += f", _zone_t{index} AS {type_column(index)}"
         return (inner, inner_params), (outer, ())
-    flag, flag_params = _flag(name, source, value, meta, check_controls)
+    flag, flag_params = _flag(name, source, value, meta, layout.check_controls)
     inner += f", {flag} AS _zone_f{index}"
     stored, stored_params = _stored(index, column)
     outer = f"{stored} AS {quote(name)}, _zone_f{index} AS {flag_column(index)}"
@@ -183,16 +207,14 @@ def create_table_sql(
     sources: Sequence[str],
     source_sql: str,
     meta: DatasetMeta,
-    check_controls: bool = True,
+    layout: Layout,
 ) -> tuple[str, list[Any]]:
     """``CREATE TABLE <table> AS`` the checked values of ``source_sql`` (a FROM item).
 
     ``sources[i]`` reads the i-th declared column from the source; the parameters returned
     precede those of ``source_sql``.
     """
-    parts = [
-        column_sql(i, name, sources[i], meta, check_controls) for i, name in enumerate(meta.columns)
-    ]
+    parts = [column_sql(i, name, sources[i], meta, layout) for i, name in enumerate(meta.columns)]
     inner = ", ".join(text for (text, _), _ in parts)
     outer = ", ".join(text for _, (text, _) in parts)
     params: list[Any] = [x for _, (_, ps) in parts for x in ps]
@@ -201,7 +223,7 @@ def create_table_sql(
     return sql, params
 
 
-def helper_columns(meta: DatasetMeta) -> list[str]:
+def helper_columns(meta: DatasetMeta, layout: Layout) -> list[str]:
     """The helper columns to drop once the report is counted."""
     helpers = []
     for index, (name, column) in enumerate(meta.columns.items()):
@@ -209,6 +231,6 @@ def helper_columns(meta: DatasetMeta) -> list[str]:
             helpers.append(flag_column(index))
             if column.domain is not None and column.on_violation == "null":
                 helpers.append(unlisted_column(index))
-        elif type_failure("x", "x", column) is not None:
+        elif failure_of(index, name, meta, layout) == type_column(index):
             helpers.append(type_column(index))
     return helpers

@@ -98,7 +98,9 @@ def scan_source(source: Path, meta: DatasetMeta) -> SourceScan:
             digest.update(chunk)
             if not controls:
                 joined = tail + chunk
-                controls = bool(joined.translate(None, _NOT_CONTROL)) or bool(_C1.search(joined))
+                controls = bool(joined.translate(None, _NOT_CONTROL)) or (
+                    b"\xc2" in joined and bool(_C1.search(joined))
+                )
                 tail = chunk[-1:]
     digest.update(b"\0")
     digest.update(meta.to_json().encode("utf-8"))
@@ -165,21 +167,34 @@ def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
         raise ValidationFailed(problems, what=f"importing {label}")
     table = f'"ds_{job.name}"'
     check_controls = job.check_controls or job.fmt != "csv"
-    if not _create(con, job, table, header, check_controls, typed=True):
+    layout = _checks.Layout(check_controls, _finite_floats(job, header))
+    if not _create(con, job, table, header, layout, typed=True):
         # a typed column held text its reader rejects: read every column as text instead,
         # so that the report counts those values as type violations
         con.execute(f"DROP TABLE {table}")
         _loading.drop_rejects(con)
-        _create(con, job, table, header, check_controls, typed=False)
-    report = _report.count_report(con, table, job.meta, job.name, job.fmt, check_controls)
+        layout = _checks.Layout(check_controls)
+        _create(con, job, table, header, layout, typed=False)
+    report = _report.count_report(con, table, job.meta, job.name, job.fmt, layout)
     if not report.accepted:
         raise ImportRefused(_refusals(report, label), report, what=f"importing {label}")
     if report.rows == 0 and not job.allow_empty:
         message = "the file has no data rows (pass --allow-empty to import an empty dataset)"
         raise ValidationFailed([Problem(label, None, message)], what=f"importing {label}")
-    for helper in _checks.helper_columns(job.meta):
+    for helper in _checks.helper_columns(job.meta, layout):
         con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
     return report
+
+
+def _finite_floats(job: VersionJob, header: list[str]) -> frozenset[str]:
+    """Float columns DuckDB's CSV reader parses (``_loading.read_as_double``)."""
+    if job.fmt != "csv":
+        return frozenset()
+    return frozenset(
+        n
+        for n in header
+        if job.meta.columns[n].type == "float" and _loading.read_as_double(n, job.meta)
+    )
 
 
 def _create(
@@ -187,7 +202,7 @@ def _create(
     job: VersionJob,
     table: str,
     header: list[str],
-    check_controls: bool,
+    layout: _checks.Layout,
     *,
     typed: bool,
 ) -> bool:
@@ -202,7 +217,7 @@ def _create(
     else:
         source_sql, source_params = _loading.parquet_source(job.source)
     sql, params = _checks.create_table_sql(
-        table, _loading.source_columns(job.meta), source_sql, job.meta, check_controls
+        table, _loading.source_columns(job.meta), source_sql, job.meta, layout
     )
     try:
         con.execute(sql, params + source_params)

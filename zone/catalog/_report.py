@@ -16,12 +16,12 @@ from typing import Any
 
 from zone.catalog._checks import (
     FLAGS,
+    Layout,
     Sql,
+    failure_of,
     flag_column,
     flagged,
     quote,
-    type_column,
-    type_failure,
     unlisted_column,
     value_checks,
 )
@@ -57,11 +57,6 @@ class _Summary:
         return self.values[key]
 
 
-def _typed(index: int, name: str, meta: DatasetMeta) -> str:
-    has_type = type_failure("x", "x", meta.columns[name]) is not None
-    return f"coalesce({type_column(index)}, false)" if has_type else "false"
-
-
 def _domain_covers(name: str, meta: DatasetMeta) -> bool:
     """Whether every declared domain value passes the string checks (control, length).
 
@@ -78,19 +73,23 @@ def _domain_covers(name: str, meta: DatasetMeta) -> bool:
     return all(len(str(v)) <= limit and not controls & set(str(v)) for v in column.domain)
 
 
-def _summarise(summary: _Summary, index: int, name: str, meta: DatasetMeta, controls: bool) -> None:
-    value, typed = quote(name), _typed(index, name, meta)
-    summary.add(name, "null", f"count(*) FILTER (WHERE {value} IS NULL AND NOT {typed})")
+def _summarise(summary: _Summary, index: int, name: str, meta: DatasetMeta, layout: Layout) -> None:
+    value, typed = quote(name), failure_of(index, name, meta, layout)
+    # NULLs in the source: stored NULLs that are not failed conversions
+    summary.add(name, "stored", f"count({value})")
+    summary.add(name, "null_typed", f"count(*) FILTER (WHERE {typed} AND {value} IS NULL)")
     summary.add(name, "type", f"count(*) FILTER (WHERE {typed})")
     covered = _domain_covers(name, meta)
-    for kind, (condition, params) in value_checks(name, value, meta, controls):
+    for kind, (condition, params) in value_checks(name, value, meta, layout.check_controls):
         if covered and kind in ("control", "length"):
             continue
-        if kind == "bounds":
-            summary.add(name, "min", f"min({value}) FILTER (WHERE NOT {typed})")
-            summary.add(name, "max", f"max({value}) FILTER (WHERE NOT {typed})")
-        elif kind == "length":
-            summary.add(name, "longest", f"max(length({value}))")
+        if kind == "bounds":  # a type failure (inf, a rounded integer) shows in "type" anyway
+            summary.add(name, "min", f"min({value})")
+            summary.add(name, "max", f"max({value})")
+        elif kind == "length":  # bytes >= characters: within the limit in bytes is within it
+            summary.add(name, "longest", f"max(strlen({value}))")
+        elif kind == "missing":  # blank keys are empty or start with a space (no trim per row)
+            summary.add(name, kind, f"count(*) FILTER (WHERE {value} = '' OR {value} ^@ ' ')")
         else:
             summary.add(name, kind, f"count(*) FILTER (WHERE {condition})", params)
 
@@ -115,13 +114,13 @@ def _clean(summary: _Summary, name: str, meta: DatasetMeta) -> bool:
 
 
 def _exact(
-    con: Any, table: str, index: int, name: str, meta: DatasetMeta, controls: bool
+    con: Any, table: str, index: int, name: str, meta: DatasetMeta, layout: Layout
 ) -> Counts:
     """Each value classified by the first check it fails (a column that is not clean)."""
-    value, typed = quote(name), _typed(index, name, meta)
+    value, typed = quote(name), failure_of(index, name, meta, layout)
     whens: list[Sql] = [(f"WHEN {value} IS NULL AND NOT {typed} THEN 'null'", ()),
                         (f"WHEN {typed} THEN 'type'", ())]  # fmt: skip
-    for kind, (condition, params) in value_checks(name, value, meta, controls):
+    for kind, (condition, params) in value_checks(name, value, meta, layout.check_controls):
         whens.append((f"WHEN {condition} THEN '{kind}'", params))
     case, params = _join(whens, " ")
     found = con.execute(
@@ -149,14 +148,16 @@ def _flag_counts(con: Any, table: str, index: int, name: str, meta: DatasetMeta)
     return counts
 
 
-def _duplicates(con: Any, table: str, meta: DatasetMeta, controls: bool, clean: bool) -> int:
+def _duplicates(con: Any, table: str, meta: DatasetMeta, layout: Layout, clean: bool) -> int:
     """Rows whose (valid) key another row already has: sum over repeated keys of count - 1."""
     key = quote(meta.entity_key)
     index = list(meta.columns).index(meta.entity_key)
     parts: list[Sql] = [(f"{key} IS NOT NULL", ())]
     if not clean:
-        parts.append((f"NOT {_typed(index, meta.entity_key, meta)}", ()))
-        for _, (condition, params) in value_checks(meta.entity_key, key, meta, controls):
+        parts.append((f"NOT {failure_of(index, meta.entity_key, meta, layout)}", ()))
+        for _, (condition, params) in value_checks(
+            meta.entity_key, key, meta, layout.check_controls
+        ):
             parts.append((f"NOT {condition}", params))
     condition, params = _join(parts, " AND ")
     row = con.execute(
@@ -168,14 +169,14 @@ def _duplicates(con: Any, table: str, meta: DatasetMeta, controls: bool, clean: 
 
 
 def count_report(
-    con: Any, table: str, meta: DatasetMeta, dataset: str, fmt: str, check_controls: bool
+    con: Any, table: str, meta: DatasetMeta, dataset: str, fmt: str, layout: Layout
 ) -> QualityReport:
     """The quality report of the import that wrote ``table`` (a DuckDB connection)."""
     summary = _Summary()
     names = list(meta.columns)
     for index, name in enumerate(names):
         if not flagged(name, meta):
-            _summarise(summary, index, name, meta, check_controls)
+            _summarise(summary, index, name, meta, layout)
     rows = summary.run(con, table)
     columns, refused = [], []
     for index, name in enumerate(names):
@@ -183,16 +184,17 @@ def count_report(
         if flagged(name, meta):
             counts = _flag_counts(con, table, index, name, meta)
         elif _clean(summary, name, meta):
-            counts = {"null": int(summary[(name, "null")])}
+            stored, failed = summary[(name, "stored")], summary[(name, "null_typed")]
+            counts = {"null": rows - int(stored) - int(failed)}
         else:
-            counts = _exact(con, table, index, name, meta, check_controls)
+            counts = _exact(con, table, index, name, meta, layout)
         violations = {kind: counts.get(kind, 0) for kind in checked_kinds(name, column, meta)}
         nulls = counts.get("null", 0)
         if name == meta.entity_key:  # a NULL key is missing; so is a blank one
             violations["missing"] += nulls
             nulls = 0
             clean = sum(violations.values()) == 0
-            violations["duplicate"] = _duplicates(con, table, meta, check_controls, clean)
+            violations["duplicate"] = _duplicates(con, table, meta, layout, clean)
         unlisted = counts.get("unlisted", 0) if column.domain is not None else None
         columns.append(ColumnQuality(name, column.type, column.on_violation, rows, nulls,
                                      violations, unlisted))  # fmt: skip
