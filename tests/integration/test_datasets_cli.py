@@ -61,3 +61,27 @@ def test_import_prints_the_report_and_audits_its_digest(tmp_path: Path) -> None:
         "previous_version": first.version, "rows": 200, "activated": True,
         "report_digest": second.report.digest,
     }  # fmt: skip
+
+
+def test_offline_activation_and_versions_listing(tmp_path: Path) -> None:
+    config = make_zone_dir(tmp_path, rows=300)
+    first = list_datasets(tmp_path / "datasets.duckdb")[0].version
+    source = generate_csv(tmp_path / "v2.csv", rows=100, seed=4)
+    staged = zone_cli("datasets", "import", str(source), "--name", "enterprises", "--meta", META,
+                      "--config", str(config), "--replace", "--stage")  # fmt: skip
+    assert staged.returncode == 0 and "kept, not active" in staged.stdout
+    assert list_datasets(tmp_path / "datasets.duckdb")[0].version == first
+    second = staged.stdout.split("version ")[-1].split()[0]
+    done = zone_cli("datasets", "activate", "enterprises", second[7:20], "--offline",
+                    "--config", str(config))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list_datasets(tmp_path / "datasets.duckdb")[0].version == second
+    listing = zone_cli("datasets", "versions", "enterprises", "--config", str(config))
+    rows = listing.stdout.splitlines()
+    assert first in rows[1] and "kept" in rows[1] and second in rows[2] and "active" in rows[2]
+    store = StateStore.open(tmp_path / "state.sqlite")
+    try:
+        kinds = [e.kind for e in AuditChain(store).entries()]
+    finally:
+        store.close()
+    assert kinds[-1] == "dataset.activate"

@@ -64,6 +64,7 @@ def _config(args: argparse.Namespace) -> ZoneConfig:
 
 def _import(args: argparse.Namespace) -> int:
     from zone.catalog import ImportRefused, import_dataset, load_metadata
+    from zone.catalog.versions import sweep
 
     config = _config(args)
     meta = load_metadata(Path(args.meta))
@@ -79,9 +80,7 @@ def _import(args: argparse.Namespace) -> int:
         raise
     info = result.info
     print(result.report.to_text())
-    from zone.catalog.versions import sweep
-
-    sweep(config.datasets_db, _in_use(config))
+    sweep(config.datasets_db, _in_use(config))  # retired versions no job reads any more
     _audit(config, {"dataset": info.name, "outcome": "accepted", "version": info.version,
                     "previous_version": result.previous or "", "rows": info.row_count,
                     "activated": result.activated,
