@@ -93,11 +93,15 @@ def load_records(cursor: Any, product: VerificationProduct, version: str) -> Pro
 
 
 class RecordCache:
-    """Loads each product's records once per dataset version (thread-safe)."""
+    """Loads each product's records once per dataset version and definition (thread-safe).
+
+    A reload may redefine a product (other columns) over the same dataset version, so the
+    cached records are reused only for an equal definition at the same version.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._records: dict[str, ProductRecords] = {}
+        self._records: dict[str, tuple[VerificationProduct, ProductRecords]] = {}
 
     def get(
         self, product: VerificationProduct, version: str, cursor_factory: Any
@@ -105,14 +109,15 @@ class RecordCache:
         """The records of ``product`` at ``version``, loading them on first use."""
         with self._lock:
             cached = self._records.get(product.id)
-            if cached is None or cached.version != version:
-                cursor = cursor_factory()
-                try:
-                    cached = load_records(cursor, product, version)
-                finally:
-                    cursor.close()
-                self._records[product.id] = cached
-            return cached
+            if cached is not None and cached[1].version == version and cached[0] == product:
+                return cached[1]
+            cursor = cursor_factory()
+            try:
+                records = load_records(cursor, product, version)
+            finally:
+                cursor.close()
+            self._records[product.id] = (product, records)
+            return records
 
 
 def check_subjects(subjects: Sequence[str], limit: int) -> str:
