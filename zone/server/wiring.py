@@ -36,11 +36,11 @@ from zone.ledger import PrivacyLedger
 from zone.metering import Metering
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
+from zone.periodic import Periodic
 from zone.policy.holder import PolicyHolder
 from zone.products.joint.cohorts import Cohorts
 from zone.products.joint.service import JOINT_PRELOAD, JointJobs
 from zone.products.joint.store import CohortStore
-from zone.products.joint.sweeper import RetentionSweeper
 from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
 from zone.products.verification.consents import ConsentDesk
@@ -84,7 +84,8 @@ class ZoneServices:
     interrupted_jobs: int
     interrupted_charges: int
     cohort_recovery: Mapping[str, int]
-    sweeper: RetentionSweeper
+    sweeper: Periodic
+    orphan_sweeper: Periodic
 
     def record_start(self, instance_id: str = "") -> None:
         """Audit the server start with what it loaded (and its per-start instance id)."""
@@ -109,6 +110,7 @@ class ZoneServices:
     def close(self) -> None:
         """Stop the job workers and the retention sweep, release the database handles."""
         self.sweeper.stop()
+        self.orphan_sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
         self.verification.close()
         self.catalog.close()
@@ -240,8 +242,17 @@ def _wire(
             interrupted_charges = ledger.recover()
         else:
             log.info("other replicas serve this state: their open work is left to them")
-    sweeper = RetentionSweeper(joint.sweep, config.joint_config.sweep_seconds)
+    sweeper = Periodic(
+        "zone-retention", joint.sweep, config.joint_config.sweep_seconds, "erased %d cohort(s)"
+    )
     sweeper.start()
+    orphan_sweeper = Periodic(
+        "zone-orphans",
+        lambda: settle_orphans(store, training, ledger),
+        config.state.orphan_sweep_seconds,
+        "settled %d charge(s) and job(s) of dead replicas",
+    )
+    orphan_sweeper.start()
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -269,7 +280,21 @@ def _wire(
         interrupted_charges=interrupted_charges,
         cohort_recovery=cohort_recovery,
         sweeper=sweeper,
+        orphan_sweeper=orphan_sweeper,
     )
+
+
+def settle_orphans(store: State, training: TrainingJobs, ledger: PrivacyLedger) -> int:
+    """Settle the open jobs, then charges, of replicas that died (none on SQLite).
+
+    Jobs first: their charges follow the job rule; any other open charge is failed (charged).
+    """
+    settled = 0
+    with store.orphaned() as owners:
+        for owner in owners:
+            log.warning("replica %s died: settling its open work", owner)
+            settled += training.recover(owner) + ledger.recover(owner)
+    return settled
 
 
 def console_deps(services: ZoneServices) -> ConsoleDeps:

@@ -103,6 +103,15 @@ class State(Protocol):
         """
         ...
 
+    def orphaned(self) -> AbstractContextManager[list[str]]:
+        """The ids of dead processes that left charges or jobs open, while the body settles them.
+
+        Empty where one process serves the state (SQLite: ``startup`` settles what a crash
+        left). On a shared backend, no other process settles the same owner's work until the
+        body ends.
+        """
+        ...
+
     def close(self) -> None:
         """Release the backend's connections (idempotent)."""
         ...
