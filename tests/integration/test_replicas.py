@@ -17,10 +17,15 @@ from pathlib import Path
 
 import pytest
 from pgkit import Cluster, fresh_database, running_cluster
-from zonekit import add_principal, make_zone_dir, serve_process
+from zonekit import TOKENS, add_principal, make_zone_dir, serve_process
 
 from zone.audit import verify_chain
-from zone.client import ResourceExhaustedError, UnavailableError, ZoneClient
+from zone.client import (
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    UnavailableError,
+    ZoneClient,
+)
 from zone.client.stats import count
 from zone.state.location import PoolOptions
 from zone.state.postgres import PostgresState
@@ -237,3 +242,55 @@ def _wait(predicate: object, timeout: float = 60) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("condition not reached")
+
+
+def _serves(address: str, token: str) -> bool:
+    with ZoneClient(address, token=token, timeout=30) as client:
+        try:
+            client.query_statistics(PRODUCT, [count()], epsilon=0.01)
+        except UnauthenticatedError:
+            return False
+    return True
+
+
+def test_a_policy_reload_on_one_replica_reaches_the_others(tmp_path: Path, pg_url: str) -> None:
+    """The other replica follows by NOTIFY (its fallback poll is 60 s, longer than the wait)."""
+    config = make_zone_dir(
+        tmp_path / "zone", state_db=pg_url, extra_config="state:\n  reload_poll_seconds: 60\n"
+    )
+    with replicas(config, 2) as (first, second):
+        token = add_principal(config, "late", epsilon=1.0)
+        assert not _serves(second, token)
+        with ZoneClient(first, token=TOKENS["admin"], timeout=30) as admin:
+            digest = admin.reload_policies().policy_digest
+        _wait(lambda: _serves(second, token), timeout=20)
+    with PostgresState.open(pg_url, PoolOptions(min_connections=1)) as state, state.read() as tx:
+        kinds = [k for (k,) in tx.execute("SELECT kind FROM audit_log").fetchall()]
+        recorded = tx.execute("SELECT generation, digest FROM generations").fetchall()
+    assert kinds.count("policy.reload") == 2 and "policy.mismatch" not in kinds
+    assert recorded == [(1, digest)]
+
+
+def test_a_replica_with_other_files_keeps_its_set_and_says_so(tmp_path: Path, pg_url: str) -> None:
+    """Two machines with different policies/ folders: the one whose files differ keeps
+    serving what it loaded, and a policy.mismatch record names both digests."""
+    one = make_zone_dir(tmp_path / "one", state_db=pg_url)
+    other = make_zone_dir(tmp_path / "other", state_db=pg_url)
+    with replicas(one, 1) as (first,), replicas(other, 1) as (second,):
+        token = add_principal(one, "late", epsilon=1.0)  # only on the first machine
+        with ZoneClient(first, token=TOKENS["admin"], timeout=30) as admin:
+            digest = admin.reload_policies().policy_digest
+        with PostgresState.open(pg_url, PoolOptions(min_connections=1)) as state:
+
+            def mismatches() -> list[str]:
+                with state.read() as tx:
+                    return [
+                        str(r)
+                        for (r,) in tx.execute(
+                            "SELECT record FROM audit_log WHERE kind = 'policy.mismatch'"
+                        ).fetchall()
+                    ]
+
+            _wait(lambda: len(mismatches()) == 1, timeout=20)
+            assert digest in mismatches()[0]
+        assert _serves(first, token) and not _serves(second, token)

@@ -37,7 +37,8 @@ from zone.metering import Metering
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.periodic import Periodic
-from zone.policy.holder import PolicyHolder
+from zone.policy.broadcast import Broadcast
+from zone.policy.holder import PolicyHolder, ReloadResult
 from zone.products.joint.cohorts import Cohorts
 from zone.products.joint.service import JOINT_PRELOAD, JointJobs
 from zone.products.joint.store import CohortStore
@@ -86,6 +87,17 @@ class ZoneServices:
     cohort_recovery: Mapping[str, int]
     sweeper: Periodic
     orphan_sweeper: Periodic
+    broadcast: Broadcast
+
+    def reload_policies(self) -> ReloadResult:
+        """Reload this replica's policies and have every other replica follow.
+
+        Raises:
+            ValidationFailed: the new set is invalid; the running set stays in force.
+        """
+        result = self.policies.reload()
+        self.broadcast.publish(result.digest)
+        return result
 
     def record_start(self, instance_id: str = "") -> None:
         """Audit the server start with what it loaded (and its per-start instance id)."""
@@ -109,6 +121,7 @@ class ZoneServices:
 
     def close(self) -> None:
         """Stop the job workers and the retention sweep, release the database handles."""
+        self.broadcast.stop()
         self.sweeper.stop()
         self.orphan_sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
@@ -253,6 +266,14 @@ def _wire(
         "settled %d charge(s) and job(s) of dead replicas",
     )
     orphan_sweeper.start()
+    broadcast = Broadcast(
+        store,
+        reload=lambda: policies.reload().digest,
+        digest=lambda: policies.current.digest,
+        on_mismatch=lambda record: audit.append("policy.mismatch", record),
+        poll_seconds=config.state.reload_poll_seconds,
+    )
+    broadcast.start()
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -281,6 +302,7 @@ def _wire(
         cohort_recovery=cohort_recovery,
         sweeper=sweeper,
         orphan_sweeper=orphan_sweeper,
+        broadcast=broadcast,
     )
 
 

@@ -28,6 +28,18 @@ from typing import Any, Protocol
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+class Waiter(Protocol):
+    """Announcements on one channel, heard by one thread (:meth:`State.listen`)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True if an announcement came (a listener polls too)."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+        ...
+
+
 class Cursor(Protocol):
     """The result of one statement."""
 
@@ -110,6 +122,14 @@ class State(Protocol):
         left). On a shared backend, no other process settles the same owner's work until the
         body ends.
         """
+        ...
+
+    def announce(self, tx: Tx, channel: str) -> None:
+        """Tell the other processes on ``channel`` once ``tx`` commits (none on SQLite)."""
+        ...
+
+    def listen(self, channel: str) -> Waiter | None:
+        """Hear announcements on ``channel``; None where one process serves the state."""
         ...
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
 from zone.state.api import Params, Tx
 from zone.state.location import PoolOptions, redacted
 from zone.state.owners import hold_owner_lock, release_owners, take_dead_owners
+from zone.state.pgnotify import PgListener
 from zone.state.pgschema import migrate_postgres
 from zone.state.sqltext import to_psycopg
 
@@ -288,6 +289,14 @@ class PostgresState:
             presence.execute("SELECT pg_advisory_lock_shared(%s)", (REPLICA_LOCK,))
             if alone:
                 presence.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
+
+    def announce(self, tx: Tx, channel: str) -> None:
+        """NOTIFY ``channel`` inside ``tx`` (PostgreSQL delivers it at commit)."""
+        tx.execute("SELECT pg_notify(?, '')", (channel,))
+
+    def listen(self, channel: str) -> PgListener:
+        """A connection of its own that LISTENs on ``channel`` (see ``zone.state.pgnotify``)."""
+        return PgListener(self._url, channel)
 
     @contextmanager
     def orphaned(self) -> Iterator[list[str]]:

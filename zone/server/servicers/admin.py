@@ -26,7 +26,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ReloadPoliciesResponse:
         """Validate and swap in policies/*.yaml; an invalid set is refused with every problem."""
         try:
-            result = current_call().services.policies.reload()
+            result = current_call().services.reload_policies()
         except ValidationFailed as exc:
             raise PolicySetRejected(exc.problems, what="policy reload (running set kept)") from exc
         return admin_convert.reload_response(result)
