@@ -131,6 +131,10 @@ class _StateSpec(_Strict):
         timeout_seconds: How long a call waits for a connection before UNAVAILABLE.
         lock_timeout_seconds: How long a statement waits for a row or advisory lock.
         idle_in_transaction_seconds: A transaction idle this long is ended by the server.
+        orphan_sweep_seconds: How often a replica looks for open charges and jobs of replicas
+            that died, and settles them by the charging rule.
+        reload_poll_seconds: Longest time before a replica follows a policy reload made on
+            another replica (announced at once by NOTIFY; this is the fallback poll).
     """
 
     min_connections: int = Field(default=2, ge=0, le=1000)
@@ -138,6 +142,8 @@ class _StateSpec(_Strict):
     timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     lock_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     idle_in_transaction_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    orphan_sweep_seconds: float = Field(default=10.0, gt=0, le=86_400)
+    reload_poll_seconds: float = Field(default=5.0, gt=0, le=3_600)
 
 
 class _JointSpec(_Strict):

@@ -10,16 +10,22 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from pgkit import Cluster, fresh_database, running_cluster
-from zonekit import add_principal, make_zone_dir, serve_process
+from zonekit import TOKENS, add_principal, make_zone_dir, serve_process
 
 from zone.audit import verify_chain
-from zone.client import ResourceExhaustedError, UnavailableError, ZoneClient
+from zone.client import (
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    UnavailableError,
+    ZoneClient,
+)
 from zone.client.stats import count
 from zone.state.location import PoolOptions
 from zone.state.postgres import PostgresState
@@ -173,3 +179,118 @@ def test_killing_one_replica_under_load_leaves_the_others_serving(
     # The victim's reservations in flight stay reserved (counted as spent) until a replica
     # starts alone (docs/DEPLOY.md); a 4-thread load has at most 2 in flight on it.
     assert states.get("reserved", 0) <= 2
+
+
+@pytest.mark.slow
+def test_a_dead_replicas_open_work_is_settled_by_the_others(tmp_path: Path, pg_url: str) -> None:
+    """kill -9 of a replica holding a running job and open reservations: a live replica's
+    sweep settles them by the charging rule; while the replica lived, nobody touched them."""
+    training = "enterprise-default-lr"
+    config = make_zone_dir(
+        tmp_path / "zone", rows=30_000, state_db=pg_url, warm_workers=1,
+        extra_config="state:\n  orphan_sweep_seconds: 0.3\n",
+    )  # fmt: skip
+    token = add_principal(config, "ann", products=(training, PRODUCT), epsilon=50.0, delta=1e-5)
+    victim, victim_address = serve_process(config)
+    try:
+        with replicas(config, 1) as (survivor,):
+            with ZoneClient(victim_address, token=token, timeout=60) as client:
+                job = client.train(training, epsilon=1.0, delta=1e-6, epochs=30, batch_size=64)
+                _wait(lambda: job.status().state == "RUNNING" and job.last.epoch >= 1)
+            threading.Event().wait(1.5)  # five sweeps of the survivor: the job is live work
+            with ZoneClient(survivor, token=token, timeout=60) as client:
+                assert client.get_job(job.job_id).state == "RUNNING"
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            with ZoneClient(survivor, token=token, timeout=60) as client:
+                _wait(lambda: client.get_job(job.job_id).state == "FAILED")
+                final = client.get_job(job.job_id)
+                assert final.reason == "replica died"
+                _wait(lambda: _charge_states(pg_url).get("reserved", 0) == 0)
+                client.query_statistics(PRODUCT, [count()], epsilon=0.1)  # serving on
+    finally:
+        victim.kill()
+        victim.wait()
+        if victim.stdout is not None:
+            victim.stdout.close()
+    with PostgresState.open(pg_url, PoolOptions(min_connections=1)) as state, state.read() as tx:
+        assert verify_chain(tx).ok
+        (job_charge,) = tx.execute(
+            "SELECT c.state FROM charges c JOIN jobs j ON j.release_id = c.release_id "
+            "WHERE j.job_id = ?",
+            (job.job_id,),
+        ).fetchone()
+        assert job_charge == "failed"  # the job had touched data: charged, once
+        settled = tx.execute(
+            "SELECT COUNT(*) FROM audit_log WHERE kind = 'ledger.failed' AND "
+            "json_extract(record, '$.release_id') = (SELECT release_id FROM jobs WHERE "
+            "job_id = ?)",
+            (job.job_id,),
+        ).fetchone()[0]
+        assert settled == 1
+
+
+def _charge_states(pg_url: str) -> dict[str, int]:
+    with PostgresState.open(pg_url, PoolOptions(min_connections=1)) as state, state.read() as tx:
+        return dict(tx.execute("SELECT state, COUNT(*) FROM charges GROUP BY state").fetchall())
+
+
+def _wait(predicate: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached")
+
+
+def _serves(address: str, token: str) -> bool:
+    with ZoneClient(address, token=token, timeout=30) as client:
+        try:
+            client.query_statistics(PRODUCT, [count()], epsilon=0.01)
+        except UnauthenticatedError:
+            return False
+    return True
+
+
+def test_a_policy_reload_on_one_replica_reaches_the_others(tmp_path: Path, pg_url: str) -> None:
+    """The other replica follows by NOTIFY (its fallback poll is 60 s, longer than the wait)."""
+    config = make_zone_dir(
+        tmp_path / "zone", state_db=pg_url, extra_config="state:\n  reload_poll_seconds: 60\n"
+    )
+    with replicas(config, 2) as (first, second):
+        token = add_principal(config, "late", epsilon=1.0)
+        assert not _serves(second, token)
+        with ZoneClient(first, token=TOKENS["admin"], timeout=30) as admin:
+            digest = admin.reload_policies().serving_digest
+        _wait(lambda: _serves(second, token), timeout=20)
+    with PostgresState.open(pg_url, PoolOptions(min_connections=1)) as state, state.read() as tx:
+        kinds = [k for (k,) in tx.execute("SELECT kind FROM audit_log").fetchall()]
+        recorded = tx.execute("SELECT generation, digest FROM generations").fetchall()
+    assert kinds.count("policy.reload") == 2 and "policy.mismatch" not in kinds
+    assert recorded == [(1, digest)]
+
+
+def test_a_replica_with_other_files_keeps_its_set_and_says_so(tmp_path: Path, pg_url: str) -> None:
+    """Two machines with different policies/ folders: the one whose files differ keeps
+    serving what it loaded, and a policy.mismatch record names both digests."""
+    one = make_zone_dir(tmp_path / "one", state_db=pg_url)
+    other = make_zone_dir(tmp_path / "other", state_db=pg_url)
+    with replicas(one, 1) as (first,), replicas(other, 1) as (second,):
+        token = add_principal(one, "late", epsilon=1.0)  # only on the first machine
+        with ZoneClient(first, token=TOKENS["admin"], timeout=30) as admin:
+            digest = admin.reload_policies().serving_digest
+        with PostgresState.open(pg_url, PoolOptions(min_connections=1)) as state:
+
+            def mismatches() -> list[str]:
+                with state.read() as tx:
+                    return [
+                        str(r)
+                        for (r,) in tx.execute(
+                            "SELECT record FROM audit_log WHERE kind = 'policy.mismatch'"
+                        ).fetchall()
+                    ]
+
+            _wait(lambda: len(mismatches()) == 1, timeout=20)
+            assert digest in mismatches()[0]
+        assert _serves(first, token) and not _serves(second, token)

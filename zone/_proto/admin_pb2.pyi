@@ -14,7 +14,7 @@ class ReloadPoliciesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ReloadPoliciesResponse(_message.Message):
-    __slots__ = ("policy_digest", "previous_digest", "principals", "grants", "products", "dataset_versions")
+    __slots__ = ("policy_digest", "previous_digest", "principals", "grants", "products", "dataset_versions", "serving_digest")
     class DatasetVersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -28,13 +28,15 @@ class ReloadPoliciesResponse(_message.Message):
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     PRODUCTS_FIELD_NUMBER: _ClassVar[int]
     DATASET_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVING_DIGEST_FIELD_NUMBER: _ClassVar[int]
     policy_digest: str
     previous_digest: str
     principals: int
     grants: int
     products: int
     dataset_versions: _containers.ScalarMap[str, str]
-    def __init__(self, policy_digest: _Optional[str] = ..., previous_digest: _Optional[str] = ..., principals: _Optional[int] = ..., grants: _Optional[int] = ..., products: _Optional[int] = ..., dataset_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    serving_digest: str
+    def __init__(self, policy_digest: _Optional[str] = ..., previous_digest: _Optional[str] = ..., principals: _Optional[int] = ..., grants: _Optional[int] = ..., products: _Optional[int] = ..., dataset_versions: _Optional[_Mapping[str, str]] = ..., serving_digest: _Optional[str] = ...) -> None: ...
 
 class ActivateDatasetRequest(_message.Message):
     __slots__ = ("name", "version")

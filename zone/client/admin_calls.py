@@ -27,7 +27,7 @@ class AdminCalls:
         reply = self._call(self._admin.ReloadPolicies, admin_pb2.ReloadPoliciesRequest())
         return types.PolicyReload(
             reply.policy_digest, reply.previous_digest, reply.principals, reply.grants,
-            reply.products, dict(reply.dataset_versions),
+            reply.products, dict(reply.dataset_versions), reply.serving_digest,
         )  # fmt: skip
 
     def activate_dataset(self, name: str, version: str) -> types.DatasetActivation:

@@ -105,6 +105,7 @@ class PolicyReload:
     grants: int
     products: int = 0
     dataset_versions: Mapping[str, str] = field(default_factory=dict)
+    serving_digest: str = ""
 
 
 @dataclass(frozen=True)

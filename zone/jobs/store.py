@@ -216,12 +216,18 @@ class JobStore:
             ).fetchall()
         return [job_from_row(row) for row in rows]
 
-    def running(self) -> builtins.list[Job]:
-        """Return every unfinished job (``running`` or ``queued``), oldest first."""
+    def running(self, owner: str | None = None) -> builtins.list[Job]:
+        """Return every unfinished job (``running`` or ``queued``), oldest first.
+
+        Args:
+            owner: Only the jobs of this replica (see ``zone.state.owners``); None: all.
+        """
+        where = "" if owner is None else " AND owner = ?"
         with self._store.read() as r:
             rows = r.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('queued', 'running') "
-                "ORDER BY created_at, rowid"
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('queued', 'running'){where} "
+                "ORDER BY created_at, rowid",
+                () if owner is None else (owner,),
             ).fetchall()
         return [job_from_row(row) for row in rows]
 

@@ -236,11 +236,18 @@ class PrivacyLedger:
                 "ledger.refund", {**_charge_record(reservation), "reason": reason}, conn=w
             )
 
-    def recover(self) -> int:
-        """Settle reservations left open by a crash as failed (still charged); return how many."""
+    def recover(self, owner: str | None = None) -> int:
+        """Settle reservations left open by a crash as failed (still charged); return how many.
+
+        Args:
+            owner: Only those of this dead replica (see ``zone.state.owners``); None: all.
+        """
+        where = "" if owner is None else " AND owner = ?"
         with self._store.write() as conn:
             rows = conn.execute(
-                "SELECT release_id FROM charges WHERE state = 'reserved' ORDER BY created_at"
+                f"SELECT release_id FROM charges WHERE state = 'reserved'{where} "
+                "ORDER BY created_at",
+                () if owner is None else (owner,),
             ).fetchall()
             for (release_id,) in rows:
                 _settle(conn, release_id, ChargeState.FAILED, "interrupted")

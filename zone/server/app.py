@@ -244,7 +244,7 @@ def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
 
 def _reload(services: ZoneServices) -> None:
     try:
-        result = services.serving.reload()
+        result = services.reload_policies()
     except ValidationFailed as exc:
         log.error("SIGHUP reload refused, running set kept:\n%s", exc.message)
         return

@@ -35,10 +35,11 @@ from zone.ledger import PrivacyLedger
 from zone.metering import Metering
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
+from zone.periodic import Periodic
+from zone.policy.broadcast import Broadcast
 from zone.products.joint.cohorts import Cohorts
 from zone.products.joint.service import JOINT_PRELOAD, JointJobs
 from zone.products.joint.store import CohortStore
-from zone.products.joint.sweeper import RetentionSweeper
 from zone.products.statistics.service import StatisticsService
 from zone.products.training.service import TRAINING_PRELOAD, TrainingJobs
 from zone.products.verification.consents import ConsentDesk
@@ -47,7 +48,7 @@ from zone.products.verification.secret import SECRET_FILE, load_master_secret
 from zone.products.verification.service import VerificationService
 from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
-from zone.serving import LiveCatalog, LiveProducts, ServingHolder, Sources
+from zone.serving import Activation, LiveCatalog, LiveProducts, ReloadResult, ServingHolder, Sources
 from zone.state.api import State
 from zone.state.opening import open_state
 
@@ -88,7 +89,32 @@ class ZoneServices:
     interrupted_jobs: int
     interrupted_charges: int
     cohort_recovery: Mapping[str, int]
-    sweeper: RetentionSweeper
+    sweeper: Periodic
+    orphan_sweeper: Periodic
+    broadcast: Broadcast
+
+    def reload_policies(self) -> ReloadResult:
+        """Reload this replica's set (policies, products, dataset versions); replicas follow.
+
+        Raises:
+            ValidationFailed: the new set is invalid; the running set stays in force.
+            FailedPrecondition: the dataset store is damaged; the running set stays.
+        """
+        result = self.serving.reload()
+        self.broadcast.publish(self.serving.digest)
+        return result
+
+    def activate_dataset(self, name: str, version: str, principal: str) -> Activation:
+        """Serve another kept version of a dataset here and have every other replica follow.
+
+        Raises:
+            NotFound: no such dataset or version.
+            FailedPrecondition: the version is retired, or the set with it is invalid (the
+                running set stays and the manifest is unchanged).
+        """
+        result = self.serving.activate(name, version, principal)
+        self.broadcast.publish(self.serving.digest)
+        return result
 
     def record_start(self, instance_id: str = "") -> None:
         """Audit the server start with what it loaded (and its per-start instance id)."""
@@ -112,7 +138,9 @@ class ZoneServices:
 
     def close(self) -> None:
         """Stop the job workers and the retention sweep, release the database handles."""
+        self.broadcast.stop()
         self.sweeper.stop()
+        self.orphan_sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
         self.verification.close()
         self.serving.close()
@@ -247,8 +275,30 @@ def _wire(
             interrupted_charges = ledger.recover()
         else:
             log.info("other replicas serve this state: their open work is left to them")
-    sweeper = RetentionSweeper(joint.sweep, config.joint_config.sweep_seconds)
+    sweeper = Periodic(
+        "zone-retention", joint.sweep, config.joint_config.sweep_seconds, "erased %d cohort(s)"
+    )
     sweeper.start()
+    orphan_sweeper = Periodic(
+        "zone-orphans",
+        lambda: settle_orphans(store, training, ledger),
+        config.state.orphan_sweep_seconds,
+        "settled %d charge(s) and job(s) of dead replicas",
+    )
+    orphan_sweeper.start()
+
+    def reload_serving() -> str:
+        serving.reload()
+        return serving.digest
+
+    broadcast = Broadcast(
+        store,
+        reload=reload_serving,
+        digest=lambda: serving.digest,
+        on_mismatch=lambda record: audit.append("policy.mismatch", record),
+        poll_seconds=config.state.reload_poll_seconds,
+    )
+    broadcast.start()
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -276,7 +326,22 @@ def _wire(
         interrupted_charges=interrupted_charges,
         cohort_recovery=cohort_recovery,
         sweeper=sweeper,
+        orphan_sweeper=orphan_sweeper,
+        broadcast=broadcast,
     )
+
+
+def settle_orphans(store: State, training: TrainingJobs, ledger: PrivacyLedger) -> int:
+    """Settle the open jobs, then charges, of replicas that died (none on SQLite).
+
+    Jobs first: their charges follow the job rule; any other open charge is failed (charged).
+    """
+    settled = 0
+    with store.orphaned() as owners:
+        for owner in owners:
+            log.warning("replica %s died: settling its open work", owner)
+            settled += training.recover(owner) + ledger.recover(owner)
+    return settled
 
 
 def console_deps(services: ZoneServices) -> ConsoleDeps:

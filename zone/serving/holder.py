@@ -49,6 +49,7 @@ class ReloadResult:
     grants: int
     products: int
     datasets: Mapping[str, str]
+    serving_digest: str
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class ServingHolder:
     def snapshot(self) -> Snapshot:
         """The snapshot of the running call, else the one in force."""
         return _CALL_SNAPSHOT.get() or self._snapshot
+
+    @property
+    def digest(self) -> str:
+        """The digest of the whole set in force (``Snapshot.digest``)."""
+        return self._snapshot.digest
 
     @property
     def current(self) -> PolicySet:
@@ -144,7 +150,7 @@ class ServingHolder:
                  new.policies.digest, len(new.products), new.versions)  # fmt: skip
         return ReloadResult(new.policies.digest, previous.policies.digest,
                             len(new.policies.principals), len(new.policies.grants),
-                            len(new.products), new.versions)  # fmt: skip
+                            len(new.products), new.versions, new.digest)  # fmt: skip
 
     def activate(self, name: str, version: str, principal: str) -> Activation:
         """Serve ``version`` of dataset ``name`` (a kept one: rollback is activating an older).

@@ -8,11 +8,13 @@ so a call that holds a snapshot sees one coherent set however many reloads happe
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zone.audit import canonical_json
 from zone.catalog import DatasetCatalog, Product, load_products
 from zone.catalog._manifest import read_manifest
 from zone.catalog.products import product_refs
@@ -45,6 +47,21 @@ class Snapshot:
     _pins: int = field(default=0, repr=False)
     _retired: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the whole set: policy digest, product definitions, dataset versions.
+
+        What replicas compare to know they serve the same set (``zone.policy.broadcast``).
+        """
+        content = {
+            "policies": self.policies.digest,
+            "products": {
+                pid: p.model_dump(mode="json") for pid, p in sorted(self.products.items())
+            },
+            "datasets": self.versions,
+        }
+        return "sha256:" + hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
     @property
     def versions(self) -> dict[str, str]:

@@ -28,6 +28,18 @@ from typing import Any, Protocol
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+class Waiter(Protocol):
+    """Announcements on one channel, heard by one thread (:meth:`State.listen`)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True if an announcement came (a listener polls too)."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+        ...
+
+
 class Cursor(Protocol):
     """The result of one statement."""
 
@@ -101,6 +113,23 @@ class State(Protocol):
         can join until the body ends. False: others are serving, and their open work is not
         this process's to settle. The process stays joined until ``close()``.
         """
+        ...
+
+    def orphaned(self) -> AbstractContextManager[list[str]]:
+        """The ids of dead processes that left charges or jobs open, while the body settles them.
+
+        Empty where one process serves the state (SQLite: ``startup`` settles what a crash
+        left). On a shared backend, no other process settles the same owner's work until the
+        body ends.
+        """
+        ...
+
+    def announce(self, tx: Tx, channel: str) -> None:
+        """Tell the other processes on ``channel`` once ``tx`` commits (none on SQLite)."""
+        ...
+
+    def listen(self, channel: str) -> Waiter | None:
+        """Hear announcements on ``channel``; None where one process serves the state."""
         ...
 
     def close(self) -> None:

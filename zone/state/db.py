@@ -174,6 +174,18 @@ class StateStore:
         """Yield True: a SQLite state file is served by one ``zone serve`` process."""
         yield True
 
+    def announce(self, tx: Tx, channel: str) -> None:
+        """Nothing to tell: one process serves a SQLite state."""
+
+    def listen(self, channel: str) -> None:
+        """None: one process serves a SQLite state, nobody else announces."""
+        return None
+
+    @contextmanager
+    def orphaned(self) -> Iterator[list[str]]:
+        """Yield no owners: a SQLite state's one process settles a crash's work at start."""
+        yield []
+
     def close(self) -> None:
         """Close every connection of this store. Idempotent."""
         if self._gate.owner == threading.get_ident():

@@ -44,6 +44,8 @@ class PoolOptions:
         lock_timeout_seconds: A statement waiting longer for a lock fails (UNAVAILABLE).
         idle_in_transaction_seconds: The server ends a session idle this long inside a
             transaction (a replica that hangs mid-write releases its locks).
+        orphan_sweep_seconds: How often a replica settles the open work of dead replicas.
+        reload_poll_seconds: Longest time before a replica follows another's policy reload.
     """
 
     min_connections: int = 2
@@ -51,6 +53,8 @@ class PoolOptions:
     timeout_seconds: float = 10.0
     lock_timeout_seconds: float = 10.0
     idle_in_transaction_seconds: float = 60.0
+    orphan_sweep_seconds: float = 10.0
+    reload_poll_seconds: float = 5.0
 
 
 def parse_state_db(value: str, base: Path) -> StateLocation:

@@ -29,6 +29,7 @@ connections.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -42,6 +43,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
 from zone.state.api import Params, Tx
 from zone.state.location import PoolOptions, redacted
+from zone.state.owners import hold_owner_lock, release_owners, take_dead_owners
+from zone.state.pgnotify import PgListener
 from zone.state.pgschema import migrate_postgres
 from zone.state.sqltext import to_psycopg
 
@@ -136,8 +139,12 @@ class PgTx:
 class PostgresState:
     """A connection pool on one PostgreSQL database holding the zone's state."""
 
-    def __init__(self, pool: ConnectionPool[Connection], *, name: str, url: str = "") -> None:
+    def __init__(
+        self, pool: ConnectionPool[Connection], *, name: str, url: str = "", replica: str = ""
+    ) -> None:
         self._pool = pool
+        self.replica = replica
+        """This process's id on the rows it leaves open (the ``zone.replica`` setting)."""
         self._name = name
         self._url = url
         self._local = threading.local()
@@ -163,9 +170,11 @@ class PostgresState:
             FailedPrecondition: the database was written by a newer zone.
         """
         opts = options or PoolOptions()
+        replica = uuid.uuid4().hex[:16]
         server_options = (
             f"-c lock_timeout={int(opts.lock_timeout_seconds * 1000)} "
             f"-c idle_in_transaction_session_timeout={int(opts.idle_in_transaction_seconds * 1000)}"
+            f" -c zone.replica={replica}"
         )
         pool: ConnectionPool[Connection] = ConnectionPool(
             url,
@@ -187,7 +196,7 @@ class PostgresState:
             if isinstance(exc, PoolTimeout | psycopg.OperationalError):
                 raise Unavailable(f"the state database {redacted(url)} cannot be reached") from exc
             raise
-        return cls(pool, name=redacted(url), url=url)
+        return cls(pool, name=redacted(url), url=url, replica=replica)
 
     @property
     def name(self) -> str:
@@ -272,6 +281,7 @@ class PostgresState:
         except psycopg.OperationalError as exc:
             raise Unavailable("the state database cannot be reached") from exc
         self._presence = presence
+        hold_owner_lock(presence, self.replica)
         alone = bool(row and row[0])
         try:
             yield alone
@@ -279,6 +289,39 @@ class PostgresState:
             presence.execute("SELECT pg_advisory_lock_shared(%s)", (REPLICA_LOCK,))
             if alone:
                 presence.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
+
+    def announce(self, tx: Tx, channel: str) -> None:
+        """NOTIFY ``channel`` inside ``tx`` (PostgreSQL delivers it at commit)."""
+        tx.execute("SELECT pg_notify(?, '')", (channel,))
+
+    def listen(self, channel: str) -> PgListener:
+        """A connection of its own that LISTENs on ``channel`` (see ``zone.state.pgnotify``)."""
+        return PgListener(self._url, channel)
+
+    @contextmanager
+    def orphaned(self) -> Iterator[list[str]]:
+        """The replicas that died leaving charges or jobs open, held until the body ends.
+
+        Each serving replica holds a lock of its own id on its presence session; PostgreSQL
+        releases it when the replica's connection drops. An owner of open rows whose lock can
+        be taken is dead (or was never joined), and while this replica holds it no other one
+        settles the same owner's work concurrently.
+
+        Raises:
+            Unavailable: the database cannot be reached.
+        """
+        presence = self._presence
+        if presence is None:
+            yield []
+            return
+        try:
+            dead = take_dead_owners(presence, self.replica)
+        except psycopg.OperationalError as exc:
+            raise Unavailable("the state database cannot be reached") from exc
+        try:
+            yield dead
+        finally:
+            release_owners(presence, dead)
 
     def close(self) -> None:
         """Close every connection of the pool, and leave the replicas. Idempotent."""

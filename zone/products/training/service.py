@@ -296,15 +296,18 @@ class TrainingJobs:
         except AlreadySettled:
             log.warning("job %s: charge %s was already settled", job.job_id, job.release_id)
 
-    def recover(self) -> int:
-        """After a restart: end every job left QUEUED or RUNNING as FAILED, settling its charge.
+    def recover(self, owner: str | None = None) -> int:
+        """End every job left QUEUED or RUNNING as FAILED, settling its charge.
 
-        A job that was RUNNING counts as having touched the data even if its worker's notice
-        had not been recorded yet (the notice travels asynchronously): charged, never refunded.
+        After a restart (``owner`` None: every unfinished job), or for the jobs of one dead
+        replica (``owner``: its id). A job that was RUNNING counts as having touched the data
+        even if its worker's notice had not been recorded yet (the notice travels
+        asynchronously): charged, never refunded.
         """
-        stale = self._jobs.running()
+        stale = self._jobs.running(owner)
+        reason = "server restarted" if owner is None else "replica died"
         for job in stale:
-            self._end(job.job_id, JobState.FAILED, "server restarted", running_touches=True)
+            self._end(job.job_id, JobState.FAILED, reason, running_touches=True)
         return len(stale)
 
     # --- queries --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ReloadPoliciesResponse:
         """Validate and swap in policies/*.yaml; an invalid set is refused with every problem."""
         try:
-            result = current_call().services.serving.reload()
+            result = current_call().services.reload_policies()
         except ValidationFailed as exc:
             raise PolicySetRejected(exc.problems, what="policy reload (running set kept)") from exc
         return admin_convert.reload_response(result)
@@ -37,7 +37,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         """Serve another kept version of a dataset; an invalid set is refused, nothing changes."""
         call = current_call()
         try:
-            result = call.services.serving.activate(
+            result = call.services.activate_dataset(
                 request.name, request.version, call.require_principal().id
             )
         except ValidationFailed as exc:

@@ -120,6 +120,7 @@ def reload_response(result: ReloadResult) -> admin_pb2.ReloadPoliciesResponse:
         grants=result.grants,
         products=result.products,
         dataset_versions=dict(result.datasets),
+        serving_digest=result.serving_digest,
     )
 
 
