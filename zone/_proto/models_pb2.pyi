@@ -27,7 +27,7 @@ class FeatureShare(_message.Message):
     def __init__(self, name: _Optional[str] = ..., side: _Optional[str] = ..., weight: _Optional[float] = ..., share: _Optional[float] = ...) -> None: ...
 
 class ModelDecision(_message.Message):
-    __slots__ = ("model_id", "product", "decision", "reason", "reviewer", "review_digest", "decided_at")
+    __slots__ = ("model_id", "product", "decision", "reason", "reviewer", "review_digest", "decided_at", "dataset_version")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class ModelDecision(_message.Message):
     REVIEWER_FIELD_NUMBER: _ClassVar[int]
     REVIEW_DIGEST_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DATASET_VERSION_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     product: str
     decision: str
@@ -42,10 +43,11 @@ class ModelDecision(_message.Message):
     reviewer: str
     review_digest: str
     decided_at: str
-    def __init__(self, model_id: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., reviewer: _Optional[str] = ..., review_digest: _Optional[str] = ..., decided_at: _Optional[str] = ...) -> None: ...
+    dataset_version: str
+    def __init__(self, model_id: _Optional[str] = ..., product: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., reviewer: _Optional[str] = ..., review_digest: _Optional[str] = ..., decided_at: _Optional[str] = ..., dataset_version: _Optional[str] = ...) -> None: ...
 
 class ModelReview(_message.Message):
-    __slots__ = ("model_id", "owner", "product", "trained_by", "job_id", "link", "intercept", "features", "problems", "training_receipt_json", "decision", "review_digest")
+    __slots__ = ("model_id", "owner", "product", "trained_by", "job_id", "link", "intercept", "features", "problems", "training_receipt_json", "decision", "review_digest", "trained_on_version", "serving_version")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +60,8 @@ class ModelReview(_message.Message):
     TRAINING_RECEIPT_JSON_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REVIEW_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    TRAINED_ON_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVING_VERSION_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     owner: str
     product: str
@@ -70,7 +74,9 @@ class ModelReview(_message.Message):
     training_receipt_json: str
     decision: ModelDecision
     review_digest: str
-    def __init__(self, model_id: _Optional[str] = ..., owner: _Optional[str] = ..., product: _Optional[str] = ..., trained_by: _Optional[str] = ..., job_id: _Optional[str] = ..., link: _Optional[str] = ..., intercept: _Optional[float] = ..., features: _Optional[_Iterable[_Union[FeatureShare, _Mapping]]] = ..., problems: _Optional[_Iterable[str]] = ..., training_receipt_json: _Optional[str] = ..., decision: _Optional[_Union[ModelDecision, _Mapping]] = ..., review_digest: _Optional[str] = ...) -> None: ...
+    trained_on_version: str
+    serving_version: str
+    def __init__(self, model_id: _Optional[str] = ..., owner: _Optional[str] = ..., product: _Optional[str] = ..., trained_by: _Optional[str] = ..., job_id: _Optional[str] = ..., link: _Optional[str] = ..., intercept: _Optional[float] = ..., features: _Optional[_Iterable[_Union[FeatureShare, _Mapping]]] = ..., problems: _Optional[_Iterable[str]] = ..., training_receipt_json: _Optional[str] = ..., decision: _Optional[_Union[ModelDecision, _Mapping]] = ..., review_digest: _Optional[str] = ..., trained_on_version: _Optional[str] = ..., serving_version: _Optional[str] = ...) -> None: ...
 
 class DecideModelRequest(_message.Message):
     __slots__ = ("model_id", "product", "approve", "reason")

@@ -1,8 +1,11 @@
 """``zone models review|approve|reject``: administrators decide which kept models may score.
 
 ``review`` prints what the decision rests on: the model's features with their weights and
-their share of the logit's range, the product's rule check, the DP training receipt, and the
-decision in force. ``approve`` is refused for a model that breaks the product's rules.
+their share of the logit's range, the product's rule check, the DP training receipt, the
+dataset version the model was trained on and the one served now, and the decision in force.
+``approve`` is refused for a model that breaks the product's rules; it approves the model for
+the dataset version served now, which is also how a model trained on an older version is
+approved again after a new version was activated (``zone.models.lineage``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
                 f"trained by {review.trained_by}) for {review.product}"
             )
             print(f"link {review.link}, intercept {review.intercept:g}")
+            print(f"trained on dataset version {review.trained_on_version or '(unrecorded)'}; "
+                  f"serving {review.serving_version}")  # fmt: skip
+            if review.trained_on_version != review.serving_version:
+                print("the zone serves another version than the model was trained on: Score "
+                      "uses it only once it is approved for the version served")  # fmt: skip
             print(f"{'feature':24} {'side':6} {'weight':>10} {'share':>7}")
             for f in review.features:
                 print(f"{f.name:24} {f.side:6} {f.weight:10.4g} {f.share:7.1%}")
@@ -55,12 +63,16 @@ def run(args: argparse.Namespace) -> int:
             if review.HasField("decision"):
                 d = review.decision
                 print(
-                    f"decision in force: {d.decision} by {d.reviewer} at {d.decided_at}: {d.reason}"
+                    f"decision in force: {d.decision} by {d.reviewer} at {d.decided_at} "
+                    f"(dataset version {d.dataset_version or 'unrecorded'}): {d.reason}"
                 )
             print(f"review digest {review.review_digest}")
             return 0
         decision = client.decide_model(
             args.model_id, args.product, approve=args.sub == "approve", reason=args.reason
         )
-        print(f"{decision.decision}: model {decision.model_id} for {decision.product}")
+        print(
+            f"{decision.decision}: model {decision.model_id} for {decision.product} "
+            f"(dataset version {decision.dataset_version})"
+        )
         return 0

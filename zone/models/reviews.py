@@ -2,6 +2,8 @@
 
 A decision is one row per (model, product), replaced by a later decision, written in the same
 transaction as its ``model.approved`` / ``model.rejected`` audit record (which keeps history).
+It records the dataset version served when it was made: an approval lets the model score on
+that version and on the one it was trained on (``zone.models.lineage``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class ModelDecision:
     reviewer: str
     review_digest: str
     decided_at: str
+    dataset_version: str = ""
 
     @property
     def approved(self) -> bool:
@@ -49,9 +52,13 @@ class ModelReviews:
         reason: str,
         reviewer: str,
         review_digest: str,
+        dataset_version: str = "",
         tx: Tx | None = None,
     ) -> ModelDecision:
-        """Record a decision (replacing an earlier one) with its audit record, durably."""
+        """Record a decision (replacing an earlier one) with its audit record, durably.
+
+        ``dataset_version`` is the version of the model's dataset served now.
+        """
         made = ModelDecision(
             model_id=model_id,
             product=product,
@@ -60,15 +67,26 @@ class ModelReviews:
             reviewer=reviewer,
             review_digest=review_digest,
             decided_at=utc_timestamp(),
+            dataset_version=dataset_version,
         )
         with self._store.joined(tx) as w:
             w.execute(
                 "INSERT INTO model_reviews (model_id, product, decision, reason, reviewer, "
-                "review_digest, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "review_digest, decided_at, dataset_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (model_id, product) DO UPDATE SET decision = excluded.decision, "
                 "reason = excluded.reason, reviewer = excluded.reviewer, "
-                "review_digest = excluded.review_digest, decided_at = excluded.decided_at",
-                (model_id, product, decision, reason, reviewer, review_digest, made.decided_at),
+                "review_digest = excluded.review_digest, decided_at = excluded.decided_at, "
+                "dataset_version = excluded.dataset_version",
+                (
+                    model_id,
+                    product,
+                    decision,
+                    reason,
+                    reviewer,
+                    review_digest,
+                    made.decided_at,
+                    dataset_version,
+                ),  # fmt: skip
             )
             self._audit.append(
                 f"model.{decision}",
@@ -78,6 +96,7 @@ class ModelReviews:
                     "principal": reviewer,
                     "reason": reason,
                     "review_digest": review_digest,
+                    "dataset_version": dataset_version,
                 },
                 conn=w,
             )
@@ -87,8 +106,8 @@ class ModelReviews:
         """The decision in force, or None if the model was never reviewed for the product."""
         with self._store.read() as r:
             row = r.execute(
-                "SELECT model_id, product, decision, reason, reviewer, review_digest, decided_at "
-                "FROM model_reviews WHERE model_id = ? AND product = ?",
+                "SELECT model_id, product, decision, reason, reviewer, review_digest, decided_at, "
+                "dataset_version FROM model_reviews WHERE model_id = ? AND product = ?",
                 (model_id, product),
             ).fetchone()
         return None if row is None else ModelDecision(*row)

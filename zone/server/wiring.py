@@ -317,7 +317,7 @@ def _wire(
         training=training,
         joint=joint,
         verification=verification,
-        model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
+        model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases, catalog),
         models=models,
         suspensions=Suspensions(store, audit),
         call_metrics=CallMetrics(),

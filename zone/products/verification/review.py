@@ -10,6 +10,11 @@ shows what the administrator decides on: features, weights, each feature's share
 check, and the receipt of the DP training job that made the model. Every decision is on the
 audit chain. A product's own ``score_model`` is approved by being in models/*.yaml, and the
 same rules are checked when products are loaded.
+
+Models follow their data (``zone.models.lineage``): the review shows the dataset version the
+model was trained on and the one served now, and an approval is recorded for the served
+version. After another version is activated, a model trained on an older one scores again only
+once it is approved for the new version: the same review and approval, no second mechanism.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from zone.audit import ReleaseRegistry, canonical_json
-from zone.catalog import Product, VerificationProduct
+from zone.catalog import DatasetCatalog, Product, VerificationProduct
 from zone.catalog._verification import scoring_problems as rule_problems
 from zone.catalog._verification import zone_feature_shares
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound
 from zone.jobs import JobStore
+from zone.models.lineage import may_serve
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelDecision, ModelReviews
 from zone.policy import Principal
@@ -58,6 +64,8 @@ class ModelReport:
     problems: tuple[str, ...]
     training_receipt: Mapping[str, Any]
     decision: ModelDecision | None
+    trained_on_version: str = ""
+    serving_version: str = ""
 
     @property
     def digest(self) -> str:
@@ -88,8 +96,10 @@ class ModelReviewDesk:
         reviews: ModelReviews,
         jobs: JobStore,
         releases: ReleaseRegistry,
+        catalog: DatasetCatalog,
     ) -> None:
         self._products = products
+        self._catalog = catalog
         self._models = models
         self._reviews = reviews
         self._jobs = jobs
@@ -128,6 +138,8 @@ class ModelReviewDesk:
             problems=tuple(problems),
             training_receipt=self._training_receipt(record.job_id),
             decision=self._reviews.decision(record.model_id, product.id),
+            trained_on_version=self._trained_on(record.job_id),
+            serving_version=self._catalog.get(product.dataset).version,
         )
 
     def approve(
@@ -154,9 +166,15 @@ class ModelReviewDesk:
         return self._decide(admin, self.review(model_id, product_id), "rejected", reason)
 
     def is_approved(self, model_id: str, product_id: str) -> bool:
-        """Whether the decision in force approves the model for the product."""
+        """Whether the decision in force lets the model score for the product now.
+
+        An approval, for the dataset version served now or the model's training version.
+        """
         decision = self._reviews.decision(model_id, product_id)
-        return decision is not None and decision.approved
+        if decision is None or not decision.approved:
+            return False
+        report = self.review(model_id, product_id)
+        return may_serve(report.trained_on_version, report.serving_version, decision)
 
     def _decide(
         self, admin: Principal, report: ModelReport, decision: str, reason: str
@@ -174,6 +192,7 @@ class ModelReviewDesk:
             reason=reason,
             reviewer=admin.id,
             review_digest=report.digest,
+            dataset_version=report.serving_version,
         )
 
     def _product(self, product_id: str) -> VerificationProduct:
@@ -181,6 +200,12 @@ class ModelReviewDesk:
         if not isinstance(product, VerificationProduct):
             raise NotFound("no such verification product", reason="unknown_product")
         return product
+
+    def _trained_on(self, job_id: str) -> str:
+        try:
+            return str(self._jobs.get(job_id).spec.get("dataset_version", ""))
+        except NotFound:
+            return ""
 
     def _training_receipt(self, job_id: str) -> Mapping[str, Any]:
         try:

@@ -28,6 +28,7 @@ from zone.catalog import DatasetCatalog, Product, VerificationProduct
 from zone.catalog._verification import MATCH_PROTOCOL
 from zone.config import VerificationConfig
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound
+from zone.models.lineage import require_serving, trained_on
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.policy import Grant, PolicySet, Principal
@@ -122,6 +123,7 @@ class VerificationService:
         self._admission = Admission(CheckLimiter(state), desk, audit)
         self._models = models
         self._reviews = reviews
+        self._state = state
         self._secret = secret
         self._workers = workers
         self.zeros = FreshZeros(config.precompute_bytes)
@@ -382,4 +384,6 @@ class VerificationService:
                 "reviews it: zone models review)",
                 reason="model_not_approved",
             )
+        serving = self._catalog.get(product.dataset).version
+        require_serving(record.model_id, trained_on(self._state, record), serving, decision)
         return model

@@ -18,6 +18,7 @@ def decision_to_proto(d: ModelDecision) -> models_pb2.ModelDecision:
         reviewer=d.reviewer,
         review_digest=d.review_digest,
         decided_at=d.decided_at,
+        dataset_version=d.dataset_version,
     )
 
 
@@ -40,6 +41,8 @@ def review_to_proto(r: ModelReport) -> models_pb2.ModelReview:
         if r.training_receipt
         else "",
         review_digest=r.digest,
+        trained_on_version=r.trained_on_version,
+        serving_version=r.serving_version,
     )
     if r.decision is not None:
         reply.decision.CopyFrom(decision_to_proto(r.decision))
