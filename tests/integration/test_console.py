@@ -170,6 +170,10 @@ def test_supervisor_reads_every_view_and_metrics(zone) -> None:
                  "/audit?principal=bank-a", "/audit/verify", "/alerts", "/operators"):  # fmt: skip
         assert browser.get(path).status == 200, path
     assert "Intact" in browser.get("/audit/verify").text
+    datasets = browser.get("/datasets").text
+    report = running.services.catalog.get("enterprises").report
+    assert report is not None and "Import quality report" in datasets
+    assert report.digest in datasets and "conditional" in datasets  # digest and open level
     metrics = browser.get("/metrics").text
     assert 'zone_rpc_calls_total{method="/zone.v1.StatisticsService/Query",status="OK"}' in metrics
     assert "zone_rpc_latency_seconds_bucket" in metrics

@@ -60,7 +60,11 @@ def principals(ctx: Ctx) -> Response:
 
 
 def datasets(ctx: Ctx) -> Response:
-    """Imported datasets: version, rows, providers, and the level of every column."""
+    """Served dataset versions: rows, providers, open level, column levels, quality report.
+
+    The quality report is the import's (counts per column and violation kind, never a value or
+    a row), shown with its digest, which the ``dataset.import`` audit record names.
+    """
     rows = []
     for name, info in ctx.deps.datasets().items():
         levels = Counter(column.level for column in info.meta.columns.values())
@@ -69,11 +73,13 @@ def datasets(ctx: Ctx) -> Response:
             {
                 "name": name,
                 "info": info,
-                "open_level": max(levels) if levels else "",
+                "highest_level": max(levels) if levels else "",
+                "open_level": info.meta.open_level or "not declared",
                 "levels": ", ".join(f"{lvl}: {n}" for lvl, n in sorted(levels.items())),
                 "providers": ", ".join(f"{p.id} ({p.share})" for p in providers)
                 or info.meta.provider,
                 "columns": sorted(info.meta.columns.items()),
+                "report": info.report,
             }
         )
     return ctx.render("datasets.html", datasets=rows)
