@@ -167,13 +167,16 @@ class _ConfigSpec(_Strict):
     Attributes:
         listen: HOST:PORT the server binds (``zone serve --listen`` overrides it; port 0 takes
             a free port). Without ``tls`` only a loopback address is accepted.
-        datasets_db: The dataset database (DuckDB), written by ``zone datasets import`` and
-            opened read-only by the server. Holds every row and each dataset's metadata.
+        datasets_db: The dataset store: a directory with one DuckDB file per dataset version
+            and a manifest naming the active one, written by ``zone datasets import`` (also
+            while the zone serves) and read-only for the server. Holds every row, each
+            version's metadata and quality report. A single DuckDB file from before versions
+            is refused: import the datasets again into a new directory (docs/DEPLOY.md).
         state_db: The state database: an SQLite file, or ``postgresql://...`` shared by
             replicas (budgets, charges, jobs, keys, consents, the audit chain).
         models_dir: Folder of approved products, one ``*.yaml`` file each.
-        policies_dir: Folder of policy files (``*.yaml``), reloaded whole by
-            ``zone policy reload`` or SIGHUP.
+        policies_dir: Folder of policy files (``*.yaml``), reloaded whole, with
+            ``models_dir`` and the active dataset versions, by ``zone policy reload`` or SIGHUP.
         row_count_granularity: Catalogs show row counts rounded to this (public metadata,
             not differentially private).
         shutdown_grace_seconds: On SIGTERM, in-flight calls get this long to finish.
