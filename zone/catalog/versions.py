@@ -6,8 +6,9 @@
   :func:`sweep` once no queued or running training job reads it and no running zone serves it.
   A kept model trained on a retired version stops scoring unless re-approved
   (``zone.models.lineage``).
-- ``served.json``: the running zone publishes the versions it serves (with its process id), so
-  that an administrator's ``retire`` refuses a version the zone still serves.
+- ``served/<pid>.json``: each running zone process (several replicas may share a store)
+  publishes the versions it serves, so that an administrator's ``retire`` refuses, and
+  ``sweep`` keeps, a version any live zone process still serves.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from zone.catalog._manifest import (
 )
 from zone.errors import FailedPrecondition, NotFound
 
-SERVED = "served.json"
+SERVED = "served"
 MIN_PREFIX = 8
 
 
@@ -86,33 +87,48 @@ def set_active(store: Path, name: str, version: str) -> None:
 
 
 def publish_served(store: Path, versions: Mapping[str, str]) -> None:
-    """Record the versions this process serves (``served.json``, replaced atomically)."""
-    temporary = store / f".{SERVED}.{os.getpid()}.tmp"
+    """Record the versions this process serves (``served/<pid>.json``, replaced atomically)."""
+    folder = store / SERVED
+    folder.mkdir(exist_ok=True)
+    temporary = folder / f".{os.getpid()}.tmp"
     temporary.write_text(json.dumps({"pid": os.getpid(), "versions": dict(versions)}))
-    os.replace(temporary, store / SERVED)
-    fsync_dir(store)
+    os.replace(temporary, folder / f"{os.getpid()}.json")
+    fsync_dir(folder)
 
 
 def withdraw_served(store: Path) -> None:
     """This process serves nothing any more."""
-    if served_by(store)[0] == os.getpid():
-        (store / SERVED).unlink(missing_ok=True)
+    (store / SERVED / f"{os.getpid()}.json").unlink(missing_ok=True)
 
 
-def served_by(store: Path) -> tuple[int | None, dict[str, str]]:
-    """(process id, versions) of the running zone; (None, {}) when none runs."""
-    try:
-        doc = json.loads((store / SERVED).read_text())
-        pid, versions = int(doc["pid"]), {str(k): str(v) for k, v in doc["versions"].items()}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None, {}
+def served_versions(store: Path) -> dict[str, frozenset[str]]:
+    """Per dataset, the versions live zone processes serve (records of dead ones are ignored)."""
+    served: dict[str, set[str]] = {}
+    for record in sorted((store / SERVED).glob("*.json")):
+        try:
+            doc = json.loads(record.read_text())
+            pid, versions = int(doc["pid"]), {str(k): str(v) for k, v in doc["versions"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if not _alive(pid):
+            continue
+        for name, version in versions.items():
+            served.setdefault(name, set()).add(version)
+    return {name: frozenset(found) for name, found in served.items()}
+
+
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None, {}
+        return False
     except PermissionError:
-        pass
-    return pid, versions
+        return True
+    return True
+
+
+def _all_served(store: Path) -> set[str]:
+    return {v for found in served_versions(store).values() for v in found}
 
 
 def retire_version(store: Path, name: str, version: str) -> VersionEntry:
@@ -122,7 +138,7 @@ def retire_version(store: Path, name: str, version: str) -> VersionEntry:
         NotFound: no such dataset or version.
         FailedPrecondition: it is active, served, or already retired.
     """
-    served = set(served_by(store)[1].values())
+    served = _all_served(store)
     retired: list[VersionEntry] = []
 
     def change(manifest: Manifest) -> Manifest:
@@ -145,10 +161,10 @@ def sweep(store: Path, in_use: Collection[str]) -> list[str]:
     """Delete the files of retired versions nothing uses; returns the versions dropped.
 
     ``in_use``: versions read by queued or running training jobs. Versions a running zone
-    serves (``served.json``) are kept too. The manifest marks them dropped first, so a crash
+    serves (``served/``) are kept too. The manifest marks them dropped first, so a crash
     leaves at worst an unlisted file, which the next import removes.
     """
-    keep = set(in_use) | set(served_by(store)[1].values())
+    keep = set(in_use) | _all_served(store)
     dropped: list[VersionEntry] = []
 
     def change(manifest: Manifest) -> Manifest:
@@ -171,10 +187,10 @@ def sweep(store: Path, in_use: Collection[str]) -> list[str]:
     return [v.version for v in dropped]
 
 
-def list_versions(store: Path, name: str) -> tuple[DatasetEntry, str | None]:
-    """The versions of ``name`` (import order) and the version the running zone serves."""
+def list_versions(store: Path, name: str) -> tuple[DatasetEntry, frozenset[str]]:
+    """The versions of ``name`` (import order) and those running zone processes serve."""
     entry = dataset_entry(read_manifest(store), name)
-    return entry, served_by(store)[1].get(name)
+    return entry, served_versions(store).get(name, frozenset())
 
 
 def retired_versions(store: Path, name: str) -> frozenset[str]:

@@ -125,7 +125,7 @@ def _versions(args: argparse.Namespace) -> int:
     rows = []
     for v in entry.versions:
         states = ["active"] if v.version == entry.active else []
-        states += ["served"] if v.version == served else []
+        states += ["served"] if v.version in served else []
         states += ["dropped" if v.dropped else "retired"] if v.retired else []
         rows.append((v.version, v.imported_at, str(v.rows), ",".join(states) or "kept",
                      v.report_digest[:19]))  # fmt: skip

@@ -50,7 +50,7 @@ def test_activate_by_prefix_and_roll_back(
     assert list_datasets(store)[0].row_count == 1
     entry, served = list_versions(store, "firms")
     assert [x.version for x in entry.versions] == [r.info.version for r in v]
-    assert entry.active == v[0].info.version and served is None
+    assert entry.active == v[0].info.version and served == frozenset()
     for bad in ("abc", "sha256:" + "0" * 64, "nope"):
         with pytest.raises(NotFound):
             resolve_version(read_manifest(store), "firms", bad)
@@ -120,10 +120,30 @@ def test_served_file_of_a_dead_process_is_ignored(
     v = versions(store, write, small_meta, n=2)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    (store / "served.json").write_text(
+    (store / "served").mkdir(exist_ok=True)
+    (store / "served" / f"{int(dead.stdout)}.json").write_text(
         json.dumps({"pid": int(dead.stdout), "versions": {"firms": v[0].info.version}})
     )
     retire_version(store, "firms", v[0].info.version)
+
+
+def test_a_version_another_live_replica_serves_is_kept(
+    tmp_path: Path, write: Write, small_meta: DatasetMeta
+) -> None:
+    """Two zone processes share the store: one withdrawing does not free the other's version."""
+    store = tmp_path / "store"
+    v = versions(store, write, small_meta, n=3)
+    other = os.getppid()  # a live process standing for another replica
+    (store / "served").mkdir(exist_ok=True)
+    (store / "served" / f"{other}.json").write_text(
+        json.dumps({"pid": other, "versions": {"firms": v[0].info.version}})
+    )
+    publish_served(store, {"firms": v[1].info.version})
+    withdraw_served(store)  # this replica stops; the other still serves v0
+    with pytest.raises(FailedPrecondition):
+        retire_version(store, "firms", v[0].info.version)
+    retire_version(store, "firms", v[1].info.version)
+    assert sweep(store, in_use=set()) == [v[1].info.version]
 
 
 IMPORT_AND_WAIT = """
