@@ -63,7 +63,7 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from bench_training import BOUNDS, DOMAINS, adult_frames, idle_worker, non_private, serving  # noqa: E402
 
-from zone.catalog import JointTrainingProduct  # noqa: E402
+from zone.catalog import JointTrainingProduct, list_datasets  # noqa: E402
 from zone.client import ZoneClient  # noqa: E402
 from zone.products.joint import data as joint_data  # noqa: E402
 from zone.products.joint.csvload import load_cohort  # noqa: E402
@@ -149,7 +149,8 @@ def make_spec(root: Path, name: str, rows: int, epsilon: float) -> JointSpec:
                       f"{name}.parquet", "stored", "", "")  # fmt: skip
     request = JointRequest(product.id, name, epsilon, DELTA)
     return plan_joint(
-        request, product, _meta(root), info, db_path=root / "datasets.duckdb",
+        request, product, _meta(root), info,
+        db_path=list_datasets(root / "datasets.duckdb")[0].path,  # the version file
         cohort_path=root / f"{name}.parquet", work_dir=root / f".work-{name}",
     )  # fmt: skip
 

@@ -48,7 +48,13 @@ import duckdb
 from zonekit import add_principal, make_zone_dir
 
 import zone
-from zone.catalog import DatasetCatalog, StatisticsProduct, load_products, table_name
+from zone.catalog import (
+    DatasetCatalog,
+    StatisticsProduct,
+    list_datasets,
+    load_products,
+    table_name,
+)
 from zone.client import ZoneClient
 from zone.client.health import wait_until_serving
 from zone.client.stats import count, histogram, mean
@@ -97,7 +103,7 @@ def prepare_data(folder: Path, rows: int, copies: int = 1) -> tuple[Path, str]:
         config = make_zone_dir(folder, rows=rows // copies)
         (folder / "enterprises.csv").unlink()  # the import copied it into DuckDB
         if copies > 1:
-            replicate(folder / "datasets.duckdb", copies)
+            replicate(list_datasets(folder / "datasets.duckdb")[0].path, copies)
         bench.lift_zone_cap(config)
         marker.write_text(f"{wanted}\n")
         bench.log(f"data built in {time.perf_counter() - started:.0f} s")
@@ -109,6 +115,9 @@ def prepare_data(folder: Path, rows: int, copies: int = 1) -> tuple[Path, str]:
 
 def replicate(db_path: Path, copies: int) -> None:
     """Replace the dataset table by ``copies`` copies of itself, with distinct entity keys.
+
+    ``db_path`` is the served version file of the dataset store (benchmark data only: the
+    version digest then no longer matches the rows, which nothing here checks).
 
     The copies are appended one after the other, each in the generated order, so the table's
     layout (runs, compression) is that of generated data, not ten neighbours per row.
@@ -123,7 +132,7 @@ def replicate(db_path: Path, copies: int) -> None:
         con.execute(f"DROP TABLE {TABLE}")
         con.execute(f"ALTER TABLE _bench_copies RENAME TO {TABLE}")
         con.execute(
-            "UPDATE _zone_datasets SET row_count = row_count * ? WHERE name = ?",
+            "UPDATE _zone_version SET row_count = row_count * ? WHERE name = ?",
             [copies, bench.DATASET],
         )
         con.execute("COMMIT")
