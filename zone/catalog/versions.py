@@ -4,8 +4,8 @@
   ``zone.serving``; a stopped one uses it at start).
 - ``retire_version``: a retired version can no longer be activated; its file is dropped by
   :func:`sweep` once no queued or running training job reads it and no running zone serves it.
-  A kept model trained on a retired version stops scoring unless re-approved
-  (``zone.models.lineage``).
+  (A kept model stops scoring as soon as another version than its training version is served,
+  retired or not, until it is approved for the served version: ``zone.models.lineage``.)
 - ``served/<pid>.json``: each running zone process (several replicas may share a store)
   publishes the versions it serves, so that an administrator's ``retire`` refuses, and
   ``sweep`` keeps, a version any live zone process still serves.
