@@ -141,11 +141,11 @@ class ServingHolder:
             except (ValidationFailed, FailedPrecondition) as exc:
                 self._rejected("policy.reload", exc, previous)
                 raise
-            self._swap(new)
-        record = {"outcome": "ok", "digest": new.policies.digest,
-                  "previous_digest": previous.policies.digest, "products": sorted(new.products),
-                  "datasets": new.versions}  # fmt: skip
-        self._on_event("policy.reload", record)
+            record = {"outcome": "ok", "digest": new.policies.digest,
+                      "previous_digest": previous.policies.digest,
+                      "products": sorted(new.products), "datasets": new.versions,
+                      "serving_digest": new.digest}  # fmt: skip
+            self._recorded_then_swapped("policy.reload", record, new)
         log.info("reloaded: policies %s, %d products, datasets %s",
                  new.policies.digest, len(new.products), new.versions)  # fmt: skip
         return ReloadResult(new.policies.digest, previous.policies.digest,
@@ -175,14 +175,27 @@ class ServingHolder:
             except BaseException:
                 new.datasets.close()
                 raise
-            self._swap(new)
-        was = previous.versions.get(name, "")
-        record = {"dataset": name, "version": entry.version, "previous_version": was,
-                  "report_digest": entry.report_digest, "principal": principal,
-                  "policy_digest": new.policies.digest}  # fmt: skip
-        self._on_event("dataset.activate", record)
+            was = previous.versions.get(name, "")
+            record = {"dataset": name, "version": entry.version, "previous_version": was,
+                      "report_digest": entry.report_digest, "principal": principal,
+                      "policy_digest": new.policies.digest,
+                      "serving_digest": new.digest}  # fmt: skip
+            self._recorded_then_swapped("dataset.activate", record, new)
         log.info("dataset %s: serving %s (was %s)", name, entry.version, was or "none")
         return Activation(name, entry.version, was, entry.report_digest, new.policies.digest)
+
+    def _recorded_then_swapped(self, kind: str, record: dict[str, Any], new: Snapshot) -> None:
+        """Audit the change, then put ``new`` in force (an audit failure changes nothing served).
+
+        The record is on the chain before any call can see the new set, so a call answered
+        from it never precedes its reload or activation on the chain.
+        """
+        try:
+            self._on_event(kind, record)
+        except BaseException:
+            new.datasets.close()
+            raise
+        self._swap(new)
 
     def _swap(self, new: Snapshot) -> None:
         with self._lock:
