@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from zone.errors import ValidationFailed
+from zone.errors import FailedPrecondition, ValidationFailed
 from zone.state.api import State, Tx
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class Broadcast:
                 return True
             try:
                 served = self._reload()
-            except ValidationFailed as exc:
+            except (ValidationFailed, FailedPrecondition) as exc:  # invalid files, damaged store
                 self._mismatch(recorded, self._digest(), f"own files invalid: {exc.message}")
                 return True
         if served != recorded:

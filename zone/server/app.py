@@ -2,7 +2,8 @@
 
 ``serve()`` is what ``zone serve`` runs: health reports NOT_SERVING until datasets, products and
 policies are loaded, then SERVING; SIGTERM/SIGINT stop gracefully (in-flight calls get the
-configured grace period); SIGHUP reloads policies (a bad set is refused, the running set stays).
+configured grace period); SIGHUP reloads policies, products and the active dataset versions
+(a bad set is refused, the running set stays).
 
 Every start gets an instance id, printed by ``zone serve`` and sent as ``x-zone-instance``
 initial metadata on every reply (health checks included), so that a client can tell the zone
@@ -46,7 +47,7 @@ from zone._proto import (
 )
 from zone.config import TlsConfig, ZoneConfig
 from zone.console.server import RunningConsole, start_console
-from zone.errors import ValidationFailed
+from zone.errors import FailedPrecondition, ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.listen import ListenRefused, bind_failure, check_free, check_transport
 from zone.server.servicers.admin import AdminServicer
@@ -208,7 +209,7 @@ def _start_console(services: ZoneServices) -> RunningConsole | None:
 
 
 def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
-    """Run until SIGTERM or SIGINT; SIGHUP reloads policies.
+    """Run until SIGTERM or SIGINT; SIGHUP reloads the serving set (policies, products, datasets).
 
     Prints ``zone: serving on HOST:PORT`` once SERVING (the port bound, for ``--listen
     HOST:0``), then ``zone: instance ID`` (what every reply carries as ``x-zone-instance``).
@@ -245,7 +246,7 @@ def serve(config: ZoneConfig, *, insecure_plaintext: bool = False) -> None:
 def _reload(services: ZoneServices) -> None:
     try:
         result = services.reload_policies()
-    except ValidationFailed as exc:
+    except (ValidationFailed, FailedPrecondition) as exc:
         log.error("SIGHUP reload refused, running set kept:\n%s", exc.message)
         return
     log.info("SIGHUP reload: %s", result.digest)
