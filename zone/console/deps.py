@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zone.admin.exits import Exits
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain
 from zone.audit.receipts import ReceiptBook
@@ -42,6 +43,7 @@ class ConsoleDeps:
         receipts: Receipt bundles with inclusion proofs.
         models: The kept-model registry (revoke, restore).
         suspensions: Suspended principals (suspend, resume).
+        exits: Principals leaving the zone (exit, with its receipt).
         alerts: The data-flow alert engine.
         metrics: The zone's Prometheus registry.
         checkpoint_public_key: The zone's checkpoint public key file, if configured (pins the
@@ -61,6 +63,7 @@ class ConsoleDeps:
     receipts: ReceiptBook
     models: ModelRegistry
     suspensions: Suspensions
+    exits: Exits
     alerts: AlertEngine
     metrics: CallMetrics
     checkpoint_public_key: Path | None = None

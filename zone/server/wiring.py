@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from zone import __version__
+from zone.admin.exits import Exits
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain, ReleaseRegistry
 from zone.audit.keys import public_key_path
@@ -79,6 +80,7 @@ class ZoneServices:
     model_reviews: ModelReviewDesk
     models: ModelRegistry
     suspensions: Suspensions
+    exits: Exits
     call_metrics: CallMetrics
     consents: ConsentDesk
     interrupted_jobs: int
@@ -242,6 +244,20 @@ def _wire(
             log.info("other replicas serve this state: their open work is left to them")
     sweeper = RetentionSweeper(joint.sweep, config.joint_config.sweep_seconds)
     sweeper.start()
+    suspensions = Suspensions(store, audit)
+    exits = Exits(
+        store,
+        audit,
+        suspensions=suspensions,
+        jobs=joint,
+        keys=verification.keys,
+        ledger=ledger,
+        policies=lambda: policies.current,
+    )
+
+    def other_receipts(receipt_id: str) -> tuple[str, int] | None:
+        return cohort_store.erasure_entry(receipt_id) or exits.receipt_entry(receipt_id)
+
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -254,7 +270,7 @@ def _wire(
         ledger=ledger,
         metering=metering,
         releases=releases,
-        receipts=ReceiptBook(store, releases, cohort_store.erasure_entry),
+        receipts=ReceiptBook(store, releases, other_receipts),
         desk=desk,
         statistics=StatisticsService(products, catalog, ledger, desk),
         training=training,
@@ -262,7 +278,8 @@ def _wire(
         verification=verification,
         model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
         models=models,
-        suspensions=Suspensions(store, audit),
+        suspensions=suspensions,
+        exits=exits,
         call_metrics=CallMetrics(),
         consents=ConsentDesk(products, store, audit),
         interrupted_jobs=interrupted_jobs,
@@ -297,6 +314,7 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
         receipts=services.receipts,
         models=services.models,
         suspensions=services.suspensions,
+        exits=services.exits,
         alerts=alerts,
         metrics=services.call_metrics,
         checkpoint_public_key=public_key_path(signing_key) if signing_key else None,

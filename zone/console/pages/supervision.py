@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from starlette.responses import RedirectResponse, Response
 
@@ -72,6 +73,17 @@ def resume(ctx: Ctx) -> Response:
         ctx.path_params["principal"], actor=ctx.actor().id, note=ctx.field("note", MAX_NOTE)
     )
     return _back("/principals")
+
+
+def exit_principal(ctx: Ctx) -> Response:
+    """Remove a principal from the zone (``zone.admin.exits``); shows its receipt's entry."""
+    done = ctx.deps.exits.exit(
+        ctx.path_params["principal"],
+        actor=ctx.actor(),
+        note=ctx.field("note", MAX_NOTE),
+        request_id=ctx.request_id,
+    )
+    return _back(f"/audit?principal={quote(done.principal, safe='')}&kind=release")
 
 
 def revoke_model(ctx: Ctx) -> Response:
