@@ -31,6 +31,9 @@ from zone.client import (
 )
 from zone.client.receipts import verify_bundle
 from zone.client.stats import count
+from zone.clock import today_utc
+from zone.errors import PermissionDenied
+from zone.release.desk import Order
 from zone.server.app import RunningZone
 from zone.wire.receipts import load_bundle
 
@@ -221,3 +224,34 @@ def test_console_exit_while_the_principal_keeps_calling(zone) -> None:
     page = admin.get("/principals").text
     assert "exited" in page and f"/releases/{receipt['release_id']}/receipt" in page
     assert admin.get(f"/releases/{receipt['release_id']}/receipt").status == 200
+
+
+def test_work_already_past_the_interceptor_is_refused_after_the_exit_began(zone) -> None:
+    """A call of the exiting principal that was authenticated before the exit row committed.
+
+    Its reservation, cohort upload or key registration runs after the row: each re-checks the
+    exit inside its own write transaction and is refused, changing nothing.
+    """
+    running, _ = zone
+    services = running.services
+    assert _rows(running, "SELECT 1 FROM principal_exits WHERE principal = 'opa'")
+    grant = services.policies.current.authorize(
+        services.policies.current.principals["opa"], STATS, today_utc()
+    ).grant
+    assert grant is not None
+    charges = _rows(running, "SELECT COUNT(*) FROM charges")[0][0]
+    with pytest.raises(PermissionDenied, match="exited"):
+        services.desk.reserve(
+            Order(principal="opa", grant=grant, product=STATS, unit="call", request_id="late")
+        )
+    with pytest.raises(PermissionDenied, match="exited"):
+        services.verification.keys.register("opa", "ckks-8192", _public_context(), "late")
+    assert _rows(running, "SELECT COUNT(*) FROM charges")[0][0] == charges
+    assert not _rows(running, "SELECT 1 FROM verification_keys WHERE length(context) > 0 "
+                     "AND owner = 'opa'")  # fmt: skip
+
+
+def _public_context() -> bytes:
+    from zone.client.he import new_keys
+
+    return new_keys("ckks-8192").public_context()
