@@ -11,7 +11,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -177,3 +177,48 @@ def test_supervisor_reads_every_view_and_metrics(zone) -> None:
     release_id = releases.split("/releases/")[1].split("/receipt")[0]
     bundle = browser.get(f"/releases/{release_id}/receipt")
     assert bundle.status == 200 and b'"receipt"' in bundle.body
+
+
+def test_consents_and_volume_show_counts_never_subject_keys(zone) -> None:
+    running, supervisor = zone
+    path = Path(running.services.config.datasets_db).parent / "enterprises.csv"
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))[200:203]
+    subjects = [r["uscc"] for r in rows]
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    with client(running, "bank") as bank:
+        terms = {"purpose": "kyc", "not_after": until, "letter_sha256": "ab" * 32}
+        ids = [bank.register_consent("capital-match", s, **terms).consent for s in subjects]
+        bank.revoke_consent(ids[2])
+        claims = {"registered_capital": [float(r["registered_capital"]) for r in rows[:2]]}
+        bank.match("capital-match", subjects[:2], claims, purpose="kyc", consents=ids[:2])
+    assert running.console is not None
+    page = Browser(running.console.port, supervisor).get("/consents")
+    assert page.status == 200
+    assert not any(s in page.text for s in subjects)
+    consents = page.text.split('id="consents"')[1].split("</table>")[0]
+    assert (
+        "<td>capital-match</td><td>bank-a</td><td>3</td><td>1</td><td>2</td><td>0</td>" in consents
+    )
+    volume = page.text.split('id="volume"')[1].split("</table>")[0]
+    assert "<td>capital-match</td><td>bank-a</td><td>1</td><td>2</td>" in volume
+    filtered = Browser(running.console.port, supervisor).get("/consents?principal=nobody").text
+    assert "no consents recorded" in filtered
+
+
+def test_a_check_without_a_required_consent_raises_an_alert(zone) -> None:
+    """A bug's record: an admitted check of capital-match (consent: operator) with no consent."""
+    running, _ = zone
+    with running.services.store.write() as tx:
+        tx.execute(
+            "INSERT INTO consent_uses (request_id, principal, product, mode, subject, purpose, "
+            "issuer, consent_id, used_at) VALUES ('bug', 'bank-a', 'capital-match', 'none', "
+            "'91350100M000100Y43', 'kyc', NULL, NULL, ?)",
+            (datetime.now(UTC).isoformat(),),
+        )
+    admin = _admin(running)
+    assert admin.post("/alerts/evaluate").status == 303
+    assert ("consent_missing", "bank-a") in _alerts(running)
+    page = admin.get("/alerts").text
+    assert "consent_missing" in page and "91350100M000100Y43" not in page
+    assert "91350100M000100Y43" not in admin.get("/metrics").text

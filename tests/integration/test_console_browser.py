@@ -24,9 +24,10 @@ from zone.server.app import RunningZone
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-VIEWS = ("/", "/principals", "/datasets", "/products", "/jobs", "/releases", "/audit",
-         "/audit/verify", "/alerts", "/operators", "/operators/bank-a")  # fmt: skip
-CHARTS = {"/": ("chart-calls", "chart-budget", "chart-revenue"), "/jobs": ("chart-jobs",)}
+VIEWS = ("/", "/principals", "/datasets", "/products", "/jobs", "/releases", "/consents",
+         "/audit", "/audit/verify", "/alerts", "/operators", "/operators/bank-a")  # fmt: skip
+CHARTS = {"/": ("chart-calls", "chart-budget", "chart-revenue"), "/jobs": ("chart-jobs",),
+          "/consents": ("chart-volume",)}  # fmt: skip
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),

@@ -71,6 +71,7 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("GET", "/releases/{release_id}/receipt", READERS, pages.receipt),
     ConsoleRoute("GET", "/audit", READERS, pages.audit),
     ConsoleRoute("GET", "/audit/verify", READERS, pages.audit_verify),
+    ConsoleRoute("GET", "/consents", READERS, pages.consents),
     ConsoleRoute("GET", "/alerts", READERS, pages.alerts),
     ConsoleRoute("GET", "/operators", READERS, pages.operators),
     ConsoleRoute("GET", "/operators/{principal}", READERS, pages.operator_report),

@@ -299,7 +299,16 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
     if config is None:
         raise ValueError("the zone config has no console section")
     holder = services.policies
-    alerts = AlertEngine(services.store, services.audit, config.alerts, lambda: holder.current)
+    consent_required = frozenset(
+        p.id for p in services.products.values() if getattr(p, "consent", "none") != "none"
+    )
+    alerts = AlertEngine(
+        services.store,
+        services.audit,
+        config.alerts,
+        lambda: holder.current,
+        consent_required=consent_required,
+    )
     services.call_metrics.add_state(services.store, alerts.counts)
     signing_key = services.config.audit.signing_key
     return ConsoleDeps(

@@ -1,5 +1,6 @@
 """The console's handlers, one function per route of ``zone.console.routes.ROUTES``."""
 
+from zone.console.pages.consents import consents
 from zone.console.pages.evidence import audit, audit_verify, receipt, releases
 from zone.console.pages.overview import overview
 from zone.console.pages.registry import datasets, jobs, principals, products
@@ -22,6 +23,7 @@ __all__ = [
     "alerts",
     "audit",
     "audit_verify",
+    "consents",
     "datasets",
     "evaluate_alerts",
     "exit_principal",
