@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from consolekit import Browser, add_supervisor
@@ -222,3 +223,47 @@ def test_a_check_without_a_required_consent_raises_an_alert(zone) -> None:
     page = admin.get("/alerts").text
     assert "consent_missing" in page and "91350100M000100Y43" not in page
     assert "91350100M000100Y43" not in admin.get("/metrics").text
+
+
+def _ids(running: RunningZone, principal: str) -> list[str]:
+    with running.services.store.read() as tx:
+        rows = tx.execute("SELECT release_id FROM releases WHERE principal = ?", (principal,))
+        return [str(r[0]) for r in rows.fetchall()]
+
+
+OWN_PARAMS = ("principal", "product", "kind", "release_id", "state", "period", "format", "show",
+              "since", "until", "page_token", "next", "id", "owner", "who", "user")  # fmt: skip
+
+
+def test_operators_see_only_their_own_page_whatever_they_ask(zone) -> None:
+    running, _ = zone
+    with client(running, "bank") as bank, client(running, "researcher") as researcher:
+        bank.query_statistics(STATS, [count()], epsilon=0.05)
+        researcher.query_statistics(STATS, [count()], epsilon=0.05)
+    mine, theirs = _ids(running, "bank-a"), _ids(running, "city-research")
+    assert mine and theirs
+    assert running.console is not None
+    for token in (TOKENS["bank"], None):  # bearer, then a session opened by the login form
+        browser = Browser(running.console.port, token)
+        if token is None:
+            form = browser.get("/login")
+            nonce = form.text.split('name="csrf" value="')[1].split('"')[0]
+            login = browser.post("/login", {"token": TOKENS["bank"], "csrf": nonce, "next": "/"})
+            assert login.status == 303 and login.headers["location"] == "/me"
+        page = browser.get("/me")
+        assert page.status == 200 and mine[0] in page.text
+        assert "city-research" not in page.text and not any(r in page.text for r in theirs)
+        for name in OWN_PARAMS:
+            for value in ("city-research", theirs[0], "*", "%", "' OR 1=1 --"):
+                reply = browser.get(f"/me?{name}={quote(value)}")
+                assert reply.status == 200, (name, value)
+                assert not any(r in reply.text for r in theirs), (name, value)
+                assert "city-research" not in reply.text, (name, value)
+        assert browser.get(f"/me/receipts/{mine[0]}").status == 200
+        for other in (*theirs[:3], "..", "%2e%2e", quote(theirs[0] + "' OR '1'='1")):
+            reply = browser.get(f"/me/receipts/{other}")
+            assert reply.status == 404 and "city-research" not in reply.text, other
+        for path in ("/", "/releases", f"/releases/{theirs[0]}/receipt", "/audit", "/jobs",
+                     "/operators/city-research", "/consents", "/metrics"):  # fmt: skip
+            assert browser.get(path).status == 403, path
+        assert browser.post("/principals/city-research/suspend", {"note": "x"}).status == 403

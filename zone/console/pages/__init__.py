@@ -3,6 +3,7 @@
 from zone.console.pages.consents import consents
 from zone.console.pages.evidence import audit, audit_verify, receipt, releases
 from zone.console.pages.overview import overview
+from zone.console.pages.own import own_page, own_receipt
 from zone.console.pages.registry import datasets, jobs, principals, products
 from zone.console.pages.session import login, login_form, logout, metrics, stylesheet
 from zone.console.pages.supervision import (
@@ -35,6 +36,8 @@ __all__ = [
     "operator_report",
     "operators",
     "overview",
+    "own_page",
+    "own_receipt",
     "principals",
     "products",
     "receipt",
