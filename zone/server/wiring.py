@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from zone import __version__
+from zone.admin.evaluation import Evaluations
 from zone.admin.exits import Exits
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain, ReleaseRegistry
@@ -324,6 +325,7 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
         models=services.models,
         suspensions=services.suspensions,
         exits=services.exits,
+        evaluations=Evaluations(services.store),
         alerts=alerts,
         metrics=services.call_metrics,
         checkpoint_public_key=public_key_path(signing_key) if signing_key else None,
