@@ -166,7 +166,7 @@ def main() -> None:
                 t = time.perf_counter()
                 alerts.evaluate()
                 evals.append(time.perf_counter() - t)
-            print(f"alert evaluation (5 rules)    median {median_ms(evals)}")
+            print(f"alert evaluation (6 rules)    median {median_ms(evals)}")
             print(f"zone process RSS: {rss_before:.0f} MiB before the console, "
                   f"{rss_mib():.0f} MiB after serving it")  # fmt: skip
             suspended = per_call_us(lambda: services.suspensions.is_suspended("bank-a"))
