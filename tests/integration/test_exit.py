@@ -255,3 +255,29 @@ def _public_context() -> bytes:
     from zone.client.he import new_keys
 
     return new_keys("ckks-8192").public_context()
+
+
+def test_concurrent_exits_issue_one_receipt(zone) -> None:
+    running, _ = zone
+    results: list[Any] = []
+
+    def leave() -> None:
+        with _client(running, TOKENS["admin"]) as admin:
+            results.append(admin.exit_principal("city-research", note="concurrent"))
+
+    threads = [threading.Thread(target=leave) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 3 and len({r.receipt_id for r in results}) == 1
+    assert sorted(r.already_exited for r in results) == [False, True, True]
+    exits = [r for _, k, r in _records(running)
+             if k == "release" and r.get("kind") == "principal.exit"
+             and r["principal"] == "city-research"]  # fmt: skip
+    assert len(exits) == 1
+    with (
+        _client(running, TOKENS["researcher"]) as researcher,
+        pytest.raises(PermissionDeniedError, match="exited"),
+    ):
+        researcher.list_datasets()
