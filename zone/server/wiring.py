@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from zone import __version__
+from zone.admin.evaluation import Evaluations
+from zone.admin.exits import Exits
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain, ReleaseRegistry
 from zone.audit.keys import public_key_path
@@ -80,6 +82,7 @@ class ZoneServices:
     model_reviews: ModelReviewDesk
     models: ModelRegistry
     suspensions: Suspensions
+    exits: Exits
     call_metrics: CallMetrics
     consents: ConsentDesk
     interrupted_jobs: int
@@ -274,6 +277,20 @@ def _wire(
         poll_seconds=config.state.reload_poll_seconds,
     )
     broadcast.start()
+    suspensions = Suspensions(store, audit)
+    exits = Exits(
+        store,
+        audit,
+        suspensions=suspensions,
+        jobs=joint,
+        keys=verification.keys,
+        ledger=ledger,
+        policies=lambda: policies.current,
+    )
+
+    def other_receipts(receipt_id: str) -> tuple[str, int] | None:
+        return cohort_store.erasure_entry(receipt_id) or exits.receipt_entry(receipt_id)
+
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -286,7 +303,7 @@ def _wire(
         ledger=ledger,
         metering=metering,
         releases=releases,
-        receipts=ReceiptBook(store, releases, cohort_store.erasure_entry),
+        receipts=ReceiptBook(store, releases, other_receipts),
         desk=desk,
         statistics=StatisticsService(products, catalog, ledger, desk),
         training=training,
@@ -294,7 +311,8 @@ def _wire(
         verification=verification,
         model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases),
         models=models,
-        suspensions=Suspensions(store, audit),
+        suspensions=suspensions,
+        exits=exits,
         call_metrics=CallMetrics(),
         consents=ConsentDesk(products, store, audit),
         interrupted_jobs=interrupted_jobs,
@@ -329,7 +347,16 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
     if config is None:
         raise ValueError("the zone config has no console section")
     holder = services.policies
-    alerts = AlertEngine(services.store, services.audit, config.alerts, lambda: holder.current)
+    consent_required = frozenset(
+        p.id for p in services.products.values() if getattr(p, "consent", "none") != "none"
+    )
+    alerts = AlertEngine(
+        services.store,
+        services.audit,
+        config.alerts,
+        lambda: holder.current,
+        consent_required=consent_required,
+    )
     services.call_metrics.add_state(services.store, alerts.counts)
     signing_key = services.config.audit.signing_key
     return ConsoleDeps(
@@ -344,6 +371,8 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
         receipts=services.receipts,
         models=services.models,
         suspensions=services.suspensions,
+        exits=services.exits,
+        evaluations=Evaluations(services.store),
         alerts=alerts,
         metrics=services.call_metrics,
         checkpoint_public_key=public_key_path(signing_key) if signing_key else None,
