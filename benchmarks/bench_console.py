@@ -5,6 +5,8 @@ records spread evenly over the last ``--days`` days and ``--releases`` statistic
 their charges, and starts the console on loopback. Reports, each as the median of
 ``--repeats`` requests over HTTP and of the server-side handler alone:
 * the overview page, the audit search, the operators page and an alert evaluation,
+* the operators page counted from scratch, kept (no new records) and kept with 10,000 new
+  records appended since the last look (``zone.admin.evaluation.Evaluations``),
 * the console's resident memory (the zone process's RSS before and after the console served),
 * the per-call cost of the interceptor's two hooks (suspension check, call metrics) beside the
   per-call cost of a plain audit append, both measured in this run.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -52,7 +55,7 @@ def rss_mib() -> float:
 def fill(store, records: int, releases: int, days: int) -> None:
     """Bulk-append rpc records and releases (hash chain intact), oldest first."""
     start = datetime.now(UTC) - timedelta(days=days)
-    step = timedelta(days=days) / max(1, records)
+    step = timedelta(days=days) / max(1, records) if days else timedelta(microseconds=1)
     with store.write() as w:
         seq = w.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
         head = w.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq,)).fetchone()
@@ -132,6 +135,7 @@ def main() -> None:
         fill(services.store, args.records, args.releases, args.days)
         print(f"appended {args.records:,} rpc records and {args.releases:,} releases "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        print(f"load average {os.getloadavg()[0]:.1f} (2 cores)")
         rss_before = rss_mib()
         deps = console_deps(services)
         console = start_console(deps)
@@ -141,6 +145,16 @@ def main() -> None:
                 assert all(status == 200 for _, status in times), times
                 print(f"GET {path:<26} median {median_ms([t for t, _ in times])} "
                       f"(first {times[0][0] * 1000:.0f} ms)")  # fmt: skip
+            cold, warm, grown = [], [], []
+            for _ in range(args.repeats):
+                deps.evaluations._kept.clear()  # every operator report counted from scratch
+                cold.append(timed_get(console.port, "/operators")[0])
+                warm.append(timed_get(console.port, "/operators")[0])
+                fill(services.store, 10_000, 0, 0)  # 10,000 new records since the last look
+                grown.append(timed_get(console.port, "/operators")[0])
+            print(f"GET /operators counted afresh   median {median_ms(cold)}")
+            print(f"GET /operators kept, no change  median {median_ms(warm)}")
+            print(f"GET /operators kept, +10,000    median {median_ms(grown)}")
             redrawn = []
             for _ in range(args.repeats):
                 deps.charts._kept.clear()  # every chart redrawn, every query run again
@@ -152,7 +166,7 @@ def main() -> None:
                 t = time.perf_counter()
                 alerts.evaluate()
                 evals.append(time.perf_counter() - t)
-            print(f"alert evaluation (5 rules)    median {median_ms(evals)}")
+            print(f"alert evaluation (6 rules)    median {median_ms(evals)}")
             print(f"zone process RSS: {rss_before:.0f} MiB before the console, "
                   f"{rss_mib():.0f} MiB after serving it")  # fmt: skip
             suspended = per_call_us(lambda: services.suspensions.is_suspended("bank-a"))
@@ -165,6 +179,7 @@ def main() -> None:
                   f"one rpc audit append {appended:.0f} us "
                   f"(hooks = {(suspended + observed) / appended:.1%} of it)")  # fmt: skip
         finally:
+            print(f"load average {os.getloadavg()[0]:.1f} at the end")
             console.stop()
             services.close()
 

@@ -15,6 +15,7 @@ from zone.clock import today_utc
 from zone.errors import InvalidArgument, PermissionDenied
 from zone.ledger import Account, Amount
 from zone.policy import Grant, PolicySet, Principal
+from zone.state.api import Tx
 
 P = TypeVar("P", bound=Product)
 
@@ -84,3 +85,20 @@ def budget_account(
         limit=Amount.limit(budget.epsilon, budget.delta),
         cap=Amount.limit(cap.epsilon, cap.delta) if cap else None,
     )
+
+
+def refuse_exited(tx: Tx, principal: str) -> None:
+    """Refuse new work of a principal whose exit has begun (``principal_exits``).
+
+    Called inside the write transaction that would start the work (a reservation, a cohort
+    upload, a key registration): the exit's first row commits in a write transaction too, so
+    work that commits after it is refused here, and work that committed before it is found by
+    the exit's sweep (``zone.admin.exits``). The interceptor refuses the principal's later calls
+    before they get this far.
+
+    Raises:
+        PermissionDenied: the principal has exited or is exiting.
+    """
+    row = tx.execute("SELECT 1 FROM principal_exits WHERE principal = ?", (principal,)).fetchone()
+    if row is not None:
+        raise PermissionDenied("this principal has exited the zone", reason="principal_exited")

@@ -11,8 +11,9 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from consolekit import Browser, add_supervisor
@@ -181,3 +182,92 @@ def test_supervisor_reads_every_view_and_metrics(zone) -> None:
     release_id = releases.split("/releases/")[1].split("/receipt")[0]
     bundle = browser.get(f"/releases/{release_id}/receipt")
     assert bundle.status == 200 and b'"receipt"' in bundle.body
+
+
+def test_consents_and_volume_show_counts_never_subject_keys(zone) -> None:
+    running, supervisor = zone
+    path = Path(running.services.config.datasets_db).parent / "enterprises.csv"
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))[200:203]
+    subjects = [r["uscc"] for r in rows]
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    with client(running, "bank") as bank:
+        terms = {"purpose": "kyc", "not_after": until, "letter_sha256": "ab" * 32}
+        ids = [bank.register_consent("capital-match", s, **terms).consent for s in subjects]
+        bank.revoke_consent(ids[2])
+        claims = {"registered_capital": [float(r["registered_capital"]) for r in rows[:2]]}
+        bank.match("capital-match", subjects[:2], claims, purpose="kyc", consents=ids[:2])
+    assert running.console is not None
+    page = Browser(running.console.port, supervisor).get("/consents")
+    assert page.status == 200
+    assert not any(s in page.text for s in subjects)
+    consents = page.text.split('id="consents"')[1].split("</table>")[0]
+    assert (
+        "<td>capital-match</td><td>bank-a</td><td>3</td><td>1</td><td>2</td><td>0</td>" in consents
+    )
+    volume = page.text.split('id="volume"')[1].split("</table>")[0]
+    assert "<td>capital-match</td><td>bank-a</td><td>1</td><td>2</td>" in volume
+    filtered = Browser(running.console.port, supervisor).get("/consents?principal=nobody").text
+    assert "no consents recorded" in filtered
+
+
+def test_a_check_without_a_required_consent_raises_an_alert(zone) -> None:
+    """A bug's record: an admitted check of capital-match (consent: operator) with no consent."""
+    running, _ = zone
+    with running.services.store.write() as tx:
+        tx.execute(
+            "INSERT INTO consent_uses (request_id, principal, product, mode, subject, purpose, "
+            "issuer, consent_id, used_at) VALUES ('bug', 'bank-a', 'capital-match', 'none', "
+            "'91350100M000100Y43', 'kyc', NULL, NULL, ?)",
+            (datetime.now(UTC).isoformat(),),
+        )
+    admin = _admin(running)
+    assert admin.post("/alerts/evaluate").status == 303
+    assert ("consent_missing", "bank-a") in _alerts(running)
+    page = admin.get("/alerts").text
+    assert "consent_missing" in page and "91350100M000100Y43" not in page
+    assert "91350100M000100Y43" not in admin.get("/metrics").text
+
+
+def _ids(running: RunningZone, principal: str) -> list[str]:
+    with running.services.store.read() as tx:
+        rows = tx.execute("SELECT release_id FROM releases WHERE principal = ?", (principal,))
+        return [str(r[0]) for r in rows.fetchall()]
+
+
+OWN_PARAMS = ("principal", "product", "kind", "release_id", "state", "period", "format", "show",
+              "since", "until", "page_token", "next", "id", "owner", "who", "user")  # fmt: skip
+
+
+def test_operators_see_only_their_own_page_whatever_they_ask(zone) -> None:
+    running, _ = zone
+    with client(running, "bank") as bank, client(running, "researcher") as researcher:
+        bank.query_statistics(STATS, [count()], epsilon=0.05)
+        researcher.query_statistics(STATS, [count()], epsilon=0.05)
+    mine, theirs = _ids(running, "bank-a"), _ids(running, "city-research")
+    assert mine and theirs
+    assert running.console is not None
+    for token in (TOKENS["bank"], None):  # bearer, then a session opened by the login form
+        browser = Browser(running.console.port, token)
+        if token is None:
+            form = browser.get("/login")
+            nonce = form.text.split('name="csrf" value="')[1].split('"')[0]
+            login = browser.post("/login", {"token": TOKENS["bank"], "csrf": nonce, "next": "/"})
+            assert login.status == 303 and login.headers["location"] == "/me"
+        page = browser.get("/me")
+        assert page.status == 200 and mine[0] in page.text
+        assert "city-research" not in page.text and not any(r in page.text for r in theirs)
+        for name in OWN_PARAMS:
+            for value in ("city-research", theirs[0], "*", "%", "' OR 1=1 --"):
+                reply = browser.get(f"/me?{name}={quote(value)}")
+                assert reply.status == 200, (name, value)
+                assert not any(r in reply.text for r in theirs), (name, value)
+                assert "city-research" not in reply.text, (name, value)
+        assert browser.get(f"/me/receipts/{mine[0]}").status == 200
+        for other in (*theirs[:3], "..", "%2e%2e", quote(theirs[0] + "' OR '1'='1")):
+            reply = browser.get(f"/me/receipts/{other}")
+            assert reply.status == 404 and "city-research" not in reply.text, other
+        for path in ("/", "/releases", f"/releases/{theirs[0]}/receipt", "/audit", "/jobs",
+                     "/operators/city-research", "/consents", "/metrics"):  # fmt: skip
+            assert browser.get(path).status == 403, path
+        assert browser.post("/principals/city-research/suspend", {"note": "x"}).status == 403

@@ -24,9 +24,10 @@ from zone.server.app import RunningZone
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-VIEWS = ("/", "/principals", "/datasets", "/products", "/jobs", "/releases", "/audit",
-         "/audit/verify", "/alerts", "/operators", "/operators/bank-a")  # fmt: skip
-CHARTS = {"/": ("chart-calls", "chart-budget", "chart-revenue"), "/jobs": ("chart-jobs",)}
+VIEWS = ("/", "/principals", "/datasets", "/products", "/jobs", "/releases", "/consents",
+         "/audit", "/audit/verify", "/alerts", "/operators", "/operators/bank-a")  # fmt: skip
+CHARTS = {"/": ("chart-calls", "chart-budget", "chart-revenue"), "/jobs": ("chart-jobs",),
+          "/consents": ("chart-volume",)}  # fmt: skip
 
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
@@ -153,3 +154,23 @@ def test_supervisor_sees_no_actions(zone, driver) -> None:
         assert buttons == ["Log out"] or all(b in ("Log out", "Filter", "Search", "Show")
                                              for b in buttons), (view, buttons)  # fmt: skip
     assert "read-only" in driver.find_element(By.CLASS_NAME, "who").text
+
+
+def test_an_operator_lands_on_its_own_page(zone, driver, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    running, _ = zone
+    assert running.console is not None
+    base = f"http://127.0.0.1:{running.console.port}"
+    _login(driver, base, TOKENS["bank"])
+    assert driver.current_url == base + "/me"
+    assert driver.find_element(By.TAG_NAME, "h1").text.startswith("bank-a")
+    links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "nav a")]
+    assert links == [base + "/me"]
+    rows = driver.find_elements(By.CSS_SELECTOR, "#own-releases tr")
+    assert len(rows) >= 3  # the header and the two releases of the fixture
+    driver.save_screenshot(str(tmp_path / "own-page.png"))
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+    driver.get(base + "/principals")
+    assert "not permitted" in driver.find_element(By.TAG_NAME, "main").text
+    assert _requested_hosts(driver) == {"http://127.0.0.1"}

@@ -9,6 +9,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExitPrincipalRequest(_message.Message):
+    __slots__ = ("principal", "note")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    principal: str
+    note: str
+    def __init__(self, principal: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ExitPrincipalResponse(_message.Message):
+    __slots__ = ("receipt_id", "receipt_json", "audit_seq", "already_exited")
+    RECEIPT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_JSON_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_EXITED_FIELD_NUMBER: _ClassVar[int]
+    receipt_id: str
+    receipt_json: str
+    audit_seq: int
+    already_exited: bool
+    def __init__(self, receipt_id: _Optional[str] = ..., receipt_json: _Optional[str] = ..., audit_seq: _Optional[int] = ..., already_exited: _Optional[bool] = ...) -> None: ...
+
 class ReloadPoliciesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -70,6 +70,11 @@ class AdminServiceStub:
                 request_serializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetRequest.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetResponse.FromString,
                 _registered_method=True)
+        self.ExitPrincipal = channel.unary_unary(
+                '/zone.v1.AdminService/ExitPrincipal',
+                request_serializer=zone_dot_v1_dot_admin__pb2.ExitPrincipalRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_admin__pb2.ExitPrincipalResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -131,6 +136,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExitPrincipal(self, request, context):
+        """Removes an operator or researcher from the zone (退出): refuses its calls from now on,
+        cancels its running jobs under the charging rule, erases its cohorts and HE keys, settles
+        its open charges and issues a signed exit receipt (a release entry on the audit chain; fetch
+        it with ReceiptService). Idempotent: a repeated call returns the same receipt. NOT_FOUND for
+        an unknown principal; FAILED_PRECONDITION for an admin, a supervisor or oneself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +184,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ActivateDataset,
                     request_deserializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetRequest.FromString,
                     response_serializer=zone_dot_v1_dot_admin__pb2.ActivateDatasetResponse.SerializeToString,
+            ),
+            'ExitPrincipal': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExitPrincipal,
+                    request_deserializer=zone_dot_v1_dot_admin__pb2.ExitPrincipalRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_admin__pb2.ExitPrincipalResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -360,6 +381,33 @@ class AdminService:
             '/zone.v1.AdminService/ActivateDataset',
             zone_dot_v1_dot_admin__pb2.ActivateDatasetRequest.SerializeToString,
             zone_dot_v1_dot_admin__pb2.ActivateDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExitPrincipal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.AdminService/ExitPrincipal',
+            zone_dot_v1_dot_admin__pb2.ExitPrincipalRequest.SerializeToString,
+            zone_dot_v1_dot_admin__pb2.ExitPrincipalResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,13 @@ class AdminServiceStub:
     is invalid the running set stays and nothing changes. Calls already running finish on the
     version they started with.
     """
+    ExitPrincipal: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ExitPrincipalRequest, _admin_pb2.ExitPrincipalResponse]
+    """Removes an operator or researcher from the zone (退出): refuses its calls from now on,
+    cancels its running jobs under the charging rule, erases its cohorts and HE keys, settles
+    its open charges and issues a signed exit receipt (a release entry on the audit chain; fetch
+    it with ReceiptService). Idempotent: a repeated call returns the same receipt. NOT_FOUND for
+    an unknown principal; FAILED_PRECONDITION for an admin, a supervisor or oneself.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -86,6 +93,13 @@ class AdminServiceAsyncStub(AdminServiceStub):
     with that version, the products and the policies on disk is validated whole first; if it
     is invalid the running set stays and nothing changes. Calls already running finish on the
     version they started with.
+    """
+    ExitPrincipal: _aio.UnaryUnaryMultiCallable[_admin_pb2.ExitPrincipalRequest, _admin_pb2.ExitPrincipalResponse]  # type: ignore[assignment]
+    """Removes an operator or researcher from the zone (退出): refuses its calls from now on,
+    cancels its running jobs under the charging rule, erases its cohorts and HE keys, settles
+    its open charges and issues a signed exit receipt (a release entry on the audit chain; fetch
+    it with ReceiptService). Idempotent: a repeated call returns the same receipt. NOT_FOUND for
+    an unknown principal; FAILED_PRECONDITION for an admin, a supervisor or oneself.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -155,6 +169,19 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         with that version, the products and the policies on disk is validated whole first; if it
         is invalid the running set stays and nothing changes. Calls already running finish on the
         version they started with.
+        """
+
+    @_abc_1.abstractmethod
+    def ExitPrincipal(
+        self,
+        request: _admin_pb2.ExitPrincipalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ExitPrincipalResponse, _abc.Awaitable[_admin_pb2.ExitPrincipalResponse]]:
+        """Removes an operator or researcher from the zone (退出): refuses its calls from now on,
+        cancels its running jobs under the charging rule, erases its cohorts and HE keys, settles
+        its open charges and issues a signed exit receipt (a release entry on the audit chain; fetch
+        it with ReceiptService). Idempotent: a repeated call returns the same receipt. NOT_FOUND for
+        an unknown principal; FAILED_PRECONDITION for an admin, a supervisor or oneself.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -16,14 +16,16 @@ the report (``tests/integration/test_console.py`` does):
 | alerts | ``alert.raised`` |
 
 Reads use the ``(principal, seq)`` index of the chain: the cost grows with the principal's own
-records, not with the chain.
+records, not with the chain. The console keeps reports (:class:`Evaluations`) and extends them
+with the records appended since, so a page costs the new records only.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,46 +142,125 @@ def report_from(conn: Tx, principal: str, month: str) -> OperatorReport:
     """:func:`operator_report` over any connection to a state database (read-only is enough).
 
     The month is turned into a ``seq`` range (binary search), so the ``(principal, seq)`` index
-    reads only the principal's records of that month; counting happens in SQLite.
+    reads only the principal's records of that month; counting happens in the database.
 
     Raises:
         InvalidArgument: ``month`` is not ``YYYY-MM``.
     """
-    period = month_period(month)
-    assert period.start is not None and period.end is not None
-    first = first_seq_at(conn, iso(period.start))
-    end = first_seq_at(conn, iso(period.end))
-    counted = ", ".join(f"'{k}'" for k in _COUNTED)
-    rows = conn.execute(
-        # One JSON parse per record: each kind needs one field at most.
-        "SELECT kind, CASE kind WHEN 'rpc' THEN json_extract(record, '$.status') END AS s, "
-        "CASE kind WHEN 'job.transition' THEN json_extract(record, '$.state') END AS st, "
-        "count(*), coalesce(sum(CASE WHEN kind IN ('ledger.charge', 'ledger.refund') "
-        "THEN json_extract(record, '$.epsilon_micro') END), 0) FROM audit_log "
-        f"WHERE principal = ? AND seq >= ? AND seq < ? AND kind IN ({counted}) GROUP BY 1, 2, 3",
-        (principal, first, end),
-    ).fetchall()
-    charges = [
-        ("metering.charge", json.loads(text))
-        for (text,) in conn.execute(
-            "SELECT record FROM audit_log WHERE principal = ? AND seq >= ? AND seq < ? "
-            "AND kind = 'metering.charge'",
-            (principal, first, end),
-        )
-    ]
-    kinds = ", ".join(f"'{k}'" for k in _SETTLEMENTS)
-    settlements = [
-        (str(kind), json.loads(text))
-        for kind, text in conn.execute(
-            f"SELECT kind, record FROM audit_log WHERE principal = ? AND kind IN ({kinds}) "
-            f"UNION ALL SELECT kind, record FROM audit_log WHERE principal IS NULL "
-            f"AND kind IN ({kinds})",
-            (principal,),
-        )
-    ]
-    totals = totals_from_audit([*charges, *settlements], period)
-    billed: Counter[str] = Counter()
-    for (who, _product, currency), amount in totals.usage.items():
-        if who == principal:
-            billed[currency] += amount
-    return OperatorReport(principal, month, billed=dict(billed), **_counts(rows))
+    tally = Tally(principal, month_period(month))
+    tally.extend(conn, _head(conn))
+    return tally.report(month)
+
+
+def _head(conn: Tx) -> int:
+    return int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
+
+
+@dataclass
+class Tally:
+    """A principal's figures for one period, counted up to audit record ``upto`` (inclusive).
+
+    :meth:`extend` counts only the records after ``upto``: the chain is append-only and its
+    ``seq`` follows commit order, so a reader that sees record ``n`` sees every record before
+    it, and a tally extended from ``upto`` to the head equals one counted from scratch. A
+    charge's settlement can come after the month (a refund of a late job), so settlements are
+    collected from the whole chain, also incrementally.
+    """
+
+    principal: str
+    period: Period
+    upto: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    charges: list[Mapping[str, Any]] = field(default_factory=list)
+    settlements: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
+
+    def extend(self, conn: Tx, head: int) -> None:
+        """Count the records ``upto < seq <= head``."""
+        if head <= self.upto:
+            return
+        assert self.period.start is not None and self.period.end is not None
+        first = max(first_seq_at(conn, iso(self.period.start)), self.upto + 1)
+        end = min(first_seq_at(conn, iso(self.period.end)), head + 1)
+        who = self.principal
+        if first < end:
+            counted = ", ".join(f"'{k}'" for k in _COUNTED)
+            rows = conn.execute(
+                # One JSON parse per record: each kind needs one field at most.
+                "SELECT kind, CASE kind WHEN 'rpc' THEN json_extract(record, '$.status') END, "
+                "CASE kind WHEN 'job.transition' THEN json_extract(record, '$.state') END, "
+                "count(*), coalesce(sum(CASE WHEN kind IN ('ledger.charge', 'ledger.refund') "
+                "THEN json_extract(record, '$.epsilon_micro') END), 0) FROM audit_log "
+                f"WHERE principal = ? AND seq >= ? AND seq < ? AND kind IN ({counted}) "
+                "GROUP BY 1, 2, 3",
+                (who, first, end),
+            ).fetchall()
+            self.counts.update(_counts(rows))
+            self.charges += [
+                json.loads(text)
+                for (text,) in conn.execute(
+                    "SELECT record FROM audit_log WHERE principal = ? AND seq >= ? AND seq < ? "
+                    "AND kind = 'metering.charge'",
+                    (who, first, end),
+                )
+            ]
+        kinds = ", ".join(f"'{k}'" for k in _SETTLEMENTS)
+        self.settlements += [
+            (str(kind), json.loads(text))
+            for kind, text in conn.execute(
+                f"SELECT kind, record FROM audit_log WHERE principal = ? AND kind IN ({kinds}) "
+                "AND seq > ? AND seq <= ? UNION ALL SELECT kind, record FROM audit_log "
+                f"WHERE principal IS NULL AND kind IN ({kinds}) AND seq > ? AND seq <= ?",
+                (who, self.upto, head, self.upto, head),
+            )
+        ]
+        self.upto = head
+
+    def report(self, month: str) -> OperatorReport:
+        """The figures as counted so far."""
+        records = [*(("metering.charge", c) for c in self.charges), *self.settlements]
+        totals = totals_from_audit(records, self.period)
+        billed: Counter[str] = Counter()
+        for (who, _product, currency), amount in totals.usage.items():
+            if who == self.principal:
+                billed[currency] += amount
+        counts = {k: v for k, v in self.counts.items() if k in FIGURES}
+        return OperatorReport(self.principal, month, billed=dict(billed), **counts)
+
+
+class Evaluations:
+    """Operator reports kept between requests and extended with new records only (console).
+
+    The first report of a (principal, month) counts the month's records (seconds at hundreds of
+    thousands of records, one JSON parse each); later ones count only what was appended since.
+    At most ``size`` reports are kept (least recently used first out).
+    """
+
+    def __init__(self, store: State, size: int = 256) -> None:
+        self._store = store
+        self._size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[str, str], Tally] = OrderedDict()
+        self._busy: dict[tuple[str, str], threading.Lock] = {}
+
+    def report(self, principal: str, month: str) -> OperatorReport:
+        """The evaluation of ``principal`` in ``month``, as of now.
+
+        Raises:
+            InvalidArgument: ``month`` is not ``YYYY-MM``.
+        """
+        period = month_period(month)
+        key = (principal, month)
+        with self._lock:
+            busy = self._busy.setdefault(key, threading.Lock())
+        with busy:  # one count per key at a time; others wait and reuse it
+            with self._lock:
+                tally = self._kept.get(key) or Tally(principal, period)
+            with self._store.read() as conn:
+                tally.extend(conn, _head(conn))
+            with self._lock:
+                self._kept[key] = tally
+                self._kept.move_to_end(key)
+                while len(self._kept) > self._size:
+                    old, _ = self._kept.popitem(last=False)
+                    self._busy.pop(old, None)
+            return tally.report(month)

@@ -6,7 +6,9 @@ from a copy of the (small) table re-read at most every ``refresh_seconds`` (1 s)
 :meth:`suspend` and :meth:`resume` refresh it at once, so the next call through this process is
 refused. Another process sharing the state (a replica) sees a suspension within
 ``refresh_seconds``. A read per call cost 20 us, 3-4% of a call (measured in
-``benchmarks/bench_console.py``). Suspending and resuming are audited in
+``benchmarks/bench_console.py``). A principal whose exit has begun (``principal_exits``,
+``zone.admin.exits``) reads as suspended too, for good: resuming cannot lift an exit.
+Suspending and resuming are audited in
 the same transaction as the change (``principal.suspended``, ``principal.resumed``), with the
 acting administrator as ``principal`` and the suspended one as ``target``.
 """
@@ -63,21 +65,31 @@ class Suspensions:
         self._refresh = refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._known: tuple[float, frozenset[str]] | None = None
+        self._known: tuple[float, frozenset[str], frozenset[str]] | None = None
 
     def is_suspended(self, principal: str) -> bool:
-        """Whether ``principal`` is suspended (as of at most ``refresh_seconds`` ago)."""
+        """Whether ``principal`` is suspended or has exited (as of ``refresh_seconds`` ago)."""
+        known = self._current()
+        return principal in known[1] or principal in known[2]
+
+    def has_exited(self, principal: str) -> bool:
+        """Whether ``principal``'s exit has begun (as of at most ``refresh_seconds`` ago)."""
+        return principal in self._current()[2]
+
+    def _current(self) -> tuple[float, frozenset[str], frozenset[str]]:
         known = self._known
         if known is None or self._clock() - known[0] >= self._refresh:
-            known = self._reload()
-        return principal in known[1]
+            known = self.refresh()
+        return known
 
-    def _reload(self) -> tuple[float, frozenset[str]]:
+    def refresh(self) -> tuple[float, frozenset[str], frozenset[str]]:
+        """Re-read the suspended and exited principals now (after a change made elsewhere)."""
         with self._lock:
             read_at = self._clock()
             with self._store.read() as conn:
                 rows = conn.execute("SELECT principal FROM principal_suspensions").fetchall()
-            known = (read_at, frozenset(row[0] for row in rows))
+                gone = conn.execute("SELECT principal FROM principal_exits").fetchall()
+            known = (read_at, frozenset(row[0] for row in rows), frozenset(row[0] for row in gone))
             self._known = known
             return known
 
@@ -106,7 +118,7 @@ class Suspensions:
                 {"principal": actor, "target": principal, "note": note},
                 conn=w,
             )
-        self._reload()
+        self.refresh()
         return Suspension(principal, now, actor, note)
 
     def resume(self, principal: str, *, actor: str, note: str) -> None:
@@ -128,7 +140,7 @@ class Suspensions:
                 {"principal": actor, "target": principal, "note": note},
                 conn=w,
             )
-        self._reload()
+        self.refresh()
 
     def all(self) -> dict[str, Suspension]:
         """Every suspended principal, by id."""

@@ -113,6 +113,17 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class PrincipalExit:
+    """A principal's exit: its receipt id (fetch it with ``get_receipt``) and the receipt."""
+
+    principal: str
+    receipt_id: str
+    receipt: dict[str, Any]
+    audit_seq: int
+    already_exited: bool
+
+
+@dataclass(frozen=True)
 class AuditPage:
     """A page of records and the token of the next one (empty at the end)."""
 

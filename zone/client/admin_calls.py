@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
@@ -105,6 +106,23 @@ class AdminCalls:
             token = page.next_page_token
             if not token:
                 return
+
+    def exit_principal(self, principal: str, *, note: str = "") -> admin.PrincipalExit:
+        """Remove ``principal`` from the zone and return its exit receipt (admin; idempotent).
+
+        Its calls are refused from now on, its running jobs cancelled under the charging rule,
+        its cohorts and HE keys erased and its open charges settled. Fetch the receipt with its
+        inclusion proof by ``get_receipt(receipt_id)``.
+        """
+        request = admin_pb2.ExitPrincipalRequest(principal=principal, note=note)
+        reply = self._call(self._admin.ExitPrincipal, request)
+        return admin.PrincipalExit(
+            principal,
+            reply.receipt_id,
+            json.loads(reply.receipt_json),
+            reply.audit_seq,
+            reply.already_exited,
+        )
 
     def review_model(self, model_id: str, product: str) -> models_pb2.ModelReview:
         """A kept model's review for a verification product: weights, shares, rule check."""

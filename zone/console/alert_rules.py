@@ -13,12 +13,17 @@ memory and dropped.
 | ``differencing`` | near-duplicate statistics releases (same product and shape) | ``releases`` |
 | ``refused_calls`` | calls the interceptor refused (credentials, role) | ``rpc`` audit records |
 | ``cancelled_jobs`` | jobs cancelled after their worker touched data | ``jobs`` |
+| ``consent_missing`` | answers without a required consent | ``releases``, ``consent_uses`` |
 
 ``differencing``: the zone records the shape of a statistics release (product, measures,
 columns, group keys, bins, quantiles) but not the query's filters, so two releases of the same
 shape in one window count as a near-duplicate pair whether their filters differ by one
 condition (a differencing attempt) or not at all (an averaging attempt). Both are what the
 rule is meant to surface; the threshold decides how many pairs are normal use.
+
+``consent_missing`` covers only products that require consent (``consent`` other than
+``none``): admission refuses such a check without one, so the count must be zero, and its
+threshold is 1 and not configurable.
 """
 
 from __future__ import annotations
@@ -34,10 +39,30 @@ from zone.audit.chain import first_seq_at
 from zone.console.config import AlertRule, AlertRules
 from zone.state.api import Tx
 
-RULES = ("enumeration", "budget_burn", "differencing", "refused_calls", "cancelled_jobs")
+RULES = (
+    "enumeration",
+    "budget_burn",
+    "differencing",
+    "refused_calls",
+    "cancelled_jobs",
+    "consent_missing",
+)
 
 BudgetLimits = Mapping[tuple[str, str], int]
 """Micro-epsilon limit per (principal, dataset), from the policy set in force."""
+
+
+@dataclass(frozen=True)
+class RuleInputs:
+    """What the rules need besides the records: budget limits and the products' consent rules.
+
+    Attributes:
+        limits: Micro-epsilon limit per (principal, dataset), from the policy set in force.
+        consent_required: Ids of the products whose checks require the subject's consent.
+    """
+
+    limits: BudgetLimits = field(default_factory=dict)
+    consent_required: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,7 +98,7 @@ def iso_time(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds")
 
 
-def enumeration(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits) -> list[Finding]:
+def enumeration(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
     """Principals that checked at least ``threshold`` distinct subjects in the window."""
     subjects: dict[str, set[str]] = defaultdict(set)
     checks: Counter[str] = Counter()
@@ -99,7 +124,7 @@ def enumeration(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits)
     ]
 
 
-def budget_burn(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits) -> list[Finding]:
+def budget_burn(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
     """Principals that were charged at least ``threshold`` of a budget within the window."""
     start, end = window.iso()
     worst: dict[str, tuple[float, str, int]] = {}
@@ -109,7 +134,7 @@ def budget_burn(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits)
         (start, end),
     )
     for principal, dataset, spent in rows:
-        limit = limits.get((principal, dataset), 0)
+        limit = inputs.limits.get((principal, dataset), 0)
         if limit <= 0:
             continue
         fraction = int(spent) / limit
@@ -120,7 +145,7 @@ def budget_burn(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits)
             "budget_burn",
             p,
             round(f, 6),
-            {"dataset": d, "epsilon_micro": spent, "limit_micro": limits[(p, d)]},
+            {"dataset": d, "epsilon_micro": spent, "limit_micro": inputs.limits[(p, d)]},
         )
         for p, (f, d, spent) in sorted(worst.items())
         if f >= rule.threshold
@@ -137,7 +162,7 @@ def release_shape(product: str, artifact: Mapping[str, Any]) -> str:
     return json.dumps([product, artifact.get("group_by"), measures], sort_keys=True)
 
 
-def differencing(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits) -> list[Finding]:
+def differencing(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
     """Principals with at least ``threshold`` near-duplicate statistics release pairs."""
     start, end = window.iso()
     shapes: dict[str, Counter[str]] = defaultdict(Counter)
@@ -163,7 +188,7 @@ def differencing(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits
     return findings
 
 
-def refused_calls(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits) -> list[Finding]:
+def refused_calls(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
     """Callers (principal, '' when unauthenticated) refused at least ``threshold`` times."""
     start, end = window.iso()
     first = first_seq_at(conn, start)
@@ -185,9 +210,7 @@ def refused_calls(conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimit
     ]
 
 
-def cancelled_jobs(
-    conn: Tx, window: Window, rule: AlertRule, limits: BudgetLimits
-) -> list[Finding]:
+def cancelled_jobs(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
     """Principals with at least ``threshold`` jobs cancelled after they touched data."""
     start, end = window.iso()
     rows = conn.execute(
@@ -205,7 +228,54 @@ def cancelled_jobs(
     ]
 
 
-RuleFunction = Callable[[Tx, Window, AlertRule, BudgetLimits], list[Finding]]
+def consent_missing(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
+    """Principals released verification answers without the consent their product requires.
+
+    Counts, for the products in ``inputs.consent_required``, the receipts (``releases``) whose
+    consent mode is ``none`` or that name no consent used, and the admitted subject checks
+    (``consent_uses``) recorded without a consent. The zone's admission refuses both, so any
+    count means a bug or a tampered state: the threshold is 1.
+    """
+    required = sorted(inputs.consent_required)
+    if not required:
+        return []
+    start, end = window.iso()
+    marks = ", ".join("?" for _ in required)
+    receipts: Counter[str] = Counter()
+    uses: Counter[str] = Counter()
+    products: dict[str, set[str]] = defaultdict(set)
+    rows = conn.execute(
+        "SELECT principal, product, receipt FROM releases WHERE kind = 'verification' "
+        f"AND created_at >= ? AND created_at < ? AND product IN ({marks})",
+        (start, end, *required),
+    )
+    for principal, product, text in rows:
+        receipt = json.loads(text)
+        if receipt.get("consent_mode", "none") == "none" or not receipt.get("consents"):
+            receipts[principal] += 1
+            products[principal].add(product)
+    rows = conn.execute(
+        "SELECT principal, product, count(*) FROM consent_uses WHERE consent_id IS NULL "
+        f"AND used_at >= ? AND used_at < ? AND product IN ({marks}) GROUP BY 1, 2",
+        (start, end, *required),
+    )
+    for principal, product, count in rows:
+        uses[principal] += int(count)
+        products[principal].add(product)
+    findings = []
+    for principal in sorted(products):
+        value = receipts[principal] + uses[principal]
+        if value >= rule.threshold:
+            detail = {
+                "receipts_without_consent": receipts[principal],
+                "checks_without_consent": uses[principal],
+                "products": sorted(products[principal]),
+            }
+            findings.append(Finding("consent_missing", principal, value, detail))
+    return findings
+
+
+RuleFunction = Callable[[Tx, Window, AlertRule, RuleInputs], list[Finding]]
 
 RULE_FUNCTIONS: Mapping[str, RuleFunction] = {
     "enumeration": enumeration,
@@ -213,6 +283,7 @@ RULE_FUNCTIONS: Mapping[str, RuleFunction] = {
     "differencing": differencing,
     "refused_calls": refused_calls,
     "cancelled_jobs": cancelled_jobs,
+    "consent_missing": consent_missing,
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,8 @@ from zone.clock import today_utc
 from zone.console.alert_rules import (
     RULE_FUNCTIONS,
     RULES,
-    BudgetLimits,
     Finding,
+    RuleInputs,
     Window,
     rule_settings,
 )
@@ -70,6 +70,13 @@ def _alert(row: tuple[Any, ...]) -> Alert:
     return Alert(*values)
 
 
+def consent_products(products: Mapping[str, object]) -> frozenset[str]:
+    """The products whose checks need the subject's consent (``consent`` other than none)."""
+    return frozenset(
+        pid for pid, product in products.items() if getattr(product, "consent", "none") != "none"
+    )
+
+
 class AlertEngine:
     """Evaluates the rules, stores and lists alerts, records acknowledgements."""
 
@@ -80,6 +87,7 @@ class AlertEngine:
         rules: AlertRules,
         policies: Callable[[], PolicySet],
         *,
+        consent_required: Callable[[], frozenset[str]] = frozenset,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -87,11 +95,12 @@ class AlertEngine:
         self._rules = rule_settings(rules)
         self._policies = policies
         self._clock = clock
+        self._consent_required = consent_required
 
     def evaluate(self, now: float | None = None) -> list[Alert]:
         """Run every rule over its current and previous window; return the alerts raised."""
         moment = self._clock() if now is None else now
-        limits = self._limits()
+        inputs = RuleInputs(self._limits(), self._consent_required())
         findings: list[tuple[Finding, Window]] = []
         with self._store.read() as conn:
             for name in RULES:
@@ -99,7 +108,7 @@ class AlertEngine:
                 current = Window.containing(moment, rule.window_seconds)
                 previous = Window.containing(current.start - 1, rule.window_seconds)
                 for window in (previous, current):
-                    for finding in RULE_FUNCTIONS[name](conn, window, rule, limits):
+                    for finding in RULE_FUNCTIONS[name](conn, window, rule, inputs):
                         findings.append((finding, window))
         raised = []
         for finding, window in findings:
@@ -108,7 +117,7 @@ class AlertEngine:
                 raised.append(alert)
         return raised
 
-    def _limits(self) -> BudgetLimits:
+    def _limits(self) -> dict[tuple[str, str], int]:
         report = budget_report(self._store, self._policies(), today_utc())
         return {(b.principal, b.dataset): b.limit.epsilon_micro for b in report.budgets}
 

@@ -95,6 +95,8 @@ class AlertRules:
     differencing: AlertRule = AlertRule(3, 600)
     refused_calls: AlertRule = AlertRule(50, 600)
     cancelled_jobs: AlertRule = AlertRule(3, 86_400)
+    # Not configurable: one receipt without a consent its product requires is one too many.
+    consent_missing: AlertRule = AlertRule(1, 3600)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ method table; anything else is 404. The guard, for each request:
    is a 500 page with a request id (the stack goes to the log only).
 
 Roles: ``admin`` may do everything; ``supervisor`` (a regulator) may read everything and POST
-nothing but its own logout; operators and researchers get 403 on every page.
+nothing but its own logout; operators and researchers see only their own page (``/me``: their
+budget, usage, jobs and receipts, filtered by their own id) and get 403 on every other page.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 READERS = frozenset({"admin", "supervisor"})
 ADMIN = frozenset({"admin"})
+OWN = frozenset({"operator", "researcher"})
+EVERYONE = READERS | OWN
 PUBLIC: frozenset[str] = frozenset()
 Handler = Callable[[Ctx], Response]
 
@@ -60,8 +63,10 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("GET", "/login", PUBLIC, pages.login_form, public=True),
     ConsoleRoute("POST", "/login", PUBLIC, pages.login, public=True),
     ConsoleRoute("GET", "/static/console.css", PUBLIC, pages.stylesheet, public=True),
-    # A supervisor's only POST: ending its own session changes nothing in the zone.
-    ConsoleRoute("POST", "/logout", READERS, pages.logout),
+    # The only POST of a supervisor, operator or researcher: ending its own session.
+    ConsoleRoute("POST", "/logout", EVERYONE, pages.logout),
+    ConsoleRoute("GET", "/me", OWN, pages.own_page),
+    ConsoleRoute("GET", "/me/receipts/{release_id}", OWN, pages.own_receipt),
     ConsoleRoute("GET", "/", READERS, pages.overview),
     ConsoleRoute("GET", "/principals", READERS, pages.principals),
     ConsoleRoute("GET", "/datasets", READERS, pages.datasets),
@@ -71,12 +76,14 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("GET", "/releases/{release_id}/receipt", READERS, pages.receipt),
     ConsoleRoute("GET", "/audit", READERS, pages.audit),
     ConsoleRoute("GET", "/audit/verify", READERS, pages.audit_verify),
+    ConsoleRoute("GET", "/consents", READERS, pages.consents),
     ConsoleRoute("GET", "/alerts", READERS, pages.alerts),
     ConsoleRoute("GET", "/operators", READERS, pages.operators),
     ConsoleRoute("GET", "/operators/{principal}", READERS, pages.operator_report),
     ConsoleRoute("GET", "/metrics", READERS, pages.metrics),
     ConsoleRoute("POST", "/principals/{principal}/suspend", ADMIN, pages.suspend),
     ConsoleRoute("POST", "/principals/{principal}/resume", ADMIN, pages.resume),
+    ConsoleRoute("POST", "/principals/{principal}/exit", ADMIN, pages.exit_principal),
     ConsoleRoute("POST", "/models/{model_id}/revoke", ADMIN, pages.revoke_model),
     ConsoleRoute("POST", "/models/{model_id}/restore", ADMIN, pages.restore_model),
     ConsoleRoute("POST", "/alerts/{alert_id}/ack", ADMIN, pages.acknowledge_alert),

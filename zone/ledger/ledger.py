@@ -256,6 +256,35 @@ class PrivacyLedger:
                 )
         return len(rows)
 
+    def open_charges(self, principal: str) -> int:
+        """How many of ``principal``'s charges are still ``reserved`` (calls or jobs running)."""
+        with self._store.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM charges WHERE principal = ? AND state = 'reserved'",
+                (principal,),
+            ).fetchone()
+        return int(row[0])
+
+    def fail_open(self, principal: str, reason: str) -> int:
+        """Settle ``principal``'s open charges as failed (still charged); return how many.
+
+        For an exit: work still open after its calls had time to finish may have read data, so
+        it is charged, as a crash's open charges are (:meth:`recover`). Its call, if it ever
+        tries to release, meets ``AlreadySettled`` and releases nothing.
+        """
+        with self._store.write() as conn:
+            rows = conn.execute(
+                "SELECT release_id FROM charges WHERE principal = ? AND state = 'reserved' "
+                "ORDER BY created_at",
+                (principal,),
+            ).fetchall()
+            for (release_id,) in rows:
+                _settle(conn, release_id, ChargeState.FAILED, reason)
+                self._audit.append(
+                    "ledger.failed", {"release_id": release_id, "reason": reason}, conn=conn
+                )
+        return len(rows)
+
 
 class _Refused(Exception):
     def __init__(self, subject: str) -> None:

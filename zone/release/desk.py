@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from zone.access import refuse_exited
 from zone.audit import AuditEntry, ReleasedArtifact, ReleaseRegistry
 from zone.ledger import ZERO, Account, Amount, PrivacyLedger, Reservation
 from zone.metering import Metering
@@ -98,11 +99,13 @@ class ReleaseDesk:
         Raises:
             BudgetExhausted: the budget or the zone-wide cap cannot cover the cost.
             QuotaExhausted: the grant's call quota for the product is spent.
+            PermissionDenied: the principal has exited (or is exiting) the zone.
             Whatever ``admit`` raises to refuse.
         """
         if order.account is not None and not durable:
             raise ValueError("a privacy charge is always reserved durably")
         with self._state.write(durable=durable) as tx:
+            refuse_exited(tx, order.principal)
             reservation = None
             if order.account is not None:
                 reservation = self._ledger.reserve(

@@ -288,7 +288,10 @@ class ZoneInterceptor(_Interceptor):
         if rule is None:
             raise PermissionDenied("method not permitted", reason="method_not_in_table")
         call.principal = self._authenticate(call, context)
-        if call.services.suspensions.is_suspended(call.principal.id):
+        suspensions = call.services.suspensions
+        if suspensions.is_suspended(call.principal.id):
+            if suspensions.has_exited(call.principal.id):
+                raise PermissionDenied("this principal has exited", reason="principal_exited")
             raise PermissionDenied("this principal is suspended", reason="principal_suspended")
         if call.principal.role not in rule.roles:
             raise PermissionDenied("method not permitted for this role", reason="role_denied")

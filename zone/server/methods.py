@@ -71,6 +71,7 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.AdminService/GetRevenue": MethodRule(ADMIN),
     "/zone.v1.AdminService/QueryAudit": MethodRule(ADMIN),
     "/zone.v1.AdminService/ActivateDataset": MethodRule(ADMIN),
+    "/zone.v1.AdminService/ExitPrincipal": MethodRule(ADMIN),
     "/grpc.health.v1.Health/Check": _PUBLIC,
     "/grpc.health.v1.Health/Watch": _PUBLIC,
     "/grpc.health.v1.Health/List": _PUBLIC,

@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from zone import __version__
+from zone.admin.evaluation import Evaluations
+from zone.admin.exits import Exits
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain, ReleaseRegistry
 from zone.audit.keys import public_key_path
@@ -27,7 +29,7 @@ from zone.audit.verify import ChainVerifier
 from zone.catalog import DatasetCatalog, Product
 from zone.catalog.visibility import Visibility
 from zone.config import ZoneConfig
-from zone.console.alerts import AlertEngine
+from zone.console.alerts import AlertEngine, consent_products
 from zone.console.deps import ConsoleDeps
 from zone.console.metrics import CallMetrics
 from zone.jobs import JobStore, LocalProcessExecutor
@@ -84,6 +86,7 @@ class ZoneServices:
     model_reviews: ModelReviewDesk
     models: ModelRegistry
     suspensions: Suspensions
+    exits: Exits
     call_metrics: CallMetrics
     consents: ConsentDesk
     interrupted_jobs: int
@@ -287,18 +290,28 @@ def _wire(
     )
     orphan_sweeper.start()
 
-    def reload_serving() -> str:
-        serving.reload()
-        return serving.digest
-
     broadcast = Broadcast(
         store,
-        reload=reload_serving,
+        reload=serving.reload_digest,
         digest=lambda: serving.digest,
         on_mismatch=lambda record: audit.append("policy.mismatch", record),
         poll_seconds=config.state.reload_poll_seconds,
     )
     broadcast.start()
+    suspensions = Suspensions(store, audit)
+    exits = Exits(
+        store,
+        audit,
+        suspensions=suspensions,
+        jobs=joint,
+        keys=verification.keys,
+        ledger=ledger,
+        policies=lambda: serving.current,
+    )
+
+    def other_receipts(receipt_id: str) -> tuple[str, int] | None:
+        return cohort_store.erasure_entry(receipt_id) or exits.receipt_entry(receipt_id)
+
     return ZoneServices(
         config=config,
         catalog=catalog,
@@ -311,7 +324,7 @@ def _wire(
         ledger=ledger,
         metering=metering,
         releases=releases,
-        receipts=ReceiptBook(store, releases, cohort_store.erasure_entry),
+        receipts=ReceiptBook(store, releases, other_receipts),
         desk=desk,
         statistics=StatisticsService(products, catalog, ledger, desk),
         training=training,
@@ -319,7 +332,8 @@ def _wire(
         verification=verification,
         model_reviews=ModelReviewDesk(products, models, reviews, jobs, releases, catalog),
         models=models,
-        suspensions=Suspensions(store, audit),
+        suspensions=suspensions,
+        exits=exits,
         call_metrics=CallMetrics(),
         consents=ConsentDesk(products, store, audit),
         interrupted_jobs=interrupted_jobs,
@@ -353,8 +367,14 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
     config = services.config.console
     if config is None:
         raise ValueError("the zone config has no console section")
-    holder = services.serving
-    alerts = AlertEngine(services.store, services.audit, config.alerts, lambda: holder.current)
+    holder, products = services.serving, services.products  # live: reloads are seen
+    alerts = AlertEngine(
+        services.store,
+        services.audit,
+        config.alerts,
+        lambda: holder.current,
+        consent_required=lambda: consent_products(products),
+    )
     services.call_metrics.add_state(services.store, alerts.counts)
     signing_key = services.config.audit.signing_key
     return ConsoleDeps(
@@ -369,6 +389,8 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
         receipts=services.receipts,
         models=services.models,
         suspensions=services.suspensions,
+        exits=services.exits,
+        evaluations=Evaluations(services.store),
         alerts=alerts,
         metrics=services.call_metrics,
         checkpoint_public_key=public_key_path(signing_key) if signing_key else None,

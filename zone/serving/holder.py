@@ -152,6 +152,15 @@ class ServingHolder:
                             len(new.policies.principals), len(new.policies.grants),
                             len(new.products), new.versions, new.digest)  # fmt: skip
 
+    def reload_digest(self) -> str:
+        """:meth:`reload`, then the digest of the set in force (a following replica's reload).
+
+        Raises:
+            ValidationFailed, FailedPrecondition: as :meth:`reload`.
+        """
+        self.reload()
+        return self.digest
+
     def activate(self, name: str, version: str, principal: str) -> Activation:
         """Serve ``version`` of dataset ``name`` (a kept one: rollback is activating an older).
 

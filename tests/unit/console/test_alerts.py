@@ -142,3 +142,74 @@ def test_acknowledge_once_with_a_note(store: StateStore) -> None:
 def test_windows_are_fixed_and_aligned() -> None:
     window = Window.containing(7200 * 10 + 5, 3600)
     assert (window.start, window.end) == (72_000.0, 75_600.0)
+
+
+def _verification(conn, n: int, principal: str, product: str, receipt: dict, at: str) -> None:
+    conn.execute(
+        "INSERT INTO releases (release_id, audit_seq, principal, product, kind, created_at, "
+        "receipt, artifact) VALUES (?, ?, ?, ?, 'verification', ?, ?, '{}')",
+        (f"ver-{n}", 2000 + n, principal, product, at, json.dumps(receipt)),
+    )
+
+
+def _use(conn, principal: str, product: str, subject: str, at: str, consent: str | None) -> None:
+    if consent is not None:
+        conn.execute(
+            "INSERT INTO consents (issuer, consent_id, principal, product, subject, purpose, "
+            "not_before, not_after, max_uses, uses, letter_sha256, created_at) "
+            "VALUES ('', ?, ?, ?, ?, 'kyc', 0, 9999999999, 5, 1, 'd', ?)",
+            (consent, principal, product, subject, at),
+        )
+    conn.execute(
+        "INSERT INTO consent_uses (request_id, principal, product, mode, subject, purpose, "
+        "issuer, consent_id, used_at) VALUES ('r', ?, ?, ?, ?, 'kyc', ?, ?, ?)",
+        (
+            principal,
+            product,
+            "none" if consent is None else "operator",
+            subject,
+            None if consent is None else "",
+            consent,
+            at,
+        ),  # fmt: skip
+    )
+
+
+def test_receipts_without_a_required_consent_raise_an_alert(store: StateStore) -> None:
+    """Records a bug would leave: the zone's admission never writes them, the rule finds them."""
+    now = time.time()
+    at = iso_time(now)
+    consented = {"consent_mode": "operator", "consents": ["c-1"], "answered": 1}
+    with store.write() as w:
+        # Correct records: a consented check, and a product that needs no consent.
+        _verification(w, 1, "bank-a", "capital-match", consented, at)
+        _use(w, "bank-a", "capital-match", "subject-ok", at, "c-1")
+        _verification(w, 2, "city", "public-match", {"consent_mode": "none", "consents": []}, at)
+        _use(w, "city", "public-match", "subject-public", at, None)
+        # What a bug would write: a receipt naming no consent, a check without a consent.
+        _verification(w, 3, "bank-a", "capital-match", {"consent_mode": "none", "consents": []}, at)
+        _verification(w, 4, "city", "capital-match", {"consent_mode": "operator"}, at)
+        _use(w, "city", "capital-match", "subject-secret-key", at, None)
+    engine = AlertEngine(store, AuditChain(store), RULES, policies,
+                         consent_required=lambda: frozenset({"capital-match"}))  # fmt: skip
+    raised = {a.principal: a for a in engine.evaluate(now) if a.rule == "consent_missing"}
+    assert set(raised) == {"bank-a", "city"}
+    assert raised["bank-a"].detail == {
+        "receipts_without_consent": 1,
+        "checks_without_consent": 0,
+        "products": ["capital-match"],
+    }
+    assert raised["city"].value == 2 and raised["city"].detail["checks_without_consent"] == 1
+    assert "subject-" not in json.dumps([a.detail for a in engine.list()])
+
+
+def test_consent_rule_cannot_be_loosened() -> None:
+    from pydantic import ValidationError
+
+    from zone.console.config import ConsoleSpec, console_config
+
+    assert console_config(ConsoleSpec()).alerts.consent_missing == AlertRule(1, 3600)
+    with pytest.raises(ValidationError, match="consent_missing"):
+        ConsoleSpec.model_validate(
+            {"alerts": {"consent_missing": {"threshold": 5, "window_seconds": 3600}}}
+        )

@@ -26,6 +26,7 @@ READS = {
     "/jobs": ("state", "principal"),
     "/releases": ("principal", "product", "kind", "release_id"),
     "/audit": ("principal", "product", "kind", "since", "until", "page_token"),
+    "/consents": ("principal", "product"),
     "/alerts": ("show",),
     "/operators": ("period",),
     "/operators/{principal}": ("period", "format"),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zone.console.routes import ADMIN, READERS, ROUTES, ConsoleRoute
+from zone.console.routes import ADMIN, EVERYONE, OWN, READERS, ROUTES, ConsoleRoute
 
 ROLES = (None, "bank", "researcher", "supervisor", "admin")
 SAMPLE_PARAMS = {
@@ -42,9 +42,12 @@ def test_table_invariants() -> None:
     assert len(keys) == len(set(keys))
     for route in ROUTES:
         assert route.public == (route.roles == frozenset()), route
-        assert route.roles <= READERS, route
+        assert route.roles <= READERS or route.roles == OWN or route.path == "/logout", route
         if route.method == "POST" and not route.public and route.path != "/logout":
             assert route.roles == ADMIN, f"supervisors must not POST to {route.path}"
+        if route.roles & OWN:  # an operator's routes name no principal: only its own data
+            assert "{principal}" not in route.path, route
+    assert next(r for r in ROUTES if r.path == "/logout").roles == EVERYONE
     assert {r.path for r in ROUTES if r.public} == {"/login", "/static/console.css"}
 
 

@@ -1,13 +1,16 @@
 """The console's handlers, one function per route of ``zone.console.routes.ROUTES``."""
 
+from zone.console.pages.consents import consents
 from zone.console.pages.evidence import audit, audit_verify, receipt, releases
 from zone.console.pages.overview import overview
+from zone.console.pages.own import own_page, own_receipt
 from zone.console.pages.registry import datasets, jobs, principals, products
 from zone.console.pages.session import login, login_form, logout, metrics, stylesheet
 from zone.console.pages.supervision import (
     acknowledge_alert,
     alerts,
     evaluate_alerts,
+    exit_principal,
     operator_report,
     operators,
     restore_model,
@@ -21,8 +24,10 @@ __all__ = [
     "alerts",
     "audit",
     "audit_verify",
+    "consents",
     "datasets",
     "evaluate_alerts",
+    "exit_principal",
     "jobs",
     "login",
     "login_form",
@@ -31,6 +36,8 @@ __all__ = [
     "operator_report",
     "operators",
     "overview",
+    "own_page",
+    "own_receipt",
     "principals",
     "products",
     "receipt",

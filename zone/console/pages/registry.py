@@ -38,6 +38,7 @@ def principals(ctx: Ctx) -> Response:
     """Principals (validity, suspension) and every grant (budget, caps, quotas, prices)."""
     policies = ctx.deps.policies()
     suspended = ctx.deps.suspensions.all()
+    exited = ctx.deps.exits.all()
     grants = [
         {
             "grant": g,
@@ -53,6 +54,7 @@ def principals(ctx: Ctx) -> Response:
         "principals.html",
         principals=sorted(policies.principals.values(), key=lambda p: p.id),
         suspended=suspended,
+        exited=exited,
         grants=grants,
         caps=sorted(policies.dataset_caps.items()),
         digest=policies.digest,

@@ -1,9 +1,10 @@
 """Login, logout, the stylesheet and the Prometheus text: the pages around the views.
 
 The login form turns a token into a session: the form carries a CSRF nonce that must match a
-short-lived cookie (double submit), the token is checked like a gRPC call's, and only admins
-and supervisors get a session. Every attempt, accepted or not, is audited (``console.login``)
-without the token.
+short-lived cookie (double submit), the token is checked like a gRPC call's. Admins and
+supervisors get a session for the whole console; operators and researchers one for their own
+page (``/me``), where their login always lands. Every attempt, accepted or not, is audited
+(``console.login``) without the token.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from zone.console.sessions import (
 from zone.console.web import Ctx
 from zone.errors import PermissionDenied, Unauthenticated
 
-CONSOLE_ROLES = frozenset({"admin", "supervisor"})
+CONSOLE_ROLES = frozenset({"admin", "supervisor", "operator", "researcher"})
+OWN_PAGE_ROLES = frozenset({"operator", "researcher"})
 _CSS = resources.files("zone.console").joinpath("static", "console.css").read_bytes()
 
 
@@ -62,7 +64,7 @@ def _audit_login(ctx: Ctx, principal: str, role: str, outcome: str, reason: str)
 
 
 def login(ctx: Ctx) -> Response:
-    """Check the form's nonce and token; open a session for an admin or a supervisor."""
+    """Check the form's nonce and token; open a session (operators land on their own page)."""
     if not same_secret(ctx.form.get("csrf", ""), ctx.cookies.get(LOGIN_COOKIE, "")):
         _audit_login(ctx, "", "", "refused", "csrf")
         return login_form(ctx, error="the form expired; please try again", status=403)
@@ -72,9 +74,7 @@ def login(ctx: Ctx) -> Response:
             raise Unauthenticated("invalid or expired credentials", reason="bad_token")
         principal = ctx.deps.policies().authenticate_token(token, today_utc())
         if principal.role not in CONSOLE_ROLES:
-            raise PermissionDenied(
-                "this console is for administrators and supervisors", reason="role_denied"
-            )
+            raise PermissionDenied("this console is not for your role", reason="role_denied")
         check_not_suspended(ctx.deps, principal)
     except (Unauthenticated, PermissionDenied) as exc:
         who = "" if isinstance(exc, Unauthenticated) else principal.id
@@ -85,7 +85,10 @@ def login(ctx: Ctx) -> Response:
     assert ctx.sessions is not None
     session = ctx.sessions.create(principal.id)
     _audit_login(ctx, principal.id, principal.role, "ok", "ok")
-    response = RedirectResponse(safe_next(ctx.field("next", 2000)), status_code=303)
+    target = safe_next(ctx.field("next", 2000))
+    if principal.role in OWN_PAGE_ROLES and target != "/me" and not target.startswith("/me/"):
+        target = "/me"
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         session.session_id,

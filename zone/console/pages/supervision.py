@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from starlette.responses import RedirectResponse, Response
 
 from zone.admin.evaluation import month_period
-from zone.admin.evaluation import operator_report as evaluate
 from zone.admin.suspensions import MAX_NOTE
 from zone.console.web import Ctx
 from zone.errors import NotFound
@@ -74,6 +74,17 @@ def resume(ctx: Ctx) -> Response:
     return _back("/principals")
 
 
+def exit_principal(ctx: Ctx) -> Response:
+    """Remove a principal from the zone (``zone.admin.exits``); shows its receipt's entry."""
+    done = ctx.deps.exits.exit(
+        ctx.path_params["principal"],
+        actor=ctx.actor(),
+        note=ctx.field("note", MAX_NOTE),
+        request_id=ctx.request_id,
+    )
+    return _back(f"/audit?principal={quote(done.principal, safe='')}&kind=release")
+
+
 def revoke_model(ctx: Ctx) -> Response:
     """Revoke a kept model: scoring with it is refused."""
     ctx.deps.models.revoke(
@@ -100,7 +111,7 @@ def operators(ctx: Ctx) -> Response:
     month_period(period)
     policies = ctx.deps.policies()
     reports = [
-        evaluate(ctx.deps.store, p.id, period)
+        ctx.deps.evaluations.report(p.id, period)
         for p in sorted(policies.principals.values(), key=lambda p: p.id)
         if p.role in OPERATOR_ROLES
     ]
@@ -113,7 +124,7 @@ def operator_report(ctx: Ctx) -> Response:
     principal = ctx.path_params["principal"]
     if len(principal) > 64:
         raise NotFound("no such principal", reason="unknown_principal")
-    report = evaluate(ctx.deps.store, principal, period)
+    report = ctx.deps.evaluations.report(principal, period)
     if ctx.param("format") == "csv":
         return Response(
             report_csv(report.rows()),

@@ -272,6 +272,14 @@ class JointJobs(TrainingJobs):
                 policy_digest=self._policy_digest(),
             )
 
+    def erase_cohorts_of(self, owner: str, trigger: str, request_id: str) -> list[str]:
+        """Erase every stored cohort of ``owner`` (cancelling jobs reading them); erasure ids."""
+        erased = []
+        for info in self.cohorts.store.stored():
+            if info.owner == owner:
+                erased.append(self._erase(info, trigger, request_id).erasure_id or "")
+        return erased
+
     def sweep(self) -> int:
         """Erase every cohort whose retention has passed; returns how many."""
         now = now_utc().isoformat(timespec="microseconds")

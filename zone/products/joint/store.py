@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from zone.access import refuse_exited
 from zone.audit import AuditChain, AuditEntry, utc_timestamp
 from zone.errors import NotFound
 from zone.jobs.records import check_limit
@@ -95,8 +96,13 @@ class CohortStore:
         self._audit = audit
 
     def insert(self, info: CohortInfo, request_id: str) -> None:
-        """Record a stored upload with its ``cohort.upload`` audit record, durably."""
+        """Record a stored upload with its ``cohort.upload`` audit record, durably.
+
+        Raises:
+            PermissionDenied: the owner has exited (or is exiting) the zone.
+        """
         with self._state.write() as tx:
+            refuse_exited(tx, info.owner)
             tx.execute(
                 f"INSERT INTO cohorts ({_COLUMNS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",

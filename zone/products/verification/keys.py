@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from zone.access import refuse_exited
 from zone.audit import AuditChain, utc_timestamp
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 from zone.products.verification.validate import load_public_context
@@ -114,6 +115,7 @@ class KeyStore:
         Raises:
             InvalidArgument: unknown parameter set, or a context that fails the checks.
             TooManyKeys: the owner already holds the maximum of active keys.
+            PermissionDenied: the owner has exited (or is exiting) the zone.
         """
         params = param_set(name)
         context = load_public_context(blob, params)
@@ -128,6 +130,7 @@ class KeyStore:
             revoked_at=None,
         )
         with self._store.write() as conn:
+            refuse_exited(conn, owner)
             active = conn.execute(
                 "SELECT COUNT(*) FROM verification_keys WHERE owner = ? AND revoked_at IS NULL",
                 (owner,),
@@ -183,6 +186,39 @@ class KeyStore:
         with self._lock:
             self._cache.pop(key_id, None)
         return self.describe(owner, key_id)
+
+    def erase_owned(self, owner: str, request_id: str) -> list[str]:
+        """Revoke every key of ``owner`` and erase the stored contexts; return the key ids.
+
+        For an exit: the rows stay (id, digest, dates: the audit chain names them) but the
+        context bytes are overwritten with nothing, and each key's ``verification.key`` record
+        says ``erased``. Idempotent: a second call erases nothing and returns no ids.
+        """
+        now = utc_timestamp()
+        with self._store.write() as conn:
+            rows = conn.execute(
+                "SELECT key_id FROM verification_keys WHERE owner = ? AND length(context) > 0 "
+                "ORDER BY created_at, key_id",
+                (owner,),
+            ).fetchall()
+            erased = [str(row[0]) for row in rows]
+            for key_id in erased:
+                conn.execute(
+                    "UPDATE verification_keys SET context = ?, "
+                    "revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?",
+                    (b"", now, key_id),
+                )
+                record = {
+                    "key_id": key_id,
+                    "principal": owner,
+                    "action": "erased",
+                    "request_id": request_id,
+                }
+                self._audit.append("verification.key", record, conn=conn)
+        with self._lock:
+            for key_id in erased:
+                self._cache.pop(key_id, None)
+        return erased
 
     def context_for(self, owner: str, key_id: str, params: ParamSet) -> Any:
         """The loaded public context of an active key of ``owner`` made with ``params``.

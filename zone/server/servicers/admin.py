@@ -6,6 +6,7 @@ import grpc
 
 from zone._proto import admin_pb2, admin_pb2_grpc
 from zone.admin import AuditFilter, budget_report, query_audit
+from zone.audit import canonical_json
 from zone.clock import today_utc
 from zone.errors import FailedPrecondition, ValidationFailed
 from zone.server.call import current_call
@@ -112,3 +113,21 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             page_token=request.page_token,
         )
         return admin_convert.audit_page_to_proto(page)
+
+    def ExitPrincipal(
+        self, request: admin_pb2.ExitPrincipalRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.ExitPrincipalResponse:
+        """Remove a principal from the zone and answer its exit receipt (idempotent)."""
+        call = current_call()
+        done = call.services.exits.exit(
+            request.principal,
+            actor=call.require_principal(),
+            note=request.note,
+            request_id=call.request_id,
+        )
+        return admin_pb2.ExitPrincipalResponse(
+            receipt_id=done.receipt_id,
+            receipt_json=canonical_json(dict(done.receipt)),
+            audit_seq=done.audit_seq,
+            already_exited=done.already,
+        )
