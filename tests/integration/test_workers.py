@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,13 +92,14 @@ class Setup:
 def zone_with_workers(root: Path, url: str, n: int) -> Iterator[Setup]:
     config = make_zone_dir(root, rows=2000, state_db=url, extra_config=WORKERS)
     token = add_principal(config, "olga", products=(PRODUCT,), epsilon=50.0, delta=1e-5)
-    with ExitStack() as stack, running_zone(config) as zone:
-        workers = []
-        for i in range(n):
-            worker = start_worker(config, root / f"worker{i}.log")
-            stack.callback(stop_worker, worker)
-            workers.append(worker)
-        yield Setup(zone, token, workers)
+    workers: list[Worker] = []  # tests may replace some: every one left is stopped
+    try:
+        with running_zone(config) as zone:
+            workers.extend(start_worker(config, root / f"worker{i}.log") for i in range(n))
+            yield Setup(zone, token, workers)
+    finally:
+        for worker in workers:
+            stop_worker(worker)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def audited(setup: Setup, kind: str, job_id: str) -> list[dict[str, object]]:
 
 def test_jobs_run_on_workers_once_each_and_release_with_their_receipts(setup: Setup) -> None:
     with ZoneClient(target(setup.zone), token=setup.token) as client:
-        jobs = [client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST) for _ in range(3)]
+        jobs = [client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST) for _ in range(2)]
         results = [job.result() for job in jobs]
     for job, result in zip(jobs, results, strict=True):
         assert charge_states(setup, job.job_id) == ["released"]
@@ -136,10 +137,10 @@ def test_jobs_run_on_workers_once_each_and_release_with_their_receipts(setup: Se
         assert registered.receipt["dataset_version"].startswith("sha256:")
         assert result.epsilon_training + result.epsilon_metrics <= 1.0 + 1e-9
     queued = setup.read(
-        "SELECT lock, status, attempts FROM procrastinate_jobs WHERE lock IN (?, ?, ?)",
+        "SELECT lock, status, attempts FROM procrastinate_jobs WHERE lock IN (?, ?)",
         tuple(job.job_id for job in jobs),
     )
-    assert sorted(str(r[1]) for r in queued) == ["succeeded"] * 3
+    assert sorted(str(r[1]) for r in queued) == ["succeeded"] * 2
     assert all(int(str(r[2])) <= 1 for r in queued)
 
 
