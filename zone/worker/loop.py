@@ -3,7 +3,8 @@
 procrastinate runs the task ``zone.train`` (``zone.jobs.remote.TASK``) for jobs on the queue
 ``zone-training``, ``jobs.max_concurrent`` at a time, each in a thread that supervises a child
 process (``zone.worker.runner``). The worker's heartbeat is written every third of
-``jobs.stalled_seconds``.
+``jobs.stalled_seconds``, also while it drains: SIGTERM (or SIGINT) stops it taking jobs and
+lets the running ones finish (their wall-time limit bounds the wait).
 
 The reaper, in every worker, every half of ``jobs.stalled_seconds``:
 * a procrastinate job whose worker's heartbeat is older than ``stalled_seconds`` (the worker
@@ -27,6 +28,7 @@ import socket
 
 from procrastinate import App, JobContext
 from procrastinate.jobs import Status
+from procrastinate.worker import Worker
 
 from zone.config import ZoneConfig
 from zone.jobs.remote import QUEUE, TASK, ensure_schema, queue_app
@@ -60,20 +62,42 @@ async def _work(services: WorkerServices) -> None:
         run_job(services, context, job_id, target, payload)
 
     stalled = services.config.jobs.stalled_seconds
+    worker = Worker(
+        app=app,
+        queues=[QUEUE],
+        name=f"zone-worker@{socket.gethostname()}:{os.getpid()}",
+        concurrency=services.config.jobs.max_concurrent,
+        update_heartbeat_interval=stalled / 3,
+        stalled_worker_timeout=stalled,
+        shutdown_graceful_timeout=None,  # SIGTERM drains: running jobs finish
+        delete_jobs="never",
+    )
     async with app.open_async():
-        reaper = asyncio.create_task(_reap_forever(app, services, stalled))
+        side = [
+            asyncio.create_task(_reap_forever(app, services, stalled)),
+            asyncio.create_task(_heartbeat_while_draining(app, worker, stalled / 3)),
+        ]
         print("zone worker: waiting for training jobs", flush=True)
         try:
-            await app.run_worker_async(
-                queues=[QUEUE],
-                name=f"zone-worker@{socket.gethostname()}:{os.getpid()}",
-                concurrency=services.config.jobs.max_concurrent,
-                update_heartbeat_interval=stalled / 3,
-                stalled_worker_timeout=stalled,
-                delete_jobs="never",
-            )
+            await worker.run()  # type: ignore[no-untyped-call]
         finally:
-            reaper.cancel()
+            for task in side:
+                task.cancel()
+
+
+async def _heartbeat_while_draining(app: App, worker: Worker, every: float) -> None:
+    """Keep the worker's heartbeat while it drains after SIGTERM.
+
+    procrastinate stops its own heartbeat when shutdown begins, then waits for running jobs;
+    without this, other workers would reap a draining worker's jobs as lost.
+    """
+    while True:
+        await asyncio.sleep(every)
+        if worker.worker_id is not None:
+            try:
+                await app.job_manager.update_heartbeat(worker.worker_id)
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.warning("could not write the worker's heartbeat")
 
 
 async def _reap_forever(app: App, services: WorkerServices, stalled: float) -> None:
