@@ -183,24 +183,32 @@ def _worker_running(setup: Setup, job_id: str) -> Worker:
     return next(w for w in setup.workers if f"job {job_id}: running on this worker" in w.text())
 
 
-def test_a_queued_job_cancelled_before_any_worker_is_refunded_and_a_stale_copy_refused(
+def test_queued_jobs_outlive_a_replica_restart_and_a_stale_dataset_copy_is_refused(
     tmp_path: Path, pg_cluster: Cluster
 ) -> None:
     with fresh_database(pg_cluster, "template0") as url:
         with zone_with_workers(tmp_path / "zone", url, 0) as running:
             with ZoneClient(target(running.zone), token=running.token) as client:
                 waiting = client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST)
-                assert waiting.cancel().state == "CANCELLED"
+                assert waiting.cancel().state == "CANCELLED"  # no worker had it: refunded
                 assert charge_states(running, waiting.job_id) == ["refunded"]
                 stale = client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST)
-                config = _worker_on_other_data(running, tmp_path / "other")
-                worker = start_worker(config, tmp_path / "stale.log")
-                try:
-                    final = stale.wait()
-                finally:
-                    stop_worker(worker)
+            config = running.zone.services.config.source
+            other = _worker_on_other_data(running, tmp_path / "other")
+        with running_zone(config) as zone:  # alone on the state: it settles left-over work
+            again = Setup(zone, running.token, [])
+            assert zone.services.interrupted_jobs == 0
+            assert zone.services.interrupted_charges == 0
+            assert charge_states(again, stale.job_id) == ["reserved"]  # left to the workers
+            worker = start_worker(other, tmp_path / "stale.log")
+            try:
+                with ZoneClient(target(zone), token=running.token) as client:
+                    wait_for(lambda: client.get_job(stale.job_id).done, timeout=60)
+                    final = client.get_job(stale.job_id)
+            finally:
+                stop_worker(worker)
             assert final.state == "FAILED" and "dataset version" in final.reason
-            assert charge_states(running, stale.job_id) == ["refunded"]  # before any read
+            assert charge_states(again, stale.job_id) == ["refunded"]  # before any read
 
 
 def _worker_on_other_data(running: Setup, root: Path) -> Path:
