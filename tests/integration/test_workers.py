@@ -7,14 +7,16 @@ job through the state database. Workers are killed with SIGKILL the way a machin
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,11 @@ from zone.audit import verify_chain
 from zone.client import ZoneClient
 from zone.config import load_config
 from zone.errors import ValidationFailed
+from zone.jobs import JobState
+from zone.jobs.remote import QUEUE, queue_app
 from zone.server.app import RunningZone
+from zone.worker.loop import reap
+from zone.worker.runner import WorkerServices, build
 
 PRODUCT = "enterprise-default-lr"
 FAST = {"epochs": 2, "batch_size": 256}
@@ -243,3 +249,60 @@ def test_neither_the_server_nor_the_worker_process_imports_torch() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_reaper_refunds_unstarted_charges_started_and_ends_orphans_once(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    """A worker that dies after taking jobs: its heartbeat stops (a registered worker whose
+    process is gone), its jobs are failed by the rule, exactly once; and a job no queue entry
+    holds (the replica died between committing it and queueing it) is failed, refunded."""
+    with fresh_database(pg_cluster, "template0") as url:
+        with zone_with_workers(tmp_path / "zone", url, 0) as running:
+            with ZoneClient(target(running.zone), token=running.token) as client:
+                queued, started, orphan = (
+                    client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST) for _ in range(3)
+                )
+            config = load_config(running.zone.services.config.source)
+            copy = tmp_path / "worker-copy.duckdb"  # a worker machine's copy (DuckDB refuses a
+            shutil.copyfile(config.datasets_db, copy)  # second open in this process)
+            jobs = replace(config.jobs, warm_workers=0)
+            services = build(replace(config, jobs=jobs, datasets_db=copy))  # a reaper's view
+            try:
+                ended = asyncio.run(_die_holding(url, services, [queued.job_id, started.job_id],
+                                                 started.job_id, orphan.job_id))  # fmt: skip
+            finally:
+                services.close(0)
+            assert ended == [3, 0]  # the second round finds nothing: idempotent
+            assert charge_states(running, queued.job_id) == ["refunded"]  # never started
+            assert charge_states(running, started.job_id) == ["failed"]  # may have read data
+            assert charge_states(running, orphan.job_id) == ["refunded"]
+            for job in (queued, started, orphan):
+                final = running.zone.services.training._jobs.get(job.job_id)
+                assert final.state.value == "failed" and "worker was lost" in final.reason
+            rows = running.read(
+                "SELECT status FROM procrastinate_jobs WHERE lock IN (?, ?)",
+                (queued.job_id, started.job_id),
+            )
+            assert [r[0] for r in rows] == ["failed", "failed"]
+
+
+async def _die_holding(
+    url: str, services: WorkerServices, held: list[str], running_one: str, orphan: str
+) -> list[int]:
+    app = queue_app(url, asynchronous=True)
+    async with app.open_async():
+        manager = app.job_manager
+        (entry,) = await manager.list_jobs_async(queue=QUEUE, lock=orphan)
+        assert entry.id is not None
+        assert await manager.cancel_job_by_id_async(entry.id, delete_job=True)  # never queued
+        worker_id = await manager.register_worker()
+        for _ in held:
+            assert await manager.fetch_job([QUEUE], worker_id) is not None
+        services.jobs.transition(running_one, JobState.RUNNING)  # its "started" was handled
+        with services.store.write() as tx:  # the worker's last heartbeat, and the orphan, are old
+            tx.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"
+            )
+            tx.execute("UPDATE jobs SET created_at = '2000-01-01T00:00:00+00:00'")
+        return [await reap(app, services, STALLED) for _ in range(2)]
