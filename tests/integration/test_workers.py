@@ -185,6 +185,23 @@ def test_a_killed_worker_fails_its_job_once_and_no_one_runs_it_again(setup: Setu
     setup.workers.append(start_worker(setup.zone.services.config.source, victim.log))
 
 
+def test_sigterm_drains_a_worker_and_its_running_job_is_not_reaped(setup: Setup) -> None:
+    with ZoneClient(target(setup.zone), token=setup.token) as client:
+        job = client.train(PRODUCT, epsilon=1.0, delta=1e-6, **SLOW)
+        wait_for(lambda: job.status().state == "RUNNING")
+        draining = _worker_running(setup, job.job_id)
+        draining.proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        final = job.wait()
+        ran_on = time.monotonic() - signalled
+    assert final.state == "SUCCEEDED", final.reason
+    assert draining.proc.wait(timeout=60) == 0
+    assert charge_states(setup, job.job_id) == ["released"]
+    # Without the heartbeat kept while draining, another worker reaps the job after STALLED
+    # seconds (checked: FAILED after 17.5 s of running past the SIGTERM on this machine).
+    assert ran_on > 0
+
+
 def _worker_running(setup: Setup, job_id: str) -> Worker:
     return next(w for w in setup.workers if f"job {job_id}: running on this worker" in w.text())
 
