@@ -191,15 +191,12 @@ def test_sigterm_drains_a_worker_and_its_running_job_is_not_reaped(setup: Setup)
         wait_for(lambda: job.status().state == "RUNNING")
         draining = _worker_running(setup, job.job_id)
         draining.proc.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
         final = job.wait()
-        ran_on = time.monotonic() - signalled
     assert final.state == "SUCCEEDED", final.reason
     assert draining.proc.wait(timeout=60) == 0
     assert charge_states(setup, job.job_id) == ["released"]
-    # Without the heartbeat kept while draining, another worker reaps the job after STALLED
-    # seconds (checked: FAILED after 17.5 s of running past the SIGTERM on this machine).
-    assert ran_on > 0
+    # Without the heartbeat kept while draining, another worker reaps the job STALLED seconds
+    # after the SIGTERM (checked: FAILED; the job ran 17.5 s past the SIGTERM on this machine).
 
 
 def _worker_running(setup: Setup, job_id: str) -> Worker:
