@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from pgkit import Cluster, fresh_database
-from zonekit import REPO, add_principal, make_zone_dir, running_zone, target
+from zonekit import REPO, add_principal, make_zone_dir, running_zone, serve_process, target
 
 from zone.audit import verify_chain
 from zone.client import ZoneClient
@@ -95,8 +95,8 @@ class Setup:
 
 
 @contextmanager
-def zone_with_workers(root: Path, url: str, n: int) -> Iterator[Setup]:
-    config = make_zone_dir(root, rows=2000, state_db=url, extra_config=WORKERS)
+def zone_with_workers(root: Path, url: str, n: int, extra: str = "") -> Iterator[Setup]:
+    config = make_zone_dir(root, rows=2000, state_db=url, extra_config=WORKERS + extra)
     token = add_principal(config, "olga", products=(PRODUCT,), epsilon=50.0, delta=1e-5)
     workers: list[Worker] = []  # tests may replace some: every one left is stopped
     try:
@@ -203,17 +203,27 @@ def _worker_running(setup: Setup, job_id: str) -> Worker:
     return next(w for w in setup.workers if f"job {job_id}: running on this worker" in w.text())
 
 
-def test_queued_jobs_outlive_a_replica_restart_and_a_stale_dataset_copy_is_refused(
+def test_jobs_on_workers_outlive_their_replica_and_a_stale_dataset_copy_is_refused(
     tmp_path: Path, pg_cluster: Cluster
 ) -> None:
+    sweep = "state:\n  orphan_sweep_seconds: 0.5\n"  # replicas settle dead replicas' work
     with fresh_database(pg_cluster, "template0") as url:
-        with zone_with_workers(tmp_path / "zone", url, 0) as running:
+        with zone_with_workers(tmp_path / "zone", url, 0, sweep) as running:
             with ZoneClient(target(running.zone), token=running.token) as client:
                 waiting = client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST)
                 assert waiting.cancel().state == "CANCELLED"  # no worker had it: refunded
                 assert charge_states(running, waiting.job_id) == ["refunded"]
-                stale = client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST)
             config = running.zone.services.config.source
+            replica, address = serve_process(config)  # a second replica takes the job, dies
+            with ZoneClient(address, token=running.token) as client:
+                stale = client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST)
+            replica.kill()
+            replica.wait()
+            assert replica.stdout is not None
+            replica.stdout.close()
+            time.sleep(3)  # six sweeps of the live replica: the job is not the dead one's
+            assert running.zone.services.training._jobs.get(stale.job_id).state.value == "queued"
+            assert charge_states(running, stale.job_id) == ["reserved"]
             other = _worker_on_other_data(running, tmp_path / "other")
         with running_zone(config) as zone:  # alone on the state: it settles left-over work
             again = Setup(zone, running.token, [])
