@@ -24,6 +24,7 @@ from zone.catalog import DatasetCatalog, Product, TrainingProduct
 from zone.catalog.visibility import public_row_count
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
+from zone.jobs.store import CHANNEL as JOBS_CHANNEL
 from zone.ledger import Amount
 from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
@@ -31,7 +32,7 @@ from zone.products.training.outcomes import JobOutcomes
 from zone.products.training.request import TrainingRequest
 from zone.products.training.spec import plan_training
 from zone.release.desk import Order, ReleaseDesk
-from zone.state.api import State, Tx
+from zone.state.api import State, Tx, Waiter
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,32 @@ class TrainingJobs(JobOutcomes):
         self._granularity = row_count_granularity
         self._executor = executor
         self._on_workers = on_workers
+        self._listening = threading.Event()
+        self._listener: threading.Thread | None = None
+        waiter = state.listen(JOBS_CHANNEL) if on_workers else None
+        if waiter is not None:  # jobs change on worker machines: wake WatchJob at each change
+            self._listening.set()
+            self._listener = threading.Thread(
+                target=self._relay_changes, args=(waiter,), name="zone-job-changes", daemon=True
+            )
+            self._listener.start()
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
         self._executor.shutdown(grace)
+        self._listening.clear()
+        if self._listener is not None:
+            self._listener.join()
+
+    def _relay_changes(self, waiter: Waiter) -> None:
+        """Notify ``WatchJob`` waiters of each job change announced by any process."""
+        try:
+            while self._listening.is_set():
+                if waiter.wait(0.5):
+                    with self._changed:
+                        self._changed.notify_all()
+        finally:
+            waiter.close()
 
     # --- submission ----------------------------------------------------------------------
 
