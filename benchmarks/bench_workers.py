@@ -5,16 +5,17 @@ same job run by the replica's local executor <= 1.1.
 
 Starts a throwaway PostgreSQL 15 cluster (tests/pgkit.py; fsync on unless ``--no-fsync``) with
 two databases, and two zones built alike (tests/zonekit.py: the demo ``enterprises`` table of
-``--rows`` rows, product ``enterprise-default-lr``): zone L (``zone serve``, local executor, one
-warm worker) and zone P (``zone serve`` with ``jobs.executor: procrastinate`` plus one ``zone
-worker`` process with one warm child). Both states are PostgreSQL, so the executor is the only
-difference. In each repetition, interleaved (L first in even repetitions, P first in odd ones),
-the benchmark waits until the warm child of each side is idle (its CPU time stops growing),
-then times ``client.train(...).result()`` from submit to result on each zone. Printed: each
-pair, the medians, the ratio P/L of the medians and the median of the per-pair ratios, and
-the load average before and after. On these 2-core machines the server, the worker, its warm
-child and PostgreSQL share the cores; on worker machines of their own the training would not
-compete with the replicas at all.
+``--rows`` rows, product ``enterprise-default-lr``): zone L (``zone serve``, local executor,
+one warm worker) and zone P (``zone serve`` with ``jobs.executor: procrastinate`` plus one
+``zone worker`` process with one warm child). Both states are PostgreSQL, so the executor is
+the only difference. In each repetition, interleaved (L first in even repetitions, P first in
+odd ones), the benchmark waits until the warm children of both sides are idle (their CPU time
+stops growing: the replacement of the child that ran the previous job, which imports torch for
+seconds, must not overlap the next job), then times ``client.train(...).result()`` from submit
+to result on each zone. Printed: each pair, the medians, the ratio P/L of the medians and the
+median of the per-pair ratios, and the load average before and after. On these 2-core machines
+the server, the worker, its warm child and PostgreSQL share the cores; on worker machines of
+their own the training would not compete with the replicas at all.
 
     .venv/bin/python benchmarks/bench_workers.py [--repeats 5] [--rows 40000] [--epochs 10]
 """
@@ -120,8 +121,9 @@ def main(argv: list[str] | None = None) -> None:
             for rep in range(args.repeats):
                 order = ["local", "procrastinate"] if rep % 2 == 0 else ["procrastinate", "local"]
                 for name in order:
-                    pid, address, token = sides[name]
-                    wait_idle(pid)
+                    for pid, _, _ in sides.values():  # no child start-up overlaps a job
+                        wait_idle(pid)
+                    _, address, token = sides[name]
                     times[name].append(timed_job(address, token, args.epochs))
                 ratio = times["procrastinate"][-1] / times["local"][-1]
                 print(f"repetition {rep}: local {times['local'][-1]:.2f} s, procrastinate "
