@@ -40,6 +40,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from zone.worker.loop import serve_worker  # imported here: only `worker` needs procrastinate
+
+    serve_worker(_config(args))
+    return 0
+
+
 def _cmd_datasets_import(args: argparse.Namespace) -> int:
     from zone.catalog import import_dataset, load_metadata
 
@@ -157,6 +164,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow a non-loopback --listen without TLS (bearer tokens then cross the network "
         "in clear; a warning is logged)",
+    )
+
+    command(
+        sub,
+        "worker",
+        _cmd_worker,
+        "run training jobs queued by the zone's replicas (needs jobs.executor: procrastinate)",
     )
 
     datasets = sub.add_parser("datasets", help="dataset administration").add_subparsers(

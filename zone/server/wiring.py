@@ -3,7 +3,8 @@
 Nothing in the core imports this module (``scripts/check_architecture.py`` enforces it): the
 core's classes take their collaborators as arguments, and this is the one place that decides
 which concrete ones they get (the state backend ``state_db`` names: a SQLite file or a
-PostgreSQL database; the local process executor). The result is a frozen
+PostgreSQL database; the local process executor, or procrastinate for training on
+``zone worker`` processes). The result is a frozen
 :class:`ZoneServices`; the gRPC servicers reach the core only through it.
 """
 
@@ -33,7 +34,8 @@ from zone.config import ZoneConfig
 from zone.console.alerts import AlertEngine
 from zone.console.deps import ConsoleDeps
 from zone.console.metrics import CallMetrics
-from zone.jobs import JobStore, LocalProcessExecutor
+from zone.jobs import Executor, JobStore, LocalProcessExecutor
+from zone.jobs.remote import ProcrastinateExecutor
 from zone.ledger import PrivacyLedger
 from zone.metering import Metering
 from zone.models.registry import ModelRegistry
@@ -53,6 +55,7 @@ from zone.products.verification.service import VerificationService
 from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
 from zone.state.api import State
+from zone.state.location import PostgresUrl
 from zone.state.opening import open_state
 
 log = logging.getLogger(__name__)
@@ -128,6 +131,7 @@ class ZoneServices:
         self.sweeper.stop()
         self.orphan_sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
+        self.joint.shutdown(self.config.shutdown_grace_seconds)  # its own executor on workers
         self.verification.close()
         self.catalog.close()
         self.store.close()
@@ -198,13 +202,19 @@ def _wire(
     models = ModelRegistry(store, audit)
     reviews = ModelReviews(store, audit)
     jobs = JobStore(store, audit)
-    executor = LocalProcessExecutor(
+    on_workers = config.jobs.on_workers
+    executor = LocalProcessExecutor(  # joint jobs read cohorts this replica holds: always local
         max_concurrent=config.jobs.max_concurrent,
         wall_time_s=config.jobs.wall_time_seconds,
         memory_bytes=config.jobs.memory_mb * 1024 * 1024,
-        warm_workers=config.jobs.warm_workers,
-        preload=(*TRAINING_PRELOAD, JOINT_PRELOAD),  # names only: never imported here
+        warm_workers=0 if on_workers else config.jobs.warm_workers,
+        # names only: never imported here
+        preload=(JOINT_PRELOAD,) if on_workers else (*TRAINING_PRELOAD, JOINT_PRELOAD),
     )
+    training_executor: Executor = executor
+    if on_workers:  # zone.config allows it only with a PostgreSQL state
+        assert isinstance(config.state_db, PostgresUrl)
+        training_executor = ProcrastinateExecutor(config.state_db.url)
     changed = threading.Condition()  # job changes, for WatchJob (training and joint jobs)
     training = TrainingJobs(
         products,
@@ -215,8 +225,9 @@ def _wire(
         desk=desk,
         jobs=jobs,
         models=models,
-        executor=executor,
+        executor=training_executor,
         changed=changed,
+        on_workers=on_workers,
     )
     cohort_store = CohortStore(store, audit)
     joint = JointJobs(
