@@ -318,6 +318,8 @@ def test_admins_review_consent_use(zone: Zone, rows: list[dict[str, str]]) -> No
         bank.match(PRODUCT, [subject], {"employees": [1]}, purpose=PURPOSE, consents=[consent])
     info, uses = admin.consent_report(consent)
     assert info.uses == 2 and [u.subject for u in uses] == [subject, subject]
+    released = {r for (r,) in zone.state("SELECT release_id FROM releases")}
+    assert len({u.release_id for u in uses}) == 2 and {u.release_id for u in uses} <= released
     assert {u.consent for u in uses} == {consent} and all(u.mode == "operator" for u in uses)
     assert admin.checks_without_consent() == []  # every product here requires consent
     with pytest.raises(PermissionDeniedError):

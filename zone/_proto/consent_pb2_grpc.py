@@ -60,6 +60,11 @@ class ConsentServiceStub:
                 request_serializer=zone_dot_v1_dot_consent__pb2.ConsentRef.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_consent__pb2.Consent.FromString,
                 _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/zone.v1.ConsentService/ListConsents',
+                request_serializer=zone_dot_v1_dot_consent__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_consent__pb2.Consents.FromString,
+                _registered_method=True)
         self.ListChecksWithoutConsent = channel.unary_unary(
                 '/zone.v1.ConsentService/ListChecksWithoutConsent',
                 request_serializer=zone_dot_v1_dot_consent__pb2.ChecksWithoutConsentRequest.SerializeToString,
@@ -109,6 +114,13 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConsents(self, request, context):
+        """The consents the caller registered, by id, optionally of one product or subject.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListChecksWithoutConsent(self, request, context):
         """Admin: subject checks of products that require consent, made without one (must be empty).
         """
@@ -141,6 +153,11 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.DescribeConsent,
                     request_deserializer=zone_dot_v1_dot_consent__pb2.ConsentRef.FromString,
                     response_serializer=zone_dot_v1_dot_consent__pb2.Consent.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=zone_dot_v1_dot_consent__pb2.ListConsentsRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_consent__pb2.Consents.SerializeToString,
             ),
             'ListChecksWithoutConsent': grpc.unary_unary_rpc_method_handler(
                     servicer.ListChecksWithoutConsent,
@@ -245,6 +262,33 @@ class ConsentService:
             '/zone.v1.ConsentService/DescribeConsent',
             zone_dot_v1_dot_consent__pb2.ConsentRef.SerializeToString,
             zone_dot_v1_dot_consent__pb2.Consent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.ConsentService/ListConsents',
+            zone_dot_v1_dot_consent__pb2.ListConsentsRequest.SerializeToString,
+            zone_dot_v1_dot_consent__pb2.Consents.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,8 @@ class ConsentServiceStub:
     """
     DescribeConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ConsentRef, _consent_pb2.Consent]
     """One of the caller's consents, with its uses so far."""
+    ListConsents: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ListConsentsRequest, _consent_pb2.Consents]
+    """The consents the caller registered, by id, optionally of one product or subject."""
     ListChecksWithoutConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ChecksWithoutConsentRequest, _consent_pb2.ConsentUses]
     """Admin: subject checks of products that require consent, made without one (must be empty)."""
     GetConsentReport: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ConsentReportRequest, _consent_pb2.ConsentReport]
@@ -87,6 +89,8 @@ class ConsentServiceAsyncStub(ConsentServiceStub):
     """
     DescribeConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.ConsentRef, _consent_pb2.Consent]  # type: ignore[assignment]
     """One of the caller's consents, with its uses so far."""
+    ListConsents: _aio.UnaryUnaryMultiCallable[_consent_pb2.ListConsentsRequest, _consent_pb2.Consents]  # type: ignore[assignment]
+    """The consents the caller registered, by id, optionally of one product or subject."""
     ListChecksWithoutConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.ChecksWithoutConsentRequest, _consent_pb2.ConsentUses]  # type: ignore[assignment]
     """Admin: subject checks of products that require consent, made without one (must be empty)."""
     GetConsentReport: _aio.UnaryUnaryMultiCallable[_consent_pb2.ConsentReportRequest, _consent_pb2.ConsentReport]  # type: ignore[assignment]
@@ -135,6 +139,14 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_consent_pb2.Consent, _abc.Awaitable[_consent_pb2.Consent]]:
         """One of the caller's consents, with its uses so far."""
+
+    @_abc_1.abstractmethod
+    def ListConsents(
+        self,
+        request: _consent_pb2.ListConsentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consent_pb2.Consents, _abc.Awaitable[_consent_pb2.Consents]]:
+        """The consents the caller registered, by id, optionally of one product or subject."""
 
     @_abc_1.abstractmethod
     def ListChecksWithoutConsent(

@@ -16,13 +16,15 @@ the authorities' public keys.
 from __future__ import annotations
 
 from zone.consent.admin import ConsentReport, ConsentUse, checked_without_consent, consent_report
-from zone.consent.consume import ConsentScope, SubjectConsent, check_and_consume, receipt_fields
+from zone.consent.consume import ConsentScope, check_and_consume, receipt_fields
 from zone.consent.keys import decode_authority_key, encode_authority_key
+from zone.consent.outcomes import ConsentOutcomes, SubjectConsent
 from zone.consent.records import (
     ConsentRecord,
     consent_label,
     find,
     get,
+    list_own,
     register,
     revoke,
     split_label,
@@ -42,6 +44,7 @@ __all__ = [
     "CONSENT_MODES",
     "MAX_TOKEN_LENGTH",
     "ConsentMode",
+    "ConsentOutcomes",
     "ConsentReason",
     "ConsentRecord",
     "ConsentReport",
@@ -60,6 +63,7 @@ __all__ = [
     "find",
     "get",
     "issue_token",
+    "list_own",
     "parse_token",
     "read_token_file",
     "receipt_fields",

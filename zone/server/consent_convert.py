@@ -89,6 +89,7 @@ def _use(use: ConsentUse) -> consent_pb2.ConsentUse:
         purpose=use.purpose,
         consent=use.consent or "",
         used_at=_stamp(use.used_at),
+        release_id=use.release_id,
     )
 
 

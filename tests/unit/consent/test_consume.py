@@ -30,6 +30,7 @@ from zone.consent import (
     find,
     receipt_fields,
     revoke,
+    split_label,
 )
 from zone.errors import InvalidArgument, NotFound
 from zone.state import StateStore
@@ -46,10 +47,17 @@ def uses_of(store: StateStore, issuer: str, consent_id: str) -> int:
 
 def use_rows(store: StateStore) -> list[tuple[object, ...]]:
     with store.read() as conn:
-        return conn.execute(
-            "SELECT request_id, principal, product, mode, subject, issuer, consent_id "
-            "FROM consent_uses ORDER BY use_id"
+        calls = conn.execute(
+            "SELECT request_id, principal, product, mode, subjects, consents "
+            "FROM consent_calls ORDER BY call_id"
         ).fetchall()
+    rows: list[tuple[object, ...]] = []
+    for request_id, principal, product, mode, subjects, consents in calls:
+        labels = json.loads(consents) or [None] * len(subjects.split("\n"))
+        for subject, label in zip(subjects.split("\n"), labels, strict=True):
+            issuer, consent_id = (None, None) if label is None else split_label(label)
+            rows.append((request_id, principal, product, mode, subject, issuer, consent_id))
+    return rows
 
 
 # Operator-registered consents.

@@ -82,7 +82,7 @@ def test_admin_methods_are_admin_only() -> None:
         ):
             assert rule.roles == {"admin"}, method
     consent = [m for m in METHOD_TABLE if m.startswith("/zone.v1.ConsentService/")]
-    assert len(consent) == 5
+    assert len(consent) == 6
 
 
 def test_service_names_match_registered_zone_services() -> None:

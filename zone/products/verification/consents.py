@@ -24,6 +24,7 @@ from zone.consent import (
     checked_without_consent,
     consent_report,
     get,
+    list_own,
     register,
     revoke,
 )
@@ -121,6 +122,30 @@ class ConsentDesk:
         """
         with self._state.read() as tx:
             return get(tx, principal=principal.id, consent_id=consent_id)
+
+    def listing(
+        self,
+        principal: Principal,
+        *,
+        product: str = "",
+        subject: str = "",
+        after: str = "",
+        limit: int = 1000,
+    ) -> list[ConsentRecord]:
+        """``principal``'s own registered consents by id (see ``zone.consent.list_own``).
+
+        Raises:
+            InvalidArgument: ``limit`` out of range.
+        """
+        with self._state.read() as tx:
+            return list_own(
+                tx,
+                principal=principal.id,
+                product=product,
+                subject=subject,
+                after=after,
+                limit=limit,
+            )
 
     def without_consent(self, *, after_use: int, limit: int) -> list[ConsentUse]:
         """Checks of products that require consent now, made without one (admin).

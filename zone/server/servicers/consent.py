@@ -44,6 +44,21 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         record = call.services.consents.describe(call.require_principal(), request.consent_id)
         return convert.consent(record)
 
+    def ListConsents(
+        self, request: consent_pb2.ListConsentsRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.Consents:
+        """The caller's own registered consents."""
+        call = current_call()
+        call.product = request.product[:128]
+        records = call.services.consents.listing(
+            call.require_principal(),
+            product=request.product,
+            subject=request.subject,
+            after=request.after_consent,
+            limit=convert.row_limit(request.limit),
+        )
+        return consent_pb2.Consents(consents=[convert.consent(r) for r in records])
+
     def ListChecksWithoutConsent(
         self, request: consent_pb2.ChecksWithoutConsentRequest, context: grpc.ServicerContext
     ) -> consent_pb2.ConsentUses:
