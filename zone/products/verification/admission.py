@@ -183,6 +183,7 @@ class Admission:
             (call.principal.id, product.id, call.kind),
             records,
             limit=limits.checks_per_subject,
+            zone_limit=limits.zone_limit,
             window_hours=limits.window_hours,
             count_unknown=count_unknown,
         ) as gate:

@@ -10,8 +10,13 @@
 -- was consent C used" (rows of C's principal and product within its validity whose `consents`
 -- name it) from it. A consent's own `uses` counter (0007) stays the admission's decision.
 --
+-- verification_checks_zone_window: the zone-wide per-subject window (all principals of a
+-- product and kind) is rebuilt from verification_checks without a principal.
+--
 -- The rows of consent_uses (0007, one per subject) move here, one per request, and that table
 -- goes. Its rows were inserted in subject order, which the aggregation below keeps.
+
+CREATE INDEX verification_checks_zone_window ON verification_checks (product, kind, checked_at);
 
 CREATE TABLE consent_calls (
     call_id INTEGER PRIMARY KEY,
