@@ -131,6 +131,26 @@ class ConsentUses(_message.Message):
     uses: _containers.RepeatedCompositeFieldContainer[ConsentUse]
     def __init__(self, uses: _Optional[_Iterable[_Union[ConsentUse, _Mapping]]] = ...) -> None: ...
 
+class RevokeConsentTokenRequest(_message.Message):
+    __slots__ = ("consent", "reason")
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    consent: str
+    reason: str
+    def __init__(self, consent: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ConsentTokenRevocation(_message.Message):
+    __slots__ = ("consent", "reason", "revoked_by", "revoked_at")
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    consent: str
+    reason: str
+    revoked_by: str
+    revoked_at: _timestamp_pb2.Timestamp
+    def __init__(self, consent: _Optional[str] = ..., reason: _Optional[str] = ..., revoked_by: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class ConsentReportRequest(_message.Message):
     __slots__ = ("consent", "limit")
     CONSENT_FIELD_NUMBER: _ClassVar[int]

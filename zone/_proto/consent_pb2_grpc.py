@@ -75,6 +75,11 @@ class ConsentServiceStub:
                 request_serializer=zone_dot_v1_dot_consent__pb2.ConsentReportRequest.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_consent__pb2.ConsentReport.FromString,
                 _registered_method=True)
+        self.RevokeConsentToken = channel.unary_unary(
+                '/zone.v1.ConsentService/RevokeConsentToken',
+                request_serializer=zone_dot_v1_dot_consent__pb2.RevokeConsentTokenRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_consent__pb2.ConsentTokenRevocation.FromString,
+                _registered_method=True)
 
 
 class ConsentServiceServicer:
@@ -136,6 +141,15 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeConsentToken(self, request, context):
+        """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+        behalf (the subject withdrew consent there). Refused at every admission from then on,
+        presented before or not. Idempotent (the first revocation is kept). Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +182,11 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.GetConsentReport,
                     request_deserializer=zone_dot_v1_dot_consent__pb2.ConsentReportRequest.FromString,
                     response_serializer=zone_dot_v1_dot_consent__pb2.ConsentReport.SerializeToString,
+            ),
+            'RevokeConsentToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeConsentToken,
+                    request_deserializer=zone_dot_v1_dot_consent__pb2.RevokeConsentTokenRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_consent__pb2.ConsentTokenRevocation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -343,6 +362,33 @@ class ConsentService:
             '/zone.v1.ConsentService/GetConsentReport',
             zone_dot_v1_dot_consent__pb2.ConsentReportRequest.SerializeToString,
             zone_dot_v1_dot_consent__pb2.ConsentReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeConsentToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.ConsentService/RevokeConsentToken',
+            zone_dot_v1_dot_consent__pb2.RevokeConsentTokenRequest.SerializeToString,
+            zone_dot_v1_dot_consent__pb2.ConsentTokenRevocation.FromString,
             options,
             channel_credentials,
             insecure,

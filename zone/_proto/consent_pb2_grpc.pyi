@@ -62,6 +62,11 @@ class ConsentServiceStub:
     """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
     authorized and every check it admitted.
     """
+    RevokeConsentToken: _grpc.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentTokenRequest, _consent_pb2.ConsentTokenRevocation]
+    """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+    behalf (the subject withdrew consent there). Refused at every admission from then on,
+    presented before or not. Idempotent (the first revocation is kept). Audited.
+    """
 
 @_typing.type_check_only
 class ConsentServiceAsyncStub(ConsentServiceStub):
@@ -96,6 +101,11 @@ class ConsentServiceAsyncStub(ConsentServiceStub):
     GetConsentReport: _aio.UnaryUnaryMultiCallable[_consent_pb2.ConsentReportRequest, _consent_pb2.ConsentReport]  # type: ignore[assignment]
     """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
     authorized and every check it admitted.
+    """
+    RevokeConsentToken: _aio.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentTokenRequest, _consent_pb2.ConsentTokenRevocation]  # type: ignore[assignment]
+    """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+    behalf (the subject withdrew consent there). Refused at every admission from then on,
+    presented before or not. Idempotent (the first revocation is kept). Audited.
     """
 
 class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -164,6 +174,17 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_consent_pb2.ConsentReport, _abc.Awaitable[_consent_pb2.ConsentReport]]:
         """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
         authorized and every check it admitted.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeConsentToken(
+        self,
+        request: _consent_pb2.RevokeConsentTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consent_pb2.ConsentTokenRevocation, _abc.Awaitable[_consent_pb2.ConsentTokenRevocation]]:
+        """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+        behalf (the subject withdrew consent there). Refused at every admission from then on,
+        presented before or not. Idempotent (the first revocation is kept). Audited.
         """
 
 def add_ConsentServiceServicer_to_server(servicer: ConsentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

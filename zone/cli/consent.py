@@ -1,9 +1,11 @@
-"""``zone consent register|revoke|list``: an operator's consent records, through the zone's API.
+"""``zone consent register|revoke|list|revoke-token``: consent records, through the zone's API.
 
 For products declared ``consent: operator``: the operator registers the consent a subject
 signed (the zone keeps the SHA-256 of the signed letter, never the letter), revokes it, and
-lists its own. Every command is a ConsentService call with the operator's token, as the SDK
-makes it; registrations and revocations are audited by the zone.
+lists its own. For ``consent: issuer``: an administrator lists an authority's token as revoked
+(``revoke-token issuer/id``) when the subject withdrew consent at the authority. Every command
+is a ConsentService call with the caller's token, as the SDK makes it; the zone audits each
+registration and revocation.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     revoke.add_argument("--reason", default="", help="why (kept with the record)")
     add_connection(revoke)
 
+    token = actions.add_parser(
+        "revoke-token", help="list an authority's token as revoked (admin, for the authority)"
+    )
+    token.set_defaults(handler=run)
+    token.add_argument("consent", help="issuer/id of the token")
+    token.add_argument("--reason", required=True, help="why (on the audit chain)")
+    add_connection(token, admin=True)
+
     listing = actions.add_parser("list", help="your registered consents, by id")
     listing.set_defaults(handler=run)
     listing.add_argument("--product", default="", help="only this product's")
@@ -69,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"registered {info.consent}")
             _show([info])
+        elif args.sub == "revoke-token":
+            label, when = client.revoke_consent_token(args.consent, args.reason)
+            print(f"revoked token {label} (since {when.isoformat()})")
         elif args.sub == "revoke":
             info = client.revoke_consent(args.consent_id, args.reason)
             print(f"revoked {info.consent}")

@@ -192,6 +192,12 @@ class ConsentCalls:
         )
         return [_info(c) for c in self._call(self._consent.ListConsents, request).consents]
 
+    def revoke_consent_token(self, consent: str, reason: str = "") -> tuple[str, datetime]:
+        """List an authority's token ``issuer/id`` as revoked (admin): (label, revoked at)."""
+        request = consent_pb2.RevokeConsentTokenRequest(consent=consent, reason=reason)
+        reply = self._call(self._consent.RevokeConsentToken, request)
+        return reply.consent, _time(reply.revoked_at)
+
     def checks_without_consent(
         self, *, after_use: int = 0, limit: int = 1000
     ) -> list[ConsentUseRow]:

@@ -29,6 +29,7 @@ from zone.consent.records import (
     revoke,
     split_label,
 )
+from zone.consent.revocations import TokenRevocation, revoke_token
 from zone.consent.terms import CONSENT_MODES, ConsentMode, ConsentReason, ConsentTerms
 from zone.consent.tokens import (
     MAX_TOKEN_LENGTH,
@@ -54,6 +55,7 @@ __all__ = [
     "ConsentUse",
     "MalformedToken",
     "SubjectConsent",
+    "TokenRevocation",
     "check_and_consume",
     "checked_without_consent",
     "consent_label",
@@ -69,6 +71,7 @@ __all__ = [
     "receipt_fields",
     "register",
     "revoke",
+    "revoke_token",
     "split_label",
     "verify_token",
 ]

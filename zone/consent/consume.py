@@ -42,6 +42,7 @@ from zone.consent.records import (
     find_many,
     record_tokens,
 )
+from zone.consent.revocations import revoked_ids
 from zone.consent.terms import (
     CONSENT_ID,
     CONSENT_MODES,
@@ -225,8 +226,26 @@ def _token_claims(
             valid.append((position, token))
         else:
             reasons[position] = reason
+    valid = _not_revoked(conn, valid, reasons)
     record_tokens(conn, [token for _, token in valid], now=now)
     return [_Claim(p, t.issuer, t.consent_id, t.digest) for p, t in valid]
+
+
+def _not_revoked(
+    conn: Tx, valid: list[tuple[int, ConsentToken]], reasons: list[ConsentReason]
+) -> list[tuple[int, ConsentToken]]:
+    """Drop the tokens an administrator revoked for their authority (refused ``revoked``)."""
+    revoked: set[tuple[str, str]] = set()
+    for issuer in {t.issuer for _, t in valid}:
+        ids = {t.consent_id for _, t in valid if t.issuer == issuer}
+        revoked.update((issuer, i) for i in revoked_ids(conn, issuer, ids))
+    kept = []
+    for position, token in valid:
+        if (token.issuer, token.consent_id) in revoked:
+            reasons[position] = "revoked"
+        else:
+            kept.append((position, token))
+    return kept
 
 
 def _parse_all(subjects: Sequence[tuple[str, str | None]]) -> list[ConsentToken | None]:

@@ -68,6 +68,17 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         )
         return convert.consent_uses(uses)
 
+    def RevokeConsentToken(
+        self, request: consent_pb2.RevokeConsentTokenRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.ConsentTokenRevocation:
+        """List an authority's token as revoked (admin; audited)."""
+        call = current_call()
+        revocation = call.services.consents.revoke_token(
+            call.policies, call.require_principal(), request.consent, request.reason,
+            call.request_id,
+        )  # fmt: skip
+        return convert.token_revocation(revocation)
+
     def GetConsentReport(
         self, request: consent_pb2.ConsentReportRequest, context: grpc.ServicerContext
     ) -> consent_pb2.ConsentReport:

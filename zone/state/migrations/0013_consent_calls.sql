@@ -54,3 +54,18 @@ GROUP BY request_id, principal, product, mode, purpose
 ORDER BY min(use_id);
 
 DROP TABLE consent_uses;
+
+-- consent_token_revocations: consent tokens an administrator revoked on behalf of the consent
+-- authority that issued them (the subject withdrew consent at the authority), by the
+-- authority's id and the token's consent id. A token listed here is refused at admission
+-- (`revoked`) whether or not it was presented before; a recorded one is also marked revoked
+-- in `consents` in the same transaction. Rows are never deleted.
+
+CREATE TABLE consent_token_revocations (
+    issuer TEXT NOT NULL,
+    consent_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    revoked_by TEXT NOT NULL,
+    revoked_at TEXT NOT NULL,
+    PRIMARY KEY (issuer, consent_id)
+) STRICT;
