@@ -282,8 +282,10 @@ def _take(
                 again.append(claim)
             else:
                 first[claim.consent_id] = claim
-        ids = json.dumps(sorted(first))
-        taken = {row[0] for row in conn.execute(_TAKE_ALL, (issuer, ids, *scope_params))}
+        taken: set[str] = set()
+        if first:
+            ids = json.dumps(sorted(first))
+            taken = {row[0] for row in conn.execute(_TAKE_ALL, (issuer, ids, *scope_params))}
         refused = []
         for claim in first.values():
             if claim.consent_id in taken:
