@@ -2,15 +2,15 @@
 
 Guarantee: a consent is never used more often than ``max_uses``, also under concurrent calls
 from several threads or processes. A call's consents are taken together, in the caller's
-write transaction (``BEGIN IMMEDIATE`` on SQLite, a row-locking UPDATE under READ COMMITTED
-on PostgreSQL): one read of the consents it names, whose terms (principal, product, purpose,
-subject, validity) never change once stored, decides which are in scope; then one conditional
-``UPDATE consents SET uses = uses + 1 WHERE consent_id IN (...) AND revoked = 0 AND uses <
-max_uses AND <in scope, in window> RETURNING consent_id`` per issuer takes one use of each, and
-the ids it returns are the subjects admitted. The mutable conditions (uses left, not revoked)
-are decided by that statement alone, row by row, so with one use left two concurrent calls
-admit exactly one; the table's CHECK (``uses <= max_uses``) repeats the bound. A consent named
-twice in one call takes its second use by a conditional UPDATE of its own. Because uses are
+write transaction (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL every write transaction holds
+the zone's write lock, and the UPDATE locks its rows): one conditional ``UPDATE consents SET
+uses = uses + 1 WHERE issuer = ? AND consent_id IN (...) AND consent_id|subject|token digest
+IN (...) AND <principal, product, purpose, in window> AND revoked = 0 AND uses < max_uses
+RETURNING consent_id`` per issuer takes one use of each consent named, and the ids it returns
+are the subjects admitted. Every condition is decided by that statement, row by row, so with
+one use left two concurrent calls admit exactly one; the table's CHECK (``uses <= max_uses``)
+repeats the bound. Only the consents it refused are read, to say why. A consent named twice
+in one call takes its second use by a conditional UPDATE of its own. Because uses are
 counted in the same transaction as the admission, a call that rolls back (refused for another
 reason, or failed before anything was released) gives its uses back.
 
@@ -54,15 +54,22 @@ from zone.consent.tokens import ConsentToken, MalformedToken, parse_token, verif
 from zone.errors import InvalidArgument
 from zone.state.api import Tx
 
+# `principal || ''`: keeps SQLite's planner on the primary key (consent_id IN ...) instead of
+# scanning every consent of the principal through consents_by_principal.
 _IN_SCOPE = (
-    "AND principal = ? AND product = ? AND purpose = ? AND not_before <= ? AND not_after >= ? "
-    "AND revoked = 0 AND uses < max_uses"
+    "AND principal || '' = ? AND product = ? AND purpose = ? AND not_before <= ? "
+    "AND not_after >= ? AND revoked = 0 AND uses < max_uses"
 )
+_KEY = "consent_id || '|' || subject || '|' || coalesce(token_sha256, '')"
 _TAKE_ALL = (
     "UPDATE consents SET uses = uses + 1 WHERE issuer = ? "
-    f"AND consent_id IN (SELECT value FROM json_each(?)) {_IN_SCOPE} RETURNING consent_id"
+    f"AND consent_id IN (SELECT value FROM json_each(?)) AND {_KEY} IN "
+    f"(SELECT value FROM json_each(?)) {_IN_SCOPE} RETURNING consent_id"
 )
-_TAKE_ONE = f"UPDATE consents SET uses = uses + 1 WHERE issuer = ? AND consent_id = ? {_IN_SCOPE}"
+_TAKE_ONE = (
+    f"UPDATE consents SET uses = uses + 1 WHERE issuer = ? AND consent_id = ? AND {_KEY} = ? "
+    f"{_IN_SCOPE}"
+)
 _RECORD_CALL = (
     "INSERT INTO consent_calls (request_id, release_id, principal, product, mode, purpose, "
     "used_at, subject_count, subjects, consents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -265,27 +272,27 @@ def _take(
     tally: _Tally,
     at: int,
 ) -> None:
-    """Take one use per claim: the in-scope ones together, a consent named again on its own."""
+    """Take one use per claim: the first claim of each consent together, the rest one by one.
+
+    The set UPDATE checks each consent's subject (and token digest) through a key
+    ``consent_id|subject|digest`` (ids cannot hold ``|``); only the consents it refuses are
+    read, to say why.
+    """
     by_issuer: dict[str, list[_Claim]] = {}
     for claim in claims:
         by_issuer.setdefault(claim.issuer, []).append(claim)
     scope_params = (scope.principal, scope.product, scope.purpose, at, at)
     for issuer, group in by_issuer.items():
-        records = find_many(conn, issuer, {c.consent_id for c in group})
         first: dict[str, _Claim] = {}
         again: list[_Claim] = []
         for claim in group:
-            reason = _refusal(records.get(claim.consent_id), claim, scope, tally, at)
-            if reason is not None:
-                tally.reasons[claim.position] = reason
-            elif claim.consent_id in first:
+            if claim.consent_id in first:
                 again.append(claim)
             else:
                 first[claim.consent_id] = claim
-        taken: set[str] = set()
-        if first:
-            ids = json.dumps(sorted(first))
-            taken = {row[0] for row in conn.execute(_TAKE_ALL, (issuer, ids, *scope_params))}
+        ids = json.dumps(list(first))
+        keys = json.dumps([_key(c, tally) for c in first.values()])
+        taken = {row[0] for row in conn.execute(_TAKE_ALL, (issuer, ids, keys, *scope_params))}
         refused = []
         for claim in first.values():
             if claim.consent_id in taken:
@@ -293,46 +300,54 @@ def _take(
             else:
                 refused.append(claim)
         for claim in again:
-            if conn.execute(_TAKE_ONE, (issuer, claim.consent_id, *scope_params)).rowcount == 1:
+            params = (issuer, claim.consent_id, _key(claim, tally), *scope_params)
+            if conn.execute(_TAKE_ONE, params).rowcount == 1:
                 tally.admit(claim)
             else:
                 refused.append(claim)
-        _explain(conn, issuer, refused, tally)
+        _explain(conn, scope, issuer, refused, tally, at)
 
 
-def _refusal(
-    record: ConsentRecord | None,
-    claim: _Claim,
+def _key(claim: _Claim, tally: _Tally) -> str:
+    return f"{claim.consent_id}|{tally.subjects[claim.position]}|{claim.token_sha256 or ''}"
+
+
+def _explain(
+    conn: Tx,
     scope: ConsentScope,
+    issuer: str,
+    refused: Sequence[_Claim],
     tally: _Tally,
     at: int,
-) -> ConsentReason | None:
-    """Why the claim is refused before any use is taken (terms never change), or None."""
+) -> None:
+    """Say why each refused claim was refused, from its consent as stored now."""
+    if not refused:
+        return
+    records = find_many(conn, issuer, {c.consent_id for c in refused})
+    for claim in refused:
+        tally.reasons[claim.position] = _reason(
+            records.get(claim.consent_id), claim, scope, tally, at
+        )
+
+
+def _reason(
+    record: ConsentRecord | None, claim: _Claim, scope: ConsentScope, tally: _Tally, at: int
+) -> ConsentReason:
     if record is None:
         return "unknown"
     if claim.token_sha256 is not None and record.token_sha256 != claim.token_sha256:
         # The authority signed two different tokens under one id: the first one used holds.
         return "conflicting_token"
-    return record.terms.mismatch(
+    mismatch = record.terms.mismatch(
         principal=scope.principal,
         product=scope.product,
         purpose=scope.purpose,
         subject=tally.subjects[claim.position],
         now=at,
     )
-
-
-def _explain(conn: Tx, issuer: str, refused: Sequence[_Claim], tally: _Tally) -> None:
-    """Revoked or used up: read again, since a concurrent call may have changed either."""
-    if not refused:
-        return
-    records = find_many(conn, issuer, {c.consent_id for c in refused})
-    for claim in refused:
-        record = records.get(claim.consent_id)
-        reason: ConsentReason = (
-            "revoked" if record is not None and record.revoked_at is not None else "used_up"
-        )
-        tally.reasons[claim.position] = reason
+    if mismatch is not None:
+        return mismatch
+    return "revoked" if record.revoked_at is not None else "used_up"
 
 
 def _record_call(conn: Tx, scope: ConsentScope, outcomes: ConsentOutcomes, now: datetime) -> None:
