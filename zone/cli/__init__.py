@@ -13,7 +13,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zone.cli import admin, audit, cohorts, jobs, models, operators, statedb, stats, verify
+from zone.cli import (
+    admin,
+    audit,
+    cohorts,
+    consent,
+    jobs,
+    models,
+    operators,
+    statedb,
+    stats,
+    verify,
+)
 from zone.cli.connect import add_connection, connect
 from zone.cli.parser import ZoneArgumentParser, print_error
 from zone.client import ZoneClientError
@@ -214,6 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     statedb.add_parser(sub)  # db migrate
     cohorts.add_parser(sub)
+    consent.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)
