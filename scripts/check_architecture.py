@@ -53,6 +53,7 @@ CORE = (
     "zone.yamlio",
     "zone.access",
     "zone.console",  # the supervision console: a web server, but no grpc and no zone.server
+    "zone.worker",  # `zone worker`: training on worker machines, a client of the state only
 )
 CORE_FORBIDDEN = ("grpc", "grpc_*", "google.rpc", "zone._proto", "zone.server")
 CLIENT = "zone.client"

@@ -84,3 +84,28 @@ def in_processes(target: Callable[..., Any], argsets: Sequence[tuple[Any, ...]])
         with ctx.Pool(len(argsets)) as pool:
             pending = [pool.apply_async(target, (*args, start)) for args in argsets]
             return [p.get(timeout=120) for p in pending]
+
+
+def take_consents(
+    location: StateLocation, worker: int, subjects: Sequence[tuple[str, str]], start: Any
+) -> list[list[str]]:
+    """Use each ``(subject, consent id)`` once, one call each, then all in one call: reasons."""
+    from datetime import UTC, datetime
+
+    from zone.consent import ConsentScope, check_and_consume
+
+    state = open_state(location, POOL)
+    try:
+        scope = ConsentScope("bank-a", "capital-match", "credit", "operator", f"w{worker}")
+        now = datetime.now(UTC)
+        one_by_one = []
+        start.wait()
+        for pair in subjects[: len(subjects) // 2]:
+            with state.write() as tx:
+                [outcome] = check_and_consume(tx, scope, [pair], now=now)
+            one_by_one.append(outcome.reason)
+        with state.write() as tx:
+            together = check_and_consume(tx, scope, subjects[len(subjects) // 2 :], now=now)
+        return [one_by_one, [o.reason for o in together]]
+    finally:
+        state.close()

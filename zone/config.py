@@ -62,12 +62,22 @@ class JobLimits:
 
     ``warm_workers`` are kept started in advance with the training modules imported
     (``zone.jobs.pool``; each idle one holds about 470 MiB; 0 starts a worker when a job needs it).
+    ``executor`` is ``local`` (the replica's own worker processes) or ``procrastinate``
+    (``zone worker`` processes through a queue in the PostgreSQL state, ``zone.jobs.remote``);
+    a worker whose heartbeat is older than ``stalled_seconds`` is taken for dead.
     """
 
     max_concurrent: int = 1
     wall_time_seconds: float = 3600.0
     memory_mb: int = 4096
     warm_workers: int = 1
+    executor: str = "local"
+    stalled_seconds: float = 30.0
+
+    @property
+    def on_workers(self) -> bool:
+        """Whether training jobs run on ``zone worker`` processes (procrastinate)."""
+        return self.executor == "procrastinate"
 
 
 @dataclass(frozen=True)
@@ -222,6 +232,12 @@ def load_config(path: Path) -> ZoneConfig:
         state_db = parse_state_db(spec.state_db, base)
     except ValueError as exc:
         raise ValidationFailed([doc.problem(("state_db",), str(exc))]) from None
+    if spec.jobs.executor == "procrastinate" and isinstance(state_db, Path):
+        message = (
+            "jobs.executor: procrastinate keeps its queue in the state database and needs "
+            "a postgresql:// state_db (a SQLite state runs jobs with the local executor)"
+        )
+        raise ValidationFailed([doc.problem(("jobs", "executor"), message)])
 
     def resolve(value: str) -> Path:
         return (base / value).resolve()

@@ -6,6 +6,8 @@ docs/REFERENCE.md are generated from them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from zone.console.config import ConsoleSpec
@@ -67,12 +69,20 @@ class _JobsSpec(_Strict):
         memory_mb: Resident memory of a worker (polled); a job above it is killed and FAILED.
         warm_workers: Workers started in advance with torch imported (~470 MiB each; 0 starts
             one when a job needs it, which takes seconds).
+        executor: Where training jobs run: ``local`` (worker processes of the replica that
+            accepted the job) or ``procrastinate`` (``zone worker`` processes on any machine,
+            through a queue in the PostgreSQL state database; needs a ``postgresql://``
+            state_db). The other settings then apply to each ``zone worker``.
+        stalled_seconds: With ``procrastinate``: a worker whose heartbeat is older than this
+            is taken for dead, and its job is failed by the charging rule.
     """
 
     max_concurrent: int = Field(default=1, ge=1, le=64)
     wall_time_seconds: float = Field(default=3600.0, gt=0)
     memory_mb: int = Field(default=4096, ge=64)
     warm_workers: int = Field(default=1, ge=0, le=16)
+    executor: Literal["local", "procrastinate"] = "local"
+    stalled_seconds: float = Field(default=30.0, ge=2, le=3600)
 
 
 class _AuditSpec(_Strict):

@@ -17,13 +17,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from zonekit import add_principal, client, make_zone_dir, running_zone, target
+from zonekit import TOKENS, add_principal, client, make_zone_dir, running_zone, target
 
+from zone.cli import main
 from zone.client import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -282,6 +284,33 @@ def test_authority_tokens_are_verified_per_subject(zone: Zone, rows: list[dict[s
     assert zone.state("SELECT COUNT(*), SUM(uses) FROM consents") == before
 
 
+def test_an_admin_revokes_an_authoritys_token_for_it(
+    zone: Zone, rows: list[dict[str, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caller, admin = zone.caller(zone.issuer_token), client(zone.running, "admin")
+    subjects = [r["uscc"] for r in rows[70:72]]
+    used, unseen = token(zone, subjects[0], "t-withdrawn"), token(zone, subjects[1], "t-unseen")
+    ask = partial(caller.match, ISSUED, subjects, {"employees": [0, 0]}, purpose=PURPOSE)
+    assert [r.status for r in ask(consents=[used, ""])][0] != "CONSENT_REFUSED"
+    label, _ = admin.revoke_consent_token(f"{AUTHORITY}/t-withdrawn", "withdrawn at the portal")
+    assert label == f"{AUTHORITY}/t-withdrawn"
+    admin_token = tmp_path / "admin.token"
+    admin_token.write_text(TOKENS["admin"])
+    argv = ["consent", "revoke-token", f"{AUTHORITY}/t-unseen", "--reason", "withdrawn",
+            "--target", target(zone.running), "--token-file", str(admin_token)]  # fmt: skip
+    assert main(argv) == 0 and f"revoked token {AUTHORITY}/t-unseen" in capsys.readouterr().out
+    refused = ask(consents=[used, unseen])
+    assert [(r.status, r.refusal) for r in refused] == [("CONSENT_REFUSED", "revoked")] * 2
+    audited = [a["consent"] for a in zone.audit("consent.revoke_token")]
+    assert audited[-2:] == [f"{AUTHORITY}/t-withdrawn", f"{AUTHORITY}/t-unseen"]
+    with pytest.raises(PermissionDeniedError):  # operators cannot revoke authorities' tokens
+        caller.revoke_consent_token(f"{AUTHORITY}/t-other")
+    with pytest.raises(NotFoundError):
+        admin.revoke_consent_token("other-portal/t-1")
+    with pytest.raises(InvalidArgumentError):
+        admin.revoke_consent_token("t-without-issuer")
+
+
 def test_two_calls_racing_for_the_last_use_admit_exactly_one(
     zone: Zone, rows: list[dict[str, str]]
 ) -> None:
@@ -318,6 +347,8 @@ def test_admins_review_consent_use(zone: Zone, rows: list[dict[str, str]]) -> No
         bank.match(PRODUCT, [subject], {"employees": [1]}, purpose=PURPOSE, consents=[consent])
     info, uses = admin.consent_report(consent)
     assert info.uses == 2 and [u.subject for u in uses] == [subject, subject]
+    released = {r for (r,) in zone.state("SELECT release_id FROM releases")}
+    assert len({u.release_id for u in uses}) == 2 and {u.release_id for u in uses} <= released
     assert {u.consent for u in uses} == {consent} and all(u.mode == "operator" for u in uses)
     assert admin.checks_without_consent() == []  # every product here requires consent
     with pytest.raises(PermissionDeniedError):

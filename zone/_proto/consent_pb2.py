@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15zone/v1/consent.proto\x12\x07zone.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\x16RegisterConsentRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12.\n\nnot_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_uses\x18\x06 \x01(\x03\x12\x15\n\rletter_sha256\x18\x07 \x01(\t\":\n\x14RevokeConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\" \n\nConsentRef\x12\x12\n\nconsent_id\x18\x01 \x01(\t\"\x93\x03\n\x07\x43onsent\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0f\n\x07product\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12.\n\nnot_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_uses\x18\t \x01(\x03\x12\x0c\n\x04uses\x18\n \x01(\x03\x12\x15\n\rletter_sha256\x18\x0b \x01(\t\x12\x14\n\x0ctoken_sha256\x18\x0c \x01(\t\x12.\n\nrevoked_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrevoke_reason\x18\x0e \x01(\t\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x1b\x43hecksWithoutConsentRequest\x12\x11\n\tafter_use\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xc2\x01\n\nConsentUse\x12\x0e\n\x06use_id\x18\x01 \x01(\x03\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0f\n\x07product\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x0f\n\x07purpose\x18\x07 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x08 \x01(\t\x12+\n\x07used_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"0\n\x0b\x43onsentUses\x12!\n\x04uses\x18\x01 \x03(\x0b\x32\x13.zone.v1.ConsentUse\"6\n\x14\x43onsentReportRequest\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"U\n\rConsentReport\x12!\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x10.zone.v1.Consent\x12!\n\x04uses\x18\x02 \x03(\x0b\x32\x13.zone.v1.ConsentUse2\xf5\x02\n\x0e\x43onsentService\x12\x44\n\x0fRegisterConsent\x12\x1f.zone.v1.RegisterConsentRequest\x1a\x10.zone.v1.Consent\x12@\n\rRevokeConsent\x12\x1d.zone.v1.RevokeConsentRequest\x1a\x10.zone.v1.Consent\x12\x38\n\x0f\x44\x65scribeConsent\x12\x13.zone.v1.ConsentRef\x1a\x10.zone.v1.Consent\x12V\n\x18ListChecksWithoutConsent\x12$.zone.v1.ChecksWithoutConsentRequest\x1a\x14.zone.v1.ConsentUses\x12I\n\x10GetConsentReport\x12\x1d.zone.v1.ConsentReportRequest\x1a\x16.zone.v1.ConsentReportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15zone/v1/consent.proto\x12\x07zone.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\x16RegisterConsentRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12.\n\nnot_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_uses\x18\x06 \x01(\x03\x12\x15\n\rletter_sha256\x18\x07 \x01(\t\":\n\x14RevokeConsentRequest\x12\x12\n\nconsent_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\" \n\nConsentRef\x12\x12\n\nconsent_id\x18\x01 \x01(\t\"\x93\x03\n\x07\x43onsent\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0f\n\x07product\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12.\n\nnot_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08max_uses\x18\t \x01(\x03\x12\x0c\n\x04uses\x18\n \x01(\x03\x12\x15\n\rletter_sha256\x18\x0b \x01(\t\x12\x14\n\x0ctoken_sha256\x18\x0c \x01(\t\x12.\n\nrevoked_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rrevoke_reason\x18\x0e \x01(\t\x12.\n\ncreated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x13ListConsentsRequest\x12\x0f\n\x07product\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x15\n\rafter_consent\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\".\n\x08\x43onsents\x12\"\n\x08\x63onsents\x18\x01 \x03(\x0b\x32\x10.zone.v1.Consent\"?\n\x1b\x43hecksWithoutConsentRequest\x12\x11\n\tafter_use\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xd6\x01\n\nConsentUse\x12\x0e\n\x06use_id\x18\x01 \x01(\x03\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x11\n\tprincipal\x18\x03 \x01(\t\x12\x0f\n\x07product\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x0f\n\x07purpose\x18\x07 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x08 \x01(\t\x12+\n\x07used_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrelease_id\x18\n \x01(\t\"0\n\x0b\x43onsentUses\x12!\n\x04uses\x18\x01 \x03(\x0b\x32\x13.zone.v1.ConsentUse\"<\n\x19RevokeConsentTokenRequest\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"}\n\x16\x43onsentTokenRevocation\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrevoked_by\x18\x03 \x01(\t\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"6\n\x14\x43onsentReportRequest\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"U\n\rConsentReport\x12!\n\x07\x63onsent\x18\x01 \x01(\x0b\x32\x10.zone.v1.Consent\x12!\n\x04uses\x18\x02 \x03(\x0b\x32\x13.zone.v1.ConsentUse2\x91\x04\n\x0e\x43onsentService\x12\x44\n\x0fRegisterConsent\x12\x1f.zone.v1.RegisterConsentRequest\x1a\x10.zone.v1.Consent\x12@\n\rRevokeConsent\x12\x1d.zone.v1.RevokeConsentRequest\x1a\x10.zone.v1.Consent\x12\x38\n\x0f\x44\x65scribeConsent\x12\x13.zone.v1.ConsentRef\x1a\x10.zone.v1.Consent\x12?\n\x0cListConsents\x12\x1c.zone.v1.ListConsentsRequest\x1a\x11.zone.v1.Consents\x12V\n\x18ListChecksWithoutConsent\x12$.zone.v1.ChecksWithoutConsentRequest\x1a\x14.zone.v1.ConsentUses\x12I\n\x10GetConsentReport\x12\x1d.zone.v1.ConsentReportRequest\x1a\x16.zone.v1.ConsentReport\x12Y\n\x12RevokeConsentToken\x12\".zone.v1.RevokeConsentTokenRequest\x1a\x1f.zone.v1.ConsentTokenRevocationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,16 +40,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONSENTREF']._serialized_end=373
   _globals['_CONSENT']._serialized_start=376
   _globals['_CONSENT']._serialized_end=779
-  _globals['_CHECKSWITHOUTCONSENTREQUEST']._serialized_start=781
-  _globals['_CHECKSWITHOUTCONSENTREQUEST']._serialized_end=844
-  _globals['_CONSENTUSE']._serialized_start=847
-  _globals['_CONSENTUSE']._serialized_end=1041
-  _globals['_CONSENTUSES']._serialized_start=1043
-  _globals['_CONSENTUSES']._serialized_end=1091
-  _globals['_CONSENTREPORTREQUEST']._serialized_start=1093
-  _globals['_CONSENTREPORTREQUEST']._serialized_end=1147
-  _globals['_CONSENTREPORT']._serialized_start=1149
-  _globals['_CONSENTREPORT']._serialized_end=1234
-  _globals['_CONSENTSERVICE']._serialized_start=1237
-  _globals['_CONSENTSERVICE']._serialized_end=1610
+  _globals['_LISTCONSENTSREQUEST']._serialized_start=781
+  _globals['_LISTCONSENTSREQUEST']._serialized_end=874
+  _globals['_CONSENTS']._serialized_start=876
+  _globals['_CONSENTS']._serialized_end=922
+  _globals['_CHECKSWITHOUTCONSENTREQUEST']._serialized_start=924
+  _globals['_CHECKSWITHOUTCONSENTREQUEST']._serialized_end=987
+  _globals['_CONSENTUSE']._serialized_start=990
+  _globals['_CONSENTUSE']._serialized_end=1204
+  _globals['_CONSENTUSES']._serialized_start=1206
+  _globals['_CONSENTUSES']._serialized_end=1254
+  _globals['_REVOKECONSENTTOKENREQUEST']._serialized_start=1256
+  _globals['_REVOKECONSENTTOKENREQUEST']._serialized_end=1316
+  _globals['_CONSENTTOKENREVOCATION']._serialized_start=1318
+  _globals['_CONSENTTOKENREVOCATION']._serialized_end=1443
+  _globals['_CONSENTREPORTREQUEST']._serialized_start=1445
+  _globals['_CONSENTREPORTREQUEST']._serialized_end=1499
+  _globals['_CONSENTREPORT']._serialized_start=1501
+  _globals['_CONSENTREPORT']._serialized_end=1586
+  _globals['_CONSENTSERVICE']._serialized_start=1589
+  _globals['_CONSENTSERVICE']._serialized_end=2118
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,11 @@ class ConsentServiceStub:
                 request_serializer=zone_dot_v1_dot_consent__pb2.ConsentRef.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_consent__pb2.Consent.FromString,
                 _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/zone.v1.ConsentService/ListConsents',
+                request_serializer=zone_dot_v1_dot_consent__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_consent__pb2.Consents.FromString,
+                _registered_method=True)
         self.ListChecksWithoutConsent = channel.unary_unary(
                 '/zone.v1.ConsentService/ListChecksWithoutConsent',
                 request_serializer=zone_dot_v1_dot_consent__pb2.ChecksWithoutConsentRequest.SerializeToString,
@@ -69,6 +74,11 @@ class ConsentServiceStub:
                 '/zone.v1.ConsentService/GetConsentReport',
                 request_serializer=zone_dot_v1_dot_consent__pb2.ConsentReportRequest.SerializeToString,
                 response_deserializer=zone_dot_v1_dot_consent__pb2.ConsentReport.FromString,
+                _registered_method=True)
+        self.RevokeConsentToken = channel.unary_unary(
+                '/zone.v1.ConsentService/RevokeConsentToken',
+                request_serializer=zone_dot_v1_dot_consent__pb2.RevokeConsentTokenRequest.SerializeToString,
+                response_deserializer=zone_dot_v1_dot_consent__pb2.ConsentTokenRevocation.FromString,
                 _registered_method=True)
 
 
@@ -109,6 +119,13 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConsents(self, request, context):
+        """The consents the caller registered, by id, optionally of one product or subject.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListChecksWithoutConsent(self, request, context):
         """Admin: subject checks of products that require consent, made without one (must be empty).
         """
@@ -119,6 +136,15 @@ class ConsentServiceServicer:
     def GetConsentReport(self, request, context):
         """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
         authorized and every check it admitted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeConsentToken(self, request, context):
+        """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+        behalf (the subject withdrew consent there). Refused at every admission from then on,
+        presented before or not. Idempotent (the first revocation is kept). Audited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,6 +168,11 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     request_deserializer=zone_dot_v1_dot_consent__pb2.ConsentRef.FromString,
                     response_serializer=zone_dot_v1_dot_consent__pb2.Consent.SerializeToString,
             ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=zone_dot_v1_dot_consent__pb2.ListConsentsRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_consent__pb2.Consents.SerializeToString,
+            ),
             'ListChecksWithoutConsent': grpc.unary_unary_rpc_method_handler(
                     servicer.ListChecksWithoutConsent,
                     request_deserializer=zone_dot_v1_dot_consent__pb2.ChecksWithoutConsentRequest.FromString,
@@ -151,6 +182,11 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.GetConsentReport,
                     request_deserializer=zone_dot_v1_dot_consent__pb2.ConsentReportRequest.FromString,
                     response_serializer=zone_dot_v1_dot_consent__pb2.ConsentReport.SerializeToString,
+            ),
+            'RevokeConsentToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeConsentToken,
+                    request_deserializer=zone_dot_v1_dot_consent__pb2.RevokeConsentTokenRequest.FromString,
+                    response_serializer=zone_dot_v1_dot_consent__pb2.ConsentTokenRevocation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -256,6 +292,33 @@ class ConsentService:
             _registered_method=True)
 
     @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.ConsentService/ListConsents',
+            zone_dot_v1_dot_consent__pb2.ListConsentsRequest.SerializeToString,
+            zone_dot_v1_dot_consent__pb2.Consents.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListChecksWithoutConsent(request,
             target,
             options=(),
@@ -299,6 +362,33 @@ class ConsentService:
             '/zone.v1.ConsentService/GetConsentReport',
             zone_dot_v1_dot_consent__pb2.ConsentReportRequest.SerializeToString,
             zone_dot_v1_dot_consent__pb2.ConsentReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeConsentToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zone.v1.ConsentService/RevokeConsentToken',
+            zone_dot_v1_dot_consent__pb2.RevokeConsentTokenRequest.SerializeToString,
+            zone_dot_v1_dot_consent__pb2.ConsentTokenRevocation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,11 +54,18 @@ class ConsentServiceStub:
     """
     DescribeConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ConsentRef, _consent_pb2.Consent]
     """One of the caller's consents, with its uses so far."""
+    ListConsents: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ListConsentsRequest, _consent_pb2.Consents]
+    """The consents the caller registered, by id, optionally of one product or subject."""
     ListChecksWithoutConsent: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ChecksWithoutConsentRequest, _consent_pb2.ConsentUses]
     """Admin: subject checks of products that require consent, made without one (must be empty)."""
     GetConsentReport: _grpc.UnaryUnaryMultiCallable[_consent_pb2.ConsentReportRequest, _consent_pb2.ConsentReport]
     """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
     authorized and every check it admitted.
+    """
+    RevokeConsentToken: _grpc.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentTokenRequest, _consent_pb2.ConsentTokenRevocation]
+    """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+    behalf (the subject withdrew consent there). Refused at every admission from then on,
+    presented before or not. Idempotent (the first revocation is kept). Audited.
     """
 
 @_typing.type_check_only
@@ -87,11 +94,18 @@ class ConsentServiceAsyncStub(ConsentServiceStub):
     """
     DescribeConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.ConsentRef, _consent_pb2.Consent]  # type: ignore[assignment]
     """One of the caller's consents, with its uses so far."""
+    ListConsents: _aio.UnaryUnaryMultiCallable[_consent_pb2.ListConsentsRequest, _consent_pb2.Consents]  # type: ignore[assignment]
+    """The consents the caller registered, by id, optionally of one product or subject."""
     ListChecksWithoutConsent: _aio.UnaryUnaryMultiCallable[_consent_pb2.ChecksWithoutConsentRequest, _consent_pb2.ConsentUses]  # type: ignore[assignment]
     """Admin: subject checks of products that require consent, made without one (must be empty)."""
     GetConsentReport: _aio.UnaryUnaryMultiCallable[_consent_pb2.ConsentReportRequest, _consent_pb2.ConsentReport]  # type: ignore[assignment]
     """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
     authorized and every check it admitted.
+    """
+    RevokeConsentToken: _aio.UnaryUnaryMultiCallable[_consent_pb2.RevokeConsentTokenRequest, _consent_pb2.ConsentTokenRevocation]  # type: ignore[assignment]
+    """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+    behalf (the subject withdrew consent there). Refused at every admission from then on,
+    presented before or not. Idempotent (the first revocation is kept). Audited.
     """
 
 class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -137,6 +151,14 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
         """One of the caller's consents, with its uses so far."""
 
     @_abc_1.abstractmethod
+    def ListConsents(
+        self,
+        request: _consent_pb2.ListConsentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consent_pb2.Consents, _abc.Awaitable[_consent_pb2.Consents]]:
+        """The consents the caller registered, by id, optionally of one product or subject."""
+
+    @_abc_1.abstractmethod
     def ListChecksWithoutConsent(
         self,
         request: _consent_pb2.ChecksWithoutConsentRequest,
@@ -152,6 +174,17 @@ class ConsentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_consent_pb2.ConsentReport, _abc.Awaitable[_consent_pb2.ConsentReport]]:
         """Admin: what one consent (an operator's id, or "issuer/id" of a presented token)
         authorized and every check it admitted.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeConsentToken(
+        self,
+        request: _consent_pb2.RevokeConsentTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consent_pb2.ConsentTokenRevocation, _abc.Awaitable[_consent_pb2.ConsentTokenRevocation]]:
+        """Admin: list a consent authority's token ("issuer/id") as revoked, on the authority's
+        behalf (the subject withdrew consent there). Refused at every admission from then on,
+        presented before or not. Idempotent (the first revocation is kept). Audited.
         """
 
 def add_ConsentServiceServicer_to_server(servicer: ConsentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -45,11 +45,14 @@ class Claim(BaseModel):
 
 
 class VerificationLimits(BaseModel):
-    """Abuse limits, per principal.
+    """Abuse limits, per principal and zone-wide.
 
     Attributes:
-        checks_per_subject: How often one subject may be checked (Match) or scored (Score)
-            in any ``window_hours``-long window, each counted separately.
+        checks_per_subject: How often one principal may check (Match) or score (Score) one
+            subject in any ``window_hours``-long window, each counted separately.
+        zone_checks_per_subject: How often all principals together may check (Match) or
+            score (Score) one subject in any such window, each counted separately: colluding
+            grant holders share it. None (the default) means ``checks_per_subject``.
         window_hours: The sliding window.
         score_queries_per_model: Subjects a principal may score with one model, ever (many
             well-chosen queries extract a linear model).
@@ -59,9 +62,17 @@ class VerificationLimits(BaseModel):
     model_config = STRICT_FROZEN
 
     checks_per_subject: Annotated[int, Field(ge=1, le=10_000)] = 3
+    zone_checks_per_subject: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     window_hours: Annotated[float, Field(gt=0, le=24 * 366, allow_inf_nan=False)] = 24.0
     score_queries_per_model: Annotated[int, Field(ge=1)] = 100_000
     max_subjects_per_call: Annotated[int, Field(ge=1, le=65_536)] = 16_384
+
+    @property
+    def zone_limit(self) -> int:
+        """Checks of one subject by all principals together per window (and kind)."""
+        if self.zone_checks_per_subject is None:
+            return self.checks_per_subject
+        return self.zone_checks_per_subject
 
 
 def _interval(value: tuple[float, float]) -> tuple[float, float]:

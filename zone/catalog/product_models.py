@@ -241,7 +241,7 @@ class VerificationProduct(_ProductBase):
             its tolerance and unit.
         score_features: Columns a scoring model may read in the zone (boolean, or numeric
             with public bounds).
-        limits: Abuse limits per principal.
+        limits: Abuse limits per principal and zone-wide.
         score_model: A linear model approved for joint scoring (weights stay in the zone).
         consent: How each checked subject must have authorized the check: ``operator``,
             ``issuer`` or ``none``.

@@ -17,6 +17,7 @@ from zone.cli import (
     admin,
     audit,
     cohorts,
+    consent,
     datasets,
     jobs,
     models,
@@ -48,6 +49,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         config.with_listen(args.listen) if args.listen else config,
         insecure_plaintext=args.insecure_plaintext,
     )
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from zone.worker.loop import serve_worker  # imported here: only `worker` needs procrastinate
+
+    serve_worker(_config(args))
     return 0
 
 
@@ -128,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
         "in clear; a warning is logged)",
     )
 
+    command(
+        sub,
+        "worker",
+        _cmd_worker,
+        "run training jobs queued by the zone's replicas (needs jobs.executor: procrastinate)",
+    )
+
     datasets.add_parser(sub)  # datasets import|list|versions|activate|retire
 
     policy = sub.add_parser("policy", help="policy administration").add_subparsers(
@@ -157,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     statedb.add_parser(sub)  # db migrate
     cohorts.add_parser(sub)
+    consent.add_parser(sub)
 
     token = sub.add_parser("token", help="credentials").add_subparsers(dest="sub", required=True)
     command(token, "new", _cmd_token_new, "make a token and its digest", config=False)

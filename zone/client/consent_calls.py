@@ -55,6 +55,7 @@ class ConsentUseRow:
     purpose: str
     consent: str
     used_at: datetime
+    release_id: str = ""
 
 
 def letter_digest(path: Path) -> str:
@@ -131,6 +132,7 @@ def _use(u: consent_pb2.ConsentUse) -> ConsentUseRow:
         u.purpose,
         u.consent,
         _time(u.used_at),
+        u.release_id,
     )
 
 
@@ -180,6 +182,21 @@ class ConsentCalls:
         """One of your consents, with its uses so far."""
         request = consent_pb2.ConsentRef(consent_id=consent_id)
         return _info(self._call(self._consent.DescribeConsent, request))
+
+    def list_consents(
+        self, *, product: str = "", subject: str = "", after: str = "", limit: int = 1000
+    ) -> list[ConsentInfo]:
+        """Your registered consents by id, optionally of one product or subject (paged)."""
+        request = consent_pb2.ListConsentsRequest(
+            product=product, subject=subject, after_consent=after, limit=limit
+        )
+        return [_info(c) for c in self._call(self._consent.ListConsents, request).consents]
+
+    def revoke_consent_token(self, consent: str, reason: str = "") -> tuple[str, datetime]:
+        """List an authority's token ``issuer/id`` as revoked (admin): (label, revoked at)."""
+        request = consent_pb2.RevokeConsentTokenRequest(consent=consent, reason=reason)
+        reply = self._call(self._consent.RevokeConsentToken, request)
+        return reply.consent, _time(reply.revoked_at)
 
     def checks_without_consent(
         self, *, after_use: int = 0, limit: int = 1000

@@ -16,17 +16,20 @@ the authorities' public keys.
 from __future__ import annotations
 
 from zone.consent.admin import ConsentReport, ConsentUse, checked_without_consent, consent_report
-from zone.consent.consume import ConsentScope, SubjectConsent, check_and_consume, receipt_fields
+from zone.consent.consume import ConsentScope, check_and_consume, receipt_fields
 from zone.consent.keys import decode_authority_key, encode_authority_key
+from zone.consent.outcomes import ConsentOutcomes, SubjectConsent
 from zone.consent.records import (
     ConsentRecord,
     consent_label,
     find,
     get,
+    list_own,
     register,
     revoke,
     split_label,
 )
+from zone.consent.revocations import TokenRevocation, revoke_token
 from zone.consent.terms import CONSENT_MODES, ConsentMode, ConsentReason, ConsentTerms
 from zone.consent.tokens import (
     MAX_TOKEN_LENGTH,
@@ -42,6 +45,7 @@ __all__ = [
     "CONSENT_MODES",
     "MAX_TOKEN_LENGTH",
     "ConsentMode",
+    "ConsentOutcomes",
     "ConsentReason",
     "ConsentRecord",
     "ConsentReport",
@@ -51,6 +55,7 @@ __all__ = [
     "ConsentUse",
     "MalformedToken",
     "SubjectConsent",
+    "TokenRevocation",
     "check_and_consume",
     "checked_without_consent",
     "consent_label",
@@ -60,11 +65,13 @@ __all__ = [
     "find",
     "get",
     "issue_token",
+    "list_own",
     "parse_token",
     "read_token_file",
     "receipt_fields",
     "register",
     "revoke",
+    "revoke_token",
     "split_label",
     "verify_token",
 ]

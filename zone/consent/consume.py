@@ -1,13 +1,21 @@
 """Per-subject consent checks: admit a subject only under a live consent, and use it up.
 
 Guarantee: a consent is never used more often than ``max_uses``, also under concurrent calls
-from several threads or processes. Each admitted subject costs one conditional UPDATE
-(``SET uses = uses + 1 WHERE ... AND uses < max_uses AND revoked = 0 AND <in scope, in
-window>``) run inside the caller's ``BEGIN IMMEDIATE`` write transaction, and its row count
-decides; the table's CHECK (``uses <= max_uses``) repeats the bound. With one use left, two
-concurrent calls admit exactly one subject. Because uses are counted in the same transaction
-as the admission, a call that rolls back (it was refused for another reason, or failed before
-anything was released) gives its uses back.
+from several threads or processes. A call's consents are taken together, in the caller's
+write transaction (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL every write transaction holds
+the zone's write lock, and the UPDATE locks its rows): one conditional ``UPDATE consents SET
+uses = uses + 1 WHERE issuer = ? AND consent_id IN (...) AND consent_id|subject|token digest
+IN (...) AND <principal, product, purpose, in window> AND revoked = 0 AND uses < max_uses
+RETURNING consent_id`` per issuer takes one use of each consent named, and the ids it returns
+are the subjects admitted. Every condition is decided by that statement, row by row, so with
+one use left two concurrent calls admit exactly one; the table's CHECK (``uses <= max_uses``)
+repeats the bound. Only the consents it refused are read, to say why. A consent named twice
+in one call takes its second use by a conditional UPDATE of its own. Because uses are
+counted in the same transaction as the admission, a call that rolls back (refused for another
+reason, or failed before anything was released) gives its uses back.
+
+The call's use is recorded once, in ``consent_calls``: the admitted subjects and the consent
+each used, with the request and release ids (the admin view reads it).
 
 Refusals are per subject, never a failure of the whole call, except for consent tokens that
 do not parse (``InvalidArgument``, raised before anything is written). Each outcome keeps the
@@ -18,14 +26,23 @@ exist, so no operator learns about another's consents.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from zone.consent.records import OPERATOR_ISSUER, find, record_token, split_label
+from zone.consent.outcomes import ConsentOutcomes, SubjectConsent
+from zone.consent.records import (
+    OPERATOR_ISSUER,
+    ConsentRecord,
+    consent_label,
+    find_many,
+    record_tokens,
+)
+from zone.consent.revocations import revoked_ids
 from zone.consent.terms import (
     CONSENT_ID,
     CONSENT_MODES,
@@ -37,15 +54,25 @@ from zone.consent.tokens import ConsentToken, MalformedToken, parse_token, verif
 from zone.errors import InvalidArgument
 from zone.state.api import Tx
 
-_CONSUME = (
-    "UPDATE consents SET uses = uses + 1 WHERE issuer = ? AND consent_id = ? AND principal = ? "
-    "AND product = ? AND purpose = ? AND subject = ? AND not_before <= ? AND not_after >= ? "
-    "AND revoked = 0 AND uses < max_uses"
+# `principal || ''`: keeps SQLite's planner on the primary key (consent_id IN ...) instead of
+# scanning every consent of the principal through consents_by_principal.
+_IN_SCOPE = (
+    "AND principal || '' = ? AND product = ? AND purpose = ? AND not_before <= ? "
+    "AND not_after >= ? AND revoked = 0 AND uses < max_uses"
 )
-_CONSUME_TOKEN = _CONSUME + " AND token_sha256 = ?"
-_RECORD_USE = (
-    "INSERT INTO consent_uses (request_id, principal, product, mode, subject, purpose, issuer, "
-    "consent_id, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_KEY = "consent_id || '|' || subject || '|' || coalesce(token_sha256, '')"
+_TAKE_ALL = (
+    "UPDATE consents SET uses = uses + 1 WHERE issuer = ? "
+    f"AND consent_id IN (SELECT value FROM json_each(?)) AND {_KEY} IN "
+    f"(SELECT value FROM json_each(?)) {_IN_SCOPE} RETURNING consent_id"
+)
+_TAKE_ONE = (
+    f"UPDATE consents SET uses = uses + 1 WHERE issuer = ? AND consent_id = ? AND {_KEY} = ? "
+    f"{_IN_SCOPE}"
+)
+_RECORD_CALL = (
+    "INSERT INTO consent_calls (request_id, release_id, principal, product, mode, purpose, "
+    "used_at, subject_count, subjects, consents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -58,7 +85,8 @@ class ConsentScope:
         product: The verification product called.
         purpose: The purpose the call states (must equal the consent's, exactly).
         mode: The product's declared ``consent`` mode.
-        request_id: The call's request id (recorded with every use).
+        request_id: The call's request id (recorded with the call's use).
+        release_id: The id of the release the call makes (recorded with the call's use).
     """
 
     principal: str
@@ -66,36 +94,33 @@ class ConsentScope:
     purpose: str
     mode: ConsentMode
     request_id: str
+    release_id: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in CONSENT_MODES:
             raise ValueError(f"consent mode must be one of {CONSENT_MODES}, not {self.mode!r}")
 
 
-@dataclass(frozen=True)
-class SubjectConsent:
-    """The consent outcome of one subject.
+@dataclass
+class _Tally:
+    """The outcomes being decided: per subject its key, reason and consent label."""
 
-    Attributes:
-        subject: The subject key, as requested.
-        reason: ``ok``, or the precise reason it was refused (for the audit record).
-        consent: The consent used (``id`` or ``issuer/id``); None when refused or when the
-            product needs no consent.
-    """
+    subjects: Sequence[str]
+    reasons: list[ConsentReason]
+    labels: list[str | None]
 
-    subject: str
-    reason: ConsentReason
-    consent: str | None = None
+    def admit(self, claim: _Claim) -> None:
+        self.reasons[claim.position] = "ok"
+        self.labels[claim.position] = consent_label(claim.issuer, claim.consent_id)
 
-    @property
-    def admitted(self) -> bool:
-        """Whether the subject may be checked."""
-        return self.reason == "ok"
 
-    @property
-    def public_reason(self) -> ConsentReason:
-        """The reason the caller is told: another operator's consent reads as ``unknown``."""
-        return "unknown" if self.reason == "wrong_principal" else self.reason
+class _Claim(NamedTuple):
+    """A subject whose consent passed every check that needs no use: it asks for one."""
+
+    position: int
+    issuer: str
+    consent_id: str
+    token_sha256: str | None
 
 
 def check_and_consume(
@@ -105,12 +130,12 @@ def check_and_consume(
     *,
     now: datetime,
     authorities: Mapping[str, Ed25519PublicKey] | None = None,
-) -> list[SubjectConsent]:
+) -> ConsentOutcomes:
     """Check each subject's consent and use one use of each admitted subject's consent.
 
     Call it inside the write transaction that admits the call (``with store.write() as
-    conn``), so uses commit or roll back with the admission. Admitted subjects are recorded
-    in ``consent_uses`` (with no consent when the product's mode is ``none``).
+    conn``), so uses commit or roll back with the admission. A call with admitted subjects
+    gets one ``consent_calls`` row (with no consents when the product's mode is ``none``).
 
     Args:
         conn: The caller's open write transaction.
@@ -133,18 +158,20 @@ def check_and_consume(
     if not conn.in_transaction:
         raise RuntimeError("check_and_consume needs the connection of an open store.write()")
     at = unix_seconds(now)
+    keys = [subject for subject, _ in subjects]
+    labels: list[str | None] = [None] * len(keys)
     if scope.mode == "none":
-        outcomes = [SubjectConsent(subject, "ok") for subject, _ in subjects]
-    elif scope.mode == "operator":
-        outcomes = [_use_record(conn, scope, s, ref or "", at) for s, ref in subjects]
+        reasons: list[ConsentReason] = ["ok"] * len(keys)
     else:
-        tokens = _parse_all(subjects)
-        keys = {} if authorities is None else authorities
-        outcomes = [
-            _use_token(conn, scope, s, token, keys, now)
-            for (s, _), token in zip(subjects, tokens, strict=True)
-        ]
-    _record_uses(conn, scope, outcomes, now)
+        reasons = ["no_consent"] * len(keys)
+        if scope.mode == "operator":
+            claims = _operator_claims(subjects, reasons)
+        else:
+            found = {} if authorities is None else authorities
+            claims = _token_claims(conn, scope, subjects, reasons, found, now)
+        _take(conn, scope, claims, _Tally(keys, reasons, labels), at)
+    outcomes = ConsentOutcomes(keys, reasons, labels)
+    _record_call(conn, scope, outcomes, now)
     return outcomes
 
 
@@ -153,12 +180,79 @@ def receipt_fields(outcomes: Sequence[SubjectConsent]) -> dict[str, Any]:
 
     Reasons are the precise ones (the audit record is for the zone, not the caller).
     """
-    refused: dict[str, int] = {}
-    for outcome in outcomes:
-        if not outcome.admitted:
-            refused[outcome.reason] = refused.get(outcome.reason, 0) + 1
-    used = sorted({o.consent for o in outcomes if o.consent is not None})
-    return {"consents": used, "consent_refusals": dict(sorted(refused.items()))}
+    if isinstance(outcomes, ConsentOutcomes):
+        return outcomes.receipt_fields()
+    return ConsentOutcomes(
+        [o.subject for o in outcomes], [o.reason for o in outcomes], [o.consent for o in outcomes]
+    ).receipt_fields()
+
+
+def _operator_claims(
+    subjects: Sequence[tuple[str, str | None]], reasons: list[ConsentReason]
+) -> list[_Claim]:
+    claims = []
+    for position, (_, ref) in enumerate(subjects):
+        if not ref:
+            continue
+        if CONSENT_ID.fullmatch(ref):
+            claims.append(_Claim(position, OPERATOR_ISSUER, ref, None))
+        else:
+            reasons[position] = "unknown"
+    return claims
+
+
+def _token_claims(
+    conn: Tx,
+    scope: ConsentScope,
+    subjects: Sequence[tuple[str, str | None]],
+    reasons: list[ConsentReason],
+    authorities: Mapping[str, Ed25519PublicKey],
+    now: datetime,
+) -> list[_Claim]:
+    """Verify each token and its terms; record the valid ones on first use (no use taken)."""
+    at = unix_seconds(now)
+    valid: list[tuple[int, ConsentToken]] = []
+    for position, ((subject, _), token) in enumerate(
+        zip(subjects, _parse_all(subjects), strict=True)
+    ):
+        if token is None:
+            continue
+        reason: ConsentReason = verify_token(token, authorities)
+        if reason == "ok":
+            reason = (
+                token.terms.mismatch(
+                    principal=scope.principal,
+                    product=scope.product,
+                    purpose=scope.purpose,
+                    subject=subject,
+                    now=at,
+                )
+                or "ok"
+            )
+        if reason == "ok":
+            valid.append((position, token))
+        else:
+            reasons[position] = reason
+    valid = _not_revoked(conn, valid, reasons)
+    record_tokens(conn, [token for _, token in valid], now=now)
+    return [_Claim(p, t.issuer, t.consent_id, t.digest) for p, t in valid]
+
+
+def _not_revoked(
+    conn: Tx, valid: list[tuple[int, ConsentToken]], reasons: list[ConsentReason]
+) -> list[tuple[int, ConsentToken]]:
+    """Drop the tokens an administrator revoked for their authority (refused ``revoked``)."""
+    revoked: set[tuple[str, str]] = set()
+    for issuer in {t.issuer for _, t in valid}:
+        ids = {t.consent_id for _, t in valid if t.issuer == issuer}
+        revoked.update((issuer, i) for i in revoked_ids(conn, issuer, ids))
+    kept = []
+    for position, token in valid:
+        if (token.issuer, token.consent_id) in revoked:
+            reasons[position] = "revoked"
+        else:
+            kept.append((position, token))
+    return kept
 
 
 def _parse_all(subjects: Sequence[tuple[str, str | None]]) -> list[ConsentToken | None]:
@@ -171,114 +265,108 @@ def _parse_all(subjects: Sequence[tuple[str, str | None]]) -> list[ConsentToken 
     return tokens
 
 
-def _use_record(
-    conn: Tx, scope: ConsentScope, subject: str, consent_id: str, at: int
-) -> SubjectConsent:
-    if not consent_id:
-        return SubjectConsent(subject, "no_consent")
-    if not CONSENT_ID.fullmatch(consent_id):
-        return SubjectConsent(subject, "unknown")
-    key = (OPERATOR_ISSUER, consent_id)
-    if _consume(conn, _CONSUME, key, scope, subject, at, ()):
-        return SubjectConsent(subject, "ok", consent_id)
-    record = find(conn, *key)
-    if record is None:
-        return SubjectConsent(subject, "unknown")
-    reason = record.terms.mismatch(
-        principal=scope.principal,
-        product=scope.product,
-        purpose=scope.purpose,
-        subject=subject,
-        now=at,
-    )
-    if reason is None:
-        reason = "revoked" if record.revoked_at is not None else "used_up"
-    return SubjectConsent(subject, reason)
-
-
-def _use_token(
+def _take(
     conn: Tx,
     scope: ConsentScope,
-    subject: str,
-    token: ConsentToken | None,
-    authorities: Mapping[str, Ed25519PublicKey],
-    now: datetime,
-) -> SubjectConsent:
-    if token is None:
-        return SubjectConsent(subject, "no_consent")
-    verified = verify_token(token, authorities)
-    if verified != "ok":
-        return SubjectConsent(subject, verified)
-    at = unix_seconds(now)
-    reason = token.terms.mismatch(
-        principal=scope.principal,
-        product=scope.product,
-        purpose=scope.purpose,
-        subject=subject,
-        now=at,
-    )
-    if reason is not None:
-        return SubjectConsent(subject, reason)
-    key = (token.issuer, token.consent_id)
-    record_token(
-        conn,
-        issuer=token.issuer,
-        consent_id=token.consent_id,
-        terms=token.terms,
-        token_sha256=token.digest,
-        now=now,
-    )
-    if _consume(conn, _CONSUME_TOKEN, key, scope, subject, at, (token.digest,)):
-        return SubjectConsent(subject, "ok", token.label)
-    record = find(conn, *key)
-    if record is None or record.token_sha256 != token.digest:
-        # The authority signed two different tokens under one id: the first one used holds.
-        return SubjectConsent(subject, "conflicting_token")
-    return SubjectConsent(subject, "revoked" if record.revoked_at is not None else "used_up")
-
-
-def _consume(
-    conn: Tx,
-    statement: str,
-    key: tuple[str, str],
-    scope: ConsentScope,
-    subject: str,
+    claims: Sequence[_Claim],
+    tally: _Tally,
     at: int,
-    extra: tuple[str, ...],
-) -> bool:
-    params = (*key, scope.principal, scope.product, scope.purpose, subject, at, at, *extra)
-    return conn.execute(statement, params).rowcount == 1
+) -> None:
+    """Take one use per claim: the first claim of each consent together, the rest one by one.
+
+    The set UPDATE checks each consent's subject (and token digest) through a key
+    ``consent_id|subject|digest`` (ids cannot hold ``|``); only the consents it refuses are
+    read, to say why.
+    """
+    by_issuer: dict[str, list[_Claim]] = {}
+    for claim in claims:
+        by_issuer.setdefault(claim.issuer, []).append(claim)
+    scope_params = (scope.principal, scope.product, scope.purpose, at, at)
+    for issuer, group in by_issuer.items():
+        first: dict[str, _Claim] = {}
+        again: list[_Claim] = []
+        for claim in group:
+            if claim.consent_id in first:
+                again.append(claim)
+            else:
+                first[claim.consent_id] = claim
+        ids = json.dumps(list(first))
+        keys = json.dumps([_key(c, tally) for c in first.values()])
+        taken = {row[0] for row in conn.execute(_TAKE_ALL, (issuer, ids, keys, *scope_params))}
+        refused = []
+        for claim in first.values():
+            if claim.consent_id in taken:
+                tally.admit(claim)
+            else:
+                refused.append(claim)
+        for claim in again:
+            params = (issuer, claim.consent_id, _key(claim, tally), *scope_params)
+            if conn.execute(_TAKE_ONE, params).rowcount == 1:
+                tally.admit(claim)
+            else:
+                refused.append(claim)
+        _explain(conn, scope, issuer, refused, tally, at)
 
 
-def _record_uses(
+def _key(claim: _Claim, tally: _Tally) -> str:
+    return f"{claim.consent_id}|{tally.subjects[claim.position]}|{claim.token_sha256 or ''}"
+
+
+def _explain(
     conn: Tx,
     scope: ConsentScope,
-    outcomes: Sequence[SubjectConsent],
-    now: datetime,
+    issuer: str,
+    refused: Sequence[_Claim],
+    tally: _Tally,
+    at: int,
 ) -> None:
-    when = now.isoformat()
-    rows = []
-    for outcome in outcomes:
-        if not outcome.admitted:
-            continue
-        issuer, consent_id = _key_of(outcome.consent)
-        rows.append(
-            (
-                scope.request_id,
-                scope.principal,
-                scope.product,
-                scope.mode,
-                outcome.subject,
-                scope.purpose,
-                issuer,
-                consent_id,
-                when,
-            )
+    """Say why each refused claim was refused, from its consent as stored now."""
+    if not refused:
+        return
+    records = find_many(conn, issuer, {c.consent_id for c in refused})
+    for claim in refused:
+        tally.reasons[claim.position] = _reason(
+            records.get(claim.consent_id), claim, scope, tally, at
         )
-    conn.executemany(_RECORD_USE, rows)
 
 
-def _key_of(label: str | None) -> tuple[str | None, str | None]:
-    if label is None:
-        return None, None
-    return split_label(label)
+def _reason(
+    record: ConsentRecord | None, claim: _Claim, scope: ConsentScope, tally: _Tally, at: int
+) -> ConsentReason:
+    if record is None:
+        return "unknown"
+    if claim.token_sha256 is not None and record.token_sha256 != claim.token_sha256:
+        # The authority signed two different tokens under one id: the first one used holds.
+        return "conflicting_token"
+    mismatch = record.terms.mismatch(
+        principal=scope.principal,
+        product=scope.product,
+        purpose=scope.purpose,
+        subject=tally.subjects[claim.position],
+        now=at,
+    )
+    if mismatch is not None:
+        return mismatch
+    return "revoked" if record.revoked_at is not None else "used_up"
+
+
+def _record_call(conn: Tx, scope: ConsentScope, outcomes: ConsentOutcomes, now: datetime) -> None:
+    admitted = outcomes.admitted_subjects
+    if not admitted:
+        return
+    consents = [] if scope.mode == "none" else outcomes.admitted_consents
+    conn.execute(
+        _RECORD_CALL,
+        (
+            scope.request_id,
+            scope.release_id,
+            scope.principal,
+            scope.product,
+            scope.mode,
+            scope.purpose,
+            now.timestamp(),
+            len(admitted),
+            "\n".join(admitted),
+            json.dumps(consents, separators=(",", ":")),
+        ),
+    )

@@ -11,7 +11,9 @@ that the product declares ``consent: operator``; these functions know no policie
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -24,6 +26,7 @@ from zone.consent.terms import (
     from_unix,
     unix_seconds,
 )
+from zone.consent.tokens import ConsentToken
 from zone.errors import InvalidArgument, NotFound
 from zone.state.api import Tx
 
@@ -172,20 +175,12 @@ def register(
     return _get(conn, OPERATOR_ISSUER, consent_id)
 
 
-def record_token(
-    conn: Tx,
-    *,
-    issuer: str,
-    consent_id: str,
-    terms: ConsentTerms,
-    token_sha256: str,
-    now: datetime,
-) -> None:
-    """Record a verified authority token on first use (nothing when it is known already)."""
-    conn.execute(
+def record_tokens(conn: Tx, tokens: Sequence[ConsentToken], *, now: datetime) -> None:
+    """Record verified authority tokens on first use, in one statement (known ones stay)."""
+    conn.executemany(
         f"INSERT INTO consents ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, 0, "
         "NULL, '', ?) ON CONFLICT (issuer, consent_id) DO NOTHING",
-        (issuer, consent_id, *_terms_row(terms), token_sha256, now.isoformat()),
+        [(t.issuer, t.consent_id, *_terms_row(t.terms), t.digest, now.isoformat()) for t in tokens],
     )
 
 
@@ -225,6 +220,50 @@ def get(conn: Tx, *, principal: str, consent_id: str) -> ConsentRecord:
     return found
 
 
+def list_own(
+    conn: Tx,
+    *,
+    principal: str,
+    product: str = "",
+    subject: str = "",
+    after: str = "",
+    limit: int = 1000,
+) -> list[ConsentRecord]:
+    """``principal``'s registered records by id, optionally of one product and subject.
+
+    Args:
+        conn: A read (or write) connection.
+        principal: The operator whose records are listed (never another's).
+        product: Only this product's (empty: all).
+        subject: Only this subject's (empty: all).
+        after: Only ids that sort after this one (pagination).
+        limit: At most this many (1 to 10,000).
+
+    Raises:
+        InvalidArgument: ``limit`` out of range, or a filter longer than any id or key.
+    """
+    problems = [
+        f"{name} may have at most {most} characters"
+        for name, value, most in (
+            ("product", product, 64),
+            ("subject", subject, 256),
+            ("after_consent", after, 64),
+        )  # fmt: skip
+        if len(value) > most
+    ]
+    if not 0 < limit <= 10_000:
+        problems.append("limit must be from 1 to 10000")
+    if problems:
+        raise InvalidArgument("; ".join(problems), reason="bad_request")
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM consents WHERE issuer = ? AND principal = ? "
+        "AND (? = '' OR product = ?) AND (? = '' OR subject = ?) AND consent_id > ? "
+        "ORDER BY consent_id LIMIT ?",
+        (OPERATOR_ISSUER, principal, product, product, subject, subject, after, limit),
+    ).fetchall()
+    return [_record(row) for row in rows]
+
+
 def find(conn: Tx, issuer: str, consent_id: str) -> ConsentRecord | None:
     """Any stored consent by issuer and id (for the zone itself and admins), or None."""
     row = conn.execute(
@@ -232,6 +271,16 @@ def find(conn: Tx, issuer: str, consent_id: str) -> ConsentRecord | None:
         (issuer, consent_id),
     ).fetchone()
     return None if row is None else _record(row)
+
+
+def find_many(conn: Tx, issuer: str, consent_ids: Collection[str]) -> dict[str, ConsentRecord]:
+    """The stored consents of ``issuer`` among ``consent_ids``, by id (one statement)."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM consents WHERE issuer = ? "
+        "AND consent_id IN (SELECT value FROM json_each(?))",
+        (issuer, json.dumps(sorted(consent_ids))),
+    ).fetchall()
+    return {row[1]: _record(row) for row in rows}
 
 
 def _get(conn: Tx, issuer: str, consent_id: str) -> ConsentRecord:

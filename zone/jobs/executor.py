@@ -9,14 +9,12 @@ in its own spawned process on this machine, taken from a pool of workers started
   other event of that job;
 * ``on_event`` is never called on the caller's thread and never for two events at once.
 
-A distributed executor (Ray) implements the same four methods: ``start`` submits a Ray task
-(``ray.remote(num_cpus=..., memory=memory_bytes)``) running the same worker entry point
-(``zone.jobs.worker``) with ``emit`` bound to a ``ray.util.queue.Queue`` or an actor; a
-supervising thread per job relays that queue, enforces the wall time with ``ray.wait(timeout)``
-and ``ray.cancel(ref, force=True)``, and synthesizes ``started``/``exited`` from the task's
-scheduling and completion; memory is Ray's per-task ``memory`` reservation plus its OOM killer.
-Targets and payloads are names and text (never callables or objects), so the interface crosses
-machines unchanged; the zone's boundary then includes those machines (they read the data).
+The distributed executor (``zone.jobs.remote.ProcrastinateExecutor``) implements the same four
+methods over procrastinate: ``start`` queues the job in the PostgreSQL state for a ``zone
+worker``, which runs it on a local executor of its own and handles its events there (so the
+replica's ``on_event`` is not called). Targets and payloads are names and text (never callables
+or objects), so the interface crosses machines unchanged; the zone's boundary then includes
+those machines (they read the data).
 """
 
 from __future__ import annotations

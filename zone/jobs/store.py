@@ -12,6 +12,9 @@
   a budget reservation and the job that spends it can commit (or roll back) as one.
 * Progress reports (epoch, epsilon spent so far) are informational: they are written with
   ``durable=False`` and not audited, so the newest may be lost in an OS crash.
+* Every move, touched mark and progress report is announced on ``CHANNEL`` at its commit
+  (PostgreSQL NOTIFY; nothing on SQLite), so replicas serving ``WatchJob`` for a job that runs
+  on another machine wake at once instead of at their next poll.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from zone.jobs.records import (
 )
 from zone.jobs.states import TERMINAL, IllegalTransition, JobState, is_valid_transition
 from zone.state.api import State, Tx
+
+CHANNEL = "zone_jobs"
+"""Where job changes are announced (``State.announce``)."""
 
 
 class JobStore:
@@ -138,6 +144,7 @@ class JobStore:
             job = select_job(w, job_id)
             record = {**job_record(job), "from": current.value, "reason": job.reason}
             self._audit.append("job.transition", record, conn=w)
+            self._store.announce(w, CHANNEL)
         return job
 
     def mark_touched(self, job_id: str) -> Job:
@@ -160,6 +167,7 @@ class JobStore:
             )
             job = select_job(w, job_id)
             self._audit.append("job.touched", job_record(job), conn=w)
+            self._store.announce(w, CHANNEL)
         return job
 
     def progress(self, job_id: str, epoch: int, epsilon_spent: float) -> bool:
@@ -189,6 +197,7 @@ class JobStore:
             ).rowcount
             if updated == 0:
                 select_job(w, job_id)  # NotFound for an unknown job
+            self._store.announce(w, CHANNEL)
         return updated == 1
 
     def get(self, job_id: str) -> Job:
@@ -230,6 +239,10 @@ class JobStore:
                 () if owner is None else (owner,),
             ).fetchall()
         return [job_from_row(row) for row in rows]
+
+    def dataset_versions_in_use(self) -> set[str]:
+        """The dataset versions unfinished jobs read (their files must stay on disk)."""
+        return {str(job.spec.get("dataset_version", "")) for job in self.running()} - {""}
 
 
 def _move(

@@ -239,6 +239,10 @@ class PrivacyLedger:
     def recover(self, owner: str | None = None) -> int:
         """Settle reservations left open by a crash as failed (still charged); return how many.
 
+        The reservations of unfinished jobs are left alone: callers end a dead process's jobs
+        first (by the job charging rule), so what is still unfinished runs on ``zone worker``
+        processes, which settle their own charges.
+
         Args:
             owner: Only those of this dead replica (see ``zone.state.owners``); None: all.
         """
@@ -246,6 +250,8 @@ class PrivacyLedger:
         with self._store.write() as conn:
             rows = conn.execute(
                 f"SELECT release_id FROM charges WHERE state = 'reserved'{where} "
+                "AND release_id NOT IN "
+                "(SELECT release_id FROM jobs WHERE state IN ('queued', 'running')) "
                 "ORDER BY created_at",
                 () if owner is None else (owner,),
             ).fetchall()

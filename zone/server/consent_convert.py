@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from google.protobuf import timestamp_pb2
 
 from zone._proto import consent_pb2
-from zone.consent import ConsentRecord, ConsentReport, ConsentUse
+from zone.consent import ConsentRecord, ConsentReport, ConsentUse, TokenRevocation
 from zone.consent.terms import from_unix
 from zone.errors import InvalidArgument
 from zone.products.verification.consents import ConsentRequest
@@ -89,12 +89,23 @@ def _use(use: ConsentUse) -> consent_pb2.ConsentUse:
         purpose=use.purpose,
         consent=use.consent or "",
         used_at=_stamp(use.used_at),
+        release_id=use.release_id,
     )
 
 
 def consent_uses(uses: Sequence[ConsentUse]) -> consent_pb2.ConsentUses:
     """ConsentUses message."""
     return consent_pb2.ConsentUses(uses=[_use(u) for u in uses])
+
+
+def token_revocation(revocation: TokenRevocation) -> consent_pb2.ConsentTokenRevocation:
+    """ConsentTokenRevocation message."""
+    return consent_pb2.ConsentTokenRevocation(
+        consent=revocation.label,
+        reason=revocation.reason,
+        revoked_by=revocation.revoked_by,
+        revoked_at=_stamp(revocation.revoked_at),
+    )
 
 
 def report(found: ConsentReport) -> consent_pb2.ConsentReport:

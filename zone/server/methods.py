@@ -52,8 +52,10 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/zone.v1.ConsentService/RegisterConsent": MethodRule(DATA_USERS),
     "/zone.v1.ConsentService/RevokeConsent": MethodRule(DATA_USERS),
     "/zone.v1.ConsentService/DescribeConsent": MethodRule(DATA_USERS),
+    "/zone.v1.ConsentService/ListConsents": MethodRule(DATA_USERS),
     "/zone.v1.ConsentService/ListChecksWithoutConsent": MethodRule(ADMIN),
     "/zone.v1.ConsentService/GetConsentReport": MethodRule(ADMIN),
+    "/zone.v1.ConsentService/RevokeConsentToken": MethodRule(ADMIN),
     "/zone.v1.ReceiptService/GetReceipt": MethodRule(ALL_ROLES),
     # Cohorts: only their owner sees or erases them (admins hold none unless they upload).
     "/zone.v1.CohortService/UploadCohort": MethodRule(DATA_USERS),

@@ -3,7 +3,8 @@
 Nothing in the core imports this module (``scripts/check_architecture.py`` enforces it): the
 core's classes take their collaborators as arguments, and this is the one place that decides
 which concrete ones they get (the state backend ``state_db`` names: a SQLite file or a
-PostgreSQL database; the local process executor). The result is a frozen
+PostgreSQL database; the local process executor, or procrastinate for training on
+``zone worker`` processes). The result is a frozen
 :class:`ZoneServices`; the gRPC servicers reach the core only through it.
 """
 
@@ -32,7 +33,8 @@ from zone.config import ZoneConfig
 from zone.console.alerts import AlertEngine, consent_products
 from zone.console.deps import ConsoleDeps
 from zone.console.metrics import CallMetrics
-from zone.jobs import JobStore, LocalProcessExecutor
+from zone.jobs import Executor, JobStore, LocalProcessExecutor
+from zone.jobs.remote import ProcrastinateExecutor
 from zone.ledger import PrivacyLedger
 from zone.metering import Metering
 from zone.models.registry import ModelRegistry
@@ -52,6 +54,7 @@ from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
 from zone.serving import Activation, LiveCatalog, LiveProducts, ReloadResult, ServingHolder, Sources
 from zone.state.api import State
+from zone.state.location import PostgresUrl
 from zone.state.opening import open_state
 
 log = logging.getLogger(__name__)
@@ -61,9 +64,7 @@ log = logging.getLogger(__name__)
 class ZoneServices:
     """Everything a running zone serves with; built by :func:`build`, closed by ``close``.
 
-    ``serving`` holds the snapshot in force (dataset versions, products, policies), swapped
-    whole on reload or activation; ``catalog`` and ``products`` are views of the snapshot the
-    current call pinned, which is what the product services were built with.
+    ``catalog`` and ``products`` are live views of ``serving``'s snapshot (zone.serving.live).
     """
 
     config: ZoneConfig
@@ -100,20 +101,17 @@ class ZoneServices:
         """Reload this replica's set (policies, products, dataset versions); replicas follow.
 
         Raises:
-            ValidationFailed: the new set is invalid; the running set stays in force.
-            FailedPrecondition: the dataset store is damaged; the running set stays.
+            ValidationFailed, FailedPrecondition: as ``ServingHolder.reload`` (set kept).
         """
         result = self.serving.reload()
         self.broadcast.publish(self.serving.digest)
         return result
 
     def activate_dataset(self, name: str, version: str, principal: str) -> Activation:
-        """Serve another kept version of a dataset here and have every other replica follow.
+        """Serve another kept version of a dataset here; replicas follow.
 
         Raises:
-            NotFound: no such dataset or version.
-            FailedPrecondition: the version is retired, or the set with it is invalid (the
-                running set stays and the manifest is unchanged).
+            NotFound, FailedPrecondition: as ``ServingHolder.activate`` (nothing changes).
         """
         result = self.serving.activate(name, version, principal)
         self.broadcast.publish(self.serving.digest)
@@ -145,6 +143,7 @@ class ZoneServices:
         self.sweeper.stop()
         self.orphan_sweeper.stop()
         self.training.shutdown(self.config.shutdown_grace_seconds)
+        self.joint.shutdown(self.config.shutdown_grace_seconds)  # its own executor on workers
         self.verification.close()
         self.serving.close()
         self.store.close()
@@ -165,18 +164,11 @@ def build(config: ZoneConfig) -> ZoneServices:
             audit.append(kind, record)
 
         jobs = JobStore(store, audit)
-
-        def in_use() -> set[str]:
-            return {str(job.spec.get("dataset_version", "")) for job in jobs.running()}
-
-        sources = Sources(
-            config.datasets_db,
-            config.models_dir,
-            config.policies_dir,
-            memory_limit=config.duckdb.memory_limit,
-            threads=config.duckdb.threads,
-        )
-        serving = ServingHolder(sources, on_event, in_use)
+        duck = config.duckdb
+        sources = Sources(config.datasets_db, config.models_dir, config.policies_dir,
+                          memory_limit=duck.memory_limit, threads=duck.threads)  # fmt: skip
+        # versions that queued or running jobs read are never dropped from disk
+        serving = ServingHolder(sources, on_event, jobs.dataset_versions_in_use)
     except BaseException:
         store.close()
         raise
@@ -220,13 +212,19 @@ def _wire(
     desk = ReleaseDesk(store, ledger, metering, releases)
     models = ModelRegistry(store, audit)
     reviews = ModelReviews(store, audit)
-    executor = LocalProcessExecutor(
+    on_workers = config.jobs.on_workers
+    executor = LocalProcessExecutor(  # joint jobs read cohorts this replica holds: always local
         max_concurrent=config.jobs.max_concurrent,
         wall_time_s=config.jobs.wall_time_seconds,
         memory_bytes=config.jobs.memory_mb * 1024 * 1024,
-        warm_workers=config.jobs.warm_workers,
-        preload=(*TRAINING_PRELOAD, JOINT_PRELOAD),  # names only: never imported here
+        warm_workers=0 if on_workers else config.jobs.warm_workers,
+        # names only: never imported here
+        preload=(JOINT_PRELOAD,) if on_workers else (*TRAINING_PRELOAD, JOINT_PRELOAD),
     )
+    training_executor: Executor = executor
+    if on_workers:  # zone.config allows it only with a PostgreSQL state
+        assert isinstance(config.state_db, PostgresUrl)
+        training_executor = ProcrastinateExecutor(config.state_db.url)
     changed = threading.Condition()  # job changes, for WatchJob (training and joint jobs)
     training = TrainingJobs(
         products,
@@ -236,8 +234,9 @@ def _wire(
         desk=desk,
         jobs=jobs,
         models=models,
-        executor=executor,
+        executor=training_executor,
         changed=changed,
+        on_workers=on_workers,
     )
     cohort_store = CohortStore(store, audit)
     joint = JointJobs(

@@ -30,6 +30,8 @@ from zone.consent import (
     find,
     receipt_fields,
     revoke,
+    revoke_token,
+    split_label,
 )
 from zone.errors import InvalidArgument, NotFound
 from zone.state import StateStore
@@ -46,10 +48,17 @@ def uses_of(store: StateStore, issuer: str, consent_id: str) -> int:
 
 def use_rows(store: StateStore) -> list[tuple[object, ...]]:
     with store.read() as conn:
-        return conn.execute(
-            "SELECT request_id, principal, product, mode, subject, issuer, consent_id "
-            "FROM consent_uses ORDER BY use_id"
+        calls = conn.execute(
+            "SELECT request_id, principal, product, mode, subjects, consents "
+            "FROM consent_calls ORDER BY call_id"
         ).fetchall()
+    rows: list[tuple[object, ...]] = []
+    for request_id, principal, product, mode, subjects, consents in calls:
+        labels = json.loads(consents) or [None] * len(subjects.split("\n"))
+        for subject, label in zip(subjects.split("\n"), labels, strict=True):
+            issuer, consent_id = (None, None) if label is None else split_label(label)
+            rows.append((request_id, principal, product, mode, subject, issuer, consent_id))
+    return rows
 
 
 # Operator-registered consents.
@@ -173,6 +182,39 @@ def test_a_valid_token_is_recorded_on_first_use_and_counted(
         "used_up",
     ]
     assert uses_of(store, AUTHORITY, "gc-0001") == 2
+
+
+def test_tokens_an_admin_revoked_are_refused_presented_before_or_not(
+    store: StateStore, authority_key: Ed25519PrivateKey, authorities: Keys
+) -> None:
+    used = token(authority_key, "gc-used", max_uses=5)
+    fresh = token(authority_key, "gc-fresh")
+    assert reasons(consume(store, [(SUBJECT, used)], mode="issuer", authorities=authorities)) == [
+        "ok"
+    ]
+    with store.write() as conn:
+        first = revoke_token(conn, consent=f"{AUTHORITY}/gc-used", reason="withdrawn",
+                             revoked_by="admin", now=NOW)  # fmt: skip
+        revoke_token(conn, consent=f"{AUTHORITY}/gc-fresh", reason="", revoked_by="a", now=NOW)
+        again = revoke_token(conn, consent=f"{AUTHORITY}/gc-used", reason="later",
+                             revoked_by="other", now=NOW + timedelta(1))  # fmt: skip
+    assert again == first and first.reason == "withdrawn"  # the first revocation is kept
+    outcomes = consume(store, [(SUBJECT, used), (SUBJECT, fresh)], mode="issuer",
+                       authorities=authorities)  # fmt: skip
+    assert reasons(outcomes) == ["revoked", "revoked"]
+    with store.read() as conn:
+        record = find(conn, AUTHORITY, "gc-used")
+        assert find(conn, AUTHORITY, "gc-fresh") is None  # refused before it was recorded
+    assert record is not None and record.uses == 1 and record.revoked_at == NOW
+    another = token(authority_key, "gc-other")  # other tokens of the authority still admit
+    assert reasons(consume(store, [(SUBJECT, another)], mode="issuer",
+                           authorities=authorities)) == ["ok"]  # fmt: skip
+
+
+@pytest.mark.parametrize("consent", ["gc-0001", "/gc-0001", f"{AUTHORITY}/", "a b/c", "x/y/z"])
+def test_a_token_revocation_must_name_issuer_and_id(store: StateStore, consent: str) -> None:
+    with store.write() as conn, pytest.raises(InvalidArgument, match="issuer/consent_id"):
+        revoke_token(conn, consent=consent, reason="", revoked_by="admin", now=NOW)
 
 
 @pytest.mark.parametrize(

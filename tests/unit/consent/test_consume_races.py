@@ -82,7 +82,7 @@ def test_two_processes_with_one_use_left_admit_exactly_one(
         assert sorted(pair) == ["ok", "used_up"], consent_id
     with store.read() as conn:
         rows = conn.execute("SELECT count(*), max(uses) FROM consents").fetchone()
-        used = conn.execute("SELECT count(*) FROM consent_uses").fetchone()
+        used = conn.execute("SELECT sum(subject_count) FROM consent_calls").fetchone()
     assert rows == (ROUNDS, 1) and used == (ROUNDS,)
 
 

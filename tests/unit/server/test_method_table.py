@@ -74,7 +74,7 @@ def test_every_zone_method_is_implemented_and_guarded() -> None:
 
 
 def test_admin_methods_are_admin_only() -> None:
-    admin_consent = {"ListChecksWithoutConsent", "GetConsentReport"}
+    admin_consent = {"ListChecksWithoutConsent", "GetConsentReport", "RevokeConsentToken"}
     for method, rule in METHOD_TABLE.items():
         service, name = method.strip("/").split("/")
         if service in ("zone.v1.AdminService", "zone.v1.ModelService") or (
@@ -82,7 +82,7 @@ def test_admin_methods_are_admin_only() -> None:
         ):
             assert rule.roles == {"admin"}, method
     consent = [m for m in METHOD_TABLE if m.startswith("/zone.v1.ConsentService/")]
-    assert len(consent) == 5
+    assert len(consent) == 7
 
 
 def test_service_names_match_registered_zone_services() -> None:

@@ -11,7 +11,6 @@ charge or a charge settled twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -20,22 +19,20 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from zone.access import authorize_product, budget_account, check_epsilon_cap
-from zone.audit import ReleasedArtifact, canonical_json
 from zone.catalog import DatasetCatalog, Product, TrainingProduct
 from zone.catalog.info import budget_key
 from zone.catalog.visibility import public_row_count
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
-from zone.jobs.records import select_job
+from zone.jobs.store import CHANNEL as JOBS_CHANNEL
 from zone.ledger import Amount
-from zone.ledger.charges import AlreadySettled
 from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
+from zone.products.training.outcomes import JobOutcomes
 from zone.products.training.request import TrainingRequest
 from zone.products.training.spec import plan_training
-from zone.release.desk import Order, ReleaseDesk, Ticket
-from zone.release.receipt import ProductPart, Receipt, TrainingPart
-from zone.state.api import State, Tx
+from zone.release.desk import Order, ReleaseDesk
+from zone.state.api import State, Tx, Waiter
 
 log = logging.getLogger(__name__)
 
@@ -43,53 +40,17 @@ WORKER = "zone.products.training.worker:run"
 # What a worker imports, and runs once on synthetic data, before its job arrives (names only:
 # the server never imports them).
 TRAINING_PRELOAD = (WORKER.partition(":")[0], "zone.products.training.warmup:warm_up")
-# Wall time depends on the private row count (number of batches): logged, not released.
-_NOT_RELEASED = frozenset({"event", "train_seconds"})
-_MODEL_KEYS = ("family", "features", "weights", "intercept", "layers", "scaling")
-# Reasons the executor itself gives; an exception's message could quote data, so for anything
-# else the caller sees only the exception type (the full text is in the server's log).
-_FIXED_REASONS = (
-    "wall-time limit exceeded",
-    "memory limit exceeded",
-    "worker exited with code",
-    "the executor shut down",
-)
 CANCEL_WAIT_SECONDS = 10.0
+ON_WORKERS = "on_workers"
+"""Key of a job's spec: true when the job runs on ``zone worker`` processes (procrastinate)."""
 
 
-def _artifact(result: Mapping[str, Any], *, kept_in_zone: bool) -> ReleasedArtifact:
-    """The model and metrics for the release registry (kept models too: they can leak)."""
-    content = {k: result[k] for k in (*_MODEL_KEYS, "metrics") if k in result}
-    return ReleasedArtifact("training", {**content, "kept_in_zone": kept_in_zone})
+class TrainingJobs(JobOutcomes):
+    """Submission, lifecycle and results of training jobs (no grpc, no torch here).
 
-
-def caller_reason(reason: str) -> str:
-    """What a caller may see of why a worker failed."""
-    if reason.startswith(_FIXED_REASONS) or reason == "the worker exited without a result":
-        return reason
-    kind = reason.split(":", 1)[0].strip()
-    log.warning("training worker failed: %s", reason)
-    return f"worker failed ({kind})" if kind.isidentifier() else "worker failed"
-
-
-def _receipt(job: Job, part: ProductPart, result: Mapping[str, Any], ticket: Ticket) -> Receipt:
-    assert ticket.reservation is not None  # training always reserves budget
-    return Receipt(
-        release_id=ticket.release_id,
-        request_id=job.spec.get("request_id", ""),
-        principal=job.principal,
-        product=job.product,
-        dataset=job.dataset,
-        dataset_version=job.spec.get("dataset_version", ""),
-        policy_digest=job.spec.get("policy_digest", ""),
-        output_digest=result["output_digest"],
-        part=part,
-        cost=ticket.reservation.cost,
-    )
-
-
-class TrainingJobs:
-    """Submission, lifecycle and results of training jobs (no grpc, no torch here)."""
+    With ``on_workers`` the executor runs jobs on ``zone worker`` processes, which settle
+    them through the state database themselves; a restart of this process leaves them be.
+    """
 
     def __init__(
         self,
@@ -103,29 +64,41 @@ class TrainingJobs:
         models: ModelRegistry,
         executor: Executor,
         changed: threading.Condition | None = None,
+        on_workers: bool = False,
     ) -> None:
+        # ``changed`` is shared by services that run jobs (WatchJob waits on it).
+        super().__init__(state=state, desk=desk, jobs=jobs, models=models, changed=changed)
         self._products = products
         self._catalog = catalog
         self._granularity = row_count_granularity
-        self._store = state
-        self._desk = desk
-        self._jobs = jobs
-        self._models = models
         self._executor = executor
-        # Notified after each worker event is handled (shared by services that run jobs).
-        self._changed = changed or threading.Condition()
-        self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
-            "started": self._on_started,
-            "touched_data": self._on_touched,
-            "progress": self._on_progress,
-            "result": self._succeed,
-            "error": self._on_error,
-            "cancelled": self._on_cancelled,
-        }
+        self._on_workers = on_workers
+        self._listening = threading.Event()
+        self._listener: threading.Thread | None = None
+        waiter = state.listen(JOBS_CHANNEL) if on_workers else None
+        if waiter is not None:  # jobs change on worker machines: wake WatchJob at each change
+            self._listening.set()
+            self._listener = threading.Thread(
+                target=self._relay_changes, args=(waiter,), name="zone-job-changes", daemon=True
+            )
+            self._listener.start()
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
         self._executor.shutdown(grace)
+        self._listening.clear()
+        if self._listener is not None:
+            self._listener.join()
+
+    def _relay_changes(self, waiter: Waiter) -> None:
+        """Notify ``WatchJob`` waiters of each job change announced by any process."""
+        try:
+            while self._listening.is_set():
+                if waiter.wait(0.5):
+                    with self._changed:
+                        self._changed.notify_all()
+        finally:
+            waiter.close()
 
     # --- submission ----------------------------------------------------------------------
 
@@ -178,6 +151,7 @@ class TrainingJobs:
                         "policy_digest": policies.digest,
                         "request_id": request_id,
                         "dataset_version": info.version,
+                        ON_WORKERS: self._on_workers,
                     },
                     release_id=order.release_id,
                     conn=tx,
@@ -186,115 +160,12 @@ class TrainingJobs:
 
         self._desk.reserve(order, admit=create_job)
         job = created[0]
-        self._executor.start(job.job_id, WORKER, spec.to_json(), self._on_event)
+        try:
+            self._executor.start(job.job_id, WORKER, spec.to_json(), self._on_event)
+        except Exception:  # not queued: nothing read, so refunded (then the caller's error)
+            self._end(job.job_id, JobState.FAILED, "the job could not be queued")
+            raise
         return job
-
-    # --- worker events (executor threads) ------------------------------------------------
-
-    def _on_event(self, job_id: str, event: dict[str, Any]) -> None:
-        try:
-            self._handle(job_id, event)
-        except Exception:  # noqa: BLE001 - an event thread must survive; the job shows the state
-            log.exception("job %s: handling event %s failed", job_id, event.get("event"))
-        with self._changed:
-            self._changed.notify_all()
-
-    def wait_for_change(self, timeout: float) -> None:
-        """Block until a worker event was handled (any job) or ``timeout`` seconds passed."""
-        with self._changed:
-            self._changed.wait(timeout)
-
-    def _handle(self, job_id: str, event: dict[str, Any]) -> None:
-        handler = self._handlers.get(str(event.get("event")))
-        if handler is not None:  # other events ("exited", a worker's own) change no state
-            handler(job_id, event)
-
-    def _on_started(self, job_id: str, event: Mapping[str, Any]) -> None:
-        self._jobs.transition(job_id, JobState.RUNNING)
-
-    def _on_touched(self, job_id: str, event: Mapping[str, Any]) -> None:
-        self._jobs.mark_touched(job_id)
-
-    def _on_progress(self, job_id: str, event: Mapping[str, Any]) -> None:
-        self._jobs.progress(job_id, int(event["epoch"]), float(event["epsilon_spent"]))
-
-    def _on_error(self, job_id: str, event: Mapping[str, Any]) -> None:
-        self._end(job_id, JobState.FAILED, caller_reason(str(event.get("reason", ""))))
-
-    def _on_cancelled(self, job_id: str, event: Mapping[str, Any]) -> None:
-        self._end(job_id, JobState.CANCELLED, "cancelled by the caller")
-
-    def _succeed(self, job_id: str, event: Mapping[str, Any]) -> None:
-        job = self._jobs.get(job_id)
-        result = {k: v for k, v in event.items() if k not in _NOT_RELEASED}
-        spent = float(result.get("epsilon_spent", float("inf")))
-        if spent > float(job.spec["epsilon"]):
-            self._end(job_id, JobState.FAILED, "privacy accounting exceeded the target")
-            return
-        ticket = self._desk.reopen(job.release_id)
-        digest = "sha256:" + hashlib.sha256(canonical_json(result).encode()).hexdigest()
-        artifact = _artifact(result, kept_in_zone=bool(job.spec.get("keep_in_zone")))
-        with self._store.write() as tx:
-            model_id = ""
-            if job.spec.get("keep_in_zone"):
-                model_id = self._models.save_model(
-                    owner=job.principal,
-                    product=job.product,
-                    job_id=job_id,
-                    model={k: result[k] for k in _MODEL_KEYS if k in result},
-                    metrics=result.get("metrics", {}),
-                    conn=tx,
-                )
-                result = {k: v for k, v in result.items() if k not in _MODEL_KEYS[2:]}
-            stored = {
-                **result,
-                "model_id": model_id,
-                "output_digest": digest,
-                "release_id": ticket.release_id,
-            }
-            receipt = _receipt(job, self._receipt_part(job, stored), stored, ticket)
-            self._desk.release(ticket, receipt, artifact, tx=tx)
-            self._jobs.transition(job_id, JobState.SUCCEEDED, result=stored, conn=tx)
-        self._after_end(job)
-
-    def _receipt_part(self, job: Job, result: Mapping[str, Any]) -> ProductPart:
-        """The product's part of a job's receipt (subclasses add their own fields)."""
-        return TrainingPart(
-            job_id=job.job_id,
-            epsilon_spent=result.get("epsilon_spent"),
-            accountant=result.get("accountant", ""),
-            model_id=result["model_id"],
-        )
-
-    def _after_end(self, job: Job) -> None:
-        """Called once a job has ended and its charge is settled (subclasses clean up)."""
-
-    def _end(
-        self, job_id: str, state: JobState, reason: str, *, running_touches: bool = False
-    ) -> None:
-        """Settle the charge by the rule (touched data: charged; else refunded) and end the job.
-
-        The job is read inside the write transaction: a move committed by another thread or
-        replica just before (QUEUED to RUNNING, a touched notice) decides the settlement.
-        """
-        with self._store.write() as conn:
-            job = select_job(conn, job_id)
-            self._settle(conn, job, reason, running_touches=running_touches)
-            self._jobs.transition(job_id, state, reason=reason, conn=conn)
-        self._after_end(job)
-
-    def _settle(self, tx: Tx, job: Job, reason: str, *, running_touches: bool = False) -> None:
-        if not job.release_id:
-            return
-        ticket = self._desk.reopen(job.release_id)
-        touched = job.touched_data or (running_touches and job.state is JobState.RUNNING)
-        try:
-            if touched:
-                self._desk.fail(ticket, reason, tx=tx)
-            else:
-                self._desk.refund(ticket, reason, tx=tx)
-        except AlreadySettled:
-            log.warning("job %s: charge %s was already settled", job.job_id, job.release_id)
 
     def recover(self, owner: str | None = None) -> int:
         """End every job left QUEUED or RUNNING as FAILED, settling its charge.
@@ -302,9 +173,11 @@ class TrainingJobs:
         After a restart (``owner`` None: every unfinished job), or for the jobs of one dead
         replica (``owner``: its id). A job that was RUNNING counts as having touched the data
         even if its worker's notice had not been recorded yet (the notice travels
-        asynchronously): charged, never refunded.
+        asynchronously): charged, never refunded. Jobs on ``zone worker`` processes belong to
+        no replica and are left to the workers (whose reaper fails the job of a worker that
+        died, ``zone.worker.loop``).
         """
-        stale = self._jobs.running(owner)
+        stale = [job for job in self._jobs.running(owner) if not job.spec.get(ON_WORKERS)]
         reason = "server restarted" if owner is None else "replica died"
         for job in stale:
             self._end(job.job_id, JobState.FAILED, reason, running_touches=True)

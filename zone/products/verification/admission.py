@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zone.audit import AuditChain
-from zone.consent import ConsentScope, SubjectConsent, check_and_consume, receipt_fields
+from zone.consent import ConsentOutcomes, ConsentScope, check_and_consume
 from zone.consent.tokens import MAX_TOKEN_LENGTH
 from zone.errors import InvalidArgument
 from zone.products.verification.calls import Call
@@ -53,14 +53,14 @@ class Admitted:
     """
 
     ticket: Ticket | None
-    outcomes: tuple[SubjectConsent, ...]
+    outcomes: ConsentOutcomes
     checked: Flags
     log: CheckLog | None
 
     @property
     def refusals(self) -> tuple[str, ...]:
         """Per subject the reason the caller is told, ``""`` where it was admitted."""
-        return tuple("" if o.admitted else o.public_reason for o in self.outcomes)
+        return self.outcomes.public_reasons()
 
 
 class _NothingAdmitted(Exception):
@@ -131,7 +131,12 @@ class Admission:
         subjects = call.query.subjects
         product = call.product
         scope = ConsentScope(
-            call.principal.id, product.id, call.query.purpose, product.consent, call.request_id
+            call.principal.id,
+            product.id,
+            call.query.purpose,
+            product.consent,
+            call.request_id,
+            call.release_id,
         )
         pairs = list(zip(subjects, refs or [""] * len(subjects), strict=True))
         found: dict[str, Any] = {}
@@ -140,18 +145,18 @@ class Admission:
             outcomes = check_and_consume(
                 tx, scope, pairs, now=self._clock(), authorities=call.policies.consent_keys()
             )
-            checked = np.fromiter((o.admitted for o in outcomes), bool, len(outcomes))
-            found.update(outcomes=tuple(outcomes), checked=checked)
+            checked = outcomes.admitted
+            found.update(outcomes=outcomes, checked=checked)
             if not checked.any():
                 raise _NothingAdmitted
-            log = call.log([s for s, ok in zip(subjects, checked.tolist(), strict=True) if ok])
+            log = call.log(outcomes.admitted_subjects)
             found["log"] = log
             kept = rows[checked]
-            unknown = [
-                s
-                for s, r, ok in zip(subjects, rows.tolist(), checked.tolist(), strict=True)
-                if ok and r < 0 and count_unknown
-            ]
+            unknown = (
+                [subjects[i] for i in np.flatnonzero(checked & (rows < 0)).tolist()]
+                if count_unknown
+                else []
+            )
             gate.take(tx, log, kept[kept >= 0], unknown)
             if not checked.all():
                 self._audit.append("verification.consent", self._record(call, outcomes), conn=tx)
@@ -178,6 +183,7 @@ class Admission:
             (call.principal.id, product.id, call.kind),
             records,
             limit=limits.checks_per_subject,
+            zone_limit=limits.zone_limit,
             window_hours=limits.window_hours,
             count_unknown=count_unknown,
         ) as gate:
@@ -193,7 +199,7 @@ class Admission:
         return Admitted(ticket, found["outcomes"], found["checked"], found.get("log"))
 
     @staticmethod
-    def _record(call: Call, outcomes: Sequence[SubjectConsent]) -> dict[str, Any]:
+    def _record(call: Call, outcomes: ConsentOutcomes) -> dict[str, Any]:
         return {
             "request_id": call.request_id,
             "release_id": call.release_id,
@@ -201,5 +207,5 @@ class Admission:
             "product": call.product.id,
             "kind": call.kind,
             "subjects": len(outcomes),
-            **receipt_fields(outcomes),
+            **outcomes.receipt_fields(),
         }

@@ -20,7 +20,7 @@ from typing import Any
 
 from zone.audit import ReleasedArtifact
 from zone.catalog import VerificationProduct
-from zone.consent import SubjectConsent
+from zone.consent import ConsentOutcomes
 from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification.limits import CheckLog, Kind
 from zone.products.verification.replies import MatchQuery, ScoreQuery
@@ -54,17 +54,12 @@ class Call:
         )
 
 
-def consent_terms(outcomes: Sequence[SubjectConsent], mode: str) -> dict[str, Any]:
+def consent_terms(outcomes: ConsentOutcomes, mode: str) -> dict[str, Any]:
     """What a receipt says about consent: the mode, consents used, refusals by public reason."""
-    refused: dict[str, int] = {}
-    for outcome in outcomes:
-        if not outcome.admitted:
-            refused[outcome.public_reason] = refused.get(outcome.public_reason, 0) + 1
-    used = sorted({o.consent for o in outcomes if o.consent is not None})
     return {
         "consent_mode": mode,
-        "consents": used,
-        "consent_refusals": dict(sorted(refused.items())),
+        "consents": outcomes.used(),
+        "consent_refusals": outcomes.refusals(public=True),
     }
 
 

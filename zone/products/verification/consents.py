@@ -21,13 +21,17 @@ from zone.consent import (
     ConsentRecord,
     ConsentReport,
     ConsentUse,
+    TokenRevocation,
     checked_without_consent,
     consent_report,
     get,
+    list_own,
     register,
     revoke,
+    revoke_token,
 )
-from zone.errors import FailedPrecondition
+from zone.consent.revocations import is_token_label
+from zone.errors import FailedPrecondition, NotFound
 from zone.policy import PolicySet, Principal
 from zone.state.api import State
 
@@ -122,6 +126,30 @@ class ConsentDesk:
         with self._state.read() as tx:
             return get(tx, principal=principal.id, consent_id=consent_id)
 
+    def listing(
+        self,
+        principal: Principal,
+        *,
+        product: str = "",
+        subject: str = "",
+        after: str = "",
+        limit: int = 1000,
+    ) -> list[ConsentRecord]:
+        """``principal``'s own registered consents by id (see ``zone.consent.list_own``).
+
+        Raises:
+            InvalidArgument: ``limit`` out of range.
+        """
+        with self._state.read() as tx:
+            return list_own(
+                tx,
+                principal=principal.id,
+                product=product,
+                subject=subject,
+                after=after,
+                limit=limit,
+            )
+
     def without_consent(self, *, after_use: int, limit: int) -> list[ConsentUse]:
         """Checks of products that require consent now, made without one (admin).
 
@@ -137,6 +165,37 @@ class ConsentDesk:
             return checked_without_consent(
                 tx, requiring=requiring, after_use=after_use, limit=limit
             )
+
+    def revoke_token(
+        self,
+        policies: PolicySet,
+        principal: Principal,
+        consent: str,
+        reason: str,
+        request_id: str,
+    ) -> TokenRevocation:
+        """List an authority's token as revoked, on the authority's behalf (admin); audited.
+
+        Raises:
+            InvalidArgument: not ``issuer/id``, or a reason over 256 characters.
+            NotFound: the issuer is not a consent authority of the policies.
+        """
+        issuer = consent.rpartition("/")[0]
+        if is_token_label(consent) and issuer not in policies.consent_keys():
+            raise NotFound("no such consent authority", reason="unknown_issuer")
+        with self._state.write() as tx:
+            revocation = revoke_token(
+                tx, consent=consent, reason=reason, revoked_by=principal.id, now=self._clock()
+            )
+            record = {
+                "consent": revocation.label,
+                "reason": revocation.reason,
+                "revoked_by": revocation.revoked_by,
+                "revoked_at": revocation.revoked_at.isoformat(),
+                "request_id": request_id,
+            }
+            self._audit.append("consent.revoke_token", record, conn=tx)
+        return revocation
 
     def report(self, consent: str, *, limit: int) -> ConsentReport:
         """What one consent authorized and admitted (admin).

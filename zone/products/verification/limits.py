@@ -1,11 +1,14 @@
 """Abuse limits: checks per subject in a sliding window, and the per-model scoring budget.
 
 Per principal, product and kind (match or score), a subject may be checked at most
-``checks_per_subject`` times in any ``window_hours``-long window. The record is the
+``checks_per_subject`` times in any ``window_hours``-long window; per product and kind, by all
+principals together, at most ``zone_checks_per_subject`` times (default: the same number), so
+that N colluding grant holders do not get N windows per subject. The record is the
 ``verification_checks`` log (one row per admitted call, with the subject keys it checked);
 counting a call's subjects in SQLite row by row would cost more than the work itself (measured
 about 2.5 us per subject upserted), so the counts are kept in memory per (principal, product,
-kind), rebuilt from the log on first use, and changed only after the log row has committed.
+kind) and per (product, kind) for the zone-wide window, rebuilt from the log on first use, and
+changed only after the log row has committed.
 
 What is counted: the subjects a call *checks*, that is those named and admitted by consent (a
 subject whose consent is refused gets nothing computed, so it uses no window). Of those,
@@ -77,14 +80,18 @@ def subjects_digest(text: str) -> str:
 class SubjectLimitReached(ResourceExhausted):
     """Some subjects were already checked as often as the window allows."""
 
-    def __init__(self, product: str, count: int, limit: int, hours: float) -> None:
+    def __init__(
+        self, product: str, count: int, limit: int, hours: float, *, zone_wide: bool = False
+    ) -> None:
+        by = " by all callers together" if zone_wide else ""
         super().__init__(
-            f"{count} subject(s) were already checked {limit} time(s) in the last {hours:g} "
+            f"{count} subject(s) were already checked {limit} time(s){by} in the last {hours:g} "
             "hours; nothing was checked",
-            reason="subject_check_limit",
+            reason="zone_subject_check_limit" if zone_wide else "subject_check_limit",
         )
+        subject = "zone-subject-checks" if zone_wide else "subject-checks"
         self.violations = (
-            (f"subject-checks:{product}", f"at most {limit} checks per subject per {hours:g} h"),
+            (f"{subject}:{product}", f"at most {limit} checks per subject{by} per {hours:g} h"),
         )
 
 
@@ -128,10 +135,9 @@ class _Window:
 class WindowGate:
     """The windows of one admission, held under the limiter's lock (see the module docstring)."""
 
-    def __init__(self, window: _Window, now: float, limit: int, hours: float) -> None:
-        self._window = window
+    def __init__(self, windows: tuple[tuple[_Window, int], ...], now: float, hours: float) -> None:
+        self._windows = windows  # (the principal's, the zone's), each with its limit
         self._now = now
-        self._limit = limit
         self._hours = hours
         self._taken: tuple[I64, tuple[str, ...]] | None = None
 
@@ -145,11 +151,16 @@ class WindowGate:
             unknown: Keys of the subjects checked that are not, when they count.
 
         Raises:
-            SubjectLimitReached: a subject is at its limit (nothing written).
+            SubjectLimitReached: a subject is at its limit, the principal's or the zone-wide
+                one (nothing written).
         """
-        over = self._window.over(rows, unknown, self._limit)
-        if over:
-            raise SubjectLimitReached(log.product, over, self._limit, self._hours)
+        for position, (window, limit) in enumerate(self._windows):
+            over = window.over(rows, unknown, limit)
+            if over:
+                zone_wide = position > 0
+                raise SubjectLimitReached(
+                    log.product, over, limit, self._hours, zone_wide=zone_wide
+                )
         tx.execute(
             "INSERT INTO verification_checks (request_id, release_id, principal, product, kind, "
             "checked_at, purpose, subject_count, subjects, subjects_digest) "
@@ -171,7 +182,8 @@ class WindowGate:
 
     def _commit(self) -> None:
         if self._taken is not None:
-            self._window.add(self._now, *self._taken)
+            for window, _ in self._windows:
+                window.add(self._now, *self._taken)
 
 
 class CheckLimiter:
@@ -192,8 +204,12 @@ class CheckLimiter:
         limit: int,
         window_hours: float,
         count_unknown: bool = False,
+        zone_limit: int | None = None,
     ) -> Iterator[WindowGate]:
         """Hold the windows of (principal, product, kind) while a call is admitted.
+
+        With ``zone_limit``, the zone-wide window of (product, kind), shared by every
+        principal, is held and checked too.
 
         Yields:
             The gate: the admission calls :meth:`WindowGate.take` inside its transaction. The
@@ -201,11 +217,18 @@ class CheckLimiter:
             a body that raises counts nothing.
         """
         span = window_hours * 3600.0
+        _, product, kind = key
+        keys = [(key, limit)]
+        if zone_limit is not None:
+            keys.append((("", product, kind), zone_limit))  # no principal id is empty
         with self._lock:
             now = self._clock()
-            window = self._window(key, records, now - span, count_unknown)
-            window.expire(now - span)
-            gate = WindowGate(window, now, limit, window_hours)
+            windows = []
+            for window_key, window_limit in keys:
+                window = self._window(window_key, records, now - span, count_unknown)
+                window.expire(now - span)
+                windows.append((window, window_limit))
+            gate = WindowGate(tuple(windows), now, window_hours)
             yield gate
             gate._commit()
 
@@ -216,12 +239,20 @@ class CheckLimiter:
         if window is not None and window.version == records.version:
             return window
         window = _Window(records.version, np.zeros(records.size, dtype=np.int64))
+        principal, product, kind = key
         with self._store.read() as conn:
-            past = conn.execute(
-                "SELECT checked_at, subjects FROM verification_checks WHERE principal = ? "
-                "AND product = ? AND kind = ? AND checked_at > ? ORDER BY checked_at",
-                (*key, since),
-            ).fetchall()
+            if principal:
+                past = conn.execute(
+                    "SELECT checked_at, subjects FROM verification_checks WHERE principal = ? "
+                    "AND product = ? AND kind = ? AND checked_at > ? ORDER BY checked_at",
+                    (*key, since),
+                ).fetchall()
+            else:  # the zone-wide window: every principal's checks
+                past = conn.execute(
+                    "SELECT checked_at, subjects FROM verification_checks WHERE product = ? "
+                    "AND kind = ? AND checked_at > ? ORDER BY checked_at",
+                    (product, kind, since),
+                ).fetchall()
         for checked_at, subjects in past:
             keys = str(subjects).split("\n")
             rows = records.lookup(keys)

@@ -44,6 +44,21 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         record = call.services.consents.describe(call.require_principal(), request.consent_id)
         return convert.consent(record)
 
+    def ListConsents(
+        self, request: consent_pb2.ListConsentsRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.Consents:
+        """The caller's own registered consents."""
+        call = current_call()
+        call.product = request.product[:128]
+        records = call.services.consents.listing(
+            call.require_principal(),
+            product=request.product,
+            subject=request.subject,
+            after=request.after_consent,
+            limit=convert.row_limit(request.limit),
+        )
+        return consent_pb2.Consents(consents=[convert.consent(r) for r in records])
+
     def ListChecksWithoutConsent(
         self, request: consent_pb2.ChecksWithoutConsentRequest, context: grpc.ServicerContext
     ) -> consent_pb2.ConsentUses:
@@ -52,6 +67,17 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             after_use=request.after_use, limit=convert.row_limit(request.limit)
         )
         return convert.consent_uses(uses)
+
+    def RevokeConsentToken(
+        self, request: consent_pb2.RevokeConsentTokenRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.ConsentTokenRevocation:
+        """List an authority's token as revoked (admin; audited)."""
+        call = current_call()
+        revocation = call.services.consents.revoke_token(
+            call.policies, call.require_principal(), request.consent, request.reason,
+            call.request_id,
+        )  # fmt: skip
+        return convert.token_revocation(revocation)
 
     def GetConsentReport(
         self, request: consent_pb2.ConsentReportRequest, context: grpc.ServicerContext

@@ -41,6 +41,7 @@ def admit(
     principal: str = "bank-a",
     kind: str = "match",
     count_unknown: bool = False,
+    zone_limit: int | None = None,
 ) -> None:
     rows = RECORDS.lookup(subjects)
     unknown = [s for s, r in zip(subjects, rows.tolist(), strict=True) if r < 0 and count_unknown]
@@ -50,7 +51,8 @@ def admit(
         RECORDS,
         limit=2,
         window_hours=1.0,
-        count_unknown=count_unknown,  # type: ignore[arg-type]
+        count_unknown=count_unknown,
+        zone_limit=zone_limit,  # type: ignore[arg-type]
     )
     with admission as gate, limiter._store.write() as tx:
         gate.take(tx, log(subjects, principal, kind), rows[rows >= 0], unknown)
@@ -128,6 +130,26 @@ def test_windows_are_per_principal_and_kind(store: StateStore) -> None:
         for kind in ("match", "score"):
             assert admitted(rebuilt, ["s1"], 1, principal=principal, kind=kind) == 0
     assert admitted(rebuilt, ["s1"], principal="bank-c") == 2
+
+
+def test_the_zone_wide_window_is_shared_by_every_principal(store: StateStore) -> None:
+    clock = Clock()
+    limiter = CheckLimiter(store, clock)
+    admit(limiter, ["s1", "s2"], zone_limit=3)
+    admit(limiter, ["s1"], principal="bank-b", zone_limit=3)
+    admit(limiter, ["s1"], principal="bank-c", zone_limit=3)
+    for principal in ("bank-b", "bank-d"):  # bank-b's own window has room: the zone's has not
+        with pytest.raises(SubjectLimitReached) as refused:
+            admit(limiter, ["s2", "s1"], principal=principal, zone_limit=3)
+        assert refused.value.reason == "zone_subject_check_limit"
+    assert logged(store) == 3
+    admit(limiter, ["s2"], principal="bank-d", zone_limit=3)  # the refusal counted nothing
+    admit(limiter, ["s1"], kind="score", zone_limit=3)  # scoring has its own zone window
+    rebuilt = CheckLimiter(store, clock)  # read back from every principal's log rows
+    with pytest.raises(SubjectLimitReached):
+        admit(rebuilt, ["s1"], principal="bank-e", zone_limit=3)
+    clock.now += HOUR + 1
+    admit(rebuilt, ["s1"], principal="bank-e", zone_limit=3)
 
 
 def test_counts_survive_a_restart(store: StateStore) -> None:
