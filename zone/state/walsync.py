@@ -58,7 +58,7 @@ class WalSync:
             covered = self._committed  # every commit numbered so far is in the log already
             fd = os.open(self._wal, os.O_RDONLY)
             try:
-                os.fsync(fd)
+                os.fdatasync(fd)  # as SQLite syncs its log
             finally:
                 os.close(fd)
             self._synced = max(self._synced, covered)

@@ -189,13 +189,13 @@ def test_durable_writes_return_after_an_fsync_of_the_log_and_others_do_not_sync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[int] = []
-    real_fsync = os.fsync
+    real_fsync = os.fdatasync
 
     def fsync(fd: int) -> None:  # the OS boundary: record which file was synced, then sync it
         synced.append(os.fstat(fd).st_ino)
         real_fsync(fd)
 
-    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "fdatasync", fsync)
     path = tmp_path / "zone.db"
     with StateStore.open(path) as store:
         wal = os.stat(f"{path}-wal").st_ino

@@ -19,7 +19,7 @@ def test_concurrent_durable_writes_share_fsyncs_and_each_waits_for_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "zone.db"
-    real_fsync = os.fsync
+    real_fsync = os.fdatasync
     lock = threading.Lock()
     began: list[frozenset[int]] = []  # rows committed when each fsync of the log began
     ended = [0]  # fsyncs ended so far
@@ -37,7 +37,7 @@ def test_concurrent_durable_writes_share_fsyncs_and_each_waits_for_one(
             with lock:
                 ended[0] += 1
 
-        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "fdatasync", fsync)
 
         def worker(t: int) -> None:
             for i in range(WRITES):
