@@ -1,4 +1,4 @@
-"""The SQLite state database (WAL, durable commits fsynced): connections, migrations, the store.
+"""The SQLite state database (WAL, ``synchronous=FULL``): connections, migrations, the store.
 
 ``StateStore.write()`` is the one way to write; ``StateStore.read()`` gives snapshot reads.
 """

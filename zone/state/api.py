@@ -14,7 +14,7 @@ DO UPDATE SET c = x.c``), ``CASE`` rather than SQLite's scalar ``max()``, and SQ
 ``json_extract``/``json_each`` (the PostgreSQL schema defines both). A backend translates
 placeholders if its driver needs it.
 
-Implementations: :class:`zone.state.db.StateStore` (SQLite, WAL, durable commits fsynced) and
+Implementations: :class:`zone.state.db.StateStore` (SQLite, WAL, ``synchronous=FULL``) and
 :class:`zone.state.postgres.PostgresState` (PostgreSQL, shared by replicas); both pass
 ``tests/contract/test_state_contract.py``.
 """

@@ -1,10 +1,8 @@
-"""The state database: one SQLite file (WAL) shared by ledger, jobs and audit.
+"""The state database: one SQLite file (WAL, ``synchronous=FULL``) shared by ledger, jobs and audit.
 
 Writes go through ``StateStore.write()`` only: it serializes writers in this process with a lock
 and runs one ``BEGIN IMMEDIATE`` transaction, so several components (the privacy ledger, the
-receipt, the audit record) can commit together or not at all. Durable commits are fsynced as
-``synchronous=FULL`` would, but after the lock is released and shared between concurrent
-commits (``zone.state.walsync``).
+receipt, the audit record) can commit together or not at all.
 
 Reads go through ``StateStore.read()``, which hands each thread its own read-only connection and
 runs the body in a read transaction: WAL gives every reader a consistent snapshot of committed
@@ -28,7 +26,6 @@ from zone.state.api import Tx
 from zone.state.checkpointer import Checkpointer
 from zone.state.connection import connect, transaction
 from zone.state.schema import migrate
-from zone.state.walsync import WalSync
 
 __all__ = ["StateStore", "connect", "migrate"]
 
@@ -70,7 +67,6 @@ class StateStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._checkpointer: Checkpointer | None = None
-        self._wal_sync = WalSync(path)
 
     @classmethod
     def open(cls, path: Path, *, checkpoint_every: float | None = None) -> StateStore:
@@ -91,7 +87,6 @@ class StateStore:
         conn = connect(path)
         try:
             migrate(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable commits fsync in WalSync
         except BaseException:
             conn.close()
             raise
@@ -116,14 +111,15 @@ class StateStore:
         """Run the body as the one write transaction of this process (``BEGIN IMMEDIATE``).
 
         Commits when the body returns; rolls back and re-raises when it raises. With
-        ``durable=True`` (the default, for anything that spends budget or releases output) it
-        returns after the commit is fsynced to the write-ahead log: the commit itself runs with
-        ``synchronous=NORMAL`` under the writer lock and the fsync after the lock is released,
-        shared with every durable commit made before it began (``zone.state.walsync``). With
-        ``durable=False`` (records of calls that release nothing) there is no fsync: the
-        transaction survives a crash of the process (kill -9), but the newest ones can be lost,
-        as a suffix, in an OS crash or power loss, until the next durable commit, which fsyncs
-        the WAL and so everything committed before it.
+        ``durable=True`` (the default, for anything that spends budget or releases output) the
+        commit runs with ``synchronous=FULL`` and returns after the WAL is fsynced. With
+        ``durable=False`` (records of calls that release nothing) it runs with
+        ``synchronous=NORMAL``: the transaction survives a crash of the process (kill -9),
+        but the newest ones can be lost, as a suffix, in an OS crash or power loss, until the
+        next durable commit, which fsyncs the WAL and so everything committed before it.
+        (A durable commit becomes visible to other connections only once it is fsynced:
+        SQLite syncs the log before it publishes the commit. Syncing after the writer lock is
+        released would let another call read, and send out, a release not yet durable.)
 
         Yields:
             The write connection, inside an open transaction.
@@ -132,7 +128,6 @@ class StateStore:
             RuntimeError: Called again by a thread already inside ``write()`` (pass the yielded
                 connection down instead, e.g. ``AuditChain.append(..., conn=conn)``).
             FailedPrecondition: The store is closed.
-            OSError: A durable commit could not be fsynced (it may not survive an OS crash).
         """
         self._check_open()
         gate = self._gate
@@ -142,13 +137,11 @@ class StateStore:
             gate.owner = threading.get_ident()
             try:
                 self._check_open()
+                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
                 with transaction(self._conn) as conn:
                     yield conn
-                ticket = self._wal_sync.ticket() if durable else 0
             finally:
                 gate.owner = None
-        if durable:
-            self._wal_sync.wait(ticket)
 
     def writing(self) -> bool:
         """Whether the calling thread is inside ``write()`` on this file."""

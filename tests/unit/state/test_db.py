@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -37,11 +36,11 @@ def test_connect_creates_parent_and_sets_pragmas(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_store_connections_use_wal_and_sync_durable_commits_themselves(tmp_path: Path) -> None:
+def test_store_connections_use_wal_and_full_sync(tmp_path: Path) -> None:
     with StateStore.open(tmp_path / "s.db") as store:
         for conn in (store.conn,):
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL + WalSync
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
         with store.read() as reader:
             assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
@@ -185,25 +184,13 @@ def test_close_is_idempotent_and_final(tmp_path: Path) -> None:
         pass  # pragma: no cover
 
 
-def test_durable_writes_return_after_an_fsync_of_the_log_and_others_do_not_sync(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    synced: list[int] = []
-    real_fsync = os.fdatasync
-
-    def fsync(fd: int) -> None:  # the OS boundary: record which file was synced, then sync it
-        synced.append(os.fstat(fd).st_ino)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fdatasync", fsync)
-    path = tmp_path / "zone.db"
-    with StateStore.open(path) as store:
-        wal = os.stat(f"{path}-wal").st_ino
-        synced.clear()
+def test_write_durability_sets_synchronous_per_transaction(tmp_path: Path) -> None:
+    with StateStore.open(tmp_path / "zone.db") as store:
         with store.write(durable=False) as conn:
-            conn.execute("CREATE TABLE scratch (n INTEGER)")
-        assert synced == []
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         with store.write() as conn:
-            conn.execute("INSERT INTO scratch VALUES (1)")
-            assert synced == []  # not before the commit
-        assert synced == [wal]  # before write() returned
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        with store.write(durable=False):
+            pass
+        with store.write() as conn:  # a later durable write is FULL again
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2

@@ -3,17 +3,17 @@
 The reservation commits (binding every concurrent reservation) before any noise is drawn, but
 is not fsynced on its own: the release commits durably before the reply leaves, and the log
 is replayed as a prefix, so no OS crash can keep the release (or anything the caller saw)
-without the charge. Observed at the OS boundary: the fsync of the log during one query began
-when the charge was already settled ``released``; a failed query's fsync covers its
-``failed`` settlement. A privacy charge that is not settled in its call still reserves
+without the charge. Observed by recording the state store's write transactions (the real
+store, spied on): during one query the reservation commits without fsync, then the release
+commits durably with the charge settled ``released``; a failed query's durable commit
+settles it ``failed``. A privacy charge that is not settled in its call still reserves
 durably (the desk refuses otherwise).
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,8 @@ from zone.ledger import Account, Amount
 from zone.products.statistics import service
 from zone.release.desk import Order
 from zone.server.app import RunningZone
+from zone.state import StateStore
+from zone.state.api import Tx
 
 STATS = "enterprise-stats"
 
@@ -35,43 +37,46 @@ def zone(tmp_path: Path) -> Iterator[RunningZone]:
         yield started
 
 
-def _watch_fsyncs(monkeypatch: pytest.MonkeyPatch, state_db: Path) -> list[dict[str, str]]:
-    """Charges (release id -> state) committed at the start of every fsync from now on."""
-    seen: list[dict[str, str]] = []
-    real_fsync = os.fdatasync
+def _watch_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, dict[str, str]]]:
+    """(durable, charges committed: release id -> state) of every write transaction from now."""
+    seen: list[tuple[bool, dict[str, str]]] = []
+    real_write = StateStore.write
 
-    def fsync(fd: int) -> None:
-        with sqlite3.connect(state_db) as watcher:
-            seen.append(dict(watcher.execute("SELECT release_id, state FROM charges")))
-        real_fsync(fd)
+    @contextmanager
+    def write(self: StateStore, *, durable: bool = True) -> Iterator[Tx]:
+        with real_write(self, durable=durable) as tx:
+            yield tx
+        with self.read() as reader:
+            seen.append((durable, dict(reader.execute("SELECT release_id, state FROM charges"))))
 
-    monkeypatch.setattr(os, "fdatasync", fsync)
+    monkeypatch.setattr(StateStore, "write", write)
     return seen
 
 
-def test_one_fsync_per_query_and_it_covers_the_settled_charge(
+def test_one_durable_commit_per_query_and_it_settles_the_charge(
     zone: RunningZone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with client(zone, "bank") as bank:
         bank.query_statistics(STATS, [count()], epsilon=0.1)  # warm: connections, caches
-        seen = _watch_fsyncs(monkeypatch, zone.services.config.state_db)
+        seen = _watch_writes(monkeypatch)
         release = bank.query_statistics(STATS, [count()], epsilon=0.1)
-    assert len(seen) == 1
-    assert seen[0][release.release_id] == "released"
+    states = [(durable, charges.get(release.release_id)) for durable, charges in seen]
+    # reservation (no fsync), release (fsync), the call's rpc record (no fsync)
+    assert states == [(False, "reserved"), (True, "released"), (False, "released")]
 
 
-def test_a_failed_query_fsyncs_its_failed_settlement(
+def test_a_failed_query_commits_its_failed_settlement_durably(
     zone: RunningZone, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the query broke after the charge")
 
     monkeypatch.setattr(service, "execute", broken)
-    seen = _watch_fsyncs(monkeypatch, zone.services.config.state_db)
+    seen = _watch_writes(monkeypatch)
     with client(zone, "bank") as bank, pytest.raises(ZoneClientError):
         bank.query_statistics(STATS, [count()], epsilon=0.1)
-    assert len(seen) == 1
-    assert list(seen[0].values()) == ["failed"]
+    states = [(durable, list(charges.values())) for durable, charges in seen]
+    assert states == [(False, ["reserved"]), (True, ["failed"]), (False, ["failed"])]
 
 
 def test_a_privacy_charge_not_settled_in_its_call_reserves_durably(zone: RunningZone) -> None:
