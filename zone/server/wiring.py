@@ -60,6 +60,9 @@ from zone.state.opening import open_state
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_SECONDS = 1.0
+"""How often a serving zone checkpoints a SQLite state log (``zone.state.checkpointer``)."""
+
 
 @dataclass(frozen=True)
 class ZoneServices:
@@ -150,7 +153,7 @@ def build(config: ZoneConfig) -> ZoneServices:
     try:
         metas = {name: info.meta for name, info in catalog.datasets().items()}
         products = load_products(config.models_dir, metas)
-        store = open_state(config.state_db, config.state)
+        store = open_state(config.state_db, config.state, checkpoint_every=CHECKPOINT_SECONDS)
     except BaseException:
         catalog.close()
         raise
