@@ -3,16 +3,21 @@
 Starts, each in its own process: a bare grpcio server that answers every call with the same
 ListDatasets reply bytes (no auth, no audit), and `zone serve` on a demo zone. Then drives
 authorized ListDatasets calls at each from 1 and from 4 client threads for a fixed time, and
-reports calls/s and the ratio zone / bare. Also reports the time from spawning `zone serve` to
-health SERVING, and the zone server's idle resident memory.
+reports calls/s and the ratio zone / bare. The two servers are driven in turn, round after
+round (the order alternating), so a change in the machine's load hits both; each row prints the
+median of the rounds, the ratio's spread across rounds, and the load average before and after.
+Also reports the time from spawning `zone serve` to health SERVING, and the zone server's idle
+resident memory.
 
-    .venv/bin/python benchmarks/bench_rpc.py [--seconds 5] [--rows 100000]
+    .venv/bin/python benchmarks/bench_rpc.py [--seconds 3] [--rounds 5] [--rows 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,6 +84,23 @@ def drive(target: str, threads: int, seconds: float) -> float:
     return done / elapsed
 
 
+def interleaved(
+    bare: str, zone: str, threads: int, seconds: float, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Calls/s at ``bare`` and at ``zone``, one measurement of each per round, order alternating."""
+    bare_rates: list[float] = []
+    zone_rates: list[float] = []
+    for i in range(rounds):
+        order = ((bare, bare_rates), (zone, zone_rates))
+        for target, rates in order if i % 2 == 0 else order[::-1]:
+            rates.append(drive(target, threads, seconds))
+    return bare_rates, zone_rates
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -88,7 +110,8 @@ def rss_mb(pid: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,12 +143,18 @@ def main() -> int:
         try:
             print(f"zone serve -> SERVING: {to_serving:.2f} s ({args.rows:,}-row dataset)")
             print(f"zone server idle RSS:  {idle_rss:.0f} MB")
-            print(f"{'client threads':>14} {'bare calls/s':>13} {'zone calls/s':>13} {'ratio':>6}")
+            print(f"load average before: {_load()}")
+            print(f"{'client threads':>14} {'bare calls/s':>13} {'zone calls/s':>13} "
+                  f"{'ratio':>6} {'ratio min-max':>14}")  # fmt: skip
             for threads in (1, 4):
-                bare_rate = drive(bare_target, threads, args.seconds)
-                zone_rate = drive(zone_target, threads, args.seconds)
-                ratio = zone_rate / bare_rate
-                print(f"{threads:>14} {bare_rate:>13.0f} {zone_rate:>13.0f} {ratio:>6.2f}")
+                bare_rates, zone_rates = interleaved(
+                    bare_target, zone_target, threads, args.seconds, args.rounds
+                )
+                ratios = [z / b for z, b in zip(zone_rates, bare_rates, strict=True)]
+                print(f"{threads:>14} {statistics.median(bare_rates):>13.0f} "
+                      f"{statistics.median(zone_rates):>13.0f} {statistics.median(ratios):>6.2f} "
+                      f"{min(ratios):>6.2f}-{max(ratios):<6.2f}")  # fmt: skip
+            print(f"load average after:  {_load()}")
         finally:
             for proc in (zone, bare):
                 proc.send_signal(signal.SIGTERM)

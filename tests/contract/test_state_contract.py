@@ -305,3 +305,33 @@ def test_usage_revenue_and_audit_queries_read_the_same(state: State) -> None:
     page = query_audit(state, AuditFilter(principal="bank-a", kind="release"))
     assert [row.seq for row in page.rows] == [e.seq for e in audit.entries() if e.kind == "release"]
     assert query_audit(state, AuditFilter(product="stats", kind="metering.charge")).rows
+
+
+def test_group_committed_appends_beside_desk_writes_form_one_chain(state: State) -> None:
+    """Threads appending on their own (group commit) and inside desk transactions: one chain."""
+    audit, _, _, desk = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    acked: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def appender(t: int) -> None:
+        for i in range(25):
+            entry = audit.append("rpc", {"t": t, "i": i}, durable=False)
+            with lock:
+                acked.append((entry.seq, entry.hash))
+
+    def reserver() -> None:
+        for i in range(5):
+            desk.reserve(Order("bank-a", grant(), "stats", "call", f"r{i}", account,
+                               Amount.cost(0.01)))  # fmt: skip
+
+    threads = [threading.Thread(target=appender, args=(t,)) for t in range(6)]
+    threads.append(threading.Thread(target=reserver))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with state.read() as tx:
+        assert verify_chain(tx).ok
+        stored = dict(tx.execute("SELECT seq, hash FROM audit_log").fetchall())
+    assert len(acked) == 150 and all(stored[seq] == digest for seq, digest in acked)

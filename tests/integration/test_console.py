@@ -216,10 +216,10 @@ def test_a_check_without_a_required_consent_raises_an_alert(zone) -> None:
     running, _ = zone
     with running.services.store.write() as tx:
         tx.execute(
-            "INSERT INTO consent_uses (request_id, principal, product, mode, subject, purpose, "
-            "issuer, consent_id, used_at) VALUES ('bug', 'bank-a', 'capital-match', 'none', "
-            "'91350100M000100Y43', 'kyc', NULL, NULL, ?)",
-            (datetime.now(UTC).isoformat(),),
+            "INSERT INTO consent_calls (request_id, release_id, principal, product, mode, "
+            "purpose, used_at, subject_count, subjects, consents) VALUES ('bug', 'bug', "
+            "'bank-a', 'capital-match', 'none', 'kyc', ?, 1, '91350100M000100Y43', '[]')",
+            (datetime.now(UTC).timestamp(),),
         )
     admin = _admin(running)
     assert admin.post("/alerts/evaluate").status == 303

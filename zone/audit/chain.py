@@ -34,11 +34,12 @@ from the record, hence covered by the hash).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from zone.audit.group import Encoded, GroupCommitter
 from zone.errors import InvalidArgument
 from zone.state.api import State, Tx
 from zone.wire.entries import GENESIS_HASH, entry_hash
@@ -66,6 +67,7 @@ class AuditChain:
 
     def __init__(self, store: State) -> None:
         self._store = store
+        self._group: GroupCommitter[AuditEntry] = GroupCommitter(store, _append_many)
 
     def append(
         self,
@@ -77,11 +79,12 @@ class AuditChain:
     ) -> AuditEntry:
         """Append one entry and return it.
 
-        Without ``conn`` the entry is committed in its own ``store.write(durable=durable)``
+        Without ``conn`` the entry is committed by a ``store.write(durable=durable)``
         transaction before this returns (see ``StateStore.write`` for what ``durable=False``
-        gives up). With ``conn`` (the connection yielded by the caller's
-        ``store.write()``) it joins the caller's transaction: it becomes durable when, and only
-        if, the caller's transaction commits. Either way the head is read inside the write
+        gives up); concurrent callers share one transaction (``zone.audit.group``). With
+        ``conn`` (the connection yielded by the caller's ``store.write()``) it joins the
+        caller's transaction: it becomes durable when, and only if, the caller's transaction
+        commits. Either way the head is read inside the write
         transaction, so concurrent appends form one linear chain.
 
         Args:
@@ -95,15 +98,15 @@ class AuditChain:
 
         Raises:
             InvalidArgument: ``kind`` is empty or ``record`` is not representable as JSON.
-            RuntimeError: ``conn`` is given but has no open transaction.
+            RuntimeError: ``conn`` is given but has no open transaction, or ``conn`` is not
+                given by a thread inside ``store.write()``.
         """
         record_json, stored = _encode_record(kind, record)
         if conn is not None:
             if not conn.in_transaction:
                 raise RuntimeError("append(conn=...) needs the connection of an open store.write()")
             return _append(conn, kind, record_json, stored)
-        with self._store.write(durable=durable) as write_conn:
-            return _append(write_conn, kind, record_json, stored)
+        return self._group.append((kind, record_json, stored), durable=durable)
 
     def head(self) -> tuple[int, str]:
         """Return ``(length, head hash)``; ``(0, GENESIS_HASH)`` for an empty chain."""
@@ -198,6 +201,25 @@ def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> Au
         (seq, ts, kind, record_json, prev_hash, digest),
     )
     return AuditEntry(seq, ts, kind, record, prev_hash, digest)
+
+
+def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
+    """Append ``encoded`` in order after one head read; one statement for all rows."""
+    seq, prev_hash = _head(conn)
+    entries: list[AuditEntry] = []
+    rows: list[tuple[int, str, str, str, str, str]] = []
+    for kind, record_json, record in encoded:
+        seq += 1
+        ts = utc_timestamp()
+        digest = entry_hash(prev_hash, seq, ts, kind, record_json)
+        entries.append(AuditEntry(seq, ts, kind, record, prev_hash, digest))
+        rows.append((seq, ts, kind, record_json, prev_hash, digest))
+        prev_hash = digest
+    conn.executemany(
+        "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    return entries
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:

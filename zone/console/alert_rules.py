@@ -13,7 +13,7 @@ memory and dropped.
 | ``differencing`` | near-duplicate statistics releases (same product and shape) | ``releases`` |
 | ``refused_calls`` | calls the interceptor refused (credentials, role) | ``rpc`` audit records |
 | ``cancelled_jobs`` | jobs cancelled after their worker touched data | ``jobs`` |
-| ``consent_missing`` | answers without a required consent | ``releases``, ``consent_uses`` |
+| ``consent_missing`` | answers without a required consent | ``releases``, ``consent_calls`` |
 
 ``differencing``: the zone records the shape of a statistics release (product, measures,
 columns, group keys, bins, quantiles) but not the query's filters, so two releases of the same
@@ -232,9 +232,9 @@ def consent_missing(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInput
     """Principals released verification answers without the consent their product requires.
 
     Counts, for the products in ``inputs.consent_required``, the receipts (``releases``) whose
-    consent mode is ``none`` or that name no consent used, and the admitted subject checks
-    (``consent_uses``) recorded without a consent. The zone's admission refuses both, so any
-    count means a bug or a tampered state: the threshold is 1.
+    consent mode is ``none`` or that name no consent used, and the subjects of admitted calls
+    recorded without a consent (``consent_calls`` rows of mode ``none``). The zone's admission
+    refuses both, so any count means a bug or a tampered state: the threshold is 1.
     """
     required = sorted(inputs.consent_required)
     if not required:
@@ -255,9 +255,9 @@ def consent_missing(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInput
             receipts[principal] += 1
             products[principal].add(product)
     rows = conn.execute(
-        "SELECT principal, product, count(*) FROM consent_uses WHERE consent_id IS NULL "
+        "SELECT principal, product, SUM(subject_count) FROM consent_calls WHERE mode = 'none' "
         f"AND used_at >= ? AND used_at < ? AND product IN ({marks}) GROUP BY 1, 2",
-        (start, end, *required),
+        (window.start, window.end, *required),
     )
     for principal, product, count in rows:
         uses[principal] += int(count)

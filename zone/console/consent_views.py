@@ -62,8 +62,8 @@ def consent_lines(store: State, *, principal: str = "", product: str = "") -> li
         for prod, who, registered, revoked, used in rows:
             found[(prod, who)][:3] = [int(registered), int(revoked or 0), int(used or 0)]
         rows = tx.execute(
-            "SELECT product, principal, COUNT(*) FROM consent_uses "
-            f"WHERE consent_id IS NULL AND {where} GROUP BY 1, 2",
+            "SELECT product, principal, SUM(subject_count) FROM consent_calls "
+            f"WHERE mode = 'none' AND {where} GROUP BY 1, 2",
             args,
         ).fetchall()
         for prod, who, count in rows:

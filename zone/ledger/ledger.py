@@ -1,6 +1,7 @@
 """The privacy ledger: budgets per principal x dataset, a zone-wide cap per dataset, charges.
 
-Every reservation is one durable SQLite transaction (``synchronous=FULL``) holding:
+Every reservation is one write transaction (durable, or made durable by the call's own durable
+settlement before its reply: ``zone.release.desk``) holding:
 1. a conditional ``UPDATE budget_spend SET spent = spent + cost WHERE spent + cost <= limit``
    whose row count says whether the principal's budget had room (no check-then-write race:
    40 concurrent reservations of 0.1 against 1.0 grant exactly 10),

@@ -1,11 +1,13 @@
 """The release desk: the one recipe by which every product charges, runs and releases.
 
-1. ``reserve``: in ONE durable transaction, the privacy budget (if the product spends any:
+1. ``reserve``: in ONE transaction, the privacy budget (if the product spends any:
    ``PrivacyLedger.reserve``, principal budget and zone-wide cap), the product's own
    admission (per-subject windows, scoring budgets, consents, the job row: a callback), and
    the grant's call quota and price (``Metering.charge``). A refusal by any of them rolls
    back all of them: nothing spent, nothing consumed. This happens before any data is read,
-   so the charge is always made before any noise is drawn.
+   so the charge is always made before any noise is drawn. It is durable on its own, or,
+   for calls that settle durably before their reply (statistics, verification), made
+   durable by that settlement's commit: nothing the call computed leaves before it.
 2. The product computes. ``failing`` wraps that: if it raises, the ticket is settled
    ``failed`` (budget stays spent: data-dependent work ran) and the call is not billed.
 3. ``release``: the charge is settled ``released`` and the typed receipt, its audit record and
@@ -84,17 +86,33 @@ class ReleaseDesk:
         self._releases = releases
 
     def reserve(
-        self, order: Order, *, admit: Admission | None = None, durable: bool = True
+        self,
+        order: Order,
+        *,
+        admit: Admission | None = None,
+        durable: bool = True,
+        settled_in_call: bool = False,
     ) -> Ticket:
         """Take budget, the product's admission and the call quota together, or nothing.
+
+        The reservation commits (and so binds every concurrent reservation) before this
+        returns, whatever ``durable`` says: the charge is made before any noise is drawn.
+        ``durable`` only decides whether it is also on stable storage before this returns,
+        or made so by the next durable commit (the log is replayed as a prefix: a later
+        durable commit is never kept without this one, on SQLite or PostgreSQL).
 
         Args:
             order: Who, what, and the privacy cost.
             admit: The product's own admission, run inside the same transaction (it raises to
                 refuse; everything then rolls back).
-            durable: False only for orders without a privacy charge whose release is written
-                durably before any reply leaves (the release's commit then makes this one
-                durable too; see ``State.write``).
+            durable: False only for orders whose settlement (``release`` or ``fail``) is
+                written durably in the same call before its reply leaves, so that an OS crash
+                can lose this reservation only together with everything the call computed
+                (nothing of which left): verification's orders, and a privacy charge with
+                ``settled_in_call``.
+            settled_in_call: The caller settles a privacy charge durably before its reply
+                and releases nothing else (statistics). Training and joint jobs outlive their
+                call and reserve durably.
 
         Raises:
             BudgetExhausted: the budget or the zone-wide cap cannot cover the cost.
@@ -102,8 +120,8 @@ class ReleaseDesk:
             PermissionDenied: the principal has exited (or is exiting) the zone.
             Whatever ``admit`` raises to refuse.
         """
-        if order.account is not None and not durable:
-            raise ValueError("a privacy charge is always reserved durably")
+        if order.account is not None and not durable and not settled_in_call:
+            raise ValueError("a privacy charge is reserved durably unless settled in its call")
         with self._state.write(durable=durable) as tx:
             refuse_exited(tx, order.principal)
             reservation = None

@@ -59,6 +59,9 @@ from zone.state.opening import open_state
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_SECONDS = 1.0
+"""How often a serving zone checkpoints a SQLite state log (``zone.state.checkpointer``)."""
+
 
 @dataclass(frozen=True)
 class ZoneServices:
@@ -156,7 +159,7 @@ def build(config: ZoneConfig) -> ZoneServices:
         ValidationFailed: products or policies are invalid for the active dataset versions.
         FailedPrecondition: the dataset store is missing or damaged.
     """
-    store = open_state(config.state_db, config.state)
+    store = open_state(config.state_db, config.state, checkpoint_every=CHECKPOINT_SECONDS)
     try:
         audit = AuditChain(store)
 

@@ -97,6 +97,10 @@ class State(Protocol):
         """
         ...
 
+    def writing(self) -> bool:
+        """Whether the calling thread is inside ``write()`` (which it must not enter again)."""
+        ...
+
     def joined(self, tx: Tx | None) -> AbstractContextManager[Tx]:
         """Join the caller's open write transaction ``tx``, or run a durable one of our own."""
         ...

@@ -23,6 +23,7 @@ from types import TracebackType
 
 from zone.errors import FailedPrecondition
 from zone.state.api import Tx
+from zone.state.checkpointer import Checkpointer
 from zone.state.connection import connect, transaction
 from zone.state.schema import migrate
 
@@ -65,13 +66,17 @@ class StateStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
-    def open(cls, path: Path) -> StateStore:
+    def open(cls, path: Path, *, checkpoint_every: float | None = None) -> StateStore:
         """Open the database at ``path``, creating and migrating it as needed.
 
         Args:
             path: The database file (its directory is created).
+            checkpoint_every: Checkpoint the write-ahead log every this many seconds in a
+                background thread, not inside commits (``zone.state.checkpointer``; a serving
+                zone does). None: SQLite's automatic checkpoints.
 
         Returns:
             The open store.
@@ -85,7 +90,11 @@ class StateStore:
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn)
+        store = cls(path, conn)
+        if checkpoint_every is not None:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            store._checkpointer = Checkpointer(store.checkpoint, checkpoint_every)
+        return store
 
     @property
     def path(self) -> Path:
@@ -108,6 +117,9 @@ class StateStore:
         ``synchronous=NORMAL``: the transaction survives a crash of the process (kill -9),
         but the newest ones can be lost, as a suffix, in an OS crash or power loss, until the
         next durable commit, which fsyncs the WAL and so everything committed before it.
+        (A durable commit becomes visible to other connections only once it is fsynced:
+        SQLite syncs the log before it publishes the commit. Syncing after the writer lock is
+        released would let another call read, and send out, a release not yet durable.)
 
         Yields:
             The write connection, inside an open transaction.
@@ -130,6 +142,10 @@ class StateStore:
                     yield conn
             finally:
                 gate.owner = None
+
+    def writing(self) -> bool:
+        """Whether the calling thread is inside ``write()`` on this file."""
+        return self._gate.owner == threading.get_ident()
 
     @contextmanager
     def joined(self, conn: Tx | None) -> Iterator[Tx]:
@@ -169,6 +185,16 @@ class StateStore:
         finally:
             _end_read(conn)
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, holding the writer lock.
+
+        Raises:
+            FailedPrecondition: The store is closed.
+        """
+        with self._gate.lock:
+            self._check_open()
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     @contextmanager
     def startup(self) -> Iterator[bool]:
         """Yield True: a SQLite state file is served by one ``zone serve`` process."""
@@ -190,6 +216,8 @@ class StateStore:
         """Close every connection of this store. Idempotent."""
         if self._gate.owner == threading.get_ident():
             raise RuntimeError("StateStore.close() called inside write()")
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._gate.lock:
             if self._closed:
                 return

@@ -226,6 +226,10 @@ class PostgresState:
         finally:
             self._local.writing = False
 
+    def writing(self) -> bool:
+        """Whether the calling thread is inside ``write()``."""
+        return bool(getattr(self._local, "writing", False))
+
     @contextmanager
     def joined(self, tx: Tx | None) -> Iterator[Tx]:
         """Join the caller's open write transaction ``tx``, or run a durable one of our own.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 
 import pytest
 
@@ -161,16 +162,16 @@ def _use(conn, principal: str, product: str, subject: str, at: str, consent: str
             (consent, principal, product, subject, at),
         )
     conn.execute(
-        "INSERT INTO consent_uses (request_id, principal, product, mode, subject, purpose, "
-        "issuer, consent_id, used_at) VALUES ('r', ?, ?, ?, ?, 'kyc', ?, ?, ?)",
+        "INSERT INTO consent_calls (request_id, release_id, principal, product, mode, purpose, "
+        "used_at, subject_count, subjects, consents) VALUES ('r', 'rel', ?, ?, ?, 'kyc', ?, 1, "
+        "?, ?)",
         (
             principal,
             product,
             "none" if consent is None else "operator",
+            datetime.fromisoformat(at).timestamp(),
             subject,
-            None if consent is None else "",
-            consent,
-            at,
+            json.dumps([] if consent is None else [consent]),
         ),  # fmt: skip
     )
 

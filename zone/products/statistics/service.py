@@ -119,7 +119,9 @@ class StatisticsService:
             account=account,
             cost=cost,
         )
-        ticket = self._desk.reserve(order)
+        # Not durable on its own: the release (or the failure) below is written durably before
+        # the reply leaves, and an OS crash cannot keep that commit without this one.
+        ticket = self._desk.reserve(order, durable=False, settled_in_call=True)
         try:
             with self._desk.failing(ticket):
                 release = accuracy.annotate(plan, execute(plan, cursor, table_name(plan.dataset)))

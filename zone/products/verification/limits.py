@@ -22,8 +22,15 @@ count update, and :meth:`WindowGate.take` checks and writes the log row inside t
 admission transaction, so two concurrent calls cannot both pass a limit; a refused call (by the
 window or by anything else in the transaction) writes nothing and changes no count. The log
 row commits before any computation starts; a call that then fails stays counted (the check may
-have been computed). This holds for one server process, which is the deployment the SQLite
-state store supports.
+have been computed).
+
+Replicas (several processes on one PostgreSQL state): inside the admission transaction,
+before checking, :meth:`WindowGate.take` first counts the log rows other processes wrote since
+its windows last looked (``check_id`` greater than the highest one counted; usually none).
+Every write transaction holds the cluster-wide write lock (``zone.state.postgres``), so no
+other replica logs a check between that catch-up and the commit: the windows are exact across
+replicas (tests/contract/test_window_contract.py), at the cost of one indexed query per window
+per admission.
 
 The scoring budget is a single counter per (principal, product, model), raised by a
 conditional UPDATE in the same transaction as the log row.
@@ -110,8 +117,42 @@ class ScoreBudgetExhausted(ResourceExhausted):
 class _Window:
     version: str
     counts: npt.NDArray[np.int64]
+    principal: str  # '' for the zone-wide window
+    product: str
+    kind: Kind
+    count_unknown: bool
+    seen: int = 0  # the highest check_id counted (or known to be outside the window)
     unknown: Counter[str] = field(default_factory=Counter)
     events: deque[tuple[float, I64, tuple[str, ...]]] = field(default_factory=deque)
+
+    def catch_up(self, conn: Tx, records: ProductRecords, since: float) -> None:
+        """Count the log rows written since :attr:`seen` (by other processes sharing the state).
+
+        Inside an admission's write transaction this is exact: on PostgreSQL every writer
+        holds the cluster-wide write lock, so no other replica logs a check between this
+        read and the commit; on SQLite the file's write lock does the same.
+        """
+        where = "product = ? AND kind = ? AND check_id > ? AND checked_at > ?"
+        args: tuple[object, ...] = (self.product, self.kind, self.seen, since)
+        if self.principal:
+            where += " AND principal = ?"
+            args = (*args, self.principal)
+        rows = conn.execute(
+            f"SELECT check_id, checked_at, subjects FROM verification_checks WHERE {where} "
+            "ORDER BY check_id",
+            args,
+        ).fetchall()
+        for check_id, checked_at, subjects in rows:
+            self._add_logged(records, float(checked_at), str(subjects))
+            self.seen = max(self.seen, int(check_id))
+
+    def _add_logged(self, records: ProductRecords, when: float, subjects: str) -> None:
+        keys = subjects.split("\n")
+        rows = records.lookup(keys)
+        missing = (
+            tuple(keys[i] for i in np.flatnonzero(rows < 0).tolist()) if self.count_unknown else ()
+        )
+        self.add(when, rows[rows >= 0], missing)
 
     def expire(self, before: float) -> None:
         while self.events and self.events[0][0] <= before:
@@ -135,11 +176,20 @@ class _Window:
 class WindowGate:
     """The windows of one admission, held under the limiter's lock (see the module docstring)."""
 
-    def __init__(self, windows: tuple[tuple[_Window, int], ...], now: float, hours: float) -> None:
+    def __init__(
+        self,
+        windows: tuple[tuple[_Window, int], ...],
+        records: ProductRecords,
+        now: float,
+        hours: float,
+    ) -> None:
         self._windows = windows  # (the principal's, the zone's), each with its limit
+        self._records = records
         self._now = now
+        self._since = now - hours * 3600.0
         self._hours = hours
         self._taken: tuple[I64, tuple[str, ...]] | None = None
+        self._check_id = 0
 
     def take(self, tx: Tx, log: CheckLog, rows: I64, unknown: Sequence[str] = ()) -> None:
         """Check the windows of the subjects checked and write the log row in ``tx``.
@@ -154,6 +204,8 @@ class WindowGate:
             SubjectLimitReached: a subject is at its limit, the principal's or the zone-wide
                 one (nothing written).
         """
+        for window, _ in self._windows:
+            window.catch_up(tx, self._records, self._since)
         for position, (window, limit) in enumerate(self._windows):
             over = window.over(rows, unknown, limit)
             if over:
@@ -161,10 +213,10 @@ class WindowGate:
                 raise SubjectLimitReached(
                     log.product, over, limit, self._hours, zone_wide=zone_wide
                 )
-        tx.execute(
+        (check_id,) = tx.execute(
             "INSERT INTO verification_checks (request_id, release_id, principal, product, kind, "
             "checked_at, purpose, subject_count, subjects, subjects_digest) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING check_id",
             (
                 log.request_id,
                 log.release_id,
@@ -177,13 +229,15 @@ class WindowGate:
                 log.subjects_text,
                 log.subjects_digest,
             ),
-        )
+        ).fetchone()
         self._taken = (rows.copy(), tuple(unknown))
+        self._check_id = int(check_id)
 
     def _commit(self) -> None:
         if self._taken is not None:
             for window, _ in self._windows:
                 window.add(self._now, *self._taken)
+                window.seen = max(window.seen, self._check_id)
 
 
 class CheckLimiter:
@@ -228,7 +282,7 @@ class CheckLimiter:
                 window = self._window(window_key, records, now - span, count_unknown)
                 window.expire(now - span)
                 windows.append((window, window_limit))
-            gate = WindowGate(tuple(windows), now, window_hours)
+            gate = WindowGate(tuple(windows), records, now, window_hours)
             yield gate
             gate._commit()
 
@@ -238,26 +292,17 @@ class CheckLimiter:
         window = self._windows.get(key)
         if window is not None and window.version == records.version:
             return window
-        window = _Window(records.version, np.zeros(records.size, dtype=np.int64))
         principal, product, kind = key
+        window = _Window(
+            records.version,
+            np.zeros(records.size, dtype=np.int64),
+            principal,
+            product,
+            kind,
+            unknown,
+        )
         with self._store.read() as conn:
-            if principal:
-                past = conn.execute(
-                    "SELECT checked_at, subjects FROM verification_checks WHERE principal = ? "
-                    "AND product = ? AND kind = ? AND checked_at > ? ORDER BY checked_at",
-                    (*key, since),
-                ).fetchall()
-            else:  # the zone-wide window: every principal's checks
-                past = conn.execute(
-                    "SELECT checked_at, subjects FROM verification_checks WHERE product = ? "
-                    "AND kind = ? AND checked_at > ? ORDER BY checked_at",
-                    (product, kind, since),
-                ).fetchall()
-        for checked_at, subjects in past:
-            keys = str(subjects).split("\n")
-            rows = records.lookup(keys)
-            missing = tuple(keys[i] for i in np.flatnonzero(rows < 0).tolist()) if unknown else ()
-            window.add(float(checked_at), rows[rows >= 0], missing)
+            window.catch_up(conn, records, since)
         self._windows[key] = window
         return window
 
