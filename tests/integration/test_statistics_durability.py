@@ -82,7 +82,7 @@ def test_a_failed_query_commits_its_failed_settlement_durably(
 def test_a_privacy_charge_not_settled_in_its_call_reserves_durably(zone: RunningZone) -> None:
     order = Order(
         principal="bank-a",
-        grant=zone.services.policies.current.grants_of("bank-a")[0],
+        grant=zone.services.serving.current.grants_of("bank-a")[0],
         product=STATS,
         unit="call",
         request_id="r",
