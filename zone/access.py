@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from zone.catalog import Product
 from zone.clock import today_utc
-from zone.errors import InvalidArgument, PermissionDenied
+from zone.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from zone.ledger import Account, Amount
 from zone.policy import Grant, PolicySet, Principal
 from zone.state.api import Tx
@@ -102,3 +102,20 @@ def refuse_exited(tx: Tx, principal: str) -> None:
     row = tx.execute("SELECT 1 FROM principal_exits WHERE principal = ?", (principal,)).fetchone()
     if row is not None:
         raise PermissionDenied("this principal has exited the zone", reason="principal_exited")
+
+
+def refuse_quarantined(tx: Tx, dataset: str, version: str) -> None:
+    """Refuse (inside ``tx``) work on a quarantined dataset version.
+
+    Raises:
+        FailedPrecondition: the version is quarantined.
+    """
+    row = tx.execute(
+        "SELECT 1 FROM dataset_quarantine WHERE dataset = ? AND version = ?", (dataset, version)
+    ).fetchone()
+    if row is not None:
+        raise FailedPrecondition(
+            f"dataset {dataset!r} version {version[:19]} is quarantined by an administrator; "
+            "nothing was charged",
+            reason="dataset_quarantined",
+        )

@@ -19,7 +19,12 @@ import pytest
 from consolekit import Browser, add_supervisor
 from zonekit import TOKENS, client, make_zone_dir, running_zone
 
-from zone.client import PermissionDeniedError, UnauthenticatedError, ZoneClient
+from zone.client import (
+    FailedPreconditionError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    ZoneClient,
+)
 from zone.client.stats import count
 from zone.server.app import RunningZone
 
@@ -271,3 +276,59 @@ def test_operators_see_only_their_own_page_whatever_they_ask(zone) -> None:
                      "/operators/city-research", "/consents", "/metrics"):  # fmt: skip
             assert browser.get(path).status == 403, path
         assert browser.post("/principals/city-research/suspend", {"note": "x"}).status == 403
+
+
+def _charges(running: RunningZone) -> int:
+    with running.services.store.read() as tx:
+        return int(tx.execute("SELECT COUNT(*) FROM charges").fetchone()[0])
+
+
+SUBJECT = "91350100M000100Y43"
+
+
+def test_a_quarantined_version_serves_nothing_until_released(zone) -> None:
+    running, supervisor = zone
+    admin = _admin(running)
+    version = running.services.catalog.get("enterprises").version
+    assert (
+        Browser(running.console.port, supervisor)
+        .post("/datasets/enterprises/quarantine", {"note": "bad rows"})
+        .status
+        == 403
+    )  # a supervisor looks, never corrects
+    with client(running, "bank") as bank:
+        bank.query_statistics("enterprise-stats", [count()], epsilon=0.1)
+        until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        terms = {"purpose": "kyc", "not_after": until, "letter_sha256": "cd" * 32}
+        consent = bank.register_consent("capital-match", SUBJECT, **terms).consent
+        assert admin.post("/datasets/enterprises/quarantine", {"note": "bad rows"}).status == 303
+        try:
+            before = _charges(running)
+            with pytest.raises(FailedPreconditionError, match="quarantined"):
+                bank.query_statistics("enterprise-stats", [count()], epsilon=0.1)
+            with pytest.raises(FailedPreconditionError, match="quarantined"):
+                bank.match("capital-match", [SUBJECT], {"registered_capital": [1000.0]},
+                           purpose="kyc", consents=[consent])  # fmt: skip
+            with pytest.raises(FailedPreconditionError, match="quarantined"):
+                bank.train("enterprise-default-lr", epsilon=0.5, delta=1e-6, epochs=1)
+            assert _charges(running) == before  # refused before anything was charged
+            page = admin.get("/datasets").text
+            assert "quarantined" in page and "bad rows" in page and "Release" in page
+            assert admin.post("/datasets/enterprises/quarantine", {}).status == 409  # already
+        finally:
+            assert admin.post("/datasets/enterprises/release", {"note": "fixed"}).status == 303
+        bank.query_statistics("enterprise-stats", [count()], epsilon=0.1)
+    kinds = [
+        (e.kind, e.record.get("version")) for e in running.services.audit.entries(limit=10_000)
+    ]
+    assert ("dataset.quarantined", version) in kinds and ("dataset.released", version) in kinds
+
+
+def test_a_refused_import_raises_an_alert(zone) -> None:
+    running, _ = zone
+    running.services.audit.append(
+        "dataset.import",
+        {"dataset": "enterprises", "outcome": "refused", "report_digest": "sha256:" + "0" * 64},
+    )
+    assert _admin(running).post("/alerts/evaluate").status == 303
+    assert ("import_refused", "") in _alerts(running)

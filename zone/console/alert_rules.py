@@ -14,6 +14,7 @@ memory and dropped.
 | ``refused_calls`` | calls the interceptor refused (credentials, role) | ``rpc`` audit records |
 | ``cancelled_jobs`` | jobs cancelled after their worker touched data | ``jobs`` |
 | ``consent_missing`` | answers without a required consent | ``releases``, ``consent_calls`` |
+| ``import_refused`` | dataset imports refused by their quality checks | ``audit_log`` |
 
 ``differencing``: the zone records the shape of a statistics release (product, measures,
 columns, group keys, bins, quantiles) but not the query's filters, so two releases of the same
@@ -46,6 +47,7 @@ RULES = (
     "refused_calls",
     "cancelled_jobs",
     "consent_missing",
+    "import_refused",
 )
 
 BudgetLimits = Mapping[tuple[str, str], int]
@@ -275,6 +277,30 @@ def consent_missing(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInput
     return findings
 
 
+def import_refused(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
+    """Dataset imports refused by their quality checks (``dataset.import`` records, refused).
+
+    An import is an administrator's act, run offline (``zone datasets import``), so the
+    finding names no principal; its detail names the datasets and report digests (counts per
+    column and kind live in the report, never a value).
+    """
+    start, end = window.iso()
+    rows = conn.execute(
+        "SELECT record FROM audit_log WHERE seq >= ? AND ts < ? AND kind = 'dataset.import' "
+        "AND json_extract(record, '$.outcome') = 'refused'",
+        (first_seq_at(conn, start), end),
+    ).fetchall()
+    refused = [json.loads(text) for (text,) in rows]
+    if len(refused) < rule.threshold:
+        return []
+    detail = {
+        "imports_refused": len(refused),
+        "datasets": sorted({str(r.get("dataset", "")) for r in refused}),
+        "report_digests": sorted({str(r.get("report_digest", "")) for r in refused})[:20],
+    }
+    return [Finding("import_refused", "", len(refused), detail)]
+
+
 RuleFunction = Callable[[Tx, Window, AlertRule, RuleInputs], list[Finding]]
 
 RULE_FUNCTIONS: Mapping[str, RuleFunction] = {
@@ -284,6 +310,7 @@ RULE_FUNCTIONS: Mapping[str, RuleFunction] = {
     "refused_calls": refused_calls,
     "cancelled_jobs": cancelled_jobs,
     "consent_missing": consent_missing,
+    "import_refused": import_refused,
 }
 
 

@@ -14,6 +14,7 @@ console:
     differencing: {threshold: 3, window_seconds: 600}      # near-duplicate query pairs
     refused_calls: {threshold: 50, window_seconds: 600}    # refused calls
     cancelled_jobs: {threshold: 3, window_seconds: 86400}  # cancelled after touching data
+    import_refused: {threshold: 1, window_seconds: 86400}  # imports refused by quality checks
 ```
 """
 
@@ -53,6 +54,7 @@ class _AlertsSpec(_Strict):
         differencing: Statistics releases of the same shape by one principal in the window.
         refused_calls: Refused calls by one principal in the window (probing).
         cancelled_jobs: Jobs cancelled after their worker touched data.
+        import_refused: Dataset imports refused by their quality checks.
     """
 
     interval_seconds: float = Field(default=60.0, ge=1, le=86_400)
@@ -61,6 +63,7 @@ class _AlertsSpec(_Strict):
     differencing: _RuleSpec = _RuleSpec(threshold=3, window_seconds=600)
     refused_calls: _RuleSpec = _RuleSpec(threshold=50, window_seconds=600)
     cancelled_jobs: _RuleSpec = _RuleSpec(threshold=3, window_seconds=86_400)
+    import_refused: _RuleSpec = _RuleSpec(threshold=1, window_seconds=86_400)
 
 
 class ConsoleSpec(_Strict):
@@ -95,6 +98,7 @@ class AlertRules:
     differencing: AlertRule = AlertRule(3, 600)
     refused_calls: AlertRule = AlertRule(50, 600)
     cancelled_jobs: AlertRule = AlertRule(3, 86_400)
+    import_refused: AlertRule = AlertRule(1, 86_400)
     # Not configurable: one receipt without a consent its product requires is one too many.
     consent_missing: AlertRule = AlertRule(1, 3600)
 
@@ -133,5 +137,6 @@ def console_config(spec: ConsoleSpec) -> ConsoleConfig:
         differencing=rule(a.differencing),
         refused_calls=rule(a.refused_calls),
         cancelled_jobs=rule(a.cancelled_jobs),
+        import_refused=rule(a.import_refused),
     )
     return ConsoleConfig(spec.listen, spec.session_minutes, rules)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from zone.admin.evaluation import Evaluations
 from zone.admin.exits import Exits
+from zone.admin.quarantine import Quarantine
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain
 from zone.audit.receipts import ReceiptBook
@@ -72,3 +73,8 @@ class ConsoleDeps:
     checkpoint_public_key: Path | None = None
     tls: bool = False
     charts: ChartCache = field(default_factory=ChartCache)
+
+    @property
+    def quarantine(self) -> Quarantine:
+        """Quarantined dataset versions (quarantine, release); stateless over the store."""
+        return Quarantine(self.store, self.audit)

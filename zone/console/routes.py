@@ -84,6 +84,8 @@ ROUTES: tuple[ConsoleRoute, ...] = (
     ConsoleRoute("POST", "/principals/{principal}/suspend", ADMIN, pages.suspend),
     ConsoleRoute("POST", "/principals/{principal}/resume", ADMIN, pages.resume),
     ConsoleRoute("POST", "/principals/{principal}/exit", ADMIN, pages.exit_principal),
+    ConsoleRoute("POST", "/datasets/{dataset}/quarantine", ADMIN, pages.quarantine_dataset),
+    ConsoleRoute("POST", "/datasets/{dataset}/release", ADMIN, pages.release_dataset),
     ConsoleRoute("POST", "/models/{model_id}/revoke", ADMIN, pages.revoke_model),
     ConsoleRoute("POST", "/models/{model_id}/restore", ADMIN, pages.restore_model),
     ConsoleRoute("POST", "/alerts/{alert_id}/ack", ADMIN, pages.acknowledge_alert),

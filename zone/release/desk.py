@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from zone.access import refuse_exited
+from zone.access import refuse_exited, refuse_quarantined
 from zone.audit import AuditEntry, ReleasedArtifact, ReleaseRegistry
 from zone.ledger import ZERO, Account, Amount, PrivacyLedger, Reservation
 from zone.metering import Metering
@@ -55,6 +55,9 @@ class Order:
     """The privacy budget drawn on; None for products that spend none (verification)."""
     cost: Amount = ZERO
     release_id: str = field(default_factory=new_release_id)
+    dataset: str = ""
+    dataset_version: str = ""
+    """The dataset version the work reads (refused while quarantined); '' for none."""
 
 
 @dataclass(frozen=True)
@@ -118,12 +121,15 @@ class ReleaseDesk:
             BudgetExhausted: the budget or the zone-wide cap cannot cover the cost.
             QuotaExhausted: the grant's call quota for the product is spent.
             PermissionDenied: the principal has exited (or is exiting) the zone.
+            FailedPrecondition: the dataset version the order reads is quarantined.
             Whatever ``admit`` raises to refuse.
         """
         if order.account is not None and not durable and not settled_in_call:
             raise ValueError("a privacy charge is reserved durably unless settled in its call")
         with self._state.write(durable=durable) as tx:
             refuse_exited(tx, order.principal)
+            if order.dataset_version:
+                refuse_quarantined(tx, order.dataset, order.dataset_version)
             reservation = None
             if order.account is not None:
                 reservation = self._ledger.reserve(

@@ -13,6 +13,7 @@ SAMPLE_PARAMS = {
     "release_id": "no-such-release",
     "principal": "no-such-principal",
     "model_id": "no-such-model",
+    "dataset": "no-such-dataset",
     "alert_id": "999999",
 }
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from zone.admin.suspensions import MAX_NOTE
 from zone.catalog import Product
 from zone.console import charts, queries
 from zone.console.web import Ctx
@@ -68,6 +69,7 @@ def datasets(ctx: Ctx) -> Response:
     a row), shown with its digest, which the ``dataset.import`` audit record names.
     """
     rows = []
+    quarantined = ctx.deps.quarantine.all()
     for name, info in ctx.deps.datasets().items():
         levels = Counter(column.level for column in info.meta.columns.values())
         providers = info.meta.providers or ()
@@ -82,9 +84,10 @@ def datasets(ctx: Ctx) -> Response:
                 or info.meta.provider,
                 "columns": sorted(info.meta.columns.items()),
                 "report": info.report,
+                "quarantine": quarantined.get((name, info.version)),
             }
         )
-    return ctx.render("datasets.html", datasets=rows)
+    return ctx.render("datasets.html", datasets=rows, max_note=MAX_NOTE)
 
 
 def _product_row(product: Product) -> dict[str, Any]:

@@ -85,6 +85,32 @@ def exit_principal(ctx: Ctx) -> Response:
     return _back(f"/audit?principal={quote(done.principal, safe='')}&kind=release")
 
 
+def _served_version(ctx: Ctx) -> tuple[str, str]:
+    dataset = ctx.path_params["dataset"]
+    info = ctx.deps.datasets().get(dataset)
+    if info is None:
+        raise NotFound("no such dataset", reason="unknown_dataset")
+    return dataset, info.version
+
+
+def quarantine_dataset(ctx: Ctx) -> Response:
+    """Quarantine the served version of a dataset: every product on it is refused."""
+    dataset, version = _served_version(ctx)
+    ctx.deps.quarantine.quarantine(
+        dataset, version, actor=ctx.actor().id, note=ctx.field("note", MAX_NOTE)
+    )
+    return _back("/datasets")
+
+
+def release_dataset(ctx: Ctx) -> Response:
+    """Put the served version of a dataset back in service."""
+    dataset, version = _served_version(ctx)
+    ctx.deps.quarantine.release(
+        dataset, version, actor=ctx.actor().id, note=ctx.field("note", MAX_NOTE)
+    )
+    return _back("/datasets")
+
+
 def revoke_model(ctx: Ctx) -> Response:
     """Revoke a kept model: scoring with it is refused."""
     ctx.deps.models.revoke(

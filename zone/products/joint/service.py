@@ -144,8 +144,10 @@ class JointJobs(TrainingJobs):
             budget_key(self._catalog.get(product.dataset)),
         )
         order = Order(
-            principal.id, grant, product.id, "call", request_id, account, Amount.cost(epsilon, 0.0)
-        )
+            principal.id, grant, product.id, "call", request_id, account, Amount.cost(epsilon, 0.0),
+            dataset=product.dataset,
+            dataset_version=self._catalog.get(product.dataset).version,
+        )  # fmt: skip
         ticket = self._desk.reserve(order)
         with self._desk.failing(ticket):
             noisy = estimate.dp_matched(
@@ -197,6 +199,8 @@ class JointJobs(TrainingJobs):
             request_id,
             account,
             Amount.cost(spec.epsilon, spec.delta),
+            dataset=product.dataset,
+            dataset_version=self._catalog.get(product.dataset).version,
         )
         created: list[Job] = []
 

@@ -118,6 +118,8 @@ class StatisticsService:
             request_id=request_id,
             account=account,
             cost=cost,
+            dataset=plan.dataset,
+            dataset_version=info.version,
         )
         # Not durable on its own: the release (or the failure) below is written durably before
         # the reply leaves, and an OS crash cannot keep that commit without this one.

@@ -136,6 +136,8 @@ class TrainingJobs(JobOutcomes):
             request_id=request_id,
             account=account,
             cost=cost,
+            dataset=product.dataset,
+            dataset_version=info.version,
         )
         created: list[Job] = []
 

@@ -177,6 +177,8 @@ class Admission:
             "call",
             call.request_id,
             release_id=call.release_id,
+            dataset=product.dataset,
+            dataset_version=records.version,
         )
         limits = product.limits
         with self._limiter.admitting(
