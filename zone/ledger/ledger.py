@@ -299,12 +299,22 @@ class _Refused(Exception):
         self.subject = subject
 
 
+def _update_or_create(conn: Tx, update: str, args: dict[str, Any], create: str) -> bool:
+    """Run the conditional ``update``; if it changed no row, create the row and run it again.
+
+    The second run's row count is the decision (the row may have been missing, or the limit
+    refused). The hot path is one statement (the row exists after an account's first charge)
+    instead of an INSERT ... ON CONFLICT before every UPDATE; a refusal costs three.
+    """
+    if conn.execute(update, args).rowcount == 1:
+        return True
+    conn.execute(create, args)
+    return conn.execute(update, args).rowcount == 1
+
+
 def _spend(conn: Tx, account: Account, cost: Amount) -> bool:
-    conn.execute(
-        "INSERT INTO budget_spend (principal, dataset) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        (account.principal, account.dataset),
-    )
-    cursor = conn.execute(
+    return _update_or_create(
+        conn,
         "UPDATE budget_spend SET epsilon_micro = epsilon_micro + :e, "
         "delta_femto = delta_femto + :d "
         "WHERE principal = :p AND dataset = :ds "
@@ -317,14 +327,11 @@ def _spend(conn: Tx, account: Account, cost: Amount) -> bool:
             "le": account.limit.epsilon_micro,
             "ld": account.limit.delta_femto,
         },
+        "INSERT INTO budget_spend (principal, dataset) VALUES (:p, :ds) ON CONFLICT DO NOTHING",
     )
-    return cursor.rowcount == 1
 
 
 def _spend_dataset(conn: Tx, account: Account, cost: Amount) -> bool:
-    conn.execute(
-        "INSERT INTO dataset_spend (dataset) VALUES (?) ON CONFLICT DO NOTHING", (account.dataset,)
-    )
     cap = account.cap
     sql = (
         "UPDATE dataset_spend SET epsilon_micro = epsilon_micro + :e, "
@@ -334,7 +341,8 @@ def _spend_dataset(conn: Tx, account: Account, cost: Amount) -> bool:
     if cap is not None:
         sql += " AND epsilon_micro + :e <= :ce AND delta_femto + :d <= :cd"
         args |= {"ce": cap.epsilon_micro, "cd": cap.delta_femto}
-    return conn.execute(sql, args).rowcount == 1
+    create = "INSERT INTO dataset_spend (dataset) VALUES (:ds) ON CONFLICT DO NOTHING"
+    return _update_or_create(conn, sql, args, create)
 
 
 def _insert_charge(conn: Tx, r: Reservation) -> None:
