@@ -187,6 +187,7 @@ def test_console_exit_while_the_principal_keeps_calling(zone) -> None:
 
     outcomes: list[str] = []
     stop = threading.Event()
+    served = threading.Event()  # the exit lands while calls are being answered
 
     def hammer() -> None:
         with _client(running, tokens["opb"]) as bank:
@@ -194,6 +195,7 @@ def test_console_exit_while_the_principal_keeps_calling(zone) -> None:
                 try:
                     bank.query_statistics(STATS, [count()], epsilon=0.01)
                     outcomes.append("ok")
+                    served.set()
                 except PermissionDeniedError:
                     outcomes.append("refused")
                     return
@@ -203,6 +205,7 @@ def test_console_exit_while_the_principal_keeps_calling(zone) -> None:
         thread.start()
     admin = Browser(running.console.port, TOKENS["admin"])
     try:
+        assert served.wait(30)
         reply = admin.post("/principals/opb/exit", {"note": "console exit"})
     finally:
         stop.set()
