@@ -300,12 +300,7 @@ class _Refused(Exception):
 
 
 def _update_or_create(conn: Tx, update: str, args: dict[str, Any], create: str) -> bool:
-    """Run the conditional ``update``; if it changed no row, create the row and run it again.
-
-    The second run's row count is the decision (the row may have been missing, or the limit
-    refused). The hot path is one statement (the row exists after an account's first charge)
-    instead of an INSERT ... ON CONFLICT before every UPDATE; a refusal costs three.
-    """
+    """Run the conditional ``update``; if no row changed, create the row and run it again."""
     if conn.execute(update, args).rowcount == 1:
         return True
     conn.execute(create, args)
@@ -313,20 +308,15 @@ def _update_or_create(conn: Tx, update: str, args: dict[str, Any], create: str) 
 
 
 def _spend(conn: Tx, account: Account, cost: Amount) -> bool:
+    limit = account.limit
+    args = {"e": cost.epsilon_micro, "d": cost.delta_femto, "p": account.principal,
+            "ds": account.dataset, "le": limit.epsilon_micro, "ld": limit.delta_femto}  # fmt: skip
     return _update_or_create(
         conn,
         "UPDATE budget_spend SET epsilon_micro = epsilon_micro + :e, "
-        "delta_femto = delta_femto + :d "
-        "WHERE principal = :p AND dataset = :ds "
+        "delta_femto = delta_femto + :d WHERE principal = :p AND dataset = :ds "
         "AND epsilon_micro + :e <= :le AND delta_femto + :d <= :ld",
-        {
-            "e": cost.epsilon_micro,
-            "d": cost.delta_femto,
-            "p": account.principal,
-            "ds": account.dataset,
-            "le": account.limit.epsilon_micro,
-            "ld": account.limit.delta_femto,
-        },
+        args,
         "INSERT INTO budget_spend (principal, dataset) VALUES (:p, :ds) ON CONFLICT DO NOTHING",
     )
 
