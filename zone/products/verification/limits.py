@@ -131,11 +131,19 @@ class _Window:
         Inside an admission's write transaction this is exact: on PostgreSQL every writer
         holds the cluster-wide write lock, so no other replica logs a check between this
         read and the commit; on SQLite the file's write lock does the same.
+
+        A window that has counted rows reads only those after :attr:`seen`, by the primary
+        key (``|| ''`` and ``+ 0`` keep SQLite off the window indexes, which would scan every
+        check in the window: 3.7 ms at 50,000 checks against 4 us); a new window reads its
+        whole span through the window index.
         """
-        where = "product = ? AND kind = ? AND check_id > ? AND checked_at > ?"
-        args: tuple[object, ...] = (self.product, self.kind, self.seen, since)
+        args: tuple[object, ...] = (self.seen, self.product, self.kind, since)
+        if self.seen:
+            where = "check_id > ? AND product || '' = ? AND kind || '' = ? AND checked_at + 0 > ?"
+        else:
+            where = "check_id > ? AND product = ? AND kind = ? AND checked_at > ?"
         if self.principal:
-            where += " AND principal = ?"
+            where += " AND principal || '' = ?" if self.seen else " AND principal = ?"
             args = (*args, self.principal)
         rows = conn.execute(
             f"SELECT check_id, checked_at, subjects FROM verification_checks WHERE {where} "
