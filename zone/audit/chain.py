@@ -41,13 +41,14 @@ from typing import Any
 
 from zone.audit.group import Encoded, GroupCommitter
 from zone.errors import InvalidArgument
-from zone.state.api import State, Tx
+from zone.state.api import State, Tx, execute_later
 from zone.wire.entries import GENESIS_HASH, entry_hash
 from zone.wire.jsontext import canonical_json
 
 MAX_ENTRIES_PER_PAGE = 10_000
 
 _COLUMNS = "seq, ts, kind, record, prev_hash, hash"
+_INSERT = f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -191,21 +192,48 @@ def _head(conn: Tx) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> AuditEntry:
-    last_seq, prev_hash = _head(conn)
+def _head_in(conn: Tx) -> tuple[int, str]:
+    """The head as ``conn`` sees it: read under the chain lock as it began, or read now.
+
+    A ``zone.state.api.ChainHeadTx`` (PostgreSQL) read it as it began; no other writer
+    can append before it commits.
+    """
+    held = getattr(conn, "chain_head", None)  # not isinstance: a Protocol check is slow
+    if held is not None:
+        head: tuple[int, str] | None = held()
+        return head or (0, GENESIS_HASH)
+    return _head(conn)
+
+
+def _advance(conn: Tx, entry: AuditEntry) -> None:
+    advance = getattr(conn, "advance_chain_head", None)
+    if advance is not None:
+        advance(entry.seq, entry.hash)
+
+
+def _next_entry(
+    conn: Tx, kind: str, record_json: str, record: dict[str, Any]
+) -> tuple[AuditEntry, tuple[int, str, str, str, str, str]]:
+    """The entry to append next in ``conn``, and its row."""
+    last_seq, prev_hash = _head_in(conn)
     seq = last_seq + 1
     ts = utc_timestamp()
     digest = entry_hash(prev_hash, seq, ts, kind, record_json)
-    conn.execute(
-        "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-        (seq, ts, kind, record_json, prev_hash, digest),
-    )
-    return AuditEntry(seq, ts, kind, record, prev_hash, digest)
+    entry = AuditEntry(seq, ts, kind, record, prev_hash, digest)
+    return entry, (seq, ts, kind, record_json, prev_hash, digest)
+
+
+def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> AuditEntry:
+    """Append one entry; on PostgreSQL its INSERT rides on the transaction's next round trip."""
+    entry, row = _next_entry(conn, kind, record_json, record)
+    execute_later(conn, _INSERT, row)
+    _advance(conn, entry)
+    return entry
 
 
 def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
     """Append ``encoded`` in order after one head read; one statement for all rows."""
-    seq, prev_hash = _head(conn)
+    seq, prev_hash = _head_in(conn)
     entries: list[AuditEntry] = []
     rows: list[tuple[int, str, str, str, str, str]] = []
     for kind, record_json, record in encoded:
@@ -215,10 +243,9 @@ def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
         entries.append(AuditEntry(seq, ts, kind, record, prev_hash, digest))
         rows.append((seq, ts, kind, record_json, prev_hash, digest))
         prev_hash = digest
-    conn.executemany(
-        "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
-    )
+    conn.executemany(_INSERT, rows)
+    if entries:
+        _advance(conn, entries[-1])
     return entries
 
 

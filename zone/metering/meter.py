@@ -44,7 +44,7 @@ from zone.metering.pricing import (
 )
 from zone.metering.reports import Period, RevenueRow, UsageRow, revenue_report, usage_report
 from zone.policy import Grant, Quota
-from zone.state.api import State, Tx
+from zone.state.api import State, Tx, execute_later
 
 ProvidersOf = Callable[[str], tuple[str, Sequence[tuple[str, Decimal]]]]
 """Product id -> (its dataset, the dataset's providers and shares)."""
@@ -261,8 +261,10 @@ def _count_volume(conn: Tx, principal: str, unit: Unit, now: datetime) -> int:
 
 
 def _insert_usage(conn: Tx, charge: Charge, grant: Grant, request_id: str, release_id: str) -> None:
+    """Insert the usage row and its revenue shares (their INSERTs ride on a later round trip)."""
     p = charge.priced
-    conn.execute(
+    execute_later(
+        conn,
         "INSERT INTO usage (usage_id, request_id, release_id, principal, product, dataset, "
         "unit, currency, amount_micro, list_micro, tier, public_interest, purpose, "
         "grant_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -284,11 +286,14 @@ def _insert_usage(conn: Tx, charge: Charge, grant: Grant, request_id: str, relea
             charge.time,
         ),
     )
-    conn.executemany(
-        "INSERT INTO revenue_shares (usage_id, provider, currency, amount_micro) "
-        "VALUES (?, ?, ?, ?)",
-        [(charge.usage_id, who, p.currency, part) for who, part in charge.shares if part > 0],
-    )
+    for who, part in charge.shares:
+        if part > 0:
+            execute_later(
+                conn,
+                "INSERT INTO revenue_shares (usage_id, provider, currency, amount_micro) "
+                "VALUES (?, ?, ?, ?)",
+                (charge.usage_id, who, p.currency, part),
+            )
 
 
 def _charge_record(

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -41,14 +41,12 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
-from zone.state.api import Params, Tx
+from zone.state.api import Tx
 from zone.state.location import PoolOptions, redacted
 from zone.state.owners import hold_owner_lock, release_owners, take_dead_owners
 from zone.state.pgnotify import PgListener
 from zone.state.pgschema import migrate_postgres
-from zone.state.sqltext import to_psycopg
-
-Connection = psycopg.Connection[tuple[Any, ...]]
+from zone.state.pgtx import Connection, PgTx, PgWriteTx
 
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
 REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
@@ -56,6 +54,8 @@ REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving r
 _BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _NOT_DURABLE = "; SET LOCAL synchronous_commit TO OFF"
+# Read after the lock, in the same round trip (each statement has a snapshot of its own start).
+_READ_HEAD = "; SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 class _IntegralNumeric(Loader):
@@ -68,72 +68,6 @@ class _IntegralNumeric(Loader):
 
 def _configure(conn: Connection) -> None:
     conn.adapters.register_loader("numeric", _IntegralNumeric)
-
-
-class PgCursor:
-    """The result of one statement, with SQLite's behaviour for statements returning no rows."""
-
-    def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
-        self._cursor = cursor
-
-    @property
-    def rowcount(self) -> int:
-        """Rows changed by an INSERT/UPDATE/DELETE."""
-        return self._cursor.rowcount
-
-    def fetchone(self) -> Any:
-        """The next row as a tuple, or None (also for a statement that returns no rows)."""
-        return None if self._cursor.description is None else self._cursor.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        """The remaining rows as tuples."""
-        return [] if self._cursor.description is None else self._cursor.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        """Iterate over the remaining rows (converted one by one; libpq holds the result)."""
-        return iter(()) if self._cursor.description is None else iter(self._cursor)
-
-    def close(self) -> None:
-        """Drop the remaining rows."""
-        self._cursor.close()
-
-
-class PgTx:
-    """An open transaction on one pooled connection; it ends with its ``write()``/``read()``."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._open = True
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether the transaction is still open."""
-        return self._open
-
-    def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
-        """Run one statement inside the transaction."""
-        cursor = self._cursor()
-        if parameters:
-            cursor.execute(to_psycopg(sql), parameters)
-        else:
-            cursor.execute(sql.encode("utf-8"))
-        return PgCursor(cursor)
-
-    def executemany(self, sql: str, seq_of_parameters: Sequence[Params], /) -> PgCursor:
-        """Run one statement once per parameter set inside the transaction."""
-        cursor = self._cursor()
-        if seq_of_parameters:
-            cursor.executemany(to_psycopg(sql), seq_of_parameters)
-        return PgCursor(cursor)
-
-    def end(self) -> None:
-        """Mark the transaction over (its owner committed or rolled back)."""
-        self._open = False
-
-    def _cursor(self) -> psycopg.Cursor[tuple[Any, ...]]:
-        if not self._open:
-            raise RuntimeError("the transaction is over")
-        return self._conn.cursor()
 
 
 class PostgresState:
@@ -220,8 +154,8 @@ class PostgresState:
             raise RuntimeError("PostgresState.write() is not reentrant; pass its Tx down")
         self._local.writing = True
         try:
-            begin = _BEGIN_WRITE if durable else _BEGIN_WRITE + _NOT_DURABLE
-            with self._transaction(begin) as tx:
+            begin = (_BEGIN_WRITE if durable else _BEGIN_WRITE + _NOT_DURABLE) + _READ_HEAD
+            with self._transaction(begin, write=True) as tx:
                 yield tx
         finally:
             self._local.writing = False
@@ -343,16 +277,16 @@ class PostgresState:
         self.close()
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[PgTx]:
+    def _transaction(self, begin: str, *, write: bool = False) -> Iterator[PgTx]:
         if self._closed:
             raise FailedPrecondition("the state store is closed")
         try:
             with self._pool.connection() as conn:
-                conn.execute(begin.encode("ascii"))
-                tx = PgTx(conn)
+                cursor = conn.execute(begin.encode("ascii"))
+                tx = PgWriteTx(conn, _last_row(cursor)) if write else PgTx(conn)
                 try:
                     yield tx
-                    conn.execute("COMMIT")
+                    tx.commit()
                 except BaseException:
                     _roll_back(conn)
                     raise
@@ -364,6 +298,14 @@ class PostgresState:
             raise InvalidArgument(
                 "a value cannot be stored (e.g. it holds a NUL character)"
             ) from exc
+
+
+def _last_row(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[int, str] | None:
+    """The row of the last statement of a multi-statement query (the chain's head), if any."""
+    while cursor.nextset():
+        pass
+    row = cursor.fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _roll_back(conn: Connection) -> None:

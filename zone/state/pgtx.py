@@ -1,0 +1,155 @@
+"""PostgreSQL transactions as the core sees them: statements, batches, and the chain's head.
+
+:class:`PgTx` runs statements on one pooled connection (placeholders translated by
+``zone.state.sqltext``). Round trips are what a write transaction waits for while it holds
+the chain lock, so they are saved where no result is needed:
+
+* :meth:`PgTx.execute_all` sends several statements in one round trip (psycopg's pipeline
+  mode): the server runs them in order, each with the snapshot of its own start, and the
+  results are all read back after the last one.
+* :meth:`PgTx.execute_later` queues a statement whose result nobody reads (an INSERT of a new
+  row); it is sent, in order, in the round trip of the transaction's next statement or of its
+  COMMIT. Order is kept, so every later statement sees its effect; only its error surfaces
+  later, at that next statement or the COMMIT.
+
+A failing statement aborts the rest and raises; the transaction is then rolled back by its
+``write()``, with whatever was queued.
+
+:class:`PgWriteTx` is a write transaction: it began by taking the chain lock and, in the same
+round trip, reading the audit chain's head (``chain_head``), which no other writer can move
+until it commits. The audit chain appends after that head without reading it again
+(``zone.audit.chain``), and records each append here (``advance_chain_head``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from zone.state.api import Params, Statement
+from zone.state.sqltext import to_psycopg
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+class PgCursor:
+    """The result of one statement, with SQLite's behaviour for statements returning no rows."""
+
+    def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT/UPDATE/DELETE."""
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        """The next row as a tuple, or None (also for a statement that returns no rows)."""
+        return None if self._cursor.description is None else self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows as tuples."""
+        return [] if self._cursor.description is None else self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the remaining rows (converted one by one; libpq holds the result)."""
+        return iter(()) if self._cursor.description is None else iter(self._cursor)
+
+    def close(self) -> None:
+        """Drop the remaining rows."""
+        self._cursor.close()
+
+
+class PgTx:
+    """An open transaction on one pooled connection; it ends with its ``write()``/``read()``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._open = True
+        self._later: list[Statement] = []
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the transaction is still open."""
+        return self._open
+
+    def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
+        """Run one statement inside the transaction (after the statements queued for later)."""
+        if self._later and parameters:
+            return self.execute_all([(sql, parameters)])[0]
+        self._flush()
+        cursor = self._cursor()
+        if parameters:
+            cursor.execute(to_psycopg(sql), parameters)
+        else:
+            cursor.execute(sql.encode("utf-8"))
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, seq_of_parameters: Sequence[Params], /) -> PgCursor:
+        """Run one statement once per parameter set inside the transaction."""
+        self._flush()
+        cursor = self._cursor()
+        if seq_of_parameters:
+            cursor.executemany(to_psycopg(sql), seq_of_parameters)
+        return PgCursor(cursor)
+
+    def execute_all(self, statements: Sequence[Statement], /) -> list[PgCursor]:
+        """Run ``statements`` in order in one round trip; return their results, in order.
+
+        Raises:
+            psycopg.Error: a statement failed; the ones after it did not run, and the
+                transaction must be rolled back.
+        """
+        self._cursor()  # refuses a transaction that is over
+        later, self._later = self._later, []
+        cursors = []
+        with self._conn.pipeline():
+            for sql, parameters in [*later, *statements]:
+                cursor = self._conn.cursor()
+                cursor.execute(to_psycopg(sql), parameters)
+                cursors.append(cursor)
+        return [PgCursor(cursor) for cursor in cursors[len(later) :]]
+
+    def execute_later(self, sql: str, parameters: Params, /) -> None:
+        """Queue a statement whose result nobody reads; it runs before the next one."""
+        self._cursor()  # refuses a transaction that is over
+        self._later.append((sql, parameters))
+
+    def commit(self) -> None:
+        """Run what is queued and COMMIT, in one round trip."""
+        if self._later:
+            self.execute_all([("COMMIT", ())])
+        else:
+            self._conn.execute(b"COMMIT")
+
+    def end(self) -> None:
+        """Mark the transaction over (its owner committed or rolled back)."""
+        self._open = False
+        self._later = []
+
+    def _flush(self) -> None:
+        if self._later:
+            self.execute_all(())
+
+    def _cursor(self) -> psycopg.Cursor[tuple[Any, ...]]:
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn.cursor()
+
+
+class PgWriteTx(PgTx):
+    """A write transaction that read the audit chain's head under the chain lock as it began."""
+
+    def __init__(self, conn: Connection, head: tuple[int, str] | None) -> None:
+        super().__init__(conn)
+        self._head = head
+
+    def chain_head(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the chain's newest entry in this transaction; None: empty chain."""
+        return self._head
+
+    def advance_chain_head(self, seq: int, digest: str) -> None:
+        """Record that this transaction appended the entry ``seq`` with hash ``digest``."""
+        self._head = (seq, digest)
