@@ -15,10 +15,13 @@ the chain lock, so they are saved where no result is needed:
 A failing statement aborts the rest and raises; the transaction is then rolled back by its
 ``write()``, with whatever was queued.
 
-:class:`PgWriteTx` is a write transaction: it began by taking the chain lock and, in the same
-round trip, reading the audit chain's head (``chain_head``), which no other writer can move
-until it commits. The audit chain appends after that head without reading it again
-(``zone.audit.chain``), and records each append here (``advance_chain_head``).
+:class:`PgWriteTx` is a write transaction. Its BEGIN and the chain lock are queued, not sent:
+they go out with the transaction's first statement, followed by a read of the audit chain's
+head (``chain_head``), which no other writer can move until this one commits (each
+statement has the snapshot of its own start, so the read sees every commit made before the
+lock was granted). The audit chain appends after that head without reading it again
+(``zone.audit.chain``), and records each append here (``advance_chain_head``). A lock or
+connection error of the BEGIN so surfaces at the first statement, as the same exception.
 """
 
 from __future__ import annotations
@@ -104,13 +107,16 @@ class PgTx:
         """
         self._cursor()  # refuses a transaction that is over
         later, self._later = self._later, []
+        kept = self._reads()
         cursors = []
         with self._conn.pipeline():
-            for sql, parameters in [*later, *statements]:
+            for sql, parameters in [*later, *kept, *statements]:
                 cursor = self._conn.cursor()
                 cursor.execute(to_psycopg(sql), parameters)
                 cursors.append(cursor)
-        return [PgCursor(cursor) for cursor in cursors[len(later) :]]
+        results = [PgCursor(cursor) for cursor in cursors[len(later) :]]
+        self._read(results[: len(kept)])
+        return results[len(kept) :]
 
     def execute_later(self, sql: str, parameters: Params, /) -> None:
         """Queue a statement whose result nobody reads; it runs before the next one."""
@@ -133,23 +139,52 @@ class PgTx:
         if self._later:
             self.execute_all(())
 
+    def _reads(self) -> list[Statement]:
+        """Statements of the transaction's own to send with the next round trip."""
+        return []
+
+    def _read(self, results: list[PgCursor]) -> None:
+        """Take the results of ``_reads()``."""
+
     def _cursor(self) -> psycopg.Cursor[tuple[Any, ...]]:
         if not self._open:
             raise RuntimeError("the transaction is over")
         return self._conn.cursor()
 
 
-class PgWriteTx(PgTx):
-    """A write transaction that read the audit chain's head under the chain lock as it began."""
+_HEAD: Statement = ("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", ())
+_UNREAD = (-1, "")
 
-    def __init__(self, conn: Connection, head: tuple[int, str] | None) -> None:
+
+class PgWriteTx(PgTx):
+    """A write transaction: BEGIN and the chain lock go out with its first statement."""
+
+    def __init__(self, conn: Connection, begin: Sequence[Statement]) -> None:
         super().__init__(conn)
-        self._head = head
+        self._later = list(begin)
+        self._begin_length = len(begin)
+        self._head: tuple[int, str] | None = _UNREAD
 
     def chain_head(self) -> tuple[int, str] | None:
         """``(seq, hash)`` of the chain's newest entry in this transaction; None: empty chain."""
+        if self._head == _UNREAD:
+            self.execute_all(())
         return self._head
 
     def advance_chain_head(self, seq: int, digest: str) -> None:
         """Record that this transaction appended the entry ``seq`` with hash ``digest``."""
         self._head = (seq, digest)
+
+    def commit(self) -> None:
+        """COMMIT with whatever is queued; a body that ran no statement has sent nothing."""
+        if self._head == _UNREAD and len(self._later) == self._begin_length:
+            return
+        super().commit()
+
+    def _reads(self) -> list[Statement]:
+        return [_HEAD] if self._head == _UNREAD else []
+
+    def _read(self, results: list[PgCursor]) -> None:
+        if results:
+            row = results[0].fetchone()
+            self._head = None if row is None else (int(row[0]), str(row[1]))

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
 
 import psycopg
 from psycopg.adapt import Buffer, Loader
@@ -41,7 +40,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
-from zone.state.api import Tx
+from zone.state.api import Statement, Tx
 from zone.state.location import PoolOptions, redacted
 from zone.state.owners import hold_owner_lock, release_owners, take_dead_owners
 from zone.state.pgnotify import PgListener
@@ -51,11 +50,12 @@ from zone.state.pgtx import Connection, PgTx, PgWriteTx
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
 REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
 
-_BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_BEGIN_WRITE: tuple[Statement, ...] = (
+    ("BEGIN ISOLATION LEVEL READ COMMITTED", ()),
+    ("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,)),
+)
+_NOT_DURABLE: Statement = ("SET LOCAL synchronous_commit TO OFF", ())
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-_NOT_DURABLE = "; SET LOCAL synchronous_commit TO OFF"
-# Read after the lock, in the same round trip (each statement has a snapshot of its own start).
-_READ_HEAD = "; SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 class _IntegralNumeric(Loader):
@@ -154,8 +154,8 @@ class PostgresState:
             raise RuntimeError("PostgresState.write() is not reentrant; pass its Tx down")
         self._local.writing = True
         try:
-            begin = (_BEGIN_WRITE if durable else _BEGIN_WRITE + _NOT_DURABLE) + _READ_HEAD
-            with self._transaction(begin, write=True) as tx:
+            begin = _BEGIN_WRITE if durable else (*_BEGIN_WRITE, _NOT_DURABLE)
+            with self._transaction(begin) as tx:
                 yield tx
         finally:
             self._local.writing = False
@@ -277,13 +277,20 @@ class PostgresState:
         self.close()
 
     @contextmanager
-    def _transaction(self, begin: str, *, write: bool = False) -> Iterator[PgTx]:
+    def _transaction(self, begin: str | Sequence[Statement]) -> Iterator[PgTx]:
+        """One transaction: ``begin`` is a read's BEGIN, or a write's statements to queue.
+
+        A write's BEGIN and lock go out with its first statement (``zone.state.pgtx``).
+        """
         if self._closed:
             raise FailedPrecondition("the state store is closed")
         try:
             with self._pool.connection() as conn:
-                cursor = conn.execute(begin.encode("ascii"))
-                tx = PgWriteTx(conn, _last_row(cursor)) if write else PgTx(conn)
+                if isinstance(begin, str):
+                    conn.execute(begin.encode("ascii"))
+                    tx = PgTx(conn)
+                else:
+                    tx = PgWriteTx(conn, begin)
                 try:
                     yield tx
                     tx.commit()
@@ -298,14 +305,6 @@ class PostgresState:
             raise InvalidArgument(
                 "a value cannot be stored (e.g. it holds a NUL character)"
             ) from exc
-
-
-def _last_row(cursor: psycopg.Cursor[tuple[Any, ...]]) -> tuple[int, str] | None:
-    """The row of the last statement of a multi-statement query (the chain's head), if any."""
-    while cursor.nextset():
-        pass
-    row = cursor.fetchone()
-    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def _roll_back(conn: Connection) -> None:

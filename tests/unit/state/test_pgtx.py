@@ -1,0 +1,124 @@
+"""PostgreSQL write transactions in few round trips (``zone.state.pgtx``), on a real cluster.
+
+A write's BEGIN and the chain lock go out with its first statement, followed by the chain's
+head; INSERTs nobody reads ride on the next round trip. What must stay true: the head is the
+newest committed one once the lock is granted (the chain stays linear under concurrent
+writers), a queued statement's failure fails the whole write, and order is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+
+from zone.audit import AuditChain, verify_chain
+from zone.errors import Unavailable
+from zone.ledger import Account, Amount, PrivacyLedger
+from zone.state.api import execute_all, execute_later
+from zone.state.location import PoolOptions
+from zone.state.postgres import WRITE_LOCK, PostgresState
+
+SMALL = PoolOptions(min_connections=1, max_connections=4, timeout_seconds=5,
+                    lock_timeout_seconds=1.0)  # fmt: skip
+
+
+@pytest.fixture
+def state(pg_url: str) -> Iterator[PostgresState]:
+    with PostgresState.open(pg_url, SMALL) as opened:
+        with opened.write() as tx:
+            tx.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+        yield opened
+
+
+def test_a_queued_insert_is_seen_by_the_next_statement_and_commits(state: PostgresState) -> None:
+    with state.write() as tx:
+        execute_later(tx, "INSERT INTO t VALUES (?)", (1,))
+        assert tx.execute("SELECT count(*) FROM t WHERE k = ?", (1,)).fetchone() == (1,)
+        execute_later(tx, "INSERT INTO t VALUES (?)", (2,))
+    with state.read() as tx:
+        assert tx.execute("SELECT k FROM t ORDER BY k").fetchall() == [(1,), (2,)]
+
+
+def test_a_failing_queued_insert_fails_the_write_and_rolls_back_all_of_it(
+    state: PostgresState,
+) -> None:
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        with state.write() as tx:
+            tx.execute("INSERT INTO t VALUES (?)", (1,))
+            execute_later(tx, "INSERT INTO t VALUES (?)", (1,))  # fails only at the COMMIT
+    with state.read() as tx:
+        assert tx.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    with state.write() as tx:  # the pooled connection is usable again
+        results = execute_all(tx, [("INSERT INTO t VALUES (?)", (3,)), ("SELECT k FROM t", ())])
+        assert results[0].rowcount == 1 and results[1].fetchall() == [(3,)]
+
+
+def test_a_writer_waiting_for_the_lock_appends_after_the_holder_s_entry(
+    state: PostgresState,
+) -> None:
+    chain = AuditChain(state)
+    appended, entries = threading.Event(), []
+
+    def first() -> None:
+        with state.write() as tx:
+            entries.append(chain.append("test", {"n": 1}, conn=tx))
+            appended.set()
+            threading.Event().wait(0.3)  # the second writer queues for the lock meanwhile
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert appended.wait(10)
+    with state.write() as tx:  # its head read waits for the lock, then sees the commit
+        second = chain.append("test", {"n": 2}, conn=tx)
+    holder.join()
+    assert (second.seq, second.prev_hash) == (2, entries[0].hash)
+    with state.read() as tx:
+        assert verify_chain(tx).ok
+
+
+def test_a_write_that_runs_nothing_sends_nothing(state: PostgresState, pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK,))
+        with state.write():
+            pass  # would wait for the lock (and time out) if BEGIN had been sent
+        with pytest.raises(Unavailable):
+            with state.write() as tx:
+                tx.execute("INSERT INTO t VALUES (?)", (1,))
+
+
+@contextmanager
+def counted_round_trips() -> Iterator[list[int]]:
+    """Count the round trips psycopg makes: one per pipeline, one per statement outside one."""
+    count = [0]
+    pipeline, execute = psycopg.Connection.pipeline, psycopg.Cursor.execute
+
+    def counting_pipeline(self: psycopg.Connection[Any]) -> Any:
+        count[0] += 1
+        return pipeline(self)
+
+    def counting_execute(self: psycopg.Cursor[Any], *args: Any, **kwargs: Any) -> Any:
+        if self.connection._pipeline is None:
+            count[0] += 1
+        return execute(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(psycopg.Connection, "pipeline", counting_pipeline)
+        patch.setattr(psycopg.Cursor, "execute", counting_execute)
+        yield count
+
+
+def test_a_reservation_takes_two_round_trips(state: PostgresState) -> None:
+    ledger = PrivacyLedger(state, AuditChain(state))
+    account = Account("p", "d", Amount.limit(1.0, 1e-6))
+    ledger.reserve(account, product="s", cost=Amount.cost(0.1), request_id="r0")  # rows exist
+    with counted_round_trips() as count:
+        ledger.reserve(account, product="s", cost=Amount.cost(0.1), request_id="r1")
+    # BEGIN, lock, head, both spend UPDATEs | the charge, its audit entry, COMMIT
+    assert count[0] == 2
+    with state.read() as tx:
+        assert verify_chain(tx).ok
