@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from pgkit import running_cluster  # noqa: E402
 from zonekit import add_principal, make_zone_dir  # noqa: E402
 
+import zone  # noqa: E402
 from zone.client import ZoneClient  # noqa: E402
 from zone.client.health import wait_until_serving  # noqa: E402
 from zone.client.stats import count  # noqa: E402
@@ -54,10 +55,12 @@ PRODUCT = "enterprise-stats"
 @contextmanager
 def serving(config: Path) -> Iterator[str]:
     """`zone serve` on ``config`` in a child process until the block ends: its address."""
+    code = str(Path(zone.__file__).resolve().parents[1])  # the servers run this process's zone
     proc = subprocess.Popen(
         [sys.executable, "-m", "zone.cli", "--log-level", "WARNING", "serve",
          "--config", str(config), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=config.parent,
+        env={**os.environ, "PYTHONPATH": code},
     )  # fmt: skip
     assert proc.stdout is not None
     try:
@@ -128,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 "postgresql, 1 replica": lambda: drive(pg[:1], token, args.threads, args.seconds),
                 "postgresql, 2 replicas": lambda: drive(pg, token, args.threads, args.seconds),
             }
+            print(f"zone code from {Path(zone.__file__).parent}")
             print(f"cores: {os.cpu_count()}; processes: PostgreSQL 15 (fsync on, one backend "
                   f"per connection), 2 zone replicas + 1 SQLite zone (idle when not driven), "
                   f"this client ({args.threads} threads); {args.rows:,}-row dataset; "
