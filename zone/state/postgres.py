@@ -10,10 +10,15 @@ Same contract as the SQLite store (``zone.state.api``; ``tests/contract/``), oth
   head is a lock held to the commit. Taken first, it is the only lock any writer waits for
   while holding another, so no two writers can deadlock (taken at the first append instead,
   it would be acquired after budget, quota or job rows in some transactions and before them
-  in others). Measured on 2 cores with 8 writers, fsync off: as fast as taking it at the
-  append, within noise (795 vs 813 reservations/s on one budget row). ``durable=False`` commits with
-  ``synchronous_commit = off``: a crash of the database server may lose the newest such
-  commits; a crash of the zone loses none.
+  in others). Taken first, it also orders what admissions read: the per-subject windows'
+  catch-up and the exit check see every write committed before theirs. Measured on 2 cores
+  with 8 writers, fsync off: as fast as taking it at the append, within noise (795 vs 813
+  reservations/s on one budget row). Since the lock is held for the whole transaction, the
+  transaction saves round trips (``zone.state.pgtx``): BEGIN, the lock and a read of the
+  chain's head go out with its first statement, and INSERTs nobody reads ride on the next
+  round trip or the COMMIT (a ledger reservation: 2 round trips instead of 7).
+  ``durable=False`` commits with ``synchronous_commit = off``: a crash of the database
+  server may lose the newest such commits; a crash of the zone loses none.
 * ``read()`` is one REPEATABLE READ, READ ONLY transaction: every statement in it sees the
   snapshot taken by its first one. Nested ``read()`` calls on one thread share it.
 * ``write()`` is not reentrant on one thread (as on SQLite): pass its ``Tx`` down instead.

@@ -11,14 +11,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
 
-from zone.audit import AuditChain, verify_chain
+from zone.audit import AuditChain, ReleaseRegistry, verify_chain
 from zone.errors import Unavailable
 from zone.ledger import Account, Amount, PrivacyLedger
+from zone.metering import Metering
+from zone.policy import Grant, Price
+from zone.release.desk import Order, ReleaseDesk
 from zone.state.api import execute_all, execute_later
 from zone.state.location import PoolOptions
 from zone.state.postgres import WRITE_LOCK, PostgresState
@@ -122,3 +126,26 @@ def test_a_reservation_takes_two_round_trips(state: PostgresState) -> None:
     assert count[0] == 2
     with state.read() as tx:
         assert verify_chain(tx).ok
+
+
+def test_a_desk_reservation_takes_five_round_trips(state: PostgresState) -> None:
+    audit = AuditChain(state)
+    ledger = PrivacyLedger(state, audit)
+    metering = Metering(state, audit, lambda product: ("d", (("prov", Decimal(1)),)))
+    desk = ReleaseDesk(state, ledger, metering, ReleaseRegistry(state, audit))
+    grant = Grant("p", ("s",), {}, "testing", calls_per_day=100,
+                  price=Price("CNY", per_call_micro=50_000))  # fmt: skip
+    account = Account("p", "d", Amount.limit(1.0, 1e-6))
+
+    def order(request_id: str) -> Order:
+        return Order("p", grant, "s", "call", request_id, account, Amount.cost(0.1))
+
+    desk.reserve(order("r0"))  # the budget, quota and volume rows exist
+    with counted_round_trips() as count:
+        desk.reserve(order("r1"))
+    # BEGIN, lock, head, exit check | 2 spend UPDATEs | charge, its audit entry, quota |
+    # volume | usage, revenue share, metering's audit entry, COMMIT
+    assert count[0] == 5
+    with state.read() as tx:
+        assert verify_chain(tx).ok
+        assert tx.execute("SELECT count(*) FROM usage").fetchone() == (2,)
