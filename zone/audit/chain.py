@@ -232,7 +232,7 @@ def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> Au
 
 
 def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
-    """Append ``encoded`` in order after one head read; one statement for all rows."""
+    """Append ``encoded`` in order after one head read; one statement (or round trip) for all."""
     seq, prev_hash = _head_in(conn)
     entries: list[AuditEntry] = []
     rows: list[tuple[int, str, str, str, str, str]] = []
@@ -243,7 +243,12 @@ def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
         entries.append(AuditEntry(seq, ts, kind, record, prev_hash, digest))
         rows.append((seq, ts, kind, record_json, prev_hash, digest))
         prev_hash = digest
-    conn.executemany(_INSERT, rows)
+    later = getattr(conn, "execute_later", None)
+    if later is None:
+        conn.executemany(_INSERT, rows)
+    else:  # PostgreSQL: the rows ride on the COMMIT's round trip
+        for row in rows:
+            later(_INSERT, row)
     if entries:
         _advance(conn, entries[-1])
     return entries

@@ -149,3 +149,14 @@ def test_a_desk_reservation_takes_four_round_trips(state: PostgresState) -> None
     with state.read() as tx:
         assert verify_chain(tx).ok
         assert tx.execute("SELECT count(*) FROM usage").fetchone() == (2,)
+
+
+def test_an_append_of_its_own_takes_two_round_trips(state: PostgresState) -> None:
+    chain = AuditChain(state)
+    chain.append("test", {"n": 0})
+    with counted_round_trips() as count:
+        entry = chain.append("test", {"n": 1})
+    assert count[0] == 2  # BEGIN, lock, head | the entry, COMMIT
+    assert entry.seq == 2
+    with state.read() as tx:
+        assert verify_chain(tx).ok
