@@ -4,8 +4,8 @@
 ``zone.state.sqltext``). Round trips are what a write transaction waits for while it holds
 the chain lock, so they are saved where no result is needed:
 
-* :meth:`PgTx.execute_all` sends several statements in one round trip (psycopg's pipeline
-  mode): the server runs them in order, each with the snapshot of its own start, and the
+* :meth:`PgTx.execute_all` sends several statements in one round trip (one multi-statement
+  query): the server runs them in order, each with the snapshot of its own start, and the
   results are all read back after the last one.
 * :meth:`PgTx.execute_later` queues a statement whose result nobody reads (an INSERT of a new
   row); it is sent, in order, in the round trip of the transaction's next statement or of its
@@ -65,6 +65,35 @@ class PgCursor:
         self._cursor.close()
 
 
+class PgResult:
+    """The result of one statement of a multi-statement query, read at once."""
+
+    def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
+        self._rowcount = cursor.rowcount
+        self._rows = iter(cursor.fetchall() if cursor.description is not None else ())
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an INSERT/UPDATE/DELETE."""
+        return self._rowcount
+
+    def fetchone(self) -> Any:
+        """The next row as a tuple, or None."""
+        return next(self._rows, None)
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows as tuples."""
+        return list(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the remaining rows."""
+        return self._rows
+
+    def close(self) -> None:
+        """Drop the remaining rows."""
+        self._rows = iter(())
+
+
 class PgTx:
     """An open transaction on one pooled connection; it ends with its ``write()``/``read()``."""
 
@@ -78,7 +107,7 @@ class PgTx:
         """Whether the transaction is still open."""
         return self._open
 
-    def execute(self, sql: str, parameters: Params = (), /) -> PgCursor:
+    def execute(self, sql: str, parameters: Params = (), /) -> PgCursor | PgResult:
         """Run one statement inside the transaction (after the statements queued for later)."""
         if self._later and parameters:
             return self.execute_all([(sql, parameters)])[0]
@@ -98,8 +127,12 @@ class PgTx:
             cursor.executemany(to_psycopg(sql), seq_of_parameters)
         return PgCursor(cursor)
 
-    def execute_all(self, statements: Sequence[Statement], /) -> list[PgCursor]:
+    def execute_all(self, statements: Sequence[Statement], /) -> list[PgResult]:
         """Run ``statements`` in order in one round trip; return their results, in order.
+
+        Sent as one multi-statement query (the simple query protocol, values bound on the
+        client by psycopg's own quoting): one write and one wake-up, where psycopg's
+        pipeline mode polls the socket once per statement.
 
         Raises:
             psycopg.Error: a statement failed; the ones after it did not run, and the
@@ -108,13 +141,17 @@ class PgTx:
         self._cursor()  # refuses a transaction that is over
         later, self._later = self._later, []
         kept = self._reads()
-        cursors = []
-        with self._conn.pipeline():
-            for sql, parameters in [*later, *kept, *statements]:
-                cursor = self._conn.cursor()
-                cursor.execute(to_psycopg(sql), parameters)
-                cursors.append(cursor)
-        results = [PgCursor(cursor) for cursor in cursors[len(later) :]]
+        binder = psycopg.ClientCursor(self._conn)
+        text = "; ".join(
+            binder.mogrify(to_psycopg(sql), parameters) if parameters else sql
+            for sql, parameters in [*later, *kept, *statements]
+        )
+        cursor = self._conn.cursor()
+        cursor.execute(text.encode("utf-8"))
+        results = [PgResult(cursor)]
+        while cursor.nextset():
+            results.append(PgResult(cursor))
+        results = results[len(later) :]
         self._read(results[: len(kept)])
         return results[len(kept) :]
 
@@ -143,7 +180,7 @@ class PgTx:
         """Statements of the transaction's own to send with the next round trip."""
         return []
 
-    def _read(self, results: list[PgCursor]) -> None:
+    def _read(self, results: list[PgResult]) -> None:
         """Take the results of ``_reads()``."""
 
     def _cursor(self) -> psycopg.Cursor[tuple[Any, ...]]:
@@ -184,7 +221,7 @@ class PgWriteTx(PgTx):
     def _reads(self) -> list[Statement]:
         return [_HEAD] if self._head == _UNREAD else []
 
-    def _read(self, results: list[PgCursor]) -> None:
+    def _read(self, results: list[PgResult]) -> None:
         if results:
             row = results[0].fetchone()
             self._head = None if row is None else (int(row[0]), str(row[1]))
