@@ -139,13 +139,13 @@ class PgTx:
                 transaction must be rolled back.
         """
         self._cursor()  # refuses a transaction that is over
-        later, self._later = self._later, []
-        kept = self._reads()
+        later, kept = self._later, self._reads()
         binder = psycopg.ClientCursor(self._conn)
-        text = "; ".join(
+        text = "; ".join(  # a value that cannot be sent raises here, with nothing dropped
             binder.mogrify(to_psycopg(sql), parameters) if parameters else sql
             for sql, parameters in [*later, *kept, *statements]
         )
+        self._later = []
         cursor = self._conn.cursor()
         cursor.execute(text.encode("utf-8"))
         results = [PgResult(cursor)]
