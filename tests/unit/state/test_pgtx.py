@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from zone.audit import AuditChain, ReleaseRegistry, verify_chain
-from zone.errors import Unavailable
+from zone.errors import InvalidArgument, Unavailable
 from zone.ledger import Account, Amount, PrivacyLedger
 from zone.metering import Metering
 from zone.policy import Grant, Price
@@ -160,3 +160,41 @@ def test_an_append_of_its_own_takes_two_round_trips(state: PostgresState) -> Non
     assert entry.seq == 2
     with state.read() as tx:
         assert verify_chain(tx).ok
+
+
+HOSTILE = [
+    "'", "''", "\\", "\\'", "'; DROP TABLE t; --", "$$", "$tag$ x $tag$", "%s", "%(k)s", "%%",
+    "?", ":k", "E'\\x41'", "\"", "`", ";", "\n\r\t", "é中文\U0001f600", "\u2028", "a" * 10_000,
+    "1); DELETE FROM t; SELECT (1", "\\\\'", "' OR '1'='1",
+]  # fmt: skip
+
+
+def test_values_sent_in_one_round_trip_are_stored_exactly_whatever_they_hold(
+    state: PostgresState,
+) -> None:
+    """Batched statements carry values quoted by psycopg: none may change the SQL."""
+    with state.write() as tx:
+        tx.execute("CREATE TABLE v (k INTEGER PRIMARY KEY, s TEXT)")
+    with state.write() as tx:
+        for k, value in enumerate(HOSTILE):
+            execute_later(tx, "INSERT INTO v (k, s) VALUES (?, ?)", (k, value))
+        found = execute_all(
+            tx, [("SELECT s FROM v WHERE s = :s AND k = :k", {"s": v, "k": k})
+                 for k, v in enumerate(HOSTILE)],
+        )  # fmt: skip
+        assert [result.fetchall() for result in found] == [[(v,)] for v in HOSTILE]
+    with state.read() as tx:
+        assert tx.execute("SELECT k, s FROM v ORDER BY k").fetchall() == list(enumerate(HOSTILE))
+        assert tx.execute("SELECT count(*) FROM t").fetchone() == (0,)  # still there, untouched
+
+
+def test_a_nul_character_in_a_queued_value_is_invalid_argument_and_writes_nothing(
+    state: PostgresState,
+) -> None:
+    with pytest.raises(InvalidArgument):
+        with state.write() as tx:
+            tx.execute("INSERT INTO t VALUES (?)", (1,))
+            AuditChain(state).append("test", {"s": "a\x00b"}, conn=tx)
+    with state.read() as tx:
+        assert tx.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        assert tx.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
