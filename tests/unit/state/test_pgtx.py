@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from zone.audit import AuditChain, ReleaseRegistry, verify_chain
+from zone.audit import RECEIPT_FIELDS, AuditChain, ReleasedArtifact, ReleaseRegistry, verify_chain
 from zone.errors import InvalidArgument, Unavailable
 from zone.ledger import Account, Amount, PrivacyLedger
 from zone.metering import Metering
@@ -198,3 +198,23 @@ def test_a_nul_character_in_a_queued_value_is_invalid_argument_and_writes_nothin
     with state.read() as tx:
         assert tx.execute("SELECT count(*) FROM t").fetchone() == (0,)
         assert tx.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+
+
+def test_a_durable_release_takes_two_round_trips(state: PostgresState) -> None:
+    ledger = PrivacyLedger(state, AuditChain(state))
+    account = Account("p", "d", Amount.limit(1.0, 1e-6))
+    reservation = ledger.reserve(account, product="s", cost=Amount.cost(0.1), request_id="r")
+    receipt = dict.fromkeys(RECEIPT_FIELDS, "x") | {
+        "release_id": reservation.release_id, "principal": "p", "product": "s",
+    }  # fmt: skip
+    with counted_round_trips() as count:
+        entry = ledger.release(
+            reservation, receipt, artifact=ReleasedArtifact("statistics", {"n": 1})
+        )
+    assert count[0] == 2  # BEGIN, lock, head, settle UPDATE | receipt, registry row, COMMIT
+    with state.read() as tx:
+        assert verify_chain(tx).ok
+        row = tx.execute(
+            "SELECT audit_seq FROM releases WHERE release_id = ?", (reservation.release_id,)
+        )
+        assert row.fetchone() == (entry.seq,)
