@@ -1,0 +1,128 @@
+"""``zone worker`` processes and zones that queue training for them, for the worker tests."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from zonekit import REPO, add_principal, make_zone_dir, running_zone
+
+from zone.server.app import RunningZone
+
+PRODUCT = "enterprise-default-lr"
+FAST = {"epochs": 2, "batch_size": 256}
+SLOW = {"epochs": 30, "batch_size": 64}
+STALLED = 2  # seconds without a heartbeat before a worker counts as dead (the least allowed)
+WORKERS = f"jobs:\n  executor: procrastinate\n  warm_workers: 1\n  stalled_seconds: {STALLED}\n"
+
+
+@dataclass
+class Worker:
+    """One ``zone worker`` child process and its log file."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_worker(config: Path, log: Path) -> Worker:
+    """``zone worker`` in a child process; returns once it waits for jobs."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zone.cli", "worker", "--config", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+        )  # fmt: skip
+    worker = Worker(proc, log)
+    wait_for(lambda: "waiting for training jobs" in worker.text() or proc.poll() is not None)
+    assert proc.poll() is None, worker.text()
+    return worker
+
+
+def stop_worker(worker: Worker) -> None:
+    if worker.proc.poll() is None:
+        worker.proc.send_signal(signal.SIGTERM)
+        try:
+            worker.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+@dataclass
+class Setup:
+    zone: RunningZone
+    token: str
+    workers: list[Worker]
+
+    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self.zone.services.store.read() as tx:
+            return list(tx.execute(sql, params).fetchall())
+
+    def touched(self, job_id: str) -> bool:
+        ((flag,),) = self.read("SELECT touched_data FROM jobs WHERE job_id = ?", (job_id,))
+        return bool(flag)
+
+    def queue_status(self, job_id: str) -> list[str]:
+        rows = self.read("SELECT status FROM procrastinate_jobs WHERE lock = ?", (job_id,))
+        return [str(r[0]) for r in rows]
+
+    def charge_states(self, job_id: str) -> list[str]:
+        rows = self.read(
+            "SELECT c.state FROM charges c JOIN jobs j ON j.release_id = c.release_id "
+            "WHERE j.job_id = ?",
+            (job_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    def transitions(self, job_id: str) -> list[str]:
+        entries = self.zone.services.audit.entries(limit=10_000)
+        return [
+            str(e.record["state"])
+            for e in entries
+            if e.kind == "job.transition" and e.record["job_id"] == job_id
+        ]
+
+
+@contextmanager
+def zone_with_workers(root: Path, url: str, n: int, extra: str = "") -> Iterator[Setup]:
+    config = make_zone_dir(root, rows=2000, state_db=url, extra_config=WORKERS + extra)
+    token = add_principal(config, "olga", products=(PRODUCT,), epsilon=50.0, delta=1e-5)
+    workers: list[Worker] = []  # tests may replace some: every one left is stopped
+    try:
+        with running_zone(config) as zone:
+            workers.extend(start_worker(config, root / f"worker{i}.log") for i in range(n))
+            yield Setup(zone, token, workers)
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+
+def worker_config(setup: Setup, name: str, *, datasets_db: Path | None = None) -> Path:
+    """A config for another worker of the zone: no warm child (its job's child starts cold).
+
+    ``datasets_db``: another dataset store (a machine whose copy holds another version).
+    """
+    source = setup.zone.services.config.source
+    text = source.read_text().replace("warm_workers: 1", "warm_workers: 0")
+    if datasets_db is not None:
+        text = text.replace("datasets_db: datasets.duckdb", f"datasets_db: {datasets_db}")
+    config = source.parent / name
+    config.write_text(text)
+    return config
