@@ -17,9 +17,12 @@ from zone.server.app import RunningZone
 
 PRODUCT = "enterprise-default-lr"
 FAST = {"epochs": 2, "batch_size": 256}
-SLOW = {"epochs": 30, "batch_size": 64}
+SLOW = {"epochs": 30, "batch_size": 64}  # runs until it is stopped
+MEDIUM = {"epochs": 20, "batch_size": 64}  # runs a few seconds past a SIGTERM
 STALLED = 2  # seconds without a heartbeat before a worker counts as dead (the least allowed)
-WORKERS = f"jobs:\n  executor: procrastinate\n  warm_workers: 1\n  stalled_seconds: {STALLED}\n"
+# No warm child: each job's child imports torch (the warm pool is the local executor's, tested
+# in tests/unit/jobs; bench_workers.py runs workers with warm children).
+WORKERS = f"jobs:\n  executor: procrastinate\n  warm_workers: 0\n  stalled_seconds: {STALLED}\n"
 
 
 @dataclass
@@ -35,15 +38,31 @@ class Worker:
 
 def start_worker(config: Path, log: Path) -> Worker:
     """``zone worker`` in a child process; returns once it waits for jobs."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "zone.cli", "worker", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-        )  # fmt: skip
-    worker = Worker(proc, log)
-    wait_for(lambda: "waiting for training jobs" in worker.text() or proc.poll() is not None)
-    assert proc.poll() is None, worker.text()
+    (worker,) = start_workers(config, [log])
     return worker
+
+
+def start_workers(config: Path, logs: list[Path]) -> list[Worker]:
+    """One ``zone worker`` per log file, started together; returns once all wait for jobs."""
+    workers = []
+    for log in logs:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "zone.cli", "worker", "--config", str(config)],
+                stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+            )  # fmt: skip
+        workers.append(Worker(proc, log))
+    for worker in workers:
+        wait_for(
+            lambda w=worker: "waiting for training jobs" in w.text() or w.proc.poll() is not None
+        )
+        assert worker.proc.poll() is None, worker.text()
+    return workers
+
+
+def maps_torch(pid: int) -> bool:
+    """Whether process ``pid`` has torch's native library loaded (what ``import torch`` does)."""
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
 
 
 def stop_worker(worker: Worker) -> None:
@@ -107,7 +126,7 @@ def zone_with_workers(root: Path, url: str, n: int, extra: str = "") -> Iterator
     workers: list[Worker] = []  # tests may replace some: every one left is stopped
     try:
         with running_zone(config) as zone:
-            workers.extend(start_worker(config, root / f"worker{i}.log") for i in range(n))
+            workers.extend(start_workers(config, [root / f"worker{i}.log" for i in range(n)]))
             yield Setup(zone, token, workers)
     finally:
         for worker in workers:
