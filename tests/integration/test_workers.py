@@ -66,8 +66,8 @@ def test_jobs_run_on_workers_once_each_and_release_with_their_receipts(setup: Se
         assert registered.receipt["dataset_version"].startswith("sha256:")
         assert result.epsilon_training + result.epsilon_metrics <= 1.0 + 1e-9
         # The worker's task settles the zone's job, then returns; procrastinate marks its own
-        # job succeeded after that, so the caller can see the result first (this test once
-        # read 'doing' here).
+        # job succeeded after that, so the caller can see the result first (reading the
+        # status at once raced; a suspect for this test's one reported failure).
         wait_for(lambda j=job.job_id: setup.queue_status(j) == ["succeeded"], timeout=30)
     queued = setup.read(
         "SELECT attempts FROM procrastinate_jobs WHERE lock IN (?, ?)",
