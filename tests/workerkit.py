@@ -145,3 +145,29 @@ def worker_config(setup: Setup, name: str, *, datasets_db: Path | None = None) -
     config = source.parent / name
     config.write_text(text)
     return config
+
+
+READS: list[bool] = []
+"""What :func:`read_after_touch` saw: whether its job's mark was committed when it "read"."""
+
+
+def read_after_touch(payload: str, emit: Callable[[dict[str, object]], None]) -> None:
+    """A job target: announces its read, then records whether the mark is in the database.
+
+    ``payload`` is ``"<state url> <job id>"``; the mark is read on a connection of its own, so
+    only a committed mark is seen.
+    """
+    from zone.state.location import PoolOptions
+    from zone.state.postgres import PostgresState
+
+    url, job_id = payload.split()
+    emit({"event": "touched_data"})
+    store = PostgresState.open(url, PoolOptions(min_connections=1, max_connections=1))
+    try:
+        with store.read() as tx:
+            (flag,) = tx.execute(
+                "SELECT touched_data FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        READS.append(bool(flag))
+    finally:
+        store.close()

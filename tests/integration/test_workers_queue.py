@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 from pgkit import Cluster, fresh_database
-from workerkit import FAST, PRODUCT, STALLED, Setup, zone_with_workers
+from workerkit import FAST, PRODUCT, READS, STALLED, Setup, zone_with_workers
 from zonekit import target
 
 from zone.client import InternalError, ZoneClient
@@ -25,6 +25,7 @@ from zone.jobs.reaper import QueueKeeper
 from zone.jobs.records import lock_job
 from zone.jobs.remote import QUEUE, TASK, queue_app
 from zone.state.location import PostgresUrl
+from zone.worker import child
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +234,37 @@ def test_a_dead_workers_entry_with_no_zone_job_is_finished_and_the_round_goes_on
     with _keeper(setup) as keeper:
         keeper.reap()
     assert setup.queue_status("no-such-job") == ["failed"]
+
+
+def test_a_jobs_child_reads_only_after_its_mark_is_committed_and_never_for_an_ended_job(
+    setup: Setup,
+) -> None:
+    """``zone.worker.child``: the target's read follows the committed mark; a job that ended
+    before the read is refused, and its target stops before reading."""
+    with ZoneClient(target(setup.zone), token=setup.token) as client:
+        running, ended = (client.train(PRODUCT, epsilon=1.0, delta=1e-6, **FAST) for _ in range(2))
+    jobs = setup.zone.services.training._jobs
+    jobs.transition(running.job_id, JobState.RUNNING)
+    jobs.transition(ended.job_id, JobState.RUNNING)
+    assert setup.zone.services.training.lost(ended.job_id)  # reaped before its child read
+    READS.clear()
+    events: list[dict[str, object]] = []
+
+    def run(job_id: str) -> None:
+        child.run(
+            child.wrap(
+                target="workerkit:read_after_touch",
+                payload=f"{_url(setup)} {job_id}",
+                job_id=job_id,
+                state_url=_url(setup),
+            ),
+            events.append,
+        )
+
+    run(running.job_id)
+    assert READS == [True] and events == [{"event": "touched_data"}]
+    with pytest.raises(child.JobEnded):
+        run(ended.job_id)
+    assert READS == [True] and len(events) == 1  # nothing read, nothing announced
+    assert setup.charge_states(ended.job_id) == ["refunded"]
+    assert not jobs.get(ended.job_id).touched_data
