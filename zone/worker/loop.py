@@ -81,7 +81,8 @@ async def _heartbeat_while_draining(app: App, worker: Worker, every: float) -> N
     """Keep the worker's heartbeat while it drains after SIGTERM.
 
     procrastinate stops its own heartbeat when shutdown begins, then waits for running jobs;
-    without this, other workers would reap a draining worker's jobs as lost.
+    without this, the queue keepers of other workers and replicas would reap a draining
+    worker's jobs as lost.
     """
     while True:
         await asyncio.sleep(every)
