@@ -126,6 +126,17 @@ class PgTx:
             cursor.executemany(to_psycopg(sql), seq_of_parameters)
         return PgCursor(cursor)
 
+    @property
+    def driver_connection(self) -> Connection:
+        """The psycopg connection the transaction runs on.
+
+        For a library that must write in the same transaction (procrastinate's defer,
+        ``zone.jobs.remote``).
+        """
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn
+
     def end(self) -> None:
         """Mark the transaction over (its owner committed or rolled back)."""
         self._open = False
