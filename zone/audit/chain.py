@@ -166,13 +166,42 @@ def _encode_record(kind: str, record: Mapping[str, Any]) -> tuple[str, dict[str,
 
     The round trip guarantees that verification, which re-serializes the stored text, accepts
     what is stored (it rejects e.g. non-string keys that would collide or sort differently).
+    A flat record of text values (every ``rpc`` record) skips the parse: it round-trips by
+    construction (:func:`_encode_flat_text`).
     """
     if not isinstance(kind, str) or not kind:
         raise InvalidArgument("audit kind must be a non-empty string")
     if not isinstance(record, Mapping):
         raise InvalidArgument("audit record must be a JSON object")
+    obj = dict(record)
+    if all(type(key) is str and type(value) is str for key, value in obj.items()):
+        return _encode_flat_text(kind, obj)
+    return _encode_checked(kind, obj)
+
+
+def _encode_flat_text(kind: str, obj: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Encode a record whose keys and values are all exactly ``str``, without the parse.
+
+    Such a record round-trips by construction: ``json.dumps`` writes each key and value as a
+    JSON string literal, ``json.loads`` inverts that escaping exactly for any text that is
+    valid UTF-8 (lone surrogates are not, and fail the ``encode`` below as they would in
+    :func:`_encode_checked`), and a dict's keys are already unique strings, so the parsed
+    object equals ``obj`` and re-serializes to the same text.
+    (``tests/unit/audit/test_properties.py`` checks both paths agree on arbitrary text.)
+    """
     try:
-        text = canonical_json(dict(record))
+        text = canonical_json(obj)
+        kind.encode("utf-8")
+        text.encode("utf-8")
+    except ValueError as exc:  # UnicodeError is a ValueError
+        raise InvalidArgument("audit record is not representable as JSON") from exc
+    return text, obj
+
+
+def _encode_checked(kind: str, obj: dict[Any, Any]) -> tuple[str, dict[str, Any]]:
+    """Encode any record, then parse and re-serialize it to prove it round-trips."""
+    try:
+        text = canonical_json(obj)
         kind.encode("utf-8")
         text.encode("utf-8")
         parsed: dict[str, Any] = json.loads(text)
