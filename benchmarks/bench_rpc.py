@@ -1,7 +1,10 @@
 """RPC overhead of the zone against a bare grpcio server, measured in the same run.
 
 Starts, each in its own process: a bare grpcio server that answers every call with the same
-ListDatasets reply bytes (no auth, no audit), and `zone serve` on a demo zone. Then drives
+ListDatasets reply bytes (no auth, no audit), and `zone serve` on a demo zone. The bare server
+is built by the zone's own `zone.server.app.grpc_server` from the zone's config: the same
+handler thread pool, message limits and concurrent-call limit (grpcio's per-call accounting
+for that limit is grpcio's cost, not the zone's); it sends no metadata. Then drives
 authorized ListDatasets calls at each from 1 and from 4 client threads for a fixed time, and
 reports calls/s and the ratio zone / bare. The two servers are driven in turn, round after
 round (the order alternating), so a change in the machine's load hits both; each row prints the
@@ -23,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent import futures
 from pathlib import Path
 
 import grpc
@@ -36,18 +38,23 @@ from zonekit import TOKENS, make_zone_dir  # noqa: E402
 from zone._proto import catalog_pb2  # noqa: E402
 from zone.client import ZoneClient  # noqa: E402
 from zone.client.health import wait_until_serving  # noqa: E402
+from zone.config import load_config  # noqa: E402
+from zone.server.app import grpc_server  # noqa: E402
 
 METHOD = "/zone.v1.CatalogService/ListDatasets"
 
 
-def bare_server(reply: bytes) -> None:
-    """A grpcio server answering every call with ``reply`` (run in a child process)."""
+def bare_server(reply: bytes, config: Path) -> None:
+    """A grpcio server answering every call with ``reply`` (run in a child process).
+
+    Built like the zone's (``grpc_server`` with the limits of ``config``), without the zone.
+    """
 
     class Echo(grpc.GenericRpcHandler):
         def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
             return grpc.unary_unary_rpc_method_handler(lambda req, ctx: reply)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server = grpc_server(load_config(config).limits)
     server.add_generic_rpc_handlers((Echo(),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -135,7 +142,7 @@ def main() -> int:
                 b"", metadata=(("authorization", f"Bearer {TOKENS['bank']}"),), timeout=10
             )
         bare = subprocess.Popen(
-            [sys.executable, __file__, "--bare-reply", reply.hex()],
+            [sys.executable, __file__, "--bare-reply", reply.hex(), str(config)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert bare.stdout is not None
@@ -165,7 +172,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--bare-reply":
-        bare_server(bytes.fromhex(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--bare-reply":
+        bare_server(bytes.fromhex(sys.argv[2]), Path(sys.argv[3]))
         sys.exit(0)
     sys.exit(main())
