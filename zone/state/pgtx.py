@@ -155,6 +155,19 @@ class PgTx:
         self._read(results[: len(kept)])
         return results[len(kept) :]
 
+    @property
+    def driver_connection(self) -> Connection:
+        """The psycopg connection the transaction runs on, with everything queued sent.
+
+        For a library that must write in the same transaction (procrastinate's defer,
+        ``zone.jobs.remote``): a write's BEGIN, lock and queued statements go out first, so
+        that what the library runs is inside the transaction and after them.
+        """
+        self._flush()
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn
+
     def execute_later(self, sql: str, parameters: Params, /) -> None:
         """Queue a statement whose result nobody reads; it runs before the next one."""
         self._cursor()  # refuses a transaction that is over
