@@ -12,9 +12,14 @@ for ``--seconds``:
   what a statistics query commits before any noise is drawn.
 
 "hot": every client draws on one principal's budget (one row); "spread": one principal per
-client. Prints reservations/s, the ratio to raw, and the load average before and after.
+client. Both backends are open at once and measured interleaved: each of ``--rounds`` rounds
+runs every figure once, SQLite then PostgreSQL, so that a load change on this shared machine
+hits both alike. Prints the median reservations/s of the rounds with their range, the
+median of the per-round ratios to raw, and the load average of each round.
 
-    .venv/bin/python benchmarks/bench_state.py [--seconds 5] [--clients 8]
+    .venv/bin/python benchmarks/bench_state.py [--seconds 4] [--clients 8] [--rounds 3]
+
+To compare two checkouts, run this same script against each (``PYTHONPATH=<checkout>``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
@@ -43,7 +49,7 @@ from zone.metering import Metering  # noqa: E402
 from zone.policy import Grant, Price  # noqa: E402
 from zone.release.desk import Order, ReleaseDesk  # noqa: E402
 from zone.state.api import State  # noqa: E402
-from zone.state.location import PoolOptions, PostgresUrl, StateLocation  # noqa: E402
+from zone.state.location import PoolOptions, PostgresUrl  # noqa: E402
 from zone.state.opening import open_state  # noqa: E402
 
 LIMIT = Amount.limit(1e9, 1e-6)
@@ -123,58 +129,77 @@ def account(client: int, hot: bool) -> Account:
     return Account("p0" if hot else f"p{client}", "d", LIMIT)
 
 
-def measure(
-    location: StateLocation, raw: Callable[[int, int], None], args: Any
-) -> dict[str, float]:
-    """Every figure of one backend."""
-    state = open_state(location, PoolOptions(min_connections=args.clients, max_connections=64))
-    try:
-        ledger, desk = zone_parts(state)
-        rates = {"raw  hot": drive(args.clients, args.seconds, raw)}
-        for hot in (True, False):
-            tag = "hot   " if hot else "spread"
-            rates[f"ledger {tag}"] = drive(
-                args.clients, args.seconds,
-                lambda c, i, hot=hot: ledger.reserve(account(c, hot), product="stats", cost=COST,
-                                                     request_id=f"{c}-{i}"),
-            )  # fmt: skip
-            rates[f"desk   {tag}"] = drive(
-                args.clients, args.seconds,
-                lambda c, i, hot=hot: desk.reserve(Order(account(c, hot).principal, GRANT,
-                                                         "stats", "call", f"{c}-{i}",
-                                                         account(c, hot), COST)),
-            )  # fmt: skip
-        return rates
-    finally:
-        state.close()
+def figures(state: State, raw: Callable[[int, int], None]) -> dict[str, Callable[[int, int], None]]:
+    """Every figure of one backend: name -> one reservation of client ``c``, iteration ``i``."""
+    ledger, desk = zone_parts(state)
+    out = {"raw  hot": raw}
+    for hot in (True, False):
+        tag = "hot   " if hot else "spread"
+        out[f"ledger {tag}"] = lambda c, i, hot=hot: ledger.reserve(
+            account(c, hot), product="stats", cost=COST, request_id=f"{c}-{i}"
+        )  # fmt: skip
+        out[f"desk   {tag}"] = lambda c, i, hot=hot: desk.reserve(
+            Order(account(c, hot).principal, GRANT, "stats", "call", f"{c}-{i}",
+                  account(c, hot), COST)
+        )  # fmt: skip
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per figure and round")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-fsync", action="store_true",
                         help="PostgreSQL with fsync off (what its flush to disk costs, by "
                              "difference); SQLite stays synchronous=FULL")  # fmt: skip
     args = parser.parse_args(argv)
     durable = not args.no_fsync
     print(f"cores: {os.cpu_count()}, clients: {args.clients} threads in one process, "
-          f"{args.seconds:g} s per figure, PostgreSQL fsync {'on' if durable else 'OFF'}; "
-          f"load average before: {os.getloadavg()}")  # fmt: skip
+          f"{args.seconds:g} s per figure and round, {args.rounds} rounds interleaved, "
+          f"PostgreSQL fsync {'on' if durable else 'OFF'}; zone code from "
+          f"{Path(sys.modules['zone'].__file__ or '').parent}")  # fmt: skip
+    pool = PoolOptions(min_connections=args.clients, max_connections=64)
+    rates: dict[str, dict[str, list[float]]] = {"sqlite": {}, "postgresql": {}}
     with tempfile.TemporaryDirectory() as tmp, running_cluster(fsync=durable) as cluster:
         url = cluster.create_database("bench")
-        sqlite_path = Path(tmp) / "state.sqlite"
-        results = {
-            "sqlite": measure(sqlite_path, raw_sqlite(Path(tmp) / "raw.sqlite"), args),
-            "postgresql": measure(PostgresUrl(url), raw_postgres(url), args),
+        states = {
+            "sqlite": open_state(Path(tmp) / "state.sqlite", pool),
+            "postgresql": open_state(PostgresUrl(url), pool),
         }
-    print(f"{'reservations/s':<16}{'sqlite':>10}{'/raw':>7}{'postgresql':>12}{'/raw':>7}"
-          f"{'pg/sqlite':>11}")  # fmt: skip
-    for name in results["sqlite"]:
-        s, p = results["sqlite"][name], results["postgresql"][name]
-        s_raw, p_raw = results["sqlite"]["raw  hot"], results["postgresql"]["raw  hot"]
-        print(f"{name:<16}{s:>10.0f}{s / s_raw:>7.2f}{p:>12.0f}{p / p_raw:>7.2f}{p / s:>11.2f}")
+        try:
+            runs = {
+                "sqlite": figures(states["sqlite"], raw_sqlite(Path(tmp) / "raw.sqlite")),
+                "postgresql": figures(states["postgresql"], raw_postgres(url)),
+            }
+            for r in range(args.rounds):
+                print(f"round {r + 1}: load average {os.getloadavg()}", flush=True)
+                for name in runs["sqlite"]:
+                    for backend, run in runs.items():
+                        rate = drive(args.clients, args.seconds, run[name])
+                        rates[backend].setdefault(name, []).append(rate)
+        finally:
+            for state in states.values():
+                state.close()
+    report(rates)
     print(f"load average after: {os.getloadavg()}")
+
+
+def report(rates: dict[str, dict[str, list[float]]]) -> None:
+    """Medians over the rounds, [min-max], and the median per-round ratio to raw."""
+    print(f"{'reservations/s':<15}{'sqlite':>19}{'/raw':>6}{'postgresql':>21}{'/raw':>6}"
+          f"{'pg/sqlite':>10}")  # fmt: skip
+    for name in rates["sqlite"]:
+        cells = []
+        for backend in ("sqlite", "postgresql"):
+            got, raw = rates[backend][name], rates[backend]["raw  hot"]
+            ratio = statistics.median(g / r for g, r in zip(got, raw, strict=True))
+            cells.append(f"{statistics.median(got):>7.0f} [{min(got):>4.0f}-{max(got):>4.0f}]"
+                         f"{ratio:>6.2f}")  # fmt: skip
+        pg_over = statistics.median(
+            p / q for p, q in zip(rates["postgresql"][name], rates["sqlite"][name], strict=True)
+        )
+        print(f"{name:<15}{cells[0]:>25}{cells[1]:>27}{pg_over:>10.2f}")
 
 
 if __name__ == "__main__":

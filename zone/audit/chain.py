@@ -41,13 +41,14 @@ from typing import Any
 
 from zone.audit.group import Encoded, GroupCommitter
 from zone.errors import InvalidArgument
-from zone.state.api import State, Tx
+from zone.state.api import State, Tx, execute_later
 from zone.wire.entries import GENESIS_HASH, entry_hash
 from zone.wire.jsontext import canonical_json
 
 MAX_ENTRIES_PER_PAGE = 10_000
 
 _COLUMNS = "seq, ts, kind, record, prev_hash, hash"
+_INSERT = f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -223,16 +224,45 @@ def _head(conn: Tx) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> AuditEntry:
-    last_seq, prev_hash = _head(conn)
+def _head_in(conn: Tx) -> tuple[int, str]:
+    """The head as ``conn`` sees it: read under the chain lock as it began, or read now.
+
+    A ``zone.state.api.ChainHeadTx`` (PostgreSQL) read it as it began; no other writer
+    can append before it commits.
+    """
+    held = getattr(conn, "chain_head", None)  # not isinstance: a Protocol check is slow
+    if held is not None:
+        head: tuple[int, str] | None = held()
+        return head or (0, GENESIS_HASH)
+    return _head(conn)
+
+
+def _advance(conn: Tx, entry: AuditEntry) -> None:
+    advance = getattr(conn, "advance_chain_head", None)
+    if advance is not None:
+        advance(entry.seq, entry.hash)
+
+
+def _next_entry(
+    conn: Tx, kind: str, record_json: str, record: dict[str, Any]
+) -> tuple[AuditEntry, tuple[int, str, str, str, str, str]]:
+    """The entry to append next in ``conn``, and its row."""
+    last_seq, prev_hash = _head_in(conn)
     seq = last_seq + 1
     ts = utc_timestamp()
     digest = entry_hash(prev_hash, seq, ts, kind, record_json)
-    conn.execute(_INSERT, (seq, ts, kind, record_json, prev_hash, digest))
-    return AuditEntry(seq, ts, kind, record, prev_hash, digest)
+    entry = AuditEntry(seq, ts, kind, record, prev_hash, digest)
+    return entry, (seq, ts, kind, record_json, prev_hash, digest)
 
 
-_INSERT = "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)"
+def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> AuditEntry:
+    """Append one entry; on PostgreSQL its INSERT rides on the transaction's next round trip."""
+    entry, row = _next_entry(conn, kind, record_json, record)
+    execute_later(conn, _INSERT, row)
+    _advance(conn, entry)
+    return entry
+
+
 # The first row of a batch appended after a remembered head: inserted only if that head is
 # still the chain's last entry (one statement instead of a head read and an insert).
 _INSERT_AFTER_HEAD = (
@@ -252,7 +282,8 @@ class ChainTail:
     ``AuditChain``, an append that joined a caller's transaction), the conditional insert
     inserts nothing and the batch is appended after the head read from the table instead.
     Rows are never updated or deleted (triggers), so a remembered ``seq`` that is still the
-    maximum still carries the remembered hash.
+    maximum still carries the remembered hash. Not used where the transaction read the head
+    as it began (PostgreSQL, ``zone.state.api.ChainHeadTx``): that head is current for free.
     """
 
     def __init__(self) -> None:
@@ -271,8 +302,17 @@ class ChainTail:
 def _append_many(
     conn: Tx, encoded: Sequence[Encoded], known: tuple[int, str] | None = None
 ) -> list[AuditEntry]:
-    """Append ``encoded`` in order after the head: ``known`` if it still is, else read."""
-    if known is not None and encoded:
+    """Append ``encoded`` after the head: the transaction's, or ``known`` if still it, or read."""
+    if not encoded:
+        return []
+    later = getattr(conn, "execute_later", None)
+    if later is not None:  # PostgreSQL: the head came with BEGIN; the rows ride on the COMMIT
+        entries, rows = _link(_head_in(conn), encoded)
+        for row in rows:
+            later(_INSERT, row)
+        _advance(conn, entries[-1])
+        return entries
+    if known is not None:
         entries, rows = _link(known, encoded)
         if conn.execute(_INSERT_AFTER_HEAD, (*rows[0], known[0])).rowcount == 1:
             if len(rows) > 1:

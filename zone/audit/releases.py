@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from zone.audit.chain import AuditChain, AuditEntry, utc_timestamp
 from zone.errors import NotFound
-from zone.state.api import State, Tx
+from zone.state.api import State, Tx, execute_later
 from zone.wire.jsontext import canonical_json
 
 ReleaseKind = Literal["statistics", "training", "verification"]
@@ -87,13 +87,16 @@ def insert_release(conn: Tx, entry: AuditEntry, artifact: ReleasedArtifact) -> N
 
     Raises:
         ValueError: the entry is not a complete receipt.
-        sqlite3.IntegrityError: the release id is already registered.
+        sqlite3.IntegrityError: the release id is already registered (on PostgreSQL the
+            INSERT rides on the transaction's next round trip, and its error fails the
+            commit: either way the whole transaction rolls back).
     """
     receipt = entry.record
     if entry.kind != "release":
         raise ValueError("a registry row needs a 'release' audit entry")
     check_receipt(receipt)
-    conn.execute(
+    execute_later(
+        conn,
         f"INSERT INTO releases ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             str(receipt["release_id"]),

@@ -38,7 +38,7 @@ from zone.jobs.reaper import QueueKeeper
 from zone.jobs.records import Job
 from zone.periodic import Periodic
 from zone.state.api import Tx
-from zone.state.postgres import PgTx
+from zone.state.pgtx import PgTx
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,9 @@ from typing import Any
 from zone.audit import AuditChain, AuditEntry, ReleasedArtifact, insert_release, utc_timestamp
 from zone.errors import NotFound, ResourceExhausted
 from zone.ledger.charges import AlreadySettled, ChargeState
+from zone.ledger.spending import spend_budget, spend_dataset_cap
 from zone.ledger.units import ZERO, Amount
-from zone.state.api import State, Tx
+from zone.state.api import State, Statement, Tx, execute_all, execute_later
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,14 @@ class PrivacyLedger:
         )
         try:
             with self._store.joined(conn) as w:
-                if not _spend(w, account, cost):
+                spend = spend_budget(account.principal, account.dataset, account.limit, cost)
+                spend_dataset = spend_dataset_cap(account.dataset, account.cap, cost)
+                principal, dataset = execute_all(w, (spend.update, spend_dataset.update))
+                if not spend.decided(w, principal.rowcount):
                     raise _Refused("principal")
-                if not _spend_dataset(w, account, cost):
+                if not spend_dataset.decided(w, dataset.rowcount):
                     raise _Refused("dataset")
-                _insert_charge(w, reservation)
+                execute_later(w, *_insert_charge(reservation))
                 self._audit.append("ledger.charge", _charge_record(reservation), conn=w)
         except _Refused as refused:
             balance = self.balance(account)
@@ -299,44 +303,8 @@ class _Refused(Exception):
         self.subject = subject
 
 
-def _update_or_create(conn: Tx, update: str, args: dict[str, Any], create: str) -> bool:
-    """Run the conditional ``update``; if no row changed, create the row and run it again."""
-    if conn.execute(update, args).rowcount == 1:
-        return True
-    conn.execute(create, args)
-    return conn.execute(update, args).rowcount == 1
-
-
-def _spend(conn: Tx, account: Account, cost: Amount) -> bool:
-    limit = account.limit
-    args = {"e": cost.epsilon_micro, "d": cost.delta_femto, "p": account.principal,
-            "ds": account.dataset, "le": limit.epsilon_micro, "ld": limit.delta_femto}  # fmt: skip
-    return _update_or_create(
-        conn,
-        "UPDATE budget_spend SET epsilon_micro = epsilon_micro + :e, "
-        "delta_femto = delta_femto + :d WHERE principal = :p AND dataset = :ds "
-        "AND epsilon_micro + :e <= :le AND delta_femto + :d <= :ld",
-        args,
-        "INSERT INTO budget_spend (principal, dataset) VALUES (:p, :ds) ON CONFLICT DO NOTHING",
-    )
-
-
-def _spend_dataset(conn: Tx, account: Account, cost: Amount) -> bool:
-    cap = account.cap
-    sql = (
-        "UPDATE dataset_spend SET epsilon_micro = epsilon_micro + :e, "
-        "delta_femto = delta_femto + :d WHERE dataset = :ds"
-    )
-    args: dict[str, Any] = {"e": cost.epsilon_micro, "d": cost.delta_femto, "ds": account.dataset}
-    if cap is not None:
-        sql += " AND epsilon_micro + :e <= :ce AND delta_femto + :d <= :cd"
-        args |= {"ce": cap.epsilon_micro, "cd": cap.delta_femto}
-    create = "INSERT INTO dataset_spend (dataset) VALUES (:ds) ON CONFLICT DO NOTHING"
-    return _update_or_create(conn, sql, args, create)
-
-
-def _insert_charge(conn: Tx, r: Reservation) -> None:
-    conn.execute(
+def _insert_charge(r: Reservation) -> Statement:
+    return (
         "INSERT INTO charges (release_id, request_id, principal, product, dataset, "
         "epsilon_micro, delta_femto, state, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?)",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from zone.audit import AuditChain
 from zone.errors import ResourceExhausted
@@ -44,7 +44,7 @@ from zone.metering.pricing import (
 )
 from zone.metering.reports import Period, RevenueRow, UsageRow, revenue_report, usage_report
 from zone.policy import Grant, Quota
-from zone.state.api import State, Tx
+from zone.state.api import State, Statement, Tx, execute_all, execute_later
 
 ProvidersOf = Callable[[str], tuple[str, Sequence[tuple[str, Decimal]]]]
 """Product id -> (its dataset, the dataset's providers and shares)."""
@@ -146,8 +146,8 @@ class Metering:
         dataset, provider_shares = self._providers_of(product)
         with self._store.joined(conn) as w:
             quota = grant.quota_for(product)
-            used = 0 if quota is None else _take_quota(w, principal, product, quota, now)
-            priced = price_of(grant, unit, _count_volume(w, principal, unit, now) - 1)
+            used, ordinal = _take_quota_and_count(w, principal, product, quota, unit, now)
+            priced = price_of(grant, unit, ordinal - 1)
             parts = tuple(split(priced.amount_micro, provider_shares))
             charge = Charge(
                 usage_id=uuid.uuid4().hex,
@@ -213,56 +213,68 @@ class Metering:
             return revenue_report(conn, period, provider=provider)
 
 
-def _take_quota(conn: Tx, principal: str, product: str, quota: Quota, now: datetime) -> int:
-    """Consume one unit of quota in one conditional upsert; return the count now used.
+def _take_quota_and_count(
+    conn: Tx, principal: str, product: str, quota: Quota | None, unit: Unit, now: datetime
+) -> tuple[int, int]:
+    """Consume one unit of quota and count the unit in the monthly volume, in one round trip.
 
-    A stored window later than ``now``'s (the clock stepped back) counts as the current one,
-    so a clock change never resets a counter early.
+    Returns the quota now used (0 without a quota) and the unit's ordinal in the month.
+    The quota is one conditional upsert on the principal x product counter; a stored window
+    later than ``now``'s (the clock stepped back) counts as the current one, so a clock
+    change never resets a counter early.
 
     Raises:
-        QuotaExhausted: no unit left; the counter is unchanged.
+        QuotaExhausted: no unit left; the counter is unchanged (the volume upsert that ran
+            beside it rolls back with the caller's transaction, which this raises out of).
     """
-    start = iso(window_start(quota.window, now))
-    args = {"p": principal, "pr": product, "w": start, "limit": quota.calls}
-    row = None
-    if quota.calls > 0:
-        row = conn.execute(
-            "INSERT INTO quota_use AS q (principal, product, window_start, used) "
-            "VALUES (:p, :pr, :w, 1) "
-            "ON CONFLICT (principal, product) DO UPDATE SET "
-            "used = (CASE WHEN q.window_start >= :w THEN q.used ELSE 0 END) + 1, "
-            "window_start = CASE WHEN q.window_start >= :w THEN q.window_start ELSE :w END "
-            "WHERE (CASE WHEN q.window_start >= :w THEN q.used ELSE 0 END) + 1 <= :limit "
-            "RETURNING used",
-            args,
-        ).fetchone()
-    if row is not None:
-        return int(row[0])
-    current = conn.execute(
-        "SELECT used FROM quota_use WHERE principal = :p AND product = :pr AND window_start >= :w",
-        args,
-    ).fetchone()
-    raise QuotaExhausted(
-        product, quota, int(current[0]) if current else 0, window_end(quota.window, now)
+    start = iso(window_start(quota.window, now)) if quota is not None else ""
+    take: Statement = (
+        "INSERT INTO quota_use AS q (principal, product, window_start, used) "
+        "VALUES (:p, :pr, :w, 1) "
+        "ON CONFLICT (principal, product) DO UPDATE SET "
+        "used = (CASE WHEN q.window_start >= :w THEN q.used ELSE 0 END) + 1, "
+        "window_start = CASE WHEN q.window_start >= :w THEN q.window_start ELSE :w END "
+        "WHERE (CASE WHEN q.window_start >= :w THEN q.used ELSE 0 END) + 1 <= :limit "
+        "RETURNING used",
+        {"p": principal, "pr": product, "w": start, "limit": quota.calls if quota else 0},
     )
-
-
-def _count_volume(conn: Tx, principal: str, unit: Unit, now: datetime) -> int:
-    """Count this unit in the principal's monthly volume; return the new count (its ordinal)."""
-    row = conn.execute(
+    count: Statement = (
         "INSERT INTO month_volume AS v (principal, unit, month, units) VALUES (:p, :u, :m, 1) "
         "ON CONFLICT (principal, unit) DO UPDATE SET "
         "units = (CASE WHEN v.month >= :m THEN v.units ELSE 0 END) + 1, "
         "month = CASE WHEN v.month >= :m THEN v.month ELSE :m END "
         "RETURNING units",
         {"p": principal, "u": unit, "m": iso(month_start(now))},
+    )
+    if quota is None:
+        (counted,) = execute_all(conn, [count])
+        return 0, int(counted.fetchone()[0])
+    if quota.calls <= 0:
+        _refuse_quota(conn, principal, product, quota, now, start)
+    taken, counted = execute_all(conn, [take, count])
+    row = taken.fetchone()
+    if row is None:
+        _refuse_quota(conn, principal, product, quota, now, start)
+    return int(row[0]), int(counted.fetchone()[0])
+
+
+def _refuse_quota(
+    conn: Tx, principal: str, product: str, quota: Quota, now: datetime, start: str
+) -> NoReturn:
+    current = conn.execute(
+        "SELECT used FROM quota_use WHERE principal = ? AND product = ? AND window_start >= ?",
+        (principal, product, start),
     ).fetchone()
-    return int(row[0])
+    raise QuotaExhausted(
+        product, quota, int(current[0]) if current else 0, window_end(quota.window, now)
+    )
 
 
 def _insert_usage(conn: Tx, charge: Charge, grant: Grant, request_id: str, release_id: str) -> None:
+    """Insert the usage row and its revenue shares (their INSERTs ride on a later round trip)."""
     p = charge.priced
-    conn.execute(
+    execute_later(
+        conn,
         "INSERT INTO usage (usage_id, request_id, release_id, principal, product, dataset, "
         "unit, currency, amount_micro, list_micro, tier, public_interest, purpose, "
         "grant_source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -284,11 +296,14 @@ def _insert_usage(conn: Tx, charge: Charge, grant: Grant, request_id: str, relea
             charge.time,
         ),
     )
-    conn.executemany(
-        "INSERT INTO revenue_shares (usage_id, provider, currency, amount_micro) "
-        "VALUES (?, ?, ?, ?)",
-        [(charge.usage_id, who, p.currency, part) for who, part in charge.shares if part > 0],
-    )
+    for who, part in charge.shares:
+        if part > 0:
+            execute_later(
+                conn,
+                "INSERT INTO revenue_shares (usage_id, provider, currency, amount_micro) "
+                "VALUES (?, ?, ?, ?)",
+                (charge.usage_id, who, p.currency, part),
+            )
 
 
 def _charge_record(

@@ -14,6 +14,11 @@ DO UPDATE SET c = x.c``), ``CASE`` rather than SQLite's scalar ``max()``, and SQ
 ``json_extract``/``json_each`` (the PostgreSQL schema defines both). A backend translates
 placeholders if its driver needs it.
 
+Several statements whose results are only needed together go through :func:`execute_all`,
+and a statement whose result nobody reads through :func:`execute_later`: on a backend that
+pipelines (PostgreSQL) they share round trips with other statements, elsewhere each runs
+at once.
+
 Implementations: :class:`zone.state.db.StateStore` (SQLite, WAL, ``synchronous=FULL``) and
 :class:`zone.state.postgres.PostgresState` (PostgreSQL, shared by replicas); both pass
 ``tests/contract/test_state_contract.py``.
@@ -26,6 +31,8 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 Params = Sequence[Any] | Mapping[str, Any]
+Statement = tuple[str, Params]
+"""One SQL statement and its parameters."""
 
 
 class Waiter(Protocol):
@@ -139,3 +146,91 @@ class State(Protocol):
     def close(self) -> None:
         """Release the backend's connections (idempotent)."""
         ...
+
+
+class PipelinedTx(Protocol):
+    """A transaction that saves round trips (PostgreSQL)."""
+
+    def execute_all(self, statements: Sequence[Statement], /) -> Sequence[Cursor]:
+        """Run ``statements`` in order; return their results once the last one ran."""
+        ...
+
+    def execute_later(self, sql: str, parameters: Params, /) -> None:
+        """Queue a statement to run, in order, with the transaction's next one or its COMMIT."""
+        ...
+
+
+class ChainHeadTx(Protocol):
+    """A write transaction that read the audit chain's head under the chain lock as it began.
+
+    No other writer can append until it commits, so the chain appends after
+    ``chain_head()`` without reading the head again (PostgreSQL: one round trip less).
+    """
+
+    def chain_head(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the newest entry in this transaction; None: the chain is empty."""
+        ...
+
+    def advance_chain_head(self, seq: int, digest: str) -> None:
+        """Record an entry this transaction appended."""
+        ...
+
+
+class _Ran:
+    """The materialized result of one statement (rows read at once, as a pipeline reads them)."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self._rows = iter(cursor.fetchall())
+        self._rowcount = cursor.rowcount
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the statement."""
+        return self._rowcount
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        return next(self._rows, None)
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows."""
+        return list(self._rows)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the remaining rows."""
+        return self._rows
+
+    def close(self) -> None:
+        """Drop the remaining rows."""
+        self._rows = iter(())
+
+
+def execute_all(tx: Tx, statements: Sequence[Statement]) -> Sequence[Cursor]:
+    """Run ``statements`` in order in ``tx``; return their results, in order.
+
+    One round trip where ``tx`` pipelines (:class:`PipelinedTx`), else one statement after
+    the other. Either way every statement runs before any result is looked at, so a caller
+    that refuses on a result raises out of its ``write()``, which rolls all of them back.
+
+    Raises:
+        Whatever the backend raises for a failing statement (the ones after it may not run).
+    """
+    run_all = getattr(tx, "execute_all", None)  # a PipelinedTx (not isinstance: it is slow)
+    if run_all is not None:
+        results: Sequence[Cursor] = run_all(statements)
+        return results
+    return [_Ran(tx.execute(sql, parameters)) for sql, parameters in statements]
+
+
+def execute_later(tx: Tx, sql: str, parameters: Params) -> None:
+    """Run a statement whose result nobody reads, now or with ``tx``'s next round trip.
+
+    Order is kept: every later statement of ``tx`` sees its effect. Only an error it raises
+    may surface later, at ``tx``'s next statement or its commit (either way the whole
+    transaction rolls back).
+    """
+    later = getattr(tx, "execute_later", None)
+    if later is not None:
+        later(sql, parameters)
+    else:
+        tx.execute(sql, parameters)
