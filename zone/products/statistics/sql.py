@@ -4,8 +4,8 @@ The released keys are a bound-parameter table (``unnest`` of VARCHAR lists), so 
 exactly the declared (or DP-selected) keys: a key absent from the data gets 0, and no key from
 the data that was not declared can appear. Table names come from
 :func:`zone.catalog.table_name` and are checked again here; every constant is a parameter.
-Counts, sums, means and histograms run in one statement (``scan``); quantiles fetch values
-here.
+Counts, sums, means and histograms run in one statement (``scan``), quantiles in their own
+(``ranks``); the per-row value fetch here serves only grids that ``ranks`` cannot.
 
 Nothing here is a release: these functions return exact values that must go through a
 mechanism (see ``execute``).
