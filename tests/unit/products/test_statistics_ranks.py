@@ -203,18 +203,16 @@ def test_released_distribution_equals_opendp_private_quantile(alpha: float, scal
 def test_the_checked_map_is_opendps_private_quantile_map() -> None:
     candidates = tuple(float(v) for v in np.linspace(0, 1000, 512))
     for alpha in ALPHAS:
-        chain, _ = mechanisms._selection(candidates, alpha, 3.5)
+        loss, _ = mechanisms._selection(candidates, alpha, 3.5)
         whole = mechanisms._quantile(candidates, alpha, 3.5)
-        assert chain.map(1) == whole.map(1)
+        assert loss == whole.map(1)
 
 
 def test_a_map_above_the_share_releases_nothing() -> None:
     counts = [mechanisms.rank_counts(np.asarray([1.0, 2.0]), [0.0, 1.0, 2.0])]
-    chain, _ = mechanisms._selection((0.0, 1.0, 2.0), 0.5, 1.0)
+    loss, _ = mechanisms._selection((0.0, 1.0, 2.0), 0.5, 1.0)
     with pytest.raises(mechanisms.PrivacyMapError):
-        mechanisms.release_quantiles_from_counts(
-            counts, [0.0, 1.0, 2.0], 0.5, 1.0, float(chain.map(1)) * 0.99
-        )
+        mechanisms.release_quantiles_from_counts(counts, [0.0, 1.0, 2.0], 0.5, 1.0, loss * 0.99)
 
 
 def test_execute_reads_no_values_for_planned_grids(

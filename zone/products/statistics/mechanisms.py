@@ -4,8 +4,13 @@ All noise comes from OpenDP; this package never samples noise itself. Scales are
 from OpenDP's own privacy maps without any search over data: a closed-form first guess, then
 the map is asked whether it meets the target, and the scale is nudged up by one float step at a
 time (rounding in the map can exceed the target by an ulp). Calibrations are pure functions of
-public numbers and are cached. Every release re-checks the map (:func:`check_map`) immediately
-before the measurement is invoked.
+public numbers and are cached. Every release checks the map (:func:`check_map`) against its
+planned share immediately before the measurement is invoked. The measurements a release invokes
+and their privacy maps' values are cached too (``_released_*``, ``_selection``): both are pure
+functions of public numbers (building a discrete Laplace measurement and evaluating its map took
+about 210 us of the 460 us a 16-cell release cost). Cached measurements are invoked from
+several threads at once: OpenDP measurements are immutable (``measurement_invoke`` reads them
+through a const pointer) and each invocation samples its own noise.
 
 Only the ``contrib`` feature is enabled: integer discrete Laplace, the quantile exponential
 mechanism on float64 inputs and the Laplace threshold on integer counts all run without
@@ -71,6 +76,13 @@ def laplace_scale(sensitivity: int, epsilon: float) -> float:
     raise PrivacyMapError()
 
 
+@functools.lru_cache(maxsize=4096)
+def _released_laplace(scale: float, sensitivity: int) -> tuple[Any, float]:
+    """(the discrete Laplace measurement at ``scale``, its map at ``sensitivity``)."""
+    measurement = _laplace(scale)
+    return measurement, float(measurement.map(sensitivity))
+
+
 def release_laplace(
     values: Sequence[int], sensitivity: int, scale: float, epsilon: float
 ) -> list[int]:
@@ -80,8 +92,8 @@ def release_laplace(
     changes ``values`` by at most ``sensitivity`` in L1 norm (1 for disjoint counts; the
     largest absolute clamped value in integer units for disjoint sums). The map is checked.
     """
-    measurement = _laplace(scale)
-    check_map(measurement.map(sensitivity) <= epsilon)
+    measurement, loss = _released_laplace(scale, int(sensitivity))
+    check_map(loss <= epsilon)
     return [int(v) for v in measurement([int(v) for v in values])]
 
 
@@ -181,8 +193,8 @@ def quantile_scores(counts: RankCounts, alpha: float) -> list[int]:
 
 
 @functools.lru_cache(maxsize=256)
-def _selection(candidates: tuple[float, ...], alpha: float, scale: float) -> tuple[Any, Any]:
-    """(the whole mechanism for its map, its report-noisy-max step to invoke on scores).
+def _selection(candidates: tuple[float, ...], alpha: float, scale: float) -> tuple[float, Any]:
+    """(the whole mechanism's map at 1, its report-noisy-max step to invoke on scores).
 
     The same steps as OpenDP's ``make_private_quantile``: the score transformation, then
     ``make_noisy_max`` on its output space with ``scale * alpha_den``, minimising.
@@ -195,7 +207,7 @@ def _selection(candidates: tuple[float, ...], alpha: float, scale: float) -> tup
         scale=scale * score_constants(alpha)[1],
         negate=True,
     )
-    return score >> noisy_max, noisy_max
+    return float((score >> noisy_max).map(1)), noisy_max
 
 
 def release_quantiles_from_counts(
@@ -217,8 +229,8 @@ def release_quantiles_from_counts(
     invoked on them. The map of the whole chain (score transformation included) is checked.
     Candidates must be strictly increasing.
     """
-    chain, noisy_max = _selection(tuple(float(c) for c in candidates), alpha, scale)
-    check_map(chain.map(1) <= epsilon)
+    loss, noisy_max = _selection(tuple(float(c) for c in candidates), alpha, scale)
+    check_map(loss <= epsilon)
     return [float(candidates[int(noisy_max(quantile_scores(g, alpha)))]) for g in groups]
 
 
@@ -255,6 +267,14 @@ def threshold_params(epsilon: float, delta: float) -> tuple[float, int]:
     raise PrivacyMapError()
 
 
+@functools.lru_cache(maxsize=1024)
+def _released_threshold(scale: float, threshold: int) -> tuple[Any, tuple[float, float]]:
+    """(the Laplace threshold measurement, its map for one entity)."""
+    measurement = _threshold(scale, threshold)
+    eps_out, delta_out = measurement.map(_ONE_ENTITY)
+    return measurement, (float(eps_out), float(delta_out))
+
+
 def release_keys(
     counts: Mapping[tuple[str, ...], int],
     scale: float,
@@ -268,8 +288,7 @@ def release_keys(
     count (l0 = l1 = linf = 1). Mechanism: OpenDP ``make_laplace_threshold`` (discrete
     Laplace noise on every present key, keys below ``threshold`` dropped). Map checked.
     """
-    measurement = _threshold(scale, threshold)
-    eps_out, delta_out = measurement.map(_ONE_ENTITY)
+    measurement, (eps_out, delta_out) = _released_threshold(scale, threshold)
     check_map(eps_out <= epsilon and delta_out <= delta)
     encoded = {json.dumps(list(key)): int(count) for key, count in counts.items()}
     released = measurement(encoded)
