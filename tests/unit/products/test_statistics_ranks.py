@@ -160,7 +160,7 @@ def _statement(candidates: list[float]) -> tuple[str, list[object]]:
 
 def _collect(rows: list[Any], m: int) -> mechanisms.RankCounts | None:
     by_lt, by_le = [0] * (m + 1), [0] * (m + 1)
-    for _, lt, le, ok, n in rows:
+    for lt, le, ok, n in rows:
         if not ok:
             return None
         by_lt[lt] += n

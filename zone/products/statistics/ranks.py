@@ -20,7 +20,8 @@ any row is not ``ok`` (a guess off by more), the caller falls back to fetching t
 
 The row population and value are the former per-row fetch's: the measure's ``value_sql``
 (clamped, as DOUBLE) where ``where_sql`` and the measure's ``extra_where`` hold. Groups form on
-the raw key values and are joined to the released keys after aggregation (as in ``scan``).
+the raw key values, labelled after aggregation and matched to the released keys in Python (as
+in ``scan``).
 Nothing here is a release: the counts must go through ``mechanisms``.
 """
 
@@ -35,7 +36,7 @@ import numpy as np
 from zone.products.statistics.measure_plans import MeasurePlan
 from zone.products.statistics.mechanisms import RankCounts
 from zone.products.statistics.plan import QueryPlan
-from zone.products.statistics.sql import Keys, check_table, keys_cte, keys_params
+from zone.products.statistics.sql import Keys, check_table, key_index
 
 _CELLS = (
     "_zone_cells AS (SELECT unnest(?::BIGINT[]) AS _j, unnest(?::DOUBLE[]) AS _a, "
@@ -86,7 +87,6 @@ def statement(
         f"GROUP BY {by}"
     )
     params: list[object] = [
-        *keys_params(plan, keys),
         *_cells(candidates),
         float(candidates[0]),  # the guess, which the statement's text puts before the rows
         step,
@@ -94,19 +94,9 @@ def statement(
         *measure.params,
         *plan.where_params,
     ]
-    if not groups:
-        return (
-            f"WITH {_CELLS}, _zone_agg AS ({agg}) SELECT 0, _lt, _le, _ok, _n FROM _zone_agg",
-            params,
-        )
-    on = " AND ".join(
-        f"CAST(_zone_agg.{g} AS VARCHAR) = _zone_keys._k{i}" for i, g in enumerate(groups)
-    )
-    sql = (
-        f"WITH {keys_cte(len(groups))}, {_CELLS}, _zone_agg AS ({agg}) "
-        f"SELECT _zone_keys._idx, _lt, _le, _ok, _n FROM _zone_agg JOIN _zone_keys ON {on}"
-    )
-    return sql, params
+    labels = [f"CAST({g} AS VARCHAR)" for g in groups]
+    selected = ", ".join([*labels, "_lt", "_le", "_ok", "_n"])
+    return f"WITH {_CELLS} SELECT {selected} FROM ({agg}) AS _zone_agg", params
 
 
 def rank_counts(
@@ -128,11 +118,17 @@ def rank_counts(
     # Row counts by the number of candidates below (lt) and at or below (le) each value.
     by_lt = np.zeros((len(keys), m + 1), dtype=np.int64)
     by_le = np.zeros((len(keys), m + 1), dtype=np.int64)
-    for idx, lt, le, ok, n in cursor.execute(sql, params).fetchall():
+    head = len(plan.group_by)
+    released = key_index(keys)
+    for row in cursor.execute(sql, params).fetchall():
+        lt, le, ok, n = row[head:]
         if not ok:
             return None
-        by_lt[int(idx), int(lt)] += int(n)
-        by_le[int(idx), int(le)] += int(n)
+        k = released.get(row[:head])
+        if k is None:  # a NULL key or one not released
+            continue
+        by_lt[k, int(lt)] += int(n)
+        by_le[k, int(le)] += int(n)
     below = np.cumsum(by_le, axis=1)[:, :m]  # #(x < c_j) = #(le <= j)
     at_or_below = np.cumsum(by_lt, axis=1)[:, :m]  # #(x <= c_j) = #(lt <= j)
     return [

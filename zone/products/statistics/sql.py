@@ -50,6 +50,17 @@ def keys_params(plan: QueryPlan, keys: Keys) -> list[object]:
     return params
 
 
+def key_index(keys: Keys) -> dict[tuple[object, ...], int]:
+    """Each released key's position, to look up a result row's labels (``row[:groups]``).
+
+    A statement labels its groups ``CAST(<group value> AS VARCHAR)`` after aggregation; a row
+    whose labels are not a released key (or hold a NULL) finds nothing and is dropped, as a
+    join with the released keys would drop it. Without grouping the one key ``()`` matches the
+    one row (an empty prefix).
+    """
+    return {tuple(key): i for i, key in enumerate(keys)}
+
+
 def _values_statement(plan: QueryPlan, measure: MeasurePlan, keys: Keys, table: str) -> str:
     """Key index and clamped non-null value of every row of the population (quantiles).
 
