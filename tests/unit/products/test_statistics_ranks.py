@@ -71,7 +71,7 @@ def test_the_statement_returns_at_most_two_rows_per_candidate_and_group(
     pin: duckdb.DuckDBPyConnection,
 ) -> None:
     for _, plan, measure in _quantile_plans():
-        built = ranks.statement(plan, measure, plan.group_keys, table_name("pin"))
+        built = ranks.statement(plan, measure, table_name("pin"))
         assert built is not None
         rows = pin.cursor().execute(*built).fetchall()
         assert len(rows) <= max(len(plan.group_keys), 1) * (2 * len(measure.candidates) + 1)
@@ -84,7 +84,7 @@ def test_a_grid_the_guess_cannot_serve_falls_back_to_the_same_counts(
     uneven = dataclasses.replace(measure, candidates=(-1e6, -5.0, 0.0, 1.0, 2.0, 3.0, 1e6))
     assert ranks.rank_counts(plan, uneven, plan.group_keys, pin.cursor(), table_name("pin")) is None
     infinite = dataclasses.replace(measure, candidates=(-1.7e308, 0.0, 1.7e308))
-    assert ranks.statement(plan, infinite, plan.group_keys, table_name("pin")) is None
+    assert ranks.statement(plan, infinite, table_name("pin")) is None
     swapped = dataclasses.replace(plan, measures=(uneven,))
     release = execute(swapped, pin.cursor(), table_name("pin"))  # the fallback path runs
     assert all(v in uneven.candidates for c in release.measures[0].cells for v in c.values)
@@ -153,7 +153,7 @@ def _statement(candidates: list[float]) -> tuple[str, list[object]]:
         extra_where='t."v" IS NOT NULL',
         candidates=tuple(candidates),
     )
-    built = ranks.statement(plan, measure, [()], '"ds_d"')
+    built = ranks.statement(plan, measure, '"ds_d"')
     assert built is not None
     return built
 

@@ -2,10 +2,11 @@
 
 OpenDP's quantile score reads a group's values only through ``#(x < c)`` and ``#(x <= c)``
 for each candidate ``c`` (see ``mechanisms.quantile_scores``). DuckDB computes, for each row,
-``lt = #(c < x)`` and ``le = #(c <= x)`` and counts rows per (group, lt, le); then ``#(x < c_j)``
-is the number of rows with ``le <= j`` and ``#(x <= c_j)`` the number with ``lt <= j``. So the
-statement returns at most ``groups * (2 * candidates + 1)`` rows whatever the row count (at 10M
-rows the former path fetched every value into Python: ~800 MB at 50M rows).
+``lt = #(c < x)`` and ``le = #(c <= x)`` (the candidates below, and at or below, its value) and
+counts rows per (group, lt, le); then ``#(x < c_j)`` is the number of rows with ``le <= j`` and
+``#(x <= c_j)`` the number with ``lt <= j``. So the statement returns at most ``groups * (2 *
+candidates + 1)`` rows whatever the row count (the former path fetched every value into Python:
+about 800 MB at 50M rows).
 
 Per row, with candidates ``c_0 < ... < c_{m-1}`` (public, from the plan), a guess ``g`` of the
 cell is computed arithmetically, ``clamp(floor((x - c_0) / step), 0, m - 1)`` with ``step =
@@ -21,8 +22,7 @@ any row is not ``ok`` (a guess off by more), the caller falls back to fetching t
 The row population and value are the former per-row fetch's: the measure's ``value_sql``
 (clamped, as DOUBLE) where ``where_sql`` and the measure's ``extra_where`` hold. Groups form on
 the raw key values, labelled after aggregation and matched to the released keys in Python (as
-in ``scan``).
-Nothing here is a release: the counts must go through ``mechanisms``.
+in ``scan``). Nothing here is a release: the counts must go through ``mechanisms``.
 """
 
 from __future__ import annotations
@@ -65,9 +65,7 @@ def _step(candidates: Sequence[float]) -> float | None:
     return step if math.isfinite(step) and step > 0 else None
 
 
-def statement(
-    plan: QueryPlan, measure: MeasurePlan, keys: Keys, table: str
-) -> tuple[str, list[object]] | None:
+def statement(plan: QueryPlan, measure: MeasurePlan, table: str) -> tuple[str, list[object]] | None:
     """The SQL and parameters; None where the candidates give no finite grid step."""
     candidates = measure.candidates
     step = _step(candidates)
@@ -110,7 +108,7 @@ def rank_counts(
 
     Not a release: exact counts that must go through a mechanism.
     """
-    built = statement(plan, measure, keys, table)
+    built = statement(plan, measure, table)
     if built is None:
         return None
     sql, params = built
