@@ -231,3 +231,29 @@ def test_execute_reads_no_values_for_planned_grids(
         plan = plan_query(QUERIES[name], product(), meta())
         execute(plan, pin.cursor(), table_name("pin"))
     assert fetched == []
+
+
+@pytest.mark.parametrize(
+    ("column_type", "values"),
+    [
+        ("DOUBLE", [math.nan, math.inf, -math.inf, -0.0, 0.0, -7.5, 12.5, 3.25, 1e300, -1e300]),
+        ("BIGINT", [-(2**63), 2**63 - 1, 2**53 + 1, -8, -7, 0, 12, 13, 5]),
+    ],
+)
+def test_the_case_clamp_is_the_former_least_greatest_clamp(
+    column_type: str, values: list[float]
+) -> None:
+    """The quantile value (CASE) equals ``CAST(least(greatest(v, low), high) AS DOUBLE)``."""
+    plan = plan_query(QUERIES["quantiles"], product(), meta())
+    measure = next(m for m in plan.measures if m.kind == "quantile")
+    low, high = -7.5, 12.5
+    con = duckdb.connect()
+    con.execute(f'CREATE TABLE "ds_c" (v {column_type})')
+    con.execute(f'INSERT INTO "ds_c" SELECT unnest(?::{column_type}[])', [values])
+    case = measure.value_sql.replace(f't."{measure.column}"', "t.v")
+    new = con.execute(f'SELECT {case} FROM "ds_c" AS t', [low, low, high, high]).fetchall()
+    old = con.execute(
+        'SELECT CAST(least(greatest(t.v, ?), ?) AS DOUBLE) FROM "ds_c" AS t', [low, high]
+    ).fetchall()
+    con.close()
+    assert [r[0] for r in new] == [r[0] for r in old]
