@@ -129,8 +129,7 @@ class DuckDbConfig:
     MB, peak 416 MB; no limit: 817-866 MB). A limit below the scanned columns' size costs little
     (blocks are read again from the OS page cache: 7 % slower at 10M rows with 40MB), and
     aggregations larger than the limit spill to ``<datasets_db>.tmp`` instead of failing.
-    Quantiles fetch their values into Python (16 bytes per row of the population), outside
-    this limit.
+    Quantiles are counted in DuckDB too (rank counts per group, not values), within this limit.
     ``threads`` is DuckDB's worker thread count (None: one per CPU core, DuckDB's default);
     the threads are shared by all concurrent queries.
     """

@@ -2,11 +2,14 @@
 
 ``test_statistics_pinned`` runs every query through the real path (plan, DuckDB, OpenDP) and
 records what each OpenDP mechanism received, in call order: the exact per-key counts of key
-selection, the exact integer vectors given to discrete Laplace, and the sorted values of each
-group given to the quantile mechanism. Those are the pre-noise aggregates: the same inputs in
-the same order give the same release for the same noise. ``pinned_aggregates.json`` holds them
-as computed by the SQL of c3471cc (one statement per measure, keys joined before aggregation,
-clamping in DOUBLE); regenerate only when a change of the aggregates is intended:
+selection, the exact integer vectors given to discrete Laplace, and the rank counts of each
+group given to the quantile mechanism (with the candidates). Those are the pre-noise
+aggregates: the same inputs in the same order give the same release for the same noise.
+``pinned_aggregates.json`` holds them as computed by the SQL of c3471cc (one statement per
+measure, keys joined before aggregation, clamping in DOUBLE), quantiles as the sorted values of
+each group that path fetched (the test derives their rank counts and OpenDP's scores from
+them); regenerate only when a change of the aggregates is intended (quantile events are then
+written as rank counts, which the test also accepts):
 
     PYTHONPATH=. python tests/unit/products/pinkit.py
 """
@@ -21,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 import zone.products.statistics.mechanisms as mechanisms
@@ -211,7 +213,7 @@ def recording() -> Iterator[list[list[Any]]]:
     events: list[list[Any]] = []
     originals = {
         name: getattr(mechanisms, name)
-        for name in ("release_laplace", "release_quantiles", "release_keys")
+        for name in ("release_laplace", "release_quantiles_from_counts", "release_keys")
     }
 
     def laplace(values: Any, sensitivity: int, scale: float, epsilon: float) -> Any:
@@ -219,9 +221,9 @@ def recording() -> Iterator[list[list[Any]]]:
         return originals["release_laplace"](values, sensitivity, scale, epsilon)
 
     def quantiles(groups: Any, candidates: Any, alpha: float, scale: float, eps: float) -> Any:
-        values = [sorted(float(v) for v in np.asarray(g, dtype=np.float64)) for g in groups]
-        events.append(["quantile", alpha, len(candidates), values])
-        return originals["release_quantiles"](groups, candidates, alpha, scale, eps)
+        counts = [[g.n, list(g.below), list(g.at_or_below)] for g in groups]
+        events.append(["quantile", alpha, len(candidates), counts, [float(c) for c in candidates]])
+        return originals["release_quantiles_from_counts"](groups, candidates, alpha, scale, eps)
 
     def keys(counts: Any, scale: float, threshold: int, epsilon: float, delta: float) -> Any:
         events.append(["keys", sorted([*key, int(n)] for key, n in counts.items())])
@@ -229,7 +231,7 @@ def recording() -> Iterator[list[list[Any]]]:
 
     replacements: dict[str, Callable[..., Any]] = {
         "release_laplace": laplace,
-        "release_quantiles": quantiles,
+        "release_quantiles_from_counts": quantiles,
         "release_keys": keys,
     }
     for name, replacement in replacements.items():

@@ -97,3 +97,37 @@ def test_no_hand_written_noise_and_no_grpc_in_products() -> None:
         assert not any(name.startswith(("grpc", "zone._proto", "zone.server")) for name in imports)
         text = path.read_text(encoding="utf-8")
         assert "np.random" not in text and "numpy.random" not in text, path
+
+
+def test_cached_measurements_release_correctly_from_many_threads() -> None:
+    """Releases share one cached OpenDP measurement per scale; 8 threads invoke it at once."""
+    import threading
+
+    from zone.products.statistics import mechanisms
+
+    scale = mechanisms.laplace_scale(1, 1.0)
+    exact = list(range(0, 1600, 100))
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                noisy = mechanisms.release_laplace(exact, 1, scale, 1.0)
+                with lock:
+                    results.append(noisy)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 400
+    noise = [v - e for noisy in results for v, e in zip(noisy, exact, strict=True)]
+    assert max(abs(n) for n in noise) < 40  # scale 1: |noise| >= 40 has probability ~1e-14
+    assert len(set(map(tuple, results))) > 300  # fresh noise per invocation, not one draw
+    sd = (sum(n * n for n in noise) / len(noise)) ** 0.5
+    assert 1.2 < sd < 1.52  # discrete Laplace, scale 1: SD 1.357 (6,400 draws)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import duckdb
 
 import zone.products.statistics.mechanisms as mechanisms
+import zone.products.statistics.ranks as ranks
 import zone.products.statistics.scan as scan
 import zone.products.statistics.sql as sql
 from zone.products.statistics.measure_plans import ComponentPlan, MeasurePlan
@@ -108,7 +109,7 @@ def _release_measure(
     """One measure over ``keys``: measure.epsilon-DP (delta 0) under add/remove-one-entity.
 
     ``exact`` holds the measure's exact aggregates (from the query's one scan), None for a
-    quantile (its values are fetched here). Mechanism and sensitivity per kind: see
+    quantile (its rank counts are computed here). Mechanism and sensitivity per kind: see
     ``_noisy_cells``, ``_means`` and ``_quantiles``.
     """
     support: list[int | None] = [None] * len(keys)
@@ -194,12 +195,17 @@ def _quantiles(
 
     Each requested quantile gets an equal share (sequential composition); within a quantile
     the keys hold disjoint entities (parallel composition). Mechanism: OpenDP exponential
-    mechanism (quantile score + report noisy max) over the public candidates.
+    mechanism (quantile score + report noisy max) over the public candidates, on rank counts
+    computed in DuckDB (``ranks``); where the candidate grid does not allow that, on rank
+    counts of the fetched values (the same counts, so the same distribution).
     """
-    groups = sql.grouped_values(plan, measure, keys, cursor, table)
+    counts = ranks.rank_counts(plan, measure, keys, cursor, table)
+    if counts is None:
+        values = sql.grouped_values(plan, measure, keys, cursor, table)
+        counts = [mechanisms.rank_counts(v, measure.candidates) for v in values]
     per_quantile = [
-        mechanisms.release_quantiles(
-            groups, measure.candidates, alpha, component.scale, component.epsilon
+        mechanisms.release_quantiles_from_counts(
+            counts, measure.candidates, alpha, component.scale, component.epsilon
         )
         for alpha, component in zip(measure.quantiles, measure.components, strict=True)
     ]

@@ -4,8 +4,8 @@ The released keys are a bound-parameter table (``unnest`` of VARCHAR lists), so 
 exactly the declared (or DP-selected) keys: a key absent from the data gets 0, and no key from
 the data that was not declared can appear. Table names come from
 :func:`zone.catalog.table_name` and are checked again here; every constant is a parameter.
-Counts, sums, means and histograms run in one statement (``scan``); quantiles fetch values
-here.
+Counts, sums, means and histograms run in one statement (``scan``), quantiles in their own
+(``ranks``); the per-row value fetch here serves only grids that ``ranks`` cannot.
 
 Nothing here is a release: these functions return exact values that must go through a
 mechanism (see ``execute``).
@@ -48,6 +48,17 @@ def keys_params(plan: QueryPlan, keys: Keys) -> list[object]:
     params: list[object] = [[key[i] for key in keys] for i in range(len(plan.group_by))]
     params.append(list(range(len(keys))))
     return params
+
+
+def key_index(keys: Keys) -> dict[tuple[object, ...], int]:
+    """Each released key's position, to look up a result row's labels (``row[:groups]``).
+
+    A statement labels its groups ``CAST(<group value> AS VARCHAR)`` after aggregation; a row
+    whose labels are not a released key (or hold a NULL) finds nothing and is dropped, as a
+    join with the released keys would drop it. Without grouping the one key ``()`` matches the
+    one row (an empty prefix).
+    """
+    return {tuple(key): i for i, key in enumerate(keys)}
 
 
 def _values_statement(plan: QueryPlan, measure: MeasurePlan, keys: Keys, table: str) -> str:
