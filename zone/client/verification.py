@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from zone._proto import verification_pb2
-from zone.client.he import HEKeys, encrypt_blocks, scaled_features
+from zone.client.he import HEKeys, encrypt_blocks, encrypt_packed, lanes_for, scaled_features
 
 REQUEST_BUDGET_BYTES = 3_500_000
 """What one request or reply may carry in ciphertexts (the message limit is 4 MiB)."""
@@ -84,12 +84,18 @@ def score_requests(
 
     def build() -> Iterator[tuple[list[str], verification_pb2.ScoreRequest]]:
         for start, part in _parts(subjects, size):
+            columns = [scaled[f["name"]][start : start + len(part)] for f in expected]
+            lanes = lanes_for(len(part), len(columns), slots)
+            if lanes > 1:
+                packed = encrypt_packed(keys, columns, lanes)
+                blocks = [
+                    [packed[j // lanes]] if j % lanes == 0 else [] for j in range(len(columns))
+                ]
+            else:
+                blocks = [encrypt_blocks(keys, column) for column in columns]
             groups = [
-                verification_pb2.Ciphertexts(
-                    name=f["name"],
-                    blocks=encrypt_blocks(keys, scaled[f["name"]][start : start + len(part)]),
-                )
-                for f in expected
+                verification_pb2.Ciphertexts(name=f["name"], blocks=b)
+                for f, b in zip(expected, blocks, strict=True)
             ]
             request = verification_pb2.ScoreRequest(
                 product=product,
@@ -99,6 +105,7 @@ def score_requests(
                 subjects=part,
                 features=groups,
                 consents=list(consents[start : start + len(part)]),
+                lanes=lanes,
             )
             yield part, request
 
