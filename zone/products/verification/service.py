@@ -60,6 +60,7 @@ from zone.products.verification.replies import (
 )
 from zone.products.verification.secret import MasterSecret
 from zone.products.verification.workers import MatchWorkers
+from zone.products.verification.zeros import ZeroSupply, spawned_supply
 from zone.release.desk import ReleaseDesk
 from zone.state.api import State
 from zone.wire.fresh import FreshZeros
@@ -116,7 +117,10 @@ class VerificationService:
         self._state = state
         self._secret = secret
         self._workers = workers
-        self.zeros = FreshZeros(config.precompute_bytes)
+        # Score's encryptions of zero: a low-priority worker process, or this process when idle.
+        self.zeros: ZeroSupply | FreshZeros = spawned_supply(
+            config.zero_workers, config.precompute_bytes
+        ) or FreshZeros(config.precompute_bytes)
 
     def close(self) -> None:
         """Stop the Match workers and the precomputation of encryptions of zero."""
@@ -136,7 +140,10 @@ class VerificationService:
             TooManyKeys: the principal holds the maximum of active keys.
         """
         name, blob = read_upload(chunks, self._max_key_bytes)
-        return self.keys.register(principal.id, name, blob, request_id)
+        info = self.keys.register(principal.id, name, blob, request_id)
+        if isinstance(self.zeros, ZeroSupply):
+            self.zeros.warm()
+        return info
 
     def revoke_key(self, principal: Principal, key_id: str, request_id: str) -> KeyInfo:
         """Revoke one of the principal's keys (idempotent) and drop its precomputed zeros.
@@ -247,7 +254,7 @@ class VerificationService:
                 membership.
             ResourceExhausted: a per-subject window or the model's budget is full.
         """
-        with self.zeros.computing():  # no precomputation while a call runs
+        with self.zeros.computing():  # no in-process precomputation while a call runs
             return self._score(policies, principal, query, request_id)
 
     def _score(
