@@ -35,8 +35,9 @@ CALLER_PRECOMPUTE_BYTES = 8 * 1024 * 1024
 class HEKeys:
     """A caller's TenSEAL keys for one parameter set; ``key_id`` once registered.
 
-    ``zeros`` holds encryptions of zero under these keys, made while the SDK waits for the
-    zone's replies: encrypting a block is then one plaintext addition, ``Enc(0) + m``, which
+    ``zeros`` holds encryptions of zero under these keys, made between calls (never while a
+    call runs: ``verification.pipelined``): encrypting a block is then one plaintext addition,
+    ``Enc(0) + m``, which
     is exactly how SEAL encrypts ``m`` (a fresh public-key encryption of zero plus the
     plaintext), so the ciphertexts are as fresh as before; each is used once.
     """
