@@ -12,8 +12,9 @@ own inline, as before.
 
 Sizing (sustained load): per key the target is the number taken in the last
 ``window_seconds``, and at least twice the largest call, within the memory budget
-(``verification.precompute_bytes``) shared by every key, recently used keys first. A take that
-leaves a key below its target asks the worker for more at once.
+(``verification.precompute_bytes``) shared by every key, recently used keys first (older keys'
+extras are dropped when a newer key needs the memory; a key keeps what it holds when only its
+own rate falls). A take that leaves a key below its target asks the worker for more at once.
 
 The guarantee does not change: each encryption of zero is fresh (SEAL's CSPRNG in the worker,
 seeded from the OS), serialized once, handed out **once** (popped under a lock; the bytes are
@@ -92,6 +93,7 @@ class _Supply:
     ready: deque[bytes] = field(default_factory=deque, repr=False)
     asked: int = 0
     taken: deque[float] = field(default_factory=deque)
+    largest: int = 0
     target: int = 0
 
 
@@ -136,7 +138,8 @@ class ZeroSupply:
                 supply.taken.extend([now] * count)
                 while supply.taken and supply.taken[0] < now - self._window:
                     supply.taken.popleft()
-                supply.target = max(supply.target, 2 * count, len(supply.taken))
+                supply.largest = max(supply.largest, count)
+                supply.target = max(2 * supply.largest, len(supply.taken))
                 while supply.ready and len(blobs) < count:
                     blobs.append(supply.ready.popleft())
                 self._refill(key_id, supply)
@@ -207,11 +210,11 @@ class ZeroSupply:
         for other_id in reversed(self._supplies):  # most recently used first
             supply = self._supplies[other_id]
             size = supply.params.max_ciphertext_bytes
-            allowed = min(supply.target, left // size)
-            while supply.ready and len(supply.ready) + supply.asked > allowed:
-                supply.ready.pop()  # over its share: dropped
+            share = left // size
+            while supply.ready and len(supply.ready) + supply.asked > share:
+                supply.ready.pop()  # over its share of the budget: dropped
             if other_id == key_id:
-                room = allowed - len(supply.ready) - supply.asked
+                room = min(supply.target, share) - len(supply.ready) - supply.asked
             left = max(0, left - (len(supply.ready) + supply.asked) * size)
         return max(0, room)
 

@@ -89,6 +89,10 @@ def test_the_pool_follows_the_sustained_rate_within_the_budget() -> None:
     assert zeros.wait_until_ready("k", 8, timeout=60)
     pools[0].shutdown(wait=True)
     assert zeros.ready("k") == 8  # never more than the budget holds
+    clock.now += 10  # the burst is over: the target falls back to twice the largest call
+    zeros.take("k", context, CKKS_SCORE, 1)
+    assert zeros._supplies["k"].target == 2
+    assert zeros.ready("k") == 7  # what was made is kept (within the budget), not refilled
     zeros.close()
 
 
