@@ -108,13 +108,16 @@ class VerificationConfig:
     upload can hold in memory. ``max_keys_per_principal`` bounds the active keys one principal
     may store. ``precompute_bytes`` is the memory for encryptions of zero made ahead of calls
     while the zone is idle (rerandomizers, each used once; see ``zone.wire.fresh``); 0 makes
-    every one inline, during the call.
+    every one inline, during the call. ``zero_workers`` is the number of worker processes
+    (spawned, lowest CPU priority) that make them alongside the calls
+    (``zone.products.verification.zeros``); 0 makes them in the server process, between calls.
     """
 
     max_key_bytes: int = 8 * 1024 * 1024
     max_keys_per_principal: int = 16
     precompute_bytes: int = 32 * 1024 * 1024
     workers: int = 2
+    zero_workers: int = 1
     match_secret_file: Path | None = None
 
 

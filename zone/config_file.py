@@ -112,6 +112,9 @@ class _VerificationSpec(_Strict):
             (each used once); 0 makes every one during the call.
         workers: Worker processes that evaluate Match (spawned, one per core is sensible);
             0 evaluates in the calling thread.
+        zero_workers: Worker processes (spawned, lowest CPU priority) that make Score's
+            encryptions of zero alongside the calls, within ``precompute_bytes``; 0 makes them
+            in the server process while it is idle.
         match_secret_file: The file holding Match's 32-byte master secret (created 0600 on
             first start; the zone refuses a file others can read); default
             ``match-secret.key`` beside the state database.
@@ -121,6 +124,7 @@ class _VerificationSpec(_Strict):
     max_keys_per_principal: int = Field(default=16, ge=1, le=10_000)
     precompute_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
     workers: int = Field(default=2, ge=0, le=64)
+    zero_workers: int = Field(default=1, ge=0, le=16)
     match_secret_file: str | None = None
 
 

@@ -241,6 +241,7 @@ def test_score_batch_and_single(
     receipt = receipts(zone)[-1]
     assert receipt["answered"] == 5 and receipt["checked"] == 6 and receipt["subjects"] == 7
     assert receipt["consent_refusals"] == {"no_consent": 1}
+    assert receipt["lanes"] == 2  # two caller features in one ciphertext (a packed call)
     (consent,) = consents(zone, [picked[0]["uscc"]], "single")
     one = bank.score(PRODUCT, ckks, picked[0]["uscc"], {"loan_amount": 100.0, "days_overdue": 0},
                      purpose="single", consent=consent)  # fmt: skip

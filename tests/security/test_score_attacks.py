@@ -25,7 +25,7 @@ from zonekit import REPO, TOKENS, add_principal, client, make_zone_dir, running_
 from zone._proto import verification_pb2, verification_pb2_grpc
 from zone.client import ResourceExhaustedError, ZoneClient
 from zone.client.he import HEKeys, encrypt_blocks, new_keys
-from zone.products.verification.score import combine
+from zone.products.verification.score import combine, combine_planes
 from zone.products.verification.validate import load_vector
 from zone.server.app import RunningZone
 from zone.wire.he_params import CKKS_SCORE
@@ -222,6 +222,80 @@ def test_rerandomized_flooded_reply_resists_the_same_attack(
     truth = WEIGHTS["loan_amount"] + 2 * WEIGHTS["days_overdue"]
     assert np.all(np.abs(recovered[:3] - truth) > 1e3)
     assert np.all(np.abs(records[:3]) > 1e3)  # logits are within a few units: nothing left
+
+
+def packed_request(keys: HEKeys, subjects: list[str], blocks: list[list[bytes]], lanes: int) -> Any:
+    return verification_pb2.ScoreRequest(
+        product=PRODUCT, key_id=keys.key_id, purpose="attack", subjects=subjects, lanes=lanes,
+        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=blocks[0]),
+                  verification_pb2.Ciphertexts(name="days_overdue", blocks=blocks[1])],
+    )  # fmt: skip
+
+
+def test_naive_packed_reply_gives_both_lanes_weights_away() -> None:
+    context = hekit.zone_context(CKKS_SCORE.name)
+    vector = load_vector(context, CKKS_SCORE, crafted_features()[0], "f")
+    width = CKKS_SCORE.slot_count // 2
+    multiplier = np.zeros(CKKS_SCORE.slot_count)
+    multiplier[:3], multiplier[width : width + 3] = WEIGHTS["loan_amount"], WEIGHTS["days_overdue"]
+    naive = combine_planes([vector], [multiplier])
+    recovered, _ = _attack(bytes(naive.serialize()))
+    assert np.abs(recovered[:3] - WEIGHTS["loan_amount"]).max() < 1e-6
+    assert np.abs(recovered[width : width + 3] - WEIGHTS["days_overdue"]).max() < 1e-6
+
+
+def test_packed_reply_resists_the_same_attack(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, _ = zone
+    keys = registered(running, CKKS_SCORE.name)
+    service, metadata = stub(running, TOKENS["bank"])
+    request = packed_request(keys, [next(subjects) for _ in range(2)],
+                             [[crafted_features()[0]], []], lanes=2)  # fmt: skip
+    reply = service.Score(request, metadata=metadata, timeout=20)  # structurally valid: accepted
+    assert reply.lanes == 2
+    recovered, records = _attack(reply.logits[0])
+    width = CKKS_SCORE.slot_count // 2
+    assert np.all(np.abs(recovered[:2] - WEIGHTS["loan_amount"]) > 1e3)
+    assert np.all(np.abs(recovered[width : width + 2] - WEIGHTS["days_overdue"]) > 1e3)
+    assert np.all(np.abs(records[:2]) > 1e3)
+    assert np.all(np.abs(records[width : width + 2]) > 1e3)
+
+
+def check_rows(zone: RunningZone) -> int:
+    conn = sqlite3.connect(zone.services.config.state_db)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM verification_checks").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_layouts_that_do_not_fit_are_refused_and_admit_nothing(
+    zone: tuple[RunningZone, str], subjects: Iterator[str]
+) -> None:
+    running, _ = zone
+    keys = registered(running, CKKS_SCORE.name)
+    service, metadata = stub(running, TOKENS["bank"])
+    blob = encrypt_blocks(keys, [0.5])[0]
+    one = [next(subjects)]
+    many = [f"NO-SUCH-{i}" for i in range(CKKS_SCORE.slot_count // 2 + 1)]
+    cases = [
+        (3, [[blob], []], one, "bad_lanes"),  # more lanes than caller features
+        (2, [[blob], []], many, "bad_lanes"),  # more subjects than a lane holds
+        (2, [[blob], [blob]], one, "bad_block_count"),  # the second lane sends its own
+        (2, [[], [blob]], one, "bad_block_count"),  # the group's first feature sends none
+        (0, [[blob], []], one, "bad_block_count"),  # unpacked: every feature sends its own
+        (2, [[blob, blob], []], one, "bad_block_count"),  # packed calls are one block
+    ]
+    before = check_rows(running)
+    for lanes, blocks, names, reason in cases:
+        with pytest.raises(grpc.RpcError) as refused:
+            service.Score(packed_request(keys, names, blocks, lanes), metadata=metadata,
+                          timeout=20)  # fmt: skip
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (lanes, reason)
+        said = {"bad_lanes": "lanes", "bad_block_count": "ciphertext(s)"}[reason]
+        assert said in str(refused.value.details()), (lanes, refused.value.details())
+    assert check_rows(running) == before
 
 
 def test_server_code_never_decrypts_or_holds_a_secret_key() -> None:

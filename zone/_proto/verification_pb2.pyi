@@ -113,7 +113,7 @@ class MatchReply(_message.Message):
     def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ..., evaluated: _Optional[_Iterable[_Union[EvaluatedClaim, _Mapping]]] = ..., consent_refusals: _Optional[_Iterable[str]] = ..., membership: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("product", "key_id", "purpose", "model_id", "subjects", "features", "consents")
+    __slots__ = ("product", "key_id", "purpose", "model_id", "subjects", "features", "consents", "lanes")
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +121,7 @@ class ScoreRequest(_message.Message):
     SUBJECTS_FIELD_NUMBER: _ClassVar[int]
     FEATURES_FIELD_NUMBER: _ClassVar[int]
     CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    LANES_FIELD_NUMBER: _ClassVar[int]
     product: str
     key_id: str
     purpose: str
@@ -128,10 +129,11 @@ class ScoreRequest(_message.Message):
     subjects: _containers.RepeatedScalarFieldContainer[str]
     features: _containers.RepeatedCompositeFieldContainer[Ciphertexts]
     consents: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, product: _Optional[str] = ..., key_id: _Optional[str] = ..., purpose: _Optional[str] = ..., model_id: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., features: _Optional[_Iterable[_Union[Ciphertexts, _Mapping]]] = ..., consents: _Optional[_Iterable[str]] = ...) -> None: ...
+    lanes: int
+    def __init__(self, product: _Optional[str] = ..., key_id: _Optional[str] = ..., purpose: _Optional[str] = ..., model_id: _Optional[str] = ..., subjects: _Optional[_Iterable[str]] = ..., features: _Optional[_Iterable[_Union[Ciphertexts, _Mapping]]] = ..., consents: _Optional[_Iterable[str]] = ..., lanes: _Optional[int] = ...) -> None: ...
 
 class ScoreReply(_message.Message):
-    __slots__ = ("release_id", "status", "logits", "slots", "link", "noise_stddev", "model", "dataset_version", "output_digest", "consent_refusals")
+    __slots__ = ("release_id", "status", "logits", "slots", "link", "noise_stddev", "model", "dataset_version", "output_digest", "consent_refusals", "lanes")
     RELEASE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LOGITS_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +144,7 @@ class ScoreReply(_message.Message):
     DATASET_VERSION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_DIGEST_FIELD_NUMBER: _ClassVar[int]
     CONSENT_REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    LANES_FIELD_NUMBER: _ClassVar[int]
     release_id: str
     status: _containers.RepeatedScalarFieldContainer[SubjectStatus]
     logits: _containers.RepeatedScalarFieldContainer[bytes]
@@ -152,4 +155,5 @@ class ScoreReply(_message.Message):
     dataset_version: str
     output_digest: str
     consent_refusals: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., logits: _Optional[_Iterable[bytes]] = ..., slots: _Optional[int] = ..., link: _Optional[str] = ..., noise_stddev: _Optional[float] = ..., model: _Optional[str] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ..., consent_refusals: _Optional[_Iterable[str]] = ...) -> None: ...
+    lanes: int
+    def __init__(self, release_id: _Optional[str] = ..., status: _Optional[_Iterable[_Union[SubjectStatus, str]]] = ..., logits: _Optional[_Iterable[bytes]] = ..., slots: _Optional[int] = ..., link: _Optional[str] = ..., noise_stddev: _Optional[float] = ..., model: _Optional[str] = ..., dataset_version: _Optional[str] = ..., output_digest: _Optional[str] = ..., consent_refusals: _Optional[_Iterable[str]] = ..., lanes: _Optional[int] = ...) -> None: ...

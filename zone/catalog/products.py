@@ -320,5 +320,12 @@ def product_parameters(product: Product) -> dict[str, object]:
 
 
 def product_refs(products: Mapping[str, Product]) -> dict[str, ProductRef]:
-    """What the policy loader checks grants against: each product's dataset and kind."""
-    return {pid: ProductRef(dataset=p.dataset, kind=p.kind) for pid, p in products.items()}
+    """What the policy loader checks grants against: each product's dataset, kind, consent."""
+    return {
+        pid: ProductRef(
+            dataset=p.dataset,
+            kind=p.kind,
+            consent=p.consent if isinstance(p, VerificationProduct) else "none",
+        )
+        for pid, p in products.items()
+    }

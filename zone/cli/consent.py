@@ -1,4 +1,4 @@
-"""``zone consent register|revoke|list|revoke-token``: consent records, through the zone's API.
+"""``zone consent register|revoke|list|revoke-token|keygen|issue``: consent records and tokens.
 
 For products declared ``consent: operator``: the operator registers the consent a subject
 signed (the zone keeps the SHA-256 of the signed letter, never the letter), revokes it, and
@@ -6,11 +6,18 @@ lists its own. For ``consent: issuer``: an administrator lists an authority's to
 (``revoke-token issuer/id``) when the subject withdrew consent at the authority. Every command
 is a ConsentService call with the caller's token, as the SDK makes it; the zone audits each
 registration and revocation.
+
+``keygen`` and ``issue`` are for a consent authority (e.g. an e-government consent portal) and
+run offline, never against a zone: ``keygen`` makes the authority's Ed25519 key (the private
+key 0600; the public key is printed in the form ``consent_authorities`` take), ``issue`` signs
+one subject's consent as a token (``zone.consent.tokens``) and prints it or appends it to a
+file, one per line, as ``zone verify --tokens`` and the SDK's ``read_tokens`` read them.
 """
 
 from __future__ import annotations
 
 import argparse
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +61,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     token.add_argument("--reason", required=True, help="why (on the audit chain)")
     add_connection(token, admin=True)
 
+    keygen = actions.add_parser("keygen", help="make a consent authority's key (offline)")
+    keygen.set_defaults(handler=_cmd_keygen)
+    keygen.add_argument("--out", type=Path, required=True, help="private key file (+ .pub)")
+
+    issue = actions.add_parser("issue", help="sign a consent token as an authority (offline)")
+    issue.set_defaults(handler=_cmd_issue)
+    issue.add_argument("--key", type=Path, required=True, help="the authority's private key")
+    issue.add_argument("--issuer", required=True, help="the authority's id in the policies")
+    issue.add_argument("--id", dest="consent_id", default="", help="consent id (default: random)")
+    issue.add_argument("--principal", required=True, help="the operator it authorizes")
+    issue.add_argument("--product", required=True, help="the verification product")
+    issue.add_argument("--subject", required=True, help="the subject's key")
+    issue.add_argument("--purpose", required=True, help="the purpose the subject agreed to")
+    issue.add_argument("--not-after", required=True, type=_when, help="end of validity")
+    issue.add_argument("--not-before", type=_when, help="start of validity (default: now)")
+    issue.add_argument("--max-uses", type=int, default=1, help="subject checks it allows")
+    issue.add_argument("--out", type=Path, help="append the token to this file (default: print)")
+
     listing = actions.add_parser("list", help="your registered consents, by id")
     listing.set_defaults(handler=run)
     listing.add_argument("--product", default="", help="only this product's")
@@ -92,6 +117,44 @@ def run(args: argparse.Namespace) -> int:
                     product=args.product, subject=args.subject, after=args.after, limit=args.limit
                 )
             )
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from zone.audit.keys import generate_key, public_key_path
+    from zone.consent import encode_authority_key
+
+    public = generate_key(args.out)
+    print(f"private key: {args.out} (mode 0600; keep it at the authority, never in the zone)")
+    print(f"public key:  {public_key_path(args.out)}")
+    print(f"for policies (consent_authorities[].public_key): {encode_authority_key(public)}")
+    return 0
+
+
+def _cmd_issue(args: argparse.Namespace) -> int:
+    from zone.audit.keys import load_private_key
+    from zone.consent import ConsentTerms, issue_token
+
+    not_before = args.not_before or datetime.now(UTC)
+    terms = ConsentTerms(
+        principal=args.principal,
+        product=args.product,
+        subject=args.subject,
+        purpose=args.purpose,
+        not_before=int(not_before.timestamp()),
+        not_after=int(args.not_after.timestamp()),
+        max_uses=args.max_uses,
+    )
+    consent_id = args.consent_id or secrets.token_hex(16)
+    token = issue_token(
+        load_private_key(args.key), issuer=args.issuer, consent_id=consent_id, terms=terms
+    )
+    if args.out is None:
+        print(token)
+    else:
+        with args.out.open("a", encoding="ascii") as out:
+            out.write(token + "\n")
+        print(f"issued {args.issuer}/{consent_id} for subject {args.subject} -> {args.out}")
     return 0
 
 

@@ -35,8 +35,9 @@ CALLER_PRECOMPUTE_BYTES = 8 * 1024 * 1024
 class HEKeys:
     """A caller's TenSEAL keys for one parameter set; ``key_id`` once registered.
 
-    ``zeros`` holds encryptions of zero under these keys, made while the SDK waits for the
-    zone's replies: encrypting a block is then one plaintext addition, ``Enc(0) + m``, which
+    ``zeros`` holds encryptions of zero under these keys, made between calls (never while a
+    call runs: ``verification.pipelined``): encrypting a block is then one plaintext addition,
+    ``Enc(0) + m``, which
     is exactly how SEAL encrypts ``m`` (a fresh public-key encryption of zero plus the
     plaintext), so the ciphertexts are as fresh as before; each is used once.
     """
@@ -127,5 +128,41 @@ def encrypt_blocks(keys: HEKeys, values: Sequence[float]) -> list[bytes]:
         part = np.asarray(values[start : start + slots])
         block[: len(part)] = part
         vector.add_plain_(block.tolist())  # TenSEAL's C++ vector: no extra copy through numpy
+        out.append(bytes(vector.serialize()))
+    return out
+
+
+def lanes_for(subjects: int, features: int, slots: int) -> int:
+    """Caller features per ciphertext for a call of ``subjects`` subjects (ScoreRequest.lanes).
+
+    As many as fit: a call of at most ``slots / 2`` subjects packs up to ``slots // subjects``
+    features into each ciphertext (fewer ciphertexts to encrypt, send and multiply); larger
+    calls send one feature per ciphertext.
+    """
+    if features < 2 or subjects > slots // 2:
+        return 1
+    return min(features, slots // max(1, subjects))
+
+
+def encrypt_packed(keys: HEKeys, columns: Sequence[Sequence[float]], lanes: int) -> list[bytes]:
+    """One serialized ciphertext per group of ``lanes`` features, each feature in its lane.
+
+    Feature ``j`` goes to ciphertext ``j // lanes``, slots ``[(j % lanes) * W, ... + n)`` with
+    ``W = slot_count // lanes`` (the zone's ``compute`` layout); the rest is zero. Each
+    ciphertext is a fresh encryption of zero plus the values, as in :func:`encrypt_blocks`.
+    """
+    slots = keys.params.slot_count
+    width = slots // lanes
+    groups = range(0, len(columns), lanes)
+    zeros = keys.zeros.take("caller", keys.context, keys.params, len(groups))
+    out = []
+    for first, vector in zip(groups, zeros, strict=True):
+        block = np.zeros(slots, dtype=np.float64)
+        for lane, column in enumerate(columns[first : first + lanes]):
+            values = np.asarray(column, dtype=np.float64)
+            if len(values) > width:
+                raise ValueError(f"{len(values)} subjects do not fit a lane of {width} slots")
+            block[lane * width : lane * width + len(values)] = values
+        vector.add_plain_(block.tolist())
         out.append(bytes(vector.serialize()))
     return out

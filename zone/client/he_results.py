@@ -133,9 +133,12 @@ class ScoreReport(Sequence[ScoreResult]):
 
 
 def score_report(
-    keys: HEKeys, subjects: Sequence[str], reply: verification_pb2.ScoreReply
+    keys: HEKeys, subjects: Sequence[str], reply: verification_pb2.ScoreReply, lanes: int = 1
 ) -> ScoreReport:
     """Decrypt a ScoreReply (the link is applied in :attr:`ScoreReport.values`).
+
+    ``lanes``: the request's (``he.lanes_for``); with two or more, each subject's logit is
+    the sum of its slot in every lane of the one ciphertext.
 
     Raises:
         ReplyMismatch: the reply does not answer the request, or not its digest.
@@ -151,9 +154,15 @@ def score_report(
         raise ReplyMismatch("the reply does not match its digest")
     slots = keys.params.slot_count
     released = bool(reply.release_id)
-    if len(logits_blobs) != (-(-len(subjects) // slots) if released else 0):
+    if len(logits_blobs) != (-(-len(subjects) // slots) if released else 0) or max(
+        1, reply.lanes
+    ) != max(1, lanes):
         raise ReplyMismatch("the reply does not match the request")
     values = [_decrypt(keys, blob)[:slots] for blob in logits_blobs]
+    if lanes > 1 and values:
+        width, count = slots // lanes, len(subjects)
+        lanes_of = values[0][: lanes * width].reshape(lanes, width)[:, :count]
+        values = [lanes_of.sum(axis=0)]
     logits = np.concatenate(values)[: len(subjects)] if values else np.full(len(subjects), np.nan)
     names = [_SCORE_NAMES[code] for code in status.tolist()]
     return ScoreReport(

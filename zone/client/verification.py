@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from zone._proto import verification_pb2
-from zone.client.he import HEKeys, encrypt_blocks, scaled_features
+from zone.client.he import HEKeys, encrypt_blocks, encrypt_packed, lanes_for, scaled_features
 
 REQUEST_BUDGET_BYTES = 3_500_000
 """What one request or reply may carry in ciphertexts (the message limit is 4 MiB)."""
@@ -84,12 +84,18 @@ def score_requests(
 
     def build() -> Iterator[tuple[list[str], verification_pb2.ScoreRequest]]:
         for start, part in _parts(subjects, size):
+            columns = [scaled[f["name"]][start : start + len(part)] for f in expected]
+            lanes = lanes_for(len(part), len(columns), slots)
+            if lanes > 1:
+                packed = encrypt_packed(keys, columns, lanes)
+                blocks = [
+                    [packed[j // lanes]] if j % lanes == 0 else [] for j in range(len(columns))
+                ]
+            else:
+                blocks = [encrypt_blocks(keys, column) for column in columns]
             groups = [
-                verification_pb2.Ciphertexts(
-                    name=f["name"],
-                    blocks=encrypt_blocks(keys, scaled[f["name"]][start : start + len(part)]),
-                )
-                for f in expected
+                verification_pb2.Ciphertexts(name=f["name"], blocks=b)
+                for f, b in zip(expected, blocks, strict=True)
             ]
             request = verification_pb2.ScoreRequest(
                 product=product,
@@ -99,6 +105,7 @@ def score_requests(
                 subjects=part,
                 features=groups,
                 consents=list(consents[start : start + len(part)]),
+                lanes=lanes,
             )
             yield part, request
 
@@ -122,36 +129,29 @@ def pipelined(
 
     ``send`` starts a call and returns a function that waits for its reply. Results come back
     in request order. The first failure is raised once the calls already in flight have ended:
-    those were answered (and counted) by the zone, but their answers are dropped. Building
-    and decoding run inside ``busy()`` (the keys' precomputation pauses then, and works while
-    this waits for replies).
+    those were answered (and counted) by the zone, but their answers are dropped. The whole
+    run is inside ``busy()``: the keys' precomputation (a thread that holds the GIL for each
+    encryption it makes) pauses until the last reply is decoded and works between runs. When
+    it worked while this waited for replies, it delayed sending the next call and decoding
+    the reply that had come: three runs of 24 calls of 2,048 subjects took 1.2-1.9 times as
+    long as with no precomputation at all (cProfile of the SDK, 2026-12-06, loaded machine).
     """
     pending: deque[tuple[Part, Callable[[], Reply]]] = deque()
     results: list[Result] = []
-    iterator = iter(requests)
-
-    def build() -> tuple[Part, Request] | None:
-        with busy():
-            return next(iterator, None)
-
-    def finish(part: Part, reply: Reply) -> None:
-        with busy():
-            results.append(decode(part, reply))
-
-    try:
-        while (built := build()) is not None:
-            part, request = built
-            pending.append((part, send(request)))
-            if len(pending) >= window:
+    with busy():
+        try:
+            for part, request in requests:
+                pending.append((part, send(request)))
+                if len(pending) >= window:
+                    part_done, wait = pending.popleft()
+                    results.append(decode(part_done, wait()))
+            while pending:
                 part_done, wait = pending.popleft()
-                finish(part_done, wait())
-        while pending:
-            part_done, wait = pending.popleft()
-            finish(part_done, wait())
-    finally:
-        for _, wait in pending:
-            try:
-                wait()
-            except Exception:  # noqa: BLE001 - the first failure is already propagating
-                pass
+                results.append(decode(part_done, wait()))
+        finally:
+            for _, wait in pending:
+                try:
+                    wait()
+                except Exception:  # noqa: BLE001 - the first failure is already propagating
+                    pass
     return results

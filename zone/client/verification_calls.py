@@ -150,7 +150,9 @@ class VerificationCalls:
         reports = verification_requests.pipelined(
             requests,
             lambda request: self._start(self._verification.Score, request),
-            lambda part, reply: he_results.score_report(keys, part, reply),
+            lambda part, reply: he_results.score_report(
+                keys, part, reply, he.lanes_for(len(part), len(features), keys.params.slot_count)
+            ),
             in_flight,
             keys.zeros.computing,
         )

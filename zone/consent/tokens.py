@@ -95,7 +95,7 @@ def issue_token(
 ) -> str:
     """Sign ``terms`` as consent ``consent_id`` of authority ``issuer``.
 
-    For consent authorities (a future ``zone consent issue``), tests and the demo; the zone
+    For consent authorities (``zone consent issue``), tests and the demo; the zone
     itself never issues tokens.
 
     Returns:

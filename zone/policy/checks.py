@@ -61,6 +61,8 @@ def check_policies(
             problems.extend(_check_grant(f.doc, index, grant, products, datasets))
     problems.extend(_check_caps(files, datasets))
     problems.extend(_check_authorities(files))
+    if complete:
+        problems.extend(_check_issuer_products(files, products))
     return problems
 
 
@@ -217,3 +219,21 @@ def _check_authorities(files: list[PolicyDocument]) -> Iterator[Problem]:
                     f"public_key is already the key of consent authority {other!r}; "
                     "each authority needs its own",
                 )
+
+
+def _check_issuer_products(
+    files: list[PolicyDocument], products: Mapping[str, ProductRef]
+) -> Iterator[Problem]:
+    """A grant of a ``consent: issuer`` product needs a consent authority to verify tokens."""
+    if any(f.consent_authorities for f in files):
+        return
+    for f in files:
+        for index, grant in f.grants:
+            for j, product_id in enumerate(grant.products):
+                ref = products.get(product_id)
+                if ref is not None and ref.consent == "issuer":
+                    yield f.doc.problem(
+                        ("grants", index, "products", j),
+                        f"product {product_id!r} takes consent tokens (consent: issuer), but "
+                        "no consent_authorities are configured: every subject would be refused",
+                    )

@@ -43,10 +43,12 @@ class ProductRef:
     Attributes:
         dataset: The dataset the product computes over.
         kind: ``"statistics"``, ``"training"`` or ``"verification"``.
+        consent: A verification product's consent mode (``"none"`` for the other kinds).
     """
 
     dataset: str
     kind: str
+    consent: str = "none"
 
 
 @dataclass(frozen=True)

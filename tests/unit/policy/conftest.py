@@ -15,6 +15,7 @@ PRODUCTS = {
     "enterprise-stats": ProductRef("enterprises", "statistics"),
     "enterprise-default-lr": ProductRef("enterprises", "training"),
     "capital-match": ProductRef("enterprises", "verification"),
+    "capital-tokens": ProductRef("enterprises", "verification", consent="issuer"),
     "people-stats": ProductRef("people", "statistics"),
 }
 DATASETS = frozenset({"enterprises", "people"})

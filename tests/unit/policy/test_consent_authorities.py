@@ -109,3 +109,31 @@ def test_schema_fields_are_strict() -> None:
     fields = sorted(str(e["loc"][0]) for e in info.value.errors())
     assert fields == ["id", "name", "x"]
     assert PolicyFile.model_validate({}).consent_authorities == []
+
+
+ISSUER_GRANT = """
+principals:
+  - id: bank-a
+    role: operator
+    organisation: Example Bank A
+    token_sha256: 'abababababababababababababababababababababababababababababababab'
+grants:
+  - principal: bank-a
+    products: [capital-match, capital-tokens]
+    purpose: credit checks
+"""
+
+
+def test_a_grant_of_a_token_product_needs_an_authority(write: Write, problems: Problems) -> None:
+    write("ops.yaml", ISSUER_GRANT)
+    assert problems() == [
+        "policies/ops.yaml:8: product 'capital-tokens' takes consent "
+        "tokens (consent: issuer), but no consent_authorities are configured: every subject "
+        "would be refused"
+    ]
+
+
+def test_an_authority_in_any_file_satisfies_it(write: Write, load: Load) -> None:
+    write("ops.yaml", ISSUER_GRANT)
+    write("consent.yaml", authorities(("gov-consent", encode_authority_key(KEY))))
+    assert "capital-tokens" in load().grants[0].products

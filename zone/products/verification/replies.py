@@ -3,9 +3,11 @@
 Match: per claim column one blinded element per subject (``zone.wire.oprf``), answered per
 column by the evaluations of every subject in request order. Score: subjects in blocks of
 ``slot_count`` (subject ``i`` in block ``i // slot_count``, slot ``i % slot_count``), one
-ciphertext per caller feature and block. Both name one consent per subject (``consents``,
-aligned with ``subjects``; empty when the product needs none) and answer one status and one
-consent refusal reason per subject (``""`` where the subject was admitted).
+ciphertext per caller feature and block, or a call of few subjects packed into one block
+with several features per ciphertext (``lanes``, ``compute``). Both name one consent per
+subject (``consents``, aligned with ``subjects``; empty when the product needs none) and
+answer one status and one consent refusal reason per subject (``""`` where the subject was
+admitted).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class ScoreQuery:
     subjects: tuple[str, ...]
     features: tuple[Ciphertexts, ...]
     consents: tuple[str, ...] = ()
+    lanes: int = 1
+    """Caller features per ciphertext (``zone.products.verification.compute``)."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,4 @@ class ScoreAnswer:
     dataset_version: str
     output_digest: str
     consent_refusals: tuple[str, ...] = ()
+    lanes: int = 1

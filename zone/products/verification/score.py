@@ -46,15 +46,15 @@ FILL_BOUND = 2.0**30
 """Masked slots are filled with values uniform on (-FILL_BOUND, FILL_BOUND]."""
 
 
-def combine(vectors: Sequence[Any], weights: Sequence[float], live: Flags) -> Any | None:
-    """``sum_j vectors[j] * (weights[j] * live)``: the caller's part, unprotected (None if none).
+def combine_planes(vectors: Sequence[Any], multipliers: Sequence[F64]) -> Any | None:
+    """``sum_j vectors[j] * multipliers[j]`` slot-wise: the caller's part, unprotected.
 
-    Never returned to a caller as is: :func:`protect` must be applied.
+    Never returned to a caller as is: :func:`protect` must be applied. None without vectors.
     """
     total = None
-    for vector, weight in zip(vectors, weights, strict=True):
+    for vector, multiplier in zip(vectors, multipliers, strict=True):
         # TenSEAL's C++ vector: its Python wrapper re-copies every operand.
-        term = vector.data.mul_plain(np.where(live, weight, 0.0).tolist())
+        term = vector.data.mul_plain(multiplier.tolist())
         if total is None:
             total = term
         else:
@@ -62,15 +62,35 @@ def combine(vectors: Sequence[Any], weights: Sequence[float], live: Flags) -> An
     return None if total is None else ts.CKKSVector._wrap(total)
 
 
-def protection_values(zone_part: F64, live: Flags, noise_stddev: float) -> F64:
-    """What the fresh encryption carries: ``z + e`` in live slots, uniform fill elsewhere."""
+def combine(vectors: Sequence[Any], weights: Sequence[float], live: Flags) -> Any | None:
+    """``sum_j vectors[j] * (weights[j] * live)``: one feature per vector (``combine_planes``)."""
+    return combine_planes(vectors, [np.where(live, weight, 0.0) for weight in weights])
+
+
+def protection_values(
+    zone_part: F64, live: Flags, noise_stddev: float, readable: Flags | None = None
+) -> F64:
+    """What the fresh encryption carries: ``z + e`` in live slots, uniform fill elsewhere.
+
+    ``readable`` (packed calls, :mod:`compute`): further slots the caller reads, which get 0
+    (they carry a partial sum of the caller's own features times public weights); every
+    slot neither live nor readable is filled.
+    """
     slots = len(live)
     noisy = zone_part + gaussian(noise_stddev, slots)
-    return np.where(live, noisy, uniform_symmetric(FILL_BOUND, slots))
+    other = uniform_symmetric(FILL_BOUND, slots)
+    if readable is not None:
+        other = np.where(readable, 0.0, other)
+    return np.where(live, noisy, other)
 
 
 def protect(
-    zero: Any, partial: Any | None, zone_part: F64, live: Flags, noise_stddev: float
+    zero: Any,
+    partial: Any | None,
+    zone_part: F64,
+    live: Flags,
+    noise_stddev: float,
+    readable: Flags | None = None,
 ) -> Any:
     """Add the zone's part, the flooding noise and the masks to a fresh encryption of zero.
 
@@ -78,13 +98,14 @@ def protect(
         zero: A fresh encryption of zero under the caller's key (TenSEAL C++ vector, used up).
         partial: :func:`combine`'s result, or None when the model has no caller features.
         zone_part: ``z`` per slot (ignored where not live).
-        live: Slots the caller may read.
+        live: Slots that get ``z + e``.
         noise_stddev: Standard deviation of the flooding noise.
+        readable: Further slots the caller may read (see :func:`protection_values`).
 
     Returns:
         The reply ``CKKSVector``.
     """
-    zero.add_plain_(protection_values(zone_part, live, noise_stddev).tolist())
+    zero.add_plain_(protection_values(zone_part, live, noise_stddev, readable).tolist())
     if partial is None:
         return ts.CKKSVector._wrap(zero)
     return ts.CKKSVector._wrap(partial.data.add(zero))

@@ -35,7 +35,12 @@ from zone.policy import Grant, PolicySet, Principal
 from zone.products.verification import matching
 from zone.products.verification.admission import Admission, Admitted, check_consent_refs
 from zone.products.verification.calls import Call, artifact, consent_terms, receipt
-from zone.products.verification.compute import answer_scores, block_count
+from zone.products.verification.compute import (
+    answer_scores,
+    block_count,
+    check_lanes,
+    load_features,
+)
 from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
 from zone.products.verification.limits import CheckLimiter
 from zone.products.verification.models import ScoreModel, product_model, registry_model
@@ -47,7 +52,6 @@ from zone.products.verification.records import (
     check_subjects,
 )
 from zone.products.verification.replies import (
-    Ciphertexts,
     EvaluatedClaim,
     MatchAnswer,
     MatchQuery,
@@ -55,8 +59,8 @@ from zone.products.verification.replies import (
     ScoreQuery,
 )
 from zone.products.verification.secret import MasterSecret
-from zone.products.verification.validate import load_vector
 from zone.products.verification.workers import MatchWorkers
+from zone.products.verification.zeros import ZeroSupply, spawned_supply
 from zone.release.desk import ReleaseDesk
 from zone.state.api import State
 from zone.wire.fresh import FreshZeros
@@ -80,19 +84,6 @@ def _check_purpose(purpose: str) -> None:
         raise InvalidArgument(
             f"state the purpose of the check (1 to {MAX_PURPOSE} characters)", reason="no_purpose"
         )
-
-
-def _load_blocks(context: Any, params: ParamSet, group: Ciphertexts, blocks: int) -> list[Any]:
-    if len(group.blocks) != blocks:
-        raise InvalidArgument(
-            f"feature {group.name!r}: expected {blocks} ciphertext(s), one per block of "
-            f"{params.slot_count} subjects",
-            reason="bad_block_count",
-        )
-    return [
-        load_vector(context, params, blob, f"feature {group.name!r} block {b}")
-        for b, blob in enumerate(group.blocks)
-    ]
 
 
 class VerificationService:
@@ -126,7 +117,10 @@ class VerificationService:
         self._state = state
         self._secret = secret
         self._workers = workers
-        self.zeros = FreshZeros(config.precompute_bytes)
+        # Score's encryptions of zero: a low-priority worker process, or this process when idle.
+        self.zeros: ZeroSupply | FreshZeros = spawned_supply(
+            config.zero_workers, config.precompute_bytes
+        ) or FreshZeros(config.precompute_bytes)
 
     def close(self) -> None:
         """Stop the Match workers and the precomputation of encryptions of zero."""
@@ -146,7 +140,10 @@ class VerificationService:
             TooManyKeys: the principal holds the maximum of active keys.
         """
         name, blob = read_upload(chunks, self._max_key_bytes)
-        return self.keys.register(principal.id, name, blob, request_id)
+        info = self.keys.register(principal.id, name, blob, request_id)
+        if isinstance(self.zeros, ZeroSupply):
+            self.zeros.warm()
+        return info
 
     def revoke_key(self, principal: Principal, key_id: str, request_id: str) -> KeyInfo:
         """Revoke one of the principal's keys (idempotent) and drop its precomputed zeros.
@@ -257,7 +254,7 @@ class VerificationService:
                 membership.
             ResourceExhausted: a per-subject window or the model's budget is full.
         """
-        with self.zeros.computing():  # no precomputation while a call runs
+        with self.zeros.computing():  # no in-process precomputation while a call runs
             return self._score(policies, principal, query, request_id)
 
     def _score(
@@ -270,14 +267,16 @@ class VerificationService:
         check_consent_refs(query.consents, len(query.subjects))
         model = self._score_model(principal, product, query.model_id)
         params = CKKS_SCORE
-        blocks = block_count(len(query.subjects), params.slot_count)
         if [g.name for g in query.features] != [f.name for f in model.caller_features]:
             raise InvalidArgument(
                 "send exactly the model's caller features, in its order", reason="bad_features"
             )
+        count, slots = len(query.subjects), params.slot_count
+        lanes = check_lanes(query.lanes, count, len(query.features), slots)
+        blocks = block_count(count, slots)
         self._check_reply_size(blocks * params.max_ciphertext_bytes)
         context = self.keys.context_for(principal.id, query.key_id, params)
-        features = [_load_blocks(context, params, g, blocks) for g in query.features]
+        features = load_features(context, params, query.features, lanes, count)
         records, version = self._product_records(product)
         rows = records.lookup(query.subjects)
         check_distinct(query.subjects, rows)
@@ -292,16 +291,17 @@ class VerificationService:
         status = np.where(rows < 0, NOT_FOUND, np.where(complete, FOUND, MISSING_DATA))
         status = np.where(admitted.checked, status, CONSENT_REFUSED).astype(np.int8)
         if admitted.ticket is None or admitted.log is None:  # every consent refused
-            return self._score_answer("", status, (), admitted, model, params, version)
+            return self._score_answer("", status, (), admitted, model, params, version, lanes)
         with self._desk.failing(admitted.ticket):
             zeros = self.zeros.take(query.key_id, context, params, blocks)
-            logits = answer_scores(params, model, features, zone_part, live, zeros)
+            logits = answer_scores(params, model, features, zone_part, live, zeros, lanes)
         answer = self._score_answer(
-            call.release_id, status, logits, admitted, model, params, version
+            call.release_id, status, logits, admitted, model, params, version, lanes
         )
         terms = {
             "model": model.ref,
             "noise_stddev": model.noise_stddev,
+            "lanes": lanes,
             **consent_terms(admitted.outcomes, product.consent),
         }
         record = receipt(
@@ -326,6 +326,7 @@ class VerificationService:
         model: ScoreModel,
         params: ParamSet,
         version: str,
+        lanes: int,
     ) -> ScoreAnswer:
         refusals = admitted.refusals
         digest = reply_digest("score", status, [("logits", logits), refusal_group(refusals)])
@@ -340,6 +341,7 @@ class VerificationService:
             version,
             digest,
             refusals,
+            lanes,
         )
 
     # --- steps ------------------------------------------------------------------------------

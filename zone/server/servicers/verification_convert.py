@@ -61,6 +61,7 @@ def score_query(request: verification_pb2.ScoreRequest) -> ScoreQuery:
         subjects=tuple(request.subjects),
         features=_groups(request.features),
         consents=tuple(request.consents),
+        lanes=request.lanes,
     )
 
 
@@ -100,4 +101,5 @@ def score_reply(answer: ScoreAnswer) -> verification_pb2.ScoreReply:
         dataset_version=answer.dataset_version,
         output_digest=answer.output_digest,
         consent_refusals=list(answer.consent_refusals),
+        lanes=answer.lanes,
     )

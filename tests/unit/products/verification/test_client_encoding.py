@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tenseal as ts
 
-from zone.client.he import encrypt_blocks, new_keys, scaled_features
+from zone.client.he import encrypt_blocks, encrypt_packed, lanes_for, new_keys, scaled_features
 from zone.client.he_results import sigmoid
 from zone.client.match import ClaimOutOfRange, claim_codes
 
@@ -66,3 +66,23 @@ def test_blocks_are_fresh_encryptions_with_or_without_precomputed_zeros() -> Non
         assert np.allclose(decrypted[: len(values)], values, atol=1e-4)
         assert np.allclose(decrypted[len(values) :], 0, atol=1e-4)
     keys.zeros.close()
+
+
+def test_small_calls_pack_their_features_into_lanes() -> None:
+    assert lanes_for(1, 2, 4096) == 2
+    assert lanes_for(2048, 2, 4096) == 2
+    assert lanes_for(2049, 2, 4096) == 1  # a lane of 2,048 slots cannot hold it
+    assert lanes_for(1000, 5, 4096) == 4
+    assert lanes_for(10, 1, 4096) == 1
+    assert lanes_for(10, 0, 4096) == 1
+    keys = new_keys("ckks-8192")
+    columns = [[0.25, 0.5], [0.75, 1.0], [0.125, 0.0]]
+    first, second = encrypt_packed(keys, columns, 2)
+    decrypt = [np.array(ts.ckks_vector_from(keys.context, b).decrypt()) for b in (first, second)]
+    width = keys.params.slot_count // 2
+    np.testing.assert_allclose(decrypt[0][:2], columns[0], atol=1e-6)
+    np.testing.assert_allclose(decrypt[0][width : width + 2], columns[1], atol=1e-6)
+    np.testing.assert_allclose(decrypt[1][:2], columns[2], atol=1e-6)
+    assert np.abs(decrypt[1][width:]).max() < 1e-6  # an empty lane is zero
+    with pytest.raises(ValueError, match="lane"):
+        encrypt_packed(keys, [[0.0] * (width + 1), [0.0]], 2)

@@ -1,12 +1,22 @@
-"""The CKKS scoring circuit: correct logits, flooding noise of the stated size, masked slots."""
+"""The CKKS scoring circuit: correct logits, flooding noise of the stated size, masked slots.
+
+Both layouts: one caller feature per ciphertext, and packed calls (lanes).
+"""
 
 from __future__ import annotations
 
 import hekit
 import numpy as np
+import pytest
 import tenseal as ts
 
+from zone.catalog._verification import CallerFeature
+from zone.client.he import encrypt_packed
+from zone.errors import InvalidArgument
+from zone.products.verification.compute import answer_scores, check_lanes
+from zone.products.verification.models import ScoreModel
 from zone.products.verification.score import FILL_BOUND, protect, score_block
+from zone.products.verification.validate import load_vector
 from zone.wire.fresh import encrypt_zero
 from zone.wire.he_params import CKKS_SCORE
 
@@ -49,3 +59,64 @@ def test_a_model_without_caller_features_returns_the_zone_part() -> None:
     live = np.ones(SLOTS, dtype=bool)
     out = decrypt(protect(encrypt_zero(context, CKKS_SCORE), None, zone_part, live, STDDEV))
     assert 0.9 * STDDEV < (out - zone_part).std() < 1.1 * STDDEV
+
+
+# --- packed calls: several caller features per ciphertext (lanes) ------------------------------
+
+
+def packed_model(weights: list[float]) -> ScoreModel:
+    features = tuple(CallerFeature(name=f"f{j}", bounds=(0.0, 1.0)) for j in range(len(weights)))
+    return ScoreModel("product", "logit", features, tuple(weights), (), (), 0.0, STDDEV)
+
+
+def packed_input(keys: object, columns: np.ndarray, lanes: int) -> list[list[object]]:
+    """The SDK's packed ciphertexts, loaded as the zone loads them (leader of each group)."""
+    context = hekit.zone_context(CKKS_SCORE.name)
+    blobs = encrypt_packed(keys, [c.tolist() for c in columns], lanes)  # type: ignore[arg-type]
+    return [
+        [load_vector(context, CKKS_SCORE, blobs[j // lanes], "f")] if j % lanes == 0 else []
+        for j in range(len(columns))
+    ]
+
+
+@pytest.mark.parametrize(("lanes", "count"), [(2, 2048), (3, 1365), (2, 5)])
+def test_packed_lanes_sum_to_the_same_logits(lanes: int, count: int) -> None:
+    keys = hekit.caller_keys(CKKS_SCORE.name)
+    rng = np.random.default_rng(lanes)
+    weights = [1.5, -0.75, 0.5]
+    columns = rng.random((len(weights), count))
+    zone_part = rng.normal(size=count)
+    live = np.ones(count, dtype=bool)
+    live[: max(1, count // 10)] = False  # e.g. consent refused
+    model = packed_model(weights)
+    zero = encrypt_zero(hekit.zone_context(CKKS_SCORE.name), CKKS_SCORE)
+    (blob,) = answer_scores(
+        CKKS_SCORE, model, packed_input(keys, columns, lanes), zone_part, live, [zero], lanes
+    )
+    out = np.array(ts.ckks_vector_from(keys.context, blob).decrypt())
+    width = SLOTS // lanes
+    lane_values = out[: lanes * width].reshape(lanes, width)[:, :count]
+    logits = lane_values.sum(axis=0)
+    expected = np.asarray(weights) @ columns + zone_part
+    error = logits[live] - expected[live]
+    if live.sum() > 100:
+        assert 0.85 * STDDEV < error.std() < 1.15 * STDDEV
+    assert np.abs(error).max() < 6 * STDDEV
+    # Every slot but the live subjects' in each lane is filled, as in the unpacked layout:
+    # refused subjects show nothing of the caller's part in any lane.
+    assert np.abs(lane_values[:, ~live]).mean() > FILL_BOUND / 4
+    readable = np.zeros(SLOTS, dtype=bool)
+    for lane in range(lanes):
+        readable[lane * width : lane * width + count] = live
+    assert np.abs(out[~readable]).mean() > FILL_BOUND / 4
+    assert np.abs(out[readable]).max() < 10  # the lanes' partial sums: w . x, no fill
+
+
+def test_lanes_are_checked_against_the_call() -> None:
+    assert check_lanes(0, 4096, 2, SLOTS) == 1
+    assert check_lanes(1, 4096, 2, SLOTS) == 1
+    assert check_lanes(2, 2048, 2, SLOTS) == 2
+    for lanes, count, features in [(3, 10, 2), (2, 2049, 2), (2, 1, 1), (4, 1025, 4)]:
+        with pytest.raises(InvalidArgument) as refused:
+            check_lanes(lanes, count, features, SLOTS)
+        assert refused.value.reason == "bad_lanes"
