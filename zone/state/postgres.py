@@ -43,15 +43,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
 from zone.state.api import Params, Tx
 from zone.state.location import PoolOptions, redacted
-from zone.state.owners import hold_owner_lock, release_owners, take_dead_owners
+from zone.state.owners import release_owners, take_dead_owners
 from zone.state.pgnotify import PgListener
 from zone.state.pgschema import migrate_postgres
+from zone.state.presence import Presence
 from zone.state.sqltext import to_psycopg
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
-REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
 
 _BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -149,7 +149,7 @@ class PostgresState:
         self._url = url
         self._local = threading.local()
         self._closed = False
-        self._presence: Connection | None = None
+        self._presence: Presence | None = None
 
     @classmethod
     def open(
@@ -268,31 +268,34 @@ class PostgresState:
     def startup(self) -> Iterator[bool]:
         """Join the replicas; yield whether this one is alone (see ``State.startup``).
 
-        Every serving replica holds ``REPLICA_LOCK`` shared on a session of its own, which
-        PostgreSQL releases when the replica dies (its connection drops). A replica that
-        can take the lock exclusively is alone; it keeps it exclusive while the body
-        settles what dead replicas left open, so that no other replica starts serving
-        meanwhile, then holds it shared like the others.
+        Every serving replica holds ``REPLICA_LOCK`` shared on a session of its own (its
+        presence session, ``zone.state.presence``), which PostgreSQL releases when the replica
+        dies (its connection drops). A replica that can take the lock exclusively is alone; it
+        keeps it exclusive while the body settles what dead replicas left open, so that no
+        other replica starts serving meanwhile, then holds it shared like the others.
 
         Raises:
             Unavailable: the database cannot be reached.
         """
         if self._presence is not None:
             raise RuntimeError("startup() was called already")
+        presence = Presence(self._url, self.replica)
         try:
-            presence: Connection = psycopg.connect(self._url, autocommit=True)
-            row = presence.execute("SELECT pg_try_advisory_lock(%s)", (REPLICA_LOCK,)).fetchone()
+            alone = presence.join()
         except psycopg.OperationalError as exc:
             raise Unavailable("the state database cannot be reached") from exc
         self._presence = presence
-        hold_owner_lock(presence, self.replica)
-        alone = bool(row and row[0])
         try:
             yield alone
         finally:
-            presence.execute("SELECT pg_advisory_lock_shared(%s)", (REPLICA_LOCK,))
-            if alone:
-                presence.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
+            presence.serve(exclusive=alone)
+
+    def hold_place(self) -> bool:
+        """Whether this replica holds its place; take it back if its session was lost.
+
+        See ``zone.state.presence``: while this is False, write transactions are refused.
+        """
+        return True if self._presence is None else self._presence.check()
 
     def announce(self, tx: Tx, channel: str) -> None:
         """NOTIFY ``channel`` inside ``tx`` (PostgreSQL delivers it at commit)."""
@@ -314,8 +317,8 @@ class PostgresState:
         Raises:
             Unavailable: the database cannot be reached.
         """
-        presence = self._presence
-        if presence is None:
+        presence = None if self._presence is None else self._presence.connection
+        if presence is None:  # not serving, or fenced: this replica settles nobody's work
             yield []
             return
         try:
@@ -346,6 +349,8 @@ class PostgresState:
     def _transaction(self, begin: str) -> Iterator[PgTx]:
         if self._closed:
             raise FailedPrecondition("the state store is closed")
+        if begin is not _BEGIN_READ and self._presence is not None and not self._presence.up:
+            raise Unavailable("this replica lost its place in the state database; retry")
         try:
             with self._pool.connection() as conn:
                 conn.execute(begin.encode("ascii"))

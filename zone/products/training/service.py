@@ -26,6 +26,7 @@ from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
 from zone.jobs.store import CHANNEL as JOBS_CHANNEL
 from zone.ledger import Amount
+from zone.ledger.charges import REPLICA_DIED
 from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
 from zone.products.training.outcomes import JobOutcomes
@@ -180,7 +181,7 @@ class TrainingJobs(JobOutcomes):
         died, ``zone.worker.loop``).
         """
         stale = [job for job in self._jobs.running(owner) if not job.spec.get(ON_WORKERS)]
-        reason = "server restarted" if owner is None else "replica died"
+        reason = "server restarted" if owner is None else REPLICA_DIED
         for job in stale:
             self._end(job.job_id, JobState.FAILED, reason, running_touches=True)
         return len(stale)
