@@ -247,7 +247,14 @@ def _wire(
     joint = JointJobs(
         products,
         catalog,
-        cohorts=Cohorts(products, catalog, config.joint_config, state=store, store=cohort_store),
+        cohorts=Cohorts(
+            products,
+            catalog,
+            config.joint_config,
+            state=store,
+            store=cohort_store,
+            shared=isinstance(config.state_db, PostgresUrl),
+        ),  # fmt: skip
         policy_digest=lambda: serving.snapshot.policies.digest,
         state=store,
         desk=desk,

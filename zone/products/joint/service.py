@@ -223,7 +223,10 @@ class JointJobs(TrainingJobs):
             if not self.cohorts.store.claim_for_job(
                 cohort.upload_id, principal.id, job.job_id, tx=tx
             ):
-                raise FailedPrecondition("another job is reading this cohort", reason="cohort_busy")
+                raise FailedPrecondition(
+                    "another job is reading this cohort, or it is being erased",
+                    reason="cohort_busy",
+                )
             created.append(job)
 
         with self.cohorts.lock(cohort.upload_id):  # an erasure waits, or this sees it erased
@@ -265,10 +268,15 @@ class JointJobs(TrainingJobs):
 
     def _erase(self, info: CohortInfo, trigger: str, request_id: str) -> CohortInfo:
         # Under the upload's lock no job can claim the cohort between the check and the erasure.
+        # Across replicas: the mark, committed first, refuses every later claim.
         with self.cohorts.lock(info.upload_id):
+            self.cohorts.store.begin_erasure(info.upload_id)
             for job in self._jobs_reading(info.upload_id):
                 if not self._executor.cancel(job.job_id):
-                    self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})")
+                    # Another replica's job (its rounds stop the worker): a RUNNING one may
+                    # have read data before its notice arrived, so it is charged.
+                    self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})",
+                              running_touches=True)  # fmt: skip
             return self.cohorts.erase(
                 info.upload_id,
                 trigger=trigger,
