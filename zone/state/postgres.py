@@ -29,6 +29,7 @@ connections.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,10 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
 
 _BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+SUSPECT_ROUNDS = 2
+"""An owner is settled only once its lock was free this many sweep intervals apart: a live
+replica whose session dropped gets a round of its own to take its place back first."""
+
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _NOT_DURABLE = "; SET LOCAL synchronous_commit TO OFF"
 
@@ -140,7 +145,13 @@ class PostgresState:
     """A connection pool on one PostgreSQL database holding the zone's state."""
 
     def __init__(
-        self, pool: ConnectionPool[Connection], *, name: str, url: str = "", replica: str = ""
+        self,
+        pool: ConnectionPool[Connection],
+        *,
+        name: str,
+        url: str = "",
+        replica: str = "",
+        grace: float = 0.0,
     ) -> None:
         self._pool = pool
         self.replica = replica
@@ -150,6 +161,8 @@ class PostgresState:
         self._local = threading.local()
         self._closed = False
         self._presence: Presence | None = None
+        self._grace = grace
+        self._suspects: dict[str, float] = {}
 
     @classmethod
     def open(
@@ -196,7 +209,8 @@ class PostgresState:
             if isinstance(exc, PoolTimeout | psycopg.OperationalError):
                 raise Unavailable(f"the state database {redacted(url)} cannot be reached") from exc
             raise
-        return cls(pool, name=redacted(url), url=url, replica=replica)
+        grace = SUSPECT_ROUNDS * opts.orphan_sweep_seconds
+        return cls(pool, name=redacted(url), url=url, replica=replica, grace=grace)
 
     @property
     def name(self) -> str:
@@ -309,10 +323,9 @@ class PostgresState:
     def orphaned(self) -> Iterator[list[str]]:
         """The replicas that died leaving charges or jobs open, held until the body ends.
 
-        Each serving replica holds a lock of its own id on its presence session; PostgreSQL
-        releases it when the replica's connection drops. An owner of open rows whose lock can
-        be taken is dead (or was never joined), and while this replica holds it no other one
-        settles the same owner's work concurrently.
+        An owner of open rows whose lock (``zone.state.owners``) this replica could take at
+        sweeps ``SUSPECT_ROUNDS`` intervals apart is dead (or was never joined); while this
+        replica holds the lock no other one settles the same owner's work.
 
         Raises:
             Unavailable: the database cannot be reached.
@@ -325,10 +338,14 @@ class PostgresState:
             dead = take_dead_owners(presence, self.replica)
         except psycopg.OperationalError as exc:
             raise Unavailable("the state database cannot be reached") from exc
+        now = time.monotonic()
+        self._suspects = {owner: self._suspects.get(owner, now) for owner in dead}
+        due = [owner for owner in dead if now - self._suspects[owner] >= self._grace]
+        release_owners(presence, [owner for owner in dead if owner not in due])
         try:
-            yield dead
+            yield due
         finally:
-            release_owners(presence, dead)
+            release_owners(presence, due)
 
     def close(self) -> None:
         """Close every connection of the pool, and leave the replicas. Idempotent."""
@@ -349,7 +366,7 @@ class PostgresState:
     def _transaction(self, begin: str) -> Iterator[PgTx]:
         if self._closed:
             raise FailedPrecondition("the state store is closed")
-        if begin is not _BEGIN_READ and self._presence is not None and not self._presence.up:
+        if begin is not _BEGIN_READ and self._presence is not None and not self._presence.retry():
             raise Unavailable("this replica lost its place in the state database; retry")
         try:
             with self._pool.connection() as conn:

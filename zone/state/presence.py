@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -31,6 +32,10 @@ from zone.state.owners import OWNER_LOCKS
 log = logging.getLogger(__name__)
 
 REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
+
+RETRY_SECONDS = 1.0
+"""Least time between two attempts to take a lost place back from the call path."""
+CONNECT_TIMEOUT_SECONDS = 5
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -49,6 +54,7 @@ class Presence:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._up = False
+        self._last_try = 0.0
         self.losses = 0
         """How many times the place was lost since the start (for logs and tests)."""
 
@@ -86,6 +92,24 @@ class Presence:
             if exclusive:
                 self._conn.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
 
+    def retry(self) -> bool:
+        """Whether the place is held; if lost, try to take it back (at most once a second).
+
+        For the call path: never waits for another thread's attempt.
+        """
+        if self._up:
+            return True
+        if not self._lock.acquire(blocking=False):
+            return self._up
+        try:
+            if self._up or self._conn is None:
+                return self._up
+            if time.monotonic() - self._last_try < RETRY_SECONDS:
+                return False
+            return self._rejoin()
+        finally:
+            self._lock.release()
+
     def check(self) -> bool:
         """Whether the place is held now; if it was lost, try once to take it back.
 
@@ -121,6 +145,7 @@ class Presence:
 
     def _rejoin(self) -> bool:
         assert self._conn is not None
+        self._last_try = time.monotonic()
         with contextlib.suppress(psycopg.Error):
             self._conn.close()
         try:
@@ -144,5 +169,8 @@ class Presence:
 
     def _connect(self) -> Connection:
         return psycopg.connect(
-            self._url, autocommit=True, application_name=application_name(self._replica)
+            self._url,
+            autocommit=True,
+            application_name=application_name(self._replica),
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
         )
