@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from zone.access import authorize_product, budget_account, check_epsilon_cap
@@ -38,6 +39,8 @@ from zone.state.api import State, Tx
 log = logging.getLogger(__name__)
 
 JOINT_WORKER = "zone.products.joint.worker:run"
+STALLED_ERASURE = timedelta(minutes=10)
+"""An erasure marked this long ago and not ended is finished by any replica's sweep."""
 # Imported by warm workers after the training preload (its warm-up covers torch and opacus):
 # the joint modules and scipy.stats, which took about a second at job time otherwise.
 JOINT_PRELOAD = JOINT_WORKER.partition(":")[0]
@@ -293,13 +296,20 @@ class JointJobs(TrainingJobs):
         return erased
 
     def sweep(self) -> int:
-        """Erase every cohort whose retention has passed; returns how many."""
-        now = now_utc().isoformat(timespec="microseconds")
+        """Erase expired cohorts and finish stalled erasures; returns how many.
+
+        An erasure stalls when its replica dies between the ``erasing_at`` mark and the receipt.
+        """
+        now = now_utc()
         erased = 0
         for info in self.cohorts.store.stored():
-            if info.expires_at <= now:
+            if info.expires_at <= now.isoformat(timespec="microseconds"):
                 self._erase(info, "retention", "")
                 erased += 1
+        stalled = (now - STALLED_ERASURE).isoformat(timespec="microseconds")
+        for info in self.cohorts.store.stalled_erasures(stalled):
+            self._erase(info, "resumed", "")
+            erased += 1
         return erased
 
     def _after_end(self, job: Job) -> None:

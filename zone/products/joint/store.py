@@ -193,6 +193,16 @@ class CohortStore:
                 (utc_timestamp(), upload_id, STORED),
             )
 
+    def stalled_erasures(self, marked_before: str) -> builtins.list[CohortInfo]:
+        """Cohorts still stored whose erasure began before ``marked_before`` and never ended."""
+        with self._state.read() as tx:
+            rows = tx.execute(
+                f"SELECT {_COLUMNS} FROM cohorts WHERE state = ? AND erasing_at IS NOT NULL "
+                "AND erasing_at <= ? ORDER BY erasing_at",
+                (STORED, marked_before),
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
     def claim_for_job(self, upload_id: str, owner: str, job_id: str, *, tx: Tx) -> bool:
         """Make ``job_id`` the cohort's job, if it is stored, not being erased, and unread."""
         changed = tx.execute(
