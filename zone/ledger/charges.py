@@ -50,3 +50,5 @@ class AlreadySettled(FailedPrecondition):
 
 REPLICA_DIED = "replica died"
 """Why a sweep settled the open work of a replica whose place in the state was lost."""
+INTERRUPTED = "interrupted"
+"""Why a process starting alone on the state settled a charge left open (a crash's)."""

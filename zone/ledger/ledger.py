@@ -25,7 +25,7 @@ from typing import Any
 
 from zone.audit import AuditChain, AuditEntry, ReleasedArtifact, insert_release, utc_timestamp
 from zone.errors import NotFound, ResourceExhausted
-from zone.ledger.charges import REPLICA_DIED, AlreadySettled, ChargeState
+from zone.ledger.charges import INTERRUPTED, REPLICA_DIED, AlreadySettled, ChargeState
 from zone.ledger.units import ZERO, Amount
 from zone.state.api import State, Tx
 
@@ -247,7 +247,7 @@ class PrivacyLedger:
         Args:
             owner: Only those of this dead replica (see ``zone.state.owners``); None: all.
         """
-        where, reason = ("", "interrupted") if owner is None else (" AND owner = ?", REPLICA_DIED)
+        where, reason = ("", INTERRUPTED) if owner is None else (" AND owner = ?", REPLICA_DIED)
         with self._store.write() as conn:
             rows = conn.execute(
                 f"SELECT release_id FROM charges WHERE state = 'reserved'{where} "

@@ -31,7 +31,7 @@ from zone.access import refuse_exited, refuse_quarantined
 from zone.audit import AuditEntry, ReleasedArtifact, ReleaseRegistry
 from zone.errors import Unavailable
 from zone.ledger import ZERO, Account, Amount, PrivacyLedger, Reservation
-from zone.ledger.charges import REPLICA_DIED, AlreadySettled
+from zone.ledger.charges import INTERRUPTED, REPLICA_DIED, AlreadySettled
 from zone.metering import Metering
 from zone.metering.pricing import Unit
 from zone.policy import Grant
@@ -224,15 +224,16 @@ class ReleaseDesk:
 
 @contextmanager
 def _fenced() -> Iterator[None]:
-    """A charge another replica's sweep settled: this call cannot complete (UNAVAILABLE).
+    """A charge another replica settled: this call cannot complete (UNAVAILABLE).
 
-    The sweep took this replica for dead (its presence session was lost) and settled the
-    charge as failed, still charged; the caller may retry on any replica.
+    A sweep took this replica for dead (its presence session was lost), or a replica starting
+    alone on the state while this one was cut off took its open charges for a crash's; either
+    settled the charge as failed, still charged. The caller may retry on any replica.
     """
     try:
         yield
     except AlreadySettled as exc:
-        if exc.settled_because != REPLICA_DIED:
+        if exc.settled_because not in (REPLICA_DIED, INTERRUPTED):
             raise
         raise Unavailable(
             "this replica lost its place in the zone's state while the call ran; its charge "
