@@ -117,8 +117,14 @@ def test_a_replica_that_lost_its_presence_is_fenced_swept_once_and_serves_again(
                 (_presence_pid(admin, str(owner)), *lock),
             )
             _wait(lambda: not _serving(first), timeout=30)
-            with pytest.raises(UnavailableError):
-                a.query_statistics(STATS, [count()], epsilon=0.1)
+            fenced_calls = (
+                lambda: a.query_statistics(STATS, [count()], epsilon=0.1),
+                lambda: a.train(TRAINING, epsilon=0.5, delta=1e-6, epochs=1, batch_size=64),
+                a.list_datasets,  # even a call that only reads: its audit record is a write
+            )
+            for fenced_call in fenced_calls:
+                with pytest.raises(UnavailableError):  # never INTERNAL
+                    fenced_call()
             assert b.get_job(job.job_id).state == "RUNNING"
 
             # 2. The lock is free again: the other replica's sweep (every 0.1 s) takes it
