@@ -107,6 +107,7 @@ class JobOutcomes:
         self._jobs = jobs
         self._models = models
         self._changed = changed or threading.Condition()
+        self._stopping = threading.Event()  # set at shutdown: events are no longer retried
         self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
             "started": self._on_started,
             "touched_data": self._on_touched,
@@ -144,7 +145,8 @@ class JobOutcomes:
             try:
                 self._handle(job_id, event)
             except Unavailable as exc:  # the database is down, or this replica is fenced
-                if exc.reason != FENCED and time.monotonic() < deadline:
+                retry = exc.reason != FENCED and not self._stopping.is_set()
+                if retry and time.monotonic() < deadline:
                     time.sleep(0.5)
                     continue
                 log.exception("job %s: event %s lost", job_id, event.get("event"))

@@ -86,6 +86,7 @@ class TrainingJobs(JobOutcomes):
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
+        self._stopping.set()
         self._executor.shutdown(grace)
         self._listening.clear()
         if self._listener is not None:
