@@ -64,7 +64,8 @@ class JobLimits:
     (``zone.jobs.pool``; each idle one holds about 470 MiB; 0 starts a worker when a job needs it).
     ``executor`` is ``local`` (the replica's own worker processes) or ``procrastinate``
     (``zone worker`` processes through a queue in the PostgreSQL state, ``zone.jobs.remote``);
-    a worker whose heartbeat is older than ``stalled_seconds`` is taken for dead.
+    a worker whose heartbeat is older than ``stalled_seconds`` is taken for dead, and the
+    queue's finished entries are deleted ``keep_finished_hours`` after they finished.
     """
 
     max_concurrent: int = 1
@@ -73,6 +74,7 @@ class JobLimits:
     warm_workers: int = 1
     executor: str = "local"
     stalled_seconds: float = 30.0
+    keep_finished_hours: float = 168.0
 
     @property
     def on_workers(self) -> bool:

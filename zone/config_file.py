@@ -74,7 +74,11 @@ class _JobsSpec(_Strict):
             through a queue in the PostgreSQL state database; needs a ``postgresql://``
             state_db). The other settings then apply to each ``zone worker``.
         stalled_seconds: With ``procrastinate``: a worker whose heartbeat is older than this
-            is taken for dead, and its job is failed by the charging rule.
+            is taken for dead, and its job is failed by the charging rule (by any worker or
+            replica, every half of this).
+        keep_finished_hours: With ``procrastinate``: finished entries of the queue (its
+            ``procrastinate_jobs`` rows and their events) are deleted this long after they
+            finished; the zone's own job records, ledger and audit chain keep them.
     """
 
     max_concurrent: int = Field(default=1, ge=1, le=64)
@@ -83,6 +87,7 @@ class _JobsSpec(_Strict):
     warm_workers: int = Field(default=1, ge=0, le=16)
     executor: Literal["local", "procrastinate"] = "local"
     stalled_seconds: float = Field(default=30.0, ge=2, le=3600)
+    keep_finished_hours: float = Field(default=168.0, ge=0, le=87_600)
 
 
 class _AuditSpec(_Strict):

@@ -109,6 +109,32 @@ def test_joined_joins_an_open_transaction_and_refuses_a_closed_one(state: State)
     assert count(state, "audit_log") == 1
 
 
+def test_appends_after_a_remembered_head_follow_every_other_appender(state: State) -> None:
+    """Each chain skips the head read while its own entry is the head, and sees when not."""
+    chains = [AuditChain(state) for _ in range(3)]
+    chains[0].append("rpc", {"n": "first"}, durable=False)
+    chains[0].append("rpc", {"n": "after my own"}, durable=False)  # the conditional insert
+
+    def hammer(chain: AuditChain, t: int) -> None:
+        for i in range(15):
+            if i % 5 == 4:
+                with state.write() as tx:
+                    chain.append("joined", {"t": t, "i": i}, conn=tx)
+            else:
+                chain.append("rpc", {"t": str(t), "i": str(i)}, durable=i % 3 == 0)
+
+    threads = [threading.Thread(target=hammer, args=(c, t)) for t, c in enumerate(chains)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    chains[0].append("rpc", {"n": "last"}, durable=False)
+    assert count(state, "audit_log") == 2 + 3 * 15 + 1
+    with state.read() as tx:
+        result = verify_chain(tx)
+    assert result.ok and result.length == 48
+
+
 def test_write_is_not_reentrant_on_one_thread(state: State) -> None:
     with state.write(), pytest.raises(RuntimeError, match="reentrant"), state.write():
         pass

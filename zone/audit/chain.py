@@ -67,7 +67,10 @@ class AuditChain:
 
     def __init__(self, store: State) -> None:
         self._store = store
-        self._group: GroupCommitter[AuditEntry] = GroupCommitter(store, _append_many)
+        tail = ChainTail()
+        self._group: GroupCommitter[AuditEntry] = GroupCommitter(
+            store, tail.append_many, committed=tail.committed
+        )
 
     def append(
         self,
@@ -166,13 +169,42 @@ def _encode_record(kind: str, record: Mapping[str, Any]) -> tuple[str, dict[str,
 
     The round trip guarantees that verification, which re-serializes the stored text, accepts
     what is stored (it rejects e.g. non-string keys that would collide or sort differently).
+    A flat record of text values (every ``rpc`` record) skips the parse: it round-trips by
+    construction (:func:`_encode_flat_text`).
     """
     if not isinstance(kind, str) or not kind:
         raise InvalidArgument("audit kind must be a non-empty string")
     if not isinstance(record, Mapping):
         raise InvalidArgument("audit record must be a JSON object")
+    obj = dict(record)
+    if all(type(key) is str and type(value) is str for key, value in obj.items()):
+        return _encode_flat_text(kind, obj)
+    return _encode_checked(kind, obj)
+
+
+def _encode_flat_text(kind: str, obj: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Encode a record whose keys and values are all exactly ``str``, without the parse.
+
+    Such a record round-trips by construction: ``json.dumps`` writes each key and value as a
+    JSON string literal, ``json.loads`` inverts that escaping exactly for any text that is
+    valid UTF-8 (lone surrogates are not, and fail the ``encode`` below as they would in
+    :func:`_encode_checked`), and a dict's keys are already unique strings, so the parsed
+    object equals ``obj`` and re-serializes to the same text.
+    (``tests/unit/audit/test_properties.py`` checks both paths agree on arbitrary text.)
+    """
     try:
-        text = canonical_json(dict(record))
+        text = canonical_json(obj)
+        kind.encode("utf-8")
+        text.encode("utf-8")
+    except ValueError as exc:  # UnicodeError is a ValueError
+        raise InvalidArgument("audit record is not representable as JSON") from exc
+    return text, obj
+
+
+def _encode_checked(kind: str, obj: dict[Any, Any]) -> tuple[str, dict[str, Any]]:
+    """Encode any record, then parse and re-serialize it to prove it round-trips."""
+    try:
+        text = canonical_json(obj)
         kind.encode("utf-8")
         text.encode("utf-8")
         parsed: dict[str, Any] = json.loads(text)
@@ -196,18 +228,66 @@ def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> Au
     seq = last_seq + 1
     ts = utc_timestamp()
     digest = entry_hash(prev_hash, seq, ts, kind, record_json)
-    conn.execute(
-        "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-        (seq, ts, kind, record_json, prev_hash, digest),
-    )
+    conn.execute(_INSERT, (seq, ts, kind, record_json, prev_hash, digest))
     return AuditEntry(seq, ts, kind, record, prev_hash, digest)
 
 
-def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
-    """Append ``encoded`` in order after one head read; one statement for all rows."""
-    seq, prev_hash = _head(conn)
+_INSERT = "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)"
+# The first row of a batch appended after a remembered head: inserted only if that head is
+# still the chain's last entry (one statement instead of a head read and an insert).
+_INSERT_AFTER_HEAD = (
+    "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) "
+    "SELECT ?, ?, ?, ?, ?, ? WHERE (SELECT max(seq) FROM audit_log) = ?"
+)
+
+_Row = tuple[int, str, str, str, str, str]
+
+
+class ChainTail:
+    """The head this process last committed, so that a group commit can skip the head read.
+
+    Used by one :class:`~zone.audit.group.GroupCommitter` (under its commit lock). The head
+    is remembered only after the transaction holding it committed, and trusted only through
+    ``_INSERT_AFTER_HEAD``: if anything else appended since (another process, another
+    ``AuditChain``, an append that joined a caller's transaction), the conditional insert
+    inserts nothing and the batch is appended after the head read from the table instead.
+    Rows are never updated or deleted (triggers), so a remembered ``seq`` that is still the
+    maximum still carries the remembered hash.
+    """
+
+    def __init__(self) -> None:
+        self.known: tuple[int, str] | None = None
+
+    def append_many(self, conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
+        """Append ``encoded`` in order (see :func:`_append_many`)."""
+        return _append_many(conn, encoded, self.known)
+
+    def committed(self, entries: Sequence[AuditEntry]) -> None:
+        """The transaction that appended ``entries`` committed: its last one is the head."""
+        if entries:
+            self.known = (entries[-1].seq, entries[-1].hash)
+
+
+def _append_many(
+    conn: Tx, encoded: Sequence[Encoded], known: tuple[int, str] | None = None
+) -> list[AuditEntry]:
+    """Append ``encoded`` in order after the head: ``known`` if it still is, else read."""
+    if known is not None and encoded:
+        entries, rows = _link(known, encoded)
+        if conn.execute(_INSERT_AFTER_HEAD, (*rows[0], known[0])).rowcount == 1:
+            if len(rows) > 1:
+                conn.executemany(_INSERT, rows[1:])
+            return entries
+    entries, rows = _link(_head(conn), encoded)
+    conn.executemany(_INSERT, rows)
+    return entries
+
+
+def _link(head: tuple[int, str], encoded: Sequence[Encoded]) -> tuple[list[AuditEntry], list[_Row]]:
+    """Number, stamp and hash ``encoded`` as the entries after ``head``."""
+    seq, prev_hash = head
     entries: list[AuditEntry] = []
-    rows: list[tuple[int, str, str, str, str, str]] = []
+    rows: list[_Row] = []
     for kind, record_json, record in encoded:
         seq += 1
         ts = utc_timestamp()
@@ -215,11 +295,7 @@ def _append_many(conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
         entries.append(AuditEntry(seq, ts, kind, record, prev_hash, digest))
         rows.append((seq, ts, kind, record_json, prev_hash, digest))
         prev_hash = digest
-    conn.executemany(
-        "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    return entries
+    return entries, rows
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:

@@ -8,7 +8,8 @@ writer lock and the zone's call rate stops growing with its clients.
 :class:`GroupCommitter` commits the entries of concurrent callers together. A caller queues its
 entry and then waits for the commit lock; whoever holds the lock (the *leader*) takes every
 entry queued so far and appends them, in queue order, in one ``store.write()`` transaction:
-one head read, one ``INSERT`` per entry, one commit (and one fsync when any of them asked to be
+one head read (none while the head is the entry this committer wrote last: ``zone.audit.
+chain.ChainTail``), one ``INSERT`` per entry, one commit (and one fsync when any of them asked to be
 durable). A caller whose entry a leader committed finds it done when it gets the lock and
 returns at once; one whose entry is still queued becomes the next leader. With one caller
 there is no waiting and no other thread: the caller commits its own entry, as before.
@@ -58,13 +59,21 @@ class _Ticket(Generic[Entry]):
 
 
 class GroupCommitter(Generic[Entry]):
-    """Appends concurrent callers' entries to the chain in shared write transactions."""
+    """Appends concurrent callers' entries to the chain in shared write transactions.
+
+    ``append_many(tx, encoded)`` appends a batch inside the transaction ``tx``; ``committed``,
+    if given, is told the entries of each transaction after it committed (only then).
+    """
 
     def __init__(
-        self, store: State, append_many: Callable[[Tx, Sequence[Encoded]], list[Entry]]
+        self,
+        store: State,
+        append_many: Callable[[Tx, Sequence[Encoded]], list[Entry]],
+        committed: Callable[[list[Entry]], None] | None = None,
     ) -> None:
         self._store = store
         self._append_many = append_many
+        self._committed = committed
         self._queue: list[_Ticket[Entry]] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -129,5 +138,7 @@ class GroupCommitter(Generic[Entry]):
         durable = any(ticket.durable for ticket in batch)
         with self._store.write(durable=durable) as tx:
             entries = self._append_many(tx, [ticket.encoded for ticket in batch])
+        if self._committed is not None:
+            self._committed(entries)
         for ticket, entry in zip(batch, entries, strict=True):
             ticket.entry = entry

@@ -130,6 +130,20 @@ def select_job(conn: Tx, job_id: str) -> Job:
     return job_from_row(row)
 
 
+def lock_job(conn: Tx, job_id: str) -> Job:
+    """Read one job on a write transaction ``conn``, holding its row until ``conn`` ends.
+
+    A no-op UPDATE takes the row lock on PostgreSQL (SQLite's write transaction holds the
+    whole database already), so a concurrent ``JobStore.confirm_touched`` waits, then sees
+    what this transaction did: a settlement decided on the job read here stays right.
+
+    Raises:
+        NotFound: No such job.
+    """
+    conn.execute("UPDATE jobs SET updated_at = updated_at WHERE job_id = ?", (job_id,))
+    return select_job(conn, job_id)
+
+
 def job_record(job: Job) -> dict[str, Any]:
     """The fields of ``job`` that its audit records carry."""
     return {

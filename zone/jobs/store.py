@@ -170,6 +170,33 @@ class JobStore:
             self._store.announce(w, CHANNEL)
         return job
 
+    def confirm_touched(self, job_id: str) -> bool:
+        """Mark a RUNNING job as having read data, durably, before its worker reads any.
+
+        The worker reads nothing unless this returns True. The conditional UPDATE waits for
+        the row lock of a settlement in progress (``lock_job``) and then sees its outcome, so
+        a job that a reaper or a cancellation is ending is either marked first (and charged)
+        or ended first (and refused here: its worker must not read). Idempotent.
+
+        Returns:
+            True if the job is RUNNING and now marked; False if it is not running (queued,
+            or ended: nothing may be read for it).
+
+        Raises:
+            NotFound: No such job.
+        """
+        with self._store.write() as w:
+            updated = w.execute(
+                "UPDATE jobs SET touched_data = 1, updated_at = ? "
+                "WHERE job_id = ? AND state = ? AND touched_data = 0",
+                (utc_timestamp(), job_id, JobState.RUNNING.value),
+            ).rowcount
+            job = select_job(w, job_id)
+            if updated == 1:
+                self._audit.append("job.touched", job_record(job), conn=w)
+                self._store.announce(w, CHANNEL)
+        return job.state is JobState.RUNNING and job.touched_data
+
     def progress(self, job_id: str, epoch: int, epsilon_spent: float) -> bool:
         """Record a running job's progress (informational: not fsynced, not audited).
 

@@ -45,7 +45,7 @@ from zone._proto import (
     verification_pb2,
     verification_pb2_grpc,
 )
-from zone.config import TlsConfig, ZoneConfig
+from zone.config import Limits, TlsConfig, ZoneConfig
 from zone.console.server import RunningConsole, start_console
 from zone.errors import FailedPrecondition, ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
@@ -115,6 +115,24 @@ def _credentials(tls: TlsConfig) -> grpc.ServerCredentials:
     )
 
 
+def grpc_server(limits: Limits, *interceptors: ZoneInterceptor) -> grpc.Server:
+    """The grpcio server the zone runs on: its thread pool, message limits and call limit.
+
+    ``benchmarks/bench_rpc.py`` builds its bare-grpcio reference with this too (without
+    interceptors), so that the two differ only by what the zone adds.
+    """
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=limits.max_workers, thread_name_prefix="zone"),
+        interceptors=list(interceptors),
+        options=[
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
+            ("grpc.max_send_message_length", limits.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
+    )
+
+
 def _set_health(servicer: health.HealthServicer, status: int) -> None:
     for name in ("", *SERVICE_NAMES):
         servicer.set(name, status)
@@ -147,16 +165,7 @@ def start(
     health_servicer = health.HealthServicer(experimental_non_blocking=False)
     _set_health(health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
     interceptor = ZoneInterceptor(limits=limits, instance_id=instance_id)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=limits.max_workers, thread_name_prefix="zone"),
-        interceptors=[interceptor],
-        options=[
-            ("grpc.max_receive_message_length", limits.max_message_bytes),
-            ("grpc.max_send_message_length", limits.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-        ],
-        maximum_concurrent_rpcs=limits.max_concurrent_rpcs,
-    )
+    server = grpc_server(limits, interceptor)
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(), server)

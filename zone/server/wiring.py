@@ -229,7 +229,7 @@ def _wire(
     training_executor: Executor = executor
     if on_workers:  # zone.config allows it only with a PostgreSQL state
         assert isinstance(config.state_db, PostgresUrl)
-        training_executor = ProcrastinateExecutor(config.state_db.url)
+        training_executor = ProcrastinateExecutor(config.state_db.url, config.jobs)
     changed = threading.Condition()  # job changes, for WatchJob (training and joint jobs)
     training = TrainingJobs(
         products,

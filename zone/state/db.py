@@ -67,6 +67,7 @@ class StateStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._checkpointer: Checkpointer | None = None
+        self._synchronous = "FULL"  # what ``connect`` set; changed only inside write()
 
     @classmethod
     def open(cls, path: Path, *, checkpoint_every: float | None = None) -> StateStore:
@@ -137,7 +138,7 @@ class StateStore:
             gate.owner = threading.get_ident()
             try:
                 self._check_open()
-                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._set_synchronous("FULL" if durable else "NORMAL")
                 with transaction(self._conn) as conn:
                     yield conn
             finally:
@@ -242,6 +243,16 @@ class StateStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _set_synchronous(self, mode: str) -> None:
+        """Switch the write connection's ``synchronous`` (holding the writer lock) if it differs.
+
+        Only ``write()`` changes the setting, so the one remembered is the one in force; a
+        PRAGMA per transaction would cost one more statement (and GIL hand-off) per commit.
+        """
+        if mode != self._synchronous:
+            self._conn.execute(f"PRAGMA synchronous={mode}")
+            self._synchronous = mode
 
     def _check_open(self) -> None:
         if self._closed:

@@ -29,7 +29,6 @@ connections.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
 from zone.state.api import Params, Tx
 from zone.state.location import PoolOptions, redacted
-from zone.state.owners import release_owners, take_dead_owners
+from zone.state.owners import SUSPECT_ROUNDS, Suspicion, release_owners, take_dead_owners
 from zone.state.pgnotify import PgListener
 from zone.state.pgschema import migrate_postgres
 from zone.state.presence import Presence
@@ -55,10 +54,6 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
 
 _BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-SUSPECT_ROUNDS = 2
-"""An owner is settled only once its lock was free this many sweep intervals apart: a live
-replica whose session dropped gets a round of its own to take its place back first."""
-
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _NOT_DURABLE = "; SET LOCAL synchronous_commit TO OFF"
 
@@ -131,6 +126,17 @@ class PgTx:
             cursor.executemany(to_psycopg(sql), seq_of_parameters)
         return PgCursor(cursor)
 
+    @property
+    def driver_connection(self) -> Connection:
+        """The psycopg connection the transaction runs on.
+
+        For a library that must write in the same transaction (procrastinate's defer,
+        ``zone.jobs.remote``).
+        """
+        if not self._open:
+            raise RuntimeError("the transaction is over")
+        return self._conn
+
     def end(self) -> None:
         """Mark the transaction over (its owner committed or rolled back)."""
         self._open = False
@@ -145,13 +151,7 @@ class PostgresState:
     """A connection pool on one PostgreSQL database holding the zone's state."""
 
     def __init__(
-        self,
-        pool: ConnectionPool[Connection],
-        *,
-        name: str,
-        url: str = "",
-        replica: str = "",
-        grace: float = 0.0,
+        self, pool: ConnectionPool[Connection], *, name: str, url: str = "", replica: str = ""
     ) -> None:
         self._pool = pool
         self.replica = replica
@@ -161,8 +161,8 @@ class PostgresState:
         self._local = threading.local()
         self._closed = False
         self._presence: Presence | None = None
-        self._grace = grace
-        self._suspects: dict[str, float] = {}
+        self.suspicion = Suspicion(grace=0.0)
+        """How long an owner's lock must stay free before it is settled (set by ``open``)."""
 
     @classmethod
     def open(
@@ -209,8 +209,9 @@ class PostgresState:
             if isinstance(exc, PoolTimeout | psycopg.OperationalError):
                 raise Unavailable(f"the state database {redacted(url)} cannot be reached") from exc
             raise
-        grace = SUSPECT_ROUNDS * opts.orphan_sweep_seconds
-        return cls(pool, name=redacted(url), url=url, replica=replica, grace=grace)
+        state = cls(pool, name=redacted(url), url=url, replica=replica)
+        state.suspicion = Suspicion(grace=SUSPECT_ROUNDS * opts.orphan_sweep_seconds)
+        return state
 
     @property
     def name(self) -> str:
@@ -338,9 +339,7 @@ class PostgresState:
             dead = take_dead_owners(presence, self.replica)
         except psycopg.OperationalError as exc:
             raise Unavailable("the state database cannot be reached") from exc
-        now = time.monotonic()
-        self._suspects = {owner: self._suspects.get(owner, now) for owner in dead}
-        due = [owner for owner in dead if now - self._suspects[owner] >= self._grace]
+        due = self.suspicion.due(dead)
         release_owners(presence, [owner for owner in dead if owner not in due])
         try:
             yield due

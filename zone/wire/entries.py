@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from zone.wire.jsontext import canonical_json
 
@@ -38,8 +39,22 @@ def entry_hash(prev_hash: str, seq: int, ts: str, kind: str, record_json: str) -
     Returns:
         64 lowercase hex characters.
     """
-    payload = canonical_json([HASH_DOMAIN, prev_hash, seq, ts, kind, record_json])
+    fields = (prev_hash, ts, kind, record_json)
+    if type(seq) is int and all(type(field) is str for field in fields):
+        # The canonical JSON array written out: the same text (json writes a str with
+        # encode_basestring and an int with int.__repr__; tests/unit/wire/test_entries.py
+        # compares the two) without building an encoder per entry.
+        text = encode_basestring
+        payload = (
+            f"[{_DOMAIN_JSON},{text(prev_hash)},{int.__repr__(seq)},{text(ts)},{text(kind)},"
+            f"{text(record_json)}]"
+        )
+    else:
+        payload = canonical_json([HASH_DOMAIN, prev_hash, seq, ts, kind, record_json])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_DOMAIN_JSON = encode_basestring(HASH_DOMAIN)
 
 
 @dataclass(frozen=True)

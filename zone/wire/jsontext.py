@@ -37,9 +37,14 @@ def canonical_json(obj: Any) -> str:
         TypeError: ``obj`` holds a value JSON cannot represent.
         ValueError: ``obj`` holds NaN or an infinity, or a circular reference.
     """
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return _CANONICAL.encode(obj)
+
+
+# What ``json.dumps`` builds on every call with these options; made once (it holds no state
+# between calls, so threads may share it).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 def _unique_keys(what: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:

@@ -6,31 +6,23 @@ process (``zone.worker.runner``). The worker's heartbeat is written every third 
 ``jobs.stalled_seconds``, also while it drains: SIGTERM (or SIGINT) stops it taking jobs and
 lets the running ones finish (their wall-time limit bounds the wait).
 
-The reaper, in every worker, every half of ``jobs.stalled_seconds``:
-* a procrastinate job whose worker's heartbeat is older than ``stalled_seconds`` (the worker
-  was killed, or its machine lost): the zone's job is failed by the charging rule
-  (``JobOutcomes.lost``: refunded if still QUEUED, charged if it was RUNNING), then the
-  procrastinate job is marked failed, so no worker runs it again;
-* a zone job on workers, unfinished, older than ``stalled_seconds``, with no procrastinate
-  job waiting or running for it (a replica died between committing the job and queueing it,
-  or a task ended without ending its job): failed the same way.
-Both steps are idempotent (a settlement happens once, a job moves once), so two reapers, or a
-reaper and the job's own worker, never charge twice.
+The queue keeper (``zone.jobs.reaper.QueueKeeper``), in every worker as in every replica,
+every half of ``jobs.stalled_seconds``: it fails the jobs of workers whose heartbeat stopped
+(and orphaned jobs) by the charging rule, each once, and prunes the queue's finished entries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import os
 import socket
 
 from procrastinate import App, JobContext
-from procrastinate.jobs import Status
 from procrastinate.worker import Worker
 
 from zone.config import ZoneConfig
+from zone.jobs.reaper import QueueKeeper
 from zone.jobs.remote import QUEUE, TASK, ensure_schema, queue_app
 from zone.products.training.service import ON_WORKERS
 from zone.worker.runner import WorkerServices, build, run_job
@@ -46,15 +38,15 @@ def serve_worker(config: ZoneConfig) -> None:
     """
     services = build(config)
     try:
-        schema_app = queue_app(services.url, asynchronous=False)
-        with schema_app.open():
-            ensure_schema(schema_app)
-        asyncio.run(_work(services))
+        sync_app = queue_app(services.url, asynchronous=False)
+        with sync_app.open():
+            ensure_schema(sync_app)
+            asyncio.run(_work(services, queue_keeper(sync_app, services)))
     finally:
         services.close(config.shutdown_grace_seconds)
 
 
-async def _work(services: WorkerServices) -> None:
+async def _work(services: WorkerServices, keeper: QueueKeeper) -> None:
     app = queue_app(services.url, asynchronous=True)
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True)
@@ -74,7 +66,7 @@ async def _work(services: WorkerServices) -> None:
     )
     async with app.open_async():
         side = [
-            asyncio.create_task(_reap_forever(app, services, stalled)),
+            asyncio.create_task(_keep_forever(keeper, stalled / 2)),
             asyncio.create_task(_heartbeat_while_draining(app, worker, stalled / 3)),
         ]
         print("zone worker: waiting for training jobs", flush=True)
@@ -89,7 +81,8 @@ async def _heartbeat_while_draining(app: App, worker: Worker, every: float) -> N
     """Keep the worker's heartbeat while it drains after SIGTERM.
 
     procrastinate stops its own heartbeat when shutdown begins, then waits for running jobs;
-    without this, other workers would reap a draining worker's jobs as lost.
+    without this, the queue keepers of other workers and replicas would reap a draining
+    worker's jobs as lost.
     """
     while True:
         await asyncio.sleep(every)
@@ -100,49 +93,24 @@ async def _heartbeat_while_draining(app: App, worker: Worker, every: float) -> N
                 log.warning("could not write the worker's heartbeat")
 
 
-async def _reap_forever(app: App, services: WorkerServices, stalled: float) -> None:
+async def _keep_forever(keeper: QueueKeeper, every: float) -> None:
     while True:
         try:
-            await reap(app, services, stalled)
-        except Exception:  # noqa: BLE001 - the reaper retries at its next round
-            log.exception("reaping lost training jobs failed")
-        await asyncio.sleep(stalled / 2)
+            await asyncio.to_thread(keeper.round)
+        except Exception:  # noqa: BLE001 - the keeper retries at its next round
+            log.exception("keeping the training queue failed")
+        await asyncio.sleep(every)
 
 
-async def reap(app: App, services: WorkerServices, stalled: float) -> int:
-    """Fail the jobs of dead workers and orphaned jobs (see the module doc); how many ended."""
-    ended = 0
-    manager = app.job_manager
-    for job in await manager.get_stalled_jobs(
-        queue=QUEUE, task_name=TASK, seconds_since_heartbeat=stalled
-    ):
-        lock = job.lock or ""
-        lost = bool(lock) and await asyncio.to_thread(services.outcomes.lost, lock)
-        if lost:
-            ended += 1
-            log.warning("job %s: its worker was lost; failed by the charging rule", lock)
-        if job.id is not None:
-            try:
-                await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
-            except Exception:  # noqa: BLE001 - another reaper finished it first
-                log.info("procrastinate job %s was finished already", job.id)
-    cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=stalled)
-    for zone_job in await asyncio.to_thread(services.jobs.running):
-        if not zone_job.spec.get(ON_WORKERS) or _parse(zone_job.created_at) > cutoff:
-            continue
-        live = [
-            j
-            for j in await manager.list_jobs_async(queue=QUEUE, lock=zone_job.job_id)
-            if j.status in (Status.TODO.value, Status.DOING.value)
-        ]
-        if live:
-            continue
-        if await asyncio.to_thread(services.outcomes.lost, zone_job.job_id):
-            ended += 1
-            log.warning("job %s: no worker holds it; failed by the charging rule", zone_job.job_id)
-    return ended
-
-
-def _parse(stamp: str) -> datetime.datetime:
-    parsed = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+def queue_keeper(app: App, services: WorkerServices) -> QueueKeeper:
+    """This worker's keeper of the queue (``app``: a synchronous procrastinate app, open)."""
+    jobs = services.config.jobs
+    return QueueKeeper(
+        app,
+        queue=QUEUE,
+        task=TASK,
+        lost=services.outcomes.lost,
+        unfinished=lambda: [j for j in services.jobs.running() if j.spec.get(ON_WORKERS)],
+        stalled_seconds=jobs.stalled_seconds,
+        keep_finished_hours=jobs.keep_finished_hours,
+    )

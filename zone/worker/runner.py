@@ -9,9 +9,11 @@ torch imported. :func:`run_job` is the body of the procrastinate task (``zone.jo
 2. the dataset file the worker was configured with must hold the job's dataset at the
    version the job was planned on (the content digest recorded at import); otherwise the job
    fails before any row is read, and is refunded;
-3. the job runs in a child process, exactly as on a replica's local executor; its events are
-   handled here (``JobOutcomes``), so progress, the touched-data mark, the result, the
-   receipt and the settlement are written through the state database;
+3. the job runs in a child process, as on a replica's local executor, except that the child
+   writes the touched-data mark in the state database itself and reads no data before it
+   has committed (``zone.worker.child``); its other events are handled here
+   (``JobOutcomes``), so progress, the result, the receipt and the settlement are written
+   through the state database;
 4. an abort request (the caller cancelled) or the job ending elsewhere (a reaper took this
    worker for dead) stops the child; the job then ends by the charging rule.
 """
@@ -45,6 +47,7 @@ from zone.release.desk import ReleaseDesk
 from zone.state.api import State
 from zone.state.location import PostgresUrl
 from zone.state.opening import open_state
+from zone.worker import child
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,8 @@ def build(config: ZoneConfig) -> WorkerServices:
         wall_time_s=config.jobs.wall_time_seconds,
         memory_bytes=config.jobs.memory_mb * 1024 * 1024,
         warm_workers=config.jobs.warm_workers,
-        preload=TRAINING_PRELOAD,  # names only: this process never imports torch
+        # names only: this process never imports torch; the child module opens the state
+        preload=(*TRAINING_PRELOAD, child.__name__),
     )
     return WorkerServices(config, location.url, store, jobs, outcomes, executor)
 
@@ -173,7 +177,10 @@ def run_job(
             done.set()
 
     log.info("job %s: running on this worker", job_id)
-    services.executor.start(job_id, target, json.dumps(spec), on_event)
+    wrapped = child.wrap(
+        target=target, payload=json.dumps(spec), job_id=job_id, state_url=services.url
+    )
+    services.executor.start(job_id, child.TARGET, wrapped, on_event)
     while not done.wait(POLL_SECONDS):
         if _should_stop(services, context, job_id):
             services.executor.cancel(job_id)

@@ -3,14 +3,17 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from zone.audit import AuditChain, verify_file
+from zone.audit.chain import _encode_checked, _encode_flat_text, _encode_record
+from zone.errors import InvalidArgument
 from zone.state import StateStore
 
 ENTRIES = 6
@@ -128,3 +131,45 @@ def test_any_json_record_round_trips_and_verifies(
     assert chain.entries(since_seq=since, limit=len(records) or 1) == appended
     result = verify_file(shared_store.path)
     assert result.ok and result.length == chain.head()[0]
+
+
+# Any text, with lone surrogates (not UTF-8: refused) and JSON's escapes often enough.
+any_text = st.text(
+    alphabet=st.characters() | st.sampled_from(["\ud800", "\udfff", '"', "\\", "\x00", "\u2028"]),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=st.dictionaries(any_text, any_text, max_size=6), kind=any_text)
+def test_flat_text_records_skip_the_parse_with_the_same_result(
+    record: dict[str, str], kind: str
+) -> None:
+    """The parse-free path for text-only records gives exactly what the checked path gives."""
+
+    def outcome(encode: Callable[[str, dict[Any, Any]], tuple[str, dict[str, Any]]]) -> object:
+        try:
+            return encode(kind, dict(record))
+        except InvalidArgument as exc:  # e.g. a lone surrogate: refused by both
+            return exc.message
+
+    checked = outcome(_encode_checked)
+    assert outcome(_encode_flat_text) == checked
+    if kind:  # the dispatcher refuses an empty kind before encoding
+        assert outcome(_encode_record) == checked
+
+
+def test_text_subclasses_and_non_text_values_take_the_checked_path() -> None:
+    class Sly(str):
+        pass
+
+    for record in ({Sly("a"): "x"}, {"a": Sly("x")}, {"a": 1}, {"a": None}, {1: "x", "1": "y"}):
+        try:
+            expected: object = _encode_checked("rpc", dict(record))
+        except InvalidArgument as exc:
+            expected = exc.message
+        try:
+            got: object = _encode_record("rpc", record)
+        except InvalidArgument as exc:
+            got = exc.message
+        assert got == expected

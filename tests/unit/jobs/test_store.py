@@ -256,6 +256,22 @@ def test_mark_touched_is_durable_audited_and_idempotent(jobs: JobStore, audit: A
     assert cancelled.touched_data
 
 
+def test_confirm_touched_marks_only_running_jobs_once(jobs: JobStore, audit: AuditChain) -> None:
+    queued = new_job(jobs)
+    assert not jobs.confirm_touched(queued.job_id)  # not started: nothing may be read yet
+    running = job_in(jobs, JobState.RUNNING)
+    assert jobs.confirm_touched(running.job_id)
+    assert jobs.confirm_touched(running.job_id)  # idempotent: one audit record
+    assert [e.record["job_id"] for e in records(audit, "job.touched")] == [running.job_id]
+    for state in (JobState.FAILED, JobState.CANCELLED, JobState.SUCCEEDED):
+        ended = job_in(jobs, state)
+        assert not jobs.confirm_touched(ended.job_id)  # ended: its worker must not read
+        assert not jobs.get(ended.job_id).touched_data
+    assert not jobs.get(queued.job_id).touched_data
+    with pytest.raises(NotFound):
+        jobs.confirm_touched("nope")
+
+
 def test_progress_updates_only_running_jobs(jobs: JobStore, audit: AuditChain) -> None:
     job = new_job(jobs)
     assert not jobs.progress(job.job_id, 1, 0.1)

@@ -194,3 +194,12 @@ def test_write_durability_sets_synchronous_per_transaction(tmp_path: Path) -> No
             pass
         with store.write() as conn:  # a later durable write is FULL again
             assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_synchronous_follows_every_switch_when_writes_repeat_a_mode(tmp_path: Path) -> None:
+    """The PRAGMA is skipped when the mode is unchanged: runs of each mode still get theirs."""
+    with StateStore.open(tmp_path / "zone.db") as store:
+        for durable in (True, True, False, False, False, True, False, True, True):
+            with store.write(durable=durable) as conn:
+                expected = 2 if durable else 1  # FULL, NORMAL
+                assert conn.execute("PRAGMA synchronous").fetchone()[0] == expected

@@ -23,7 +23,7 @@ from typing import Any
 from zone.audit import ReleasedArtifact, canonical_json
 from zone.errors import Unavailable
 from zone.jobs import TERMINAL, IllegalTransition, Job, JobState, JobStore
-from zone.jobs.records import select_job
+from zone.jobs.records import lock_job
 from zone.ledger.charges import AlreadySettled
 from zone.models.registry import ModelRegistry
 from zone.release.desk import FENCED, ReleaseDesk, Ticket
@@ -122,16 +122,18 @@ class JobOutcomes:
         self._on_event(job_id, event)
 
     def lost(self, job_id: str) -> bool:
-        """Fail a job whose worker died, by the charging rule; False if it had ended already.
+        """Fail a job whose ``zone worker`` died, by the charging rule; False if it had ended.
 
-        A job still QUEUED is refunded; a RUNNING one counts as having touched the data even
-        if the worker's notice was not recorded yet (it travels asynchronously): charged,
-        never refunded, as after a server restart. Idempotent: a second call changes nothing.
+        Charged if the job is marked as having touched data, refunded otherwise, whether it
+        was QUEUED or RUNNING: on workers the mark is durable before the job's child reads
+        any data (``zone.worker.child``, ``JobStore.confirm_touched``), and the settlement
+        holds the job's row, so a child confirming at that moment either is seen here
+        (charged) or is refused (it reads nothing). Idempotent: a second call changes nothing.
         """
         try:
             if self._jobs.get(job_id).state in TERMINAL:
                 return False
-            self._end(job_id, JobState.FAILED, LOST, running_touches=True)
+            self._end(job_id, JobState.FAILED, LOST)
         except IllegalTransition:  # ended meanwhile by its own worker or another reaper
             return False
         finally:
@@ -231,11 +233,12 @@ class JobOutcomes:
     ) -> None:
         """Settle the charge by the rule (touched data: charged; else refunded) and end the job.
 
-        The job is read inside the write transaction: a move committed by another thread or
-        replica just before (QUEUED to RUNNING, a touched notice) decides the settlement.
+        The job is read inside the write transaction, its row held (``lock_job``): a move
+        committed by another thread or replica just before (QUEUED to RUNNING, a touched
+        notice) decides the settlement, and none can slip in between.
         """
         with self._store.write() as conn:
-            job = select_job(conn, job_id)
+            job = lock_job(conn, job_id)
             self._settle(conn, job, reason, running_touches=running_touches)
             self._jobs.transition(job_id, state, reason=reason, conn=conn)
         self._after_end(job)

@@ -24,6 +24,7 @@ from zone.catalog.info import budget_key
 from zone.catalog.visibility import public_row_count
 from zone.errors import FailedPrecondition, NotFound
 from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
+from zone.jobs.remote import ProcrastinateExecutor
 from zone.jobs.store import CHANNEL as JOBS_CHANNEL
 from zone.ledger import Amount
 from zone.ledger.charges import REPLICA_DIED
@@ -74,6 +75,9 @@ class TrainingJobs(JobOutcomes):
         self._granularity = row_count_granularity
         self._executor = executor
         self._on_workers = on_workers
+        self._queue = executor if isinstance(executor, ProcrastinateExecutor) else None
+        if self._queue is not None:  # settle dead workers' jobs here too: none may be alive
+            self._queue.keep(lost=self.lost, unfinished=self._unfinished_on_workers)
         self._listening = threading.Event()
         self._listener: threading.Thread | None = None
         waiter = state.listen(JOBS_CHANNEL) if on_workers else None
@@ -143,7 +147,7 @@ class TrainingJobs(JobOutcomes):
         )
         created: list[Job] = []
 
-        def create_job(tx: Tx) -> None:  # the reservation and the job commit together
+        def create_job(tx: Tx) -> None:  # the reservation, the job, its queue entry: as one
             created.append(
                 self._jobs.create(
                     principal=principal.id,
@@ -161,9 +165,13 @@ class TrainingJobs(JobOutcomes):
                     conn=tx,
                 )
             )
+            if self._queue is not None:
+                self._queue.queue_in(tx, created[0].job_id, WORKER, spec.to_json())
 
         self._desk.reserve(order, admit=create_job)
         job = created[0]
+        if self._queue is not None:
+            return job
         try:
             self._executor.start(job.job_id, WORKER, spec.to_json(), self._on_event)
         except Exception:  # not queued: nothing read, so refunded (then the caller's error)
@@ -178,14 +186,17 @@ class TrainingJobs(JobOutcomes):
         replica (``owner``: its id). A job that was RUNNING counts as having touched the data
         even if its worker's notice had not been recorded yet (the notice travels
         asynchronously): charged, never refunded. Jobs on ``zone worker`` processes belong to
-        no replica and are left to the workers (whose reaper fails the job of a worker that
-        died, ``zone.worker.loop``).
+        no replica and are left to the queue keepers of workers and replicas (which fail the
+        job of a worker that died, ``zone.jobs.reaper``).
         """
         stale = [job for job in self._jobs.running(owner) if not job.spec.get(ON_WORKERS)]
         reason = "server restarted" if owner is None else REPLICA_DIED
         for job in stale:
             self._end(job.job_id, JobState.FAILED, reason, running_touches=True)
         return len(stale)
+
+    def _unfinished_on_workers(self) -> list[Job]:
+        return [job for job in self._jobs.running() if job.spec.get(ON_WORKERS)]
 
     # --- queries --------------------------------------------------------------------------
 
