@@ -43,10 +43,11 @@ def _policy(principal: str, token: str, epsilon: float) -> str:
 
 def make_joint_zone(
     root: Path, rows: int = 2000, warm_workers: int = 0, epsilon: float = 20.0,
-    product_changes: str = "", extra_config: str = "",
+    product_changes: str = "", extra_config: str = "", state_db: str = "state.sqlite",
 ) -> tuple[Path, dict[str, str]]:  # fmt: skip
     """A zone folder offering ``enterprise-joint`` to operators opa and opb; (config, tokens)."""
-    config = make_zone_dir(root, rows=rows, warm_workers=warm_workers, extra_config=extra_config)
+    config = make_zone_dir(root, rows=rows, warm_workers=warm_workers, extra_config=extra_config,
+                           state_db=state_db)  # fmt: skip
     product = (JOINT_EXAMPLES / "enterprise-joint.yaml").read_text() + product_changes
     (config.parent / "models" / "enterprise-joint.yaml").write_text(product)
     tokens = {}

@@ -150,8 +150,9 @@ class _StateSpec(_Strict):
         timeout_seconds: How long a call waits for a connection before UNAVAILABLE.
         lock_timeout_seconds: How long a statement waits for a row or advisory lock.
         idle_in_transaction_seconds: A transaction idle this long is ended by the server.
-        orphan_sweep_seconds: How often a replica looks for open charges and jobs of replicas
-            that died, and settles them by the charging rule.
+        orphan_sweep_seconds: How often a replica checks its own presence session (fenced
+            while it is lost), stops local workers of jobs ended elsewhere, and looks for open
+            charges and jobs of replicas that died, settling them by the charging rule.
         reload_poll_seconds: Longest time before a replica follows a policy reload made on
             another replica (announced at once by NOTIFY; this is the fallback poll).
     """
@@ -170,7 +171,8 @@ class _JointSpec(_Strict):
 
     Attributes:
         cohorts_dir: Folder of stored cohorts, one private file each (default: ``cohorts``
-            beside the state database).
+            beside the state database). With a PostgreSQL state, the one folder every replica
+            mounts (bound to the state by its marker file; another folder is refused).
         max_upload_bytes: Largest cohort CSV one upload may send (reading stops there).
         sweep_seconds: How often cohorts whose retention has passed are erased.
     """

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from zone.audit import AuditChain, ReleasedArtifact, ReleaseRegistry, verify_chain
-from zone.errors import InvalidArgument
+from zone.errors import InvalidArgument, Unavailable
 from zone.jobs import IllegalTransition, JobState, JobStore
 from zone.ledger import Account, Amount, BudgetExhausted, PrivacyLedger
-from zone.ledger.charges import AlreadySettled
+from zone.ledger.charges import REPLICA_DIED, AlreadySettled
 from zone.metering import Metering, QuotaExhausted
 from zone.models.registry import ModelRegistry
 from zone.policy import Grant, Price, Quota
-from zone.release.desk import Order, ReleaseDesk
+from zone.release.desk import FENCED, Order, ReleaseDesk
 from zone.release.receipt import Receipt, StatisticsPart
 from zone.state.api import State, Tx
 from zone.state.location import StateLocation
@@ -227,6 +227,31 @@ def test_release_writes_settlement_receipt_and_registry_together(state: State) -
         desk.fail(ticket, "too late")
     with state.read() as tx:
         assert verify_chain(tx).ok
+
+
+def test_a_call_whose_charge_a_sweep_settled_is_unavailable_and_releases_nothing(
+    state: State,
+) -> None:
+    """Another replica took this one for dead and failed its open charge: the call cannot
+    complete (UNAVAILABLE, never INTERNAL or a second settlement), and nothing is released."""
+    _, ledger, _, desk = parts(state)
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    tickets = [desk.reserve(Order("bank-a", grant(), "stats", "call", "req", account,
+                                  Amount.cost(0.1))) for _ in range(2)]  # fmt: skip
+    with state.read() as tx:
+        (owner,) = tx.execute("SELECT DISTINCT owner FROM charges").fetchone()
+    assert ledger.recover(owner) == 2  # the sweep (its owner's rows only)
+    with pytest.raises(Unavailable) as fenced:
+        desk.release(tickets[0], receipt_for(tickets[0].release_id),
+                     ReleasedArtifact("statistics", {"x": 1}))  # fmt: skip
+    assert fenced.value.reason == FENCED
+    with pytest.raises(Unavailable), desk.failing(tickets[1]):
+        raise ValueError("the product broke after the sweep")
+    with state.read() as tx:
+        settled = tx.execute("SELECT state, reason FROM charges").fetchall()
+        assert verify_chain(tx).ok
+    assert settled == [("failed", REPLICA_DIED)] * 2
+    assert count(state, "releases") == 0
 
 
 def test_a_failed_ticket_without_budget_is_not_billed(state: State) -> None:

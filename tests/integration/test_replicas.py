@@ -274,8 +274,9 @@ def test_a_policy_reload_on_one_replica_reaches_the_others(tmp_path: Path, pg_ur
 def test_a_replica_with_other_files_keeps_its_set_and_says_so(tmp_path: Path, pg_url: str) -> None:
     """Two machines with different policies/ folders: the one whose files differ keeps
     serving what it loaded, and a policy.mismatch record names both digests."""
-    one = make_zone_dir(tmp_path / "one", state_db=pg_url)
-    other = make_zone_dir(tmp_path / "other", state_db=pg_url)
+    shared = f"joint:\n  cohorts_dir: {tmp_path / 'cohorts'}\n"  # every replica mounts it
+    one = make_zone_dir(tmp_path / "one", state_db=pg_url, extra_config=shared)
+    other = make_zone_dir(tmp_path / "other", state_db=pg_url, extra_config=shared)
     with replicas(one, 1) as (first,), replicas(other, 1) as (second,):
         token = add_principal(one, "late", epsilon=1.0)  # only on the first machine
         with ZoneClient(first, token=TOKENS["admin"], timeout=30) as admin:

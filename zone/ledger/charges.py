@@ -40,7 +40,15 @@ def is_valid_transition(current: ChargeState, new: ChargeState) -> bool:
 class AlreadySettled(FailedPrecondition):
     """The charge has already ended (settlement is exactly once), or does not exist."""
 
-    def __init__(self, release_id: str, state: str) -> None:
+    def __init__(self, release_id: str, state: str, settled_because: str = "") -> None:
         super().__init__(f"charge {release_id} is {state or 'unknown'}", reason="charge_settled")
         self.release_id = release_id
         self.state = state
+        self.settled_because = settled_because
+        """The reason the settlement recorded (``REPLICA_DIED``: another replica's sweep)."""
+
+
+REPLICA_DIED = "replica died"
+"""Why a sweep settled the open work of a replica whose place in the state was lost."""
+INTERRUPTED = "interrupted"
+"""Why a process starting alone on the state settled a charge left open (a crash's)."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from zone.audit import AuditChain, AuditEntry, ReleasedArtifact, insert_release, utc_timestamp
 from zone.errors import NotFound, ResourceExhausted
-from zone.ledger.charges import AlreadySettled, ChargeState
+from zone.ledger.charges import INTERRUPTED, REPLICA_DIED, AlreadySettled, ChargeState
 from zone.ledger.spending import spend_budget, spend_dataset_cap
 from zone.ledger.units import ZERO, Amount
 from zone.state.api import State, Statement, Tx, execute_all, execute_later
@@ -251,7 +251,7 @@ class PrivacyLedger:
         Args:
             owner: Only those of this dead replica (see ``zone.state.owners``); None: all.
         """
-        where = "" if owner is None else " AND owner = ?"
+        where, reason = ("", INTERRUPTED) if owner is None else (" AND owner = ?", REPLICA_DIED)
         with self._store.write() as conn:
             rows = conn.execute(
                 f"SELECT release_id FROM charges WHERE state = 'reserved'{where} "
@@ -261,9 +261,9 @@ class PrivacyLedger:
                 () if owner is None else (owner,),
             ).fetchall()
             for (release_id,) in rows:
-                _settle(conn, release_id, ChargeState.FAILED, "interrupted")
+                _settle(conn, release_id, ChargeState.FAILED, reason)
                 self._audit.append(
-                    "ledger.failed", {"release_id": release_id, "reason": "interrupted"}, conn=conn
+                    "ledger.failed", {"release_id": release_id, "reason": reason}, conn=conn
                 )
         return len(rows)
 
@@ -333,8 +333,9 @@ def _settle(tx: Tx, release_id: str, state: ChargeState, reason: str) -> None:
         (state.value, reason, utc_timestamp(), release_id, ChargeState.RESERVED.value),
     )
     if cursor.rowcount != 1:
-        row = tx.execute("SELECT state FROM charges WHERE release_id = ?", (release_id,)).fetchone()
-        raise AlreadySettled(release_id, row[0] if row else "")
+        found = tx.execute("SELECT state, reason FROM charges WHERE release_id = ?", (release_id,))
+        row = found.fetchone() or ("", "")
+        raise AlreadySettled(release_id, row[0], row[1] or "")
 
 
 def _charge_record(r: Reservation) -> dict[str, Any]:

@@ -29,12 +29,17 @@ from dataclasses import dataclass, field
 
 from zone.access import refuse_exited, refuse_quarantined
 from zone.audit import AuditEntry, ReleasedArtifact, ReleaseRegistry
+from zone.errors import Unavailable
 from zone.ledger import ZERO, Account, Amount, PrivacyLedger, Reservation
+from zone.ledger.charges import INTERRUPTED, REPLICA_DIED, AlreadySettled
 from zone.metering import Metering
 from zone.metering.pricing import Unit
 from zone.policy import Grant
 from zone.release.receipt import Receipt
 from zone.state.api import State, Tx
+
+FENCED = "replica_fenced"
+"""The reason of the UNAVAILABLE a call gets when a sweep settled its charge (``_fenced``)."""
 
 
 def new_release_id() -> str:
@@ -168,7 +173,8 @@ class ReleaseDesk:
         try:
             yield
         except BaseException as exc:
-            self.fail(ticket, type(exc).__name__)
+            with _fenced():
+                self.fail(ticket, type(exc).__name__)
             raise
 
     def release(
@@ -183,11 +189,14 @@ class ReleaseDesk:
 
         Raises:
             AlreadySettled: the ticket's charge has ended already (nothing written).
+            Unavailable: another replica settled it, taking this one for dead (fenced: see
+                ``zone.state.presence``); nothing was released.
             ValueError: the receipt lacks a required field (nothing written).
         """
         record = receipt.to_record()
         if ticket.reservation is not None:
-            return self._ledger.release(ticket.reservation, record, artifact=artifact, conn=tx)
+            with _fenced():
+                return self._ledger.release(ticket.reservation, record, artifact=artifact, conn=tx)
         return self._releases.record(record, artifact, conn=tx)
 
     def fail(self, ticket: Ticket, reason: str, *, tx: Tx | None = None) -> None:
@@ -211,3 +220,23 @@ class ReleaseDesk:
             self._ledger.refund(ticket.reservation, reason, conn=tx)
         else:
             self._metering.void(ticket.usage_id, reason, conn=tx)
+
+
+@contextmanager
+def _fenced() -> Iterator[None]:
+    """A charge another replica settled: this call cannot complete (UNAVAILABLE).
+
+    A sweep took this replica for dead (its presence session was lost), or a replica starting
+    alone on the state while this one was cut off took its open charges for a crash's; either
+    settled the charge as failed, still charged. The caller may retry on any replica.
+    """
+    try:
+        yield
+    except AlreadySettled as exc:
+        if exc.settled_because not in (REPLICA_DIED, INTERRUPTED):
+            raise
+        raise Unavailable(
+            "this replica lost its place in the zone's state while the call ran; its charge "
+            "was settled as failed (spent) and nothing was released; retry",
+            reason=FENCED,
+        ) from None

@@ -75,6 +75,11 @@ SERVICE_NAMES: tuple[str, ...] = (
     cohorts_pb2.DESCRIPTOR.services_by_name["CohortService"].full_name,
 )
 
+_STATUS = {  # whether the replica holds its place in a shared state (zone.server.replica)
+    True: health_pb2.HealthCheckResponse.SERVING,
+    False: health_pb2.HealthCheckResponse.NOT_SERVING,
+}
+
 
 @dataclass
 class RunningZone:
@@ -89,6 +94,7 @@ class RunningZone:
 
     def stop(self, grace: float | None = None) -> None:
         """Stop accepting calls, let in-flight calls finish within ``grace``, close state."""
+        self.services.rounds.on_change = None
         _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING)
         if self.console is not None:
             self.console.stop()
@@ -195,6 +201,7 @@ def start(
     interceptor.attach(services)
     services.record_start(instance_id)
     _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
+    services.rounds.on_change = lambda present: _set_health(health_servicer, _STATUS[present])
     log.info(
         "zone instance %s serving on %s (policy set %s)",
         instance_id,

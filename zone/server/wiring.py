@@ -52,6 +52,7 @@ from zone.products.verification.secret import SECRET_FILE, load_master_secret
 from zone.products.verification.service import VerificationService
 from zone.products.verification.workers import MatchWorkers
 from zone.release.desk import ReleaseDesk
+from zone.server.replica import ReplicaRounds
 from zone.serving import Activation, LiveCatalog, LiveProducts, ReloadResult, ServingHolder, Sources
 from zone.state.api import State
 from zone.state.location import PostgresUrl
@@ -98,6 +99,7 @@ class ZoneServices:
     cohort_recovery: Mapping[str, int]
     sweeper: Periodic
     orphan_sweeper: Periodic
+    rounds: ReplicaRounds
     broadcast: Broadcast
 
     def reload_policies(self) -> ReloadResult:
@@ -245,7 +247,14 @@ def _wire(
     joint = JointJobs(
         products,
         catalog,
-        cohorts=Cohorts(products, catalog, config.joint_config, state=store, store=cohort_store),
+        cohorts=Cohorts(
+            products,
+            catalog,
+            config.joint_config,
+            state=store,
+            store=cohort_store,
+            shared=isinstance(config.state_db, PostgresUrl),
+        ),  # fmt: skip
         policy_digest=lambda: serving.snapshot.policies.digest,
         state=store,
         desk=desk,
@@ -284,11 +293,13 @@ def _wire(
         "zone-retention", joint.sweep, config.joint_config.sweep_seconds, "erased %d cohort(s)"
     )
     sweeper.start()
+    # joint's recover ends training jobs too, and erases a swept joint job's cohort
+    rounds = ReplicaRounds(store, training=joint, ledger=ledger, jobs=jobs, local=executor)
     orphan_sweeper = Periodic(
         "zone-orphans",
-        lambda: settle_orphans(store, training, ledger),
+        rounds,
         config.state.orphan_sweep_seconds,
-        "settled %d charge(s) and job(s) of dead replicas",
+        "settled or stopped %d charge(s) and job(s) of dead or fenced replicas",
     )
     orphan_sweeper.start()
 
@@ -343,21 +354,9 @@ def _wire(
         cohort_recovery=cohort_recovery,
         sweeper=sweeper,
         orphan_sweeper=orphan_sweeper,
+        rounds=rounds,
         broadcast=broadcast,
     )
-
-
-def settle_orphans(store: State, training: TrainingJobs, ledger: PrivacyLedger) -> int:
-    """Settle the open jobs, then charges, of replicas that died (none on SQLite).
-
-    Jobs first: their charges follow the job rule; any other open charge is failed (charged).
-    """
-    settled = 0
-    with store.orphaned() as owners:
-        for owner in owners:
-            log.warning("replica %s died: settling its open work", owner)
-            settled += training.recover(owner) + ledger.recover(owner)
-    return settled
 
 
 def console_deps(services: ZoneServices) -> ConsoleDeps:

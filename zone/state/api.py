@@ -126,6 +126,15 @@ class State(Protocol):
         """
         ...
 
+    def hold_place(self) -> bool:
+        """Whether this process holds its place among those serving the state.
+
+        Always True where one process serves the state. On a shared backend the place is a
+        database session; once it is lost (the others may then settle this process's open
+        work) write transactions are refused until a call here takes the place back.
+        """
+        ...
+
     def orphaned(self) -> AbstractContextManager[list[str]]:
         """The ids of dead processes that left charges or jobs open, while the body settles them.
 

@@ -201,6 +201,10 @@ class StateStore:
         """Yield True: a SQLite state file is served by one ``zone serve`` process."""
         yield True
 
+    def hold_place(self) -> bool:
+        """True: the one process serving a SQLite state cannot lose its place."""
+        return True
+
     def announce(self, tx: Tx, channel: str) -> None:
         """Nothing to tell: one process serves a SQLite state."""
 

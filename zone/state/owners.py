@@ -12,11 +12,15 @@ lock, so two replicas never settle the same owner's work at once.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 import psycopg
 
 OWNER_LOCKS = 0x7A6F6E65  # "zone": the class of every replica's (class, hashtext(id)) lock
+SUSPECT_ROUNDS = 2
+"""An owner is settled only once its lock was free this many sweep intervals apart: a live
+replica whose session dropped gets a round of its own to take its place back first."""
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -56,3 +60,20 @@ def release_owners(presence: Connection, owners: list[str]) -> None:
     for owner in owners:
         with contextlib.suppress(psycopg.Error):
             presence.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (OWNER_LOCKS, owner))
+
+
+class Suspicion:
+    """Owners whose lock was found free, and since when (one sweeping thread uses it)."""
+
+    def __init__(self, *, grace: float) -> None:
+        self._grace = grace
+        self._since: dict[str, float] = {}
+
+    def due(self, dead: list[str]) -> list[str]:
+        """Those of ``dead`` (free locks now) whose lock was free ``grace`` seconds ago too.
+
+        An owner missing from ``dead`` (back in place, or its work settled) is forgotten.
+        """
+        now = time.monotonic()
+        self._since = {owner: self._since.get(owner, now) for owner in dead}
+        return [owner for owner in dead if now - self._since[owner] >= self._grace]

@@ -47,13 +47,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
 from zone.state.api import Statement, Tx
 from zone.state.location import PoolOptions, redacted
-from zone.state.owners import hold_owner_lock, release_owners, take_dead_owners
+from zone.state.owners import SUSPECT_ROUNDS, Suspicion, release_owners, take_dead_owners
 from zone.state.pgnotify import PgListener
 from zone.state.pgschema import migrate_postgres
 from zone.state.pgtx import Connection, PgTx, PgWriteTx
+from zone.state.presence import Presence
 
 WRITE_LOCK = 0x7A6F6E65_77726974  # "zonewrit": the advisory lock every write transaction takes
-REPLICA_LOCK = 0x7A6F6E65_72706C63  # "zonerplc": held shared by every serving replica
 
 _BEGIN_WRITE: tuple[Statement, ...] = (
     ("BEGIN ISOLATION LEVEL READ COMMITTED", ()),
@@ -88,7 +88,9 @@ class PostgresState:
         self._url = url
         self._local = threading.local()
         self._closed = False
-        self._presence: Connection | None = None
+        self._presence: Presence | None = None
+        self.suspicion = Suspicion(grace=0.0)
+        """How long an owner's lock must stay free before it is settled (set by ``open``)."""
 
     @classmethod
     def open(
@@ -135,7 +137,9 @@ class PostgresState:
             if isinstance(exc, PoolTimeout | psycopg.OperationalError):
                 raise Unavailable(f"the state database {redacted(url)} cannot be reached") from exc
             raise
-        return cls(pool, name=redacted(url), url=url, replica=replica)
+        state = cls(pool, name=redacted(url), url=url, replica=replica)
+        state.suspicion = Suspicion(grace=SUSPECT_ROUNDS * opts.orphan_sweep_seconds)
+        return state
 
     @property
     def name(self) -> str:
@@ -207,31 +211,34 @@ class PostgresState:
     def startup(self) -> Iterator[bool]:
         """Join the replicas; yield whether this one is alone (see ``State.startup``).
 
-        Every serving replica holds ``REPLICA_LOCK`` shared on a session of its own, which
-        PostgreSQL releases when the replica dies (its connection drops). A replica that
-        can take the lock exclusively is alone; it keeps it exclusive while the body
-        settles what dead replicas left open, so that no other replica starts serving
-        meanwhile, then holds it shared like the others.
+        Every serving replica holds ``REPLICA_LOCK`` shared on a session of its own (its
+        presence session, ``zone.state.presence``), which PostgreSQL releases when the replica
+        dies (its connection drops). A replica that can take the lock exclusively is alone; it
+        keeps it exclusive while the body settles what dead replicas left open, so that no
+        other replica starts serving meanwhile, then holds it shared like the others.
 
         Raises:
             Unavailable: the database cannot be reached.
         """
         if self._presence is not None:
             raise RuntimeError("startup() was called already")
+        presence = Presence(self._url, self.replica)
         try:
-            presence: Connection = psycopg.connect(self._url, autocommit=True)
-            row = presence.execute("SELECT pg_try_advisory_lock(%s)", (REPLICA_LOCK,)).fetchone()
+            alone = presence.join()
         except psycopg.OperationalError as exc:
             raise Unavailable("the state database cannot be reached") from exc
         self._presence = presence
-        hold_owner_lock(presence, self.replica)
-        alone = bool(row and row[0])
         try:
             yield alone
         finally:
-            presence.execute("SELECT pg_advisory_lock_shared(%s)", (REPLICA_LOCK,))
-            if alone:
-                presence.execute("SELECT pg_advisory_unlock(%s)", (REPLICA_LOCK,))
+            presence.serve(exclusive=alone)
+
+    def hold_place(self) -> bool:
+        """Whether this replica holds its place; take it back if its session was lost.
+
+        See ``zone.state.presence``: while this is False, write transactions are refused.
+        """
+        return True if self._presence is None else self._presence.check()
 
     def announce(self, tx: Tx, channel: str) -> None:
         """NOTIFY ``channel`` inside ``tx`` (PostgreSQL delivers it at commit)."""
@@ -245,26 +252,27 @@ class PostgresState:
     def orphaned(self) -> Iterator[list[str]]:
         """The replicas that died leaving charges or jobs open, held until the body ends.
 
-        Each serving replica holds a lock of its own id on its presence session; PostgreSQL
-        releases it when the replica's connection drops. An owner of open rows whose lock can
-        be taken is dead (or was never joined), and while this replica holds it no other one
-        settles the same owner's work concurrently.
+        An owner of open rows whose lock (``zone.state.owners``) this replica could take at
+        sweeps ``SUSPECT_ROUNDS`` intervals apart is dead (or was never joined); while this
+        replica holds the lock no other one settles the same owner's work.
 
         Raises:
             Unavailable: the database cannot be reached.
         """
-        presence = self._presence
-        if presence is None:
+        presence = None if self._presence is None else self._presence.connection
+        if presence is None:  # not serving, or fenced: this replica settles nobody's work
             yield []
             return
         try:
             dead = take_dead_owners(presence, self.replica)
         except psycopg.OperationalError as exc:
             raise Unavailable("the state database cannot be reached") from exc
+        due = self.suspicion.due(dead)
+        release_owners(presence, [owner for owner in dead if owner not in due])
         try:
-            yield dead
+            yield due
         finally:
-            release_owners(presence, dead)
+            release_owners(presence, due)
 
     def close(self) -> None:
         """Close every connection of the pool, and leave the replicas. Idempotent."""
@@ -289,6 +297,8 @@ class PostgresState:
         """
         if self._closed:
             raise FailedPrecondition("the state store is closed")
+        if begin is not _BEGIN_READ and self._presence is not None and not self._presence.retry():
+            raise Unavailable("this replica lost its place in the state database; retry")
         try:
             with self._pool.connection() as conn:
                 if isinstance(begin, str):

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 from pgkit import Cluster, fresh_database, running_cluster
 
+from zone.audit import AuditChain
 from zone.errors import FailedPrecondition, InvalidArgument, Unavailable
+from zone.ledger import Account, Amount, PrivacyLedger
+from zone.ledger.charges import REPLICA_DIED, AlreadySettled
 from zone.state import connect, load_migrations, migrate
 from zone.state.location import PoolOptions
+from zone.state.owners import OWNER_LOCKS
 from zone.state.pgschema import applied_migrations, migrate_postgres
 from zone.state.postgres import PostgresState
+from zone.state.presence import RETRY_SECONDS, application_name
 
 SMALL = PoolOptions(min_connections=1, max_connections=4, timeout_seconds=2)
 
@@ -165,3 +171,78 @@ def test_only_a_replica_alone_settles_what_dead_ones_left(pg_url: str) -> None:
     finally:
         for replica in replicas:
             replica.close()
+
+
+def _terminate_presence(url: str, replica: str) -> None:
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            (application_name(replica),),
+        )
+
+
+def _join(*replicas: PostgresState) -> None:
+    for replica in replicas:
+        with replica.startup():
+            pass
+
+
+def _charge(state: PostgresState) -> str:
+    """A reserved charge owned by ``state``'s replica (its id is the row's owner)."""
+    ledger = PrivacyLedger(state, AuditChain(state))
+    account = Account("bank-a", "enterprises", Amount.limit(1.0, 1e-6))
+    return ledger.reserve(account, product="p", cost=Amount.cost(0.1), request_id="r").release_id
+
+
+def test_a_lost_presence_fences_writes_until_the_place_is_taken_back(pg_url: str) -> None:
+    """The replica's session is killed while another session (a sweeper) holds its lock:
+    writes are UNAVAILABLE, reads go on; once the lock is free the place is taken back."""
+    with PostgresState.open(pg_url, SMALL) as replica, PostgresState.open(pg_url, SMALL) as other:
+        _join(replica, other)
+        open_charge = _charge(replica)
+        assert replica.hold_place()
+        with psycopg.connect(pg_url, autocommit=True) as sweeper:
+            _terminate_presence(pg_url, replica.replica)
+            lock = (OWNER_LOCKS, replica.replica)
+            sweeper.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+            assert not replica.hold_place()
+            with pytest.raises(Unavailable, match="lost its place"), replica.write():
+                pass
+            with replica.read() as tx:  # reads are not fenced
+                assert tx.execute("SELECT COUNT(*) FROM charges").fetchone()[0] == 1
+            with other.orphaned() as dead:
+                assert dead == []  # the sweeper holds the lock: nobody else settles
+            sweeper.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+        time.sleep(RETRY_SECONDS)
+        with replica.write():  # a call takes the place back (at most one try a second)
+            pass
+        assert replica.hold_place()
+        with other.orphaned() as dead:
+            assert dead == []  # back in place: its open charge is live work again
+        with replica.read() as tx:
+            assert tx.execute(
+                "SELECT state FROM charges WHERE release_id = ?", (open_charge,)
+            ).fetchone() == ("reserved",)
+
+
+def test_a_lost_presence_lets_another_replica_settle_the_work_once(pg_url: str) -> None:
+    """The sweep wins the replica's lock first: the open charge is failed by the sweep, the
+    replica is fenced until the sweep ends, and its own late settlement changes nothing."""
+    quick = PoolOptions(min_connections=1, max_connections=4, orphan_sweep_seconds=0.05)
+    with PostgresState.open(pg_url, SMALL) as replica, PostgresState.open(pg_url, quick) as other:
+        _join(replica, other)
+        ledger = PrivacyLedger(replica, AuditChain(replica))
+        open_charge = _charge(replica)
+        _terminate_presence(pg_url, replica.replica)
+        with other.orphaned() as dead:
+            assert dead == []  # suspected: the replica gets two rounds to take its place back
+        time.sleep(0.1)
+        with other.orphaned() as dead:
+            assert dead == [replica.replica]
+            assert not replica.hold_place()  # the sweeper holds its lock while it settles
+            assert PrivacyLedger(other, AuditChain(other)).recover(replica.replica) == 1
+        assert replica.hold_place()
+        with pytest.raises(AlreadySettled) as settled:
+            ledger.release(ledger.reservation(open_charge), {})
+        assert (settled.value.state, settled.value.settled_because) == ("failed", REPLICA_DIED)

@@ -37,6 +37,7 @@ from zone.errors import InvalidArgument, Problem, ValidationFailed
 from zone.policy import PolicySet, Principal
 from zone.products.joint import files
 from zone.products.joint.csvload import load_cohort
+from zone.products.joint.folder import MARKER, bind_folder
 from zone.products.joint.schema import CohortSchema, parse_schema, product_problems
 from zone.products.joint.store import CohortInfo, CohortStore, expiry, timestamp
 from zone.state.api import State
@@ -72,6 +73,7 @@ class Cohorts:
         *,
         state: State,
         store: CohortStore,
+        shared: bool = False,
     ) -> None:
         self._products = products
         self._catalog = catalog
@@ -81,6 +83,8 @@ class Cohorts:
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self.directory = files.ensure_directory(config.cohorts_dir)
+        if shared:  # replicas on one state: the folder must be the one they all mount
+            bind_folder(state, self.directory)
 
     @property
     def store(self) -> CohortStore:
@@ -292,6 +296,8 @@ class Cohorts:
         known = self._store.known_files()
         leftovers = 0
         for path in sorted(self.directory.iterdir()):
+            if path.name == MARKER:
+                continue
             if path.name.startswith(files.PARTIAL_PREFIX) or path.name not in known:
                 files.shred_tree(path)
                 leftovers += 1

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from zone.access import authorize_product, budget_account, check_epsilon_cap
@@ -38,6 +39,8 @@ from zone.state.api import State, Tx
 log = logging.getLogger(__name__)
 
 JOINT_WORKER = "zone.products.joint.worker:run"
+STALLED_ERASURE = timedelta(minutes=10)
+"""An erasure marked this long ago and not ended is finished by any replica's sweep."""
 # Imported by warm workers after the training preload (its warm-up covers torch and opacus):
 # the joint modules and scipy.stats, which took about a second at job time otherwise.
 JOINT_PRELOAD = JOINT_WORKER.partition(":")[0]
@@ -223,7 +226,10 @@ class JointJobs(TrainingJobs):
             if not self.cohorts.store.claim_for_job(
                 cohort.upload_id, principal.id, job.job_id, tx=tx
             ):
-                raise FailedPrecondition("another job is reading this cohort", reason="cohort_busy")
+                raise FailedPrecondition(
+                    "another job is reading this cohort, or it is being erased",
+                    reason="cohort_busy",
+                )
             created.append(job)
 
         with self.cohorts.lock(cohort.upload_id):  # an erasure waits, or this sees it erased
@@ -265,10 +271,15 @@ class JointJobs(TrainingJobs):
 
     def _erase(self, info: CohortInfo, trigger: str, request_id: str) -> CohortInfo:
         # Under the upload's lock no job can claim the cohort between the check and the erasure.
+        # Across replicas: the mark, committed first, refuses every later claim.
         with self.cohorts.lock(info.upload_id):
+            self.cohorts.store.begin_erasure(info.upload_id)
             for job in self._jobs_reading(info.upload_id):
                 if not self._executor.cancel(job.job_id):
-                    self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})")
+                    # Another replica's job (its rounds stop the worker): a RUNNING one may
+                    # have read data before its notice arrived, so it is charged.
+                    self._end(job.job_id, JobState.CANCELLED, f"cohort erased ({trigger})",
+                              running_touches=True)  # fmt: skip
             return self.cohorts.erase(
                 info.upload_id,
                 trigger=trigger,
@@ -285,13 +296,20 @@ class JointJobs(TrainingJobs):
         return erased
 
     def sweep(self) -> int:
-        """Erase every cohort whose retention has passed; returns how many."""
-        now = now_utc().isoformat(timespec="microseconds")
+        """Erase expired cohorts and finish stalled erasures; returns how many.
+
+        An erasure stalls when its replica dies between the ``erasing_at`` mark and the receipt.
+        """
+        now = now_utc()
         erased = 0
         for info in self.cohorts.store.stored():
-            if info.expires_at <= now:
+            if info.expires_at <= now.isoformat(timespec="microseconds"):
                 self._erase(info, "retention", "")
                 erased += 1
+        stalled = (now - STALLED_ERASURE).isoformat(timespec="microseconds")
+        for info in self.cohorts.store.stalled_erasures(stalled):
+            self._erase(info, "resumed", "")
+            erased += 1
         return erased
 
     def _after_end(self, job: Job) -> None:

@@ -180,12 +180,35 @@ class CohortStore:
         )
         return entry
 
+    def begin_erasure(self, upload_id: str) -> None:
+        """Mark the cohort as being erased, durably: no replica can claim it for a job now.
+
+        Committed before the erasure looks for jobs reading the cohort, so a job claimed on
+        any replica is either seen (and cancelled) or refused (``claim_for_job``).
+        """
+        with self._state.write() as tx:
+            tx.execute(
+                "UPDATE cohorts SET erasing_at = ? WHERE upload_id = ? AND state = ? "
+                "AND erasing_at IS NULL",
+                (utc_timestamp(), upload_id, STORED),
+            )
+
+    def stalled_erasures(self, marked_before: str) -> builtins.list[CohortInfo]:
+        """Cohorts still stored whose erasure began before ``marked_before`` and never ended."""
+        with self._state.read() as tx:
+            rows = tx.execute(
+                f"SELECT {_COLUMNS} FROM cohorts WHERE state = ? AND erasing_at IS NOT NULL "
+                "AND erasing_at <= ? ORDER BY erasing_at",
+                (STORED, marked_before),
+            ).fetchall()
+        return [_from_row(r) for r in rows]
+
     def claim_for_job(self, upload_id: str, owner: str, job_id: str, *, tx: Tx) -> bool:
-        """Make ``job_id`` the cohort's job, if it is stored and no unfinished job reads it."""
+        """Make ``job_id`` the cohort's job, if it is stored, not being erased, and unread."""
         changed = tx.execute(
             "UPDATE cohorts SET job_id = ? WHERE upload_id = ? AND owner = ? AND state = ? AND "
-            "(job_id IS NULL OR job_id IN (SELECT job_id FROM jobs WHERE state IN "
-            "('succeeded', 'failed', 'cancelled')))",
+            "erasing_at IS NULL AND (job_id IS NULL OR job_id IN (SELECT job_id FROM jobs "
+            "WHERE state IN ('succeeded', 'failed', 'cancelled')))",
             (job_id, upload_id, owner, STORED),
         ).rowcount
         return changed == 1

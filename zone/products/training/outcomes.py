@@ -16,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from zone.audit import ReleasedArtifact, canonical_json
+from zone.errors import Unavailable
 from zone.jobs import TERMINAL, IllegalTransition, Job, JobState, JobStore
 from zone.jobs.records import lock_job
 from zone.ledger.charges import AlreadySettled
 from zone.models.registry import ModelRegistry
-from zone.release.desk import ReleaseDesk, Ticket
+from zone.release.desk import FENCED, ReleaseDesk, Ticket
 from zone.release.receipt import ProductPart, Receipt, TrainingPart
 from zone.state.api import State, Tx
 
@@ -43,6 +45,8 @@ _FIXED_REASONS = (
     "the worker was lost",
     "the dataset version on the worker differs",
 )
+EVENT_RETRY_SECONDS = 300.0
+"""How long a job event is retried while the state refuses writes (database down, fenced)."""
 LOST = "the worker was lost (no heartbeat)"
 """Why a job whose ``zone worker`` stopped sending heartbeats is failed."""
 
@@ -103,6 +107,7 @@ class JobOutcomes:
         self._jobs = jobs
         self._models = models
         self._changed = changed or threading.Condition()
+        self._stopping = threading.Event()  # set at shutdown: events are no longer retried
         self._handlers: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
             "started": self._on_started,
             "touched_data": self._on_touched,
@@ -137,10 +142,19 @@ class JobOutcomes:
         return True
 
     def _on_event(self, job_id: str, event: dict[str, Any]) -> None:
-        try:
-            self._handle(job_id, event)
-        except Exception:  # noqa: BLE001 - an event thread must survive; the job shows the state
-            log.exception("job %s: handling event %s failed", job_id, event.get("event"))
+        deadline = time.monotonic() + EVENT_RETRY_SECONDS
+        while True:
+            try:
+                self._handle(job_id, event)
+            except Unavailable as exc:  # the database is down, or this replica is fenced
+                retry = exc.reason != FENCED and not self._stopping.is_set()
+                if retry and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                log.exception("job %s: event %s lost", job_id, event.get("event"))
+            except Exception:  # noqa: BLE001 - an event thread must survive; the job shows it
+                log.exception("job %s: handling event %s failed", job_id, event.get("event"))
+            break
         with self._changed:
             self._changed.notify_all()
 

@@ -27,6 +27,7 @@ from zone.jobs import TERMINAL, Executor, Job, JobState, JobStore
 from zone.jobs.remote import ProcrastinateExecutor
 from zone.jobs.store import CHANNEL as JOBS_CHANNEL
 from zone.ledger import Amount
+from zone.ledger.charges import REPLICA_DIED
 from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
 from zone.products.training.outcomes import JobOutcomes
@@ -89,6 +90,7 @@ class TrainingJobs(JobOutcomes):
 
     def shutdown(self, grace: float) -> None:
         """Stop the workers (their jobs are settled at the next start)."""
+        self._stopping.set()
         self._executor.shutdown(grace)
         self._listening.clear()
         if self._listener is not None:
@@ -188,7 +190,7 @@ class TrainingJobs(JobOutcomes):
         job of a worker that died, ``zone.jobs.reaper``).
         """
         stale = [job for job in self._jobs.running(owner) if not job.spec.get(ON_WORKERS)]
-        reason = "server restarted" if owner is None else "replica died"
+        reason = "server restarted" if owner is None else REPLICA_DIED
         for job in stale:
             self._end(job.job_id, JobState.FAILED, reason, running_touches=True)
         return len(stale)
