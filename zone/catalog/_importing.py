@@ -29,6 +29,7 @@ VERSION_TABLE = "_zone_version"
 VERSION_COLUMNS = "name, version, row_count, meta_json, imported_at, source_format, report_json"
 SOURCE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 DEFAULT_MEMORY_LIMIT = "512MB"
+_FAST_TEXT = "fsst,dict_fsst"
 
 
 class ImportRefused(ValidationFailed):
@@ -69,11 +70,14 @@ _C1 = re.compile(rb"\xc2[\x80-\x9f]")
 
 @dataclass(frozen=True)
 class SourceScan:
-    """One pass over the source file's bytes: its version, and whether it has control bytes."""
+    """One pass over the source file's bytes: its version, and which bytes it may hold."""
 
     version: str
     controls: bool
     stamp: tuple[int, int, int]  # size, mtime_ns, inode: changes if the file is rewritten
+    breaks: bool = True
+    """Whether a value may hold a tab, LF or CR: the file has a tab, a CR or a quote (an LF
+    inside a CSV value needs a quoted field)."""
 
 
 def file_stamp(source: Path) -> tuple[int, int, int]:
@@ -87,12 +91,13 @@ def scan_source(source: Path, meta: DatasetMeta) -> SourceScan:
 
     The version is ``sha256:`` over the file's bytes, a NUL byte, then the canonical metadata
     JSON. ``controls`` is False only when no byte of the file can be a control character that a
-    string may not hold; for a CSV file the per-value control check is then skipped (the key's
-    tab, LF and CR check stays). Parquet bytes are compressed: its values are always checked.
+    string may not hold; for a CSV file the per-value control check is then skipped. ``breaks``
+    is False only when the file has no tab, CR or quote byte; the key's tab, LF and CR check is
+    then skipped too. Parquet bytes are compressed: its values are always checked.
     """
     stamp = file_stamp(source)
     digest = hashlib.sha256()
-    controls, tail = False, b""
+    controls, breaks, tail = False, False, b""
     with source.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
@@ -102,9 +107,11 @@ def scan_source(source: Path, meta: DatasetMeta) -> SourceScan:
                     b"\xc2" in joined and bool(_C1.search(joined))
                 )
                 tail = chunk[-1:]
+            if not breaks:
+                breaks = b"\t" in chunk or b"\r" in chunk or b'"' in chunk
     digest.update(b"\0")
     digest.update(meta.to_json().encode("utf-8"))
-    return SourceScan("sha256:" + digest.hexdigest(), controls, stamp)
+    return SourceScan("sha256:" + digest.hexdigest(), controls, stamp, breaks)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,8 @@ class VersionJob:
     allow_empty: bool = False
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     check_controls: bool = True
+    check_breaks: bool = True
+    compact_text: bool = False
 
 
 def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecord:
@@ -140,6 +149,10 @@ def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecor
     con = duckdb.connect(str(target), config=config)
     try:
         con.execute("SET enable_progress_bar = false")  # a session option, not a global one
+        if not job.compact_text:
+            # DICT_FSST's analysis of unique text (keys, identifiers) costs about as much CPU
+            # as parsing it; without it such columns are stored uncompressed (a larger file).
+            con.execute(f"SET disabled_compression_methods = '{_FAST_TEXT}'")
         report = _load(con, job)
         record = VersionRecord(job.name, job.version, report.rows, job.meta, job.imported_at,
                                job.fmt, report)  # fmt: skip
@@ -167,13 +180,14 @@ def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
         raise ValidationFailed(problems, what=f"importing {label}")
     table = f'"ds_{job.name}"'
     check_controls = job.check_controls or job.fmt != "csv"
-    layout = _checks.Layout(check_controls, _finite_floats(job, header))
+    breaks = job.check_breaks or job.fmt != "csv"
+    layout = _checks.Layout(check_controls, _finite_floats(job, header), breaks)
     if not _create(con, job, table, header, layout, typed=True):
         # a typed column held text its reader rejects: read every column as text instead,
         # so that the report counts those values as type violations
         con.execute(f"DROP TABLE {table}")
         _loading.drop_rejects(con)
-        layout = _checks.Layout(check_controls)
+        layout = _checks.Layout(check_controls, frozenset(), breaks)
         _create(con, job, table, header, layout, typed=False)
     report = _report.count_report(con, table, job.meta, job.name, job.fmt, layout)
     if not report.accepted:

@@ -76,6 +76,7 @@ def import_dataset(
     activate: bool = True,
     allow_empty: bool = False,
     memory_limit: str = _importing.DEFAULT_MEMORY_LIMIT,
+    compact_text: bool = False,
 ) -> ImportResult:
     """Validate a CSV or Parquet file against ``meta`` and add it as a new version of ``name``.
 
@@ -89,6 +90,8 @@ def import_dataset(
         activate: Make the new version the active one (else it is kept, inactive).
         allow_empty: Accept a file with a header and no data rows.
         memory_limit: DuckDB's memory limit for the import (it spills beyond it).
+        compact_text: Let DuckDB compress unique text with FSST: a smaller version file, a
+            slower import (by default such columns are stored uncompressed).
 
     Raises:
         InvalidArgument: a bad dataset name or file extension.
@@ -100,7 +103,7 @@ def import_dataset(
     private_dirs(store)
     with private_umask():  # the store's files and DuckDB's own (.wal, spill) are 0600
         return _import(store, source, name, meta, meta_source, replace_existing, activate,
-                       allow_empty, memory_limit)  # fmt: skip
+                       allow_empty, memory_limit, compact_text)  # fmt: skip
 
 
 def _import(
@@ -113,6 +116,7 @@ def _import(
     activate: bool,
     allow_empty: bool,
     memory_limit: str,
+    compact_text: bool,
 ) -> ImportResult:
     if not is_dataset_name(name):
         raise InvalidArgument(f"dataset names must match {DATASET_NAME.pattern}")
@@ -122,7 +126,8 @@ def _import(
     scan = _importing.scan_source(source, meta)
     version = scan.version
     job = _importing.VersionJob(source, fmt, name, version, meta, meta_source, utc_now(),
-                                allow_empty, memory_limit, scan.controls)  # fmt: skip
+                                allow_empty, memory_limit, scan.controls, scan.breaks,
+                                compact_text)  # fmt: skip
     with _manifest.locked(store, ".import.lock"):
         _remove_abandoned(store)
         _check_new(_manifest.read_manifest(store), name, version, replace_existing)
