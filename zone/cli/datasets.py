@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     imp.add_argument("--allow-empty", action="store_true",
                      help="accept a file with a header and no data rows")  # fmt: skip
     imp.add_argument("--compact", action="store_true",
-                     help="compress unique text (a smaller version file, a slower import)")  # fmt: skip
+                     help="compress unique text: a smaller file, a slower import")  # fmt: skip
     listing = datasets.add_parser("list", help="list the active version of each dataset")
     listing.set_defaults(handler=_list)
     listing.add_argument("--config", required=True, help="zone config file (YAML)")
