@@ -10,9 +10,11 @@ peak RSS is the job's own):
 
 Prints rows/s, seconds, the zone/plain ratio (goal <= 1.5) and peak RSS (goal <= 1 GiB at 50M
 rows), with the load average before every measurement: this machine is shared, and a busy
-neighbour slows either side. With ``--baseline DIR`` (another checkout of the zone, e.g. the
-main branch) its import runs too, interleaved with the other two on the same file, and the
-``base_*`` columns compare it: a before/after figure under the same load.
+neighbour slows either side. The CPU seconds of each load (all its threads) are printed too:
+on a crowded machine their ratio varies far less than the wall-clock one. With ``--baseline
+DIR`` (another checkout of the zone, e.g. the main branch) its import runs too, interleaved
+with the other two on the same file, and the ``base_*`` columns compare it: a before/after
+figure under the same load.
 
     python benchmarks/bench_import.py --rows 1000000 10000000 [--formats csv parquet]
         [--repeats 3] [--work DIR] [--memory-limit 512MB] [--baseline DIR]
@@ -65,6 +67,7 @@ if mode == "zone":
     from zone.catalog import import_dataset, load_metadata
     meta = load_metadata(Path(sys.argv[5]))
 started = time.perf_counter()  # the load itself: module imports are not timed
+cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 if mode == "plain":
     reader = "read_csv" if source.endswith(".csv") else "read_parquet"
     con = duckdb.connect(target)
@@ -77,8 +80,10 @@ else:
                             memory_limit=memory_limit)
     rows = result.info.row_count
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss": peak}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu_before
+peak = usage.ru_maxrss * 1024
+print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss": peak}))
 """
 
 
@@ -141,14 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     print(f"# {os.cpu_count()} cores; load average {load_average()}; duckdb {duckdb.__version__}")
     print("rows,format,plain_s,zone_s,ratio,plain_rows_per_s,zone_rows_per_s,"
-          "plain_peak_rss_mib,zone_peak_rss_mib,load_average"
-          + (",base_s,base_ratio,base_peak_rss_mib,zone_s_runs,base_s_runs,plain_s_runs"
+          "plain_peak_rss_mib,zone_peak_rss_mib,load_average,plain_cpu_s,zone_cpu_s,cpu_ratio"
+          + (",base_s,base_ratio,base_peak_rss_mib,zone_s_runs,base_s_runs,plain_s_runs,"
+             "base_cpu_s,base_cpu_ratio"
              if args.baseline else ""))  # fmt: skip
     try:
         for rows in args.rows:
             for fmt in args.formats:
                 source = generate(work, rows, fmt)
                 times: dict[str, list[float]] = {mode: [] for mode in modes}
+                cpus: dict[str, list[float]] = {mode: [] for mode in modes}
                 peaks: dict[str, float] = dict.fromkeys(modes, 0.0)
                 loads = []
                 for repeat in range(args.repeats):
@@ -158,18 +165,22 @@ def main(argv: list[str] | None = None) -> int:
                         result = run(mode, source, work, args.memory_limit, args.baseline)
                         assert int(result["rows"]) == rows, result
                         times[mode].append(result["seconds"])
+                        cpus[mode].append(result["cpu"])
                         peaks[mode] = max(peaks[mode], result["peak_rss"])
                 plain, zone = statistics.median(times["plain"]), statistics.median(times["zone"])
                 line = (f"{rows},{fmt},{plain:.2f},{zone:.2f},{zone / plain:.2f},"
                         f"{rows / plain:.0f},{rows / zone:.0f},{peaks['plain'] / 2**20:.0f},"
                         f"{peaks['zone'] / 2**20:.0f},{'/'.join(loads)}")  # fmt: skip
+                cpu = {mode: statistics.median(cpus[mode]) for mode in modes}
+                line += f",{cpu['plain']:.2f},{cpu['zone']:.2f},{cpu['zone'] / cpu['plain']:.2f}"
                 if args.baseline:
                     base = statistics.median(times["base"])
                     runs = [
                         "/".join(f"{t:.2f}" for t in times[m]) for m in ("zone", "base", "plain")
                     ]
                     line += (f",{base:.2f},{base / plain:.2f},{peaks['base'] / 2**20:.0f},"
-                             + ",".join(runs))  # fmt: skip
+                             + ",".join(runs)
+                             + f",{cpu['base']:.2f},{cpu['base'] / cpu['plain']:.2f}")  # fmt: skip
                 print(line, flush=True)
                 if not args.keep:
                     source.unlink()
