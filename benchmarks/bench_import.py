@@ -10,10 +10,14 @@ peak RSS is the job's own):
 
 Prints rows/s, seconds, the zone/plain ratio (goal <= 1.5) and peak RSS (goal <= 1 GiB at 50M
 rows), with the load average before every measurement: this machine is shared, and a busy
-neighbour slows either side.
+neighbour slows either side. The CPU seconds of each load (all its threads) are printed too:
+on a crowded machine their ratio varies far less than the wall-clock one. With ``--baseline
+DIR`` (another checkout of the zone, e.g. the main branch) its import runs too, interleaved
+with the other two on the same file, and the ``base_*`` columns compare it: a before/after
+figure under the same load.
 
     python benchmarks/bench_import.py --rows 1000000 10000000 [--formats csv parquet]
-        [--repeats 3] [--work DIR] [--memory-limit 512MB]
+        [--repeats 3] [--work DIR] [--memory-limit 512MB] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ if mode == "zone":
     from zone.catalog import import_dataset, load_metadata
     meta = load_metadata(Path(sys.argv[5]))
 started = time.perf_counter()  # the load itself: module imports are not timed
+cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
 if mode == "plain":
     reader = "read_csv" if source.endswith(".csv") else "read_parquet"
     con = duckdb.connect(target)
@@ -75,8 +80,10 @@ else:
                             memory_limit=memory_limit)
     rows = result.info.row_count
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss": peak}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu_before
+peak = usage.ru_maxrss * 1024
+print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss": peak}))
 """
 
 
@@ -99,16 +106,20 @@ def generate(work: Path, rows: int, fmt: str) -> Path:
     return path
 
 
-def run(mode: str, source: Path, work: Path, memory_limit: str) -> dict[str, float]:
+def run(
+    mode: str, source: Path, work: Path, memory_limit: str, baseline: Path | None = None
+) -> dict[str, float]:
     target = work / f"target-{mode}"
     shutil.rmtree(target, ignore_errors=True)
     for leftover in work.glob(f"target-{mode}*"):
         leftover.unlink()
     if mode == "plain":
         target = work / f"target-{mode}.duckdb"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(baseline if mode == "base" and baseline else REPO)}
+    child_mode = "zone" if mode == "base" else mode
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(source), str(target), memory_limit, str(META)],
+        [sys.executable, "-c", CHILD, child_mode, str(source), str(target), memory_limit,
+         str(META)],
         capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     if done.returncode != 0:
@@ -128,31 +139,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="folder for the files (default: a temp dir)")
     parser.add_argument("--memory-limit", default="512MB", help="DuckDB limit for the zone")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--baseline", type=Path, help="another zone checkout to compare with")
     args = parser.parse_args(argv)
+    modes = ["plain", "zone"] + (["base"] if args.baseline else [])
     work = args.work or Path(tempfile.mkdtemp(prefix="zone-bench-import-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# {os.cpu_count()} cores; load average {load_average()}; duckdb {duckdb.__version__}")
     print("rows,format,plain_s,zone_s,ratio,plain_rows_per_s,zone_rows_per_s,"
-          "plain_peak_rss_mib,zone_peak_rss_mib,load_average")  # fmt: skip
+          "plain_peak_rss_mib,zone_peak_rss_mib,load_average,plain_cpu_s,zone_cpu_s,cpu_ratio"
+          + (",base_s,base_ratio,base_peak_rss_mib,zone_s_runs,base_s_runs,plain_s_runs,"
+             "base_cpu_s,base_cpu_ratio"
+             if args.baseline else ""))  # fmt: skip
     try:
         for rows in args.rows:
             for fmt in args.formats:
                 source = generate(work, rows, fmt)
-                times: dict[str, list[float]] = {"plain": [], "zone": []}
-                peaks: dict[str, float] = {"plain": 0.0, "zone": 0.0}
+                times: dict[str, list[float]] = {mode: [] for mode in modes}
+                cpus: dict[str, list[float]] = {mode: [] for mode in modes}
+                peaks: dict[str, float] = dict.fromkeys(modes, 0.0)
                 loads = []
                 for repeat in range(args.repeats):
-                    order = ("plain", "zone") if repeat % 2 == 0 else ("zone", "plain")
+                    order = modes if repeat % 2 == 0 else modes[::-1]
                     for mode in order:
                         loads.append(load_average().split()[0])
-                        result = run(mode, source, work, args.memory_limit)
+                        result = run(mode, source, work, args.memory_limit, args.baseline)
                         assert int(result["rows"]) == rows, result
                         times[mode].append(result["seconds"])
+                        cpus[mode].append(result["cpu"])
                         peaks[mode] = max(peaks[mode], result["peak_rss"])
                 plain, zone = statistics.median(times["plain"]), statistics.median(times["zone"])
-                print(f"{rows},{fmt},{plain:.2f},{zone:.2f},{zone / plain:.2f},"
-                      f"{rows / plain:.0f},{rows / zone:.0f},{peaks['plain'] / 2**20:.0f},"
-                      f"{peaks['zone'] / 2**20:.0f},{'/'.join(loads)}", flush=True)  # fmt: skip
+                line = (f"{rows},{fmt},{plain:.2f},{zone:.2f},{zone / plain:.2f},"
+                        f"{rows / plain:.0f},{rows / zone:.0f},{peaks['plain'] / 2**20:.0f},"
+                        f"{peaks['zone'] / 2**20:.0f},{'/'.join(loads)}")  # fmt: skip
+                cpu = {mode: statistics.median(cpus[mode]) for mode in modes}
+                line += f",{cpu['plain']:.2f},{cpu['zone']:.2f},{cpu['zone'] / cpu['plain']:.2f}"
+                if args.baseline:
+                    base = statistics.median(times["base"])
+                    runs = [
+                        "/".join(f"{t:.2f}" for t in times[m]) for m in ("zone", "base", "plain")
+                    ]
+                    line += (f",{base:.2f},{base / plain:.2f},{peaks['base'] / 2**20:.0f},"
+                             + ",".join(runs)
+                             + f",{cpu['base']:.2f},{cpu['base'] / cpu['plain']:.2f}")  # fmt: skip
+                print(line, flush=True)
                 if not args.keep:
                     source.unlink()
     finally:

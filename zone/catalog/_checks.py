@@ -72,10 +72,13 @@ class Layout:
     of a CSV file found none; the key's tab, LF and CR are checked either way).
     ``finite_floats``: float columns that DuckDB's reader parsed as DOUBLE; their stored value
     is the parsed number, so a type failure is exactly a non-finite one (no helper column).
+    ``check_breaks``: look for tab, LF and CR in the key (False when a CSV file has no tab, CR
+    or quote byte, so no value can hold one).
     """
 
     check_controls: bool = True
     finite_floats: frozenset[str] = frozenset()
+    check_breaks: bool = True
 
 
 def failure_of(index: int, name: str, meta: DatasetMeta, layout: Layout) -> str:
@@ -113,7 +116,8 @@ def type_failure(source: str, value: str, column: ColumnMeta) -> str | None:
     return f"{value} IS NULL" + (f" OR {extra}" if extra else "")
 
 
-def _domain_params(column: ColumnMeta) -> tuple[Any, ...]:
+def domain_params(column: ColumnMeta) -> tuple[Any, ...]:
+    """The declared domain as the values DuckDB stores (dates as ``datetime.date``)."""
     values = column.domain or ()
     if column.type == "date":
         return tuple(datetime.date.fromisoformat(str(v)) for v in values)
@@ -121,12 +125,13 @@ def _domain_params(column: ColumnMeta) -> tuple[Any, ...]:
 
 
 def value_checks(
-    name: str, value: str, meta: DatasetMeta, check_controls: bool
+    name: str, value: str, meta: DatasetMeta, check_controls: bool, check_breaks: bool = True
 ) -> list[tuple[str, Sql]]:
     """(kind, condition) of every check after ``type``, in order, on a non-NULL ``value``.
 
     ``check_controls`` False: a byte scan found no control character in the source file, so
-    only the key's tab, LF and CR (invisible to that scan) are checked.
+    only the key's tab, LF and CR (invisible to that scan) are checked, and those only with
+    ``check_breaks``.
     """
     column, is_key = meta.columns[name], name == meta.entity_key
     checks: list[tuple[str, Sql]] = []
@@ -134,7 +139,7 @@ def value_checks(
         if check_controls:
             pattern = _KEY_CONTROL if is_key else _CONTROL
             checks.append(("control", (f"regexp_matches({value}, '{pattern}')", ())))
-        elif is_key:
+        elif is_key and check_breaks:
             tests = " OR ".join(f"contains({value}, chr({c}))" for c in (9, 10, 13))
             checks.append(("control", (f"({tests})", ())))
         checks.append(("length", (f"length({value}) > {int(meta.max_length(name))}", ())))
@@ -143,7 +148,7 @@ def value_checks(
             blank = f"({value} = '' OR (starts_with({value}, ' ') AND trim({value}) = ''))"
             checks.append(("missing", (blank, ())))
     if column.domain is not None:
-        domain = _domain_params(column)
+        domain = domain_params(column)
         checks.append(("domain", (f"{value} NOT IN ({', '.join('?' for _ in domain)})", domain)))
     if column.bounds is not None:
         low, high = float(column.bounds[0]), float(column.bounds[1])

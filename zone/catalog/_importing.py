@@ -9,9 +9,12 @@ bounded by ``memory_limit`` whatever the row count (DuckDB spills the duplicate-
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ VERSION_TABLE = "_zone_version"
 VERSION_COLUMNS = "name, version, row_count, meta_json, imported_at, source_format, report_json"
 SOURCE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 DEFAULT_MEMORY_LIMIT = "512MB"
+_FAST_TEXT = "fsst,dict_fsst"
 
 
 class ImportRefused(ValidationFailed):
@@ -69,11 +73,18 @@ _C1 = re.compile(rb"\xc2[\x80-\x9f]")
 
 @dataclass(frozen=True)
 class SourceScan:
-    """One pass over the source file's bytes: its version, and whether it has control bytes."""
+    """One pass over the source file's bytes: its version, and which bytes it may hold."""
 
     version: str
     controls: bool
     stamp: tuple[int, int, int]  # size, mtime_ns, inode: changes if the file is rewritten
+    breaks: bool = True
+    """Whether a value may hold a tab, LF or CR: the file has a tab, a CR or a quote (an LF
+    inside a CSV value needs a quoted field)."""
+
+
+class ScanCancelled(Exception):
+    """The scan of a source file was stopped because its import failed."""
 
 
 def file_stamp(source: Path) -> tuple[int, int, int]:
@@ -82,19 +93,27 @@ def file_stamp(source: Path) -> tuple[int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
-def scan_source(source: Path, meta: DatasetMeta) -> SourceScan:
+def scan_source(
+    source: Path, meta: DatasetMeta, cancel: threading.Event | None = None
+) -> SourceScan:
     """Digest the file and look for control bytes in the same read.
 
     The version is ``sha256:`` over the file's bytes, a NUL byte, then the canonical metadata
     JSON. ``controls`` is False only when no byte of the file can be a control character that a
-    string may not hold; for a CSV file the per-value control check is then skipped (the key's
-    tab, LF and CR check stays). Parquet bytes are compressed: its values are always checked.
+    string may not hold; for a CSV file the per-value control check is then skipped. ``breaks``
+    is False only when the file has no tab, CR or quote byte; the key's tab, LF and CR check is
+    then skipped too. Parquet bytes are compressed: its values are always checked.
+
+    Raises:
+        ScanCancelled: ``cancel`` was set (the import failed; nobody waits for the scan).
     """
     stamp = file_stamp(source)
     digest = hashlib.sha256()
-    controls, tail = False, b""
+    controls, breaks, tail = False, False, b""
     with source.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
+            if cancel is not None and cancel.is_set():
+                raise ScanCancelled
             digest.update(chunk)
             if not controls:
                 joined = tail + chunk
@@ -102,9 +121,11 @@ def scan_source(source: Path, meta: DatasetMeta) -> SourceScan:
                     b"\xc2" in joined and bool(_C1.search(joined))
                 )
                 tail = chunk[-1:]
+            if not breaks:
+                breaks = b"\t" in chunk or b"\r" in chunk or b'"' in chunk
     digest.update(b"\0")
     digest.update(meta.to_json().encode("utf-8"))
-    return SourceScan("sha256:" + digest.hexdigest(), controls, stamp)
+    return SourceScan("sha256:" + digest.hexdigest(), controls, stamp, breaks)
 
 
 @dataclass(frozen=True)
@@ -114,17 +135,23 @@ class VersionJob:
     source: Path
     fmt: str
     name: str
-    version: str
     meta: DatasetMeta
     meta_source: str
     imported_at: str
     allow_empty: bool = False
     memory_limit: str = DEFAULT_MEMORY_LIMIT
-    check_controls: bool = True
+    compact_text: bool = False
 
 
-def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecord:
+def write_version(
+    job: VersionJob, target: Path, temp_dir: Path, scan: Callable[[], SourceScan]
+) -> VersionRecord:
     """Write the checked table and its record into the new DuckDB file ``target``.
+
+    ``scan`` gives the source's :func:`scan_source` (its version, and which checks its bytes
+    need); it may still be running in another thread, and is waited for only once its result
+    is needed: after the table is written (before, when a ``null`` or ``clamp`` string column
+    needs to know whether to look for control characters while writing).
 
     Raises:
         ValidationFailed: the columns differ from the metadata, rows do not parse, or the file
@@ -140,8 +167,12 @@ def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecor
     con = duckdb.connect(str(target), config=config)
     try:
         con.execute("SET enable_progress_bar = false")  # a session option, not a global one
-        report = _load(con, job)
-        record = VersionRecord(job.name, job.version, report.rows, job.meta, job.imported_at,
+        if not job.compact_text:
+            # DICT_FSST's analysis of unique text (keys, identifiers) costs about as much CPU
+            # as parsing it; without it such columns are stored uncompressed (a larger file).
+            con.execute(f"SET disabled_compression_methods = '{_FAST_TEXT}'")
+        report = _load(con, job, scan)
+        record = VersionRecord(job.name, scan().version, report.rows, job.meta, job.imported_at,
                                job.fmt, report)  # fmt: skip
         con.execute(f"CREATE TABLE {VERSION_TABLE} AS SELECT ? AS name, ? AS version, "
                     "CAST(? AS BIGINT) AS row_count, ? AS meta_json, ? AS imported_at, "
@@ -155,7 +186,9 @@ def write_version(job: VersionJob, target: Path, temp_dir: Path) -> VersionRecor
     return record
 
 
-def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
+def _load(
+    con: duckdb.DuckDBPyConnection, job: VersionJob, scan: Callable[[], SourceScan]
+) -> QualityReport:
     label = str(job.source)
     if job.fmt == "csv":
         header, problems = _loading.read_csv_header(job.source, label)
@@ -166,15 +199,21 @@ def _load(con: duckdb.DuckDBPyConnection, job: VersionJob) -> QualityReport:
     if problems:
         raise ValidationFailed(problems, what=f"importing {label}")
     table = f'"ds_{job.name}"'
-    check_controls = job.check_controls or job.fmt != "csv"
-    layout = _checks.Layout(check_controls, _finite_floats(job, header))
+    # only a null or clamp string column's flag depends on the scan while the table is written
+    early = job.fmt == "csv" and any(
+        _checks.flagged(n, job.meta) and job.meta.columns[n].type == "string" for n in header
+    )
+    layout = _checks.Layout(scan().controls if early else True, _finite_floats(job, header))
     if not _create(con, job, table, header, layout, typed=True):
         # a typed column held text its reader rejects: read every column as text instead,
         # so that the report counts those values as type violations
         con.execute(f"DROP TABLE {table}")
         _loading.drop_rejects(con)
-        layout = _checks.Layout(check_controls)
+        layout = dataclasses.replace(layout, finite_floats=frozenset())
         _create(con, job, table, header, layout, typed=False)
+    if job.fmt == "csv":
+        layout = dataclasses.replace(layout, check_controls=scan().controls,
+                                     check_breaks=scan().breaks)  # fmt: skip
     report = _report.count_report(con, table, job.meta, job.name, job.fmt, layout)
     if not report.accepted:
         raise ImportRefused(_refusals(report, label), report, what=f"importing {label}")

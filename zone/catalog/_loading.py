@@ -94,18 +94,21 @@ def read_as_double(name: str, meta: DatasetMeta) -> bool:
 
     Only for columns whose violations refuse the import (a value the reader cannot parse is a
     rejected row, and the import is then redone with every column read as text, so the report
-    still counts it): floats, and integers whose public bounds lie within +-2^53, where every
-    in-bounds integer is exact as a double (a larger one is out of bounds either way). Parsing
-    in the reader is faster than converting text afterwards; integer text is still checked for
-    exactness (``1.5`` is a type violation) by the conversion in ``zone.catalog._checks``.
+    still counts it): floats, and integers whose public bounds, or else whose declared domain,
+    lie within +-2^53, where every allowed integer is exact as a double (a larger one is out
+    of bounds or of the domain either way). Parsing in the reader is faster than converting
+    text afterwards; integer text is still checked for exactness (``1.5`` is a type violation)
+    by the conversion in ``zone.catalog._checks``.
     """
     column = meta.columns[name]
     if name == meta.entity_key or column.on_violation != "refuse":
         return False
     if column.type == "float":
         return True
-    bounds = column.bounds
-    return column.type == "integer" and bounds is not None and max(map(abs, bounds)) < 2.0**53
+    if column.type != "integer":
+        return False
+    allowed = column.bounds if column.bounds is not None else column.domain
+    return allowed is not None and all(abs(float(v)) < 2.0**53 for v in allowed)
 
 
 def csv_source(

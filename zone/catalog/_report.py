@@ -12,12 +12,14 @@ DuckDB spills to disk when it outgrows memory.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from zone.catalog._checks import (
     FLAGS,
     Layout,
     Sql,
+    domain_params,
     failure_of,
     flag_column,
     flagged,
@@ -75,15 +77,18 @@ def _domain_covers(name: str, meta: DatasetMeta) -> bool:
 
 def _summarise(summary: _Summary, index: int, name: str, meta: DatasetMeta, layout: Layout) -> None:
     value, typed = quote(name), failure_of(index, name, meta, layout)
-    # NULLs in the source: stored NULLs that are not failed conversions
-    summary.add(name, "stored", f"count({value})")
-    summary.add(name, "null_typed", f"count(*) FILTER (WHERE {typed} AND {value} IS NULL)")
-    summary.add(name, "type", f"count(*) FILTER (WHERE {typed})")
+    summary.add(name, "stored", f"count({value})")  # the clean column's NULLs are rows - stored
+    if name in layout.finite_floats:  # a non-finite float shows in min or max (NaN sorts last)
+        summary.add(name, "min", f"min({value})")
+        summary.add(name, "max", f"max({value})")
+    elif typed != "false":
+        summary.add(name, "type", f"count(*) FILTER (WHERE {typed})")
     covered = _domain_covers(name, meta)
-    for kind, (condition, params) in value_checks(name, value, meta, layout.check_controls):
-        if covered and kind in ("control", "length"):
-            continue
-        if kind == "bounds":  # a type failure (inf, a rounded integer) shows in "type" anyway
+    checks = value_checks(name, value, meta, layout.check_controls, layout.check_breaks)
+    for kind, (condition, params) in checks:
+        if kind == "domain" or (covered and kind in ("control", "length")):
+            continue  # the domain is checked by listing the column's distinct values
+        if kind == "bounds" and name not in layout.finite_floats:  # min and max added above
             summary.add(name, "min", f"min({value})")
             summary.add(name, "max", f"max({value})")
         elif kind == "length":  # bytes >= characters: within the limit in bytes is within it
@@ -94,11 +99,29 @@ def _summarise(summary: _Summary, index: int, name: str, meta: DatasetMeta, layo
             summary.add(name, kind, f"count(*) FILTER (WHERE {condition})", params)
 
 
-def _clean(summary: _Summary, name: str, meta: DatasetMeta) -> bool:
+def _within_domain(con: Any, table: str, name: str, meta: DatasetMeta) -> bool:
+    """Whether every stored value of ``name`` is in its declared domain.
+
+    Lists the column's distinct values, stopping after one more than the domain has (a GROUP
+    BY over a low-cardinality column is far cheaper than testing each row against the list).
+    """
+    domain = set(domain_params(meta.columns[name]))
+    found = con.execute(
+        f"SELECT {quote(name)} FROM {table} WHERE {quote(name)} IS NOT NULL "
+        f"GROUP BY ALL LIMIT {len(domain) + 1}"
+    ).fetchall()
+    return all(value in domain for (value,) in found)
+
+
+def _clean(summary: _Summary, name: str, meta: DatasetMeta, domain_ok: bool) -> bool:
     """Whether the summary shows that no stored value of ``name`` fails any check."""
     column = meta.columns[name]
-    if summary[(name, "type")]:
+    if summary.values.get((name, "type")) or not domain_ok:
         return False
+    if (name, "min") in summary.values:
+        low, high = summary[(name, "min")], summary[(name, "max")]
+        if low is not None and not (math.isfinite(low) and math.isfinite(high)):
+            return False  # non-finite floats parsed by the reader (type violations)
     for kind in checked_kinds(name, column, meta):
         if kind == "bounds" and column.bounds is not None:
             low, high = summary[(name, "min")], summary[(name, "max")]
@@ -149,7 +172,12 @@ def _flag_counts(con: Any, table: str, index: int, name: str, meta: DatasetMeta)
 
 
 def _duplicates(con: Any, table: str, meta: DatasetMeta, layout: Layout, clean: bool) -> int:
-    """Rows whose (valid) key another row already has: sum over repeated keys of count - 1."""
+    """Rows whose (valid) key another row already has: sum over repeated keys of count - 1.
+
+    Keys are first grouped by their 64-bit hash, which is cheaper than grouping the text:
+    equal keys have equal hashes, so when no hash repeats no key does. Only a repeated hash (a
+    duplicate, or rarely a collision) costs the exact count over the keys themselves.
+    """
     key = quote(meta.entity_key)
     index = list(meta.columns).index(meta.entity_key)
     parts: list[Sql] = [(f"{key} IS NOT NULL", ())]
@@ -160,6 +188,13 @@ def _duplicates(con: Any, table: str, meta: DatasetMeta, layout: Layout, clean: 
         ):
             parts.append((f"NOT {condition}", params))
     condition, params = _join(parts, " AND ")
+    repeated = con.execute(
+        f"SELECT count(*) FROM (SELECT hash({key}) FROM {table} WHERE {condition} "
+        "GROUP BY ALL HAVING count(*) > 1)",
+        list(params),
+    ).fetchone()
+    if not int(repeated[0]):
+        return 0
     row = con.execute(
         f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} WHERE "
         f"{condition} GROUP BY {key} HAVING count(*) > 1)",
@@ -183,9 +218,10 @@ def count_report(
         column = meta.columns[name]
         if flagged(name, meta):
             counts = _flag_counts(con, table, index, name, meta)
-        elif _clean(summary, name, meta):
-            stored, failed = summary[(name, "stored")], summary[(name, "null_typed")]
-            counts = {"null": rows - int(stored) - int(failed)}
+        elif _clean(
+            summary, name, meta, column.domain is None or _within_domain(con, table, name, meta)
+        ):
+            counts = {"null": rows - int(summary[(name, "stored")])}
         else:
             counts = _exact(con, table, index, name, meta, layout)
         violations = {kind: counts.get(kind, 0) for kind in checked_kinds(name, column, meta)}

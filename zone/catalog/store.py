@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +79,7 @@ def import_dataset(
     activate: bool = True,
     allow_empty: bool = False,
     memory_limit: str = _importing.DEFAULT_MEMORY_LIMIT,
+    compact_text: bool = False,
 ) -> ImportResult:
     """Validate a CSV or Parquet file against ``meta`` and add it as a new version of ``name``.
 
@@ -89,6 +93,8 @@ def import_dataset(
         activate: Make the new version the active one (else it is kept, inactive).
         allow_empty: Accept a file with a header and no data rows.
         memory_limit: DuckDB's memory limit for the import (it spills beyond it).
+        compact_text: Let DuckDB compress unique text with FSST: a smaller version file, a
+            slower import (by default such columns are stored uncompressed).
 
     Raises:
         InvalidArgument: a bad dataset name or file extension.
@@ -100,7 +106,7 @@ def import_dataset(
     private_dirs(store)
     with private_umask():  # the store's files and DuckDB's own (.wal, spill) are 0600
         return _import(store, source, name, meta, meta_source, replace_existing, activate,
-                       allow_empty, memory_limit)  # fmt: skip
+                       allow_empty, memory_limit, compact_text)  # fmt: skip
 
 
 def _import(
@@ -113,21 +119,21 @@ def _import(
     activate: bool,
     allow_empty: bool,
     memory_limit: str,
+    compact_text: bool,
 ) -> ImportResult:
     if not is_dataset_name(name):
         raise InvalidArgument(f"dataset names must match {DATASET_NAME.pattern}")
     fmt = _importing.source_format(source)
     if not source.is_file():
         raise ValidationFailed([Problem(str(source), None, "no such file")])
-    scan = _importing.scan_source(source, meta)
-    version = scan.version
-    job = _importing.VersionJob(source, fmt, name, version, meta, meta_source, utc_now(),
-                                allow_empty, memory_limit, scan.controls)  # fmt: skip
+    stamp = _importing.file_stamp(source)
+    job = _importing.VersionJob(source, fmt, name, meta, meta_source, utc_now(), allow_empty,
+                                memory_limit, compact_text)  # fmt: skip
     with _manifest.locked(store, ".import.lock"):
         _remove_abandoned(store)
-        _check_new(_manifest.read_manifest(store), name, version, replace_existing)
-        final = store / name / f"{version.removeprefix('sha256:')}.duckdb"
-        record = _write(store, job, final, scan.stamp)
+        _check_new(_manifest.read_manifest(store), name, None, replace_existing)
+        record, final = _write(store, job, stamp, replace_existing)
+        version = record.version
         entry = _manifest.VersionEntry(version, str(final.relative_to(store)), job.imported_at,
                                        record.row_count, record.report.digest)  # fmt: skip
 
@@ -151,11 +157,12 @@ def _import(
     return ImportResult(info, record.report, previous, activate)
 
 
-def _check_new(manifest: _manifest.Manifest, name: str, version: str, replace: bool) -> None:
+def _check_new(manifest: _manifest.Manifest, name: str, version: str | None, replace: bool) -> None:
+    """Refuse a version already kept, or a new version of ``name`` without ``replace``."""
     entry = manifest.datasets.get(name)
     if entry is None:
         return
-    same = entry.find(version)
+    same = entry.find(version) if version is not None else None
     if same is not None and not same.dropped:
         state = "active" if entry.active == version else "kept"
         raise FailedPrecondition(
@@ -171,23 +178,35 @@ def _check_new(manifest: _manifest.Manifest, name: str, version: str, replace: b
 
 
 def _write(
-    store: Path, job: _importing.VersionJob, final: Path, stamp: tuple[int, int, int]
-) -> _importing.VersionRecord:
-    final.parent.mkdir(parents=True, exist_ok=True)
+    store: Path, job: _importing.VersionJob, stamp: tuple[int, int, int], replace: bool
+) -> tuple[_importing.VersionRecord, Path]:
+    """Write the version file; the source's digest is computed meanwhile, in a thread.
+
+    The file is written under a temporary name, and renamed to its version (known once the
+    digest is) after the checks that need the version.
+    """
+    folder = store / job.name
+    folder.mkdir(parents=True, exist_ok=True)
     temp_dir = store / ".tmp"
     temp_dir.mkdir(exist_ok=True)
-    partial = final.with_name(f".{final.stem}.partial")
-    try:
-        record = _importing.write_version(job, partial, temp_dir)
-        if _importing.file_stamp(job.source) != stamp:
-            raise FailedPrecondition("the data file changed while it was being imported")
-        os.replace(partial, final)
-        _importing.fsync_dir(final.parent)
-    except duckdb.Error:
-        raise FailedPrecondition("the import failed inside DuckDB") from None
-    finally:
-        _unlink(partial)
-    return record
+    partial = folder / f".{secrets.token_hex(8)}.partial"
+    cancel = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="zone-import-scan") as pool:
+        scanning = pool.submit(_importing.scan_source, job.source, job.meta, cancel)
+        try:
+            record = _importing.write_version(job, partial, temp_dir, scanning.result)
+            if _importing.file_stamp(job.source) != stamp:
+                raise FailedPrecondition("the data file changed while it was being imported")
+            _check_new(_manifest.read_manifest(store), job.name, record.version, replace)
+            final = folder / f"{record.version.removeprefix('sha256:')}.duckdb"
+            os.replace(partial, final)
+            _importing.fsync_dir(folder)
+        except duckdb.Error:
+            raise FailedPrecondition("the import failed inside DuckDB") from None
+        finally:
+            cancel.set()
+            _unlink(partial)
+    return record, final
 
 
 def _unlink(path: Path) -> None:

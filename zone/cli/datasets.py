@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                      help="keep the new version without activating it")  # fmt: skip
     imp.add_argument("--allow-empty", action="store_true",
                      help="accept a file with a header and no data rows")  # fmt: skip
+    imp.add_argument("--compact", action="store_true",
+                     help="compress unique text: a smaller file, a slower import")  # fmt: skip
     listing = datasets.add_parser("list", help="list the active version of each dataset")
     listing.set_defaults(handler=_list)
     listing.add_argument("--config", required=True, help="zone config file (YAML)")
@@ -72,6 +74,7 @@ def _import(args: argparse.Namespace) -> int:
         result = import_dataset(
             config.datasets_db, Path(args.path), args.name, meta, meta_source=args.meta,
             replace_existing=args.replace, activate=not args.stage, allow_empty=args.allow_empty,
+            compact_text=args.compact,
         )  # fmt: skip
     except ImportRefused as refused:
         print(refused.report.to_text())

@@ -204,6 +204,8 @@ def test_clamp_refuses_violations_other_than_bounds(
          "A2,east,1,1.0,true,\n", "duplicate", 3),
         ("A\x001,east,1,1.0,true,\nA\t2,east,1,1.0,true,\n", "control", 2),
         ('A\t1,east,1,1.0,true,\n"A\n2",east,1,1.0,true,\n', "control", 2),  # no other control
+        ("A1,east,1,1.0,true,\nA\t2,east,1,1.0,true,\n", "control", 1),  # a tab, no quote
+        ('A1,east,1,1.0,true,\n"A\n2",east,1,1.0,true,\n', "control", 1),  # a quote, no tab
         ("K" + "x" * 1_000_000 + ",east,1,1.0,true,\n", "length", 1),
     ],
 )  # fmt: skip
@@ -252,3 +254,77 @@ def test_parquet_values_are_checked_too(
     assert dict(report.column("employees").violations) == {"type": 2, "bounds": 0}
     assert dict(report.column("capital").violations) == {"type": 0, "bounds": 1}
     assert dict(report.column("district").violations) == {"control": 0, "length": 1, "domain": 1}
+
+
+def test_a_unique_key_with_a_repeated_hash_is_not_a_duplicate(
+    tmp_path: Path, write: Write, small_meta: DatasetMeta, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Duplicates are screened by the keys' hashes; a repeated hash alone is not a duplicate."""
+    import zone.catalog._report as report_module
+
+    original = report_module._duplicates
+
+    def colliding(con: Any, table: str, *args: Any) -> int:
+        # a table whose keys all hash alike: every hash repeats, no key does
+        con.execute("CREATE MACRO hash(x) AS 7")
+        try:
+            return original(con, table, *args)
+        finally:
+            con.execute("DROP MACRO hash")
+
+    monkeypatch.setattr(report_module, "_duplicates", colliding)
+    result = import_dataset(tmp_path / "s", write("u.csv", GOOD_CSV), "firms", small_meta)
+    assert result.report.column("uscc").violations["duplicate"] == 0
+    rows = HEADER + "A1,east,1,1.0,true,\nA2,east,1,1.0,true,\nA1,west,1,1.0,true,\n"
+    with pytest.raises(ImportRefused) as caught:
+        import_dataset(tmp_path / "s2", write("d.csv", rows), "firms", small_meta)
+    assert caught.value.report.column("uscc").violations["duplicate"] == 1
+
+
+def test_integer_domain_columns_are_checked_exactly(
+    store: Path, write: Write, small_meta: DatasetMeta, snapshot: Snapshot
+) -> None:
+    """An integer column with a domain and no bounds (read by DuckDB as a number)."""
+    meta = meta_with(small_meta, "employees", bounds=None, domain=(0, 1))
+    rows = (
+        "B1,east,1,1.0,true,\nB2,east,1.5,1.0,true,\nB3,east,2,1.0,true,\n"
+        "B4,east,9007199254740993,1.0,true,\nB5,east,1e0,1.0,true,\nB6,east,,1.0,true,\n"
+    )
+    error = refused(store, write("d.csv", HEADER + rows), meta, snapshot)
+    assert isinstance(error, ImportRefused)
+    column = error.report.column("employees")
+    assert (dict(column.violations), column.nulls, column.unlisted_values) == (
+        {"type": 1, "domain": 2}, 1, 2)  # fmt: skip
+    error = refused(store, write("t.csv", HEADER + rows + "B7,east,x,1.0,true,\n"), meta,
+                    snapshot)  # fmt: skip
+    assert isinstance(error, ImportRefused)
+    assert dict(error.report.column("employees").violations) == {"type": 2, "domain": 2}
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_floats_without_bounds_are_type_violations(
+    store: Path, write: Write, small_meta: DatasetMeta, snapshot: Snapshot, value: str
+) -> None:
+    meta = meta_with(small_meta, "capital", bounds=None)
+    rows = f"B1,east,1,1.0,true,\nB2,east,1,{value},true,\nB3,east,1,,true,\n"
+    error = refused(store, write("f.csv", HEADER + rows), meta, snapshot)
+    assert isinstance(error, ImportRefused)
+    column = error.report.column("capital")
+    assert (dict(column.violations), column.nulls) == ({"type": 1}, 1)
+
+
+def test_compact_text_compresses_unique_text(tmp_path: Path, write: Write,
+                                             small_meta: DatasetMeta) -> None:  # fmt: skip
+    """By default unique text is stored uncompressed (a faster import); compact_text packs it."""
+    rows = "".join(f"K{i:017d},east,1,1.0,true,\n" for i in range(200_000))
+    source = write("big.csv", HEADER + rows)
+    sizes = {}
+    for compact in (False, True):
+        result = import_dataset(tmp_path / f"s{compact}", source, "firms", small_meta,
+                                compact_text=compact)  # fmt: skip
+        assert result.info.row_count == 200_000
+        sizes[compact] = result.info.path.stat().st_size
+        with duckdb.connect(str(result.info.path), read_only=True) as con:
+            (keys,) = con.execute('SELECT count(DISTINCT uscc) FROM "ds_firms"').fetchone() or (0,)
+        assert keys == 200_000
+    assert sizes[True] < sizes[False]

@@ -151,8 +151,8 @@ import sys, time
 from pathlib import Path
 import zone.catalog._importing as imp
 real = imp.write_version
-def slow(job, target, temp_dir):
-    record = real(job, target, temp_dir)
+def slow(job, target, temp_dir, scan):
+    record = real(job, target, temp_dir, scan)
     print("written", flush=True)
     time.sleep(60)
     return record
