@@ -207,14 +207,13 @@ def column_sql(
     return (inner, flag_params), (outer, stored_params)
 
 
-def create_table_sql(
-    table: str,
+def checked_select_sql(
     sources: Sequence[str],
     source_sql: str,
     meta: DatasetMeta,
     layout: Layout,
 ) -> tuple[str, list[Any]]:
-    """``CREATE TABLE <table> AS`` the checked values of ``source_sql`` (a FROM item).
+    """The ``SELECT`` of the checked values of ``source_sql`` (a FROM item).
 
     ``sources[i]`` reads the i-th declared column from the source; the parameters returned
     precede those of ``source_sql``.
@@ -224,8 +223,7 @@ def create_table_sql(
     outer = ", ".join(text for _, (text, _) in parts)
     params: list[Any] = [x for _, (_, ps) in parts for x in ps]
     params += [x for (_, ps), _ in parts for x in ps]
-    sql = f"CREATE TABLE {table} AS SELECT {outer} FROM (SELECT {inner} FROM {source_sql})"
-    return sql, params
+    return f"SELECT {outer} FROM (SELECT {inner} FROM {source_sql})", params
 
 
 def helper_columns(meta: DatasetMeta, layout: Layout) -> list[str]:

@@ -32,7 +32,6 @@ VERSION_TABLE = "_zone_version"
 VERSION_COLUMNS = "name, version, row_count, meta_json, imported_at, source_format, report_json"
 SOURCE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 DEFAULT_MEMORY_LIMIT = "512MB"
-_FAST_TEXT = "fsst,dict_fsst"
 
 
 class ImportRefused(ValidationFailed):
@@ -167,10 +166,6 @@ def write_version(
     con = duckdb.connect(str(target), config=config)
     try:
         con.execute("SET enable_progress_bar = false")  # a session option, not a global one
-        if not job.compact_text:
-            # DICT_FSST's analysis of unique text (keys, identifiers) costs about as much CPU
-            # as parsing it; without it such columns are stored uncompressed (a larger file).
-            con.execute(f"SET disabled_compression_methods = '{_FAST_TEXT}'")
         report = _load(con, job, scan)
         record = VersionRecord(job.name, scan().version, report.rows, job.meta, job.imported_at,
                                job.fmt, report)  # fmt: skip
@@ -222,25 +217,7 @@ def _load(
         raise ValidationFailed([Problem(label, None, message)], what=f"importing {label}")
     for helper in _checks.helper_columns(job.meta, layout):
         con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
-    if not job.compact_text:
-        _compress_domain_text(con, table, job.meta)
     return report
-
-
-def _compress_domain_text(con: duckdb.DuckDBPyConnection, table: str, meta: DatasetMeta) -> None:
-    """Rewrite the text columns with a declared domain under DuckDB's default compression.
-
-    The table was written with FSST off (its analysis of unique text costs as much CPU as
-    parsing it). A declared domain holds few values, and dictionary-compressed text is what
-    DuckDB groups and filters fast: stored uncompressed, a GROUP BY over it took 3.6 times as
-    long. Rewriting those columns costs about 0.03 s per million rows; keys and other
-    identifiers stay uncompressed.
-    """
-    con.execute("RESET disabled_compression_methods")
-    for name, column in meta.columns.items():
-        if column.type == "string" and column.domain is not None:
-            col = _checks.quote(name)
-            con.execute(f"ALTER TABLE {table} ALTER {col} TYPE VARCHAR USING {col}")
 
 
 def _finite_floats(job: VersionJob, header: list[str]) -> frozenset[str]:
@@ -273,11 +250,14 @@ def _create(
         source_sql, source_params = _loading.csv_source(job.source, header, job.meta, typed)
     else:
         source_sql, source_params = _loading.parquet_source(job.source)
-    sql, params = _checks.create_table_sql(
-        table, _loading.source_columns(job.meta), source_sql, job.meta, layout
+    select, params = _checks.checked_select_sql(
+        _loading.source_columns(job.meta), source_sql, job.meta, layout
     )
     try:
-        con.execute(sql, params + source_params)
+        if job.compact_text:
+            con.execute(f"CREATE TABLE {table} AS {select}", params + source_params)
+        else:
+            _create_plain_text(con, table, select, params + source_params, job.meta)
     except duckdb.Error:
         raise ValidationFailed([_unreadable(con, job, label)], what=f"importing {label}") from None
     if job.fmt != "csv":
@@ -288,6 +268,40 @@ def _create(
     if problems:
         raise ValidationFailed(problems, what=f"importing {label}")
     return True
+
+
+def _create_plain_text(
+    con: duckdb.DuckDBPyConnection, table: str, select: str, params: list[Any], meta: DatasetMeta
+) -> None:
+    """Write ``select`` into ``table`` with text that has no declared domain uncompressed.
+
+    DuckDB's FSST analysis of unique text (keys, identifiers) costs about as much CPU as
+    parsing it, so such columns are stored uncompressed (a larger file). Text with a declared
+    domain keeps DuckDB's default compression: statistics group and filter on it, and over
+    uncompressed text a GROUP BY took 3.6 times as long. The column types come from the same
+    SELECT bound with LIMIT 0 (no row is read).
+    """
+    probe = "_zone_import_probe"
+    con.execute(f"CREATE TABLE {probe} AS {select} LIMIT 0", params)
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+        "ORDER BY column_index",
+        [probe],
+    ).fetchall()
+    con.execute(f"DROP TABLE {probe}")
+    _loading.drop_rejects(con)
+
+    def plain(name: str, data_type: str) -> bool:
+        column = meta.columns.get(name)
+        return data_type == "VARCHAR" and column is not None and column.domain is None
+
+    definitions = ", ".join(
+        f"{_checks.quote(name)} {data_type}"
+        + (" USING COMPRESSION uncompressed" if plain(name, data_type) else "")
+        for name, data_type in columns
+    )
+    con.execute(f"CREATE TABLE {table} ({definitions})")
+    con.execute(f"INSERT INTO {table} {select}", params)
 
 
 def _unreadable(con: duckdb.DuckDBPyConnection, job: VersionJob, label: str) -> Problem:
