@@ -185,7 +185,7 @@ class ChainHeadTx(Protocol):
         ...
 
 
-class _Ran:
+class Ran:
     """The materialized result of one statement (rows read at once, as a pipeline reads them)."""
 
     def __init__(self, cursor: Cursor) -> None:
@@ -228,7 +228,7 @@ def execute_all(tx: Tx, statements: Sequence[Statement]) -> Sequence[Cursor]:
     if run_all is not None:
         results: Sequence[Cursor] = run_all(statements)
         return results
-    return [_Ran(tx.execute(sql, parameters)) for sql, parameters in statements]
+    return [Ran(tx.execute(sql, parameters)) for sql, parameters in statements]
 
 
 def execute_later(tx: Tx, sql: str, parameters: Params) -> None:

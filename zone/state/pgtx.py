@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from zone.state.api import Params, Statement
+from zone.state.api import Params, Ran, Statement
 from zone.state.sqltext import to_psycopg
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -65,33 +65,12 @@ class PgCursor:
         self._cursor.close()
 
 
-class PgResult:
+class PgResult(Ran):
     """The result of one statement of a multi-statement query, read at once."""
 
     def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
         self._rowcount = cursor.rowcount
         self._rows = iter(cursor.fetchall() if cursor.description is not None else ())
-
-    @property
-    def rowcount(self) -> int:
-        """Rows changed by an INSERT/UPDATE/DELETE."""
-        return self._rowcount
-
-    def fetchone(self) -> Any:
-        """The next row as a tuple, or None."""
-        return next(self._rows, None)
-
-    def fetchall(self) -> list[Any]:
-        """The remaining rows as tuples."""
-        return list(self._rows)
-
-    def __iter__(self) -> Iterator[Any]:
-        """Iterate over the remaining rows."""
-        return self._rows
-
-    def close(self) -> None:
-        """Drop the remaining rows."""
-        self._rows = iter(())
 
 
 class PgTx:
