@@ -26,14 +26,35 @@ instead of a wrong one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import math
 import operator
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import SupportsIndex
 
 import rbcl
+
+
+def _remove_sodium_copy() -> None:
+    """Delete the copy of libsodium that importing rbcl wrote to the temp folder.
+
+    rbcl 1.1.2 writes its bundled libsodium (2.7 MB) to a new temporary file at every import
+    and never removes it: every zone, worker and client process left one behind (142 files in
+    one run of the test suite; 18 GB on a development machine in a day). The library is
+    loaded (mapped) by then, so the file is no longer needed.
+    """
+    # the package rebinds the name ``_sodium`` to the loaded library: ask for the module
+    path = getattr(importlib.import_module("rbcl._sodium"), "lib_path", None)
+    if isinstance(path, str):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+_remove_sodium_copy()
 
 ELEMENT_BYTES = 32
 """A canonical ristretto255 encoding."""
