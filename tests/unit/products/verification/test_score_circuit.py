@@ -103,8 +103,10 @@ def test_packed_lanes_sum_to_the_same_logits(lanes: int, count: int) -> None:
         assert 0.85 * STDDEV < error.std() < 1.15 * STDDEV
     assert np.abs(error).max() < 6 * STDDEV
     # Every slot but the live subjects' in each lane is filled, as in the unpacked layout:
-    # refused subjects show nothing of the caller's part in any lane.
-    assert np.abs(lane_values[:, ~live]).mean() > FILL_BOUND / 4
+    # refused subjects show nothing of the caller's part in any lane. Checked per value (the
+    # part is below 10, the fill uniform in +-2^30: a false failure has chance 1e-6 a slot),
+    # since a mean over a few refused slots falls below FILL_BOUND / 4 by chance (3% for two).
+    assert np.abs(lane_values[:, ~live]).min() > 1_000
     readable = np.zeros(SLOTS, dtype=bool)
     for lane in range(lanes):
         readable[lane * width : lane * width + count] = live
