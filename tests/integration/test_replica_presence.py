@@ -10,13 +10,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 import psycopg
 import pytest
+from workerkit import wait_for
 from zonekit import add_principal, make_zone_dir, serve_process
 
 from zone.audit import verify_chain
@@ -52,15 +53,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
-
-
-def _wait(predicate: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 def _serving(address: str) -> bool:
@@ -104,7 +96,7 @@ def test_a_replica_that_lost_its_presence_is_fenced_swept_once_and_serves_again(
         b = ZoneClient(second, token=token, timeout=60)
         with a, b:
             job = a.train(TRAINING, epsilon=1.0, delta=1e-6, epochs=30, batch_size=64)
-            _wait(lambda: job.status().state == "RUNNING" and job.last.epoch >= 1)
+            wait_for(lambda: job.status().state == "RUNNING" and job.last.epoch >= 1, timeout=60)
             (owner,) = admin.execute(
                 "SELECT owner FROM jobs WHERE job_id = %s", (job.job_id,)
             ).fetchone() or ("",)
@@ -116,7 +108,7 @@ def test_a_replica_that_lost_its_presence_is_fenced_swept_once_and_serves_again(
                 "SELECT pg_terminate_backend(%s, 10000), pg_advisory_lock(%s, hashtext(%s))",
                 (_presence_pid(admin, str(owner)), *lock),
             )
-            _wait(lambda: not _serving(first), timeout=30)
+            wait_for(lambda: not _serving(first), timeout=30)
             fenced_calls = (
                 lambda: a.query_statistics(STATS, [count()], epsilon=0.1),
                 lambda: a.train(TRAINING, epsilon=0.5, delta=1e-6, epochs=1, batch_size=64),
@@ -133,10 +125,10 @@ def test_a_replica_that_lost_its_presence_is_fenced_swept_once_and_serves_again(
             admin.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
             for _ in range(5):
                 try:
-                    _wait(lambda: b.get_job(job.job_id).state == "FAILED", timeout=8)
+                    wait_for(lambda: b.get_job(job.job_id).state == "FAILED", timeout=8)
                     break
                 except AssertionError:
-                    _wait(lambda: _serving(first), timeout=30)
+                    wait_for(lambda: _serving(first), timeout=30)
                     admin.execute(
                         "SELECT pg_terminate_backend(%s)", (_presence_pid(admin, str(owner)),)
                     )
@@ -144,7 +136,7 @@ def test_a_replica_that_lost_its_presence_is_fenced_swept_once_and_serves_again(
             assert (final.state, final.reason) == ("FAILED", "replica died")
 
             # 3. The replica takes its place back, stops the job's worker and serves again.
-            _wait(lambda: _serving(first), timeout=30)
+            wait_for(lambda: _serving(first), timeout=30)
             a.query_statistics(STATS, [count()], epsilon=0.1)
             time.sleep(4)  # a round after the return: the worker is stopped, the job stays
             assert a.get_job(job.job_id).state == "FAILED"
