@@ -74,18 +74,27 @@ class Layout:
     is the parsed number, so a type failure is exactly a non-finite one (no helper column).
     ``check_breaks``: look for tab, LF and CR in the key (False when a CSV file has no tab, CR
     or quote byte, so no value can hold one).
+    ``exact_integers``: integer columns that DuckDB's reader parsed as DOUBLE and that refuse
+    any violation; a value that is not an exact integer stops the write with
+    :data:`NOT_AN_INTEGER` (the import is then redone with every column read as text, which
+    counts it), so every stored value is exact (no helper column).
     """
 
     check_controls: bool = True
     finite_floats: frozenset[str] = frozenset()
     check_breaks: bool = True
+    exact_integers: frozenset[str] = frozenset()
+
+
+NOT_AN_INTEGER = "zone-import: a value is not an exact integer"
+"""The error that stops a write at a value of an ``exact_integers`` column that is not one."""
 
 
 def failure_of(index: int, name: str, meta: DatasetMeta, layout: Layout) -> str:
     """Condition on the stored table, never NULL, that the column's value failed its type."""
     if name in layout.finite_floats:
         return f"(NOT coalesce(isfinite({quote(name)}), true))"
-    if type_failure("x", "x", meta.columns[name]) is None:
+    if name in layout.exact_integers or type_failure("x", "x", meta.columns[name]) is None:
         return "false"
     return type_column(index)
 
@@ -189,11 +198,15 @@ def column_sql(
     """(inner, outer) SQL of the ``index``-th column read from ``source`` (an expression)."""
     column = meta.columns[name]
     value = converted(source, column)
+    if name in layout.exact_integers:  # a DOUBLE from the reader, integral and in BIGINT range
+        value = (f"CASE WHEN {source} = trunc({source}) AND abs({source}) < 9.2e18 "
+                 f"THEN CAST({source} AS BIGINT) WHEN {source} IS NOT NULL "
+                 f"THEN error('{NOT_AN_INTEGER}') END")  # fmt: skip
     inner, inner_params = f"{value} AS _zone_v{index}", ()
     if not flagged(name, meta):
         failure = type_failure(source, value, column)
         outer = f"_zone_v{index} AS {quote(name)}"
-        if failure is not None and name not in layout.finite_floats:
+        if failure_of(index, name, meta, layout) == type_column(index):
             inner += f", ({source} IS NOT NULL AND ({failure})) AS _zone_t{index}"
             outer += f", _zone_t{index} AS {type_column(index)}"
         return (inner, inner_params), (outer, ())

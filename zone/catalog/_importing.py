@@ -198,13 +198,18 @@ def _load(
     early = job.fmt == "csv" and any(
         _checks.flagged(n, job.meta) and job.meta.columns[n].type == "string" for n in header
     )
-    layout = _checks.Layout(scan().controls if early else True, _finite_floats(job, header))
+    layout = _checks.Layout(
+        scan().controls if early else True,
+        finite_floats=_read_as_double(job, header, "float"),
+        exact_integers=_read_as_double(job, header, "integer"),
+    )
     if not _create(con, job, table, header, layout, typed=True):
-        # a typed column held text its reader rejects: read every column as text instead,
-        # so that the report counts those values as type violations
-        con.execute(f"DROP TABLE {table}")
+        # a typed column held text its reader rejects, or an integer column a number that is
+        # not an integer: read every column as text instead, so that the report counts those
+        # values as type violations
+        con.execute(f"DROP TABLE IF EXISTS {table}")
         _loading.drop_rejects(con)
-        layout = dataclasses.replace(layout, finite_floats=frozenset())
+        layout = dataclasses.replace(layout, finite_floats=frozenset(), exact_integers=frozenset())
         _create(con, job, table, header, layout, typed=False)
     if job.fmt == "csv":
         layout = dataclasses.replace(layout, check_controls=scan().controls,
@@ -220,14 +225,14 @@ def _load(
     return report
 
 
-def _finite_floats(job: VersionJob, header: list[str]) -> frozenset[str]:
-    """Float columns DuckDB's CSV reader parses (``_loading.read_as_double``)."""
+def _read_as_double(job: VersionJob, header: list[str], kind: str) -> frozenset[str]:
+    """Columns of type ``kind`` that DuckDB's CSV reader parses (``_loading.read_as_double``)."""
     if job.fmt != "csv":
         return frozenset()
     return frozenset(
         n
         for n in header
-        if job.meta.columns[n].type == "float" and _loading.read_as_double(n, job.meta)
+        if job.meta.columns[n].type == kind and _loading.read_as_double(n, job.meta)
     )
 
 
@@ -258,7 +263,9 @@ def _create(
             con.execute(f"CREATE TABLE {table} AS {select}", params + source_params)
         else:
             _create_plain_text(con, table, select, params + source_params, job.meta)
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if typed and _checks.NOT_AN_INTEGER in str(exc):
+            return False
         raise ValidationFailed([_unreadable(con, job, label)], what=f"importing {label}") from None
     if job.fmt != "csv":
         return True

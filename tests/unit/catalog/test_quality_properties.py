@@ -24,7 +24,7 @@ KEY_CONTROL = CONTROL | {"\t", "\n", "\r"}
 TYPE_ERROR = object()
 CELLS: dict[str, list[tuple[str, Any]]] = {
     "integer": [(str(v), v) for v in (-3, 0, 1, 2, 5, 7, 12)] + [("1.5", TYPE_ERROR),
-               ("abc", TYPE_ERROR), ("", None)],
+               ("abc", TYPE_ERROR), ("inf", TYPE_ERROR), ("1e300", TYPE_ERROR), ("", None)],
     "float": [(t, float(t)) for t in ("-1.5", "0", "0.25", "3", "9.75")] + [("inf", TYPE_ERROR),
              ("nan", TYPE_ERROR), ("x1", TYPE_ERROR), ("", None)],
     "boolean": [("true", True), ("false", False), ("maybe", TYPE_ERROR), ("", None)],
