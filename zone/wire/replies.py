@@ -17,6 +17,8 @@ Codes = npt.NDArray[np.int8]
 
 def refusal_group(refusals: Sequence[str]) -> tuple[str, list[bytes]]:
     """The digest group of a reply's per-subject consent refusals (``""`` where admitted)."""
+    if not any(refusals):  # every subject admitted: no text to encode
+        return "consent_refusals", [b""] * len(refusals)
     return "consent_refusals", [reason.encode("utf-8") for reason in refusals]
 
 

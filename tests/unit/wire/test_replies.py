@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zone.wire.replies import DIGEST_DOMAIN, reply_digest
+from zone.wire.replies import DIGEST_DOMAIN, refusal_group, reply_digest
 
 
 def plain_digest(kind: str, status: list[int], groups: list[tuple[str, list[bytes]]]) -> str:
@@ -25,7 +25,8 @@ def plain_digest(kind: str, status: list[int], groups: list[tuple[str, list[byte
     return "sha256:" + digest.hexdigest()
 
 
-blob = st.one_of(st.just(b""), st.binary(max_size=40), st.binary(min_size=65536, max_size=70000))
+large = st.tuples(st.binary(min_size=1, max_size=1), st.integers(65536, 70000))
+blob = st.one_of(st.just(b""), st.binary(max_size=40), large.map(lambda pair: pair[0] * pair[1]))
 
 
 @settings(max_examples=60, deadline=None)
@@ -48,3 +49,10 @@ def test_empty_and_nonempty_refusals_differ_as_the_definition_says() -> None:
     assert reply_digest("match", status, empty) == plain_digest("match", [1] * 2048, empty)
     assert reply_digest("match", status, one) == plain_digest("match", [1] * 2048, one)
     assert reply_digest("match", status, empty) != reply_digest("match", status, one)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["", "", "expired", "no_consent", "é"]), max_size=30))
+def test_refusal_group_encodes_every_reason(refusals: list[str]) -> None:
+    name, blobs = refusal_group(refusals)
+    assert name == "consent_refusals" and blobs == [r.encode("utf-8") for r in refusals]
