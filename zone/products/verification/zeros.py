@@ -130,6 +130,17 @@ class ZeroSupply:
 
         Ready ones are loaded; the rest are made inline. Asks the worker for refills.
         """
+        zeros = self.take_ready(key_id, context, params, count)
+        while len(zeros) < count:
+            zeros.append(encrypt_zero(context, params))
+        return zeros
+
+    def take_ready(self, key_id: str, context: Any, params: ParamSet, count: int) -> list[Any]:
+        """Up to ``count`` ready encryptions of zero, loaded (none made inline; see ``take``).
+
+        For a caller that encrypts its values directly where none is ready (the same as
+        ``Enc(0) + m``: SEAL encrypts ``m`` that way).
+        """
         blobs: list[bytes] = []
         with self._lock:
             if self._budget > 0 and not self._closed:
@@ -143,10 +154,7 @@ class ZeroSupply:
                 while supply.ready and len(blobs) < count:
                     blobs.append(supply.ready.popleft())
                 self._refill(key_id, supply)
-        zeros = [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
-        while len(zeros) < count:
-            zeros.append(encrypt_zero(context, params))
-        return zeros
+        return [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
 
     def warm(self) -> None:
         """Start the worker now (a key was registered: calls are coming), not on first take."""
