@@ -7,8 +7,9 @@ a thread of the server cannot make them alongside the calls (``zone.wire.fresh``
 filler while a call runs for that reason, and under sustained load its pools stay empty). Here
 a spawned worker process at nice 19 makes them from the caller's *public* context and sends
 them back serialized; the server keeps them per key and loads one (about 0.7 ms) when a call
-takes it. The worker runs on CPU the calls leave idle; when it cannot keep up, calls make their
-own inline, as before.
+takes it. The worker runs on CPU the calls leave idle; when it cannot keep up, a call encrypts
+its protection values directly (``take_ready`` gives what is ready; ``score.protect`` encrypts
+the rest: the same ciphertext as ``Enc(0) + v``, one encoding fewer).
 
 Sizing (sustained load): per key the target is the number taken in the last
 ``window_seconds``, and at least twice the largest call, within the memory budget
