@@ -25,9 +25,10 @@ from zonekit import REPO, TOKENS, add_principal, client, make_zone_dir, running_
 from zone._proto import verification_pb2, verification_pb2_grpc
 from zone.client import ResourceExhaustedError, ZoneClient
 from zone.client.he import HEKeys, encrypt_blocks, new_keys
-from zone.products.verification.score import combine, combine_planes
+from zone.products.verification.score import combine, combine_planes, protect
 from zone.products.verification.validate import load_vector
 from zone.server.app import RunningZone
+from zone.wire.fresh import encrypt_zero
 from zone.wire.he_params import CKKS_SCORE
 
 PRODUCT = "capital-match"
@@ -202,6 +203,23 @@ def test_naive_reply_gives_the_weights_and_the_records_away() -> None:
     truth = weights[0] + 2 * weights[1]
     assert np.abs(recovered[:3] - truth).max() < 1e-6  # every weight combination, exactly
     assert np.abs(records[:3] - zone_part[:3]).max() < 1e-6  # and the zone's own part
+
+
+@pytest.mark.parametrize("made_ahead", [True, False])
+def test_protected_reply_resists_the_attack_whichever_way_it_is_encrypted(
+    made_ahead: bool,
+) -> None:
+    """A zero made ahead plus the values, or the values encrypted directly (none ready)."""
+    context = hekit.zone_context(CKKS_SCORE.name)
+    vectors = [load_vector(context, CKKS_SCORE, b, "f") for b in crafted_features()]
+    live = np.arange(CKKS_SCORE.slot_count) < 3
+    weights = [WEIGHTS["loan_amount"], WEIGHTS["days_overdue"]]
+    zone_part = np.linspace(-2.0, 2.0, CKKS_SCORE.slot_count)
+    zero = encrypt_zero(context, CKKS_SCORE) if made_ahead else None
+    reply = protect(zero, combine(vectors, weights, live), zone_part, live, 0.05, context=context)
+    recovered, records = _attack(bytes(reply.serialize()))
+    assert np.all(np.abs(recovered[:3] - (weights[0] + 2 * weights[1])) > 1e3)
+    assert np.all(np.abs(records[:3] - zone_part[:3]) > 1e3)
 
 
 def test_rerandomized_flooded_reply_resists_the_same_attack(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,6 +102,8 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls, CohortCalls):
         self.he = he.HE()
         """Homomorphic-encryption keys for Score: ``client.he.new_keys("ckks-8192")``."""
         self._product_parameters: dict[str, dict[str, Any]] = {}
+        # Pipelined verification calls wait on these (threads start on first use, then stay).
+        self._call_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="zone-call")
 
     def instance_id(self) -> str:
         """The id of the zone instance answering (``zone serve`` prints it at every start).
@@ -117,7 +120,8 @@ class ZoneClient(AdminCalls, ConsentCalls, VerificationCalls, CohortCalls):
             raise from_rpc_error(exc) from None
 
     def close(self) -> None:
-        """Close the channel."""
+        """Close the channel (and the threads of pipelined calls)."""
+        self._call_threads.shutdown(wait=False)
         self._channel.close()
 
     def __enter__(self) -> ZoneClient:

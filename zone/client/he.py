@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import tenseal as ts
 
 from zone._proto import verification_pb2
@@ -121,15 +122,28 @@ def encrypt_blocks(keys: HEKeys, values: Sequence[float]) -> list[bytes]:
     """
     slots = keys.params.slot_count
     starts = range(0, len(values), slots)
-    zeros = keys.zeros.take("caller", keys.context, keys.params, len(starts))
+    zeros = keys.zeros.take_ready("caller", keys.context, keys.params, len(starts))
     out = []
-    for start, vector in zip(starts, zeros, strict=True):
+    for start in starts:
         block = np.zeros(slots, dtype=np.float64)
         part = np.asarray(values[start : start + slots])
         block[: len(part)] = part
-        vector.add_plain_(block.tolist())  # TenSEAL's C++ vector: no extra copy through numpy
-        out.append(bytes(vector.serialize()))
+        out.append(_encrypted(keys, zeros.pop() if zeros else None, block))
     return out
+
+
+def _encrypted(keys: HEKeys, zero: Any | None, block: npt.NDArray[np.float64]) -> bytes:
+    """``Enc(block)`` serialized: a ready encryption of zero plus the block, or made now.
+
+    Both are SEAL's public-key encryption of the block (SEAL encrypts ``m`` as a fresh
+    encryption of zero plus ``m``); made now, it skips encoding the zero vector and adding.
+    """
+    values = block.tolist()  # TenSEAL's C++ vector: no extra copy through numpy
+    if zero is None:
+        zero = ts._ts_cpp.CKKSVector(keys.context.data, values, keys.context.global_scale)
+    else:
+        zero.add_plain_(values)
+    return bytes(zero.serialize())
 
 
 def lanes_for(subjects: int, features: int, slots: int) -> int:
@@ -154,15 +168,14 @@ def encrypt_packed(keys: HEKeys, columns: Sequence[Sequence[float]], lanes: int)
     slots = keys.params.slot_count
     width = slots // lanes
     groups = range(0, len(columns), lanes)
-    zeros = keys.zeros.take("caller", keys.context, keys.params, len(groups))
+    zeros = keys.zeros.take_ready("caller", keys.context, keys.params, len(groups))
     out = []
-    for first, vector in zip(groups, zeros, strict=True):
+    for first in groups:
         block = np.zeros(slots, dtype=np.float64)
         for lane, column in enumerate(columns[first : first + lanes]):
             values = np.asarray(column, dtype=np.float64)
             if len(values) > width:
                 raise ValueError(f"{len(values)} subjects do not fit a lane of {width} slots")
             block[lane * width : lane * width + len(values)] = values
-        vector.add_plain_(block.tolist())
-        out.append(bytes(vector.serialize()))
+        out.append(_encrypted(keys, zeros.pop() if zeros else None, block))
     return out

@@ -107,6 +107,18 @@ class FreshZeros:
         Ready ones are popped from the key's pool; the rest are made inline. The call also
         tells the filler that this key wants ``count`` ready for its next call.
         """
+        taken = self.take_ready(key_id, context, params, count)
+        while len(taken) < count:
+            taken.append(self._make(context, params))
+        return taken
+
+    def take_ready(self, key_id: str, context: Any, params: ParamSet, count: int) -> list[Any]:
+        """Up to ``count`` of the key's ready encryptions of zero (none made inline).
+
+        For a caller that encrypts its own values where none is ready: SEAL encrypts ``m``
+        as a fresh public-key encryption of zero plus ``m``, so ``Enc(m)`` made directly is
+        the same as ``Enc(0) + m`` and saves encoding the zero vector and adding.
+        """
         taken: list[Any] = []
         with self._cond:
             if self._budget > 0 and not self._closed:
@@ -121,8 +133,6 @@ class FreshZeros:
                 self._trim()
                 self._start_filler()
                 self._cond.notify_all()
-        while len(taken) < count:
-            taken.append(self._make(context, params))
         return taken
 
     def forget(self, key_id: str) -> None:

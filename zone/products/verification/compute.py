@@ -110,24 +110,29 @@ def answer_scores(
     live: Flags,
     zeros: list[Any],
     lanes: int = 1,
+    context: Any = None,
 ) -> tuple[bytes, ...]:
     """Score every block; ``features[j][b]`` is caller feature ``j`` of block ``b``.
 
-    ``zeros`` holds one fresh encryption of zero per block; they are used up. With ``lanes``
-    >= 2 (checked by :func:`check_lanes`) the call is one packed block (module docstring).
+    ``zeros`` holds fresh encryptions of zero made ahead, used up one per block; a block
+    without one encrypts its protection values now under ``context`` (``score.protect``).
+    With ``lanes`` >= 2 (checked by :func:`check_lanes`) the call is one packed block
+    (module docstring).
     """
     slots = params.slot_count
     if lanes > 1:
-        return (_packed_block(params, model, features, zone_part, live, zeros.pop(), lanes),)
+        zero = zeros.pop() if zeros else None
+        return (_packed_block(params, model, features, zone_part, live, zero, lanes, context),)
     blobs = []
     for block in range(block_count(len(live), slots)):
         reply = score_block(
-            zeros.pop(),
+            zeros.pop() if zeros else None,
             [vectors[block] for vectors in features],
             model.caller_weights,
             padded(zone_part, block, slots, 0.0),
             padded(live, block, slots, False),
             model.noise_stddev,
+            context,
         )
         blobs.append(reply.serialize())
     return tuple(blobs)
@@ -139,8 +144,9 @@ def _packed_block(
     features: Sequence[Sequence[Any]],
     zone_part: F64,
     live: Flags,
-    zero: Any,
+    zero: Any | None,
     lanes: int,
+    context: Any,
 ) -> bytes:
     slots, count = params.slot_count, len(live)
     width = slots // lanes
@@ -162,6 +168,7 @@ def _packed_block(
         padded(live, 0, slots, False),
         model.noise_stddev,
         readable,
+        context,
     )
     blob: bytes = reply.serialize()
     return blob

@@ -11,8 +11,10 @@ computes, per slot::
 with ``z[s] = intercept + sum_i v[i] * zone_feature[i, s]`` (the zone's own part, from public
 scaling), ``e[s] ~ N(0, noise_stddev^2)`` fresh flooding noise and ``u[s]`` uniform on
 (-2^30, 2^30], and ``Enc(0)`` a fresh public-key encryption of zero under the caller's key (made
-ahead of the call when the zone was idle, see :mod:`fresh`; each is used once). No rotation and
-no relinearization keys are needed.
+ahead of the call by a worker, see :mod:`zeros`; each is used once). When none is ready,
+``Enc(0) + v`` is made as one public-key encryption of the plaintext ``v`` (SEAL encrypts ``v``
+exactly so: a fresh encryption of zero plus ``v``). No rotation and no relinearization keys are
+needed.
 
 What the fresh encryption protects: it rerandomizes the reply, so a caller that crafts its
 input ciphertexts (e.g. a ``c1`` polynomial of its choosing) can no longer read the zone's
@@ -85,39 +87,55 @@ def protection_values(
 
 
 def protect(
-    zero: Any,
+    zero: Any | None,
     partial: Any | None,
     zone_part: F64,
     live: Flags,
     noise_stddev: float,
     readable: Flags | None = None,
+    context: Any = None,
 ) -> Any:
     """Add the zone's part, the flooding noise and the masks to a fresh encryption of zero.
 
     Args:
-        zero: A fresh encryption of zero under the caller's key (TenSEAL C++ vector, used up).
+        zero: A fresh encryption of zero under the caller's key (TenSEAL C++ vector, used up),
+            or None: the values are then encrypted now under ``context`` with the caller's
+            public key, which is the same (SEAL encrypts ``m`` as a fresh public-key
+            encryption of zero plus ``m``) without encoding the zero vector and adding.
         partial: :func:`combine`'s result, or None when the model has no caller features.
         zone_part: ``z`` per slot (ignored where not live).
         live: Slots that get ``z + e``.
         noise_stddev: Standard deviation of the flooding noise.
         readable: Further slots the caller may read (see :func:`protection_values`).
+        context: The caller's public context (needed when ``zero`` is None).
 
     Returns:
         The reply ``CKKSVector``.
+
+    Raises:
+        ValueError: neither ``zero`` nor ``context``.
     """
-    zero.add_plain_(protection_values(zone_part, live, noise_stddev, readable).tolist())
+    values = protection_values(zone_part, live, noise_stddev, readable).tolist()
+    if zero is None:
+        if context is None:
+            raise ValueError("protect needs a fresh encryption of zero or the public context")
+        zero = ts._ts_cpp.CKKSVector(context.data, values, context.global_scale)
+    else:
+        zero.add_plain_(values)
     if partial is None:
         return ts.CKKSVector._wrap(zero)
     return ts.CKKSVector._wrap(partial.data.add(zero))
 
 
 def score_block(
-    zero: Any,
+    zero: Any | None,
     vectors: Sequence[Any],
     weights: Sequence[float],
     zone_part: F64,
     live: Flags,
     noise_stddev: float,
+    context: Any = None,
 ) -> Any:
     """The protected reply for one block: :func:`combine` then :func:`protect`."""
-    return protect(zero, combine(vectors, weights, live), zone_part, live, noise_stddev)
+    partial = combine(vectors, weights, live)
+    return protect(zero, partial, zone_part, live, noise_stddev, context=context)

@@ -293,8 +293,8 @@ class VerificationService:
         if admitted.ticket is None or admitted.log is None:  # every consent refused
             return self._score_answer("", status, (), admitted, model, params, version, lanes)
         with self._desk.failing(admitted.ticket):
-            zeros = self.zeros.take(query.key_id, context, params, blocks)
-            logits = answer_scores(params, model, features, zone_part, live, zeros, lanes)
+            zeros = self.zeros.take_ready(query.key_id, context, params, blocks)
+            logits = answer_scores(params, model, features, zone_part, live, zeros, lanes, context)
         answer = self._score_answer(
             call.release_id, status, logits, admitted, model, params, version, lanes
         )

@@ -7,8 +7,9 @@ a thread of the server cannot make them alongside the calls (``zone.wire.fresh``
 filler while a call runs for that reason, and under sustained load its pools stay empty). Here
 a spawned worker process at nice 19 makes them from the caller's *public* context and sends
 them back serialized; the server keeps them per key and loads one (about 0.7 ms) when a call
-takes it. The worker runs on CPU the calls leave idle; when it cannot keep up, calls make their
-own inline, as before.
+takes it. The worker runs on CPU the calls leave idle; when it cannot keep up, a call encrypts
+its protection values directly (``take_ready`` gives what is ready; ``score.protect`` encrypts
+the rest: the same ciphertext as ``Enc(0) + v``, one encoding fewer).
 
 Sizing (sustained load): per key the target is the number taken in the last
 ``window_seconds``, and at least twice the largest call, within the memory budget
@@ -130,6 +131,17 @@ class ZeroSupply:
 
         Ready ones are loaded; the rest are made inline. Asks the worker for refills.
         """
+        zeros = self.take_ready(key_id, context, params, count)
+        while len(zeros) < count:
+            zeros.append(encrypt_zero(context, params))
+        return zeros
+
+    def take_ready(self, key_id: str, context: Any, params: ParamSet, count: int) -> list[Any]:
+        """Up to ``count`` ready encryptions of zero, loaded (none made inline; see ``take``).
+
+        For a caller that encrypts its values directly where none is ready (the same as
+        ``Enc(0) + m``: SEAL encrypts ``m`` that way).
+        """
         blobs: list[bytes] = []
         with self._lock:
             if self._budget > 0 and not self._closed:
@@ -143,10 +155,7 @@ class ZeroSupply:
                 while supply.ready and len(blobs) < count:
                     blobs.append(supply.ready.popleft())
                 self._refill(key_id, supply)
-        zeros = [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
-        while len(zeros) < count:
-            zeros.append(encrypt_zero(context, params))
-        return zeros
+        return [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
 
     def warm(self) -> None:
         """Start the worker now (a key was registered: calls are coming), not on first take."""

@@ -163,3 +163,19 @@ def test_a_forked_child_gets_a_working_pool(pool: FreshZeros) -> None:
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_take_ready_makes_none_inline_and_hands_each_out_once() -> None:
+    context = hekit.zone_context(CKKS_SCORE.name)
+    pool = FreshZeros(budget_bytes=8 * CKKS_SCORE.max_ciphertext_bytes)
+    try:
+        assert pool.take_ready("k", context, CKKS_SCORE, 2) == []  # asks for 2, makes none
+        assert pool.wait_until_filled(timeout=30) and pool.ready("k") == 2
+        first = pool.take_ready("k", context, CKKS_SCORE, 3)  # only the 2 ready ones
+        assert len(first) == 2 and pool.ready("k") == 0
+        assert pool.wait_until_filled(timeout=30)
+        second = pool.take_ready("k", context, CKKS_SCORE, 1)
+    finally:
+        pool.close()
+    blobs = [bytes(zero.serialize()) for zero in first + second]
+    assert len(set(blobs)) == 3

@@ -29,7 +29,9 @@ def decrypt(vector: object) -> np.ndarray:
     return np.array(ts.ckks_vector_from(keys.context, vector.serialize()).decrypt())  # type: ignore[attr-defined]
 
 
-def test_logits_are_right_up_to_the_stated_noise() -> None:
+@pytest.mark.parametrize("made_ahead", [True, False])
+def test_logits_are_right_up_to_the_stated_noise(made_ahead: bool) -> None:
+    """With a zero made ahead, or none ready (the protection values encrypted directly)."""
     keys = hekit.caller_keys(CKKS_SCORE.name)
     context = hekit.zone_context(CKKS_SCORE.name)
     rng = np.random.default_rng(1)
@@ -42,8 +44,8 @@ def test_logits_are_right_up_to_the_stated_noise() -> None:
         ts.ckks_vector_from(context, ts.ckks_vector(keys.context, f.tolist()).serialize())
         for f in features
     ]
-    zero = encrypt_zero(context, CKKS_SCORE)
-    out = decrypt(score_block(zero, vectors, weights, zone_part, live, STDDEV))
+    zero = encrypt_zero(context, CKKS_SCORE) if made_ahead else None
+    out = decrypt(score_block(zero, vectors, weights, zone_part, live, STDDEV, context))
     expected = weights[0] * features[0] + weights[1] * features[1] + zone_part
     error = out[live] - expected[live]
     assert abs(error.mean()) < 4 * STDDEV / np.sqrt(live.sum())
@@ -59,6 +61,20 @@ def test_a_model_without_caller_features_returns_the_zone_part() -> None:
     live = np.ones(SLOTS, dtype=bool)
     out = decrypt(protect(encrypt_zero(context, CKKS_SCORE), None, zone_part, live, STDDEV))
     assert 0.9 * STDDEV < (out - zone_part).std() < 1.1 * STDDEV
+
+
+def test_replies_encrypted_directly_are_fresh_and_need_a_context() -> None:
+    """No zero ready: each reply is a new public-key encryption (never the same twice)."""
+    context = hekit.zone_context(CKKS_SCORE.name)
+    zone_part = np.zeros(SLOTS)
+    live = np.ones(SLOTS, dtype=bool)
+    blobs = {
+        bytes(protect(None, None, zone_part, live, 0.0, context=context).serialize())
+        for _ in range(3)
+    }
+    assert len(blobs) == 3  # zero noise, same values: only the encryption's randomness differs
+    with pytest.raises(ValueError):
+        protect(None, None, zone_part, live, STDDEV)
 
 
 # --- packed calls: several caller features per ciphertext (lanes) ------------------------------
