@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ from zone.policy import Principal
 from zone.server.admission import Admission, StreamEnded
 from zone.server.call import CallContext, set_current_call
 from zone.server.errors import STATUS_OF, abort, ended_status, internal_status, status_for
+from zone.server.ids import RequestIds
 from zone.server.methods import METHOD_TABLE, MethodRule
 from zone.server.public import InitialMetadata, guard_public
 from zone.server.wiring import ZoneServices
@@ -126,6 +126,7 @@ class ZoneInterceptor(_Interceptor):
         self._table = table
         self._admission = Admission(limits or Limits())
         self._instance: InitialMetadata = ((INSTANCE_HEADER, instance_id),) if instance_id else ()
+        self._ids = RequestIds()
 
     def attach(self, services: ZoneServices) -> None:
         """Start admitting calls: datasets, products and policies are loaded."""
@@ -260,7 +261,7 @@ class ZoneInterceptor(_Interceptor):
         self._finish(call, outcome, context)
 
     def _begin(self, method: str, context: grpc.ServicerContext) -> CallContext:
-        request_id = uuid.uuid4().hex
+        request_id = self._ids.next()
         context.set_trailing_metadata((("x-request-id", request_id), *self._instance))
         services = self._services
         if services is None:

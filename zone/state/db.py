@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from zone.errors import FailedPrecondition
-from zone.state.api import Tx
+from zone.state.api import Params, Tx
 from zone.state.checkpointer import Checkpointer
 from zone.state.connection import connect, transaction
 from zone.state.schema import migrate
@@ -141,6 +141,35 @@ class StateStore:
                 self._set_synchronous("FULL" if durable else "NORMAL")
                 with transaction(self._conn) as conn:
                     yield conn
+            finally:
+                gate.owner = None
+
+    def write_alone(self, sql: str, parameters: Params, /, *, durable: bool = True) -> int:
+        """Run one statement as its own transaction (SQLite's autocommit); return its rowcount.
+
+        The same commit as ``write()`` around that one statement (the writer lock, the
+        ``synchronous`` mode ``durable`` asks for; SQLite takes its write lock as the
+        statement starts and commits as it ends, or rolls it back if it fails), without the
+        ``BEGIN IMMEDIATE`` and ``COMMIT`` statements: each statement is a call into SQLite
+        that releases the GIL, which on a busy server hands the thread's core to another
+        thread and waits to get it back (the per-RPC audit record; measured in
+        docs/ARCHITECTURE.md, "State and audit").
+
+        Raises:
+            RuntimeError: Called by a thread inside ``write()``.
+            FailedPrecondition: The store is closed.
+            sqlite3.Error: The statement failed (nothing was written).
+        """
+        self._check_open()
+        gate = self._gate
+        if gate.owner == threading.get_ident():
+            raise RuntimeError("StateStore.write_alone() inside write(); use its connection")
+        with gate.lock:
+            gate.owner = threading.get_ident()
+            try:
+                self._check_open()
+                self._set_synchronous("FULL" if durable else "NORMAL")
+                return self._conn.execute(sql, parameters).rowcount
             finally:
                 gate.owner = None
 
