@@ -124,9 +124,21 @@ class Calibration:
 def calibrate(spec: TrainingSpec) -> Calibration:
     """Calibrate the noise for ``spec`` (public numbers only; reads no data).
 
+    With ``spec.noise_multiplier_hint`` (the noise multiplier this function returned for an
+    earlier job of the same epsilon_training, delta, sample rate, steps and accountant) one PRV
+    accounting confirms it instead of the whole search (about 10 accountings, 1-1.5 s on UCI
+    Adult): the search is deterministic, so the noise multiplier is the same, and it is used
+    only if the accountant confirms it at or below ``epsilon_training``, exactly as a searched
+    one must be. A hint that is not confirmed is ignored.
+
     Raises:
         PrivacyCheckFailed: no noise multiplier within ``_MAX_NUDGES`` nudges is confirmed.
     """
+    hint = spec.noise_multiplier_hint
+    if hint is not None and math.isfinite(hint) and hint > 0:
+        confirmed = accounted_epsilon(float(hint), spec, spec.steps)
+        if confirmed <= spec.epsilon_training:
+            return Calibration(float(hint), confirmed)
     with _silenced(RDP_ORDER):
         sigma = float(
             get_noise_multiplier(
