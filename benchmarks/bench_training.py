@@ -369,14 +369,28 @@ def _epoch_seconds(timestamp: str) -> float:
     return datetime.datetime.fromisoformat(timestamp).timestamp()
 
 
-def zone_job(client: ZoneClient, epsilon: float) -> tuple[TrainingResult, float, dict[str, float]]:
-    """Submit a job with default hyperparameters and wait for its result, timed."""
+def zone_job(
+    client: ZoneClient, epsilon: float, server_pid: int, worker_cpu: float
+) -> tuple[TrainingResult, float, dict[str, float]]:
+    """Submit a job with default hyperparameters and wait for its result, timed.
+
+    Besides the wall time and the phases, ``phases["cpu"]`` is the CPU time the job cost: the
+    server's own, its worker's from the moment it was idle (``worker_cpu``; the worker is reaped
+    before the result is delivered, so its time is in the server's children's time), and this
+    client's. Less sensitive to the machine's load than wall time.
+    """
+    server_cpu = _cpu_seconds(server_pid, children=True)
+    server_own = _cpu_seconds(server_pid)
+    client_cpu = time.process_time()
     submitted = time.time()
     start = time.perf_counter()
     handle = client.train(str(PRODUCT["id"]), epsilon=epsilon, delta=DELTA)
     result = handle.result()
     wall = time.perf_counter() - start
     received = time.time()
+    client = time.process_time() - client_cpu
+    server = _cpu_seconds(server_pid) - server_own
+    cpu = client + _cpu_seconds(server_pid, children=True) - server_cpu - worker_cpu
     job = handle.last
     created, started, finished = (
         _epoch_seconds(t) for t in (job.created_at, job.started_at, job.finished_at)
@@ -386,13 +400,18 @@ def zone_job(client: ZoneClient, epsilon: float) -> tuple[TrainingResult, float,
         "launch": started - created,  # queue and hand-over to the (warm) worker
         "worker": finished - started,  # the worker, from hand-over to exit, and settlement
         "delivery": received - finished,  # WatchJob wake-up, GetResult
+        "cpu": cpu,  # of which the server's own and the client's:
+        "cpu_server": server,
+        "cpu_client": client,
     }
     return result, wall, phases
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User and system CPU seconds of ``pid`` (with ``children``: plus its reaped children's)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_bytes(pid: int) -> int:
@@ -402,8 +421,8 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def idle_worker(server_pid: int, timeout: float = 120.0) -> tuple[int, float]:
-    """Wait until the server's warm worker is idle; return (its RSS in bytes, seconds waited).
+def idle_worker(server_pid: int, timeout: float = 120.0) -> tuple[int, float, float]:
+    """Wait until the server's warm worker is idle; return (its RSS, seconds waited, its CPU s).
 
     The warm worker is the server's child running `multiprocessing.spawn` (not the resource
     tracker); it is idle once its CPU time has not grown for a second (blocked on its job pipe).
@@ -422,7 +441,7 @@ def idle_worker(server_pid: int, timeout: float = 120.0) -> tuple[int, float]:
                 pid = int(child.name)
                 cpu = _cpu_seconds(pid)
                 if last.get(pid) == cpu:
-                    return _rss_bytes(pid), time.perf_counter() - start
+                    return _rss_bytes(pid), time.perf_counter() - start, cpu
                 last[pid] = cpu
             except (OSError, ValueError, IndexError):
                 continue
@@ -529,13 +548,30 @@ def e2e_report(report: dict[str, Any], probe: dict[str, list[dict[str, Any]]]) -
             if not ratios:
                 continue
             loads = [r["load_1min"] for r in rows if r["job_searched"] == searched]
+            cpu = _spread(
+                [
+                    r["job_phases"]["cpu"] / r["direct_cpu"]
+                    for r in rows
+                    if r["job_searched"] == searched
+                ]
+            )
             spread = _spread(ratios)
             summary[str(eps)][f"ratios_{'searched' if searched else 'reused'}"] = spread
             print(
                 f"  eps {eps:<4} {label:<15} n={len(ratios):<2} {spread['median']:.3f} "
                 f"[{spread['q1']:.3f}, {spread['q3']:.3f}] {spread['min']:.3f}..{spread['max']:.3f}"
-                f"; load average (1 min) {min(loads):.2f}..{max(loads):.2f}"
+                f"; load average (1 min) {min(loads):.2f}..{max(loads):.2f}\n"
+                f"  {'':<8} {'(CPU seconds)':<15} {'':<4} {cpu['median']:.3f} [{cpu['q1']:.3f}, "
+                f"{cpu['q3']:.3f}] {cpu['min']:.3f}..{cpu['max']:.3f}"
             )
+            summary[str(eps)][f"cpu_ratios_{'searched' if searched else 'reused'}"] = cpu
+            server = statistics.median(
+                r["job_phases"]["cpu_server"] for r in rows if r["job_searched"] == searched
+            )
+            client = statistics.median(
+                r["job_phases"]["cpu_client"] for r in rows if r["job_searched"] == searched
+            )
+            print(f"  {'':<8} server process {server:.3f} CPU s, client {client:.3f} (medians)")
     print(
         "  searched: the job calibrated its noise with the full PRV search, as plain Opacus "
         "does (the first job with these numbers, or --cold);\n  reused: it confirmed the noise "
@@ -611,17 +647,19 @@ def main(argv: list[str] | None = None) -> int:
             for eps in GOALS:
                 spec = specs[eps] if not args.cold else plan(cold_epsilon(eps, repeat))
                 if client is not None:  # measure nothing while the warm worker starts up
-                    rss, waited = idle_worker(server_pid)
+                    rss, waited, idle_cpu = idle_worker(server_pid)
                 load = os.getloadavg()[0]
                 result, wall = zone_run(spec)
                 keep = rng.random(len(x_train)) >= spec.validation_fraction  # same share of rows
                 job_first = client is not None and repeat % 2 == 1  # A-B, then B-A
                 if job_first:
-                    job = zone_job(client, spec.epsilon)  # type: ignore[arg-type]
+                    job = zone_job(client, spec.epsilon, server_pid, idle_cpu)  # type: ignore[arg-type]
                     idle_worker(server_pid)  # its replacement starts: wait before plain
+                direct_cpu = time.process_time()
                 direct = direct_opacus(spec, x_train[keep], y_train[keep])
+                direct["cpu"] = time.process_time() - direct_cpu
                 if client is not None and not job_first:
-                    job = zone_job(client, spec.epsilon)
+                    job = zone_job(client, spec.epsilon, server_pid, idle_cpu)
                 acc = accuracy(x_test, y_test, result["weights"], result["intercept"])
                 row = {
                     "repeat": repeat,
@@ -634,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                     "zone_wall": wall,
                     "zone_train": result["train_seconds"],
                     "direct_wall": direct["wall"],
+                    "direct_cpu": direct["cpu"],
                     "direct_train": direct["train"],
                     "direct_epsilon": direct["epsilon"],
                     "noise_multiplier": result["noise_multiplier"],
