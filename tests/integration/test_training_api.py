@@ -231,3 +231,22 @@ def test_server_process_never_imports_torch(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
     )
     assert out.stdout.split() == ["False", "False", "7"]
+
+
+def test_a_second_job_with_the_same_numbers_reuses_the_noise_multiplier(
+    train_zone: tuple[RunningZone, str, str],
+) -> None:
+    zone, _, bob = train_zone
+    jobs = zone.services.training._jobs
+    with ZoneClient(target(zone), token=bob) as client:
+        first = client.train(PRODUCT, epsilon=0.7, delta=1e-6, **FAST)
+        first.result()
+        second = client.train(PRODUCT, epsilon=0.7, delta=1e-6, **FAST)
+        second.result()
+        other = client.train(PRODUCT, epsilon=0.7, delta=1e-6, epochs=3, batch_size=256)
+        other.result()
+    sigma = jobs.get(first.job_id).result["noise_multiplier"]  # type: ignore[index]
+    assert jobs.get(first.job_id).spec["noise_multiplier_hint"] is None  # searched
+    assert jobs.get(second.job_id).spec["noise_multiplier_hint"] == sigma  # confirmed, reused
+    assert jobs.get(second.job_id).result["noise_multiplier"] == sigma  # type: ignore[index]
+    assert jobs.get(other.job_id).spec["noise_multiplier_hint"] is None  # other steps: searched

@@ -9,6 +9,12 @@ row joins each step's batch independently with probability q). ``make_private`` 
 with ``steps = int(1 / q)``, which for q = 1/49 is 48 in floating point) and then accounts every
 step at ``1 / len(data_loader)``, which is exactly ``spec.sample_rate``; this is checked.
 
+Batches: the loop takes each batch's indices from that sampler and the rows from the batch
+dataset itself, which is what the DataLoader does with this batch sampler, the batch dataset and
+the identity collate, without its per-batch machinery (measured on UCI Adult, 2,060 steps: 0.5-0.8
+s instead of 0.7-1.1 s); ``make_private`` still gets the loader and must return it unchanged,
+holding this sampler.
+
 Noise: ``make_private_with_epsilon`` is not used because it derives the sample rate from the
 loader and the step count as ``int(epochs / q)`` (one short for some q in floating point) and
 calibrates only after the loader (and so the data) exists. Instead :func:`calibrate` runs
@@ -124,9 +130,21 @@ class Calibration:
 def calibrate(spec: TrainingSpec) -> Calibration:
     """Calibrate the noise for ``spec`` (public numbers only; reads no data).
 
+    With ``spec.noise_multiplier_hint`` (the noise multiplier this function returned for an
+    earlier job of the same epsilon_training, delta, sample rate, steps and accountant) one PRV
+    accounting confirms it instead of the whole search (about 10 accountings, 1-1.5 s on UCI
+    Adult): the search is deterministic, so the noise multiplier is the same, and it is used
+    only if the accountant confirms it at or below ``epsilon_training``, exactly as a searched
+    one must be. A hint that is not confirmed is ignored.
+
     Raises:
         PrivacyCheckFailed: no noise multiplier within ``_MAX_NUDGES`` nudges is confirmed.
     """
+    hint = spec.noise_multiplier_hint
+    if hint is not None and math.isfinite(hint) and hint > 0:
+        confirmed = accounted_epsilon(float(hint), spec, spec.steps)
+        if confirmed <= spec.epsilon_training:
+            return Calibration(float(hint), confirmed)
     with _silenced(RDP_ORDER):
         sigma = float(
             get_noise_multiplier(
@@ -240,7 +258,8 @@ def fit(
         generator=entropy_generator(torch.device("cpu")),
         steps=spec.steps_per_epoch,
     )
-    loader = DataLoader(BatchDataset(x, y), batch_sampler=sampler, collate_fn=keep_batch)
+    dataset = BatchDataset(x, y)
+    loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch)
     with _silenced(SECURE_RNG, BACKWARD_HOOK, RDP_ORDER):
         engine = PrivacyEngine(accountant=ACCOUNTANT)
         private_model, private_optimizer, private_loader = engine.make_private(
@@ -253,13 +272,18 @@ def fit(
             poisson_sampling=False,
             noise_generator=entropy_generator(device),
         )
-        if private_loader is not loader or 1 / len(private_loader) != spec.sample_rate:
+        if (
+            private_loader is not loader
+            or id(private_loader.batch_sampler) != id(sampler)
+            or 1 / len(private_loader) != spec.sample_rate
+        ):
             raise PrivacyCheckFailed()
         loss_fn = build_loss(spec)
         average = TailAverage(model, first_step=math.floor(spec.steps * (1 - TAIL_FRACTION)) + 1)
         private_model.train()
         for epoch in range(1, spec.epochs + 1):
-            for xb, yb in private_loader:
+            for indices in sampler:  # the loader's batches, without its per-batch machinery
+                xb, yb = dataset.batch(indices)
                 private_optimizer.zero_grad(set_to_none=True)
                 loss_fn(private_model(xb).reshape(-1), yb).backward()
                 private_optimizer.step()

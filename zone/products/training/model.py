@@ -44,6 +44,10 @@ class BatchDataset(Dataset[tuple[Tensor, Tensor]]):
         return self.x[index], self.y[index]
 
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        return self.batch(indices)
+
+    def batch(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        """The rows at ``indices`` (a batch sampler's list), as two tensors."""
         rows = torch.as_tensor(indices, dtype=torch.long, device=self.x.device)
         return self.x[rows], self.y[rows]
 

@@ -30,6 +30,7 @@ from zone.ledger import Amount
 from zone.ledger.charges import REPLICA_DIED
 from zone.models.registry import ModelRegistry
 from zone.policy import PolicySet, Principal
+from zone.products.training.hints import NoiseHints
 from zone.products.training.outcomes import JobOutcomes
 from zone.products.training.request import TrainingRequest
 from zone.products.training.spec import plan_training
@@ -75,6 +76,7 @@ class TrainingJobs(JobOutcomes):
         self._granularity = row_count_granularity
         self._executor = executor
         self._on_workers = on_workers
+        self._hints = NoiseHints()  # noise multipliers of earlier jobs (``hints``)
         self._queue = executor if isinstance(executor, ProcrastinateExecutor) else None
         if self._queue is not None:  # settle dead workers' jobs here too: none may be alive
             self._queue.keep(lost=self.lost, unfinished=self._unfinished_on_workers)
@@ -132,6 +134,7 @@ class TrainingJobs(JobOutcomes):
             prefer_gpu=True,  # CUDA when present and the product allows it
         )
         check_epsilon_cap(spec.epsilon, product.max_epsilon_per_job, grant)
+        spec = self._hints.hinted(spec)
         account = budget_account(policies, principal, grant, product.dataset, budget_key(info))
         cost = Amount.cost(spec.epsilon, spec.delta)
         order = Order(
@@ -172,12 +175,27 @@ class TrainingJobs(JobOutcomes):
         job = created[0]
         if self._queue is not None:
             return job
+        self._hints.expect(job.job_id, spec)  # this process settles the job: learn from it
         try:
             self._executor.start(job.job_id, WORKER, spec.to_json(), self._on_event)
         except Exception:  # not queued: nothing read, so refunded (then the caller's error)
             self._end(job.job_id, JobState.FAILED, "the job could not be queued")
             raise
         return job
+
+    def _succeed(self, job_id: str, event: Mapping[str, Any]) -> None:
+        try:
+            super()._succeed(job_id, event)
+        except BaseException:
+            self._hints.learn(job_id, None)
+            raise
+        self._hints.learn(job_id, event)  # a no-op if the job was failed instead
+
+    def _end(
+        self, job_id: str, state: JobState, reason: str, *, running_touches: bool = False
+    ) -> None:
+        super()._end(job_id, state, reason, running_touches=running_touches)
+        self._hints.learn(job_id, None)
 
     def recover(self, owner: str | None = None) -> int:
         """End every job left QUEUED or RUNNING as FAILED, settling its charge.

@@ -103,6 +103,10 @@ class TrainingSpec:
     use_cuda: bool
     keep_in_zone: bool
     accountant: str = ACCOUNTANT
+    noise_multiplier_hint: float | None = None
+    """The noise multiplier an earlier job calibrated for the same public numbers, if known
+    (``zone.products.training.hints``); the worker confirms it with the accountant or
+    calibrates anew (``dpsgd.calibrate``). Public, and never a weaker guarantee."""
 
     @property
     def steps(self) -> int:
@@ -129,6 +133,7 @@ class TrainingSpec:
             ValueError: malformed JSON, a missing or unknown field, or a wrong type.
         """
         data: dict[str, Any] = json.loads(text)
+        data.setdefault("noise_multiplier_hint", None)  # specs queued before the hint existed
         names = {f.name for f in dataclasses.fields(cls)}
         if set(data) != names:
             raise ValueError("training spec fields do not match")
@@ -149,6 +154,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "float": (float, int),
     "bool": (bool,),
     "int | None": (int, type(None)),
+    "float | None": (float, int, type(None)),
     "tuple[str, ...]": (tuple,),
     "tuple[FeatureScaling, ...]": (tuple,),
     "LabelScaling": (LabelScaling,),
