@@ -20,9 +20,8 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-import yaml
+from scorekit import BOUNDS, PRODUCT, RESOLUTION, expected_logit
 from zonekit import (
-    REPO,
     add_principal,
     bulk_consents,
     client,
@@ -45,15 +44,6 @@ from zone.jobs.store import JobStore
 from zone.models.registry import ModelRegistry
 from zone.products.verification.limits import subjects_digest
 from zone.server.app import RunningZone
-
-PRODUCT = "capital-match"
-PRODUCT_YAML = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())
-MODEL = PRODUCT_YAML["score_model"]
-RESOLUTION = float(PRODUCT_YAML["score_resolution"])
-BOUNDS = {"employees": (0, 5000), "insured_staff": (0, 5000), "tax_paid": (0, 50000),
-          "utility_arrears": (0, 500), "penalties": (0, 20), "founded_year": (1980, 2025),
-          "registered_capital": (0, 100000)}  # fmt: skip
-
 
 HIDDEN = """id: capital-hidden
 kind: verification
@@ -206,16 +196,6 @@ def test_hidden_membership_says_nothing_about_unknown_subjects(
         with pytest.raises(ResourceExhaustedError) as refused:
             caller.match("capital-hidden", [subject], {"employees": [5]}, purpose="hidden")
         assert "subject" in refused.value.message
-
-
-def expected_logit(row: dict[str, str], loan: float, overdue: float) -> float:
-    weights = MODEL["weights"]
-    total = MODEL["intercept"] + weights["loan_amount"] * loan / 5000
-    total += weights["days_overdue"] * overdue / 365
-    for name in MODEL["zone_features"]:
-        low, high = BOUNDS[name]
-        total += weights[name] * (min(max(float(row[name]), low), high) - low) / (high - low)
-    return float(total)
 
 
 def test_score_batch_and_single(

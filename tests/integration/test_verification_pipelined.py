@@ -14,34 +14,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
-from zonekit import REPO, client, make_zone_dir, running_zone
+from scorekit import PRODUCT, RESOLUTION, expected_logit
+from zonekit import client, make_zone_dir, running_zone
 
 from zone.server.app import RunningZone
-
-PRODUCT = "capital-match"
-PRODUCT_YAML = yaml.safe_load((REPO / "models" / "capital-match.yaml").read_text())
-MODEL = PRODUCT_YAML["score_model"]
-RESOLUTION = float(PRODUCT_YAML["score_resolution"])
-BOUNDS = {"employees": (0, 5000), "insured_staff": (0, 5000), "tax_paid": (0, 50000),
-          "utility_arrears": (0, 500), "penalties": (0, 20),
-          "founded_year": (1980, 2025)}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
     with running_zone(make_zone_dir(tmp_path_factory.mktemp("pipelined"))) as running:
         yield running
-
-
-def expected_logit(row: dict[str, str], loan: float, overdue: float) -> float:
-    weights = MODEL["weights"]
-    total = MODEL["intercept"] + weights["loan_amount"] * loan / 5000
-    total += weights["days_overdue"] * overdue / 365
-    for name in MODEL["zone_features"]:
-        low, high = BOUNDS[name]
-        total += weights[name] * (min(max(float(row[name]), low), high) - low) / (high - low)
-    return float(total)
 
 
 def test_pipelined_scores_come_back_to_their_subjects_on_kept_threads(
