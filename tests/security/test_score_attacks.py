@@ -142,12 +142,23 @@ def test_an_interrupted_upload_registers_nothing(zone: tuple[RunningZone, str]) 
     assert key_count(running) == before
 
 
-def score_request(keys: HEKeys, subjects: list[str], blocks: list[bytes] | None = None) -> Any:
-    blobs = blocks or [encrypt_blocks(keys, [0.5])[0]] * 2
+def score_request(
+    keys: HEKeys,
+    subjects: list[str],
+    blocks: list[list[bytes]] | None = None,
+    lanes: int = 0,
+    purpose: str = "p",
+) -> Any:
+    """A Score request with the blocks of the caller's two features (``lanes`` 0: not packed).
+
+    Without ``blocks``: one valid encryption of 0.5 for each feature.
+    """
+    if blocks is None:
+        blocks = [[encrypt_blocks(keys, [0.5])[0]]] * 2
     return verification_pb2.ScoreRequest(
-        product=PRODUCT, key_id=keys.key_id, purpose="p", subjects=subjects,
-        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=[blobs[0]]),
-                  verification_pb2.Ciphertexts(name="days_overdue", blocks=[blobs[1]])],
+        product=PRODUCT, key_id=keys.key_id, purpose=purpose, subjects=subjects, lanes=lanes,
+        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=blocks[0]),
+                  verification_pb2.Ciphertexts(name="days_overdue", blocks=blocks[1])],
     )  # fmt: skip
 
 
@@ -229,25 +240,14 @@ def test_rerandomized_flooded_reply_resists_the_same_attack(
     keys = registered(running, CKKS_SCORE.name)
     service, metadata = stub(running, TOKENS["bank"])
     blobs = crafted_features()
-    request = verification_pb2.ScoreRequest(
-        product=PRODUCT, key_id=keys.key_id, purpose="attack",
-        subjects=[next(subjects) for _ in range(3)],
-        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=[blobs[0]]),
-                  verification_pb2.Ciphertexts(name="days_overdue", blocks=[blobs[1]])],
-    )  # fmt: skip
+    request = score_request(
+        keys, [next(subjects) for _ in range(3)], [[blobs[0]], [blobs[1]]], purpose="attack"
+    )
     reply = service.Score(request, metadata=metadata, timeout=20)  # structurally valid: accepted
     recovered, records = _attack(reply.logits[0])
     truth = WEIGHTS["loan_amount"] + 2 * WEIGHTS["days_overdue"]
     assert np.all(np.abs(recovered[:3] - truth) > 1e3)
     assert np.all(np.abs(records[:3]) > 1e3)  # logits are within a few units: nothing left
-
-
-def packed_request(keys: HEKeys, subjects: list[str], blocks: list[list[bytes]], lanes: int) -> Any:
-    return verification_pb2.ScoreRequest(
-        product=PRODUCT, key_id=keys.key_id, purpose="attack", subjects=subjects, lanes=lanes,
-        features=[verification_pb2.Ciphertexts(name="loan_amount", blocks=blocks[0]),
-                  verification_pb2.Ciphertexts(name="days_overdue", blocks=blocks[1])],
-    )  # fmt: skip
 
 
 def test_naive_packed_reply_gives_both_lanes_weights_away() -> None:
@@ -268,8 +268,8 @@ def test_packed_reply_resists_the_same_attack(
     running, _ = zone
     keys = registered(running, CKKS_SCORE.name)
     service, metadata = stub(running, TOKENS["bank"])
-    request = packed_request(keys, [next(subjects) for _ in range(2)],
-                             [[crafted_features()[0]], []], lanes=2)  # fmt: skip
+    request = score_request(keys, [next(subjects) for _ in range(2)],
+                             [[crafted_features()[0]], []], lanes=2, purpose="attack")  # fmt: skip
     reply = service.Score(request, metadata=metadata, timeout=20)  # structurally valid: accepted
     assert reply.lanes == 2
     recovered, records = _attack(reply.logits[0])
@@ -308,7 +308,7 @@ def test_layouts_that_do_not_fit_are_refused_and_admit_nothing(
     before = check_rows(running)
     for lanes, blocks, names, reason in cases:
         with pytest.raises(grpc.RpcError) as refused:
-            service.Score(packed_request(keys, names, blocks, lanes), metadata=metadata,
+            service.Score(score_request(keys, names, blocks, lanes, "attack"), metadata=metadata,
                           timeout=20)  # fmt: skip
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (lanes, reason)
         said = {"bad_lanes": "lanes", "bad_block_count": "ciphertext(s)"}[reason]
@@ -364,7 +364,7 @@ def test_fuzzed_contexts_and_ciphertexts_are_invalid_arguments(
     valid = encrypt_blocks(keys, [0.5])[0]
     ciphertexts = mutations(valid, rng, 170, 28)  # proto envelope, SEAL and zstd headers
     for blob in ciphertexts:
-        request = score_request(keys, ["FUZZ-UNKNOWN"], [blob, valid])
+        request = score_request(keys, ["FUZZ-UNKNOWN"], [[blob], [valid]])
         code = code_of(service.Score, request, metadata=metadata)
         assert code == grpc.StatusCode.INVALID_ARGUMENT, blob[:40]
     assert len(contexts) + len(ciphertexts) >= 300
@@ -373,7 +373,7 @@ def test_fuzzed_contexts_and_ciphertexts_are_invalid_arguments(
     for _ in range(10):
         data = bytearray(valid)
         data[rng.randrange(100, len(data))] ^= 1 << rng.randrange(8)
-        request = score_request(keys, ["FUZZ-UNKNOWN"], [bytes(data), valid])
+        request = score_request(keys, ["FUZZ-UNKNOWN"], [[bytes(data)], [valid]])
         code = code_of(service.Score, request, metadata=metadata)
         assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT)
     # The server still serves, and still answers.
