@@ -25,7 +25,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +34,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
+from audit_training import audit_runs  # noqa: E402
 from bench_joint import adult_frames, joined_table, make_spec, zone_folder  # noqa: E402
 
 from zone.products.training import dpsgd  # noqa: E402
-from zone.products.training.audit import audit_dpsgd  # noqa: E402
 from zone.products.training.model import split_rows  # noqa: E402
 
 
@@ -68,21 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{calibration.noise_multiplier:.4f}, sample rate {t.sample_rate:.5f}, {t.steps} steps; "
         f"m = {args.canaries} canaries, k+ = k- = {args.k}, 95% confidence"
     )
-    bounds = []
-    for name, noise, clipping in (("DP-SGD", calibration.noise_multiplier, True),
-                                  ("no noise, no clipping", 0.0, False)):  # fmt: skip
-        for repeat in range(args.repeats):
-            start = time.perf_counter()
-            result = audit_dpsgd(t, train_x, train_y, canaries=args.canaries, k_plus=args.k,
-                                 k_minus=args.k, noise_multiplier=noise,
-                                 clipping=clipping)  # fmt: skip
-            if noise > 0:
-                bounds.append(result.epsilon_lower_bound)
-            print(
-                f"  {name:<22} run {repeat}: {result.correct}/{result.guesses} correct "
-                f"({result.included} canaries included): epsilon >= "
-                f"{result.epsilon_lower_bound:.3f} ({time.perf_counter() - start:.1f} s)"
-            )
+    bounds = audit_runs(t, train_x, train_y, calibration.noise_multiplier, args)
     print(
         f"joint DP-SGD at epsilon_dpsgd {spec.epsilon_dpsgd:.3f} (charged {spec.epsilon} "
         f"replace-one): audit lower bound median {statistics.median(bounds):.3f}, "
