@@ -194,12 +194,16 @@ class AuditChain:
         return self._group.append((kind, record_json, stored), durable=durable)
 
     def head(self) -> tuple[int, str]:
-        """Return ``(length, head hash)``; ``(0, GENESIS_HASH)`` for an empty chain."""
+        """Return ``(length, head hash)``; ``(0, GENESIS_HASH)`` for an empty chain.
+
+        Journaled records are flushed first (:meth:`flush`).
+        """
+        self.flush()
         with self._store.read() as conn:
             return _head(conn)
 
     def entries(self, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Return up to ``limit`` entries with ``seq > since_seq``, in order.
+        """Return up to ``limit`` entries with ``seq > since_seq``, in order (after :meth:`flush`).
 
         Args:
             since_seq: Return entries after this sequence number (0: from the start).
@@ -215,6 +219,7 @@ class AuditChain:
             raise InvalidArgument("since_seq must not be negative")
         if not 1 <= limit <= MAX_ENTRIES_PER_PAGE:
             raise InvalidArgument(f"limit must be between 1 and {MAX_ENTRIES_PER_PAGE}")
+        self.flush()
         with self._store.read() as conn:
             rows = conn.execute(
                 f"SELECT {COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",

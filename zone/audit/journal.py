@@ -53,7 +53,6 @@ import os
 import re
 import struct
 import threading
-import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -198,10 +197,16 @@ class Journal:
     """One process's ``rpc`` journal: writes on the call path, drains inside write transactions."""
 
     def __init__(
-        self, folder: Path, name: str, lock_fd: int, generation: int, segment_bytes: int
+        self,
+        folder: Path,
+        name: str,
+        lock_fd: int,
+        generation: int,
+        segment_bytes: int,
+        max_segments: int,
     ) -> None:
         self._folder, self._name, self._lock_fd = folder, name, lock_fd
-        self._size = segment_bytes
+        self._size, self._max_segments = segment_bytes, max_segments
         self._lock = threading.Lock()
         self._pending: deque[tuple[int, int, Encoded]] = deque()
         self._files = [generation]  # generations on disk, oldest first
@@ -219,6 +224,7 @@ class Journal:
         *,
         name: str = "serve",
         segment_bytes: int = SEGMENT_BYTES,
+        max_segments: int = MAX_SEGMENTS,
     ) -> Journal:
         """Take journal ``name`` in ``folder``, replay what a crash left, start a fresh segment.
 
@@ -236,7 +242,7 @@ class Journal:
                     f"another process holds the audit journal {folder / name}"
                 ) from None
             newest = replay(store, folder, name, append)
-            return cls(folder, name, lock_fd, newest + 1, segment_bytes)
+            return cls(folder, name, lock_fd, newest + 1, segment_bytes, max_segments)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -322,7 +328,7 @@ class Journal:
 
     def _rotate(self) -> None:
         """Start generation + 1 (holding the lock); the full segment stays until drained."""
-        if len(self._files) >= MAX_SEGMENTS:
+        if len(self._files) >= self._max_segments:
             raise Unavailable("the audit journal is full: its records are not being drained")
         new = _create_segment(self._path(self._gen + 1), self._size)
         assert self._map is not None
@@ -348,26 +354,25 @@ class Drainer:
     ) -> None:
         self._wake, self._drain = wake, drain
         self._linger, self._retry = linger, retry
-        self._stopping = False
+        self._halt = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-journal", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread after its current batch (the caller drains what is left)."""
-        self._stopping = True
+        self._halt.set()
         self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
-            if self._stopping:
+            if self._halt.wait(self._linger):
                 return
-            time.sleep(self._linger)
             self._wake.clear()
             try:
                 self._drain()
             except Exception:  # noqa: BLE001 - retried: the records stay pending
                 log.exception("draining the audit journal failed; retrying")
-                time.sleep(self._retry)
+                self._halt.wait(self._retry)
                 self._wake.set()
