@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 MAX_ENTRIES_PER_PAGE = 10_000
 
-DRAIN_LINGER_SECONDS = 0.005
+DRAIN_LINGER_SECONDS = 0.05
 """How long the journal's drainer lets records gather before it appends them in one batch."""
 
 __all__ = ["AuditChain", "AuditEntry", "ChainTail", "first_seq_at", "utc_timestamp"]

@@ -152,13 +152,44 @@ def _append_many(
         return entries
     if known is not None:
         entries, rows = _link(known, encoded)
-        if conn.execute(_INSERT_AFTER_HEAD, (*rows[0], known[0])).rowcount == 1:
-            if len(rows) > 1:
-                conn.executemany(_INSERT, rows[1:])
+        if len(rows) == 1:
+            if conn.execute(_INSERT_AFTER_HEAD, (*rows[0], known[0])).rowcount == 1:
+                return entries
+        elif _insert_rows(conn, rows, after=known[0]):
             return entries
     entries, rows = _link(_head(conn), encoded)
-    conn.executemany(_INSERT, rows)
+    if len(rows) == 1:
+        conn.execute(_INSERT, rows[0])
+    else:
+        _insert_rows(conn, rows)
     return entries
+
+
+_ROWS_PER_STATEMENT = 500  # 3,000 parameters: well under SQLite's 32,766
+
+
+def _insert_rows(conn: Tx, rows: Sequence[_Row], after: int | None = None) -> bool:
+    """Insert ``rows`` with multi-row statements; False (nothing inserted) if ``after`` moved.
+
+    One statement per 500 rows instead of one per row: ``executemany`` steps SQLite once per
+    row, and each step releases the GIL, which on a busy server hands the core to another
+    thread and waits to get it back. With ``after``, the first statement inserts only if
+    ``after`` is still the chain's last ``seq`` (all of its rows, or none).
+    """
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+        flat = [value for row in chunk for value in row]
+        if start == 0 and after is not None:
+            sql = (
+                f"INSERT INTO audit_log ({COLUMNS}) SELECT * FROM (VALUES {values}) "
+                "WHERE (SELECT max(seq) FROM audit_log) = ?"
+            )
+            if conn.execute(sql, (*flat, after)).rowcount != len(chunk):
+                return False
+        else:
+            conn.execute(f"INSERT INTO audit_log ({COLUMNS}) VALUES {values}", flat)
+    return True
 
 
 def _link(head: tuple[int, str], encoded: Sequence[Encoded]) -> tuple[list[AuditEntry], list[_Row]]:
