@@ -20,11 +20,14 @@ import time
 from pathlib import Path
 
 import grpc
-from zonekit import TOKENS, make_zone_dir, serve_process
+import pytest
+from zonekit import TOKENS, client, make_zone_dir, serve_process
 
 from zone._proto import catalog_pb2
 from zone.audit import verify_file
 from zone.audit.journal import journal_folder
+from zone.client import UnavailableError
+from zone.server.app import RunningZone
 
 METHOD = "/zone.v1.CatalogService/ListDatasets"
 CLIENTS = 6
@@ -98,3 +101,19 @@ def _check(state_db: Path, acked: list[str], where: str) -> None:
     records = _rpc_records(state_db)
     missing = [rid for rid in acked if records.get(rid) != ["OK"]]
     assert missing == [], f"{where}: {len(missing)} answered calls unrecorded or recorded twice"
+
+
+def test_a_call_whose_record_the_journal_cannot_take_fails_closed(zone: RunningZone) -> None:
+    """A journal that cannot be written (here: closed under the server) fails the call.
+
+    The reply is UNAVAILABLE, with no data, and nothing about the call reaches the chain.
+    """
+    journal = zone.services.audit._journal
+    assert journal is not None  # a SQLite state serves with a journal
+    with client(zone, "bank") as bank:
+        bank.list_datasets()
+        before = len(zone.services.audit.entries(limit=10_000))
+        journal.close()  # what a full disk or a full journal looks like to the call
+        with pytest.raises(UnavailableError):
+            bank.list_datasets()
+    assert len(zone.services.audit.entries(limit=10_000)) == before

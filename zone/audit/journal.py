@@ -259,6 +259,8 @@ class Journal:
             Unavailable: the journal is closed, full (``MAX_SEGMENTS`` undrained), or a new
                 segment cannot be allocated (e.g. the disk is full); nothing was written.
         """
+        if len(kind) > 255:  # a kind's length is framed in two bytes
+            return False
         frame = encode_frame(kind, record_json)
         if len(frame) > self._size // 4:
             return False

@@ -200,3 +200,18 @@ def test_a_full_journal_refuses_the_record_and_loses_none(tmp_path: Path) -> Non
         journal.close()  # undrained: the segments stay for the next start
     _recover(db)
     assert _rpc_ids(db) == Counter(f"r{i}" for i in range(written))
+
+
+def test_a_record_too_large_for_the_journal_is_appended_directly_after_the_pending(
+    tmp_path: Path,
+) -> None:
+    with StateStore.open(tmp_path / "state.sqlite") as store:
+        chain = AuditChain(store)
+        chain.open_journal(tmp_path / "journal", linger=3600)
+        try:
+            chain.append_journaled("rpc", {"request_id": "small"})
+            chain.append_journaled("rpc", {"request_id": "large", "peer": "x" * (2 << 20)})
+            ids = [e.record["request_id"] for e in chain.entries()]
+        finally:
+            chain.close()
+    assert ids == ["small", "large"]
