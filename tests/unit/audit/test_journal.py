@@ -8,10 +8,12 @@ checks that every record the child wrote is in the chain exactly once, and the c
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -215,3 +217,32 @@ def test_a_record_too_large_for_the_journal_is_appended_directly_after_the_pendi
         finally:
             chain.close()
     assert ids == ["small", "large"]
+
+
+def test_a_failing_drain_is_retried_and_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "state.sqlite"
+    with StateStore.open(db) as store:
+        chain = AuditChain(store)
+        chain.open_journal(journal_folder(db), linger=0.001)
+        other = sqlite3.connect(db)
+        try:  # the drain's transaction fails: its position table is gone
+            other.execute("ALTER TABLE audit_journal RENAME TO audit_journal_away")
+            other.commit()
+            for i in range(5):
+                chain.append_journaled("rpc", {"request_id": f"r{i}"})
+            deadline = time.monotonic() + 30
+            while "draining the audit journal failed" not in caplog.text:
+                assert time.monotonic() < deadline, "the drainer never tried"
+                time.sleep(0.01)
+            with pytest.raises(sqlite3.OperationalError):
+                chain.flush()  # a reader's flush fails alike, and stores nothing
+            other.execute("ALTER TABLE audit_journal_away RENAME TO audit_journal")
+            other.commit()
+        finally:
+            other.close()
+        chain.flush()
+        chain.close()
+    assert _rpc_ids(db) == Counter(f"r{i}" for i in range(5))
+    assert verify_file(db).ok
