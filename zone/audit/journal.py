@@ -146,6 +146,19 @@ def _segments(folder: Path, name: str) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def undrained(conn: Tx, folder: Path | None) -> int:
+    """How many journaled records in ``folder`` the chain ``conn`` reads does not hold yet."""
+    names = {p.name.rsplit(".", 1)[0] for p in folder.glob("*.*")} if folder else set()
+    count = 0
+    for name in names:
+        done = drained_position(conn, name)
+        for generation, path in _segments(folder or Path(), name):
+            if generation >= done[0]:
+                start = done[1] if generation == done[0] else 0
+                count += sum(1 for _ in read_frames(path.read_bytes(), start))
+    return count
+
+
 def replay(store: State, folder: Path, name: str, append: Append) -> int:
     """Append every record of journal ``name`` not yet in the chain; return the newest generation.
 

@@ -21,7 +21,7 @@ import pytest
 
 from zone.audit import AuditChain, verify_file
 from zone.audit.chain import _append_many
-from zone.audit.journal import Journal, encode_frame, journal_folder, read_frames
+from zone.audit.journal import Journal, encode_frame, journal_folder, read_frames, undrained
 from zone.errors import FailedPrecondition, Unavailable
 from zone.state.db import StateStore
 
@@ -74,7 +74,15 @@ _CHILD = textwrap.dedent(
     os.kill(os.getpid(), signal.SIGKILL)
     """
 )
-POINTS = ("written", "half-drained", "in-transaction", "committed", "torn", "rotating", "durable")
+POINTS = {  # the kill's point: records left undrained (of 60)
+    "written": 60,
+    "half-drained": 30,
+    "in-transaction": 60,
+    "committed": 0,
+    "torn": 60,
+    "rotating": 60,
+    "durable": 0,
+}
 
 
 def _rpc_ids(db: Path) -> Counter[str]:
@@ -118,6 +126,8 @@ def test_kill_at_any_point_then_replay_appends_every_record_exactly_once(
 ) -> None:
     db, n = tmp_path / "state.sqlite", 60  # 4 KiB segments: about 6 rotations
     _crash(db, point, n)
+    with StateStore.open(db) as store, store.read() as conn:  # what `zone audit verify` notes
+        assert undrained(conn, journal_folder(db)) == POINTS[point]
     if point == "durable":  # made durable by the release's own commit, before any replay
         assert _rpc_ids(db) == Counter(f"r{i}" for i in range(n))
     _recover(db)
