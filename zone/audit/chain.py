@@ -13,8 +13,9 @@ entries they cover (``zone.audit.checkpoint``).
 
 Kinds written by the server (documented, not enforced here):
 
-* ``"rpc"``: one record per RPC: time, request_id, principal, role, method, product,
-  decision (``allow`` or ``deny``), reason code, status code, policy_digest, peer.
+* ``"rpc"``: one record per RPC: request_id, principal, role, method, product,
+  decision (``allow`` or ``deny``), reason code, status code, policy_digest, peer
+  (:meth:`AuditChain.append_journaled`: through the server's journal on SQLite).
 * ``"policy.reload"``: outcome (``ok`` or ``rejected``), digest, previous digest.
 * ``"server.start"`` / ``"server.stop"``.
 * ``"dataset.import"``.
