@@ -9,8 +9,12 @@ with the load average before and after. Variants:
 
 - ``full``: the zone as it is;
 - ``no-rpc-sql``: the `rpc` record is encoded, linked and hashed but no SQL statement runs
-  (its entries are numbered after a fixed head; nothing is stored);
-- ``no-rpc-record``: no `rpc` record at all.
+  (its entries are numbered after a fixed head; nothing is stored; with the journal, the
+  drainer's batches are what is switched off);
+- ``no-rpc-record``: no `rpc` record at all;
+- ``linger-5ms`` / ``linger-20ms`` / ``linger-50ms``: the journal's drainer gathers records
+  for that long
+  (the default is ``zone.audit.chain.DRAIN_LINGER_SECONDS``).
 
 An experiment, not a deployment: the variants break "no reply without its record" on purpose.
 
@@ -39,7 +43,7 @@ from zonekit import TOKENS, make_zone_dir  # noqa: E402
 
 from zone.client.health import wait_until_serving  # noqa: E402
 
-VARIANTS = ("full", "no-rpc-sql", "no-rpc-record")
+VARIANTS = ("full", "no-rpc-sql", "no-rpc-record", "linger-5ms", "linger-20ms", "linger-50ms")
 
 
 def serve(variant: str, argv: Sequence[str]) -> int:
@@ -54,6 +58,22 @@ def serve(variant: str, argv: Sequence[str]) -> int:
             return None if kind == "rpc" else append(self, kind, record, **kwargs)
 
         chain.AuditChain.append = no_rpc  # type: ignore[method-assign]
+        journaled = getattr(chain.AuditChain, "append_journaled", None)
+        if journaled is not None:
+
+            def no_journaled(self: Any, kind: str, record: Any) -> None:
+                if kind != "rpc":
+                    journaled(self, kind, record)
+
+            chain.AuditChain.append_journaled = no_journaled  # type: ignore[method-assign]
+    elif variant.startswith("linger-"):
+        opened = chain.AuditChain.open_journal
+        linger = float(variant.removeprefix("linger-").removesuffix("ms")) / 1000
+
+        def lingering(self: Any, folder: Any, **_: Any) -> None:
+            opened(self, folder, linger=linger)
+
+        chain.AuditChain.open_journal = lingering  # type: ignore[method-assign]
     elif variant == "no-rpc-sql":
 
         def unstored(self: Any, batch: Any) -> None:
@@ -62,6 +82,15 @@ def serve(variant: str, argv: Sequence[str]) -> int:
                 ticket.entry = entry
 
         group.GroupCommitter._commit_together = unstored  # type: ignore[method-assign]
+        if hasattr(chain.AuditChain, "flush"):  # the journal's batches: dropped, not stored
+            from zone.audit import journal
+
+            def dropped(self: Any, tx: Any, append: Any) -> Any:
+                with self._lock:
+                    self._pending.clear()
+                return None
+
+            journal.Journal.drain_into = dropped  # type: ignore[method-assign]
     return zone_main(list(argv))
 
 

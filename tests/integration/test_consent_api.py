@@ -71,6 +71,7 @@ class Zone:
             conn.close()
 
     def audit(self, kind: str) -> list[dict[str, Any]]:
+        self.running.services.audit.flush()  # the journaled rpc records too
         rows = self.state("SELECT record FROM audit_log WHERE kind = ? ORDER BY seq", kind)
         return [json.loads(text) for (text,) in rows]
 

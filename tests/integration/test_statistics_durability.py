@@ -61,8 +61,11 @@ def test_one_durable_commit_per_query_and_it_settles_the_charge(
         seen = _watch_writes(monkeypatch)
         release = bank.query_statistics(STATS, [count()], epsilon=0.1)
     states = [(durable, charges.get(release.release_id)) for durable, charges in seen]
-    # reservation (no fsync), release (fsync), the call's rpc record (no fsync)
-    assert states == [(False, "reserved"), (True, "released"), (False, "released")]
+    # reservation (no fsync), release (fsync); the call's rpc record is in the server's
+    # journal, drained by non-durable transactions (which may also come before: the warm call's)
+    known = [state for state in states if state[1] is not None]
+    assert known[:2] == [(False, "reserved"), (True, "released")]
+    assert all(state == (False, "released") for state in known[2:])
 
 
 def test_a_failed_query_commits_its_failed_settlement_durably(
@@ -76,7 +79,9 @@ def test_a_failed_query_commits_its_failed_settlement_durably(
     with client(zone, "bank") as bank, pytest.raises(ZoneClientError):
         bank.query_statistics(STATS, [count()], epsilon=0.1)
     states = [(durable, list(charges.values())) for durable, charges in seen]
-    assert states == [(False, ["reserved"]), (True, ["failed"]), (False, ["failed"])]
+    known = [state for state in states if state[1]]  # not the drains of earlier rpc records
+    assert known[:2] == [(False, ["reserved"]), (True, ["failed"])]
+    assert all(state == (False, ["failed"]) for state in known[2:])
 
 
 def test_a_privacy_charge_not_settled_in_its_call_reserves_durably(zone: RunningZone) -> None:

@@ -1,10 +1,12 @@
 """kill -9 the server under concurrent calls: every answered call has its ``rpc`` record.
 
-The ``rpc`` records of concurrent calls are group-committed (``zone.audit.group``): a call's
-reply waits until the transaction holding its record has committed. Several client threads
-call ListDatasets as fast as they can while the server is SIGKILLed at a random moment, three
-server lives in a row on one state database. Then every call a client saw succeed (its
-``x-request-id``) has exactly one ``rpc`` record saying OK, and the chain verifies.
+A call's ``rpc`` record is in the server's journal file before its reply leaves
+(``zone.audit.journal``); a thread drains the journal into the chain in batches, and the next
+start replays what a kill left undrained. Several client threads call ListDatasets as fast as
+they can while the server is SIGKILLed at a random moment, three server lives in a row on one
+state database. After each restart (and once more after a graceful stop), every call a client
+saw succeed (its ``x-request-id``) has exactly one ``rpc`` record saying OK, and the chain
+verifies.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import time
 from pathlib import Path
 
 import grpc
-from zonekit import TOKENS, make_zone_dir, serve_process
+import pytest
+from zonekit import TOKENS, client, make_zone_dir, serve_process
 
 from zone._proto import catalog_pb2
 from zone.audit import verify_file
+from zone.audit.journal import journal_folder
+from zone.client import UnavailableError
+from zone.server.app import RunningZone
 
 METHOD = "/zone.v1.CatalogService/ListDatasets"
 CLIENTS = 6
@@ -60,8 +66,15 @@ def test_sigkill_under_concurrent_calls_loses_no_answered_calls_record(tmp_path:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     acked: list[str] = []
-    for kill in range(KILLS):
-        proc, target = serve_process(config)
+    for kill in range(KILLS + 1):
+        proc, target = serve_process(config)  # replays what the last life left in its journal
+        _check(state_db, acked, f"seed {seed}, after kill {kill}")
+        if kill == KILLS:
+            proc.send_signal(signal.SIGTERM)  # a graceful stop drains the journal
+            assert proc.wait(60) == 0
+            assert proc.stdout is not None
+            proc.stdout.close()
+            break
         stop = threading.Event()
         threads = [
             threading.Thread(target=_calls_until_dead, args=(target, acked, stop))
@@ -77,10 +90,30 @@ def test_sigkill_under_concurrent_calls_loses_no_answered_calls_record(tmp_path:
             thread.join(15)
         assert proc.stdout is not None
         proc.stdout.close()
-
-        result = verify_file(state_db)
-        assert result.ok, f"seed {seed}, kill {kill}: {result}"
-        records = _rpc_records(state_db)
-        missing = [rid for rid in acked if records.get(rid) != ["OK"]]
-        assert missing == [], f"seed {seed}, kill {kill}: {len(missing)} answered calls unrecorded"
+    _check(state_db, acked, f"seed {seed}, after the graceful stop")
+    assert not list(journal_folder(state_db).glob("serve.0*")), "a drained journal is deleted"
     assert len(acked) > 100 * KILLS, f"seed {seed}: too few calls to mean anything"
+
+
+def _check(state_db: Path, acked: list[str], where: str) -> None:
+    result = verify_file(state_db)
+    assert result.ok, f"{where}: {result}"
+    records = _rpc_records(state_db)
+    missing = [rid for rid in acked if records.get(rid) != ["OK"]]
+    assert missing == [], f"{where}: {len(missing)} answered calls unrecorded or recorded twice"
+
+
+def test_a_call_whose_record_the_journal_cannot_take_fails_closed(zone: RunningZone) -> None:
+    """A journal that cannot be written (here: closed under the server) fails the call.
+
+    The reply is UNAVAILABLE, with no data, and nothing about the call reaches the chain.
+    """
+    journal = zone.services.audit._journal
+    assert journal is not None  # a SQLite state serves with a journal
+    with client(zone, "bank") as bank:
+        bank.list_datasets()
+        before = len(zone.services.audit.entries(limit=10_000))
+        journal.close()  # what a full disk or a full journal looks like to the call
+        with pytest.raises(UnavailableError):
+            bank.list_datasets()
+    assert len(zone.services.audit.entries(limit=10_000)) == before

@@ -57,6 +57,7 @@ def _charges(zone: RunningZone) -> int:
 
 
 def _rpc_records(zone: RunningZone, method: str) -> list[dict[str, str]]:
+    zone.services.audit.flush()  # every call's journaled record in the chain first
     with _state(zone) as conn:
         rows = conn.execute(
             "SELECT record FROM audit_log WHERE kind = 'rpc' "

@@ -26,7 +26,7 @@ import json
 import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -235,8 +235,11 @@ class Evaluations:
     At most ``size`` reports are kept (least recently used first out).
     """
 
-    def __init__(self, store: State, size: int = 256) -> None:
+    def __init__(
+        self, store: State, size: int = 256, flush: Callable[[], None] = lambda: None
+    ) -> None:
         self._store = store
+        self._flush = flush  # ``AuditChain.flush``: every ``rpc`` record counted
         self._size = size
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple[str, str], Tally] = OrderedDict()
@@ -249,6 +252,7 @@ class Evaluations:
             InvalidArgument: ``month`` is not ``YYYY-MM``.
         """
         period = month_period(month)
+        self._flush()
         key = (principal, month)
         with self._lock:
             busy = self._busy.setdefault(key, threading.Lock())

@@ -13,8 +13,9 @@ entries they cover (``zone.audit.checkpoint``).
 
 Kinds written by the server (documented, not enforced here):
 
-* ``"rpc"``: one record per RPC: time, request_id, principal, role, method, product,
-  decision (``allow`` or ``deny``), reason code, status code, policy_digest, peer.
+* ``"rpc"``: one record per RPC: request_id, principal, role, method, product,
+  decision (``allow`` or ``deny``), reason code, status code, policy_digest, peer
+  (:meth:`AuditChain.append_journaled`: through the server's journal on SQLite).
 * ``"policy.reload"``: outcome (``ok`` or ``rejected``), digest, previous digest.
 * ``"server.start"`` / ``"server.stop"``.
 * ``"dataset.import"``.
@@ -34,34 +35,29 @@ from the record, hence covered by the hash).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 from zone.audit.group import Encoded, GroupCommitter
+from zone.audit.journal import Drainer, Journal
+from zone.audit.tail import COLUMNS, AuditEntry, ChainTail, _append, _append_many, _head
+from zone.audit.tail import _link as _link
+from zone.audit.tail import utc_timestamp as utc_timestamp
 from zone.errors import InvalidArgument
-from zone.state.api import State, Tx, execute_later
-from zone.wire.entries import GENESIS_HASH, entry_hash
+from zone.state.api import State, Tx
+from zone.wire.entries import GENESIS_HASH as GENESIS_HASH
 from zone.wire.jsontext import canonical_json
+
+log = logging.getLogger(__name__)
 
 MAX_ENTRIES_PER_PAGE = 10_000
 
-_COLUMNS = "seq, ts, kind, record, prev_hash, hash"
-_INSERT = f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+DRAIN_LINGER_SECONDS = 0.05
+"""How long the journal's drainer lets records gather before it appends them in one batch."""
 
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One entry of the audit chain, as stored."""
-
-    seq: int
-    ts: str
-    kind: str
-    record: Mapping[str, Any] = field(hash=False)
-    prev_hash: str
-    hash: str
+__all__ = ["AuditChain", "AuditEntry", "ChainTail", "first_seq_at", "utc_timestamp"]
 
 
 class AuditChain:
@@ -69,14 +65,93 @@ class AuditChain:
 
     def __init__(self, store: State) -> None:
         self._store = store
-        tail = ChainTail()
+        self._tail = tail = ChainTail()
+        self._journal: Journal | None = None
+        self._drainer: Drainer | None = None
         write_alone = getattr(store, "write_alone", None)  # zone.state.api.WritesAlone
         self._group: GroupCommitter[AuditEntry] = GroupCommitter(
             store,
-            tail.append_many,
+            self._append_batch,
             committed=tail.committed,
-            append_alone=None if write_alone is None else partial(tail.append_alone, write_alone),
+            append_alone=None if write_alone is None else self._alone(write_alone),
         )
+
+    def open_journal(self, folder: Path | None, *, linger: float = DRAIN_LINGER_SECONDS) -> None:
+        """Journal the records of :meth:`append_journaled` in ``folder``, drained by a thread.
+
+        ``folder`` None: no journal (``append_journaled`` commits each record itself).
+
+        Replays first what a crash of the last process left in the journal
+        (``zone.audit.journal``). Call :meth:`close` to drain and release it.
+
+        Raises:
+            FailedPrecondition: another process holds the journal.
+            Unavailable: the journal's first segment cannot be allocated.
+        """
+        if folder is None:
+            return
+        self._journal = Journal.open(self._store, folder, _append_many)
+        self._drainer = Drainer(self._journal.wake, self.flush, linger)
+
+    def append_journaled(self, kind: str, record: Mapping[str, Any]) -> None:
+        """Append an entry of a call that released nothing (an ``rpc`` record).
+
+        With a journal (:meth:`open_journal`) the record is in the journal file when this
+        returns: it survives a kill -9 of the process (as a ``durable=False`` commit does)
+        and reaches the chain with the drainer's next batch, or with this process's next
+        chain append inside a write transaction, whichever comes first. Without one, it is
+        ``append(kind, record, durable=False)``.
+
+        Raises:
+            InvalidArgument: as :meth:`append`.
+            Unavailable: the journal cannot take the record (full, or no disk space).
+            Exception: without a journal, as :meth:`append`.
+        """
+        record_json, stored = _encode_record(kind, record)
+        journal = self._journal
+        if journal is None or not journal.write(kind, record_json, stored):
+            self._group.append((kind, record_json, stored), durable=False)
+
+    def flush(self) -> None:
+        """Append every journaled record written so far to the chain; return once committed.
+
+        Readers that must see every record (audit queries, verification, checkpoints,
+        alerts) call this first. Nothing to do without a journal.
+
+        Raises:
+            RuntimeError: called by a thread inside ``store.write()``.
+            Exception: whatever the store raised (the records stay pending, none is lost).
+        """
+        journal = self._journal
+        if journal is None or not journal.has_pending():
+            return
+        appended: list[AuditEntry] = []
+
+        def append(tx: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
+            appended.extend(self._tail.append_many(tx, encoded))
+            return appended
+
+        with self._store.write(durable=False) as tx:
+            drained = journal.drain_into(tx, append)
+        self._tail.committed(appended)
+        if drained is not None:
+            journal.committed(drained[0])
+
+    def close(self) -> None:
+        """Stop the drainer, drain the journal and release it (idempotent; no journal: nothing).
+
+        A drain that fails leaves its records in the journal for the next start to replay.
+        """
+        if self._drainer is not None:
+            self._drainer.stop()
+            self._drainer = None
+        if self._journal is not None:
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - replayed at the next start
+                log.exception("draining the audit journal at close failed")
+            self._journal.close()
+            self._journal = None
 
     def append(
         self,
@@ -114,16 +189,22 @@ class AuditChain:
         if conn is not None:
             if not conn.in_transaction:
                 raise RuntimeError("append(conn=...) needs the connection of an open store.write()")
+            if self._journal is not None:  # earlier journaled records first (the prefix)
+                self._journal.drain_into(conn, _append_many)
             return _append(conn, kind, record_json, stored)
         return self._group.append((kind, record_json, stored), durable=durable)
 
     def head(self) -> tuple[int, str]:
-        """Return ``(length, head hash)``; ``(0, GENESIS_HASH)`` for an empty chain."""
+        """Return ``(length, head hash)``; ``(0, GENESIS_HASH)`` for an empty chain.
+
+        Journaled records are flushed first (:meth:`flush`).
+        """
+        self.flush()
         with self._store.read() as conn:
             return _head(conn)
 
     def entries(self, since_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        """Return up to ``limit`` entries with ``seq > since_seq``, in order.
+        """Return up to ``limit`` entries with ``seq > since_seq``, in order (after :meth:`flush`).
 
         Args:
             since_seq: Return entries after this sequence number (0: from the start).
@@ -139,12 +220,34 @@ class AuditChain:
             raise InvalidArgument("since_seq must not be negative")
         if not 1 <= limit <= MAX_ENTRIES_PER_PAGE:
             raise InvalidArgument(f"limit must be between 1 and {MAX_ENTRIES_PER_PAGE}")
+        self.flush()
         with self._store.read() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT {COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
                 (since_seq, limit),
             ).fetchall()
         return [_entry_from_row(row) for row in rows]
+
+    def _append_batch(self, tx: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
+        """A group commit's batch, after the journaled records not yet in the chain."""
+        journal = self._journal
+        if journal is not None:
+            drained = journal.drain_into(tx, _append_many)
+            if drained is not None and drained[1]:  # the remembered head is no longer it
+                return _append_many(tx, encoded)
+        return self._tail.append_many(tx, encoded)
+
+    def _alone(
+        self, write_alone: Callable[..., int]
+    ) -> Callable[[Encoded, bool], AuditEntry | None]:
+        """A lone entry as one statement, unless journaled records must come first."""
+
+        def alone(encoded: Encoded, durable: bool) -> AuditEntry | None:
+            if self._journal is not None and self._journal.has_pending():
+                return None  # through a write() transaction, which drains them first
+            return self._tail.append_alone(write_alone, encoded, durable)
+
+        return alone
 
 
 def first_seq_at(conn: Tx, moment: str) -> int:
@@ -163,11 +266,6 @@ def first_seq_at(conn: Tx, moment: str) -> int:
         else:
             high = mid
     return low
-
-
-def utc_timestamp() -> str:
-    """Return the current UTC time as ISO-8601 with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _encode_record(kind: str, record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -220,144 +318,6 @@ def _encode_checked(kind: str, obj: dict[Any, Any]) -> tuple[str, dict[str, Any]
     if not round_trips:
         raise InvalidArgument("audit record keys must be unique strings")
     return text, parsed
-
-
-def _head(conn: Tx) -> tuple[int, str]:
-    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    if row is None:
-        return 0, GENESIS_HASH
-    return int(row[0]), str(row[1])
-
-
-def _head_in(conn: Tx) -> tuple[int, str]:
-    """The head as ``conn`` sees it: read under the chain lock as it began, or read now.
-
-    A ``zone.state.api.ChainHeadTx`` (PostgreSQL) read it as it began; no other writer
-    can append before it commits.
-    """
-    held = getattr(conn, "chain_head", None)  # not isinstance: a Protocol check is slow
-    if held is not None:
-        head: tuple[int, str] | None = held()
-        return head or (0, GENESIS_HASH)
-    return _head(conn)
-
-
-def _advance(conn: Tx, entry: AuditEntry) -> None:
-    advance = getattr(conn, "advance_chain_head", None)
-    if advance is not None:
-        advance(entry.seq, entry.hash)
-
-
-def _next_entry(
-    conn: Tx, kind: str, record_json: str, record: dict[str, Any]
-) -> tuple[AuditEntry, tuple[int, str, str, str, str, str]]:
-    """The entry to append next in ``conn``, and its row."""
-    last_seq, prev_hash = _head_in(conn)
-    seq = last_seq + 1
-    ts = utc_timestamp()
-    digest = entry_hash(prev_hash, seq, ts, kind, record_json)
-    entry = AuditEntry(seq, ts, kind, record, prev_hash, digest)
-    return entry, (seq, ts, kind, record_json, prev_hash, digest)
-
-
-def _append(conn: Tx, kind: str, record_json: str, record: dict[str, Any]) -> AuditEntry:
-    """Append one entry; on PostgreSQL its INSERT rides on the transaction's next round trip."""
-    entry, row = _next_entry(conn, kind, record_json, record)
-    execute_later(conn, _INSERT, row)
-    _advance(conn, entry)
-    return entry
-
-
-# The first row of a batch appended after a remembered head: inserted only if that head is
-# still the chain's last entry (one statement instead of a head read and an insert).
-_INSERT_AFTER_HEAD = (
-    "INSERT INTO audit_log (seq, ts, kind, record, prev_hash, hash) "
-    "SELECT ?, ?, ?, ?, ?, ? WHERE (SELECT max(seq) FROM audit_log) = ?"
-)
-
-_Row = tuple[int, str, str, str, str, str]
-
-
-class ChainTail:
-    """The head this process last committed, so that a group commit can skip the head read.
-
-    Used by one :class:`~zone.audit.group.GroupCommitter` (under its commit lock). The head
-    is remembered only after the transaction holding it committed, and trusted only through
-    ``_INSERT_AFTER_HEAD``: if anything else appended since (another process, another
-    ``AuditChain``, an append that joined a caller's transaction), the conditional insert
-    inserts nothing and the batch is appended after the head read from the table instead.
-    Rows are never updated or deleted (triggers), so a remembered ``seq`` that is still the
-    maximum still carries the remembered hash. Not used where the transaction read the head
-    as it began (PostgreSQL, ``zone.state.api.ChainHeadTx``): that head is current for free.
-    """
-
-    def __init__(self) -> None:
-        self.known: tuple[int, str] | None = None
-
-    def append_many(self, conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
-        """Append ``encoded`` in order (see :func:`_append_many`)."""
-        return _append_many(conn, encoded, self.known)
-
-    def append_alone(
-        self, write_alone: Callable[..., int], encoded: Encoded, durable: bool
-    ) -> AuditEntry | None:
-        """Append one entry after the remembered head as a transaction of one statement.
-
-        ``write_alone`` is the store's ``zone.state.api.WritesAlone.write_alone``. Returns
-        None, having written nothing, when no head is remembered or it is no longer the head
-        (the conditional insert inserted nothing): the caller then appends in a ``write()``.
-        """
-        known = self.known
-        if known is None:
-            return None
-        entries, rows = _link(known, [encoded])
-        if write_alone(_INSERT_AFTER_HEAD, (*rows[0], known[0]), durable=durable) != 1:
-            return None
-        return entries[0]
-
-    def committed(self, entries: Sequence[AuditEntry]) -> None:
-        """The transaction that appended ``entries`` committed: its last one is the head."""
-        if entries:
-            self.known = (entries[-1].seq, entries[-1].hash)
-
-
-def _append_many(
-    conn: Tx, encoded: Sequence[Encoded], known: tuple[int, str] | None = None
-) -> list[AuditEntry]:
-    """Append ``encoded`` after the head: the transaction's, or ``known`` if still it, or read."""
-    if not encoded:
-        return []
-    later = getattr(conn, "execute_later", None)
-    if later is not None:  # PostgreSQL: the head came with BEGIN; the rows ride on the COMMIT
-        entries, rows = _link(_head_in(conn), encoded)
-        for row in rows:
-            later(_INSERT, row)
-        _advance(conn, entries[-1])
-        return entries
-    if known is not None:
-        entries, rows = _link(known, encoded)
-        if conn.execute(_INSERT_AFTER_HEAD, (*rows[0], known[0])).rowcount == 1:
-            if len(rows) > 1:
-                conn.executemany(_INSERT, rows[1:])
-            return entries
-    entries, rows = _link(_head(conn), encoded)
-    conn.executemany(_INSERT, rows)
-    return entries
-
-
-def _link(head: tuple[int, str], encoded: Sequence[Encoded]) -> tuple[list[AuditEntry], list[_Row]]:
-    """Number, stamp and hash ``encoded`` as the entries after ``head``."""
-    seq, prev_hash = head
-    entries: list[AuditEntry] = []
-    rows: list[_Row] = []
-    for kind, record_json, record in encoded:
-        seq += 1
-        ts = utc_timestamp()
-        digest = entry_hash(prev_hash, seq, ts, kind, record_json)
-        entries.append(AuditEntry(seq, ts, kind, record, prev_hash, digest))
-        rows.append((seq, ts, kind, record_json, prev_hash, digest))
-        prev_hash = digest
-    return entries, rows
 
 
 def _entry_from_row(row: tuple[Any, ...]) -> AuditEntry:

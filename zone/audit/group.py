@@ -3,16 +3,18 @@
 Every RPC appends its own ``rpc`` record before its reply leaves. Committed one by one, each
 record pays a whole write transaction (the writer lock, ``BEGIN``, the head read, writing the
 table's and the indexes' pages to the log, ``COMMIT``); concurrent calls then queue for the
-writer lock and the zone's call rate stops growing with its clients.
+writer lock and the zone's call rate stops growing with its clients. (On a SQLite state the
+``rpc`` record now goes through the server's journal instead, ``zone.audit.journal``; group
+commit serves PostgreSQL's ``rpc`` records and every other append made outside a transaction.)
 
 :class:`GroupCommitter` commits the entries of concurrent callers together. A caller queues its
 entry and then waits for the commit lock; whoever holds the lock (the *leader*) takes every
 entry queued so far and appends them, in queue order, in one ``store.write()`` transaction:
 one head read (none while the head is the entry this committer wrote last: ``zone.audit.
-chain.ChainTail``), one ``INSERT`` per entry, one commit (and one fsync when any of them asked to be
-durable). A caller whose entry a leader committed finds it done when it gets the lock and
-returns at once; one whose entry is still queued becomes the next leader. With one caller
-there is no waiting and no other thread: the caller commits its own entry, as before.
+tail.ChainTail``), multi-row ``INSERT`` statements, one commit (and one fsync when any of
+them asked to be durable). A caller whose entry a leader committed finds it done when it
+gets the lock and returns at once; one whose entry is still queued becomes the next leader.
+With one caller there is no waiting and no other thread: the caller commits its own entry.
 
 What stays true, and is tested (``tests/unit/audit/test_group.py``, ``tests/unit/audit/
 test_durability.py``, ``tests/security/test_crash_rpc_records.py``):

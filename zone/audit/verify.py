@@ -16,6 +16,7 @@ the newest entries: signed checkpoints of the head, kept elsewhere, close that g
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,10 +124,12 @@ def _is_canonical(text: str) -> bool:
 class ChainVerifier:
     """Recomputes the whole audit chain of a state store on request (the admin's check)."""
 
-    def __init__(self, store: State) -> None:
+    def __init__(self, store: State, flush: Callable[[], None] = lambda: None) -> None:
         self._store = store
+        self._flush = flush  # ``AuditChain.flush``: journaled records first
 
     def verify(self) -> VerifyResult:
-        """Recompute every entry's hash and link from the genesis hash."""
+        """Recompute every entry's hash and link from the genesis hash (after ``flush``)."""
+        self._flush()
         with self._store.read() as conn:
             return verify_chain(conn)

@@ -101,6 +101,7 @@ class AlertEngine:
         """Run every rule over its current and previous window; return the alerts raised."""
         moment = self._clock() if now is None else now
         inputs = RuleInputs(self._limits(), self._consent_required())
+        self._audit.flush()  # the rules count ``rpc`` records
         findings: list[tuple[Finding, Window]] = []
         with self._store.read() as conn:
             for name in RULES:

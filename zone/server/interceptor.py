@@ -324,7 +324,7 @@ class ZoneInterceptor(_Interceptor):
 
     def _audit(self, call: CallContext, outcome: _Outcome) -> None:
         principal = call.principal
-        call.services.audit.append(
+        call.services.audit.append_journaled(  # in the journal before the reply leaves
             "rpc",
             {
                 "request_id": call.request_id,
@@ -338,7 +338,6 @@ class ZoneInterceptor(_Interceptor):
                 "policy_digest": call.policies.digest,
                 "peer": call.peer,
             },
-            durable=False,  # the call released nothing; releases write durable records
         )
         elapsed = time.monotonic() - call.started
         call.services.call_metrics.observe(call.method, outcome.status.name, elapsed)

@@ -4,8 +4,8 @@ Nothing in the core imports this module (``scripts/check_architecture.py`` enfor
 core's classes take their collaborators as arguments, and this is the one place that decides
 which concrete ones they get (the state backend ``state_db`` names: a SQLite file or a
 PostgreSQL database; the local process executor, or procrastinate for training on
-``zone worker`` processes). The result is a frozen
-:class:`ZoneServices`; the gRPC servicers reach the core only through it.
+``zone worker`` processes). The result is a frozen :class:`ZoneServices`; the gRPC servicers
+reach the core only through it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from zone import __version__
 from zone.admin.evaluation import Evaluations
 from zone.admin.exits import Exits
 from zone.admin.suspensions import Suspensions
 from zone.audit import AuditChain, ReleaseRegistry
+from zone.audit.journal import journal_folder
 from zone.audit.keys import public_key_path
 from zone.audit.receipts import ReceiptBook
 from zone.audit.verify import ChainVerifier
@@ -151,6 +151,7 @@ class ZoneServices:
         self.joint.shutdown(self.config.shutdown_grace_seconds)  # its own executor on workers
         self.verification.close()
         self.serving.close()
+        self.audit.close()  # drains the rpc journal
         self.store.close()
 
 
@@ -162,25 +163,24 @@ def build(config: ZoneConfig) -> ZoneServices:
         FailedPrecondition: the dataset store is missing or damaged.
     """
     store = open_state(config.state_db, config.state, checkpoint_every=CHECKPOINT_SECONDS)
+    audit = AuditChain(store)
     try:
-        audit = AuditChain(store)
-
-        def on_event(kind: str, record: dict[str, Any]) -> None:
-            audit.append(kind, record)
-
+        audit.open_journal(journal_folder(config.state_db))  # None: PostgreSQL's pipeline
         jobs = JobStore(store, audit)
         duck = config.duckdb
         sources = Sources(config.datasets_db, config.models_dir, config.policies_dir,
                           memory_limit=duck.memory_limit, threads=duck.threads)  # fmt: skip
         # versions that queued or running jobs read are never dropped from disk
-        serving = ServingHolder(sources, on_event, jobs.dataset_versions_in_use)
+        serving = ServingHolder(sources, audit.append, jobs.dataset_versions_in_use)
     except BaseException:
+        audit.close()
         store.close()
         raise
     try:
         return _wire(config, serving, store, audit, jobs)
     except BaseException:
         serving.close()
+        audit.close()
         store.close()
         raise
 
@@ -333,7 +333,7 @@ def _wire(
         visibility=Visibility(catalog, products, config.row_count_granularity),
         store=store,
         audit=audit,
-        verifier=ChainVerifier(store),
+        verifier=ChainVerifier(store, audit.flush),
         ledger=ledger,
         metering=metering,
         releases=releases,
@@ -391,7 +391,7 @@ def console_deps(services: ZoneServices) -> ConsoleDeps:
         models=services.models,
         suspensions=services.suspensions,
         exits=services.exits,
-        evaluations=Evaluations(services.store),
+        evaluations=Evaluations(services.store, flush=services.audit.flush),
         alerts=alerts,
         metrics=services.call_metrics,
         checkpoint_public_key=public_key_path(signing_key) if signing_key else None,

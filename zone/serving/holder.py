@@ -36,7 +36,7 @@ from zone.serving.snapshot import Snapshot, Sources, load_snapshot
 log = logging.getLogger(__name__)
 
 _CALL_SNAPSHOT: ContextVar[Snapshot | None] = ContextVar("zone_call_snapshot", default=None)
-Event = Callable[[str, dict[str, Any]], None]
+Event = Callable[[str, dict[str, Any]], object]
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ def audit(ctx: Ctx) -> Response:
     """Search the chain by principal, product, kind and time, one page at a time."""
     filters = {n: ctx.param(n) for n in ("principal", "product", "kind", "since", "until")}
     period = Period(_moment("since", filters["since"]), _moment("until", filters["until"]))
+    ctx.deps.audit.flush()  # journaled ``rpc`` records too
     page = query_audit(
         ctx.deps.store,
         AuditFilter(filters["principal"], filters["product"], filters["kind"], period),

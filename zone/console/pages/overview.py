@@ -13,6 +13,7 @@ from zone.metering import Period, RevenueRow
 
 
 def _calls_chart(deps: ConsoleDeps) -> str:
+    deps.audit.flush()  # the journaled ``rpc`` records count too
     calls = queries.calls_per_product(deps.store, queries.utc_now())
     return charts.line_chart(
         calls.hours,

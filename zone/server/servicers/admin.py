@@ -106,6 +106,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             has_end=request.HasField("end"),
         )
         flt = AuditFilter(request.principal, request.product, request.kind, period)
+        current_call().services.audit.flush()  # journaled ``rpc`` records too
         page = query_audit(
             current_call().services.store,
             flt,
