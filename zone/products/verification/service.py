@@ -36,6 +36,7 @@ from zone.products.verification import matching
 from zone.products.verification.admission import Admission, Admitted, check_consent_refs
 from zone.products.verification.calls import Call, artifact, consent_terms, receipt
 from zone.products.verification.compute import (
+    answer_scores,
     block_count,
     check_lanes,
     load_features,
@@ -57,7 +58,6 @@ from zone.products.verification.replies import (
     ScoreAnswer,
     ScoreQuery,
 )
-from zone.products.verification.score_workers import ScoreDispatch
 from zone.products.verification.secret import MasterSecret
 from zone.products.verification.workers import MatchWorkers
 from zone.products.verification.zeros import ZeroSupply, spawned_supply
@@ -117,7 +117,6 @@ class VerificationService:
         self._state = state
         self._secret = secret
         self._workers = workers
-        self._dispatch = ScoreDispatch(workers)
         # Score's encryptions of zero: a low-priority worker process, or this process when idle.
         self.zeros: ZeroSupply | FreshZeros = spawned_supply(
             config.zero_workers, config.precompute_bytes
@@ -144,7 +143,6 @@ class VerificationService:
         info = self.keys.register(principal.id, name, blob, request_id)
         if isinstance(self.zeros, ZeroSupply):
             self.zeros.warm()
-        self._dispatch.warm()
         return info
 
     def revoke_key(self, principal: Principal, key_id: str, request_id: str) -> KeyInfo:
@@ -295,9 +293,8 @@ class VerificationService:
         if admitted.ticket is None or admitted.log is None:  # every consent refused
             return self._score_answer("", status, (), admitted, model, params, version, lanes)
         with self._desk.failing(admitted.ticket):
-            logits = self._dispatch.compute(
-                self.zeros, query, context, params, features, model, zone_part, live, lanes
-            )
+            zeros = self.zeros.take_ready(query.key_id, context, params, blocks)
+            logits = answer_scores(params, model, features, zone_part, live, zeros, lanes, context)
         answer = self._score_answer(
             call.release_id, status, logits, admitted, model, params, version, lanes
         )

@@ -1,4 +1,4 @@
-"""Where Match's evaluations and large Score circuits run: worker processes, or the caller.
+"""Where Match's evaluations run: worker processes, or the calling thread for small calls.
 
 The composition root (``zone.server.wiring``) makes the pool, a ``ProcessPoolExecutor`` whose
 workers are *spawned* (a fork of a process running grpcio is unsafe), sized by
@@ -18,14 +18,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import BrokenExecutor, Executor
-from typing import TypeVar
 
 from zone.products.verification.pet import ClaimBatch, evaluate_batch, split_batch
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-A = TypeVar("A")
 
 MIN_PART = 64
 """Fewest subjects worth sending to a worker (measured: about 0.3 ms of round trip)."""
@@ -47,38 +43,6 @@ class MatchWorkers:
         self._workers = workers
         self._pool: Executor | None = None
         self._lock = threading.Lock()
-
-    @property
-    def size(self) -> int:
-        """How many processes the pool has (0: everything runs inline)."""
-        return self._workers
-
-    def call(self, fn: Callable[[A], T], arg: A) -> T:
-        """``fn(arg)`` in a worker process (inline without workers); Score's circuit uses it.
-
-        Raises:
-            BrokenExecutor: a worker died (the pool is replaced for the next call).
-            Whatever ``fn`` raises.
-        """
-        if self._workers == 0:
-            return fn(arg)
-        pool = self._current()
-        try:
-            return pool.submit(fn, arg).result()
-        except BrokenExecutor:
-            self._replace(pool)
-            raise
-
-    def warm(self, fn: Callable[[], object]) -> None:
-        """Start the workers and run ``fn`` (imports) in them now, without waiting."""
-        if self._workers == 0:
-            return
-        pool = self._current()
-        try:
-            for _ in range(self._workers):
-                pool.submit(fn)
-        except (BrokenExecutor, RuntimeError):
-            self._replace(pool)
 
     def parts(self, subjects: int) -> int:
         """Runs a batch of ``subjects`` subjects is cut into (1: evaluated inline)."""
