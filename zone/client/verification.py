@@ -134,7 +134,8 @@ def pipelined(
     during each encryption: a pipelined Score run of 8 calls of 2,048 subjects took 193-209
     ms against 147-173 ms this way, 2026-12-06.) Results come back in request order. The
     first failure is raised once the calls already in flight have ended: those were answered
-    (and counted) by the zone, but their answers are dropped; no call starts after it. The whole
+    (and counted) by the zone, but their answers are dropped; a failed call stops further
+    sends (a reply that fails to decode may already have let one more call leave). The whole
     run is inside ``busy()``: the keys' precomputation (a thread that holds the GIL for each
     encryption it makes) pauses until the last reply is decoded and works between runs. When
     it worked while this waited for replies, it delayed sending the next call and decoding
