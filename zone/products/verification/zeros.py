@@ -6,11 +6,10 @@ call of 2,048 subjects, measured with py-spy), and TenSEAL holds the GIL while i
 a thread of the server cannot make them alongside the calls (``zone.wire.fresh`` pauses its
 filler while a call runs for that reason, and under sustained load its pools stay empty). Here
 a spawned worker process at nice 19 makes them from the caller's *public* context and sends
-them back serialized; the server loads each as it lands (about 0.4 ms, in the pool's thread,
-off the calls' path) and keeps them per key until a call takes one. The worker runs on CPU
-the calls leave idle; when it cannot keep up, a call encrypts its protection values directly
-(``take_ready`` gives what is ready; ``score.protect`` encrypts the rest: the same ciphertext
-as ``Enc(0) + v``, one encoding fewer).
+them back serialized; the server keeps them per key and loads one (about 0.7 ms) when a call
+takes it. The worker runs on CPU the calls leave idle; when it cannot keep up, a call encrypts
+its protection values directly (``take_ready`` gives what is ready; ``score.protect`` encrypts
+the rest: the same ciphertext as ``Enc(0) + v``, one encoding fewer).
 
 Sizing (sustained load): per key the target is the number taken in the last
 ``window_seconds``, and at least twice the largest call, within the memory budget
@@ -19,8 +18,8 @@ extras are dropped when a newer key needs the memory; a key keeps what it holds 
 own rate falls). A take that leaves a key below its target asks the worker for more at once.
 
 The guarantee does not change: each encryption of zero is fresh (SEAL's CSPRNG in the worker,
-seeded from the OS), serialized once, loaded once, handed out **once** (popped under a lock;
-the bytes are dropped when loaded), never logged or written anywhere. Reusing one would let a caller
+seeded from the OS), serialized once, handed out **once** (popped under a lock; the bytes are
+dropped when loaded), never logged or written anywhere. Reusing one would let a caller
 subtract two replies and cancel the rerandomization (tested: concurrent takes never share
 one). The worker is a child of the server (spawned, never forked from grpc) and sees public
 contexts only. Revoking a key drops its pool; refills that come back for a dropped key are
@@ -104,8 +103,7 @@ class _Supply:
     params: ParamSet
     blob: bytes = field(repr=False)
     digest: str
-    ready: deque[Any] = field(default_factory=deque, repr=False)
-    """Loaded encryptions of zero (TenSEAL C++ vectors), each handed out once."""
+    ready: deque[bytes] = field(default_factory=deque, repr=False)
     asked: int = 0
     taken: deque[float] = field(default_factory=deque)
     largest: int = 0
@@ -145,7 +143,7 @@ class ZeroSupply:
     def take(self, key_id: str, context: Any, params: ParamSet, count: int) -> list[Any]:
         """``count`` fresh encryptions of zero under ``context``, never handed out before.
 
-        Ready ones are popped; the rest are made inline. Asks the worker for refills.
+        Ready ones are loaded; the rest are made inline. Asks the worker for refills.
         """
         zeros = self.take_ready(key_id, context, params, count)
         while len(zeros) < count:
@@ -156,10 +154,19 @@ class ZeroSupply:
         """Up to ``count`` ready encryptions of zero, loaded (none made inline; see ``take``).
 
         For a caller that encrypts its values directly where none is ready (the same as
-        ``Enc(0) + m``: SEAL encrypts ``m`` that way). They were loaded as they landed, off
-        the calls' path (about 0.4 ms each).
+        ``Enc(0) + m``: SEAL encrypts ``m`` that way).
         """
-        taken: list[Any] = []
+        blobs = self.take_ready_blobs(key_id, context, params, count)
+        return [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
+
+    def take_ready_blobs(
+        self, key_id: str, context: Any, params: ParamSet, count: int
+    ) -> list[bytes]:
+        """Up to ``count`` ready encryptions of zero, serialized (for a Score worker to load).
+
+        Each is handed out once, as by :meth:`take_ready`.
+        """
+        blobs: list[bytes] = []
         with self._lock:
             if self._budget > 0 and not self._closed:
                 supply = self._supply(key_id, context, params)
@@ -169,10 +176,10 @@ class ZeroSupply:
                     supply.taken.popleft()
                 supply.largest = max(supply.largest, count)
                 supply.target = max(2 * supply.largest, len(supply.taken))
-                while supply.ready and len(taken) < count:
-                    taken.append(supply.ready.popleft())
+                while supply.ready and len(blobs) < count:
+                    blobs.append(supply.ready.popleft())
                 self._refill(key_id, supply)
-        return taken
+        return blobs
 
     def warm(self) -> None:
         """Start the worker now (a key was registered: calls are coming), not on first take."""
@@ -268,9 +275,6 @@ class ZeroSupply:
     def _landed(
         self, key_id: str, supply: _Supply, pool: Executor, count: int, done: Future[list[bytes]]
     ) -> None:
-        loaded: list[Any] = []
-        if not done.cancelled() and done.exception() is None:  # loaded here, not in a call
-            loaded = [ts._ts_cpp.CKKSVector(supply.context.data, b) for b in done.result()]
         with self._lock:
             supply.asked -= count
             if done.cancelled():
@@ -287,7 +291,7 @@ class ZeroSupply:
                 return
             if self._supplies.get(key_id) is not supply or self._closed:
                 return  # forgotten (revoked) or reloaded: discarded
-            supply.ready.extend(loaded)
+            supply.ready.extend(done.result())
             self._changed.notify_all()
             self._refill(key_id, supply)
 

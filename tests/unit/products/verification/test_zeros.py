@@ -133,7 +133,7 @@ class Recording(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-def test_the_context_goes_once_and_zeros_are_loaded_as_they_land() -> None:
+def test_the_context_goes_to_the_worker_once_and_again_when_it_is_missing() -> None:
     pool = Recording()
     zeros = ZeroSupply(lambda: pool, 64 * SIZE, clock=Clock())
     context = hekit.zone_context(CKKS_SCORE.name)
@@ -142,8 +142,6 @@ def test_the_context_goes_once_and_zeros_are_loaded_as_they_land() -> None:
         zeros.take("k", context, CKKS_SCORE, 4)  # target 8: several refill tasks
         assert zeros.wait_until_ready("k", 8, timeout=120)
         assert pool.blobs[0] and not any(pool.blobs[1:]) and len(pool.blobs) >= 2
-        ready = list(zeros._supplies["k"].ready)  # loaded as they landed, not in a call
-        assert ready and all(isinstance(v, ts._ts_cpp.CKKSVector) for v in ready)
         zeros_module._WORKER_CONTEXTS.clear()  # a worker that lost it (or a new one)
         sent = len(pool.blobs)
         zeros.take("k", context, CKKS_SCORE, 4)
