@@ -156,16 +156,6 @@ class ZeroSupply:
         For a caller that encrypts its values directly where none is ready (the same as
         ``Enc(0) + m``: SEAL encrypts ``m`` that way).
         """
-        blobs = self.take_ready_blobs(key_id, context, params, count)
-        return [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
-
-    def take_ready_blobs(
-        self, key_id: str, context: Any, params: ParamSet, count: int
-    ) -> list[bytes]:
-        """Up to ``count`` ready encryptions of zero, serialized (for a Score worker to load).
-
-        Each is handed out once, as by :meth:`take_ready`.
-        """
         blobs: list[bytes] = []
         with self._lock:
             if self._budget > 0 and not self._closed:
@@ -179,7 +169,7 @@ class ZeroSupply:
                 while supply.ready and len(blobs) < count:
                     blobs.append(supply.ready.popleft())
                 self._refill(key_id, supply)
-        return blobs
+        return [ts._ts_cpp.CKKSVector(context.data, blob) for blob in blobs]
 
     def warm(self) -> None:
         """Start the worker now (a key was registered: calls are coming), not on first take."""
