@@ -127,9 +127,15 @@ def pipelined(
 ) -> list[Result]:
     """Run calls with up to ``window`` in flight: build and decode while the zone computes.
 
-    ``send`` starts a call and returns a function that waits for its reply. Results come back
-    in request order. The first failure is raised once the calls already in flight have ended:
-    those were answered (and counted) by the zone, but their answers are dropped. The whole
+    ``send`` starts a call and returns a function that waits for its reply. The next request
+    is built (encrypted, for Score) while ``window`` calls are in flight, and sent as soon as
+    the oldest reply arrives, before that reply is decoded: the zone always has ``window``
+    calls to work on. (Building only after a reply had been decoded left one call in flight
+    during each encryption: a pipelined Score run of 8 calls of 2,048 subjects took 193-209
+    ms against 147-173 ms this way, 2026-12-06.) Results come back in request order. The
+    first failure is raised once the calls already in flight have ended: those were answered
+    (and counted) by the zone, but their answers are dropped; a failed call stops further
+    sends (a reply that fails to decode may already have let one more call leave). The whole
     run is inside ``busy()``: the keys' precomputation (a thread that holds the GIL for each
     encryption it makes) pauses until the last reply is decoded and works between runs. When
     it worked while this waited for replies, it delayed sending the next call and decoding
@@ -140,11 +146,14 @@ def pipelined(
     results: list[Result] = []
     with busy():
         try:
-            for part, request in requests:
-                pending.append((part, send(request)))
+            for part, request in requests:  # built (encrypted) while ``window`` calls run
                 if len(pending) >= window:
                     part_done, wait = pending.popleft()
-                    results.append(decode(part_done, wait()))
+                    reply = wait()
+                    pending.append((part, send(request)))  # the zone gets it before decoding
+                    results.append(decode(part_done, reply))
+                else:
+                    pending.append((part, send(request)))
             while pending:
                 part_done, wait = pending.popleft()
                 results.append(decode(part_done, wait()))

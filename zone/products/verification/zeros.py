@@ -61,10 +61,22 @@ def lower_priority() -> None:
     os.nice(19)
 
 
-def make_zeros(digest: str, context_blob: bytes, param_set: str, count: int) -> list[bytes]:
-    """In the worker: ``count`` fresh encryptions of zero under a public context, serialized."""
+class ContextMissing(Exception):
+    """Raised in a worker asked for a public context it does not hold (asked again with it)."""
+
+
+def make_zeros(digest: str, context_blob: bytes | None, param_set: str, count: int) -> list[bytes]:
+    """In the worker: ``count`` fresh encryptions of zero under a public context, serialized.
+
+    The context is sent (``context_blob``) only when the worker may not hold it yet.
+
+    Raises:
+        ContextMissing: no ``context_blob`` and the worker does not hold the context.
+    """
     context = _WORKER_CONTEXTS.get(digest)
     if context is None:
+        if context_blob is None:
+            raise ContextMissing(digest)
         context = ts.context_from(context_blob, n_threads=1)
         _WORKER_CONTEXTS[digest] = context
         while len(_WORKER_CONTEXTS) > 8:
@@ -96,6 +108,8 @@ class _Supply:
     taken: deque[float] = field(default_factory=deque)
     largest: int = 0
     target: int = 0
+    sent: Executor | None = field(default=None, repr=False)
+    """The pool whose worker(s) were last sent the context (``make_zeros``)."""
 
 
 class ZeroSupply:
@@ -238,14 +252,14 @@ class ZeroSupply:
             count = min(BATCH, wanted)
             wanted -= count
             supply.asked += count
+            blob = None if supply.sent is pool else supply.blob  # once per pool, not per task
             try:
-                future = pool.submit(
-                    make_zeros, supply.digest, supply.blob, supply.params.name, count
-                )
+                future = pool.submit(make_zeros, supply.digest, blob, supply.params.name, count)
             except (BrokenExecutor, RuntimeError):
                 supply.asked -= count
                 self._replace(pool)
                 return
+            supply.sent = pool
             future.add_done_callback(partial(self._landed, key_id, supply, pool, count))
 
     def _landed(
@@ -256,6 +270,10 @@ class ZeroSupply:
             if done.cancelled():
                 return
             error = done.exception()
+            if isinstance(error, ContextMissing):  # a worker without it: send it again
+                supply.sent = None
+                self._refill(key_id, supply)
+                return
             if error is not None:
                 log.error("making encryptions of zero failed (%s); calls make their own", error)
                 if isinstance(error, BrokenExecutor):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tenseal as ts
 
+from zone.products.verification import zeros as zeros_module
 from zone.products.verification.zeros import ZeroSupply, spawned_supply
 from zone.wire.he_params import CKKS_SCORE
 
@@ -118,6 +119,37 @@ def test_a_forgotten_key_keeps_nothing_not_even_late_refills() -> None:
     pools[0].shutdown(wait=True)  # every refill has landed
     assert zeros.ready("k") == 0
     zeros.close()
+
+
+class Recording(ThreadPoolExecutor):
+    """A one-thread pool that records whether each task carried the public context."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.blobs: list[bool] = []
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.blobs.append(args[1] is not None)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_context_goes_to_the_worker_once_and_again_when_it_is_missing() -> None:
+    pool = Recording()
+    zeros = ZeroSupply(lambda: pool, 64 * SIZE, clock=Clock())
+    context = hekit.zone_context(CKKS_SCORE.name)
+    try:
+        zeros_module._WORKER_CONTEXTS.clear()
+        zeros.take("k", context, CKKS_SCORE, 4)  # target 8: several refill tasks
+        assert zeros.wait_until_ready("k", 8, timeout=120)
+        assert pool.blobs[0] and not any(pool.blobs[1:]) and len(pool.blobs) >= 2
+        zeros_module._WORKER_CONTEXTS.clear()  # a worker that lost it (or a new one)
+        sent = len(pool.blobs)
+        zeros.take("k", context, CKKS_SCORE, 4)
+        assert zeros.wait_until_ready("k", 8, timeout=120)  # refilled all the same
+        assert not pool.blobs[sent] and any(pool.blobs[sent:])  # refused, then sent again
+    finally:
+        zeros.close()
+        pool.shutdown()
 
 
 def test_without_a_budget_every_one_is_made_inline() -> None:
