@@ -214,6 +214,52 @@ def test_a_full_journal_refuses_the_record_and_loses_none(tmp_path: Path) -> Non
     assert _rpc_ids(db) == Counter(f"r{i}" for i in range(written))
 
 
+_DISK_FULL_CHILD = textwrap.dedent(
+    """
+    import json, os, resource, signal, sys
+    from pathlib import Path
+    from zone.audit.chain import _append_many, _encode_record
+    from zone.audit.journal import Journal, journal_folder
+    from zone.errors import Unavailable
+    from zone.state.db import StateStore
+
+    db = Path(sys.argv[1])
+    store = StateStore.open(db)
+    journal = Journal.open(store, journal_folder(db), _append_many, segment_bytes=4096)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))  # no file may grow past 2 KiB
+    written = 0
+    try:
+        while True:  # the second segment cannot be allocated: as on a full disk
+            journal.write("rpc", *_encode_record("rpc", {"request_id": f"r{written}"}))
+            written += 1
+    except Unavailable as exc:
+        print(json.dumps({"written": written, "error": exc.message}), flush=True)
+    journal.close()  # undrained: the first segment stays for the next start
+    os._exit(0)  # nothing more may touch the state file under the limit
+    """
+)
+
+
+def test_a_disk_that_refuses_a_new_segment_fails_the_record_closed_and_loses_none(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.sqlite"
+    StateStore.open(db).close()  # migrated before the child limits file sizes
+    done = subprocess.run(
+        [sys.executable, "-c", _DISK_FULL_CHILD, str(db)], capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    outcome = json.loads(done.stdout)
+    assert "cannot allocate an audit journal segment" in outcome["error"]
+    assert 50 < outcome["written"] < 200  # what one 4 KiB segment holds
+    segments = sorted(p.name for p in journal_folder(db).glob("serve.0*"))
+    assert segments == ["serve.000000000001"]  # the one that could not be allocated is gone
+    _recover(db)
+    assert _rpc_ids(db) == Counter(f"r{i}" for i in range(outcome["written"]))
+    assert verify_file(db).ok
+
+
 def test_a_record_too_large_for_the_journal_is_appended_directly_after_the_pending(
     tmp_path: Path,
 ) -> None:
