@@ -130,19 +130,11 @@ class StateStore:
                 connection down instead, e.g. ``AuditChain.append(..., conn=conn)``).
             FailedPrecondition: The store is closed.
         """
-        self._check_open()
-        gate = self._gate
-        if gate.owner == threading.get_ident():
-            raise RuntimeError("StateStore.write() is not reentrant; pass its connection down")
-        with gate.lock:
-            gate.owner = threading.get_ident()
-            try:
-                self._check_open()
-                self._set_synchronous("FULL" if durable else "NORMAL")
-                with transaction(self._conn) as conn:
-                    yield conn
-            finally:
-                gate.owner = None
+        with (
+            self._writer(durable, "StateStore.write() is not reentrant; pass its connection down"),
+            transaction(self._conn) as conn,
+        ):
+            yield conn
 
     def write_alone(self, sql: str, parameters: Params, /, *, durable: bool = True) -> int:
         """Run one statement as its own transaction (SQLite's autocommit); return its rowcount.
@@ -160,16 +152,27 @@ class StateStore:
             FailedPrecondition: The store is closed.
             sqlite3.Error: The statement failed (nothing was written).
         """
+        with self._writer(durable, "StateStore.write_alone() inside write(); use its connection"):
+            return self._conn.execute(sql, parameters).rowcount
+
+    @contextmanager
+    def _writer(self, durable: bool, reentered: str) -> Iterator[None]:
+        """Hold this process's writer lock, with the ``synchronous`` mode ``durable`` asks for.
+
+        Raises:
+            RuntimeError: ``reentered``, for a thread that holds the lock already.
+            FailedPrecondition: The store is closed.
+        """
         self._check_open()
         gate = self._gate
         if gate.owner == threading.get_ident():
-            raise RuntimeError("StateStore.write_alone() inside write(); use its connection")
+            raise RuntimeError(reentered)
         with gate.lock:
             gate.owner = threading.get_ident()
             try:
                 self._check_open()
                 self._set_synchronous("FULL" if durable else "NORMAL")
-                return self._conn.execute(sql, parameters).rowcount
+                yield
             finally:
                 gate.owner = None
 
