@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +68,8 @@ class AuditChain:
         self._tail = tail = ChainTail()
         self._journal: Journal | None = None
         self._drainer: Drainer | None = None
-        write_alone = getattr(store, "write_alone", None)  # zone.state.api.WritesAlone
         self._group: GroupCommitter[AuditEntry] = GroupCommitter(
-            store,
-            self._append_batch,
-            committed=tail.committed,
-            append_alone=None if write_alone is None else self._alone(write_alone),
+            store, self._append_batch, committed=tail.committed
         )
 
     def open_journal(self, folder: Path | None, *, linger: float = DRAIN_LINGER_SECONDS) -> None:
@@ -236,18 +232,6 @@ class AuditChain:
             if drained is not None and drained[1]:  # the remembered head is no longer it
                 return _append_many(tx, encoded)
         return self._tail.append_many(tx, encoded)
-
-    def _alone(
-        self, write_alone: Callable[..., int]
-    ) -> Callable[[Encoded, bool], AuditEntry | None]:
-        """A lone entry as one statement, unless journaled records must come first."""
-
-        def alone(encoded: Encoded, durable: bool) -> AuditEntry | None:
-            if self._journal is not None and self._journal.has_pending():
-                return None  # through a write() transaction, which drains them first
-            return self._tail.append_alone(write_alone, encoded, durable)
-
-        return alone
 
 
 def first_seq_at(conn: Tx, moment: str) -> int:

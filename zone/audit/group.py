@@ -65,9 +65,6 @@ class GroupCommitter(Generic[Entry]):
 
     ``append_many(tx, encoded)`` appends a batch inside the transaction ``tx``; ``committed``,
     if given, is told the entries of each transaction after it committed (only then).
-    ``append_alone(encoded, durable)``, if given, commits a batch of one entry as a
-    transaction of its own and returns it, or returns None having written nothing (then the
-    entry goes through ``append_many`` in a ``store.write()``).
     """
 
     def __init__(
@@ -75,12 +72,10 @@ class GroupCommitter(Generic[Entry]):
         store: State,
         append_many: Callable[[Tx, Sequence[Encoded]], list[Entry]],
         committed: Callable[[list[Entry]], None] | None = None,
-        append_alone: Callable[[Encoded, bool], Entry | None] | None = None,
     ) -> None:
         self._store = store
         self._append_many = append_many
         self._committed = committed
-        self._append_alone = append_alone
         self._queue: list[_Ticket[Entry]] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -142,14 +137,6 @@ class GroupCommitter(Generic[Entry]):
                 ticket.done = True
 
     def _commit_together(self, batch: Sequence[_Ticket[Entry]]) -> None:
-        if len(batch) == 1 and self._append_alone is not None:
-            alone = batch[0]
-            entry = self._append_alone(alone.encoded, alone.durable)
-            if entry is not None:  # committed
-                if self._committed is not None:
-                    self._committed([entry])
-                alone.entry = entry
-                return
         durable = any(ticket.durable for ticket in batch)
         with self._store.write(durable=durable) as tx:
             entries = self._append_many(tx, [ticket.encoded for ticket in batch])

@@ -8,7 +8,7 @@ transaction, group-committed, or drained from the ``rpc`` journal, ``zone.audit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -113,23 +113,6 @@ class ChainTail:
     def append_many(self, conn: Tx, encoded: Sequence[Encoded]) -> list[AuditEntry]:
         """Append ``encoded`` in order (see :func:`_append_many`)."""
         return _append_many(conn, encoded, self.known)
-
-    def append_alone(
-        self, write_alone: Callable[..., int], encoded: Encoded, durable: bool
-    ) -> AuditEntry | None:
-        """Append one entry after the remembered head as a transaction of one statement.
-
-        ``write_alone`` is the store's ``zone.state.api.WritesAlone.write_alone``. Returns
-        None, having written nothing, when no head is remembered or it is no longer the head
-        (the conditional insert inserted nothing): the caller then appends in a ``write()``.
-        """
-        known = self.known
-        if known is None:
-            return None
-        entries, rows = _link(known, [encoded])
-        if write_alone(_INSERT_AFTER_HEAD, (*rows[0], known[0]), durable=durable) != 1:
-            return None
-        return entries[0]
 
     def committed(self, entries: Sequence[AuditEntry]) -> None:
         """The transaction that appended ``entries`` committed: its last one is the head."""

@@ -185,20 +185,6 @@ class ChainHeadTx(Protocol):
         ...
 
 
-class WritesAlone(Protocol):
-    """A store that commits one statement as its own transaction without BEGIN and COMMIT.
-
-    SQLite's autocommit: the statement takes the write lock, runs and commits as one step,
-    with the durability ``write(durable=...)`` gives. Fewer statements per commit than a
-    ``write()`` around it; callers test for it (PostgreSQL's pipelined COMMIT already sends a
-    transaction's statements in one round trip).
-    """
-
-    def write_alone(self, sql: str, parameters: Params, /, *, durable: bool = True) -> int:
-        """Run ``sql`` as one committed transaction; return its ``rowcount``."""
-        ...
-
-
 class Ran:
     """The materialized result of one statement (rows read at once, as a pipeline reads them)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from zone.errors import FailedPrecondition
-from zone.state.api import Params, Tx
+from zone.state.api import Tx
 from zone.state.checkpointer import Checkpointer
 from zone.state.connection import connect, transaction
 from zone.state.schema import migrate
@@ -130,49 +130,17 @@ class StateStore:
                 connection down instead, e.g. ``AuditChain.append(..., conn=conn)``).
             FailedPrecondition: The store is closed.
         """
-        with (
-            self._writer(durable, "StateStore.write() is not reentrant; pass its connection down"),
-            transaction(self._conn) as conn,
-        ):
-            yield conn
-
-    def write_alone(self, sql: str, parameters: Params, /, *, durable: bool = True) -> int:
-        """Run one statement as its own transaction (SQLite's autocommit); return its rowcount.
-
-        The same commit as ``write()`` around that one statement (the writer lock, the
-        ``synchronous`` mode ``durable`` asks for; SQLite takes its write lock as the
-        statement starts and commits as it ends, or rolls it back if it fails), without the
-        ``BEGIN IMMEDIATE`` and ``COMMIT`` statements: each statement is a call into SQLite
-        that releases the GIL, which on a busy server hands the thread's core to another
-        thread and waits to get it back (the per-RPC audit record; measured in
-        docs/ARCHITECTURE.md, "State and audit").
-
-        Raises:
-            RuntimeError: Called by a thread inside ``write()``.
-            FailedPrecondition: The store is closed.
-            sqlite3.Error: The statement failed (nothing was written).
-        """
-        with self._writer(durable, "StateStore.write_alone() inside write(); use its connection"):
-            return self._conn.execute(sql, parameters).rowcount
-
-    @contextmanager
-    def _writer(self, durable: bool, reentered: str) -> Iterator[None]:
-        """Hold this process's writer lock, with the ``synchronous`` mode ``durable`` asks for.
-
-        Raises:
-            RuntimeError: ``reentered``, for a thread that holds the lock already.
-            FailedPrecondition: The store is closed.
-        """
         self._check_open()
         gate = self._gate
         if gate.owner == threading.get_ident():
-            raise RuntimeError(reentered)
+            raise RuntimeError("StateStore.write() is not reentrant; pass its connection down")
         with gate.lock:
             gate.owner = threading.get_ident()
             try:
                 self._check_open()
                 self._set_synchronous("FULL" if durable else "NORMAL")
-                yield
+                with transaction(self._conn) as conn:
+                    yield conn
             finally:
                 gate.owner = None
 

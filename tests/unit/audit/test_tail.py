@@ -121,19 +121,6 @@ def test_a_rolled_back_batch_is_not_remembered_as_the_head(store: StateStore) ->
     assert verify_file(store.path).ok
 
 
-def test_a_lone_append_after_its_own_is_one_statement_in_autocommit(store: StateStore) -> None:
-    chain = AuditChain(store)
-    chain.append("rpc", {"n": "1"}, durable=False)
-    with statements(store) as seen:
-        chain.append("rpc", {"n": "2"}, durable=False)
-    assert len(seen) == 1 and seen[0].startswith("INSERT INTO audit_log")  # no BEGIN, no COMMIT
-    with statements(store) as seen:
-        chain.append("policy.reload", {"n": "3"})  # durable: the mode switches back first
-    assert seen[0] == "PRAGMA synchronous=FULL" and seen[1].startswith("INSERT INTO audit_log")
-    assert [e.record["n"] for e in _linked(chain)] == ["1", "2", "3"]
-    assert verify_file(store.path).ok
-
-
 def test_a_lone_append_the_database_refuses_fails_alone_and_changes_nothing(
     store: StateStore,
 ) -> None:
