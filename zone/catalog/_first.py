@@ -46,7 +46,7 @@ class FirstViolation:
 _TYPE_HINTS = {
     "integer": "a whole number in plain digits (no thousands separators, no decimals)",
     "float": "a number in plain digits, such as 3175.18 (no thousands separators, no units)",
-    "date": "a date written YYYY-MM-DD, such as 2015-03-01",
+    "date": "a date written year first, YYYY-MM-DD, such as 2015-03-01",
     "boolean": "true or false (t/f, 1/0 and yes/no are read too)",
 }
 _HINTS = {

@@ -53,8 +53,9 @@ rename Chinese headers such as `统一社会信用代码` in the header row (`us
 the original name in the column's `description`; values may be any UTF-8 text. A GB18030 (GBK)
 export, as spreadsheet programs write it, must be converted first: `iconv -f GB18030 -t UTF-8
 in.csv > out.csv`. Values are read exactly and never repaired: an empty cell is NULL; integers
-and floats are plain digits (`3175.18`, not `3,175.18` or `3175.18万`); dates are `YYYY-MM-DD`
-(not `2015/3/1` or `2015年3月1日`); booleans are `true` or `false` (also `t`/`f`, `1`/`0`,
+and floats are plain digits (`3175.18`, not `3,175.18` or `3175.18万`); dates are year first,
+`YYYY-MM-DD` (`2015/3/1` reads too; `2015年3月1日`, `2015.03.01`, `20150301` and `03/01/2015` do
+not); booleans are `true` or `false` (also `t`/`f`, `1`/`0`,
 `yes`/`no`; map `是`/`否` first); spaces are part of a value (`南湖区 ` is not
 `南湖区`). Clean such data before the import (the source stays yours: record what you
 changed). A refused import prints the quality report (counts

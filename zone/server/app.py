@@ -201,9 +201,10 @@ def start(
     _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
     services.rounds.on_change = lambda present: _set_health(health_servicer, _STATUS[present])
     log.info(
-        "zone instance %s serving on %s (policy set %s)",
+        "zone instance %s serving on %s:%d (policy set %s)",
         instance_id,
-        config.listen,
+        config.listen.rpartition(":")[0],
+        port,
         services.serving.current.digest,
     )
     return RunningZone(server, services, health_servicer, port, instance_id, console)
