@@ -156,9 +156,16 @@ def test_list_datasets_and_a_dp_query(api: ReflectedApi) -> None:
     assert result["releaseId"] and result["charged"]["epsilon"] == pytest.approx(0.1)
     assert result["results"][0]["plan"]["measure"]["kind"] == "COUNT"
     assert len(result["results"][0]["cells"]) >= 2
+    # what a client in another language reads says how to authenticate
     with pytest.raises(grpc.RpcError) as err:
         api.call("zone.v1.CatalogService.ListDatasets", {}, metadata=())
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "'authorization: Bearer <token>'" in err.value.details()
+    assert dict(err.value.trailing_metadata())["x-request-id"]
+    with pytest.raises(grpc.RpcError) as err:
+        api.call("zone.v1.CatalogService.ListDatasets", {}, metadata=(("authorization", "x"),))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "'authorization: Bearer <token>'" in err.value.details()
 
 
 # --- the Match client, from docs/SECURITY.md ---------------------------------------------------
