@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,23 @@ def test_a_new_administrator_goes_from_an_export_to_answers(tmp_path: Path) -> N
         ("MATCH", "true", "true"),
         ("NO_MATCH", "false", "false"),
     ]
+
+
+def test_a_missing_token_file_or_zone_says_what_to_do(tmp_path: Path) -> None:
+    query = ["stats", "query", "--product", "registry-stats", "--measure", "count",
+             "--epsilon", "0.1"]  # fmt: skip
+    missing = zone(*query, "--token-file", str(tmp_path / "bank.token"))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "bank.token: cannot read it (No such file or directory)" in missing.stderr
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    blank = zone(*query, "--token-file", str(empty))
+    assert blank.returncode == 1 and "is empty: put the token" in blank.stderr
+    token = tmp_path / "ok.token"
+    token.write_text("some-token\n")
+    with socket.socket() as holder:  # a port where nothing serves
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+    nobody = zone(*query, "--token-file", str(token), "--target", f"127.0.0.1:{port}")
+    assert nobody.returncode == 1 and "UNAVAILABLE" in nobody.stderr
+    assert f"no zone answers at 127.0.0.1:{port}: is `zone serve` running there?" in nobody.stderr
