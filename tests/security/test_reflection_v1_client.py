@@ -120,6 +120,22 @@ def test_v1_lists_every_service_and_describes_itself(api: ReflectedApi) -> None:
     assert v1_file.package == "grpc.reflection.v1"
 
 
+def test_methods_messages_and_enums_resolve_by_symbol(api: ReflectedApi) -> None:
+    """``grpcurl describe zone.v1.CatalogService.ListDatasets`` asks for a method's symbol."""
+    for symbol in (
+        "zone.v1.CatalogService.ListDatasets",
+        "zone.v1.VerificationService.Match",
+        "zone.v1.MatchRequest",
+        "zone.v1.SubjectStatus",
+        "zone.v1.Measure.Kind",
+        "grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
+    ):
+        api.fetch_symbol(symbol)
+    for missing in ("zone.v1.CatalogService.NoSuchMethod", "zone.v1.NoSuchService.ListDatasets"):
+        (reply,) = _reflect(api.channel, v1.ServerReflectionRequest(file_containing_symbol=missing))
+        assert reply.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
 def test_error_detail_types_resolve_by_reflection(api: ReflectedApi) -> None:
     """grpcurl decodes ``grpc-status-details-bin`` by resolving each detail's type this way."""
     for detail in ("BadRequest", "QuotaFailure", "PreconditionFailure", "RetryInfo"):
