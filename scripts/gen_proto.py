@@ -2,6 +2,8 @@
 
 The protos live under the ``zone.v1`` package; the generated modules are placed flat in
 ``zone/_proto`` and their ``from zone.v1 import`` lines rewritten to ``from zone._proto import``.
+``proto/grpc/reflection/v1/reflection.proto`` (server reflection v1, which grpcio-reflection
+does not ship) becomes ``zone/_proto/reflection_v1_pb2.py``: messages only, no stubs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "proto"
 OUT_DIR = ROOT / "zone" / "_proto"
+REFLECTION_V1 = "grpc/reflection/v1/reflection.proto"
 IMPORT = re.compile(r"^from zone\.v1 import", re.MULTILINE)
 
 
@@ -42,6 +45,10 @@ def main() -> int:
         if protoc.main(args) != 0:
             print("protoc failed", file=sys.stderr)
             return 1
+        reflection = ["grpc_tools.protoc", f"-I{PROTO_DIR}", f"--python_out={tmp}"]
+        if protoc.main([*reflection, f"--pyi_out={tmp}", REFLECTION_V1]) != 0:
+            print("protoc failed on the reflection v1 proto", file=sys.stderr)
+            return 1
         if OUT_DIR.exists():
             shutil.rmtree(OUT_DIR)
         OUT_DIR.mkdir(parents=True)
@@ -51,6 +58,10 @@ def main() -> int:
         for path in sorted((Path(tmp) / "zone" / "v1").iterdir()):
             text = IMPORT.sub("from zone._proto import", path.read_text())
             (OUT_DIR / path.name).write_text(text)
+        generated = Path(tmp) / REFLECTION_V1
+        for suffix in ("_pb2.py", "_pb2.pyi"):
+            source = generated.with_name(generated.stem + suffix)
+            (OUT_DIR / f"reflection_v1{suffix}").write_text(source.read_text())
     return 0
 
 

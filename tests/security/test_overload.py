@@ -37,6 +37,7 @@ LIMITS = (
 )
 QUERY = "/zone.v1.StatisticsService/Query"
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+REFLECTION_V1 = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 BANK = (("authorization", f"Bearer {TOKENS['bank']}"),)
 
 
@@ -207,10 +208,18 @@ def _stalled_stream(
     return call, feed
 
 
-def test_stalled_public_streams_cannot_starve_unary_calls(small_zone: RunningZone) -> None:
+@pytest.mark.parametrize(
+    "methods",
+    [(REFLECTION,) * 3, (REFLECTION_V1,) * 3, (REFLECTION_V1, REFLECTION, REFLECTION_V1)],
+    ids=["v1alpha", "v1", "mixed"],
+)
+def test_stalled_public_streams_cannot_starve_unary_calls(
+    small_zone: RunningZone, methods: tuple[str, ...]
+) -> None:
+    """Reflection v1 and v1alpha streams share the public stream slots and the time limit."""
     with grpc.insecure_channel(target(small_zone)) as channel:
         streams = [
-            channel.stream_stream(REFLECTION)(iter(queue.Queue().get, None)) for _ in range(3)
+            channel.stream_stream(method)(iter(queue.Queue().get, None)) for method in methods
         ]
         time.sleep(0.3)
         started = time.monotonic()

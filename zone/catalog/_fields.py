@@ -26,10 +26,10 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+def _matching(pattern: re.Pattern[str], what: str, advice: str = "") -> Callable[[str], str]:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
-            raise ValueError(f"{what} must match {pattern.pattern}")
+            raise ValueError(f"{what} must match {pattern.pattern}{advice}")
         return value
 
     return check
@@ -52,7 +52,15 @@ def _unique(value: tuple[str, ...]) -> tuple[str, ...]:
 
 
 NonEmptyStr = Annotated[str, AfterValidator(_not_blank)]
+_COLUMN_ADVICE = (
+    " (ASCII letters, digits and _): name a column such as 统一社会信用代码 in ASCII, pinyin or"
+    " English, here and in the data file's header row, and keep the original in its description"
+)
 ColumnName = Annotated[str, AfterValidator(_matching(COLUMN_NAME, "column names"))]
+DeclaredColumnName = Annotated[
+    str, AfterValidator(_matching(COLUMN_NAME, "column names", _COLUMN_ADVICE))
+]
+"""A column name in dataset metadata: the refusal says how to name a column of the file."""
 DatasetName = Annotated[str, AfterValidator(_matching(DATASET_NAME, "dataset names"))]
 ProductId = Annotated[str, AfterValidator(_matching(PRODUCT_ID, "product ids"))]
 ColumnList = Annotated[tuple[ColumnName, ...], BeforeValidator(as_tuple), AfterValidator(_unique)]

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 import zone.catalog._checks as _checks
+import zone.catalog._first as _first
 import zone.catalog._loading as _loading
 import zone.catalog._report as _report
 from zone.catalog.metadata import DatasetMeta
@@ -216,7 +217,11 @@ def _load(
                                      check_breaks=scan().breaks)  # fmt: skip
     report = _report.count_report(con, table, job.meta, job.name, job.fmt, layout)
     if not report.accepted:
-        raise ImportRefused(_refusals(report, label), report, what=f"importing {label}")
+        try:
+            first = _first.first_violations(job.source, job.fmt, header, job.meta, report)
+        except duckdb.Error:  # the counts alone still refuse the import
+            first = {}
+        raise ImportRefused(_refusals(report, label, first), report, what=f"importing {label}")
     if report.rows == 0 and not job.allow_empty:
         message = "the file has no data rows (pass --allow-empty to import an empty dataset)"
         raise ValidationFailed([Problem(label, None, message)], what=f"importing {label}")
@@ -322,14 +327,21 @@ def _unreadable(con: duckdb.DuckDBPyConnection, job: VersionJob, label: str) -> 
     return problems[0] if problems else Problem(label, None, "the file cannot be read as CSV")
 
 
-def _refusals(report: QualityReport, label: str) -> list[Problem]:
+def _refusals(
+    report: QualityReport, label: str, first: dict[str, _first.FirstViolation]
+) -> list[Problem]:
     problems = []
     for name in report.refused_columns:
         column = report.column(name)
         kinds = ", ".join(f"{n:,} {kind}" for kind, n in column.violations.items() if n)
-        problems.append(
-            Problem(label, None, f"column {name!r}: {kinds} (on_violation: {column.on_violation})")
-        )
+        message = f"column {name!r}: {kinds} (on_violation: {column.on_violation})"
+        where = first.get(name)
+        if where is None:
+            problems.append(Problem(label, None, message))
+            continue
+        place = "on this line" if where.line is not None else f"row {where.row:,}"
+        message += f"; the first is {place} (data row {where.row:,}, {where.kind}): "
+        problems.append(Problem(label, where.line, message + _first.hint(where.kind, column.type)))
     return problems
 
 

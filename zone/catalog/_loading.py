@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from zone.catalog._checks import quote
+from zone.catalog._fields import is_column_name
 from zone.catalog.metadata import DatasetMeta
 from zone.errors import Problem
 
@@ -31,6 +32,15 @@ REJECTS_LIMIT = 10_000
 _MAX_HEADER_BYTES = 1 << 20
 _MAX_RECORD_BYTES = 4 << 20  # above DuckDB's largest accepted line (2 MiB by default)
 _BOM = b"\xef\xbb\xbf"
+
+
+UTF8_HINT = (
+    "save the file as UTF-8; a GB18030 (GBK) export converts with: iconv -f GB18030 -t UTF-8"
+)
+ASCII_NAME_HINT = (
+    "column names are ASCII letters, digits and _: rename it in the file's header row (pinyin "
+    "or English) and keep the original name in the metadata's description"
+)
 
 
 class _NotUtf8(Exception):
@@ -59,7 +69,7 @@ def read_csv_header(source: Path, label: str) -> tuple[list[str], list[Problem]]
         with source.open("rb") as handle:
             header = next(csv.reader(lines(handle), strict=True), None)
     except _NotUtf8 as bad:
-        return [], [Problem(label, bad.line, "the header row is not valid UTF-8")]
+        return [], [Problem(label, bad.line, f"the header row is not valid UTF-8 ({UTF8_HINT})")]
     except csv.Error:
         return [], [Problem(label, 1, "the header row is not valid CSV")]
     if not header:
@@ -77,7 +87,12 @@ def column_problems(
         if name in file_columns[:index]
     ]
     problems += [
-        Problem(label, 1, f"column {name!r} is not declared in the metadata")
+        Problem(
+            label,
+            1,
+            f"column {name!r} is not declared in the metadata"
+            + ("" if is_column_name(name) else f" ({ASCII_NAME_HINT})"),
+        )
         for name in dict.fromkeys(file_columns)
         if name not in meta.columns
     ]
@@ -229,4 +244,5 @@ def _reject_problem(label: str, kind: str, column: str | None, count: int, line:
         rows = f"at least {count:,} rows"
     else:
         rows = "1 row" if count == 1 else f"{count:,} rows"
-    return Problem(label, line, f"{where}{reason} ({rows}; the first is on this line)")
+    advice = f"; {UTF8_HINT}" if reason == "not valid UTF-8" else ""
+    return Problem(label, line, f"{where}{reason} ({rows}; the first is on this line{advice})")

@@ -39,7 +39,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
-from zone.catalog._fields import STRICT_FROZEN, ColumnName, NonEmptyStr, as_tuple
+from zone.catalog._fields import STRICT_FROZEN, DeclaredColumnName, NonEmptyStr, as_tuple
 from zone.catalog.levels import LEVEL_DESCRIPTION, Level
 from zone.catalog.opendata import OpenData
 from zone.errors import Problem, ValidationFailed
@@ -259,7 +259,7 @@ class DatasetMeta(BaseModel):
     )
     open_data: OpenData | None = Field(default=None, exclude_if=lambda value: value is None)
     # Declared before entity_key so that its validator can see the columns.
-    columns: dict[ColumnName, ColumnMeta]
+    columns: dict[DeclaredColumnName, ColumnMeta]
     entity_key: str
 
     @field_validator("columns")

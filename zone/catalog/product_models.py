@@ -218,14 +218,14 @@ class TrainingProduct(_ProductBase):
 class VerificationProduct(_ProductBase):
     """Encrypted verification of claims about entities (and optional joint scoring).
 
-    See ``zone.catalog._verification`` for claims (tolerance, unit), abuse limits and the
-    approved scoring model.
+    Claims (tolerance, unit), abuse limits and the approved scoring model are the fields
+    below; how Match and Score work and what they protect: docs/SECURITY.md.
 
     ``consent`` says how each checked subject must have authorized the check (授权核验):
     ``operator`` (the default: the safe choice when a file says nothing) by a consent record
     the operator registered, keeping the signed authorization letter; ``issuer`` by a token
     signed by a consent authority listed in the policies; ``none`` only for public-interest
-    products whose checks need no consent (see ``zone.consent``).
+    products whose checks need no consent (docs/consent.md).
 
     ``membership`` says whether Match tells a caller that a subject is not in the dataset:
     ``disclosed`` (the default: NOT_FOUND in clear) or ``hidden`` (every subject UNDISCLOSED;

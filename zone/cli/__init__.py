@@ -26,9 +26,9 @@ from zone.cli import (
     stats,
     verify,
 )
-from zone.cli.connect import add_connection, connect
+from zone.cli.connect import add_connection, connect, no_zone_hint
 from zone.cli.parser import ZoneArgumentParser, print_error
-from zone.client import ZoneClientError
+from zone.client import UnavailableError, ZoneClientError
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
 from zone.files import private_umask
@@ -200,4 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ZoneClientError as exc:
         print_error(str(exc), exc.details)
+        target = getattr(args, "target", None)
+        if isinstance(exc, UnavailableError) and target and "failed to connect" in str(exc):
+            print(no_zone_hint(str(target)), file=sys.stderr)
         return 1

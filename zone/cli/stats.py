@@ -149,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
             return 0
     release = result
     rows = [_row(r, key) for r in release.results for key in r.cells]
-    for row in rows:
-        print("  ".join(_shown(row)))
+    labels = [r.bin_labels for r in release.results for _ in r.cells]
+    for row, bins in zip(rows, labels, strict=True):
+        print("  ".join(_shown(row, bins)))
     if any(flag == "true" for row in rows for flag in row[4].split()):
         print(
             "low signal: the 95% error bound reaches the value (or, for a mean, half the "
@@ -198,12 +199,18 @@ def _row(r: q.MeasureRelease, key: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _shown(row: list[str]) -> list[str]:
-    """The table line of a CSV row: each value with its bound, and the flags in words."""
+def _shown(row: list[str], bins: tuple[str, ...] = ()) -> list[str]:
+    """The table line of a CSV row: each value with its bound, and the flags in words.
+
+    A histogram's values are shown with their bin labels (``label: value ±bound``).
+    """
     measure, group, values, bounds, flags, support, unit = row
     pairs = zip(values.split(), bounds.split() or ["?"] * len(values.split()), strict=False)
     suffix = " ranks" if unit == "ranks" else ""
-    shown = ", ".join(f"{v} ±{b}{suffix}" for v, b in pairs)
+    cells = [f"{v} ±{b}{suffix}" for v, b in pairs]
+    if len(bins) == len(cells):
+        cells = [f"{label}: {cell}" for label, cell in zip(bins, cells, strict=True)]
+    shown = ", ".join(cells)
     extra = [f"n≈{support}"] if support else []
     if "true" in flags.split():
         extra.append("LOW SIGNAL")

@@ -108,10 +108,18 @@ def _read(path: Path, subject: str) -> tuple[list[str], dict[str, list[float]]]:
         for line, row in enumerate(reader, start=2):
             subjects.append(row[subject])
             for name in names:
+                if not (row[name] or "").strip():
+                    raise InvalidArgument(
+                        f"{path}:{line}: {name} is empty: every subject needs a value in every "
+                        "column; check other columns in another call, with a CSV of only them"
+                    )
                 try:
                     columns[name].append(float(row[name]))
                 except (TypeError, ValueError):
-                    raise InvalidArgument(f"{path}:{line}: {name} is not a number") from None
+                    raise InvalidArgument(
+                        f"{path}:{line}: {name} is not a number (plain digits, such as 3175.18: "
+                        "no thousands separators or units)"
+                    ) from None
     return subjects, columns
 
 

@@ -41,9 +41,26 @@ zone.yaml`. The import checks it against the data file (every column declared, e
 values convertible to the declared types; the entity key present and unique) and **stores it in
 the dataset database, with the data**. From then on `zone policy check`, `zone serve` and the
 catalog read the stored copy, never the file: a corrected metadata file takes effect only when
-the dataset is imported again (with the server stopped; the dataset's version changes, as it is
-a digest of the data file and the metadata). Problems that products have with a dataset's
-columns (a missing bound or domain, an L4 column) come from this stored metadata.
+the dataset is imported again (`--replace`; the dataset's version changes, as it is a digest of
+the data file and the metadata; a running zone switches at its next reload or `zone datasets
+activate`). Problems that products have with a dataset's columns (a missing bound or domain, an
+L4 column) come from this stored metadata.
+
+The data file: CSV or Parquet (`.parquet`). A CSV is UTF-8 (a byte order mark is fine),
+comma-separated, quoted as RFC 4180 (`"3,175.18"` is one field), with a header row whose names
+are exactly the declared column names. Column names are ASCII (`[A-Za-z_][A-Za-z0-9_]*`):
+rename Chinese headers such as `统一社会信用代码` in the header row (`uscc`, or pinyin) and keep
+the original name in the column's `description`; values may be any UTF-8 text. A GB18030 (GBK)
+export, as spreadsheet programs write it, must be converted first: `iconv -f GB18030 -t UTF-8
+in.csv > out.csv`. Values are read exactly and never repaired: an empty cell is NULL; integers
+and floats are plain digits (`3175.18`, not `3,175.18` or `3175.18万`); dates are year first,
+`YYYY-MM-DD` (`2015/3/1` reads too; `2015年3月1日`, `2015.03.01`, `20150301` and `03/01/2015` do
+not); booleans are `true` or `false` (also `t`/`f`, `1`/`0`,
+`yes`/`no`; map `是`/`否` first); spaces are part of a value (`南湖区 ` is not
+`南湖区`). Clean such data before the import (the source stays yours: record what you
+changed). A refused import prints the quality report (counts
+per column, never a value) and, per refused column, the line of the first bad row and what the
+column expects; nothing is written.
 
 Classification levels (`level`): L1 is public, L4 the most sensitive. No product may read an
 L4 column, and the catalog withholds its bounds and domain.

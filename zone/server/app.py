@@ -23,7 +23,6 @@ from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from zone._proto import (
     admin_pb2,
@@ -50,6 +49,7 @@ from zone.console.server import RunningConsole, start_console
 from zone.errors import FailedPrecondition, ValidationFailed
 from zone.server.interceptor import ZoneInterceptor
 from zone.server.listen import ListenRefused, bind_failure, check_free, check_transport
+from zone.server.reflection import enable_reflection
 from zone.server.servicers.admin import AdminServicer
 from zone.server.servicers.catalog import CatalogServicer
 from zone.server.servicers.cohorts import CohortServicer
@@ -176,9 +176,7 @@ def start(
     consent_pb2_grpc.add_ConsentServiceServicer_to_server(ConsentServicer(), server)
     cohorts_pb2_grpc.add_CohortServiceServicer_to_server(CohortServicer(), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
+    enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)
     try:
         if config.tls is not None:
             port = server.add_secure_port(config.listen, _credentials(config.tls))
@@ -203,9 +201,10 @@ def start(
     _set_health(health_servicer, health_pb2.HealthCheckResponse.SERVING)
     services.rounds.on_change = lambda present: _set_health(health_servicer, _STATUS[present])
     log.info(
-        "zone instance %s serving on %s (policy set %s)",
+        "zone instance %s serving on %s:%d (policy set %s)",
         instance_id,
-        config.listen,
+        config.listen.rpartition(":")[0],
+        port,
         services.serving.current.digest,
     )
     return RunningZone(server, services, health_servicer, port, instance_id, console)

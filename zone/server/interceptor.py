@@ -88,6 +88,9 @@ class _Outcome:
             log.exception("%s %s -> INTERNAL", call.request_id, call.method)
 
 
+_MALFORMED = "malformed authorization metadata: send one entry 'authorization: Bearer <token>'"
+
+
 def bearer_token(metadata: Metadata) -> str | None:
     """The token of an ``authorization: Bearer <token>`` entry, None when there is none.
 
@@ -98,10 +101,10 @@ def bearer_token(metadata: Metadata) -> str | None:
     if not values:
         return None
     if len(values) > 1 or not isinstance(values[0], str):
-        raise Unauthenticated("malformed authorization metadata", reason="bad_metadata")
+        raise Unauthenticated(_MALFORMED, reason="bad_metadata")
     scheme, _, token = values[0].strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("malformed authorization metadata", reason="bad_metadata")
+        raise Unauthenticated(_MALFORMED, reason="bad_metadata")
     return token.strip()
 
 
@@ -308,7 +311,10 @@ class ZoneInterceptor(_Interceptor):
             return call.policies.authenticate_certificate(
                 names[0].decode("utf-8", "replace"), today
             )
-        raise Unauthenticated("missing credentials", reason="no_credentials")
+        raise Unauthenticated(
+            "missing credentials: send the call metadata entry 'authorization: Bearer <token>'",
+            reason="no_credentials",
+        )
 
     def _finish(self, call: CallContext, outcome: _Outcome, context: grpc.ServicerContext) -> None:
         try:

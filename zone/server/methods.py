@@ -77,5 +77,6 @@ METHOD_TABLE: Mapping[str, MethodRule] = {
     "/grpc.health.v1.Health/Check": _PUBLIC,
     "/grpc.health.v1.Health/Watch": _PUBLIC,
     "/grpc.health.v1.Health/List": _PUBLIC,
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": _PUBLIC,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": _PUBLIC,
 }

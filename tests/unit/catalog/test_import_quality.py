@@ -95,7 +95,7 @@ def test_non_utf8_byte_on_line_27_is_reported_on_line_27(
     assert [(p.line, "not valid UTF-8" in p.message) for p in error.problems] == [(40, True)]
     source.write_bytes(b"uscc,d\xe9strict\n")
     error = refused(store, source, small_meta, snapshot)
-    assert [(p.line, p.message) for p in error.problems] == [
+    assert [(p.line, p.message.split(" (")[0]) for p in error.problems] == [
         (1, "the header row is not valid UTF-8")
     ]
 

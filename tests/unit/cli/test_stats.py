@@ -60,3 +60,18 @@ def test_release_rows_show_bounds_flags_and_support() -> None:
         error_bounds={(): (9.2, 9.2)}, low_signal={(): (False, False)},
     )  # fmt: skip
     assert _shown(_row(medians, ())) == ["quantile(age)", "*", "31 ±9.2 ranks, 45 ±9.2 ranks"]
+
+
+def test_histogram_values_are_shown_with_their_bin_labels() -> None:
+    from zone.cli.stats import _row, _shown
+    from zone.client.stats import MeasurePlan, MeasureRelease
+
+    plan = MeasurePlan("histogram", "district", ("m",), 0.5, 0.0, (2.0,), (1.0,), (1.0,), (6.0,))
+    bins = MeasureRelease(
+        plan, (), ("东城区", "西城区"), {(): (12.0, 30.0)},
+        error_bounds={(): (4.0, 4.0)}, low_signal={(): (False, False)},
+    )  # fmt: skip
+    assert _shown(_row(bins, ()), bins.bin_labels) == [
+        "histogram(district)", "*", "东城区: 12 ±4, 西城区: 30 ±4",
+    ]  # fmt: skip
+    assert _shown(_row(bins, ()), ("only one",)) == ["histogram(district)", "*", "12 ±4, 30 ±4"]

@@ -13,6 +13,7 @@ from zone._proto import (
     jobs_pb2,
     models_pb2,
     receipts_pb2,
+    reflection_v1_pb2,
     statistics_pb2,
     verification_pb2,
 )
@@ -50,6 +51,7 @@ def test_table_covers_exactly_the_registered_services() -> None:
         | _methods(cohorts_pb2.DESCRIPTOR)
         | _methods(health_pb2.DESCRIPTOR)
         | _methods(reflection_pb2.DESCRIPTOR)
+        | _methods(reflection_v1_pb2.DESCRIPTOR)
     )
     assert set(METHOD_TABLE) == served
 
