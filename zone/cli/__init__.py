@@ -26,9 +26,9 @@ from zone.cli import (
     stats,
     verify,
 )
-from zone.cli.connect import add_connection, connect
+from zone.cli.connect import add_connection, connect, unreachable_hint
 from zone.cli.parser import ZoneArgumentParser, print_error
-from zone.client import ZoneClientError
+from zone.client import UnavailableError, ZoneClientError
 from zone.config import ZoneConfig, load_config
 from zone.errors import ValidationFailed, ZoneError
 from zone.files import private_umask
@@ -199,5 +199,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(str(exc))
         return 1
     except ZoneClientError as exc:
-        print_error(str(exc), exc.details)
+        hint = unreachable_hint(args) if isinstance(exc, UnavailableError) else ""
+        print_error(str(exc), (*exc.details, *((hint,) if hint else ())))
         return 1
