@@ -341,3 +341,18 @@ def test_jobs_train_wait_prints_the_released_model(tmp_path: Path) -> None:
     assert model["family"] == "logistic_regression"
     assert len(model["weights"]) == len(model["features"]) == 7
     assert model["release_id"] and "accuracy" in model["metrics"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # `zone admin audit ... | head`: the pipe closes before the command has printed.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zone.cli", "schema", "config"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the command's imports are done: its first write fails
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err

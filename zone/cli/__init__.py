@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -197,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except MalformedEvidence as exc:
         print_error(str(exc))
+        return 1
+    except BrokenPipeError:  # `zone ... | head` stopped reading: no traceback, nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except ZoneClientError as exc:
         hint = unreachable_hint(args) if isinstance(exc, UnavailableError) else ""
