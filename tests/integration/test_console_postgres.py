@@ -45,12 +45,16 @@ def test_every_view_answers_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         assert admin.post("/alerts/evaluate").status == 303
         exited = admin.post("/principals/city-research/exit", {"note": "licence ended"})
         assert exited.status == 303
+        for action in ("/principals/bank-a/suspend", "/principals/bank-a/resume",
+                       "/datasets/enterprises/quarantine", "/datasets/enterprises/release",
+                       "/alerts/1/ack"):  # fmt: skip
+            assert admin.post(action, {"note": "checked"}).status == 303, action
         regulator = Browser(running.console.port, supervisor)
         for who in (admin, regulator):
             for view in VIEWS:
                 reply = who.get(view)
                 assert reply.status == 200, (view, reply.status, reply.text[:300])
-        assert "refused_calls" in admin.get("/alerts").text
+        assert "refused_calls" in admin.get("/alerts?show=all").text
         assert release.release_id in admin.get("/releases").text
         assert "exited" in regulator.get("/principals").text
         report = admin.get("/operators/bank-a").text
