@@ -61,3 +61,8 @@ def test_every_view_answers_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         assert "100000" in report  # epsilon_micro of the one charge: summed on PostgreSQL
         receipt = admin.get(f"/releases/{release.release_id}/receipt")
         assert receipt.status == 200 and release.release_id in receipt.text
+        operator = Browser(running.console.port, TOKENS["bank"])
+        own = operator.get("/me")
+        assert own.status == 200 and release.release_id in own.text
+        own_receipt = operator.get(f"/me/receipts/{release.release_id}")
+        assert own_receipt.status == 200 and release.release_id in own_receipt.text
