@@ -117,7 +117,9 @@ class _VerificationSpec(_Strict):
             in the server process while it is idle.
         match_secret_file: The file holding Match's 32-byte master secret (created 0600 on
             first start; the zone refuses a file others can read); default
-            ``match-secret.key`` beside the state database.
+            ``match-secret.key`` beside the state database (with a PostgreSQL state: beside
+            ``datasets_db``). Each replica may hold its own: every call's keys are derived
+            from it and a nonce, so no answer depends on which replica made them.
     """
 
     max_key_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
@@ -171,7 +173,8 @@ class _JointSpec(_Strict):
 
     Attributes:
         cohorts_dir: Folder of stored cohorts, one private file each (default: ``cohorts``
-            beside the state database). With a PostgreSQL state, the one folder every replica
+            beside the state database; with a PostgreSQL state, beside ``datasets_db``). With
+            a PostgreSQL state, the one folder every replica
             mounts (bound to the state by its marker file; another folder is refused).
         max_upload_bytes: Largest cohort CSV one upload may send (reading stops there).
         sweep_seconds: How often cohorts whose retention has passed are erased.

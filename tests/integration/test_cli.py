@@ -231,6 +231,25 @@ def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
     ]
 
 
+def test_serve_with_a_taken_console_port_says_so_and_exits(tmp_path: Path) -> None:
+    # Two replicas on one machine with the same zone.yaml (docs/DEPLOY.md) share console.listen.
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        config = make_zone_dir(tmp_path, rows=200,
+                               extra_config=f"console:\n  listen: 127.0.0.1:{port}\n")  # fmt: skip
+        result = zone_cli("--log-level", "ERROR", "serve", "--config", str(config), "--listen",
+                          "127.0.0.1:0", timeout=120)  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"error: cannot listen on 127.0.0.1:{port} (console.listen): the address is already in "
+        "use (another program, perhaps another zone's console); stop that program or set "
+        "another console.listen in the config"
+    )
+
+
 def test_serve_refuses_plaintext_beyond_loopback(tmp_path: Path) -> None:
     config = make_zone_dir(tmp_path, rows=200)
     result = serve_cli("--config", str(config), "--listen", "0.0.0.0:0")
@@ -322,3 +341,18 @@ def test_jobs_train_wait_prints_the_released_model(tmp_path: Path) -> None:
     assert model["family"] == "logistic_regression"
     assert len(model["weights"]) == len(model["features"]) == 7
     assert model["release_id"] and "accuracy" in model["metrics"]
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    # `zone admin audit ... | head`: the pipe closes before the command has printed.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zone.cli", "schema", "config"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the command's imports are done: its first write fails
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err

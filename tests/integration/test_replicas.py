@@ -295,3 +295,22 @@ def test_a_replica_with_other_files_keeps_its_set_and_says_so(tmp_path: Path, pg
             _wait(lambda: len(mismatches()) == 1, timeout=20)
             assert digest in mismatches()[0]
         assert _serves(first, token) and not _serves(second, token)
+
+
+def test_a_client_given_both_replicas_moves_to_the_live_one(tmp_path: Path, pg_url: str) -> None:
+    # docs/DEPLOY.md: without a load balancer, a target naming several replicas fails over.
+    config = make_zone_dir(tmp_path / "zone", state_db=pg_url)
+    first, first_address = serve_process(config)
+    try:
+        with replicas(config, 1) as (second_address,):
+            target = f"ipv4:{first_address},{second_address}"
+            with ZoneClient(second_address, token=TOKENS["bank"]) as direct:
+                second_id = direct.instance_id()
+            with ZoneClient(target, token=TOKENS["bank"], timeout=10) as client:
+                assert client.instance_id() != second_id  # the first address that answers
+                _stop(first)
+                assert client.instance_id() == second_id
+                assert client.list_datasets()
+    finally:
+        if first.poll() is None:
+            _stop(first)

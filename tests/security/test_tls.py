@@ -133,3 +133,51 @@ def test_tls_without_client_certificate_needs_a_token(tmp_path: Path, pki: Path)
         plain = ZoneClient(f"127.0.0.1:{zone.port}", token=TOKENS["bank"], timeout=3)
         with plain, pytest.raises(UnavailableError):
             plain.list_datasets()  # plaintext to a TLS port: no connection
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from zone.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_commands_reach_a_tls_zone_with_ca_file(
+    tmp_path: Path, pki: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/DEPLOY.md's replicas serve TLS; the admin commands had no way to trust the CA.
+    monkeypatch.delenv("ZONE_CA_FILE", raising=False)
+    token = tmp_path / "admin.token"
+    token.write_text(TOKENS["admin"])
+    with running_zone(_zone_config(tmp_path / "z", pki, mtls=False)) as zone:
+        target = ("--target", f"localhost:{zone.port}", "--token-file", str(token))
+        code, _, err = _cli(capsys, "admin", "budgets", *target)
+        assert code == 1 and "--ca-file" in err  # plaintext to a TLS port: told what to add
+        code, out, err = _cli(capsys, "admin", "budgets", *target, "--ca-file", str(pki / "ca.crt"))
+        assert (code, err) == (0, "") and "bank-a" in out
+        monkeypatch.setenv("ZONE_CA_FILE", str(pki / "ca.crt"))
+        by_address = ("--target", f"127.0.0.1:{zone.port}", "--token-file", str(token))
+        assert _cli(capsys, "policy", "reload", *by_address)[0] == 0  # the cert names 127.0.0.1
+        code, out, _ = _cli(capsys, "jobs", "list", *target, "--server-name", "localhost")
+        assert code == 0
+
+
+def test_cli_mtls_identifies_by_certificate_and_refuses_half_options(
+    tmp_path: Path, pki: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZONE_CA_FILE", raising=False)
+    monkeypatch.delenv("ZONE_TOKEN", raising=False)
+    with running_zone(_zone_config(tmp_path / "z", pki, mtls=True)) as zone:
+        target = ("--target", f"localhost:{zone.port}", "--ca-file", str(pki / "ca.crt"))
+        cert = ("--cert-file", str(pki / "bank.crt"), "--key-file", str(pki / "bank.key"))
+        code, out, err = _cli(capsys, "admin", "budgets", *target, *cert)
+        assert code == 1 and "PERMISSION_DENIED" in err  # identified: an operator, not an admin
+        for half, message in (
+            (cert[:2], "--cert-file and --key-file go together"),
+            (("--ca-file", str(tmp_path / "missing.crt")), "--ca-file: no such file"),
+        ):
+            code, _, err = _cli(capsys, "jobs", "list", "--target", f"localhost:{zone.port}", *half)
+            assert code == 1 and message in err and "Traceback" not in err
+        code, _, err = _cli(capsys, "jobs", "list", *cert)
+        assert code == 1 and "need --ca-file" in err

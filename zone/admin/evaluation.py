@@ -188,8 +188,10 @@ class Tally:
                 # One JSON parse per record: each kind needs one field at most.
                 "SELECT kind, CASE kind WHEN 'rpc' THEN json_extract(record, '$.status') END, "
                 "CASE kind WHEN 'job.transition' THEN json_extract(record, '$.state') END, "
+                # json_extract gives text on PostgreSQL: cast before summing (both backends).
                 "count(*), coalesce(sum(CASE WHEN kind IN ('ledger.charge', 'ledger.refund') "
-                "THEN json_extract(record, '$.epsilon_micro') END), 0) FROM audit_log "
+                "THEN CAST(json_extract(record, '$.epsilon_micro') AS BIGINT) END), 0) "
+                "FROM audit_log "
                 f"WHERE principal = ? AND seq >= ? AND seq < ? AND kind IN ({counted}) "
                 "GROUP BY 1, 2, 3",
                 (who, first, end),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from zone.cli import (
     stats,
     verify,
 )
-from zone.cli.connect import add_connection, connect, no_zone_hint
+from zone.cli.connect import add_connection, connect, unreachable_hint
 from zone.cli.parser import ZoneArgumentParser, print_error
 from zone.client import UnavailableError, ZoneClientError
 from zone.config import ZoneConfig, load_config
@@ -198,9 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MalformedEvidence as exc:
         print_error(str(exc))
         return 1
+    except BrokenPipeError:  # `zone ... | head` stopped reading: no traceback, nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except ZoneClientError as exc:
-        print_error(str(exc), exc.details)
-        target = getattr(args, "target", None)
-        if isinstance(exc, UnavailableError) and target and "failed to connect" in str(exc):
-            print(no_zone_hint(str(target)), file=sys.stderr)
+        hint = unreachable_hint(args) if isinstance(exc, UnavailableError) else ""
+        print_error(str(exc), (*exc.details, *((hint,) if hint else ())))
         return 1

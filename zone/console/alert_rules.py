@@ -215,18 +215,21 @@ def refused_calls(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs)
 def cancelled_jobs(conn: Tx, window: Window, rule: AlertRule, inputs: RuleInputs) -> list[Finding]:
     """Principals with at least ``threshold`` jobs cancelled after they touched data."""
     start, end = window.iso()
-    rows = conn.execute(
-        "SELECT principal, count(*), group_concat(DISTINCT product) FROM jobs "
+    # Per (principal, product), summed here: group_concat is SQLite's, string_agg PostgreSQL's.
+    counts: Counter[str] = Counter()
+    products: dict[str, set[str]] = defaultdict(set)
+    for p, product, n in conn.execute(
+        "SELECT principal, product, count(*) FROM jobs "
         "WHERE state = 'cancelled' AND touched_data = 1 AND finished_at >= ? "
-        "AND finished_at < ? GROUP BY 1",
+        "AND finished_at < ? GROUP BY 1, 2",
         (start, end),
-    )
+    ):
+        counts[p] += int(n)
+        products[p].add(str(product))
     return [
-        Finding(
-            "cancelled_jobs", p, int(n), {"jobs": int(n), "products": sorted(str(names).split(","))}
-        )
-        for p, n, names in rows
-        if int(n) >= rule.threshold
+        Finding("cancelled_jobs", p, n, {"jobs": n, "products": sorted(products[p])})
+        for p, n in sorted(counts.items())
+        if n >= rule.threshold
     ]
 
 

@@ -114,7 +114,7 @@ def burn_down(
 
 def jobs(store: State, *, state: str = "", principal: str = "") -> list[Job]:
     """The newest jobs (at most ``MAX_ROWS``), optionally of one state and/or principal."""
-    clauses, args = ["1"], []
+    clauses, args = ["1 = 1"], []  # portable: PostgreSQL wants a boolean
     for column, value in (("state", state), ("principal", principal)):
         if value:
             clauses.append(f"{column} = ?")
@@ -162,7 +162,7 @@ def releases(
     store: State, *, principal: str = "", product: str = "", kind: str = "", release_id: str = ""
 ) -> list[dict[str, Any]]:
     """Releases matching the filters (exact values; newest first, at most ``MAX_ROWS``)."""
-    clauses, args = ["1"], []
+    clauses, args = ["1 = 1"], []  # portable: PostgreSQL wants a boolean
     for column, value in (
         ("principal", principal),
         ("product", product),

@@ -8,6 +8,7 @@ key when the config has a ``tls`` section. :meth:`RunningConsole.stop` ends both
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import threading
@@ -20,6 +21,7 @@ import uvicorn
 
 from zone.console.deps import ConsoleDeps
 from zone.console.routes import build_app
+from zone.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ class RunningConsole:
 
 
 def _bind(listen: str) -> socket.socket:
+    """A socket bound to ``listen`` and listening (so a taken port is refused here, not later).
+
+    Raises:
+        FailedPrecondition: the address is in use or not one of this host's (``listen_refused``).
+    """
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -50,9 +57,21 @@ def _bind(listen: str) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, int(port)))
-    except OSError:
+        # With SO_REUSEADDR two sockets may bind one port until one listens: listen now, or
+        # a second zone's console (two replicas on one machine) failed inside uvicorn.
+        sock.listen(128)
+    except OSError as exc:
         sock.close()
-        raise RuntimeError(f"cannot listen on {listen} (console)") from None
+        reason = (
+            "the address is already in use (another program, perhaps another zone's console)"
+            if exc.errno == errno.EADDRINUSE
+            else (exc.strerror or "the address cannot be bound")
+        )
+        raise FailedPrecondition(
+            f"cannot listen on {listen} (console.listen): {reason}; stop that program or set "
+            "another console.listen in the config",
+            reason="listen_refused",
+        ) from None
     return sock
 
 
@@ -87,7 +106,8 @@ def start_console(
     """Bind ``deps.config.listen`` and serve the console until ``stop()``.
 
     Raises:
-        RuntimeError: the address cannot be bound.
+        FailedPrecondition: the address cannot be bound (``listen_refused``).
+        RuntimeError: uvicorn did not start within 10 seconds.
     """
     sock = _bind(deps.config.listen)
     config = uvicorn.Config(
