@@ -1,7 +1,8 @@
-"""Every command, flag and config key docs/DEPLOY.md names exists.
+"""Every command, flag and config key docs/DEPLOY.md names exists; every command README names.
 
-An administrator deploys from that page alone: a ``zone`` subcommand or flag it shows that
-the parser does not know, or a config key the schema does not, is a command that fails.
+An administrator deploys from that page alone, a new user starts from the README: a ``zone``
+subcommand or flag they show that the parser does not know, or a config key the schema does
+not, is a command that fails.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import yaml
 from zone.cli import _parser
 from zone.reference import json_schema
 
-DEPLOY = Path(__file__).resolve().parents[3] / "docs" / "DEPLOY.md"
+REPO = Path(__file__).resolve().parents[3]
+DEPLOY = REPO / "docs" / "DEPLOY.md"
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 INLINE = re.compile(r"`(zone [^`]+)`")
 DOTTED = re.compile(r"`([a-z_]+(?:\.[a-z_]+)+)`")
@@ -28,8 +31,9 @@ def _text() -> str:
     return DEPLOY.read_text()
 
 
-def _commands(text: str) -> list[str]:
-    found = [m.group(1) for m in INLINE.finditer(FENCE.sub("", text))]
+def _commands(text: str, *, inline: bool = True) -> list[str]:
+    """The ``zone`` command lines of the code blocks, and (``inline``) of inline code."""
+    found = [m.group(1) for m in INLINE.finditer(FENCE.sub("", text))] if inline else []
     for lang, body in FENCE.findall(text):
         if lang in ("", "sh", "bash"):
             logical = body.replace("\\\n", " ")
@@ -46,20 +50,22 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 def _check(command: str, root: argparse.ArgumentParser) -> list[str]:
     words = shlex.split(command.split("#", 1)[0])[1:]
-    parser, path = root, ["zone"]
-    while words and (children := _subparsers(parser)):
-        if words[0].startswith("-"):
-            break
-        name = words.pop(0)
-        if "|" in name:  # `zone jobs list|status` names several
-            missing = [n for n in name.split("|") if n not in children]
-            if missing:
-                return [f"{command}: no subcommand {' '.join(path)} {missing[0]}"]
-            name = name.split("|")[0]
-        if name not in children:
-            return [f"{command}: no subcommand {' '.join(path)} {name}"]
-        parser, path = children[name], [*path, name]
-    if _subparsers(parser) and not words:
+    return _check_words(command, words, root, ["zone"])
+
+
+def _check_words(
+    command: str, words: list[str], parser: argparse.ArgumentParser, path: list[str]
+) -> list[str]:
+    children = _subparsers(parser)
+    if words and children and not words[0].startswith("-"):
+        name, rest = words[0], words[1:]
+        problems = []
+        for each in name.split("|"):  # `zone jobs list|status` names several: each is checked
+            if each not in children:
+                return [f"{command}: no subcommand {' '.join(path)} {each}"]
+            problems += _check_words(command, rest, children[each], [*path, each])
+        return problems
+    if children and not words:
         return []  # a command group named in prose (`zone worker`, `zone datasets import`)
     known = {option for action in parser._actions for option in action.option_strings}
     return [
@@ -81,12 +87,21 @@ def test_every_zone_command_and_flag_in_deploy_exists() -> None:
     assert problems == []
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_zone_command_line_in_the_docs_code_blocks_exists(page: Path) -> None:
+    root = _parser()
+    commands = _commands(page.read_text(), inline=False)  # what a reader copies and runs
+    problems = [p for command in commands for p in _check(command, root)]
+    assert problems == []
+
+
 def test_the_checker_catches_a_wrong_command() -> None:
     root = _parser()
     assert _check("zone db migrate --config zone.yaml", root) == []
     assert _check("zone jobs list --ca-file ca.crt --target h:1", root) == []
     assert _check("zone db migrat --config zone.yaml", root) != []
     assert _check("zone audit verify --config z --checkpoints cp.json", root) != []
+    assert _check("zone admin budgets|revenue --principal P", root) != []  # not revenue's flag
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
