@@ -68,10 +68,14 @@ def _check_words(
     if children and not words:
         return []  # a command group named in prose (`zone worker`, `zone datasets import`)
     known = {option for action in parser._actions for option in action.option_strings}
+    flags = [  # `[--a X]`, `--a|--b`, `--a=X`: each flag named
+        flag.split("=", 1)[0]
+        for word in words
+        for flag in word.strip("[]()").split("|")
+        if flag.startswith("--")
+    ]
     return [
-        f"{command}: {' '.join(path)} has no option {flag}"
-        for flag in (w.split("=", 1)[0] for w in words if w.startswith("--"))
-        if flag not in known
+        f"{command}: {' '.join(path)} has no option {flag}" for flag in flags if flag not in known
     ]
 
 
