@@ -142,6 +142,7 @@ def test_scaled_up_models_cannot_be_approved_or_used(
                        reason="approved before the weight bound", reviewer="root",
                        review_digest="sha256:" + "0" * 64,
                        dataset_version=version)  # fmt: skip
+    assert not any(zone.services.model_reviews.is_approved(m, PRODUCT) for m in models)
     assert attack(zone, ckks, rows[SUBJECTS : 2 * SUBJECTS], models, "scaled-old") is None
 
 

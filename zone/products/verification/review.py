@@ -167,12 +167,15 @@ class ModelReviewDesk:
     def is_approved(self, model_id: str, product_id: str) -> bool:
         """Whether the decision in force lets the model score for the product now.
 
-        An approval, for the dataset version served now or the model's training version.
+        An approval, for the dataset version served now or the model's training version, of
+        a model that follows the product's rules now (Score checks them at every call).
         """
         decision = self._reviews.decision(model_id, product_id)
         if decision is None or not decision.approved:
             return False
         report = self.review(model_id, product_id)
+        if report.problems:
+            return False
         return may_serve(report.trained_on_version, report.serving_version, decision)
 
     def _decide(
