@@ -91,8 +91,12 @@ def rule_problems(model: ScoreModel, product: VerificationProduct) -> list[str]:
     an approval given before a rule existed, or before the product's rules were tightened,
     does not outlive the rule.
     """
+    weights: dict[str, float] = {}
+    for scaling, weight in zip(model.zone_features, model.zone_weights, strict=True):
+        # A column named twice moves the score by both weights: count them together.
+        weights[scaling.column] = weights.get(scaling.column, 0.0) + abs(weight)
     return scoring_problems(
-        dict(zip((s.column for s in model.zone_features), model.zone_weights, strict=True)),
+        weights,
         min_zone_features=product.min_zone_features,
         max_zone_feature_share=product.max_zone_feature_share,
         max_zone_weight=product.max_zone_weight,
