@@ -150,6 +150,11 @@ def test_scaled_up_models_cannot_be_approved_or_used(
     assert attack(zone, ckks, rows[SUBJECTS : 2 * SUBJECTS], models, "scaled-old") is None
 
 
+def test_the_declared_resolution_is_public(zone: RunningZone) -> None:
+    rules = client(zone, "bank").describe_product(PRODUCT).parameters["scoring_rules"]
+    assert rules["score_resolution"] == SIGMA and rules["max_zone_weight"] == 5.0
+
+
 def test_models_at_the_bound_read_columns_no_finer_than_declared(
     zone: RunningZone, ckks: HEKeys, rows: list[dict[str, str]]
 ) -> None:
