@@ -146,46 +146,59 @@ MIN_COUNTED_SHARE = 0.02
 """A zone feature counts towards ``min_zone_features`` only with at least this share."""
 
 
-def zone_feature_shares(
-    zone_weights: Mapping[str, float], caller_weights: Mapping[str, float]
-) -> dict[str, float]:
-    """Each zone feature's share of the logit's range.
+def zone_feature_shares(zone_weights: Mapping[str, float]) -> dict[str, float]:
+    """Each zone feature's share of the range of the zone's part of the score.
 
-    Every input of a linear score is scaled to [0, 1] with public bounds, so feature ``f``
-    moves the logit by at most ``|w_f|``; its share is ``|w_f| / sum |w|`` over all features.
+    Every input of a linear score is scaled to [0, 1] with public bounds, so zone feature
+    ``f`` moves the score by at most ``|w_f|``; its share is ``|w_f| / sum |w|`` over the
+    zone features. Caller features do not count: the caller knows its own inputs and the
+    published caller-side weights, so it can take (or zero) its part of the score, and large
+    caller weights would otherwise make one dominant zone feature look like a small share.
     """
-    total = sum(abs(w) for w in (*zone_weights.values(), *caller_weights.values()))
+    total = sum(abs(w) for w in zone_weights.values())
     return {f: (abs(w) / total if total else 0.0) for f, w in zone_weights.items()}
 
 
 def scoring_problems(
     zone_weights: Mapping[str, float],
-    caller_weights: Mapping[str, float],
     *,
     min_zone_features: int,
     max_zone_feature_share: float,
+    max_zone_weight: float,
 ) -> list[str]:
     """Why a linear model may not serve per-subject scores (empty: it may).
 
     A score that rests on one zone column (or on one column plus negligible others) is a
     readout of that column, not a score: at least ``min_zone_features`` zone features must
-    each carry at least ``MIN_COUNTED_SHARE`` of the logit's range, and none more than
-    ``max_zone_feature_share``.
+    each carry at least ``MIN_COUNTED_SHARE`` of the zone part's range, and none more than
+    ``max_zone_feature_share``. Shares do not depend on the scale of the weights, but the
+    score's resolution noise does not scale with them: a model with every weight multiplied
+    by 1,000 would read its columns at 1/1,000 of the declared resolution. So no zone feature
+    may move the score by more than ``max_zone_weight`` (``|w| <= max_zone_weight``): each
+    score then tells a zone column's scaled value at no finer than
+    ``score_resolution / max_zone_weight`` (docs/SECURITY.md).
     """
-    shares = zone_feature_shares(zone_weights, caller_weights)
+    shares = zone_feature_shares(zone_weights)
     counted = [f for f, share in shares.items() if share >= MIN_COUNTED_SHARE]
     problems = []
     if len(counted) < min_zone_features:
         problems.append(
             f"{len(counted)} zone feature(s) carry at least {MIN_COUNTED_SHARE:.0%} of the "
-            f"logit's range; the product requires at least {min_zone_features}"
+            f"zone part's range; the product requires at least {min_zone_features}"
         )
     over = sorted(f for f, share in shares.items() if share > max_zone_feature_share)
     if over:
         listed = ", ".join(f"{f} ({shares[f]:.0%})" for f in over)
         problems.append(
             f"zone feature(s) above the maximum share of {max_zone_feature_share:.0%} of the "
-            f"logit's range: {listed}"
+            f"zone part's range: {listed}"
+        )
+    heavy = sorted(f for f, w in zone_weights.items() if not abs(w) <= max_zone_weight)
+    if heavy:
+        listed = ", ".join(f"{f} ({zone_weights[f]:g})" for f in heavy)
+        problems.append(
+            f"zone feature(s) that move the score by more than max_zone_weight "
+            f"{max_zone_weight:g} (the resolution noise would not hide them): {listed}"
         )
     return problems
 

@@ -248,7 +248,10 @@ class VerificationProduct(_ProductBase):
         membership: ``disclosed`` or ``hidden`` (see above).
         min_zone_features: Zone features a model must use, each with a real share of the
             logit's range, to serve per-subject scores.
-        max_zone_feature_share: Largest share of the logit's range one zone feature may carry.
+        max_zone_feature_share: Largest share of the zone part's range one zone feature may
+            carry.
+        max_zone_weight: Largest weight of one zone feature (how far it can move the score,
+            in score units), so that ``score_resolution`` means a resolution of the columns.
         score_resolution: Standard deviation of the Gaussian noise on every released score
             (logit units).
     """
@@ -263,7 +266,10 @@ class VerificationProduct(_ProductBase):
     min_zone_features: Annotated[int, Field(ge=1, le=64)] = 3
     """Zone features a model must use (each with a real share) to serve per-subject scores."""
     max_zone_feature_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
-    """Largest share of the logit's range one zone feature may carry."""
+    """Largest share of the zone part's range one zone feature may carry."""
+    max_zone_weight: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 5.0
+    """Largest |weight| of one zone feature (score units): a score tells a zone column's scaled
+    value at no finer than ``score_resolution / max_zone_weight`` per call."""
     score_resolution: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 0.05
     """Standard deviation of the Gaussian noise on every released score (logit units)."""
     membership: Membership = "disclosed"
@@ -292,12 +298,11 @@ class VerificationProduct(_ProductBase):
         model = self.score_model
         if model is None:
             return self
-        caller = {f.name for f in model.caller_features}
         problems = scoring_problems(
             {f: model.weights[f] for f in model.zone_features},
-            {f: w for f, w in model.weights.items() if f in caller},
             min_zone_features=self.min_zone_features,
             max_zone_feature_share=self.max_zone_feature_share,
+            max_zone_weight=self.max_zone_weight,
         )
         if problems:
             raise ValueError("score_model: " + "; ".join(problems))

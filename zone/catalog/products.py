@@ -316,6 +316,13 @@ def product_parameters(product: Product) -> dict[str, object]:
             membership=product.membership,
             consent=product.consent,
         ),
+        # Public: what a score may tell about a zone column (docs/SECURITY.md).
+        "scoring_rules": {
+            "score_resolution": float(product.score_resolution),
+            "max_zone_weight": float(product.max_zone_weight),
+            "min_zone_features": product.min_zone_features,
+            "max_zone_feature_share": float(product.max_zone_feature_share),
+        },
     }
 
 

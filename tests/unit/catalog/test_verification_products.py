@@ -31,7 +31,7 @@ limits: {checks_per_subject: 2, window_hours: 12, score_queries_per_model: 50}
 score_model:
   caller_features: [{name: loan_amount, bounds: [0, 5000]}]
   zone_features: [employees, listed]
-  weights: {loan_amount: 1.0, employees: -0.5, listed: 0.25}
+  weights: {loan_amount: 1.0, employees: -0.5, listed: 0.5}
   intercept: -1.0
 min_zone_features: 2
 """
@@ -76,12 +76,12 @@ def test_full_product_loads_and_hides_the_weights(tmp_path: Path) -> None:
         ("[employees, tax_paid, listed]", "[employees, unbounded, listed]", 7, "public bounds"),
         ("checks_per_subject: 2", "checks_per_subject: 0", 8, "greater than or equal to 1"),
         (
-            "listed]\n  weights: {loan_amount: 1.0, employees: -0.5, listed: 0.25}",
-            "founded_year]\n  weights: {loan_amount: 1.0, employees: -0.5, founded_year: 0.25}",
+            "listed]\n  weights: {loan_amount: 1.0, employees: -0.5, listed: 0.5}",
+            "founded_year]\n  weights: {loan_amount: 1.0, employees: -0.5, founded_year: 0.5}",
             9,
             "among score_features",
         ),
-        ("listed: 0.25}", "listed: 0.25, extra: 1}", 9, "exactly once"),
+        ("listed: 0.5}", "listed: 0.5, extra: 1}", 9, "exactly once"),
         ("[0, 5000]", "[5000, 0]", 10, "low < high"),
     ],
 )
@@ -114,11 +114,19 @@ def test_an_unknown_consent_mode_is_reported_at_its_line(tmp_path: Path) -> None
     ("rules", "zone_weights", "expected"),
     [
         ("", "{employees: -0.5, listed: 0.25}", "2 zone feature(s) carry at least 2%"),
-        ("min_zone_features: 1\n", "{employees: -0.5, listed: 0.01}", None),
+        # Shares are of the zone part: the caller can zero its own inputs, so a large caller
+        # weight (loan_amount 1.0) no longer hides that employees is 98% of what it reads.
+        ("min_zone_features: 1\n", "{employees: -0.5, listed: 0.01}", "above the maximum share"),
+        ("min_zone_features: 1\nmax_zone_feature_share: 1\n", "{employees: -0.5}", None),
         ("min_zone_features: 2\n", "{employees: -9.0, listed: 0.5}", "above the maximum share"),
         ("min_zone_features: 2\n", "{employees: -5.0, listed: 0.01}", "carry at least 2%"),
         (
-            "min_zone_features: 2\nmax_zone_feature_share: 0.9\n",
+            "min_zone_features: 2\nmax_zone_feature_share: 0.96\n",
+            "{employees: -9.0, listed: 0.5}",
+            "move the score by more than max_zone_weight 5",
+        ),
+        (
+            "min_zone_features: 2\nmax_zone_feature_share: 0.96\nmax_zone_weight: 10\n",
             "{employees: -9.0, listed: 0.5}",
             None,
         ),
@@ -129,7 +137,9 @@ def test_the_products_own_model_follows_its_scoring_rules(
 ) -> None:
     weights = "{loan_amount: 1.0, " + zone_weights[1:]
     text = (PRODUCT.replace("min_zone_features: 2\n", rules)
-            .replace("{loan_amount: 1.0, employees: -0.5, listed: 0.25}", weights))  # fmt: skip
+            .replace("{loan_amount: 1.0, employees: -0.5, listed: 0.5}", weights))  # fmt: skip
+    if "listed" not in zone_weights:
+        text = text.replace("zone_features: [employees, listed]", "zone_features: [employees]")
     if expected is None:
         assert "capital-match" in load(tmp_path, text)
     else:

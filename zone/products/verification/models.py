@@ -28,7 +28,7 @@ from zone.catalog import (
     TrainingProduct,
     VerificationProduct,
 )
-from zone.catalog._verification import CallerFeature
+from zone.catalog._verification import CallerFeature, scoring_problems
 from zone.errors import FailedPrecondition, InvalidArgument
 from zone.models.registry import ModelRecord
 from zone.products.training.scaling import FeatureScaling
@@ -82,6 +82,39 @@ class ScoreModel:
             complete &= np.isfinite(values)
             total += weight * _scaled(scaling, np.nan_to_num(values))
         return np.where(complete, total, 0.0), complete
+
+
+def rule_problems(model: ScoreModel, product: VerificationProduct) -> list[str]:
+    """Why ``model`` may not score for ``product`` under its scoring rules (empty: it may).
+
+    Checked when an administrator approves a kept model and again at every Score with it, so
+    an approval given before a rule existed, or before the product's rules were tightened,
+    does not outlive the rule.
+    """
+    weights: dict[str, float] = {}
+    for scaling, weight in zip(model.zone_features, model.zone_weights, strict=True):
+        # A column named twice moves the score by both weights: count them together.
+        weights[scaling.column] = weights.get(scaling.column, 0.0) + abs(weight)
+    return scoring_problems(
+        weights,
+        min_zone_features=product.min_zone_features,
+        max_zone_feature_share=product.max_zone_feature_share,
+        max_zone_weight=product.max_zone_weight,
+    )
+
+
+def require_rules(model: ScoreModel, product: VerificationProduct) -> None:
+    """Refuse to score with a model that breaks the product's rules (:func:`rule_problems`).
+
+    Raises:
+        FailedPrecondition: every problem, reason ``scoring_rules``.
+    """
+    problems = rule_problems(model, product)
+    if problems:
+        raise FailedPrecondition(
+            "the model breaks the product's scoring rules: " + "; ".join(problems),
+            reason="scoring_rules",
+        )
 
 
 def _scaled(scaling: FeatureScaling, values: F64) -> F64:

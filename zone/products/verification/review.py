@@ -4,8 +4,9 @@ A kept model of a caller's could otherwise read a zone column out one subject at
 model trained on ``penalties`` alone scores ``b + w * penalties`` (plus noise), which is the
 column. So a kept model serves Score for a product only after an administrator approved it
 for that product, and approval refuses models that break the product's scoring rules
-(``min_zone_features`` features each with a real share of the logit's range, none above
-``max_zone_feature_share``; see ``zone.catalog._verification.scoring_problems``). The review
+(``min_zone_features`` features each with a real share of the zone part's range, none above
+``max_zone_feature_share``, none weighing more than ``max_zone_weight``; see
+``zone.catalog._verification.scoring_problems``). The review
 shows what the administrator decides on: features, weights, each feature's share, the rule
 check, and the receipt of the DP training job that made the model. Every decision is on the
 audit chain. A product's own ``score_model`` is approved by being in models/*.yaml, and the
@@ -26,7 +27,6 @@ from typing import Any
 
 from zone.audit import ReleaseRegistry, canonical_json
 from zone.catalog import DatasetCatalog, Product, VerificationProduct
-from zone.catalog._verification import scoring_problems as rule_problems
 from zone.catalog._verification import zone_feature_shares
 from zone.errors import FailedPrecondition, InvalidArgument, NotFound
 from zone.jobs import JobStore
@@ -34,14 +34,18 @@ from zone.models.lineage import may_serve
 from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelDecision, ModelReviews
 from zone.policy import Principal
-from zone.products.verification.models import ScoreModel, registry_model
+from zone.products.verification.models import ScoreModel, registry_model, rule_problems
 
 MAX_REASON = 1000
 
 
 @dataclass(frozen=True)
 class FeatureShare:
-    """One feature of a reviewed model: its weight and its share of the logit's range."""
+    """One feature of a reviewed model: its weight and its share of the range.
+
+    A zone feature's share is of the zone part's range (what the rules check); a caller
+    feature's is of the whole score's range.
+    """
 
     name: str
     side: str
@@ -78,7 +82,7 @@ def shares_of(model: ScoreModel) -> tuple[FeatureShare, ...]:
     """Weights and shares of every feature of a linear score model."""
     zone = {s.column: w for s, w in zip(model.zone_features, model.zone_weights, strict=True)}
     caller = {f.name: w for f, w in zip(model.caller_features, model.caller_weights, strict=True)}
-    shares = zone_feature_shares(zone, caller)
+    shares = zone_feature_shares(zone)
     total = sum(abs(w) for w in (*zone.values(), *caller.values())) or 1.0
     return (
         *(FeatureShare(name, "zone", w, shares[name]) for name, w in zone.items()),
@@ -120,12 +124,7 @@ class ModelReviewDesk:
             raise NotFound("no such model", reason="unknown_model") from None
         model = registry_model(record, product, self._products)
         features = shares_of(model)
-        problems = rule_problems(
-            {f.name: f.weight for f in features if f.side == "zone"},
-            {},
-            min_zone_features=product.min_zone_features,
-            max_zone_feature_share=product.max_zone_feature_share,
-        )
+        problems = rule_problems(model, product)
         return ModelReport(
             model_id=record.model_id,
             owner=record.owner,
@@ -168,12 +167,15 @@ class ModelReviewDesk:
     def is_approved(self, model_id: str, product_id: str) -> bool:
         """Whether the decision in force lets the model score for the product now.
 
-        An approval, for the dataset version served now or the model's training version.
+        An approval, for the dataset version served now or the model's training version, of
+        a model that follows the product's rules now (Score checks them at every call).
         """
         decision = self._reviews.decision(model_id, product_id)
         if decision is None or not decision.approved:
             return False
         report = self.review(model_id, product_id)
+        if report.problems:
+            return False
         return may_serve(report.trained_on_version, report.serving_version, decision)
 
     def _decide(

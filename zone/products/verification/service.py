@@ -43,7 +43,12 @@ from zone.products.verification.compute import (
 )
 from zone.products.verification.keys import KeyInfo, KeyStore, read_upload
 from zone.products.verification.limits import CheckLimiter
-from zone.products.verification.models import ScoreModel, product_model, registry_model
+from zone.products.verification.models import (
+    ScoreModel,
+    product_model,
+    registry_model,
+    require_rules,
+)
 from zone.products.verification.pet import filler
 from zone.products.verification.records import (
     ProductRecords,
@@ -386,6 +391,7 @@ class VerificationService:
                 "reviews it: zone models review)",
                 reason="model_not_approved",
             )
+        require_rules(model, product)  # an approval given before a rule does not outlive it
         serving = self._catalog.get(product.dataset).version
         require_serving(record.model_id, trained_on(self._state, record), serving, decision)
         return model

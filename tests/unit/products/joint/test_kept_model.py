@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from zone.catalog import JointTrainingProduct, VerificationProduct, load_metadata, load_products
+from zone.catalog._verification import scoring_problems as rule_problems
 from zone.errors import InvalidArgument
 from zone.models.registry import ModelRecord
 from zone.products.verification.models import registry_model
-from zone.products.verification.review import rule_problems
 
 ROOT = Path(__file__).resolve().parents[4]
 META = load_metadata(ROOT / "examples" / "enterprises.meta.yaml")
@@ -57,8 +57,8 @@ def test_operator_inputs_become_caller_features_and_the_indicator_is_dropped(
     assert [s.column for s in model.zone_features] == ZONE
     assert model.zone_weights == (0.6, -0.8, 1.0) and model.intercept == -1.0
     zone = {s.column: w for s, w in zip(model.zone_features, model.zone_weights, strict=True)}
-    caller = {f.name: w for f, w in zip(model.caller_features, model.caller_weights, strict=True)}
-    assert rule_problems(zone, caller, min_zone_features=3, max_zone_feature_share=0.5) == []
+    assert rule_problems(zone, min_zone_features=3, max_zone_feature_share=0.5,
+                         max_zone_weight=5.0) == []  # fmt: skip
 
 
 def test_categorical_features_or_mismatched_weights_cannot_serve(

@@ -11,7 +11,14 @@ import pytest
 from zone.catalog import TrainingProduct, VerificationProduct, load_metadata, load_products
 from zone.errors import InvalidArgument
 from zone.models.registry import ModelRecord
-from zone.products.verification.models import PRODUCT_MODEL, product_model, registry_model
+from zone.products.training.scaling import FeatureScaling
+from zone.products.verification.models import (
+    PRODUCT_MODEL,
+    ScoreModel,
+    product_model,
+    registry_model,
+    rule_problems,
+)
 from zone.products.verification.records import ProductRecords
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -93,3 +100,18 @@ def test_a_model_of_another_product_kind_is_refused() -> None:
     other = ModelRecord("m2", "bank-a", "enterprise-stats", "j", "t", record.model, {})
     with pytest.raises(InvalidArgument):
         registry_model(other, PRODUCT, PRODUCTS)
+
+
+def test_the_weight_bound_counts_a_column_named_twice_once_with_both_weights() -> None:
+    """Training refuses repeated features; the rule must not depend on it (5 + 5 > 5)."""
+
+    def model(columns: list[str], weights: list[float]) -> ScoreModel:
+        scaling = tuple(FeatureScaling(c, "numeric", (0.0, 1.0)) for c in columns)
+        return ScoreModel("m", "logit", (), (), scaling, tuple(weights), 0.0, 0.05)
+
+    balanced = model(["employees", "tax_paid", "penalties"], [5.0, 2.5, 2.5])
+    assert rule_problems(balanced, PRODUCT) == []
+    twice = model(["employees", "employees", "tax_paid", "penalties"], [5.0, 5.0, 5.0, 5.0])
+    assert any("max_zone_weight" in p for p in rule_problems(twice, PRODUCT))
+    scaled = model(["employees", "tax_paid", "penalties"], [5000.0, 2500.0, 2500.0])
+    assert any("max_zone_weight" in p for p in rule_problems(scaled, PRODUCT))
