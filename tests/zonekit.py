@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,12 @@ def target(zone: RunningZone) -> str:
 def client(zone: RunningZone, who: str | None) -> ZoneClient:
     """A client for a demo principal (bank, researcher, admin, expired) or none."""
     return ZoneClient(target(zone), token=TOKENS[who] if who else None, timeout=10)
+
+
+def demo_rows(zone: RunningZone) -> list[dict[str, str]]:
+    """The rows of the registry ``make_zone_dir`` generated and ``zone`` serves, in file order."""
+    with (Path(zone.services.config.datasets_db).parent / "enterprises.csv").open() as handle:
+        return list(csv.DictReader(handle))
 
 
 def config_of(zone: RunningZone) -> ZoneConfig:

@@ -8,7 +8,6 @@ racing for a consent's last use admit exactly one subject.
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 import threading
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from zonekit import TOKENS, add_principal, client, make_zone_dir, running_zone, target
+from zonekit import TOKENS, add_principal, client, demo_rows, make_zone_dir, running_zone, target
 
 from zone.cli import main
 from zone.client import (
@@ -98,9 +97,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zone]:
 
 @pytest.fixture(scope="module")
 def rows(zone: Zone) -> list[dict[str, str]]:
-    path = Path(zone.running.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
+    return demo_rows(zone.running)
 
 
 def until(seconds: float = 3600) -> datetime:

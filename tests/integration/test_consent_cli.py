@@ -9,7 +9,6 @@ nothing.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from zonekit import TOKENS, add_principal, client, make_zone_dir, running_zone, target
+from zonekit import TOKENS, add_principal, client, demo_rows, make_zone_dir, running_zone, target
 
 from zone.cli import main
 from zone.client import ZoneClient
@@ -42,9 +41,7 @@ def connection(running: RunningZone, tmp_path: Path, token: str) -> list[str]:
 
 
 def a_subject(running: RunningZone, n: int) -> str:
-    path = Path(running.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        return list(csv.DictReader(handle))[n]["uscc"]
+    return demo_rows(running)[n]["uscc"]
 
 
 def audited(running: RunningZone, kind: str) -> list[dict[str, object]]:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 from consolekit import Browser, add_supervisor
-from zonekit import TOKENS, client, make_zone_dir, running_zone
+from zonekit import TOKENS, client, demo_rows, make_zone_dir, running_zone
 
 from zone.client import (
     FailedPreconditionError,
@@ -191,9 +191,7 @@ def test_supervisor_reads_every_view_and_metrics(zone) -> None:
 
 def test_consents_and_volume_show_counts_never_subject_keys(zone) -> None:
     running, supervisor = zone
-    path = Path(running.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        rows = list(csv.DictReader(handle))[200:203]
+    rows = demo_rows(running)[200:203]
     subjects = [r["uscc"] for r in rows]
     until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     with client(running, "bank") as bank:

@@ -6,7 +6,6 @@ tests/security/test_match_attacks.py.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import secrets
@@ -25,6 +24,7 @@ from zonekit import (
     add_principal,
     bulk_consents,
     client,
+    demo_rows,
     make_zone_dir,
     running_zone,
     target,
@@ -73,9 +73,7 @@ def zone(zone_and_tokens: tuple[RunningZone, str]) -> RunningZone:
 
 @pytest.fixture(scope="module")
 def rows(zone: RunningZone) -> list[dict[str, str]]:
-    path = Path(zone.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
+    return demo_rows(zone)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from zonekit import TOKENS, client, make_zone_dir, running_zone, target
+from zonekit import TOKENS, client, demo_rows, make_zone_dir, running_zone, target
 
 from zone.cli import main
 from zone.client.he import HEKeys
@@ -60,7 +60,7 @@ def test_keys_match_score_and_revoke_from_the_command_line(
     token = tmp_path / "token"
     token.write_text(TOKENS["bank"])
     connection = ["--target", target(zone), "--token-file", str(token)]
-    records = read_csv(Path(zone.services.config.datasets_db).parent / "enterprises.csv")[:2]
+    records = demo_rows(zone)[:2]
     subjects = [records[0]["uscc"], records[1]["uscc"], "91000000000000000X"]
 
     ckks = tmp_path / "ckks.keys"

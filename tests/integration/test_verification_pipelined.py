@@ -7,15 +7,13 @@ come back to its own subjects, and pipelining must not start a thread per call.
 from __future__ import annotations
 
 import copy
-import csv
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from scorekit import PRODUCT, RESOLUTION, expected_logit
-from zonekit import client, make_zone_dir, running_zone
+from zonekit import client, demo_rows, make_zone_dir, running_zone
 
 from zone.server.app import RunningZone
 
@@ -29,8 +27,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
 def test_pipelined_scores_come_back_to_their_subjects_on_kept_threads(
     zone: RunningZone,
 ) -> None:
-    with (Path(zone.services.config.datasets_db).parent / "enterprises.csv").open() as handle:
-        picked = list(csv.DictReader(handle))[300:307]
+    picked = demo_rows(zone)[300:307]
     subjects = [r["uscc"] for r in picked]
     bank = client(zone, "bank")
     keys = bank.he.new_keys("ckks-8192")

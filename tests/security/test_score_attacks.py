@@ -6,12 +6,10 @@ Match (an OPRF, no keys): tests/security/test_match_attacks.py.
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,7 +18,16 @@ import numpy as np
 import pytest
 import tenseal as ts
 import yaml
-from zonekit import REPO, TOKENS, add_principal, client, make_zone_dir, running_zone, target
+from zonekit import (
+    REPO,
+    TOKENS,
+    add_principal,
+    client,
+    demo_rows,
+    make_zone_dir,
+    running_zone,
+    target,
+)
 
 from zone._proto import verification_pb2, verification_pb2_grpc
 from zone.client import ResourceExhaustedError, ZoneClient
@@ -56,9 +63,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningZone
 
 @pytest.fixture(scope="module")
 def subjects(zone: tuple[RunningZone, str]) -> Iterator[str]:
-    path = Path(zone[0].services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        return iter([row["uscc"] for row in csv.DictReader(handle)])
+    return iter([row["uscc"] for row in demo_rows(zone[0])])
 
 
 def stub(zone: RunningZone, token: str) -> tuple[Stub, Any]:

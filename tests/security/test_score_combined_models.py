@@ -27,15 +27,13 @@ at the bound: error SD 52 employees against ``5000 * 0.05 / 5 = 50``.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from zonekit import REPO, bulk_consents, client, make_zone_dir, running_zone
+from zonekit import REPO, bulk_consents, client, demo_rows, make_zone_dir, running_zone
 
 from zone.client import FailedPreconditionError, ResourceExhaustedError
 from zone.client.he import HEKeys
@@ -65,10 +63,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
 
 @pytest.fixture(scope="module")
 def rows(zone: RunningZone) -> list[dict[str, str]]:
-    path = Path(zone.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        found = [r for r in csv.DictReader(handle) if all(r[c] != "" for c in COLUMNS)]
-    return found
+    return [r for r in demo_rows(zone) if all(r[c] != "" for c in COLUMNS)]
 
 
 @pytest.fixture(scope="module")

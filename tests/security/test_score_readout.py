@@ -10,15 +10,13 @@ resolution: released logits carry Gaussian noise of the product's public standar
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import yaml
-from zonekit import REPO, bulk_consents, client, make_zone_dir, running_zone
+from zonekit import REPO, bulk_consents, client, demo_rows, make_zone_dir, running_zone
 
 from zone.client import FailedPreconditionError, PermissionDeniedError
 from zone.client.he import HEKeys
@@ -42,9 +40,7 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
 
 @pytest.fixture(scope="module")
 def rows(zone: RunningZone) -> list[dict[str, str]]:
-    path = Path(zone.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
+    return demo_rows(zone)
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,11 @@ and consents count by the same exact key.
 
 from __future__ import annotations
 
-import csv
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from zonekit import bulk_consents, client, make_zone_dir, running_zone
+from zonekit import bulk_consents, client, demo_rows, make_zone_dir, running_zone
 
 from zone.client import ResourceExhaustedError
 from zone.server.app import RunningZone
@@ -50,13 +48,9 @@ def zone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningZone]:
 
 @pytest.fixture(scope="module")
 def rows(zone: RunningZone) -> list[dict[str, str]]:
-    path = Path(zone.services.config.datasets_db).parent / "enterprises.csv"
-    with path.open() as handle:
-        found = [
-            r
-            for r in csv.DictReader(handle)
-            if r["employees"] != "" and any(c.isalpha() for c in r["uscc"])
-        ]
+    found = [
+        r for r in demo_rows(zone) if r["employees"] != "" and any(c.isalpha() for c in r["uscc"])
+    ]
     assert len(found) >= 2 * SUBJECTS
     return found
 
