@@ -104,10 +104,17 @@ def test_a_replica_that_lost_its_presence_is_fenced_swept_once_and_serves_again(
 
             # 1. The session dies and someone else holds the replica's lock (as a sweeper
             #    does while it settles): the replica is fenced, and nobody settles its job.
-            admin.execute(  # one statement: no sweep can take the lock in between
-                "SELECT pg_terminate_backend(%s, 10000), pg_advisory_lock(%s, hashtext(%s))",
+            #    One statement, and the lock asked for before the session has ended: the
+            #    request waits in the lock's queue and gets the lock as the session releases
+            #    it, ahead of a sweep or the replica taking its place back. (Waiting for the
+            #    session's end first left a window of up to 100 ms in which the replica, on
+            #    its call path, took its lock back, and this statement waited for ever.)
+            admin.execute("SET statement_timeout = '60s'")
+            admin.execute(
+                "SELECT pg_terminate_backend(%s), pg_advisory_lock(%s, hashtext(%s))",
                 (_presence_pid(admin, str(owner)), *lock),
             )
+            admin.execute("SET statement_timeout = 0")
             wait_for(lambda: not _serving(first), timeout=30)
             fenced_calls = (
                 lambda: a.query_statistics(STATS, [count()], epsilon=0.1),
