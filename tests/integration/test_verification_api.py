@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from scorekit import BOUNDS, PRODUCT, RESOLUTION, expected_logit
+from scorekit import BOUNDS, PRODUCT, RESOLUTION, expected_logit, save_kept_model
 from zonekit import (
     add_principal,
     bulk_consents,
@@ -40,8 +40,6 @@ from zone.client import (
 )
 from zone.client.he import HEKeys
 from zone.client.match import match_requests
-from zone.jobs.store import JobStore
-from zone.models.registry import ModelRegistry
 from zone.products.verification.limits import subjects_digest
 from zone.server.app import RunningZone
 
@@ -230,23 +228,8 @@ def test_score_batch_and_single(
 
 def keep_model(zone: RunningZone, owner: str) -> tuple[str, dict[str, Any]]:
     """A kept model as a training worker leaves it (the worker process itself is not run)."""
-    scaling = [{"column": c, "kind": "numeric", "bounds": list(BOUNDS[c])}
-               for c in ("founded_year", "employees", "tax_paid", "penalties")]  # fmt: skip
-    label = {"column": "default_flag", "kind": "binary", "classes": [0, 1]}
-    model = {
-        "family": "logistic_regression",
-        "features": [s["column"] for s in scaling],
-        "weights": [0.3, -1.2, -0.8, 2.0],
-        "intercept": -0.5,
-        "scaling": {"features": scaling, "label": label},
-    }
-    jobs = JobStore(zone.services.store, zone.services.audit)
-    models = ModelRegistry(zone.services.store, zone.services.audit)
-    job = jobs.create(principal=owner, product="enterprise-default-lr", dataset="enterprises",
-                      spec={"keep_in_zone": True}, release_id="")  # fmt: skip
-    model_id = models.save_model(owner=owner, product="enterprise-default-lr", job_id=job.job_id,
-                               model=model, metrics={})  # fmt: skip
-    return model_id, model
+    columns = {c: BOUNDS[c] for c in ("founded_year", "employees", "tax_paid", "penalties")}
+    return save_kept_model(zone, owner, columns, [0.3, -1.2, -0.8, 2.0], intercept=-0.5)
 
 
 def test_score_with_a_kept_model(

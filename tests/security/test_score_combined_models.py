@@ -33,12 +33,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import yaml
+from scorekit import save_kept_model
 from zonekit import REPO, bulk_consents, client, demo_rows, make_zone_dir, running_zone
 
 from zone.client import FailedPreconditionError, ResourceExhaustedError
 from zone.client.he import HEKeys
-from zone.jobs.store import JobStore
-from zone.models.registry import ModelRegistry
 from zone.models.reviews import ModelReviews
 from zone.server.app import RunningZone
 
@@ -75,20 +74,9 @@ def ckks(zone: RunningZone) -> HEKeys:
 
 
 def kept(zone: RunningZone, weights: np.ndarray) -> str:
-    """A kept model of bank-a's, as a training worker leaves it (weights of our choosing)."""
-    scaling = [{"column": c, "kind": "numeric", "bounds": list(BOUNDS[c])} for c in COLUMNS]
-    model = {
-        "family": "logistic_regression", "features": list(COLUMNS),
-        "weights": [float(w) for w in weights], "intercept": INTERCEPT,
-        "scaling": {"features": scaling, "label": {"column": "default_flag", "kind": "binary",
-                                                   "classes": [0, 1]}},
-    }  # fmt: skip
-    jobs = JobStore(zone.services.store, zone.services.audit)
-    job = jobs.create(principal="bank-a", product="enterprise-default-lr", dataset="enterprises",
-                      spec={"keep_in_zone": True}, release_id="")  # fmt: skip
-    models = ModelRegistry(zone.services.store, zone.services.audit)
-    return models.save_model(owner="bank-a", product="enterprise-default-lr",
-                             job_id=job.job_id, model=model, metrics={})  # fmt: skip
+    """A kept model of bank-a's on ``COLUMNS``, as a training worker leaves it (our weights)."""
+    columns = {c: BOUNDS[c] for c in COLUMNS}
+    return save_kept_model(zone, "bank-a", columns, weights, intercept=INTERCEPT)[0]
 
 
 def scaled(rows: list[dict[str, str]]) -> np.ndarray:
@@ -192,20 +180,7 @@ def test_skewed_columns_make_one_feature_dominate_yet_the_bound_holds(
     column's range (5000 * 0.05 / 5 = 50 employees) per call.
     """
     columns = {"employees": (0, 5000), "penalties": (0, 20), "utility_arrears": (0, 500)}
-    scaling = [{"column": c, "kind": "numeric", "bounds": list(b)} for c, b in columns.items()]
-    model = {
-        "family": "logistic_regression", "features": list(columns), "weights": [5.0, 2.5, 2.5],
-        "intercept": INTERCEPT,
-        "scaling": {"features": scaling, "label": {"column": "default_flag", "kind": "binary",
-                                                   "classes": [0, 1]}},
-    }  # fmt: skip
-    jobs = JobStore(zone.services.store, zone.services.audit)
-    job = jobs.create(principal="bank-a", product="enterprise-default-lr", dataset="enterprises",
-                      spec={"keep_in_zone": True}, release_id="")  # fmt: skip
-    model_id = ModelRegistry(zone.services.store, zone.services.audit).save_model(
-        owner="bank-a", product="enterprise-default-lr", job_id=job.job_id, model=model,
-        metrics={},
-    )  # fmt: skip
+    model_id, _ = save_kept_model(zone, "bank-a", columns, [5.0, 2.5, 2.5], intercept=INTERCEPT)
     client(zone, "admin").decide_model(model_id, PRODUCT, approve=True, reason="50/25/25")
     picked = [r for r in rows[3 * SUBJECTS :] if r["utility_arrears"] != ""][:SUBJECTS]
     logits = attack(zone, ckks, picked, [model_id], "skewed")

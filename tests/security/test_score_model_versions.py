@@ -17,13 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scorekit import save_kept_model
 from zonekit import EXAMPLES, bulk_consents, client, generate_csv, make_zone_dir, running_zone
 
 from zone.catalog import import_dataset, list_datasets, load_metadata
 from zone.client import FailedPreconditionError, NotFoundError
 from zone.client.he import HEKeys
-from zone.jobs.store import JobStore
-from zone.models.registry import ModelRegistry
 from zone.server.app import RunningZone
 
 PRODUCT = "capital-match"
@@ -48,20 +47,8 @@ def ckks(zone: RunningZone) -> HEKeys:
 
 def kept(zone: RunningZone, owner: str, trained_on: str) -> str:
     """A kept model as a training worker leaves it, its job naming the version it read."""
-    scaling = [{"column": c, "kind": "numeric", "bounds": list(BOUNDS[c])} for c in WEIGHTS]
-    model = {
-        "family": "logistic_regression", "features": list(WEIGHTS),
-        "weights": list(WEIGHTS.values()), "intercept": 0.25,
-        "scaling": {"features": scaling, "label": {"column": "default_flag", "kind": "binary",
-                                                   "classes": [0, 1]}},
-    }  # fmt: skip
-    jobs = JobStore(zone.services.store, zone.services.audit)
-    job = jobs.create(principal=owner, product="enterprise-default-lr", dataset="enterprises",
-                      spec={"keep_in_zone": True, "dataset_version": trained_on},
-                      release_id="")  # fmt: skip
-    return ModelRegistry(zone.services.store, zone.services.audit).save_model(
-        owner=owner, product="enterprise-default-lr", job_id=job.job_id, model=model, metrics={}
-    )
+    columns = {c: BOUNDS[c] for c in WEIGHTS}
+    return save_kept_model(zone, owner, columns, list(WEIGHTS.values()), trained_on=trained_on)[0]
 
 
 def score(zone: RunningZone, ckks: HEKeys, model_id: str, subject: str) -> str:
