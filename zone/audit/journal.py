@@ -380,7 +380,9 @@ class Drainer:
         self._thread.join()
 
     def _run(self) -> None:
-        while True:
+        # Checked before every wait: a stop() that lands between the linger and the clear
+        # below has its wake-up cleared, and must not leave this thread waiting for another.
+        while not self._halt.is_set():
             self._wake.wait()
             if self._halt.wait(self._linger):
                 return

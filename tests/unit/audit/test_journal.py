@@ -21,7 +21,14 @@ import pytest
 
 from zone.audit import AuditChain, verify_file
 from zone.audit.chain import _append_many
-from zone.audit.journal import Journal, encode_frame, journal_folder, read_frames, undrained
+from zone.audit.journal import (
+    Drainer,
+    Journal,
+    encode_frame,
+    journal_folder,
+    read_frames,
+    undrained,
+)
 from zone.errors import FailedPrecondition, Unavailable
 from zone.state.db import StateStore
 
@@ -302,3 +309,38 @@ def test_a_failing_drain_is_retried_and_loses_nothing(
         chain.close()
     assert _rpc_ids(db) == Counter(f"r{i}" for i in range(5))
     assert verify_file(db).ok
+
+
+def test_a_stop_between_the_linger_and_the_batch_is_not_lost() -> None:
+    """``stop()`` landing after the drainer's linger and before it clears its wake-up event.
+
+    The drainer used to clear the event that stop() had just set and then wait on it for
+    ever: a graceful stop hung (seen once in a CI run of the concurrent-flush test above).
+    The event below lets stop() land exactly there.
+    """
+    stoppers: list[threading.Thread] = []
+    stop_woke = threading.Event()
+
+    class Wake(threading.Event):
+        def set(self) -> None:
+            super().set()
+            if stoppers == [] and threading.current_thread().name == "stopper":
+                stop_woke.set()
+
+        def clear(self) -> None:
+            if stoppers:  # the first batch: stop() sets the halt and this event, then we clear
+                stopper = stoppers.pop()
+                stopper.start()
+                assert stop_woke.wait(5)
+            super().clear()
+
+    drains: list[int] = []
+    wake = Wake()
+    drainer = Drainer(wake, lambda: drains.append(1), linger=0.001)
+    stopper = threading.Thread(target=drainer.stop, name="stopper", daemon=True)
+    stoppers.append(stopper)
+    wake.set()  # a record is pending
+    assert stop_woke.wait(10)
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stop() hung: the drainer waits on a wake-up it cleared"
+    assert drains == [1]  # the batch it had started still ran
